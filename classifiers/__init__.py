@@ -1,0 +1,74 @@
+"""Classifiers: pure functions from bytes to findings.
+
+>>> from classifiers import scan_message
+>>> r = scan_message(b"Subject: test\\r\\n\\r\\nhello\\r\\n")
+>>> r.records
+0
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from classifiers.engine import scan_parts
+from classifiers.extract import extract_file, extract_message
+from classifiers.limits import Deadline, Limits
+from classifiers.model import ENTITY_TYPES, Finding, Part, PartResult, ScanResult
+from classifiers.redact import redact
+
+DEFAULT_LIMITS = Limits()
+
+
+def scan_message(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> ScanResult:
+    """Classify an RFC 5322 message. Never raises on malformed input."""
+    deadline = Deadline(limits.max_seconds)
+    try:
+        ex = extract_message(raw, limits, deadline)
+    except Exception as exc:  # hostile input must never crash a worker
+        return ScanResult(
+            parts=(), records=0, size=len(raw), errors=(f"extract: {type(exc).__name__}: {exc}",)
+        )
+    return scan_parts(ex.parts, deadline=deadline, size=len(raw), errors=ex.errors)
+
+
+def scan_bytes(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> ScanResult:
+    """Classify a file's content; ``name`` is only used as its location."""
+    deadline = Deadline(limits.max_seconds)
+    try:
+        ex = extract_file(data, name, limits, deadline)
+    except Exception as exc:
+        return ScanResult(
+            parts=(), records=0, size=len(data), errors=(f"extract: {type(exc).__name__}: {exc}",)
+        )
+    return scan_parts(ex.parts, deadline=deadline, size=len(data), errors=ex.errors)
+
+
+def scan_file(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> ScanResult:
+    """Classify a file on disk; an RFC 5322 message (.eml) is read as a message."""
+    p = Path(path)
+    data = p.read_bytes()
+    if p.suffix.lower() == ".eml" or _looks_like_message(data):
+        return scan_message(data, limits)
+    return scan_bytes(data, p.name, limits)
+
+
+def _looks_like_message(data: bytes) -> bool:
+    from classifiers.extract.sniff import looks_like_message
+
+    return looks_like_message(data)
+
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "ENTITY_TYPES",
+    "Finding",
+    "Limits",
+    "Part",
+    "PartResult",
+    "ScanResult",
+    "redact",
+    "scan_bytes",
+    "scan_file",
+    "scan_message",
+]

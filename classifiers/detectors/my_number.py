@@ -1,0 +1,114 @@
+"""My Number (個人番号, Individual Number).
+
+Twelve digits; the last is a check digit over the first eleven, as defined by the
+Ordinance of the Ministry of Internal Affairs and Communications on the Individual Number
+(総務省令第85号, 第5条): with P(n) the n-th digit counted from the right of the first eleven and
+Q(n) = n + 1 for n <= 6, n - 5 for n >= 7, the remainder r = sum(P(n) * Q(n)) mod 11 gives the
+check digit 0 when r <= 1, else 11 - r.
+
+>>> validate("1234 5678 9018")
+'123456789018'
+>>> is_valid("123456789012")
+False
+>>> [f.value for f in scan("個人番号：１２３４ー５６７８ー９０１８")]
+['１２３４ー５６７８ー９０１８']
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+
+import regex
+
+from classifiers.detectors._base import Document, Hit, scan_with, words_pattern
+from classifiers.detectors._tokens import NUMBER
+from classifiers.errors import InvalidChecksum, InvalidFormat, InvalidLength
+from classifiers.model import Explanation, Finding
+
+ENTITY_TYPE = "my_number"
+PATTERN = NUMBER
+PRIORITY = 50
+
+BASE_SCORE = 0.6  # a valid check digit with no context: counts, but lower
+CONTEXT_SCORE = 1.0
+
+_CONTEXT = words_pattern(
+    ["マイナンバー", "個人番号", "my number", "mynumber", "個人番号カード", "通知カード", "番号確認"]
+)
+_NEGATIVE = words_pattern(
+    [
+        "注文",
+        "伝票",
+        "追跡",
+        "問い合わせ番号",
+        "お問合せ番号",
+        "受付番号",
+        "order",
+        "tracking",
+        "invoice no",
+        "JAN",
+        "法人番号",
+        "口座",
+        "電話",
+        "TEL",
+        "FAX",
+        "会員番号",
+        "品番",
+        "型番",
+    ]
+)
+_GROUPED = regex.compile(r"\d{4}([- .]?)\d{4}\1\d{4}")
+
+
+def compact(number: str) -> str:
+    """Remove separators."""
+    return "".join(ch for ch in number if ch.isdigit())
+
+
+def calc_check_digit(first11: str) -> str:
+    total = 0
+    for n, ch in enumerate(reversed(first11), start=1):
+        q = n + 1 if n <= 6 else n - 5
+        total += int(ch) * q
+    r = total % 11
+    return "0" if r <= 1 else str(11 - r)
+
+
+def validate(number: str) -> str:
+    """Return the compact number or raise an :class:`~classifiers.errors.ValidationError`."""
+    digits = compact(number)
+    if not digits.isdigit():
+        raise InvalidFormat(number)
+    if len(digits) != 12:
+        raise InvalidLength(number)
+    if calc_check_digit(digits[:11]) != digits[11]:
+        raise InvalidChecksum(number)
+    return digits
+
+
+def is_valid(number: str) -> bool:
+    try:
+        validate(number)
+    except ValueError:
+        return False
+    return True
+
+
+def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
+    token = match.group(0)
+    if not _GROUPED.fullmatch(token):
+        return
+    digits = compact(token)
+    if not is_valid(digits):
+        return
+    start, end = match.span()
+    context = doc.context(start, end, _CONTEXT, before=40, after=20)
+    if not context and doc.context(start, end, _NEGATIVE, before=20, after=5):
+        return
+    score = CONTEXT_SCORE if context else BASE_SCORE
+    yield Hit(start, end, score, digits, Explanation("12 digits, 4-4-4", "checksum", BASE_SCORE, context))
+
+
+def scan(text: str) -> Iterator[Finding]:
+    return scan_with(sys.modules[__name__], text)

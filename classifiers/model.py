@@ -1,0 +1,223 @@
+"""Data model shared by extraction, detection, policies and the UI.
+
+Everything here is plain data: frozen dataclasses that serialise to JSON with ``to_dict``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+EntityType = Literal[
+    "my_number",
+    "corporate_number",
+    "credit_card",
+    "phone_number",
+    "email_address",
+    "postal_code",
+    "address",
+    "person_name",
+    "bank_account",
+    "passport_number",
+    "drivers_license",
+    "pension_number",
+    "date_of_birth",
+    "confidential_marking",
+    "share_link",
+    "credential",
+]
+
+#: The 16 entity types of the design, in display order. Shared by scan output, policies and UI.
+ENTITY_TYPES: Final[tuple[str, ...]] = (
+    "my_number",
+    "corporate_number",
+    "credit_card",
+    "phone_number",
+    "email_address",
+    "postal_code",
+    "address",
+    "person_name",
+    "bank_account",
+    "passport_number",
+    "drivers_license",
+    "pension_number",
+    "date_of_birth",
+    "confidential_marking",
+    "share_link",
+    "credential",
+)
+
+#: Types that identify (or describe) a natural person; they count towards ``records``.
+PERSONAL_TYPES: Final[frozenset[str]] = frozenset(
+    {
+        "my_number",
+        "credit_card",
+        "phone_number",
+        "email_address",
+        "address",
+        "person_name",
+        "bank_account",
+        "passport_number",
+        "drivers_license",
+        "pension_number",
+        "date_of_birth",
+    }
+)
+
+PartKind = Literal["subject", "header", "body", "attachment", "metadata", "file"]
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why a finding scored what it did (Presidio-style): shown to senders and reviewers."""
+
+    pattern: str
+    validation: str  # "checksum", "format", "dictionary", "keyword", "label", ...
+    base_score: float
+    context: tuple[str, ...] = ()  # context words found near the match that raised the score
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pattern": self.pattern,
+            "validation": self.validation,
+            "base_score": self.base_score,
+            "context": list(self.context),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One detected entity.
+
+    ``value`` is the matched text exactly as it appears in the part; ``span`` are offsets into
+    the part's original (un-normalised) text; ``normalized`` is the compact canonical form used
+    to compare values (digits only for numbers, lower-case for addresses...).
+    """
+
+    type: str
+    value: str
+    score: float
+    location: str
+    span: tuple[int, int]
+    normalized: str
+    explanation: Explanation
+
+    def to_dict(self, *, redact: bool = False) -> dict[str, Any]:
+        from classifiers.redact import redact as _redact
+
+        return {
+            "type": self.type,
+            "value": _redact(self.type, self.value) if redact else self.value,
+            "score": round(self.score, 3),
+            "location": self.location,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A piece of text extracted from a message or file, with where it came from.
+
+    ``segments`` refine the location inside the text: sorted ``(offset, sublocation)`` pairs, so a
+    finding at offset ``o`` is located at the last segment starting at or before ``o`` (used for
+    spreadsheet cells: ``list.xlsx!顧客!C12``). ``alternative`` groups the bodies of one
+    multipart/alternative so that the same body is counted once.
+    """
+
+    location: str
+    text: str
+    kind: PartKind = "body"
+    content_type: str = "text/plain"
+    filename: str | None = None
+    size: int = 0
+    truncated: tuple[str, ...] = ()
+    encrypted: bool = False
+    segments: tuple[tuple[int, str], ...] = ()
+    alternative: str | None = None
+    fields: tuple[str, ...] = ()  # extra metadata labels, e.g. sensitivity label names
+
+    def location_at(self, offset: int) -> str:
+        """The most specific location for an offset into ``text``."""
+        if not self.segments:
+            return self.location
+        lo, hi = 0, len(self.segments)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.segments[mid][0] <= offset:
+                lo = mid + 1
+            else:
+                hi = mid
+        return self.segments[lo - 1][1] if lo else self.location
+
+
+@dataclass(frozen=True, slots=True)
+class PartResult:
+    """The findings of one part, and its own ``records`` count."""
+
+    location: str
+    kind: PartKind
+    content_type: str
+    filename: str | None
+    size: int
+    truncated: tuple[str, ...]
+    encrypted: bool
+    findings: tuple[Finding, ...]
+    records: int
+
+    def to_dict(self, *, redact: bool = False) -> dict[str, Any]:
+        return {
+            "location": self.location,
+            "kind": self.kind,
+            "content_type": self.content_type,
+            "filename": self.filename,
+            "size": self.size,
+            "truncated": list(self.truncated),
+            "encrypted": self.encrypted,
+            "findings": [f.to_dict(redact=redact) for f in self.findings],
+            "records": self.records,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """Everything the classifiers found in one message or file."""
+
+    parts: tuple[PartResult, ...]
+    records: int
+    size: int = 0
+    errors: tuple[str, ...] = field(default=())
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return tuple(f for p in self.parts for f in p.findings)
+
+    @property
+    def truncated(self) -> tuple[tuple[str, str], ...]:
+        """``(location, reason)`` for every tripped limit."""
+        return tuple((p.location, r) for p in self.parts for r in p.truncated)
+
+    @property
+    def encrypted(self) -> tuple[str, ...]:
+        return tuple(p.location for p in self.parts if p.encrypted)
+
+    @property
+    def fully_inspected(self) -> bool:
+        return not self.truncated and not self.encrypted and not self.errors
+
+    def count(self, entity_type: str, *, min_score: float = 0.0, kinds: Iterable[str] | None = None) -> int:
+        wanted = set(kinds) if kinds is not None else None
+        return sum(
+            1
+            for p in self.parts
+            if wanted is None or p.kind in wanted
+            for f in p.findings
+            if f.type == entity_type and f.score >= min_score
+        )
+
+    def to_dict(self, *, redact: bool = False) -> dict[str, Any]:
+        return {
+            "parts": [p.to_dict(redact=redact) for p in self.parts],
+            "records": self.records,
+            "size": self.size,
+            "errors": list(self.errors),
+        }

@@ -1,0 +1,151 @@
+"""Normalise once: NFKC, the Japanese dash family and full-width spaces, with a map back.
+
+Detectors only ever see :attr:`Normalized.text`; findings are reported at original offsets
+through :meth:`Normalized.span_to_original`. Characters whose NFKC form is themselves pass
+through in runs (the common case, fast); only the others are handled one by one.
+"""
+
+from __future__ import annotations
+
+import bisect
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import regex
+
+#: Dashes people type between digits (``6214ー9832ー0257``). Katakana ``ー`` folds only next to
+#: a digit, so ``パスワード`` stays a word.
+_ALWAYS_DASH = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uff0d\ufe63\u2043\u30a0"
+_DIGIT_DASH = "\u30fc\uff70"  # ー and half-width ｰ
+
+_VOICED = {"\u3099", "\u309a", "\uff9e", "\uff9f"}
+
+
+@lru_cache(maxsize=1)
+def _one_to_one() -> dict[int, str]:
+    """``str.translate`` table for characters whose NFKC form is one other character."""
+    table: dict[int, str] = {}
+    for cp in range(0x80, 0x30000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        ch = chr(cp)
+        folded = unicodedata.normalize("NFKC", ch)
+        if len(folded) == 1 and folded != ch:
+            table[cp] = folded
+    for ch in _ALWAYS_DASH:
+        table[ord(ch)] = "-"
+    return table
+
+
+_DIGIT_DASH_RE = regex.compile(r"(?<=\d)[ーｰ]|[ーｰ](?=\d)")
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """Normalised text and the offset map back to the original.
+
+    The map is a list of changed segments ``(norm_start, norm_end, orig_start, orig_end)``;
+    between them the two texts are aligned one to one.
+    """
+
+    original: str
+    text: str
+    _nstarts: tuple[int, ...]
+    _segments: tuple[tuple[int, int, int, int], ...]
+
+    def _seg(self, pos: int) -> tuple[int, int, int, int] | None:
+        k = bisect.bisect_right(self._nstarts, pos) - 1
+        return self._segments[k] if k >= 0 else None
+
+    def to_original(self, pos: int) -> int:
+        """Original offset of the normalised character at ``pos`` (a start position)."""
+        seg = self._seg(pos)
+        if seg is None:
+            return pos
+        _ns, ne, os_, oe = seg
+        if pos < ne:
+            return os_
+        return oe + (pos - ne)
+
+    def end_to_original(self, end: int) -> int:
+        """Original offset for an exclusive end position in the normalised text."""
+        if end <= 0:
+            return 0
+        seg = self._seg(end - 1)
+        if seg is None:
+            return end
+        _ns, ne, _os, oe = seg
+        if end - 1 < ne:
+            return oe
+        return oe + (end - ne)
+
+    def span_to_original(self, start: int, end: int) -> tuple[int, int]:
+        return self.to_original(start), self.end_to_original(end)
+
+
+def normalize(text: str) -> Normalized:
+    """Normalise ``text`` for detection.
+
+    >>> n = normalize("６２１４ー９８３２－０２５７")
+    >>> n.text
+    '6214-9832-0257'
+    >>> n.span_to_original(5, 9)
+    (5, 9)
+    >>> normalize("パスワード：ｶﾞｷﾞ").text
+    'パスワード:ガギ'
+    """
+    if text.isascii():
+        return Normalized(text, text, (), ())
+    folded = text.translate(_one_to_one())
+    if "ー" in folded or "ｰ" in folded:
+        folded = _DIGIT_DASH_RE.sub("-", folded)
+    if unicodedata.is_normalized("NFKC", folded):
+        return Normalized(text, folded, (), ())
+    return _normalize_slow(text, folded)
+
+
+def _normalize_slow(text: str, folded: str) -> Normalized:
+    """Line by line; within a line that is not yet NFKC, character by character.
+
+    ``folded`` is aligned one to one with ``text`` (only single-character folds so far).
+    """
+    out: list[str] = []
+    nstarts: list[int] = []
+    segments: list[tuple[int, int, int, int]] = []
+    npos = 0
+    opos = 0
+    for line in folded.splitlines(keepends=True):
+        if unicodedata.is_normalized("NFKC", line):
+            out.append(line)
+            npos += len(line)
+            opos += len(line)
+            continue
+        for ch in line:
+            i = opos
+            opos += 1
+            if unicodedata.combining(ch) and out and segments and segments[-1][1] == npos:
+                composed = unicodedata.normalize("NFC", out[-1][-1] + ch)
+                if len(composed) == 1:
+                    out[-1] = out[-1][:-1] + composed
+                    ns, ne, os_, _ = segments[-1]
+                    segments[-1] = (ns, ne, os_, i + 1)
+                    continue
+            if ch in _VOICED and out and out[-1]:
+                composed = unicodedata.normalize("NFC", out[-1][-1] + unicodedata.normalize("NFKC", ch))
+                if len(composed) == 1:
+                    out[-1] = out[-1][:-1] + composed
+                    npos_prev = npos - 1
+                    nstarts.append(npos_prev)
+                    segments.append((npos_prev, npos, i - 1, i + 1))
+                    continue
+            nfkc = unicodedata.normalize("NFKC", ch)
+            if nfkc == ch and text[i] == ch:
+                out.append(ch)
+                npos += 1
+                continue
+            out.append(nfkc)
+            nstarts.append(npos)
+            segments.append((npos, npos + len(nfkc), i, i + 1))
+            npos += len(nfkc)
+    return Normalized(text, "".join(out), tuple(nstarts), tuple(segments))

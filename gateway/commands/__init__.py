@@ -1,0 +1,1 @@
+"""Sub-commands of the ``sekimori`` CLI (see :data:`gateway.cli.COMMANDS`)."""

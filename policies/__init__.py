@@ -1,0 +1,1 @@
+"""Policies: YAML policy files loaded into validated models, and the pure ``evaluate`` function."""

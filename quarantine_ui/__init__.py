@@ -1,0 +1,1 @@
+"""Quarantine web UI over the store: senders, approvers, security admins, auditors."""
