@@ -1,0 +1,56 @@
+"""The single-pass engine: shared groups, offsets, records and alternative de-duplication."""
+
+from __future__ import annotations
+
+from classifiers.engine import count_records, default_engine, scan_parts
+from classifiers.model import Explanation, Finding, Part
+
+_EXPL = Explanation("p", "format", 0.5)
+
+
+def _f(etype: str, value: str, score: float = 0.9) -> Finding:
+    return Finding(etype, value, score, "body", (0, len(value)), value, _EXPL)
+
+
+def test_finding_value_is_the_original_text_at_its_span() -> None:
+    text = "お客様の個人番号は１２３４ー５６７８ー９０１８です。"
+    findings = [f for f in default_engine().scan_text(text) if f.type == "my_number"]
+    assert [f.value for f in findings] == ["１２３４ー５６７８ー９０１８"]
+    a, b = findings[0].span
+    assert text[a:b] == findings[0].value
+    assert findings[0].normalized == "123456789018"
+    assert "個人番号" in findings[0].explanation.context
+
+
+def test_records_is_the_largest_count_of_distinct_personal_values() -> None:
+    findings = [_f("person_name", f"name{i}") for i in range(300)]
+    findings += [_f("phone_number", "0312345678")] * 300
+    findings += [_f("corporate_number", f"{i}") for i in range(900)]  # not a person
+    assert count_records(findings) == 300
+
+
+def test_low_scores_do_not_count_as_records() -> None:
+    assert count_records([_f("person_name", "x", score=0.2)]) == 0
+
+
+def test_alternative_bodies_count_once() -> None:
+    body = "個人番号 1234 5678 9018"
+    parts = [
+        Part("body", body, alternative="alt1"),
+        Part("body[html]", f"<p>{body}</p>", content_type="text/html", alternative="alt1"),
+    ]
+    result = scan_parts(parts)
+    assert result.count("my_number") == 1
+    assert result.records == 1
+
+
+def test_segments_give_cell_locations() -> None:
+    text = "氏名\n個人番号 1234 5678 9018\n"
+    part = Part(
+        "list.xlsx!顧客",
+        text,
+        kind="attachment",
+        segments=((0, "list.xlsx!顧客!A1"), (3, "list.xlsx!顧客!A2")),
+    )
+    result = scan_parts([part])
+    assert [f.location for f in result.findings if f.type == "my_number"] == ["list.xlsx!顧客!A2"]
