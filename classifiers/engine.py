@@ -56,16 +56,26 @@ def default_engine() -> Engine:
     return Engine(all_detectors())
 
 
+#: Identifiers a person usually has several of (TEL, FAX and mobile in one signature): they
+#: count persons only where no primary identifier is present (a bare list of phone numbers).
+SECONDARY_TYPES = frozenset({"phone_number"})
+
+
 def count_records(findings: Iterable[Finding]) -> int:
     """How many distinct natural persons' data appear.
 
-    The count is the largest number of distinct values of any one personal type: a customer
-    list of 300 rows with a name, a phone and an address per row is 300; a signature is 1.
+    The count is the largest number of distinct values of any one primary personal type (name,
+    e-mail, address, My Number...): a customer list of 300 rows with a name, a phone and an
+    address per row is 300; a signature with a name, an address and TEL/FAX/mobile is 1. Phone
+    numbers count only when nothing else identifies a person.
     """
     distinct: dict[str, set[str]] = {}
     for f in findings:
         if f.type in PERSONAL_TYPES and f.score >= RECORD_MIN_SCORE:
             distinct.setdefault(f.type, set()).add(f.normalized or f.value)
+    primary = max((len(v) for t, v in distinct.items() if t not in SECONDARY_TYPES), default=0)
+    if primary:
+        return primary
     return max((len(v) for v in distinct.values()), default=0)
 
 

@@ -29,6 +29,16 @@ def test_records_is_the_largest_count_of_distinct_personal_values() -> None:
     assert count_records(findings) == 300
 
 
+def test_a_signature_with_several_phones_is_one_person() -> None:
+    findings = [_f("person_name", "山田太郎"), _f("email_address", "taro@example.co.jp")]
+    findings += [_f("phone_number", p) for p in ("0312345678", "0312345679", "09012345678")]
+    assert count_records(findings) == 1
+
+
+def test_phones_alone_still_count_persons() -> None:
+    assert count_records([_f("phone_number", f"0901234{i:04d}") for i in range(40)]) == 40
+
+
 def test_low_scores_do_not_count_as_records() -> None:
     assert count_records([_f("person_name", "x", score=0.2)]) == 0
 
