@@ -94,14 +94,11 @@ def scan_parts(
         else:
             findings = engine.scan_text(part.text, part)
         if part.alternative is not None:
+            # Keep what an earlier body of the same alternative did not already show; repeats
+            # inside this body stay, as they would in a message without alternatives.
             seen = alt_seen.setdefault(part.alternative, set())
-            kept = []
-            for f in findings:
-                key = (f.type, f.normalized or f.value)
-                if key not in seen:
-                    seen.add(key)
-                    kept.append(f)
-            findings = kept
+            findings = [f for f in findings if (f.type, f.normalized or f.value) not in seen]
+            seen.update((f.type, f.normalized or f.value) for f in findings)
         results.append(
             PartResult(
                 location=part.location,

@@ -54,6 +54,13 @@ def test_alternative_bodies_count_once() -> None:
     assert result.records == 1
 
 
+def test_repeats_inside_one_alternative_body_still_count() -> None:
+    body = "個人番号 1234 5678 9018、再掲 個人番号 1234 5678 9018"
+    parts = [Part("body", body, alternative="alt1"), Part("body[html]", body, alternative="alt1")]
+    assert scan_parts(parts).count("my_number") == 2
+    assert scan_parts([Part("body", body)]).count("my_number") == 2
+
+
 def test_segments_give_cell_locations() -> None:
     text = "氏名\n個人番号 1234 5678 9018\n"
     part = Part(
