@@ -1,0 +1,133 @@
+"""Helpers shared by the number detectors: chunks inside a NUMBER token, context words.
+
+The shared ``NUMBER`` token joins digit groups across single spaces and slashes, so one token
+can hold several numbers of a table row (``03-1234-5678 090-1234-5678``). Each detector looks
+for its own shapes inside the token with :func:`candidates`: a shape may only start at the
+token's start or after a space/slash, and only end at the token's end or before one, and a
+candidate whose own separator continues into a chunk of bare digits (``1234 5678 9012`` inside
+``1234 5678 9012 3456``) is part of a longer number, not a number of its own.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Iterator
+
+import regex
+
+#: Wrap a shape so that it only matches whole chunks of a token.
+CHUNK_START = r"(?<![^ /])"
+CHUNK_END = r"(?![^ /])"
+
+_SEPARATORS = "-. /"
+
+
+def chunk_shape(source: str) -> regex.Pattern[str]:
+    """Compile a shape that matches only at chunk boundaries of a token."""
+    return regex.compile(f"{CHUNK_START}(?:{source}){CHUNK_END}")
+
+
+def fold(text: str) -> str:
+    """NFKC and the dash family, for the public ``compact()`` functions called on raw input.
+
+    The scan path never needs this (it sees normalised text); ``validate("１００ー０００１")`` does.
+    """
+    return unicodedata.normalize("NFKC", text).translate(_DASHES).strip()
+
+
+_DASHES = str.maketrans(dict.fromkeys("ー‐‑‒–—―−ｰ", "-"))
+
+
+def digits(text: str) -> str:
+    """The ASCII digits of ``text`` (normalised text: full-width digits are already ASCII)."""
+    return "".join(ch for ch in text if "0" <= ch <= "9")
+
+
+def inner_separator(text: str) -> str:
+    """The first separator written between two digits of ``text`` ('' if none)."""
+    for i in range(1, len(text) - 1):
+        if text[i] in _SEPARATORS and text[i - 1].isdigit() and text[i + 1].isdigit():
+            return text[i]
+    return ""
+
+
+def candidates(match: regex.Match[str], shape: regex.Pattern[str]) -> Iterator[tuple[int, int, str]]:
+    """Whole-chunk matches of ``shape`` inside the token, as (start, end, text) in document offsets.
+
+    Candidates overlap (every chunk start is tried); a detector skips the ones overlapping a hit
+    it already reported.
+    """
+    token = match.group(0)
+    base = match.start()
+    for m in shape.finditer(token, overlapped=True):
+        s, e = m.span()
+        text = m.group(0)
+        sep = inner_separator(text)
+        if sep and sep in " /" and (_plain_chunk_before(token, s, sep) or _plain_chunk_after(token, e, sep)):
+            continue
+        yield base + s, base + e, text
+
+
+def _plain_chunk_before(token: str, start: int, sep: str) -> bool:
+    """Whether ``sep`` + a chunk of bare digits precedes ``start`` (the number goes on)."""
+    if start < 2 or token[start - 1] != sep:
+        return False
+    i = start - 1
+    while i > 0 and token[i - 1].isdigit():
+        i -= 1
+    return i < start - 1 and (i == 0 or token[i - 1] in " /")
+
+
+def _plain_chunk_after(token: str, end: int, sep: str) -> bool:
+    """Whether ``sep`` + a chunk of bare digits follows ``end`` (the number goes on)."""
+    if end + 1 >= len(token) or token[end] != sep:
+        return False
+    i = end + 1
+    while i < len(token) and token[i].isdigit():
+        i += 1
+    return i > end + 1 and (i == len(token) or token[i] in " /")
+
+
+def context_words(words: Iterable[str]) -> regex.Pattern[str]:
+    """Context words as one case-insensitive alternation, longest first.
+
+    ASCII words only match as whole words (``TEL`` is not found in ``hotel``, ``JAN`` not in
+    ``January``); Japanese words match anywhere (the text is not segmented).
+    """
+    parts = []
+    for word in sorted(set(words), key=len, reverse=True):
+        escaped = regex.escape(word)
+        if word.isascii():
+            escaped = f"(?<![A-Za-z]){escaped}(?![A-Za-z])"
+        parts.append(escaped)
+    return regex.compile("|".join(parts), regex.IGNORECASE)
+
+
+#: Words that say a number is something else (an order, a parcel, a product code...).
+ORDER_LIKE = (
+    "注文",
+    "受注",
+    "発注",
+    "伝票",
+    "追跡",
+    "問い合わせ番号",
+    "問合せ番号",
+    "お問合せ番号",
+    "受付番号",
+    "管理番号",
+    "会員番号",
+    "顧客番号",
+    "品番",
+    "型番",
+    "商品コード",
+    "JANコード",
+    "JAN",
+    "EAN",
+    "バーコード",
+    "シリアル",
+    "製造番号",
+    "order",
+    "tracking",
+    "serial",
+    "invoice no",
+)
