@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator
 
 import regex
 
+from classifiers.detectors._base import Document
+
 #: Wrap a shape so that it only matches whole chunks of a token.
 CHUNK_START = r"(?<![^ /])"
 CHUNK_END = r"(?![^ /])"
@@ -86,6 +88,22 @@ def _plain_chunk_after(token: str, end: int, sep: str) -> bool:
     while i < len(token) and token[i].isdigit():
         i += 1
     return i > end + 1 and (i == len(token) or token[i] in " /")
+
+
+#: A neighbouring number: four digits or more (``12桁`` or ``第1回`` inside a label are not).
+_LAST_NUMBER = regex.compile(r"^.*\d{4}", regex.DOTALL)
+_FIRST_NUMBER = regex.compile(r"\d{4}.*$", regex.DOTALL)
+
+
+def own_label(
+    doc: Document, start: int, end: int, words: regex.Pattern[str], before: int = 20, after: int = 5
+) -> bool:
+    """Whether ``words`` occur in the label of this number: the text around it up to the
+    neighbouring numbers (``個人番号 1234-5678-9018 090-1234-5678``: 個人番号 labels the first
+    number only)."""
+    left = _LAST_NUMBER.sub("", doc.before(start, before))
+    right = _FIRST_NUMBER.sub("", doc.after(end, after))
+    return bool(words.search(left) or words.search(right))
 
 
 def context_words(words: Iterable[str]) -> regex.Pattern[str]:

@@ -30,7 +30,15 @@ from collections.abc import Iterable, Iterator
 import regex
 
 from classifiers.detectors._base import Document, Hit, scan_with
-from classifiers.detectors._numeric import ORDER_LIKE, candidates, chunk_shape, context_words, digits, fold
+from classifiers.detectors._numeric import (
+    ORDER_LIKE,
+    candidates,
+    chunk_shape,
+    context_words,
+    digits,
+    fold,
+    own_label,
+)
 from classifiers.detectors._tokens import NUMBER
 from classifiers.errors import InvalidChecksum, InvalidFormat, InvalidLength
 from classifiers.model import Explanation, Finding
@@ -117,7 +125,7 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
         invoice = text.startswith("T")
         context = doc.context(start, end, _CONTEXT, before=40, after=20)
         if not context:
-            if doc.context(start, end, _NEGATIVE, before=20, after=5):
+            if own_label(doc, start, end, _NEGATIVE):
                 continue
             if not invoice and value[:2] == "45" and _ean13_valid(value):
                 continue

@@ -36,6 +36,7 @@ PLAIN_SCORE = 0.7  # ten contiguous digits with a pension word
 _CONTEXT = context_words(
     ["年金", "基礎年金番号", "年金番号", "年金手帳", "基礎年金", "pension", "nenkin", "厚生年金", "国民年金"]
 )
+_PHONE = context_words(["電話", "TEL", "FAX", "携帯", "phone"])
 _SHAPE = chunk_shape(r"\d{4}[- ]\d{6}|\d{10}")
 
 
@@ -71,6 +72,8 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
         if not context:
             continue
         grouped = len(text) == 11
+        if not grouped and doc.context(start, end, _PHONE, before=15, after=0):
+            continue  # 年金事務所 TEL 0312345678 is the office's phone
         taken = end
         yield Hit(
             start,

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 import regex
 
 from classifiers.detectors._base import Document, Hit, scan_with
-from classifiers.detectors._numeric import ORDER_LIKE, candidates, chunk_shape, context_words, fold
+from classifiers.detectors._numeric import ORDER_LIKE, candidates, chunk_shape, context_words, fold, own_label
 from classifiers.detectors._tokens import NUMBER
 from classifiers.errors import InvalidFormat, InvalidLength
 from classifiers.model import Explanation, Finding
@@ -148,7 +148,7 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
         except ValueError:
             continue
         context = doc.context(start, end, _CONTEXT, before=30, after=10)
-        if not context and doc.context(start, end, _NEGATIVE, before=20, after=5):
+        if not context and own_label(doc, start, end, _NEGATIVE):
             continue
         grouped = len(_groups(text)) >= 3
         if grouped:

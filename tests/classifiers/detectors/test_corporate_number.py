@@ -62,7 +62,10 @@ def test_invoice_registration_number(number):
         assert f.normalized == number
         assert "invoice" in f.explanation.pattern
     bare = f"請求書 T{number} 発行"
-    assert only(detector_scan(corporate_number, bare), "corporate_number")[0].score == corporate_number.INVOICE_SCORE
+    assert (
+        only(detector_scan(corporate_number, bare), "corporate_number")[0].score
+        == corporate_number.INVOICE_SCORE
+    )
 
 
 @pytest.mark.parametrize("number", VALID[:20])

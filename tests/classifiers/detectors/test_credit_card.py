@@ -21,7 +21,9 @@ def luhn_digit(payload: str) -> str:
     total = 0
     for i, ch in enumerate(reversed(payload)):
         d = int(ch)
-        if i % 2 == 0:  # doubled: these become every second digit from the right once the check digit is added
+        if (
+            i % 2 == 0
+        ):  # doubled: these become every second digit from the right once the check digit is added
             d = d * 2 - 9 if d > 4 else d * 2
         total += d
     return str((10 - total % 10) % 10)
@@ -57,7 +59,13 @@ VALID = [make(i) for i in range(28)]
 
 
 def test_known_test_numbers():
-    for number in ("4111111111111111", "5555555555554444", "378282246310005", "3530111333300000", "6011111111111117"):
+    for number in (
+        "4111111111111111",
+        "5555555555554444",
+        "378282246310005",
+        "3530111333300000",
+        "6011111111111117",
+    ):
         assert credit_card.validate(number) == number
     assert luhn_digit("411111111111111") == "1"
 
@@ -84,7 +92,14 @@ def test_failing_luhn_is_dropped(network, number, sizes):
 
 @pytest.mark.parametrize(
     "payload",
-    ["1234567890123456", "9111111111111111", "2220999999999999", "2721000000000000", "3527000000000000", "5612345678901234"],
+    [
+        "1234567890123456",
+        "9111111111111111",
+        "2220999999999999",
+        "2721000000000000",
+        "3527000000000000",
+        "5612345678901234",
+    ],
 )
 def test_outside_issuer_ranges_is_dropped(payload):
     number = payload[:-1] + luhn_digit(payload[:-1])
@@ -110,7 +125,9 @@ def test_context_raises_the_score():
     assert labelled[0].explanation.context == ("VISA",)
 
 
-@pytest.mark.parametrize("text", [*HARD_NEGATIVES, "注文番号 4111111111111111", "tracking 4111-1111-1111-1111"])
+@pytest.mark.parametrize(
+    "text", [*HARD_NEGATIVES, "注文番号 4111111111111111", "tracking 4111-1111-1111-1111"]
+)
 def test_hard_negatives(text):
     assert detector_scan(credit_card, text) == []
 
