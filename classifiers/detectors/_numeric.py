@@ -10,8 +10,10 @@ candidate whose own separator continues into a chunk of bare digits (``1234 5678
 
 from __future__ import annotations
 
+import bisect
 import unicodedata
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import regex
 
@@ -104,6 +106,125 @@ def own_label(
     left = _LAST_NUMBER.sub("", doc.before(start, before))
     right = _FIRST_NUMBER.sub("", doc.after(end, after))
     return bool(words.search(left) or words.search(right))
+
+
+# ---- table columns --------------------------------------------------------------------------
+
+_SPACES = regex.compile(r" {2,}")
+_MAX_HEADER_CELL = 24  # header cells are short labels
+_MAX_LINES = 200_000  # bounded cost on hostile input
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    starts: tuple[int, ...]  # offset of each line
+    headers: tuple[tuple[str, tuple[str, ...]] | None, ...]  # per line: (separator, header cells)
+
+
+_layout_cache: dict[int, tuple[str, _Layout]] = {}
+
+
+def _cells(line: str) -> tuple[str, list[str]] | None:
+    """A table line's separator (tab, comma, or two spaces or more) and its cells."""
+    if "\t" in line:
+        return "\t", line.split("\t")
+    if "," in line:
+        return ",", line.split(",")
+    if "  " in line.strip():
+        return "  ", _SPACES.split(line)
+    return None
+
+
+def _is_header(cells: list[str]) -> bool:
+    labels = [c.strip().strip('"') for c in cells]
+    filled = [c for c in labels if c]
+    return len(filled) >= 2 and all(
+        len(c) <= _MAX_HEADER_CELL and not any(ch.isdigit() for ch in c) for c in filled
+    )
+
+
+def _layout(doc: Document) -> _Layout:
+    cached = _layout_cache.get(id(doc))
+    if cached is not None and cached[0] is doc.text:
+        return cached[1]
+    starts: list[int] = []
+    headers: list[tuple[str, tuple[str, ...]] | None] = []
+    current: tuple[str, tuple[str, ...]] | None = None
+    pos = 0
+    for n, line in enumerate(doc.text.split("\n")):
+        if n >= _MAX_LINES:
+            break
+        starts.append(pos)
+        pos += len(line) + 1
+        split = _cells(line) if line.strip() else None
+        if not line.strip():
+            headers.append(current)  # blank lines between rows (HTML tables) keep the header
+        elif (
+            split is not None
+            and current is not None
+            and split[0] == current[0]
+            and len(split[1]) == len(current[1])
+        ):
+            headers.append(current)
+        elif split is not None and _is_header(split[1]):
+            current = (split[0], tuple(c.strip().strip('"') for c in split[1]))
+            headers.append(None)  # the header row itself is not under a header
+        else:
+            current = None
+            headers.append(None)
+    layout = _Layout(tuple(starts), tuple(headers))
+    _layout_cache.clear()
+    _layout_cache[id(doc)] = (doc.text, layout)
+    return layout
+
+
+def column_cell(doc: Document, pos: int) -> tuple[str, str] | None:
+    """(column header, cell text before ``pos``) when ``pos`` is in a table row under a header.
+
+    Tables are lines split by tabs (spreadsheets), commas (CSV) or runs of two spaces or more
+    (text exports); the header is the nearest line above with the same number of cells, all
+    short labels without digits.
+    """
+    if "\t" not in doc.text and "," not in doc.text and "  " not in doc.text:
+        return None
+    layout = _layout(doc)
+    i = bisect.bisect_right(layout.starts, pos) - 1
+    if not 0 <= i < len(layout.headers) or layout.headers[i] is None:
+        return None
+    header = layout.headers[i]
+    assert header is not None
+    sep, cells = header
+    line_start = layout.starts[i]
+    if sep == "  ":
+        seps = list(_SPACES.finditer(doc.text, line_start, pos))
+        index, cell_start = len(seps), (seps[-1].end() if seps else line_start)
+    else:
+        index = doc.text.count(sep, line_start, pos)
+        cell_start = max(doc.text.rfind(sep, line_start, pos) + 1, line_start)
+    if index >= len(cells):
+        return None
+    return cells[index], doc.text[cell_start:pos]
+
+
+def find_context(
+    doc: Document, start: int, end: int, words: regex.Pattern[str], before: int = 30, after: int = 10
+) -> tuple[str, ...]:
+    """Context words for a number: in a table, its column header and its own cell; elsewhere
+    the character window around it."""
+    cell = column_cell(doc, start)
+    if cell is None:
+        return doc.context(start, end, words, before, after)
+    header, label = cell
+    return tuple(dict.fromkeys(m.group(0) for text in (header, label) for m in words.finditer(text)))
+
+
+def is_labelled_as(doc: Document, start: int, end: int, words: regex.Pattern[str]) -> bool:
+    """Whether the number's own label (column header and cell in a table, else the text up to
+    the neighbouring numbers) says it is something else."""
+    cell = column_cell(doc, start)
+    if cell is None:
+        return own_label(doc, start, end, words)
+    return any(words.search(text) for text in cell)
 
 
 def context_words(words: Iterable[str]) -> regex.Pattern[str]:

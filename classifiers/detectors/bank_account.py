@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 import regex
 
 from classifiers.detectors._base import Document, Hit, scan_with
-from classifiers.detectors._numeric import candidates, chunk_shape, context_words, fold
+from classifiers.detectors._numeric import candidates, chunk_shape, context_words, find_context, fold
 from classifiers.detectors._tokens import NUMBER
 from classifiers.errors import InvalidFormat, InvalidLength
 from classifiers.model import Explanation, Finding
@@ -102,10 +102,10 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
     for start, end, text in candidates(match, _SHAPE):
         if start < taken or not is_valid(text):
             continue
-        context = doc.context(start, end, _CONTEXT, before=30, after=10)
+        context = find_context(doc, start, end, _CONTEXT, before=30, after=10)
         if not context:
             continue
-        label = doc.context(start, end, _LABEL, before=30, after=0)
+        label = find_context(doc, start, end, _LABEL, before=30, after=0)
         taken = end
         score = LABEL_SCORE if label else BASE_SCORE
         pattern = {7: "7-digit account", 10: "branch + account", 14: "bank + branch + account"}.get(

@@ -5,14 +5,14 @@ by the Ordinance of the Ministry of Finance on the designation of corporate numb
 (平成26年財務省令第70号 法人番号の指定等に関する省令, 第2条): with P(n) the n-th digit of the base
 number counted from the right and Q(n) = 1 for odd n, 2 for even n, the check digit is
 9 - (sum(P(n) * Q(n)) mod 9), always 1-9. The base number of a registered company is its
-12-digit 会社法人等番号, whose first digit is 0-5; other bodies get a base number starting with
-``00`` (state and local government) or ``7`` (National Tax Agency FAQ 法人番号の指定 and its
-番号の構成). A qualified invoice issuer registered as a corporation is ``T`` + its corporate
+12-digit 会社法人等番号; other bodies get a base number from the National Tax Agency (FAQ
+法人番号の指定). The base number's own layout is not checked: a number the NTA assigns outside
+the usual ranges must not be missed. A qualified invoice issuer registered as a corporation is ``T`` + its corporate
 number (消費税法第57条の2; 国税庁 インボイス制度 登録番号の構成).
 
 A 13-digit number is never a My Number (12 digits). JAN/EAN-13 barcodes of GS1 Japan start
-with ``45`` or ``49``: ``49`` cannot be a corporate number, ``45`` with a valid EAN check digit
-is taken for a barcode unless the context says corporate number.
+with ``45`` or ``49``: such a number that also has a valid EAN-13 check digit is taken for a
+barcode unless the context says corporate number.
 
 >>> validate("7 0107 0500 0725")
 '7010705000725'
@@ -36,8 +36,9 @@ from classifiers.detectors._numeric import (
     chunk_shape,
     context_words,
     digits,
+    find_context,
     fold,
-    own_label,
+    is_labelled_as,
 )
 from classifiers.detectors._tokens import NUMBER
 from classifiers.errors import InvalidChecksum, InvalidFormat, InvalidLength
@@ -94,7 +95,7 @@ def validate(number: str) -> str:
         raise InvalidFormat(number)
     if len(value) != 13:
         raise InvalidLength(number)
-    if value[0] == "0" or value[1] not in "0123457":
+    if value[0] == "0":
         raise InvalidFormat(number)
     if calc_check_digit(value[1:]) != value[0]:
         raise InvalidChecksum(number)
@@ -123,11 +124,11 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
         if not is_valid(value):
             continue
         invoice = text.startswith("T")
-        context = doc.context(start, end, _CONTEXT, before=40, after=20)
+        context = find_context(doc, start, end, _CONTEXT, before=40, after=20)
         if not context:
-            if own_label(doc, start, end, _NEGATIVE):
+            if is_labelled_as(doc, start, end, _NEGATIVE):
                 continue
-            if not invoice and value[:2] == "45" and _ean13_valid(value):
+            if not invoice and value[:2] in ("45", "49") and _ean13_valid(value):
                 continue
         base = INVOICE_SCORE if invoice else BASE_SCORE
         score = CONTEXT_SCORE if context else base

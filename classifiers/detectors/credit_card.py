@@ -34,8 +34,9 @@ from classifiers.detectors._numeric import (
     chunk_shape,
     context_words,
     digits,
+    find_context,
     fold,
-    own_label,
+    is_labelled_as,
 )
 from classifiers.detectors._tokens import NUMBER
 from classifiers.errors import InvalidChecksum, InvalidFormat, InvalidLength
@@ -159,8 +160,8 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
         value = digits(text)
         if not is_valid(value):
             continue
-        context = doc.context(start, end, _CONTEXT, before=40, after=20)
-        if not context and own_label(doc, start, end, _NEGATIVE):
+        context = find_context(doc, start, end, _CONTEXT, before=40, after=20)
+        if not context and is_labelled_as(doc, start, end, _NEGATIVE):
             continue
         taken = end
         score = CONTEXT_SCORE if context else BASE_SCORE

@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator
 import regex
 
 from classifiers.detectors._base import Document, Hit, scan_with
-from classifiers.detectors._numeric import candidates, chunk_shape, context_words, fold
+from classifiers.detectors._numeric import candidates, chunk_shape, context_words, find_context, fold
 from classifiers.detectors._tokens import NUMBER
 from classifiers.errors import InvalidChecksum, InvalidFormat, InvalidLength
 from classifiers.model import Explanation, Finding
@@ -117,7 +117,7 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
     for start, end, text in candidates(match, _SHAPE):
         if start < taken or not is_valid(text):
             continue
-        context = doc.context(start, end, _CONTEXT, before=30, after=10)
+        context = find_context(doc, start, end, _CONTEXT, before=30, after=10)
         if not context:
             continue
         taken = end

@@ -22,7 +22,14 @@ from collections.abc import Iterable, Iterator
 import regex
 
 from classifiers.detectors._base import Document, Hit, scan_with, words_pattern
-from classifiers.detectors._numeric import ORDER_LIKE, candidates, chunk_shape, context_words, own_label
+from classifiers.detectors._numeric import (
+    ORDER_LIKE,
+    candidates,
+    chunk_shape,
+    context_words,
+    find_context,
+    is_labelled_as,
+)
 from classifiers.detectors._tokens import NUMBER
 from classifiers.errors import InvalidChecksum, InvalidFormat, InvalidLength
 from classifiers.model import Explanation, Finding
@@ -96,8 +103,8 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
         digits = compact(text)
         if not is_valid(digits):
             continue
-        context = doc.context(start, end, _CONTEXT, before=40, after=20)
-        if not context and own_label(doc, start, end, _NEGATIVE):
+        context = find_context(doc, start, end, _CONTEXT, before=40, after=20)
+        if not context and is_labelled_as(doc, start, end, _NEGATIVE):
             continue
         taken = end
         score = CONTEXT_SCORE if context else BASE_SCORE

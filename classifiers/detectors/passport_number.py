@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 import regex
 
 from classifiers.detectors._base import Document, Hit, scan_with
-from classifiers.detectors._numeric import context_words, fold, own_label
+from classifiers.detectors._numeric import context_words, find_context, fold, is_labelled_as
 from classifiers.errors import InvalidFormat, InvalidLength
 from classifiers.model import Explanation, Finding
 
@@ -67,8 +67,8 @@ def is_valid(number: str) -> bool:
 def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
     start, end = match.span()
     value = compact(match.group(0))
-    context = doc.context(start, end, _CONTEXT, before=30, after=10)
-    if not context and own_label(doc, start, end, _NEGATIVE):
+    context = find_context(doc, start, end, _CONTEXT, before=30, after=10)
+    if not context and is_labelled_as(doc, start, end, _NEGATIVE):
         return
     score = CONTEXT_SCORE if context else BASE_SCORE
     yield Hit(start, end, score, value, Explanation("2 letters + 7 digits", "format", BASE_SCORE, context))

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 import regex
 
 from classifiers.detectors._base import Document, Hit, scan_with
-from classifiers.detectors._numeric import candidates, chunk_shape, context_words, fold
+from classifiers.detectors._numeric import candidates, chunk_shape, context_words, find_context, fold
 from classifiers.detectors._tokens import NUMBER
 from classifiers.errors import InvalidFormat, InvalidLength
 from classifiers.model import Explanation, Finding
@@ -68,11 +68,11 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
     for start, end, text in candidates(match, _SHAPE):
         if start < taken or not is_valid(text):
             continue
-        context = doc.context(start, end, _CONTEXT, before=30, after=10)
+        context = find_context(doc, start, end, _CONTEXT, before=30, after=10)
         if not context:
             continue
         grouped = len(text) == 11
-        if not grouped and doc.context(start, end, _PHONE, before=15, after=0):
+        if not grouped and find_context(doc, start, end, _PHONE, before=15, after=0):
             continue  # 年金事務所 TEL 0312345678 is the office's phone
         taken = end
         yield Hit(

@@ -27,7 +27,15 @@ from collections.abc import Iterable, Iterator
 import regex
 
 from classifiers.detectors._base import Document, Hit, scan_with
-from classifiers.detectors._numeric import ORDER_LIKE, candidates, chunk_shape, context_words, fold, own_label
+from classifiers.detectors._numeric import (
+    ORDER_LIKE,
+    candidates,
+    chunk_shape,
+    context_words,
+    find_context,
+    fold,
+    is_labelled_as,
+)
 from classifiers.detectors._tokens import NUMBER
 from classifiers.errors import InvalidFormat, InvalidLength
 from classifiers.model import Explanation, Finding
@@ -147,8 +155,8 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
             value = validate(text)
         except ValueError:
             continue
-        context = doc.context(start, end, _CONTEXT, before=30, after=10)
-        if not context and own_label(doc, start, end, _NEGATIVE):
+        context = find_context(doc, start, end, _CONTEXT, before=30, after=10)
+        if not context and is_labelled_as(doc, start, end, _NEGATIVE):
             continue
         grouped = len(_groups(text)) >= 3
         if grouped:

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 import regex
 
 from classifiers.detectors._base import Document, Hit, scan_with
-from classifiers.detectors._numeric import candidates, chunk_shape, context_words, fold
+from classifiers.detectors._numeric import candidates, chunk_shape, context_words, find_context, fold
 from classifiers.detectors._tokens import NUMBER
 from classifiers.errors import InvalidFormat, InvalidLength
 from classifiers.model import Explanation, Finding
@@ -127,7 +127,7 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
         marked = bool(_MARK.search(doc.before(start, 2)))
         if "-" not in text and not marked:
             continue
-        context = doc.context(start, end, _CONTEXT, before=20, after=0)
+        context = find_context(doc, start, end, _CONTEXT, before=20, after=0)
         prefecture = _PREFECTURE_AFTER.match(doc.after(end, 8))
         if prefecture:
             context = (*context, prefecture.group(0).strip())
