@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import regex
 
@@ -119,6 +119,8 @@ _MAX_LINES = 200_000  # bounded cost on hostile input
 class _Layout:
     starts: tuple[int, ...]  # offset of each line
     headers: tuple[tuple[str, tuple[str, ...]] | None, ...]  # per line: (separator, header cells)
+    tables: bool  # whether any line is under a header
+    cell_starts: dict[int, tuple[int, ...]] = field(default_factory=dict)  # per line, lazily
 
 
 _layout_cache: dict[int, tuple[str, _Layout]] = {}
@@ -172,7 +174,7 @@ def _layout(doc: Document) -> _Layout:
         else:
             current = None
             headers.append(None)
-    layout = _Layout(tuple(starts), tuple(headers))
+    layout = _Layout(tuple(starts), tuple(headers), any(h is not None for h in headers))
     _layout_cache.clear()
     _layout_cache[id(doc)] = (doc.text, layout)
     return layout
@@ -185,25 +187,28 @@ def column_cell(doc: Document, pos: int) -> tuple[str, str] | None:
     (text exports); the header is the nearest line above with the same number of cells, all
     short labels without digits.
     """
-    if "\t" not in doc.text and "," not in doc.text and "  " not in doc.text:
-        return None
     layout = _layout(doc)
+    if not layout.tables:
+        return None
     i = bisect.bisect_right(layout.starts, pos) - 1
     if not 0 <= i < len(layout.headers) or layout.headers[i] is None:
         return None
     header = layout.headers[i]
     assert header is not None
     sep, cells = header
-    line_start = layout.starts[i]
-    if sep == "  ":
-        seps = list(_SPACES.finditer(doc.text, line_start, pos))
-        index, cell_start = len(seps), (seps[-1].end() if seps else line_start)
-    else:
-        index = doc.text.count(sep, line_start, pos)
-        cell_start = max(doc.text.rfind(sep, line_start, pos) + 1, line_start)
+    starts = layout.cell_starts.get(i)
+    if starts is None:
+        line_start = layout.starts[i]
+        line_end = layout.starts[i + 1] - 1 if i + 1 < len(layout.starts) else len(doc.text)
+        if sep == "  ":
+            ends = [m.end() for m in _SPACES.finditer(doc.text, line_start, line_end)]
+        else:
+            ends = [k + 1 for k, ch in enumerate(doc.text[line_start:line_end], line_start) if ch == sep]
+        starts = layout.cell_starts[i] = (line_start, *ends)
+    index = bisect.bisect_right(starts, pos) - 1
     if index >= len(cells):
         return None
-    return cells[index], doc.text[cell_start:pos]
+    return cells[index], doc.text[starts[index] : pos]
 
 
 def find_context(

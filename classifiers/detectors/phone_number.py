@@ -95,6 +95,7 @@ _SHAPE = chunk_shape(
     r"|\+81[-. ]?(?:\(0\)[-. ]?)?"  # +81-3-1234-5678, +81 (0)90 1234 5678, +81312345678
     r"(?:\d{1,4}([-. ])\d{1,4}\2\d{3,4}|\d{9,10}|\(\d{1,4}\)[- ]?\d{1,4}[-. ]?\d{3,4})"
 )
+_NON_DIGITS = regex.compile(r"\D+")
 _ELEVEN = ("020", "050", "060", "070", "080", "090")
 _SHORT_LAST = ("0120", "0570", "0800", "0990", "0180")
 
@@ -115,7 +116,7 @@ def _groups(number: str) -> list[str]:
     body = fold(number)
     if body.startswith("+81"):
         body = body[3:].replace("(0)", "", 1)
-    return [g for g in regex.split(r"\D+", body) if g]
+    return [g for g in _NON_DIGITS.split(body) if g]
 
 
 def validate(number: str) -> str:
