@@ -113,6 +113,7 @@ def own_label(
 _SPACES = regex.compile(r" {2,}")
 _MAX_HEADER_CELL = 24  # header cells are short labels
 _MAX_LINES = 200_000  # bounded cost on hostile input
+_MAX_MISFITS = 2  # rows in a row that do not fit the header before the table counts as ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,12 +127,15 @@ class _Layout:
 _layout_cache: dict[int, tuple[str, _Layout]] = {}
 
 
+def _split(line: str, sep: str) -> list[str]:
+    return _SPACES.split(line) if sep == "  " else line.split(sep)
+
+
 def _cells(line: str) -> tuple[str, list[str]] | None:
     """A table line's separator (tab, comma, or two spaces or more) and its cells."""
-    if "\t" in line:
-        return "\t", line.split("\t")
-    if "," in line:
-        return ",", line.split(",")
+    for sep in ("\t", ","):
+        if sep in line:
+            return sep, line.split(sep)
     if "  " in line.strip():
         return "  ", _SPACES.split(line)
     return None
@@ -152,28 +156,29 @@ def _layout(doc: Document) -> _Layout:
     starts: list[int] = []
     headers: list[tuple[str, tuple[str, ...]] | None] = []
     current: tuple[str, tuple[str, ...]] | None = None
+    misfits = 0
     pos = 0
     for n, line in enumerate(doc.text.split("\n")):
         if n >= _MAX_LINES:
             break
         starts.append(pos)
         pos += len(line) + 1
-        split = _cells(line) if line.strip() else None
         if not line.strip():
             headers.append(current)  # blank lines between rows (HTML tables) keep the header
-        elif (
-            split is not None
-            and current is not None
-            and split[0] == current[0]
-            and len(split[1]) == len(current[1])
-        ):
+            continue
+        if current is not None and len(_split(line, current[0])) == len(current[1]):
             headers.append(current)
-        elif split is not None and _is_header(split[1]):
+            misfits = 0
+            continue
+        split = _cells(line)
+        if split is not None and _is_header(split[1]):
             current = (split[0], tuple(c.strip().strip('"') for c in split[1]))
-            headers.append(None)  # the header row itself is not under a header
+            misfits = 0
         else:
-            current = None
-            headers.append(None)
+            misfits += 1  # a row that does not fit (a value with a separator in it) ...
+            if misfits > _MAX_MISFITS:  # ... but several in a row: the table has ended
+                current = None
+        headers.append(None)  # a header row is not under a header itself
     layout = _Layout(tuple(starts), tuple(headers), any(h is not None for h in headers))
     _layout_cache.clear()
     _layout_cache[id(doc)] = (doc.text, layout)

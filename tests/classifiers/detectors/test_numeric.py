@@ -109,3 +109,16 @@ def test_a_roster_keeps_each_column_apart():
     assert [f.value for f in only(found, "drivers_license")] == ["628285698510", "458387671451"]
     assert [f.value for f in only(found, "bank_account")] == ["2135295", "3800373"]
     assert only(found, "phone_number") == []
+
+
+def test_rows_with_commas_in_a_two_space_table_keep_the_header():
+    text = (
+        "社員番号  氏名  基礎年金番号  振込口座\n"
+        "1001  山田 太郎  1234-567890  1234567\n"
+        "1002  田中  花子  2345-678901  2345678\n"  # one value with a double space: does not fit
+        "1003  佐藤 一郎, 二郎  3456-789012  3456789\n"  # a comma inside a cell
+        "1004  鈴木 次郎  4567-890123  4567890\n"
+    )
+    found = scan_engine(text)
+    assert [f.value for f in only(found, "pension_number")] == ["1234-567890", "3456-789012", "4567-890123"]
+    assert [f.value for f in only(found, "bank_account")] == ["1234567", "3456789", "4567890"]
