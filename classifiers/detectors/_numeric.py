@@ -1,4 +1,4 @@
-"""Helpers shared by the number detectors: chunks inside a NUMBER token, context words.
+"""Helpers shared by the number detectors: chunks of a NUMBER token, labels, table columns.
 
 The shared ``NUMBER`` token joins digit groups across single spaces and slashes, so one token
 can hold several numbers of a table row (``03-1234-5678 090-1234-5678``). Each detector looks
@@ -6,6 +6,11 @@ for its own shapes inside the token with :func:`candidates`: a shape may only st
 token's start or after a space/slash, and only end at the token's end or before one, and a
 candidate whose own separator continues into a chunk of bare digits (``1234 5678 9012`` inside
 ``1234 5678 9012 3456``) is part of a longer number, not a number of its own.
+
+Context comes from the character window around a number, except in tables: there the header
+of the number's column (and the text before it in its own cell) says what it is, because the
+window spans other columns (``個人番号,基礎年金番号,運転免許証番号`` rows put a licence number
+within a few characters of a My Number). :func:`find_context` and :func:`is_labelled_as` choose.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ CHUNK_START = r"(?<![^ /])"
 CHUNK_END = r"(?![^ /])"
 
 _SEPARATORS = "-. /"
+_DASHES = str.maketrans(dict.fromkeys("ー‐‑‒–—―−ｰ", "-"))
 
 
 def chunk_shape(source: str) -> regex.Pattern[str]:
@@ -37,9 +43,6 @@ def fold(text: str) -> str:
     The scan path never needs this (it sees normalised text); ``validate("１００ー０００１")`` does.
     """
     return unicodedata.normalize("NFKC", text).translate(_DASHES).strip()
-
-
-_DASHES = str.maketrans(dict.fromkeys("ー‐‑‒–—―−ｰ", "-"))
 
 
 def digits(text: str) -> str:
