@@ -38,6 +38,8 @@ BASE_SCORE = 0.35  # the letter pair + seven digits alone
 CONTEXT_SCORE = 0.9
 
 _CONTEXT = context_words(["旅券", "旅券番号", "パスポート", "passport", "passport no", "pass port"])
+#: Letter pairs + seven digits that are well-known other codes (Microsoft KB articles).
+_OTHER_CODES = frozenset({"KB"})
 _NEGATIVE = context_words(["注文", "型番", "品番", "伝票", "order", "model", "part no", "serial", "SKU"])
 
 
@@ -68,7 +70,7 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
     start, end = match.span()
     value = compact(match.group(0))
     context = find_context(doc, start, end, _CONTEXT, before=30, after=10)
-    if not context and is_labelled_as(doc, start, end, _NEGATIVE):
+    if not context and (value[:2] in _OTHER_CODES or is_labelled_as(doc, start, end, _NEGATIVE)):
         return
     score = CONTEXT_SCORE if context else BASE_SCORE
     yield Hit(start, end, score, value, Explanation("2 letters + 7 digits", "format", BASE_SCORE, context))

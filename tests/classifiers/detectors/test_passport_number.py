@@ -74,3 +74,8 @@ def test_engine():
     found = only(scan_engine(text), "passport_number")
     assert [f.value for f in found] == VALID
     assert {f.type for f in scan_engine("パスポート TK1234567 有効期限 2030-01-01")} == {"passport_number"}
+
+
+def test_knowledge_base_articles_are_not_passports():
+    assert detector_scan(passport_number, "更新プログラム KB5034441 を適用してください") == []
+    assert detector_scan(passport_number, "旅券番号 KB5034441") != []

@@ -141,3 +141,9 @@ def test_engine_finds_every_form():
     found = only(scan_engine(text), "phone_number")
     assert [f.normalized for f in found] == [n for _w, n in VALID]
     assert [f.value for f in found] == [w for w, _n in VALID]
+
+
+def test_member_ids_are_not_phone_numbers():
+    assert detector_scan(phone_number, "会員ID: 0312345678") == []
+    assert detector_scan(phone_number, "お客様番号 09012345678") == []
+    assert detector_scan(phone_number, "お客様番号 1234 / 電話 09012345678") != []
