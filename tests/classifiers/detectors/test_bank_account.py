@@ -45,7 +45,7 @@ def make(i: int) -> tuple[str, str, str]:
     if i % 3 == 1:
         written = fullwidth(written.replace("-", "ー"))
     lead = LEADS[i % len(LEADS)] if kind != 3 else "ゆうちょ銀行 記号番号 "
-    return f"{lead}{written}（名義 ヤマダタロウ）", written.replace("ー", "ー"), value
+    return f"{lead}{written}（名義 ヤマダタロウ）", written, value
 
 
 VALID = [make(i) for i in range(24)]

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+
+import pytest
 import regex
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from classifiers.detectors._base import Document
 from classifiers.detectors._numeric import (
@@ -15,6 +21,7 @@ from classifiers.detectors._numeric import (
     is_labelled_as,
 )
 from classifiers.detectors._tokens import NUMBER
+from classifiers.errors import ValidationError
 from classifiers.normalize import normalize
 from tests.classifiers.detectors._support import only, scan_engine
 
@@ -122,3 +129,31 @@ def test_rows_with_commas_in_a_two_space_table_keep_the_header():
     found = scan_engine(text)
     assert [f.value for f in only(found, "pension_number")] == ["1234-567890", "3456-789012", "4567-890123"]
     assert [f.value for f in only(found, "bank_account")] == ["1234567", "3456789", "4567890"]
+
+
+NUMBER_DETECTORS = [
+    "my_number",
+    "corporate_number",
+    "credit_card",
+    "phone_number",
+    "postal_code",
+    "bank_account",
+    "passport_number",
+    "drivers_license",
+    "pension_number",
+]
+_JUNK_ALPHABET = "0123456789０１２３４５６７８９-ー－ ./()+T〒KB個人番号電話口座年金免許旅券\t,\n"
+
+
+@pytest.mark.parametrize("name", NUMBER_DETECTORS)
+@settings(max_examples=60, deadline=None)
+@given(junk=st.text(alphabet=_JUNK_ALPHABET, max_size=60))
+def test_junk_input(name, junk):
+    """stdnum's rule: junk never crashes a module; validate() only raises ValidationError."""
+    module = importlib.import_module(f"classifiers.detectors.{name}")
+    with contextlib.suppress(ValidationError):
+        module.validate(junk)
+    assert isinstance(module.is_valid(junk), bool)
+    for f in module.scan(junk):
+        assert junk[f.span[0] : f.span[1]] == f.value
+        assert 0 < f.score <= 1
