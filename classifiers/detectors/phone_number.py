@@ -124,10 +124,14 @@ def validate(number: str) -> str:
     value = compact(number)
     if not value.isdigit() or not value.startswith("0") or value[1:2] in ("", "0"):
         raise InvalidFormat(number)
-    expected = 11 if value[:3] in _ELEVEN else 10
+    groups = _groups(number)
+    if len(groups) >= 2:  # the first group is the prefix as written: 06-0174-8814 is Osaka
+        prefix = groups[0] if groups[0].startswith("0") else "0" + groups[0]
+        expected = 11 if prefix in _ELEVEN or prefix == "0800" else 10
+    else:
+        expected = 11 if value[:3] in _ELEVEN else 10
     if len(value) != expected:
         raise InvalidLength(number)
-    groups = _groups(number)
     if len(groups) == 3:
         last = len(groups[2])
         if last != 4 and not (last == 3 and value[:4] in _SHORT_LAST):

@@ -106,6 +106,15 @@ def test_invalid_shapes(written, error):
     assert detector_scan(phone_number, f"電話 {written}") == []
 
 
+def test_the_written_prefix_decides_the_length():
+    # 06 (Osaka) followed by a local number starting 0 is a fixed line, not an 060 number.
+    assert phone_number.validate("06-0174-8814") == "0601748814"
+    assert phone_number.validate("+81 6 0174 8814") == "0601748814"
+    assert phone_number.validate("060-1234-5678") == "06012345678"
+    with pytest.raises(InvalidLength):
+        phone_number.validate("0601748814")  # contiguous: the 060 family needs 11 digits
+
+
 def test_context_raises_the_score():
     grouped = detector_scan(phone_number, "03-1234-5678")[0]
     assert grouped.score == phone_number.BASE_SCORE
