@@ -152,6 +152,12 @@ def test_engine_finds_every_form():
     assert [f.value for f in found] == [w for w, _n in VALID]
 
 
+def test_order_desk_numbers_are_phone_numbers():
+    found = detector_scan(phone_number, "ご注文・お問い合わせ先: 0120-123-456")
+    assert [f.value for f in found] == ["0120-123-456"]
+    assert found[0].explanation.context == ("問い合わせ先",)
+
+
 def test_member_ids_are_not_phone_numbers():
     assert detector_scan(phone_number, "会員ID: 0312345678") == []
     assert detector_scan(phone_number, "お客様番号 09012345678") == []
