@@ -22,6 +22,14 @@ from collections.abc import Iterable, Iterator
 import regex
 
 from classifiers.detectors._base import Document, Hit, scan_with, words_pattern
+from classifiers.detectors._numeric import (
+    ORDER_LIKE,
+    candidates,
+    chunk_shape,
+    context_words,
+    find_context,
+    is_labelled_as,
+)
 from classifiers.detectors._tokens import NUMBER
 from classifiers.errors import InvalidChecksum, InvalidFormat, InvalidLength
 from classifiers.model import Explanation, Finding
@@ -36,29 +44,21 @@ CONTEXT_SCORE = 1.0
 _CONTEXT = words_pattern(
     ["マイナンバー", "個人番号", "my number", "mynumber", "個人番号カード", "通知カード", "番号確認"]
 )
-_NEGATIVE = words_pattern(
+_NEGATIVE = context_words(
     [
-        "注文",
-        "伝票",
-        "追跡",
-        "問い合わせ番号",
-        "お問合せ番号",
-        "受付番号",
-        "order",
-        "tracking",
-        "invoice no",
-        "JAN",
+        *ORDER_LIKE,
         "法人番号",
         "口座",
         "電話",
         "TEL",
         "FAX",
-        "会員番号",
-        "品番",
-        "型番",
+        "免許",
+        "年金",
+        "旅券",
+        "パスポート",
     ]
 )
-_GROUPED = regex.compile(r"\d{4}([- .]?)\d{4}\1\d{4}")
+_GROUPED = chunk_shape(r"\d{4}([- .]?)\d{4}\1\d{4}")
 
 
 def compact(number: str) -> str:
@@ -96,18 +96,19 @@ def is_valid(number: str) -> bool:
 
 
 def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
-    token = match.group(0)
-    if not _GROUPED.fullmatch(token):
-        return
-    digits = compact(token)
-    if not is_valid(digits):
-        return
-    start, end = match.span()
-    context = doc.context(start, end, _CONTEXT, before=40, after=20)
-    if not context and doc.context(start, end, _NEGATIVE, before=20, after=5):
-        return
-    score = CONTEXT_SCORE if context else BASE_SCORE
-    yield Hit(start, end, score, digits, Explanation("12 digits, 4-4-4", "checksum", BASE_SCORE, context))
+    taken = -1
+    for start, end, text in candidates(match, _GROUPED):
+        if start < taken:
+            continue
+        digits = compact(text)
+        if not is_valid(digits):
+            continue
+        context = find_context(doc, start, end, _CONTEXT, before=40, after=20)
+        if not context and is_labelled_as(doc, start, end, _NEGATIVE):
+            continue
+        taken = end
+        score = CONTEXT_SCORE if context else BASE_SCORE
+        yield Hit(start, end, score, digits, Explanation("12 digits, 4-4-4", "checksum", BASE_SCORE, context))
 
 
 def scan(text: str) -> Iterator[Finding]:

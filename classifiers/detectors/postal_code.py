@@ -1,0 +1,144 @@
+"""Postal code (郵便番号).
+
+Seven digits written ``NNN-NNNN`` (Japan Post, 郵便番号制度 since 1998: a three-digit area part
+and a four-digit town part). There is no check digit, and seven digits alone are too common to
+mean anything, so a candidate counts only with context: the postal mark ``〒`` (which also
+allows the unhyphenated ``〒1234567``), the words 郵便番号/住所/所在地/postal/zip before it, or a
+prefecture name right after it (``123-4567 東京都...``). The area part is never ``000``.
+
+>>> validate("１００ー０００１")
+'1000001'
+>>> validate("000-1234")
+Traceback (most recent call last):
+classifiers.errors.InvalidFormat: 000-1234
+>>> [(f.value, f.score) for f in scan("〒１００ー０００１ 東京都千代田区千代田1-1")]
+[('１００ー０００１', 1.0)]
+>>> list(scan("1000001"))
+[]
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+
+import regex
+
+from classifiers.detectors._base import Document, Hit, scan_with
+from classifiers.detectors._numeric import candidates, chunk_shape, context_words, find_context, fold
+from classifiers.detectors._tokens import NUMBER
+from classifiers.errors import InvalidFormat, InvalidLength
+from classifiers.model import Explanation, Finding
+
+ENTITY_TYPE = "postal_code"
+PATTERN = NUMBER
+PRIORITY = 50
+
+BASE_SCORE = 0.8  # NNN-NNNN with a context word
+MARK_SCORE = 1.0  # led by 〒
+
+_MARK = regex.compile(r"〒\s?$")
+_CONTEXT = context_words(
+    ["郵便番号", "郵便", "住所", "所在地", "送付先", "postal", "zip", "post code", "postcode"]
+)
+_PREFECTURES = [
+    "北海道",
+    "青森県",
+    "岩手県",
+    "宮城県",
+    "秋田県",
+    "山形県",
+    "福島県",
+    "茨城県",
+    "栃木県",
+    "群馬県",
+    "埼玉県",
+    "千葉県",
+    "東京都",
+    "神奈川県",
+    "新潟県",
+    "富山県",
+    "石川県",
+    "福井県",
+    "山梨県",
+    "長野県",
+    "岐阜県",
+    "静岡県",
+    "愛知県",
+    "三重県",
+    "滋賀県",
+    "京都府",
+    "大阪府",
+    "兵庫県",
+    "奈良県",
+    "和歌山県",
+    "鳥取県",
+    "島根県",
+    "岡山県",
+    "広島県",
+    "山口県",
+    "徳島県",
+    "香川県",
+    "愛媛県",
+    "高知県",
+    "福岡県",
+    "佐賀県",
+    "長崎県",
+    "熊本県",
+    "大分県",
+    "宮崎県",
+    "鹿児島県",
+    "沖縄県",
+]
+_PREFECTURE_AFTER = regex.compile(r"^\s*(?:" + "|".join(_PREFECTURES) + ")")
+_SHAPE = chunk_shape(r"\d{3}-\d{4}|\d{7}")
+
+
+def compact(number: str) -> str:
+    """Remove the hyphen and spaces."""
+    return "".join(ch for ch in fold(number) if ch not in " -")
+
+
+def validate(number: str) -> str:
+    """Return the seven digits or raise an :class:`~classifiers.errors.ValidationError`."""
+    value = compact(number)
+    if not value.isdigit():
+        raise InvalidFormat(number)
+    if len(value) != 7:
+        raise InvalidLength(number)
+    if value.startswith("000"):
+        raise InvalidFormat(number)
+    return value
+
+
+def is_valid(number: str) -> bool:
+    try:
+        validate(number)
+    except ValueError:
+        return False
+    return True
+
+
+def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
+    taken = -1
+    for start, end, text in candidates(match, _SHAPE):
+        if start < taken or not is_valid(text):
+            continue
+        marked = bool(_MARK.search(doc.before(start, 2)))
+        if "-" not in text and not marked:
+            continue
+        context = find_context(doc, start, end, _CONTEXT, before=20, after=0)
+        prefecture = _PREFECTURE_AFTER.match(doc.after(end, 8))
+        if prefecture:
+            context = (*context, prefecture.group(0).strip())
+        if marked:
+            context = ("〒", *context)
+        elif not context:
+            continue
+        taken = end
+        score = MARK_SCORE if marked else BASE_SCORE
+        yield Hit(start, end, score, compact(text), Explanation("NNN-NNNN", "format", BASE_SCORE, context))
+
+
+def scan(text: str) -> Iterator[Finding]:
+    return scan_with(sys.modules[__name__], text)

@@ -1,0 +1,159 @@
+"""The helpers shared by the number detectors: chunks of a NUMBER token, labels, table columns."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+
+import pytest
+import regex
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from classifiers.detectors._base import Document
+from classifiers.detectors._numeric import (
+    candidates,
+    chunk_shape,
+    column_cell,
+    context_words,
+    find_context,
+    fold,
+    is_labelled_as,
+)
+from classifiers.detectors._tokens import NUMBER
+from classifiers.errors import ValidationError
+from classifiers.normalize import normalize
+from tests.classifiers.detectors._support import only, scan_engine
+
+_TOKEN = regex.compile(NUMBER)
+
+
+def doc(text: str) -> Document:
+    return Document(normalize(text))
+
+
+def chunks(text: str, shape: str) -> list[str]:
+    d = doc(text)
+    pattern = chunk_shape(shape)
+    return [d.text[s:e] for m in _TOKEN.finditer(d.text) for s, e, _t in candidates(m, pattern)]
+
+
+def test_candidates_are_whole_chunks():
+    assert chunks("03-1234-5678 090-1234-5678", r"0\d{1,3}-\d{4}-\d{4}") == ["03-1234-5678", "090-1234-5678"]
+    assert chunks("1234-5678-9012", r"\d{4}-\d{4}") == []
+    # A space-grouped number going on into bare digits is one longer number.
+    assert chunks("1234 5678 9012 3456", r"\d{4} \d{4} \d{4}") == []
+    assert chunks("1234 5678 9012 090-1234-5678", r"\d{4} \d{4} \d{4}") == ["1234 5678 9012"]
+
+
+def test_number_token_edges():
+    def tokens(text: str) -> list[str]:
+        return [m.group(0) for m in _TOKEN.finditer(text)]
+
+    assert tokens("TEL03-1234-5678 hotel0312") == ["03-1234-5678"]
+    assert tokens("ORD-123456789012 ABC123 #123") == []
+    assert tokens("090-1234-5678 1985/04/12") == ["090-1234-5678", "1985/04/12"]
+    assert tokens("+81 (0)3-1234-5678") == ["+81 (0)3-1234-5678"]
+
+
+def test_context_words_match_whole_english_words():
+    words = context_words(["TEL", "JAN", "電話"])
+    assert [m.group(0) for m in words.finditer("hotel January TEL: 電話")] == ["TEL", "電話"]
+
+
+def test_fold():
+    assert fold(" ０３ー１２３４－５６７８ ") == "03-1234-5678"
+
+
+def test_own_label_stops_at_the_neighbouring_number():
+    words = context_words(["個人番号"])
+    d = doc("個人番号 1234-5678-9018 090-1234-5678")
+    start = d.text.index("090")
+    assert not is_labelled_as(d, start, start + 13, words)
+    d = doc("個人番号（12桁）: 1234-5678-9018")
+    start = d.text.index("1234")
+    assert is_labelled_as(d, start, start + 14, words)
+
+
+TABLES = {
+    "csv": "社員番号,氏名,個人番号,運転免許証番号\n1001,山田 太郎,123456789018,300123456710\n",
+    "tsv": "社員番号\t氏名\t個人番号\t運転免許証番号\t\n1001\t山田 太郎\t123456789018\t300123456710\t\n",
+    "text": "社員番号  氏名  個人番号  運転免許証番号\n1001  山田 太郎  123456789018  300123456710\n",
+    "html": "\t社員番号\t氏名\t個人番号\t運転免許証番号\n\n\n\t1001\t山田 太郎\t123456789018\t300123456710\n",
+}
+
+
+def test_column_header_in_every_layout():
+    for layout, text in TABLES.items():
+        d = doc(text)
+        assert column_cell(d, d.text.index("1234567890")) == ("個人番号", ""), layout
+        assert column_cell(d, d.text.index("3001")) == ("運転免許証番号", ""), layout
+        found = scan_engine(text)
+        assert [(f.type, f.value) for f in found if f.type != "person_name"] == [
+            ("my_number", "123456789018"),
+            ("drivers_license", "300123456710"),
+        ], layout
+
+
+def test_header_context_replaces_the_window_in_tables():
+    d = doc("番号,備考\n個人番号 123456789018,なし\n")
+    start = d.text.index("1234")
+    assert find_context(d, start, start + 12, context_words(["個人番号"])) == ("個人番号",)
+    plain = doc("no table here: 個人番号 123456789018")
+    start = plain.text.index("1234")
+    assert find_context(plain, start, start + 12, context_words(["個人番号"])) == ("個人番号",)
+
+
+def test_a_roster_keeps_each_column_apart():
+    text = (
+        "社員番号,氏名,個人番号,基礎年金番号,運転免許証番号,振込口座\n"
+        "271369,石川 稔,5514-5909-6538,6063-171197,628285698510,2135295\n"
+        "542984,前田 真綾,5169-8716-3972,7114205066,458387671451,3800373\n"
+    )
+    found = scan_engine(text)
+    assert [f.value for f in only(found, "my_number")] == ["5514-5909-6538", "5169-8716-3972"]
+    assert [f.value for f in only(found, "pension_number")] == ["6063-171197", "7114205066"]
+    assert [f.value for f in only(found, "drivers_license")] == ["628285698510", "458387671451"]
+    assert [f.value for f in only(found, "bank_account")] == ["2135295", "3800373"]
+    assert only(found, "phone_number") == []
+
+
+def test_rows_with_commas_in_a_two_space_table_keep_the_header():
+    text = (
+        "社員番号  氏名  基礎年金番号  振込口座\n"
+        "1001  山田 太郎  1234-567890  1234567\n"
+        "1002  田中  花子  2345-678901  2345678\n"  # one value with a double space: does not fit
+        "1003  佐藤 一郎, 二郎  3456-789012  3456789\n"  # a comma inside a cell
+        "1004  鈴木 次郎  4567-890123  4567890\n"
+    )
+    found = scan_engine(text)
+    assert [f.value for f in only(found, "pension_number")] == ["1234-567890", "3456-789012", "4567-890123"]
+    assert [f.value for f in only(found, "bank_account")] == ["1234567", "3456789", "4567890"]
+
+
+NUMBER_DETECTORS = [
+    "my_number",
+    "corporate_number",
+    "credit_card",
+    "phone_number",
+    "postal_code",
+    "bank_account",
+    "passport_number",
+    "drivers_license",
+    "pension_number",
+]
+_JUNK_ALPHABET = "0123456789０１２３４５６７８９-ー－ ./()+T〒KB個人番号電話口座年金免許旅券\t,\n"
+
+
+@pytest.mark.parametrize("name", NUMBER_DETECTORS)
+@settings(max_examples=60, deadline=None)
+@given(junk=st.text(alphabet=_JUNK_ALPHABET, max_size=60))
+def test_junk_input(name, junk):
+    """stdnum's rule: junk never crashes a module; validate() only raises ValidationError."""
+    module = importlib.import_module(f"classifiers.detectors.{name}")
+    with contextlib.suppress(ValidationError):
+        module.validate(junk)
+    assert isinstance(module.is_valid(junk), bool)
+    for f in module.scan(junk):
+        assert junk[f.span[0] : f.span[1]] == f.value
+        assert 0 < f.score <= 1
