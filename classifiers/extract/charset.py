@@ -241,9 +241,14 @@ def detect(data: bytes) -> str:
         return "iso2022_jp" if b"\x1b$" in sample or b"\x1b(I" in sample else "ascii"
     if _valid_utf8(sample):
         return "utf_8"
-    japanese = [cs for cs in ("cp932", "euc_jp") if _strict(sample, cs) is not None]
-    if len(japanese) == 1:
-        return japanese[0]
+    decoded = {cs: text for cs in ("cp932", "euc_jp") if (text := _strict(sample, cs)) is not None}
+    if len(decoded) == 1:
+        return next(iter(decoded))
+    if decoded:
+        messes = {cs: mess_ratio(text, 1.0) for cs, text in decoded.items()}
+        if messes["cp932"] != messes["euc_jp"]:
+            return min(messes, key=messes.__getitem__)
+    japanese = list(decoded)
     best = from_bytes(sample, cp_isolation=japanese or None).best()
     name = canonical(best.encoding) if best is not None else ""
     if name in _EUC_NAMES:

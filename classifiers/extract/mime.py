@@ -16,6 +16,7 @@ Locations (``<prefix>`` is empty for the message itself):
 
 from __future__ import annotations
 
+import binascii
 import email
 import email.errors
 import email.header
@@ -23,6 +24,8 @@ import email.policy
 import email.utils
 from dataclasses import dataclass, field
 from email.message import Message
+
+import regex
 
 from classifiers.extract.charset import decode_text
 from classifiers.extract.context import Context, Where
@@ -39,6 +42,8 @@ _STRUCTURE_DEFECTS = (
     email.errors.InvalidBase64CharactersDefect,
     email.errors.InvalidBase64LengthDefect,
 )
+
+_NOT_BASE64 = regex.compile(rb"[^A-Za-z0-9+/]")
 
 
 def decode_header_value(value: object) -> str:
@@ -73,6 +78,17 @@ def _unfold(text: str) -> str:
     return text.replace("\r\n", "").replace("\n", "").strip()
 
 
+def raw_header(part: Message, name: str) -> str | None:
+    """A header as received, with raw 8-bit bytes decoded by detection (first occurrence)."""
+    for key, value in part.raw_items():
+        if key.lower() == name:
+            text = str(value)
+            if any("\udc80" <= ch <= "\udcff" for ch in text):
+                text = decode_text(text.encode("ascii", errors="surrogateescape")).text
+            return text
+    return None
+
+
 def part_filename(part: Message) -> str | None:
     """The attachment's file name (RFC 2231, RFC 2047, raw 8-bit), without directories.
 
@@ -82,8 +98,13 @@ def part_filename(part: Message) -> str | None:
     '①.txt'
     """
     for param, header in (("filename", "content-disposition"), ("name", "content-type")):
+        text = raw_header(part, header)
+        if text is None:
+            continue
+        holder = Message()
+        holder[header] = text
         try:
-            value = part.get_param(param, header=header)
+            value = holder.get_param(param, header=header)
         except (ValueError, LookupError, TypeError):
             continue
         if value is None:
@@ -147,14 +168,14 @@ def extract_mail(ctx: Context, raw: bytes, prefix: str = "", depth: int = 0, nes
 
 
 def walk_message(ctx: Context, msg: Message, state: _Walk, size: int = 0) -> None:
-    subject = msg.get("subject")
+    subject = raw_header(msg, "subject")
     if subject is not None:
         ctx.add(
             Part(
                 location=f"{state.prefix}subject",
                 text=decode_header_value(subject),
                 kind=state.kind("subject"),
-                size=len(str(subject)),
+                size=len(subject),
             )
         )
     try:
@@ -210,7 +231,12 @@ def _payload(part: Message) -> tuple[bytes, bool]:
     if not isinstance(data, bytes):
         raw = part.get_payload()
         data = raw.encode("ascii", errors="surrogateescape") if isinstance(raw, str) else b""
-    damaged = any(isinstance(d, _STRUCTURE_DEFECTS) for d in part.defects[before:])
+    new_defects = part.defects[before:]
+    if any(isinstance(d, email.errors.InvalidBase64LengthDefect) for d in new_defects):
+        # the stdlib hands back the undecoded text when the length is 1 mod 4 (a cut message)
+        clean = _NOT_BASE64.sub(b"", data)
+        data = binascii.a2b_base64(clean[: len(clean) // 4 * 4])
+    damaged = any(isinstance(d, _STRUCTURE_DEFECTS) for d in new_defects)
     return data, damaged
 
 
