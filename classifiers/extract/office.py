@@ -268,8 +268,14 @@ def _write_sheet(pkg: _Package, part: str, loc: str, strings: list[str], sink: T
     value: list[str] = []
     col = 0
     row = 0
+    skip = 0
     for event, el in pkg.iterparse(part):
         tag = _local(el.tag)
+        if tag == "rPh":
+            skip += 1 if event == "start" else -1
+            continue
+        if skip:
+            continue
         if event == "start":
             if tag == "row":
                 row = int(el.get("r") or row + 1) if (el.get("r") or "").isdigit() else row + 1

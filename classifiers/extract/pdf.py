@@ -95,6 +95,7 @@ def _pages(ctx: Context, doc: PDFDocument, where: Where, sink: TextSink, reasons
     out = io.StringIO()
     device = TextConverter(rsrc, out, laparams=LAParams())
     interpreter = PDFPageInterpreter(rsrc, device)
+    n = 0
     try:
         for n, page in enumerate(PDFPage.create_pages(doc), 1):
             if n > ctx.limits.max_pdf_pages:
@@ -115,3 +116,6 @@ def _pages(ctx: Context, doc: PDFDocument, where: Where, sink: TextSink, reasons
                 break
     finally:
         device.close()
+    if n == 0:
+        reasons.append("corrupt")
+        ctx.error(where.location, "corrupt PDF (no pages found)")

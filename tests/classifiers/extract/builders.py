@@ -126,3 +126,169 @@ def message(
 def raw_message(headers: str, body: bytes) -> bytes:
     """A message assembled by hand, for the malformed and non-standard cases."""
     return headers.replace("\n", "\r\n").encode("ascii", errors="surrogateescape") + b"\r\n" + body
+
+
+MSIP_GUID = "3f0e2c1a-5b6d-4e7f-8a9b-0c1d2e3f4a5b"
+CUSTOM_XML = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/custom-properties" '
+    'xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes">'
+    f'<property fmtid="{{D5CDD505-2E9C-101B-9397-08002B2CF9AE}}" pid="2" name="MSIP_Label_{MSIP_GUID}_Enabled">'
+    "<vt:lpwstr>true</vt:lpwstr></property>"
+    f'<property fmtid="{{D5CDD505-2E9C-101B-9397-08002B2CF9AE}}" pid="3" name="MSIP_Label_{MSIP_GUID}_Name">'
+    "<vt:lpwstr>社外秘</vt:lpwstr></property>"
+    '<property fmtid="{D5CDD505-2E9C-101B-9397-08002B2CF9AE}" pid="4" name="案件番号">'
+    "<vt:lpwstr>PRJ-0042</vt:lpwstr></property>"
+    "</Properties>"
+)
+CUSTOM_CT = "application/vnd.openxmlformats-officedocument.custom-properties+xml"
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+TEXTBOX_RUN = (
+    f'<w:r xmlns:w="{W_NS}" xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006" '
+    'xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape" '
+    'xmlns:v="urn:schemas-microsoft-com:vml">'
+    '<mc:AlternateContent><mc:Choice Requires="wps"><w:drawing><wps:txbx><w:txbxContent>'
+    "<w:p><w:r><w:t>テキストボックス内の電話 03-1234-5678</w:t></w:r></w:p>"
+    "</w:txbxContent></wps:txbx></w:drawing></mc:Choice>"
+    "<mc:Fallback><w:pict><v:textbox><w:txbxContent>"
+    "<w:p><w:r><w:t>テキストボックス内の電話 03-1234-5678</w:t></w:r></w:p>"
+    "</w:txbxContent></v:textbox></w:pict></mc:Fallback></mc:AlternateContent></w:r>"
+)
+FOOTNOTES_XML = (
+    f'<w:footnotes xmlns:w="{W_NS}"><w:footnote w:id="1"><w:p><w:r><w:t>脚注の住所 東京都千代田区</w:t>'
+    "</w:r></w:p></w:footnote></w:footnotes>"
+)
+FOOTNOTES_CT = "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"
+
+
+def docx_bytes(*, label: bool = True) -> bytes:
+    """A docx with body, table, header, footer, comment, text box, footnotes, properties and a label."""
+    import docx
+    from docx.oxml import parse_xml
+
+    doc = docx.Document()
+    doc.core_properties.title = "顧客一覧"
+    doc.core_properties.author = "山田太郎"
+    doc.core_properties.keywords = "社外秘"
+    section = doc.sections[0]
+    section.header.paragraphs[0].text = "ヘッダー 機密"
+    section.footer.paragraphs[0].text = "フッター 株式会社髙橋"
+    para = doc.add_paragraph("本文 個人番号 123456789018")
+    doc.add_comment(para.runs[0], text="コメント 確認してください", author="査読者")
+    table = doc.add_table(rows=1, cols=2)
+    table.cell(0, 0).text = "表のセル"
+    table.cell(0, 1).text = "①"
+    box = doc.add_paragraph()
+    box._p.append(parse_xml(TEXTBOX_RUN))
+    buf = io.BytesIO()
+    doc.save(buf)
+    add = {"word/footnotes.xml": FOOTNOTES_XML.encode()}
+    types = {"word/footnotes.xml": FOOTNOTES_CT}
+    if label:
+        add["docProps/custom.xml"] = CUSTOM_XML.encode()
+        types["docProps/custom.xml"] = CUSTOM_CT
+    return rewrite_zip(buf.getvalue(), add, types)
+
+
+def xlsx_bytes() -> bytes:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "顧客"
+    ws["A1"] = "氏名"
+    ws["B1"] = "電話"
+    ws["C12"] = "山田 髙"
+    ws["D12"] = 123456789018
+    ws["E12"] = 3.5
+    ws2 = wb.create_sheet("集計")
+    ws2["B2"] = "合計"
+    wb.properties.title = "名簿"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def handmade_xlsx() -> bytes:
+    """A minimal workbook written by hand: inline strings, booleans, no ``r`` attributes."""
+    s = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    r = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    return zip_of(
+        {
+            "[Content_Types].xml": (
+                b'<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+                b'<Override PartName="/xl/workbook.xml" '
+                b'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+                b'<Override PartName="/xl/worksheets/sheet1.xml" '
+                b'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+                b"</Types>"
+            ),
+            "xl/workbook.xml": (
+                f'<workbook xmlns="{s}" xmlns:r="{r}"><sheets>'
+                '<sheet name="手書き" sheetId="1" r:id="rId1"/></sheets></workbook>'
+            ).encode(),
+            "xl/_rels/workbook.xml.rels": (
+                b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+                b'relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
+            ),
+            "xl/worksheets/sheet1.xml": (
+                f'<worksheet xmlns="{s}"><sheetData><row>'
+                '<c t="inlineStr"><is><t>インライン</t></is></c><c t="b"><v>1</v></c><c><v>42</v></c>'
+                '</row><row r="5"><c t="inlineStr"><is><r><t>リッチ</t></r><r><t>テキスト</t></r>'
+                "<rPh><t>ﾌﾘｶﾞﾅ</t></rPh></is></c></row></sheetData></worksheet>"
+            ).encode(),
+        }
+    )
+
+
+def pptx_bytes() -> bytes:
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    prs = Presentation()
+    for n, (title, note) in enumerate(
+        [("表紙 社外秘", "発表者メモ 個人番号 123456789018"), ("二枚目", None)], 1
+    ):
+        slide = prs.slides.add_slide(prs.slide_layouts[5])
+        slide.shapes.title.text = title
+        box = slide.shapes.add_textbox(Inches(1), Inches(2), Inches(4), Inches(1))
+        box.text_frame.text = f"スライド{n}の本文"
+        if note:
+            slide.notes_slide.notes_text_frame.text = note
+    prs.core_properties.author = "発表者"
+    buf = io.BytesIO()
+    prs.save(buf)
+    return buf.getvalue()
+
+
+def encrypted_ooxml(data: bytes, password: str = "secret") -> bytes:
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    out = io.BytesIO()
+    OOXMLFile(io.BytesIO(data)).encrypt(password, out)
+    return out.getvalue()
+
+
+def pdf_bytes(pages: list[str], *, password: str | None = None, metadata: bool = True) -> bytes:
+    """A PDF with Japanese text (non-embedded CID font) on each page, and document information."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("HeiseiKakuGo-W5"))
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, encrypt=password, invariant=1)
+    if metadata:
+        c.setTitle("四半期報告 社外秘")
+        c.setAuthor("経理部 髙橋")
+        c.setSubject("顧客情報")
+        c.setKeywords("機密, 個人情報")
+    for text in pages:
+        c.setFont("HeiseiKakuGo-W5", 12)
+        for n, line in enumerate(text.splitlines()):
+            c.drawString(72, 720 - 16 * n, line)
+        c.showPage()
+    c.save()
+    return buf.getvalue()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import email
+import email.message
 from email.message import EmailMessage
 
 import pytest
@@ -120,8 +121,10 @@ def test_name_from_content_type_and_unnamed_and_duplicates():
     m.add_attachment(b"a", maintype="text", subtype="plain", filename="x.txt")
     m.add_attachment(b"b", maintype="text", subtype="plain", filename="x.txt")
     m2 = email.message_from_bytes(m.as_bytes())
-    m2.get_payload()[2].replace_header("Content-Disposition", "attachment")
-    m2.get_payload()[2].set_param("name", "ctype-name.txt")
+    third = m2.get_payload(2)
+    assert isinstance(third, email.message.Message)
+    third.replace_header("Content-Disposition", "attachment")
+    third.set_param("name", "ctype-name.txt")
     parts = by_location(m2.as_bytes())
     assert {"attachment[1]", "ctype-name.txt", "x.txt"} <= set(parts), list(parts)
     assert parts["attachment[1]"].truncated == ("unsupported",)
