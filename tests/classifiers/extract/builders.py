@@ -198,7 +198,7 @@ def xlsx_bytes() -> bytes:
     assert ws is not None
     ws.title = "顧客"
     ws["A1"] = "氏名"
-    ws["B1"] = "電話"
+    ws["B1"] = "個人番号"
     ws["C12"] = "山田 髙"
     ws["D12"] = 123456789018
     ws["E12"] = 3.5
