@@ -22,6 +22,7 @@ import email.errors
 import email.header
 import email.policy
 import email.utils
+import quopri
 from dataclasses import dataclass, field
 from email.message import Message
 
@@ -299,8 +300,33 @@ def _attached_message(ctx: Context, part: Message, state: _Walk, reasons: tuple[
         return
     if reasons:
         ctx.add(Part(location=location, text="", kind="attachment", filename=name, truncated=reasons))
-    if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+    if not (isinstance(inner, list) and inner and isinstance(inner[0], Message)):
+        return
+    encoded = _encoded_message(part, inner[0])
+    if encoded is not None:
+        extract_mail(ctx, encoded, nested_prefix(location), state.depth + 1, nested=True)
+    else:
         walk_message(ctx, inner[0], _Walk(nested_prefix(location), state.depth + 1, True))
+
+
+def _encoded_message(part: Message, inner: Message) -> bytes | None:
+    """The bytes of a message/rfc822 part sent base64 or quoted-printable (RFC 2046 s 5.2.1
+    forbids it, some clients do it): the parser then sees one header-less body of encoded text."""
+    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    if cte == "quoted-printable":  # its ASCII header lines did parse; the rest is still encoded
+        try:
+            return quopri.decodestring(inner.as_bytes())
+        except (ValueError, LookupError, TypeError, UnicodeError, email.errors.MessageError):
+            return None
+    body = inner.get_payload()
+    if cte != "base64" or inner.keys() or not isinstance(body, str):
+        return None
+    data = body.encode("ascii", errors="surrogateescape")
+    clean = _NOT_BASE64.sub(b"", data)
+    try:
+        return binascii.a2b_base64(clean[: len(clean) // 4 * 4])
+    except binascii.Error:
+        return None
 
 
 def extract_nested(ctx: Context, data: bytes, where: Where, truncated: tuple[str, ...] = ()) -> None:

@@ -128,6 +128,7 @@ def raw_message(headers: str, body: bytes) -> bytes:
     return headers.replace("\n", "\r\n").encode("ascii", errors="surrogateescape") + b"\r\n" + body
 
 
+SHARE_LINK = "https://example.sharepoint.com/:x:/s/team/EabcDEF?e=anyone"
 MSIP_GUID = "3f0e2c1a-5b6d-4e7f-8a9b-0c1d2e3f4a5b"
 CUSTOM_XML = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
@@ -180,6 +181,16 @@ def docx_bytes(*, label: bool = True) -> bytes:
     table.cell(0, 1).text = "①"
     box = doc.add_paragraph()
     box._p.append(parse_xml(TEXTBOX_RUN))
+    from docx.opc.constants import RELATIONSHIP_TYPE
+
+    rid = doc.part.relate_to(SHARE_LINK, RELATIONSHIP_TYPE.HYPERLINK, is_external=True)
+    link = doc.add_paragraph()
+    link._p.append(
+        parse_xml(
+            f'<w:hyperlink xmlns:w="{W_NS}" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/'
+            f'relationships" r:id="{rid}"><w:r><w:t>共有フォルダ</w:t></w:r></w:hyperlink>'
+        )
+    )
     buf = io.BytesIO()
     doc.save(buf)
     add = {"word/footnotes.xml": FOOTNOTES_XML.encode()}

@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import email
 import email.message
+import quopri
 from email.message import EmailMessage
 
 import pytest
@@ -209,6 +210,23 @@ def test_nested_message_rfc822():
     assert "attachment:attachment[2].eml/body" in parts
     assert all(p.kind == "attachment" for loc, p in parts.items() if loc.startswith("attachment:"))
     assert parts["body"].kind == "body" and parts["subject"].kind == "subject"
+
+
+@pytest.mark.parametrize(
+    ("cte", "encode"), [("base64", base64.encodebytes), ("quoted-printable", quopri.encodestring)]
+)
+def test_transfer_encoded_message_rfc822(cte, encode):
+    inner = message("内側", "内側の本文")
+    raw = raw_message(
+        "From: a@example.jp\nSubject: s\nContent-Type: multipart/mixed; boundary=B\n",
+        b"--B\r\nContent-Type: text/plain\r\n\r\nbody\r\n--B\r\nContent-Type: message/rfc822\r\n"
+        + f"Content-Transfer-Encoding: {cte}\r\nContent-Disposition: attachment; filename=fwd.eml\r\n\r\n".encode()
+        + encode(inner)
+        + b"\r\n--B--\r\n",
+    )
+    parts = by_location(raw)
+    assert parts["attachment:fwd.eml/subject"].text == "内側"
+    assert parts["attachment:fwd.eml/body"].text.strip() == "内側の本文"
 
 
 def test_eml_attached_as_octet_stream_is_read_as_a_message():

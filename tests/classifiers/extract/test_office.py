@@ -6,6 +6,7 @@ from classifiers.extract import extract_file
 from classifiers.limits import Deadline, Limits
 from classifiers.model import Part
 from tests.classifiers.extract.builders import (
+    SHARE_LINK,
     docx_bytes,
     encrypted_ooxml,
     handmade_xlsx,
@@ -43,6 +44,8 @@ def test_docx_stories_are_located():
     for needle, location in cases.items():
         assert located(doc, needle) == location, needle
     assert doc.text.count("テキストボックス内の電話") == 1  # the mc:Fallback copy is skipped
+    assert "共有フォルダ" in doc.text
+    assert SHARE_LINK in doc.text  # hyperlink targets live only in the relationships
 
 
 def test_docx_properties_and_sensitivity_label():
