@@ -271,9 +271,9 @@ def _body(
     declared = part.get_content_charset() or (declared_charset(data, "html") if subtype == "html" else None)
     text = decode_text(data, declared).text
     if subtype == "html":
-        text, cut = html_to_text(text, ctx.text_left)
+        text, cut = html_to_text(text, ctx.text_left, ctx.deadline)
         if cut:
-            reasons = (*reasons, "text_bytes")
+            reasons = (*reasons, cut)
     ctx.add(
         Part(
             location=location,

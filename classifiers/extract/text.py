@@ -70,9 +70,9 @@ def extract_text(
     }
     segments: tuple[tuple[int, str], ...] = ()
     if kind == "html":
-        text, cut = html_to_text(text, ctx.text_left)
+        text, cut = html_to_text(text, ctx.text_left, ctx.deadline)
         if cut:
-            reasons.append("text_bytes")
+            reasons.append(cut)
     elif kind == "csv" or (kind == "text" and where.location.lower().endswith((".csv", ".tsv"))):
         kind = "csv"
         text = text[: ctx.text_left + 1]

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from classifiers.extract.html import html_to_text
+from classifiers.limits import Deadline
 
 
 @pytest.mark.parametrize(
@@ -21,7 +24,7 @@ from classifiers.extract.html import html_to_text
 )  # fmt: skip
 def test_html_to_text(html, present, absent):
     text, cut = html_to_text(html, 10_000)
-    assert not cut
+    assert cut is None
     for s in present:
         assert s in text
     for s in absent:
@@ -30,5 +33,32 @@ def test_html_to_text(html, present, absent):
 
 def test_output_is_capped():
     text, cut = html_to_text("<p>" + "あ" * 500_000 + "</p>", 1000)
-    assert cut
+    assert cut == "text_bytes"
     assert len(text) == 1000
+
+
+def test_deadline_stops_the_parser():
+    text, cut = html_to_text("<p>x</p>" * 100_000, 10**9, Deadline(0))
+    assert cut == "time"
+    assert text == ""
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        '<?xml version="1.0" encoding="Shift_JIS"?><html><body>本文</body></html>',
+        "\x00本文\x01\ud800",
+        "",
+        "<",
+    ],
+)
+def test_odd_documents(html):
+    text, _ = html_to_text(html, 1000)
+    assert text.strip() in ("本文", "", "<")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=300))
+def test_never_raises(html):
+    text, _ = html_to_text(html, 1000)
+    assert len(text) <= 1000
