@@ -6,6 +6,23 @@ part concerned as ``truncated`` (reason names from ``TRUNCATION_REASONS``), dama
 Module map: ``mime`` (messages), ``charset``, ``html``, ``text`` (plain/csv/json/xml),
 ``archive`` (zip), ``office`` (OOXML, OLE), ``pdf``, ``sniff``, ``dispatch``, ``context``.
 
+Locations (``F`` is a file's own location; a segment refines a location inside a part's text):
+
+- message: ``subject``, ``body``, ``body[2]``...; an attachment is its decoded file name, or
+  ``attachment[<n>]``; a repeated name becomes ``<name>[<n>]``;
+- attached message found at location ``L``: ``attachment:L/subject``, ``attachment:L/body``,
+  ``attachment:L/<its attachment>`` (``L`` already starting with ``attachment:`` is not prefixed again);
+- zip member: ``F/<member path>`` (nested: ``a.zip/b.zip/c.csv``);
+- csv/tsv: part ``F``, segment per record ``F!R<n>`` (1-based);
+- xlsx: part per sheet ``F!<sheet>``, segment per cell ``F!<sheet>!<cell>`` (``list.xlsx!顧客!C12``);
+- docx: part ``F``, segments ``F``, ``F!header``, ``F!footer``, ``F!footnotes``, ``F!endnotes``,
+  ``F!comments``;
+- pptx: part ``F``, segments ``F!slide<n>``, ``F!slide<n>!notes``;
+- pdf: part ``F``, segment per page ``F!p<n>``;
+- document properties (Office, PDF): part ``F!properties`` of kind ``metadata``.
+
+Top-level files have kind ``file``; everything inside a mail attachment has kind ``attachment``.
+
 >>> ex = extract_file(b"name,tel\\r\\nA,03-1234-5678\\r\\n", "list.csv", Limits(), Deadline(5))
 >>> [(p.location, p.segments) for p in ex.parts]
 [('list.csv', ((0, 'list.csv!R1'), (10, 'list.csv!R2')))]

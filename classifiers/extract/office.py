@@ -72,6 +72,7 @@ class _Package:
         self.where = where
         self.reasons: list[str] = []
         self.names = {i.filename: i for i in zf.infolist()}
+        self.size = 0  # the package's own size, set by the caller
         self.types: dict[str, str] = {}
         for el in self.parse("[Content_Types].xml"):
             name = el.get("PartName")
@@ -323,7 +324,7 @@ def _add(pkg: _Package, where: Where, sink: TextSink, content_type: str) -> None
             kind=where.kind,
             content_type=content_type,
             filename=where.filename,
-            size=sum(i.file_size for i in pkg.names.values()),
+            size=pkg.size,
             truncated=tuple(dict.fromkeys(reasons)),
             segments=tuple(sink.segments),
         )
@@ -384,6 +385,7 @@ def extract_ooxml(
         return
     with zf:
         pkg = _Package(ctx, zf, where)
+        pkg.size = len(data)
         pkg.reasons.extend(truncated)
         main = next((n for n, t in pkg.types.items() if t.endswith(_MAIN_SUFFIX[kind])), None)
         if main is None:
