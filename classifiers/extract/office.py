@@ -92,6 +92,14 @@ class _Package:
             self.fail(r, f"{name}: larger than {self.ctx.limits.max_member_bytes} bytes")
         return data
 
+    def timed_out(self) -> bool:
+        """Whether the deadline passed (then the part being built is marked ``time``)."""
+        if self.ctx.out_of_time():
+            if "time" not in self.reasons:
+                self.reasons.append("time")
+            return True
+        return False
+
     def fail(self, reason: str, detail: str) -> None:
         if reason not in self.reasons:
             self.reasons.append(reason)
@@ -160,7 +168,7 @@ def _write_story(pkg: _Package, name: str, sink: TextSink) -> None:
         elif tag == "p":
             sink.write("\n")
             el.clear()
-        if sink.full or pkg.ctx.out_of_time():
+        if sink.full or pkg.timed_out():
             return
     for target, _type, external in pkg.rels(name).values():
         if external and target.lower().startswith(("http:", "https:", "mailto:", "file:", "\\\\")):
@@ -193,8 +201,7 @@ def _pptx(pkg: _Package, main: str, where: Where) -> None:
     if not slides:
         slides = pkg.parts_of("presentationml.slide+xml")
     for n, slide in enumerate(slides, 1):
-        if pkg.ctx.out_of_time():
-            pkg.fail("time", "time limit reached")
+        if pkg.timed_out():
             break
         sink.mark(f"{where.location}!slide{n}")
         _write_story(pkg, slide, sink)
@@ -307,9 +314,7 @@ def _write_sheet(pkg: _Package, part: str, loc: str, strings: list[str], sink: T
         elif tag == "row":
             sink.write("\n")
             el.clear()
-            if sink.full or pkg.ctx.out_of_time():
-                if pkg.ctx.timed_out:
-                    pkg.fail("time", "time limit reached")
+            if sink.full or pkg.timed_out():
                 return
 
 
