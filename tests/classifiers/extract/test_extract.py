@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from classifiers import scan_bytes, scan_message
+from classifiers import scan_bytes, scan_file, scan_message
 from classifiers.extract import Extraction, extract_file, extract_message
 from classifiers.limits import TRUNCATION_REASONS, Deadline, Limits
 from classifiers.model import ScanResult
@@ -86,6 +86,21 @@ def test_time_limit_is_reported():
 def test_scan_bytes_sniffs_a_message():
     result = scan_bytes(rich_message(), "upload.bin", LIMITS)
     assert result.parts[0].location == "subject"
+
+
+def test_scan_file_goes_by_content(tmp_path):
+    eml = tmp_path / "mail.eml"
+    eml.write_bytes(rich_message())
+    assert scan_file(eml, LIMITS).parts[0].location == "subject"
+    disguised = tmp_path / "mail2.eml"
+    disguised.write_bytes(zip_of({"名簿.csv": b"a,b\n"}))
+    assert [p.location for p in scan_file(disguised, LIMITS).parts] == ["mail2.eml/名簿.csv"]
+    odd = tmp_path / "odd.eml"
+    odd.write_bytes(b"X-Custom: 1\r\n\r\nbody only\r\n")
+    assert [p.location for p in scan_file(odd, LIMITS).parts] == ["body"]
+    unnamed = tmp_path / "upload.bin"
+    unnamed.write_bytes(rich_message())
+    assert scan_file(unnamed, LIMITS).parts[1].location == "body"
 
 
 def _check(ex: Extraction) -> None:
