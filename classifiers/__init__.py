@@ -45,18 +45,22 @@ def scan_bytes(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> ScanR
 
 
 def scan_file(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> ScanResult:
-    """Classify a file on disk; an RFC 5322 message (.eml) is read as a message."""
+    """Classify a file on disk by its content; a message is read as a message.
+
+    The ``.eml`` suffix only helps a text file whose headers look unusual: a zip named
+    ``x.eml`` is still opened as a zip.
+    """
     p = Path(path)
     data = p.read_bytes()
-    if p.suffix.lower() == ".eml" or _looks_like_message(data):
+    if p.suffix.lower() == ".eml" and _sniffed_kind(data) in ("message", "text"):
         return scan_message(data, limits)
     return scan_bytes(data, p.name, limits)
 
 
-def _looks_like_message(data: bytes) -> bool:
-    from classifiers.extract.sniff import looks_like_message
+def _sniffed_kind(data: bytes) -> str:
+    from classifiers.extract.sniff import sniff
 
-    return looks_like_message(data)
+    return sniff(data).kind
 
 
 __all__ = [

@@ -17,6 +17,8 @@ class Limits:
     max_parts: int = 500  # parts extracted from one message or file
     max_seconds: float = 10.0  # extraction + detection time per message or file
     max_pdf_pages: int = 500
+    ratio_min_bytes: int = 1024 * 1024  # the ratio limit applies to members at least this large
+    max_mime_nesting: int = 50  # multipart inside multipart (reported as "depth")
 
 
 #: The reasons a part can carry in ``truncated`` (policies match on these names).
