@@ -7,6 +7,8 @@ from classifiers.extract.context import Context, Where
 from classifiers.extract.sniff import sniff
 from classifiers.model import Part
 
+_MEDIA = frozenset({"image", "audio", "video"})
+
 
 def dispatch(ctx: Context, data: bytes, where: Where, truncated: tuple[str, ...] = ()) -> None:
     """Extract ``data`` found at ``where``; ``truncated`` are reasons already known for it."""
@@ -27,7 +29,10 @@ def dispatch(ctx: Context, data: bytes, where: Where, truncated: tuple[str, ...]
     elif kind.kind in ("text", "csv", "json", "xml", "html"):
         text.extract_text(ctx, data, where, kind.kind, charset=where.charset, truncated=truncated)
     else:
-        reasons = truncated if kind.kind == "empty" else (*truncated, "unsupported")
+        # Pictures, sound and video carry no text we read (no OCR): listed, not flagged, or
+        # every mail with a logo would count as "not fully inspected". Other binaries are.
+        media = kind.mime.split("/", 1)[0] in _MEDIA
+        reasons = truncated if kind.kind == "empty" or media else (*truncated, "unsupported")
         ctx.add(
             Part(
                 location=where.location,

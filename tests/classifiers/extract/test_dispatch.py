@@ -39,7 +39,14 @@ def test_message_content_is_nested():
 
 
 def test_unknown_binary_is_unsupported_and_empty_is_fine():
-    assert run(b"\x89PNG\r\n\x1a\n" + b"\0" * 64).parts[0].truncated == ("unsupported",)
+    assert run(b"MZ\x90\x00" + bytes(range(256)) * 4).parts[0].truncated == ("unsupported",)
+
+
+def test_pictures_are_listed_but_not_flagged():
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x02\x00\x00\x00"
+    part = run(png + b"\0" * 64).parts[0]
+    assert part.content_type == "image/png"
+    assert part.truncated == ()
     assert run(b"").parts[0].truncated == ()
 
 
