@@ -1,0 +1,115 @@
+"""``sekimori user``: manage quarantine-UI accounts (add, set-password, reset-mfa, unlock, list)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+from typing import Any
+
+from quarantine_ui.accounts import AccountError, Accounts
+from quarantine_ui.config import ROLES, UIConfig
+from quarantine_ui.db import Database
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("user", help="manage accounts of the quarantine web UI")
+    p.add_argument(
+        "--var", default="var", metavar="DIR", help="state directory holding ui.sqlite3 (default: var)"
+    )
+    actions = p.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+
+    add = actions.add_parser("add", help="create an account for a directory user")
+    add.add_argument("address", help="mail address, used as the login name")
+    add.add_argument("--name", required=True, help="display name")
+    add.add_argument(
+        "--role", action="append", choices=ROLES, required=True, help="role (repeat for several)"
+    )
+    add.set_defaults(func=_add)
+
+    pw = actions.add_parser(
+        "set-password", help="set a password (read from the terminal, or one line of stdin)"
+    )
+    pw.add_argument("address")
+    pw.set_defaults(func=_set_password)
+
+    mfa = actions.add_parser("reset-mfa", help="remove the TOTP secret; the user enrols again at next login")
+    mfa.add_argument("address")
+    mfa.set_defaults(func=_reset_mfa)
+
+    unlock = actions.add_parser("unlock", help="lift a lockout after repeated failed logins")
+    unlock.add_argument("address")
+    unlock.set_defaults(func=_unlock)
+
+    ls = actions.add_parser("list", help="list accounts")
+    ls.set_defaults(func=_list)
+
+
+def _accounts(args: argparse.Namespace) -> Accounts:
+    config = UIConfig.for_var_dir(Path(args.var))
+    return Accounts(Database(config.db_path), config)
+
+
+def _fail(exc: AccountError) -> int:
+    print(f"sekimori user: エラー / error: {exc}", file=sys.stderr)
+    return 1
+
+
+def _add(args: argparse.Namespace) -> int:
+    try:
+        user = _accounts(args).add_user(args.address, args.name, args.role)
+    except AccountError as exc:
+        return _fail(exc)
+    print(f"利用者を追加しました / user added: {user.address} ({', '.join(sorted(user.roles))})")
+    return 0
+
+
+def _read_password() -> str | None:
+    if sys.stdin.isatty():
+        first = getpass.getpass("新しいパスワード / new password: ")
+        second = getpass.getpass("もう一度 / again: ")
+        return first if first == second else None
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _set_password(args: argparse.Namespace) -> int:
+    password = _read_password()
+    if password is None:
+        print("sekimori user: パスワードが一致しません / the passwords differ", file=sys.stderr)
+        return 1
+    try:
+        _accounts(args).set_password(args.address, password)
+    except AccountError as exc:
+        return _fail(exc)
+    print(f"パスワードを設定しました / password set: {args.address.strip().lower()}")
+    return 0
+
+
+def _reset_mfa(args: argparse.Namespace) -> int:
+    try:
+        _accounts(args).reset_mfa(args.address)
+    except AccountError as exc:
+        return _fail(exc)
+    print(f"二要素認証をリセットしました / MFA reset: {args.address.strip().lower()}")
+    return 0
+
+
+def _unlock(args: argparse.Namespace) -> int:
+    try:
+        _accounts(args).unlock(args.address)
+    except AccountError as exc:
+        return _fail(exc)
+    print(f"ロックを解除しました / unlocked: {args.address.strip().lower()}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    for user in _accounts(args).list_users():
+        flags = [
+            "password" if user.has_password else "no-password",
+            "mfa" if user.mfa_enrolled else "no-mfa",
+            *(["disabled"] if user.disabled else []),
+        ]
+        print(f"{user.address}\t{user.name}\t{','.join(sorted(user.roles))}\t{' '.join(flags)}")
+    return 0
