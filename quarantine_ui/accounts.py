@@ -140,7 +140,14 @@ class Accounts:
     def __init__(self, db: Database, config: UIConfig) -> None:
         self.db = db
         self.config = config
-        self._dummy_hash = config.hasher.hash(secrets.token_urlsafe(16))
+        self._dummy: str | None = None
+
+    @property
+    def _dummy_hash(self) -> str:
+        """A hash to verify against for unknown users, so they cost as much time as known ones."""
+        if self._dummy is None:
+            self._dummy = self.config.hasher.hash(secrets.token_urlsafe(16))
+        return self._dummy
 
     # -- operator actions -------------------------------------------------------------------
 
@@ -171,6 +178,8 @@ class Accounts:
             raise AccountError(f"password must be at least {self.config.min_password_length} characters")
         if len(password) > MAX_PASSWORD_LENGTH:
             raise AccountError(f"password must be at most {MAX_PASSWORD_LENGTH} characters")
+        if self.get(addr) is None:
+            raise AccountError(f"no such user: {addr}")
         hashed = self.config.hasher.hash(password)
         with self.db.transaction() as conn:
             cur = conn.execute("UPDATE users SET password_hash = ? WHERE address = ?", (hashed, addr))

@@ -66,7 +66,10 @@ def guard(request: Request) -> User | Response:
             return redirect(with_next("/login/mfa", target))
         if session.stage is Stage.ENROL:
             return redirect(with_next("/mfa/enrol", target))
-    return redirect(with_next("/login", target))
+    params = {"next": target} if target != "/" else {}
+    if session is None and request.cookies.get(get_ui(request).session_cookie):
+        params["msg"] = "expired"
+    return redirect(f"/login?{urlencode(params)}" if params else "/login")
 
 
 async def read_form(request: Request) -> FormData:

@@ -50,7 +50,9 @@ class Env:
     def client(self, *, base_url: str = "http://localhost", host: str = "192.0.2.10") -> TestClient:
         return TestClient(self.app, base_url=base_url, client=(host, 40000), follow_redirects=False)  # type: ignore[arg-type]
 
-    def user(self, address: str, roles: list[str], *, password: str = PASSWORD, mfa: bool = False) -> str | None:
+    def user(
+        self, address: str, roles: list[str], *, password: str = PASSWORD, mfa: bool = False
+    ) -> str | None:
         """Create a user; with ``mfa`` enrol a TOTP secret and return it."""
         user = self.ui.accounts.add_user(address, address.split("@")[0].title(), roles)
         self.ui.accounts.set_password(address, password)
@@ -112,13 +114,17 @@ def password_step(client: TestClient, address: str, password: str = PASSWORD, ne
     return client.post("/login", data=data)
 
 
-def login(env: Env, client: TestClient, address: str, secret: str | None = None, password: str = PASSWORD) -> None:
+def login(
+    env: Env, client: TestClient, address: str, secret: str | None = None, password: str = PASSWORD
+) -> None:
     """Complete a login (password, then TOTP when ``secret`` is given)."""
     r = password_step(client, address, password)
     assert r.status_code == 303, r.text
     if secret is not None:
         assert r.headers["location"].startswith("/login/mfa")
         page = client.get("/login/mfa")
-        r = client.post("/login/mfa", data={"csrf_token": csrf_of(page.text), "code": env.code(secret), "next": "/"})
+        r = client.post(
+            "/login/mfa", data={"csrf_token": csrf_of(page.text), "code": env.code(secret), "next": "/"}
+        )
         assert r.status_code == 303, r.text
     assert r.headers["location"] == "/"

@@ -162,7 +162,10 @@ def test_totp_window_and_replay(env: Env) -> None:
     # The same step (or an older one) is never accepted twice.
     assert env.ui.accounts.verify_totp(user.id, previous, IP).outcome is Outcome.BAD_CREDENTIALS
     assert env.ui.accounts.verify_totp(user.id, totp.at(env.clock()), IP).ok
-    assert env.ui.accounts.verify_totp(user.id, totp.at(env.clock() + 120), IP).outcome is Outcome.BAD_CREDENTIALS
+    assert (
+        env.ui.accounts.verify_totp(user.id, totp.at(env.clock() + 120), IP).outcome
+        is Outcome.BAD_CREDENTIALS
+    )
     for bad in ("", "12345", "abcdef", "1234567", "１２３４５６"):
         assert env.ui.accounts.verify_totp(user.id, bad, IP).outcome is not Outcome.OK
 

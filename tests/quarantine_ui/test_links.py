@@ -105,7 +105,9 @@ def test_signed_but_wrong_shape_is_malformed(env: Env) -> None:
         assert err.value.reason == "malformed"
 
 
-@pytest.mark.parametrize(("mid", "action", "ttl"), [("", "cancel", 60), ("m", "delete", 60), ("m", "cancel", 0)])
+@pytest.mark.parametrize(
+    ("mid", "action", "ttl"), [("", "cancel", 60), ("m", "delete", 60), ("m", "cancel", 0)]
+)
 def test_create_validates(env: Env, mid: str, action: str, ttl: float) -> None:
     with pytest.raises(ValueError):
         env.ui.links.signer.create(mid, action, ttl)
