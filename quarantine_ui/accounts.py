@@ -216,6 +216,19 @@ class Accounts:
             )
         self._log("unlocked", addr, "-", "")
 
+    def set_disabled(self, address: str, disabled: bool) -> None:
+        """Disable (e.g. a leaver) or re-enable an account; disabling ends its sessions at once."""
+        addr = normalize_address(address)
+        with self.db.transaction() as conn:
+            cur = conn.execute("UPDATE users SET disabled = ? WHERE address = ?", (int(disabled), addr))
+            if cur.rowcount != 1:
+                raise AccountError(f"no such user: {addr}")
+            if disabled:
+                conn.execute(
+                    "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE address = ?)", (addr,)
+                )
+        self._log("disabled" if disabled else "enabled", addr, "-", "")
+
     # -- lookups ------------------------------------------------------------------------------
 
     def get(self, address: str) -> User | None:

@@ -1,4 +1,4 @@
-"""``sekimori user``: manage quarantine-UI accounts (add, set-password, reset-mfa, unlock, list)."""
+"""``sekimori user``: manage quarantine-UI accounts (add, set-password, reset-mfa, unlock, disable, enable, list)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,14 @@ def register(sub: Any) -> None:
     unlock = actions.add_parser("unlock", help="lift a lockout after repeated failed logins")
     unlock.add_argument("address")
     unlock.set_defaults(func=_unlock)
+
+    disable = actions.add_parser("disable", help="refuse all logins of an account and end its sessions")
+    disable.add_argument("address")
+    disable.set_defaults(func=_disable)
+
+    enable = actions.add_parser("enable", help="allow a disabled account to log in again")
+    enable.add_argument("address")
+    enable.set_defaults(func=_enable)
 
     ls = actions.add_parser("list", help="list accounts")
     ls.set_defaults(func=_list)
@@ -101,6 +109,24 @@ def _unlock(args: argparse.Namespace) -> int:
     except AccountError as exc:
         return _fail(exc)
     print(f"ロックを解除しました / unlocked: {args.address.strip().lower()}")
+    return 0
+
+
+def _disable(args: argparse.Namespace) -> int:
+    try:
+        _accounts(args).set_disabled(args.address, True)
+    except AccountError as exc:
+        return _fail(exc)
+    print(f"アカウントを無効にしました / disabled: {args.address.strip().lower()}")
+    return 0
+
+
+def _enable(args: argparse.Namespace) -> int:
+    try:
+        _accounts(args).set_disabled(args.address, False)
+    except AccountError as exc:
+        return _fail(exc)
+    print(f"アカウントを有効にしました / enabled: {args.address.strip().lower()}")
     return 0
 
 

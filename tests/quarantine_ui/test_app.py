@@ -123,6 +123,15 @@ def test_logout(env: Env) -> None:
     assert replay.get("/").status_code == 303
 
 
+def test_disabling_an_account_ends_its_sessions(env: Env) -> None:
+    env.user("taro@example.jp", ["sender"])
+    client = env.client()
+    login(env, client, "taro@example.jp")
+    env.ui.accounts.set_disabled("taro@example.jp", True)
+    assert client.get("/").status_code == 303
+    assert password_step(env.client(), "taro@example.jp").status_code == 401
+
+
 # -- MFA --------------------------------------------------------------------------------------------
 
 

@@ -80,6 +80,21 @@ def test_unlock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert acc.authenticate("a@example.jp", "a long enough password", "ip").ok
 
 
+def test_disable_and_enable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    var = tmp_path / "var"
+    run(var, "add", "a@example.jp", "--name", "A", "--role", "sender", monkeypatch=monkeypatch)
+    acc = accounts(var)
+    acc.set_password("a@example.jp", "a long enough password")
+    assert run(var, "disable", "a@example.jp", monkeypatch=monkeypatch) == 0
+    assert not acc.authenticate("a@example.jp", "a long enough password", "ip").ok
+    capsys.readouterr()
+    run(var, "list", monkeypatch=monkeypatch)
+    assert capsys.readouterr().out.endswith("password no-mfa disabled\n")
+    assert run(var, "enable", "a@example.jp", monkeypatch=monkeypatch) == 0
+    assert acc.authenticate("a@example.jp", "a long enough password", "ip").ok
+    assert run(var, "disable", "ghost@example.jp", monkeypatch=monkeypatch) == 1
+
+
 @pytest.mark.parametrize(
     ("args", "stdin", "message"),
     [
