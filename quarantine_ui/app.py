@@ -15,7 +15,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from quarantine_ui import api, views
+from quarantine_ui import api, link_views, views
+from quarantine_ui.actions import MessageActions
 from quarantine_ui.config import UIConfig
 from quarantine_ui.i18n import translator
 from quarantine_ui.middleware import UIMiddleware
@@ -75,8 +76,9 @@ def _error_page(request: Request, status: int, headers: dict[str, str]) -> Respo
     return response
 
 
-def create_app(config: UIConfig) -> Starlette:
-    ui = UI.build(config, _templates())
+def create_app(config: UIConfig, actions: MessageActions | None = None) -> Starlette:
+    """The UI app. With ``actions`` (the message store), the signed links at ``/a/{token}`` work."""
+    ui = UI.build(config, _templates(), actions)
     routes = [
         Route("/", views.home, methods=["GET"]),
         Route("/login", views.login_page, methods=["GET"]),
@@ -93,6 +95,11 @@ def create_app(config: UIConfig) -> Starlette:
         Route("/api/openapi.json", api.openapi, methods=["GET"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
+    if actions is not None:
+        routes += [
+            Route("/a/{token}", link_views.link_page, methods=["GET"]),
+            Route("/a/{token}", link_views.link_submit, methods=["POST"]),
+        ]
     app = Starlette(
         routes=routes,
         middleware=[

@@ -85,6 +85,8 @@ class UIConfig:
     #: Reverse proxies whose SSO header and ``X-Forwarded-For`` are believed.
     trusted_proxies: tuple[IPNetwork, ...] = ()
     default_lang: str = "ja"
+    #: Times are shown in this offset from UTC (Japan Standard Time has no daylight saving).
+    utc_offset_minutes: int = 9 * 60
     min_password_length: int = 12
     clock: Callable[[], float] = time.time
     hasher: PasswordHasher = field(default_factory=PasswordHasher)

@@ -128,3 +128,8 @@ class ActionLinks:
         except sqlite3.IntegrityError:
             raise LinkError("used") from None
         return claim
+
+
+def action_url(base_url: str, token: str) -> str:
+    """The address to put in a notification mail, e.g. ``https://dlp.example.jp/a/<token>``."""
+    return f"{base_url.rstrip('/')}/a/{token}"

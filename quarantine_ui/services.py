@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from quarantine_ui.accounts import Accounts
+from quarantine_ui.actions import MessageActions
 from quarantine_ui.config import UIConfig
 from quarantine_ui.db import Database
 from quarantine_ui.links import ActionLinks, LinkSigner
@@ -24,9 +25,11 @@ class UI:
     sessions: SessionStore
     links: ActionLinks
     templates: Jinja2Templates
+    #: The message store's held-mail actions; None until the store is wired in.
+    actions: MessageActions | None = None
 
     @classmethod
-    def build(cls, config: UIConfig, templates: Jinja2Templates) -> UI:
+    def build(cls, config: UIConfig, templates: Jinja2Templates, actions: MessageActions | None = None) -> UI:
         db = Database(config.db_path)
         signer = LinkSigner(config.secret, config.clock)
         return cls(
@@ -36,6 +39,7 @@ class UI:
             sessions=SessionStore(db, config),
             links=ActionLinks(signer, db, config.clock),
             templates=templates,
+            actions=actions,
         )
 
     @property

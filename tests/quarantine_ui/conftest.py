@@ -19,6 +19,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from starlette.testclient import TestClient
 
+from quarantine_ui.actions import MessageActions
 from quarantine_ui.app import create_app
 from quarantine_ui.config import UIConfig
 from quarantine_ui.services import UI
@@ -81,10 +82,10 @@ def make_config(tmp_path: Path, clock: FakeClock, **overrides: object) -> UIConf
     return UIConfig(**settings)  # type: ignore[arg-type]
 
 
-def make_env(tmp_path: Path, **overrides: object) -> Env:
+def make_env(tmp_path: Path, actions: MessageActions | None = None, **overrides: object) -> Env:
     clock = FakeClock()
     config = make_config(tmp_path, clock, **overrides)
-    app = create_app(config)
+    app = create_app(config, actions)
     return Env(config=config, ui=app.state.ui, clock=clock, app=app)
 
 

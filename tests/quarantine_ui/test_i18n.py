@@ -7,6 +7,7 @@ from pathlib import Path
 import quarantine_ui
 from quarantine_ui.config import ROLES
 from quarantine_ui.i18n import MESSAGES, pick_language, translator
+from quarantine_ui.links import ACTIONS
 
 TEMPLATES = Path(quarantine_ui.__file__).parent / "templates"
 _KEY = re.compile(r"""\bt\(\s*"([a-z0-9_.]+)"(?:\s*[,)])""")
@@ -34,8 +35,13 @@ def test_every_key_used_in_templates_exists() -> None:
         prefixes.update(_DYNAMIC.findall(text))
     assert used, "no t() calls found: the pattern is out of date"
     assert used <= set(MESSAGES["ja"])
-    # Keys built as "role." ~ role (~ ".about") and "home.via." ~ via.
-    assert prefixes == {"role.", "home.via."}
+    # Keys built as "role." ~ role (~ ".about"), "home.via." ~ via and "link." ~ action ~ ".title".
+    assert prefixes == {"role.", "home.via.", "link."}
+    for action in ACTIONS:
+        for part in ("title", "explain", "submit", "done"):
+            assert f"link.{action}.{part}" in MESSAGES["ja"]
+    for reason in ("used", "expired", "invalid", "unknown", "not_held"):
+        assert f"link.error.{reason}" in MESSAGES["ja"]
     for role in ROLES:
         assert f"role.{role}" in MESSAGES["ja"] and f"role.{role}.about" in MESSAGES["ja"]
     assert {"home.via.password", "home.via.sso"} <= set(MESSAGES["ja"])
