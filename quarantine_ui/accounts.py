@@ -15,6 +15,7 @@ import logging
 import re
 import secrets
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -96,6 +97,9 @@ class AuthEvent:
     detail: str
 
 
+AuditSink = Callable[[AuthEvent], None]
+
+
 def normalize_address(address: str) -> str:
     """Lower-case and check a mail address used as a login name.
 
@@ -137,9 +141,11 @@ def _match_step(secret: str, code: str, now: float) -> int | None:
 class Accounts:
     """Users, credentials and login throttling over the UI database."""
 
-    def __init__(self, db: Database, config: UIConfig) -> None:
+    def __init__(self, db: Database, config: UIConfig, audit: AuditSink | None = None) -> None:
         self.db = db
         self.config = config
+        #: Also receives every auth event (the gateway's hash-chained audit log, once wired in).
+        self.audit = audit
         self._dummy: str | None = None
 
     @property
@@ -448,3 +454,5 @@ class Accounts:
             )
         level = logging.WARNING if event in _WARN_EVENTS else logging.INFO
         log.log(level, "%s address=%s ip=%s %s", event, address, ip, detail)
+        if self.audit is not None:
+            self.audit(AuthEvent(when, event, address, ip, detail))

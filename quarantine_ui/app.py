@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import jinja2
+import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -16,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from quarantine_ui import api, link_views, views
+from quarantine_ui.accounts import AuditSink
 from quarantine_ui.actions import MessageActions
 from quarantine_ui.config import UIConfig
 from quarantine_ui.i18n import translator
@@ -76,9 +78,12 @@ def _error_page(request: Request, status: int, headers: dict[str, str]) -> Respo
     return response
 
 
-def create_app(config: UIConfig, actions: MessageActions | None = None) -> Starlette:
-    """The UI app. With ``actions`` (the message store), the signed links at ``/a/{token}`` work."""
-    ui = UI.build(config, _templates(), actions)
+def create_app(
+    config: UIConfig, actions: MessageActions | None = None, audit: AuditSink | None = None
+) -> Starlette:
+    """The UI app. With ``actions`` (the message store) the signed links at ``/a/{token}`` work;
+    ``audit`` receives every login, lockout and account change as it happens."""
+    ui = UI.build(config, _templates(), actions, audit)
     routes = [
         Route("/", views.home, methods=["GET"]),
         Route("/login", views.login_page, methods=["GET"]),
@@ -116,10 +121,22 @@ def create_app(config: UIConfig, actions: MessageActions | None = None) -> Starl
     return app
 
 
-def serve(config: UIConfig, host: str = "127.0.0.1", port: int = 8025) -> None:
-    """Run the UI with uvicorn (blocking). TLS is expected to end at a reverse proxy."""
-    import uvicorn
-
-    uvicorn.run(
-        create_app(config), host=host, port=port, proxy_headers=False, server_header=False, log_level="info"
+def build_server(
+    config: UIConfig,
+    host: str = "127.0.0.1",
+    port: int = 8025,
+    actions: MessageActions | None = None,
+    audit: AuditSink | None = None,
+) -> uvicorn.Server:
+    """A uvicorn server for the UI. TLS is expected to end at a reverse proxy, whose address goes
+    in ``config.trusted_proxies`` (the app reads ``X-Forwarded-For`` itself, only from there)."""
+    app = create_app(config, actions, audit)
+    settings = uvicorn.Config(
+        app, host=host, port=port, proxy_headers=False, server_header=False, log_level="info", lifespan="off"
     )
+    return uvicorn.Server(settings)
+
+
+def serve(config: UIConfig, host: str = "127.0.0.1", port: int = 8025) -> None:
+    """Run the UI until interrupted."""
+    build_server(config, host, port).run()

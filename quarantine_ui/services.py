@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
-from quarantine_ui.accounts import Accounts
+from quarantine_ui.accounts import Accounts, AuditSink
 from quarantine_ui.actions import MessageActions
 from quarantine_ui.config import UIConfig
 from quarantine_ui.db import Database
@@ -29,13 +29,19 @@ class UI:
     actions: MessageActions | None = None
 
     @classmethod
-    def build(cls, config: UIConfig, templates: Jinja2Templates, actions: MessageActions | None = None) -> UI:
+    def build(
+        cls,
+        config: UIConfig,
+        templates: Jinja2Templates,
+        actions: MessageActions | None = None,
+        audit: AuditSink | None = None,
+    ) -> UI:
         db = Database(config.db_path)
         signer = LinkSigner(config.secret, config.clock)
         return cls(
             config=config,
             db=db,
-            accounts=Accounts(db, config),
+            accounts=Accounts(db, config, audit),
             sessions=SessionStore(db, config),
             links=ActionLinks(signer, db, config.clock),
             templates=templates,
