@@ -280,11 +280,11 @@ class Accounts:
         except AccountError:
             addr = address.strip().lower()[:254] or "-"
         now = self.config.clock()
+        refused, attempt = self._begin(addr, ip, now, "login")
+        if refused is not None:
+            return refused
         with self.db.lock:
-            gate = self._gate(addr, ip, now, "login")
             row = self.db.conn.execute("SELECT * FROM users WHERE address = ?", (addr,)).fetchone()
-        if gate is not None:
-            return gate
         stored = row["password_hash"] if row is not None else None
         ok = False
         if len(password) <= MAX_PASSWORD_LENGTH:
@@ -296,14 +296,11 @@ class Accounts:
             return self._fail(addr, ip, now, "login_failure", "disabled" if ok else "bad password or user")
         user = _row_to_user(row)
         assert stored is not None
-        if self.config.hasher.check_needs_rehash(stored):
-            rehashed = self.config.hasher.hash(password)
-            with self.db.transaction() as conn:
-                conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (rehashed, user.id))
         with self.db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO login_attempts (address, ip, at, ok) VALUES (?, ?, ?, 1)", (addr, ip, now)
-            )
+            conn.execute("UPDATE login_attempts SET ok = 1 WHERE id = ?", (attempt,))
+            if self.config.hasher.check_needs_rehash(stored):
+                rehashed = self.config.hasher.hash(password)
+                conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (rehashed, user.id))
         if self.mfa_required(user) or user.mfa_enrolled:
             self._log("password_ok", addr, ip, "mfa pending", at=now)
         else:
@@ -364,12 +361,12 @@ class Accounts:
         now = self.config.clock()
         with self.db.lock:
             row = self.db.conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
-            if row is None:
-                return LoginResult(Outcome.BAD_CREDENTIALS)
-            addr = row["address"]
-            gate = self._gate(addr, ip, now, "mfa")
-        if gate is not None:
-            return gate
+        if row is None:
+            return LoginResult(Outcome.BAD_CREDENTIALS)
+        addr = row["address"]
+        refused, attempt = self._begin(addr, ip, now, "mfa")
+        if refused is not None:
+            return refused
         secret = row["mfa_pending"] if enrol else row["mfa_secret"]
         step = _match_step(secret, code, now) if secret else None
         last = row["mfa_last_step"]
@@ -384,37 +381,49 @@ class Accounts:
                 )
             else:
                 conn.execute("UPDATE users SET mfa_last_step = ? WHERE id = ?", (step, user_id))
-            conn.execute(
-                "INSERT INTO login_attempts (address, ip, at, ok) VALUES (?, ?, ?, 1)", (addr, ip, now)
-            )
+            conn.execute("UPDATE login_attempts SET ok = 1 WHERE id = ?", (attempt,))
         if enrol:
             self._log("mfa_enrolled", addr, ip, "", at=now)
         self._complete(addr, ip, now, "login_success", "password+totp")
         user = self.get_by_id(user_id)
         return LoginResult(Outcome.OK, user)
 
-    def _gate(self, addr: str, ip: str, now: float, step: str) -> LoginResult | None:
-        """Refuse a locked address or a throttled client before any credential is checked."""
-        conn = self.db.conn
-        lock = conn.execute("SELECT locked_until FROM lockouts WHERE address = ?", (addr,)).fetchone()
-        if lock is not None and lock["locked_until"] > now:
-            self._log("login_locked", addr, ip, step, at=now)
-            return LoginResult(Outcome.LOCKED, retry_at=lock["locked_until"])
-        since = now - self.config.failure_window
-        row = conn.execute(
-            "SELECT COUNT(*) AS n, MIN(at) AS first FROM login_attempts WHERE ip = ? AND ok = 0 AND at > ?",
-            (ip, since),
-        ).fetchone()
-        if row["n"] >= self.config.ip_max_failures:
-            self._log("login_throttled", addr, ip, step, at=now)
-            return LoginResult(Outcome.THROTTLED, retry_at=row["first"] + self.config.failure_window)
-        return None
+    def _begin(self, addr: str, ip: str, now: float, step: str) -> tuple[LoginResult | None, int]:
+        """Refuse a locked address or a throttled client, or record the attempt as failed until it
+        succeeds. Recording before the (slow) password check means parallel guesses count too."""
+        cfg = self.config
+        window_start = now - cfg.failure_window
+        refused: LoginResult | None = None
+        with self.db.transaction() as conn:
+            lock = conn.execute(
+                "SELECT locked_until, count_since FROM lockouts WHERE address = ?", (addr,)
+            ).fetchone()
+            since = max(window_start, lock["count_since"] if lock else 0.0)
+            failures = conn.execute(
+                "SELECT COUNT(*) FROM login_attempts WHERE address = ? AND ok = 0 AND at > ?", (addr, since)
+            ).fetchone()[0]
+            by_ip = conn.execute(
+                "SELECT COUNT(*) AS n, MIN(at) AS first FROM login_attempts WHERE ip = ? AND ok = 0 AND at > ?",
+                (ip, window_start),
+            ).fetchone()
+            if lock is not None and lock["locked_until"] > now:
+                refused = LoginResult(Outcome.LOCKED, retry_at=lock["locked_until"])
+            elif failures >= cfg.max_failures:
+                refused = LoginResult(Outcome.LOCKED, retry_at=now + cfg.lockout)
+            elif by_ip["n"] >= cfg.ip_max_failures:
+                refused = LoginResult(Outcome.THROTTLED, retry_at=by_ip["first"] + cfg.failure_window)
+            else:
+                cur = conn.execute(
+                    "INSERT INTO login_attempts (address, ip, at, ok) VALUES (?, ?, ?, 0)", (addr, ip, now)
+                )
+                assert cur.lastrowid is not None
+                return None, cur.lastrowid
+        event = "login_locked" if refused.outcome is Outcome.LOCKED else "login_throttled"
+        self._log(event, addr, ip, step, at=now)
+        return refused, 0
 
     def _fail(self, addr: str, ip: str, now: float, event: str, detail: str) -> LoginResult:
         with self.db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO login_attempts (address, ip, at, ok) VALUES (?, ?, ?, 0)", (addr, ip, now)
-            )
             lock = conn.execute("SELECT count_since FROM lockouts WHERE address = ?", (addr,)).fetchone()
             since = max(now - self.config.failure_window, lock["count_since"] if lock else 0.0)
             failures = conn.execute(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 import pyotp
 import pytest
 
@@ -220,3 +222,33 @@ def test_rehash_when_parameters_change(env: Env) -> None:
 def test_normalize_address_refuses(bad: str) -> None:
     with pytest.raises(AccountError):
         normalize_address(bad)
+
+
+def test_parallel_guesses_are_bounded_by_the_lockout(env: Env) -> None:
+    import threading
+
+    from argon2 import PasswordHasher
+
+    verified: list[str] = []
+
+    class CountingHasher(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+            verified.append(str(password))
+            return super().verify(hash, password)
+
+    env.config.hasher = CountingHasher(time_cost=2, memory_cost=4096, parallelism=1)
+    env.user("a@example.jp", ["sender"])
+    outcomes: list[Outcome] = []
+    barrier = threading.Barrier(12)
+
+    def guess(i: int) -> None:
+        barrier.wait()
+        outcomes.append(env.ui.accounts.authenticate("a@example.jp", f"guess {i}", IP).outcome)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(verified) == 5
+    assert outcomes.count(Outcome.LOCKED) >= 7 and Outcome.OK not in outcomes
