@@ -35,7 +35,8 @@ def render(
     ctx: dict[str, Any] = {
         "t": translator(lang),
         "lang": lang,
-        "switch_href": f"{switch.path}?{switch.query}",
+        # The request path is attacker-chosen (e.g. "//evil.example"): never echo it as a link target.
+        "switch_href": safe_next(f"{switch.path}?{switch.query}", f"/?lang={other}"),
         "user": getattr(request.state, "user", None) if session and session.stage is Stage.FULL else None,
         "csrf_token": session.csrf if session else "",
         "error": "",

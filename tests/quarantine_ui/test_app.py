@@ -476,6 +476,23 @@ def test_language_switch_keeps_other_parameters(env: Env) -> None:
     assert query == {"next": ["/queue"], "lang": ["en"]}
 
 
+def test_language_link_never_points_off_site(env: Env) -> None:
+    for path in ("//evil.example", "/%2F%2Fevil.example", "/\\evil.example"):
+        r = env.client().get(f"http://localhost{path}")
+        assert r.status_code == 404, path
+        link = r.text.split('class="lang" href="')[1].split('"')[0]
+        assert link == "/?lang=en", path
+
+
+def test_oversized_form_is_refused(env: Env) -> None:
+    client = env.client()
+    token = csrf_of(client.get("/login").text)
+    r = client.post("/login", data={"csrf_token": token, "address": "a@example.jp", "password": "x" * 10_000})
+    assert r.status_code == 400 and "リクエストの形式が正しくありません。" in r.text
+    r = client.post("/login", data={f"f{i}": "x" for i in range(50)})
+    assert r.status_code == 400
+
+
 def test_bogus_language_is_ignored(env: Env) -> None:
     r = env.client().get("/login?lang=<script>")
     assert '<html lang="ja">' in r.text and "sekimori_lang" not in r.headers.get("set-cookie", "")
