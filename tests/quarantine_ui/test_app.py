@@ -175,6 +175,17 @@ def test_mfa_cannot_be_skipped(env: Env) -> None:
     assert client.get("/").headers["location"] == "/login/mfa"
 
 
+def test_user_can_leave_the_mfa_step(env: Env) -> None:
+    env.user("boss@example.jp", ["approver"], mfa=True)
+    client = env.client()
+    password_step(client, "boss@example.jp")
+    page = client.get("/login/mfa")
+    r = client.post("/logout", data={"csrf_token": csrf_of(page.text)})
+    assert r.headers["location"] == "/login?msg=logged_out"
+    assert client.get("/login").status_code == 200
+    assert client.get("/").headers["location"] == "/login"
+
+
 def test_mfa_step_expires(env: Env) -> None:
     secret = env.user("boss@example.jp", ["approver"], mfa=True)
     assert secret is not None
