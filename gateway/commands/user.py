@@ -15,12 +15,14 @@ from quarantine_ui.db import Database
 
 def register(sub: Any) -> None:
     p = sub.add_parser("user", help="manage accounts of the quarantine web UI")
-    p.add_argument(
+    # --var is accepted after the action too: `sekimori user add ADDRESS ... --var DIR`.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
         "--var", default="var", metavar="DIR", help="state directory holding ui.sqlite3 (default: var)"
     )
     actions = p.add_subparsers(dest="user_command", required=True, metavar="ACTION")
 
-    add = actions.add_parser("add", help="create an account for a directory user")
+    add = actions.add_parser("add", parents=[common], help="create an account for a directory user")
     add.add_argument("address", help="mail address, used as the login name")
     add.add_argument("--name", required=True, help="display name")
     add.add_argument(
@@ -29,28 +31,34 @@ def register(sub: Any) -> None:
     add.set_defaults(func=_add)
 
     pw = actions.add_parser(
-        "set-password", help="set a password (read from the terminal, or one line of stdin)"
+        "set-password", parents=[common], help="set a password (read from the terminal, or one line of stdin)"
     )
     pw.add_argument("address")
     pw.set_defaults(func=_set_password)
 
-    mfa = actions.add_parser("reset-mfa", help="remove the TOTP secret; the user enrols again at next login")
+    mfa = actions.add_parser(
+        "reset-mfa", parents=[common], help="remove the TOTP secret; the user enrols again at next login"
+    )
     mfa.add_argument("address")
     mfa.set_defaults(func=_reset_mfa)
 
-    unlock = actions.add_parser("unlock", help="lift a lockout after repeated failed logins")
+    unlock = actions.add_parser(
+        "unlock", parents=[common], help="lift a lockout after repeated failed logins"
+    )
     unlock.add_argument("address")
     unlock.set_defaults(func=_unlock)
 
-    disable = actions.add_parser("disable", help="refuse all logins of an account and end its sessions")
+    disable = actions.add_parser(
+        "disable", parents=[common], help="refuse all logins of an account and end its sessions"
+    )
     disable.add_argument("address")
     disable.set_defaults(func=_disable)
 
-    enable = actions.add_parser("enable", help="allow a disabled account to log in again")
+    enable = actions.add_parser("enable", parents=[common], help="allow a disabled account to log in again")
     enable.add_argument("address")
     enable.set_defaults(func=_enable)
 
-    ls = actions.add_parser("list", help="list accounts")
+    ls = actions.add_parser("list", parents=[common], help="list accounts")
     ls.set_defaults(func=_list)
 
 

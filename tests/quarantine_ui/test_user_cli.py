@@ -17,7 +17,7 @@ from quarantine_ui.db import Database
 
 def run(var: Path, *args: str, stdin: str = "", monkeypatch: pytest.MonkeyPatch) -> int:
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-    return main(["user", "--var", str(var), *args])
+    return main(["user", *args, "--var", str(var)])
 
 
 def accounts(var: Path) -> Accounts:
