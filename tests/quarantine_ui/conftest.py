@@ -48,8 +48,16 @@ class Env:
     clock: FakeClock
     app: object
 
-    def client(self, *, base_url: str = "http://localhost", host: str = "192.0.2.10") -> TestClient:
-        return TestClient(self.app, base_url=base_url, client=(host, 40000), follow_redirects=False)  # type: ignore[arg-type]
+    def client(
+        self, *, base_url: str = "http://localhost", host: str = "192.0.2.10", raise_errors: bool = True
+    ) -> TestClient:
+        return TestClient(
+            self.app,  # type: ignore[arg-type]
+            base_url=base_url,
+            client=(host, 40000),
+            follow_redirects=False,
+            raise_server_exceptions=raise_errors,
+        )
 
     def user(
         self, address: str, roles: list[str], *, password: str = PASSWORD, mfa: bool = False

@@ -148,3 +148,22 @@ def test_link_pages_carry_security_headers(link_env: Env) -> None:
 def test_links_are_off_without_a_store(env: Env) -> None:
     token = env.ui.links.signer.create("m1", "cancel", 900)
     assert env.client().get(f"/a/{token}").status_code == 404
+
+
+class BrokenStore(HeldMail):
+    def held_message(self, message_id: str) -> HeldMessage | None:
+        raise RuntimeError("store is down")
+
+
+def test_store_failure_gives_an_error_page_with_headers(tmp_path: Path) -> None:
+    env = make_env(tmp_path, actions=BrokenStore())
+    token = env.ui.links.signer.create("m1", "cancel", 900)
+    client = env.client(raise_errors=False)
+    r = client.get(f"/a/{token}")
+    assert r.status_code == 500 and "サーバーでエラーが発生しました。" in r.text
+    assert r.headers["content-security-policy"].startswith("default-src 'none'")
+    assert r.headers["cache-control"] == "no-store"
+    assert "store is down" not in r.text
+    # The token was only looked at, not used up.
+    env.ui.links.check(token)
+    env.ui.db.close()
