@@ -89,6 +89,23 @@ class Enrolment:
 
 
 @dataclass(frozen=True)
+class DirectoryEntry:
+    """One person as the organisation's directory lists them."""
+
+    address: str
+    name: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    added: tuple[str, ...]
+    updated: tuple[str, ...]
+    disabled: tuple[str, ...]
+    enabled: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class AuthEvent:
     at: float
     event: str
@@ -221,6 +238,52 @@ class Accounts:
                 (addr, now),
             )
         self._log("unlocked", addr, "-", "")
+
+    def sync(self, entries: list[DirectoryEntry]) -> SyncReport:
+        """Make the accounts match the directory: add new people, update names and roles, disable
+        accounts whose address left the directory and re-enable those that came back. A change of
+        roles ends the user's sessions, so new rights (and new MFA duties) apply at once. Passwords
+        and TOTP secrets are kept. Raises AccountError (naming the entry) before changing anything."""
+        wanted: dict[str, DirectoryEntry] = {}
+        for entry in entries:
+            addr = normalize_address(entry.address)
+            bad = [r for r in entry.roles if r not in ROLES]
+            if bad or not entry.roles:
+                raise AccountError(
+                    f"{addr}: roles must be among {', '.join(ROLES)}; got {', '.join(entry.roles) or 'none'}"
+                )
+            if not entry.name.strip():
+                raise AccountError(f"{addr}: name must not be empty")
+            if addr in wanted:
+                raise AccountError(f"{addr}: listed twice")
+            wanted[addr] = entry
+        current = {u.address: u for u in self.list_users()}
+        added, updated, disabled, enabled = [], [], [], []
+        for addr, entry in sorted(wanted.items()):
+            roles = ",".join(r for r in ROLES if r in entry.roles)
+            user = current.get(addr)
+            if user is None:
+                self.add_user(addr, entry.name, list(entry.roles))
+                added.append(addr)
+                continue
+            if user.name != entry.name.strip() or user.roles != frozenset(entry.roles):
+                with self.db.transaction() as conn:
+                    conn.execute(
+                        "UPDATE users SET name = ?, roles = ? WHERE id = ?",
+                        (entry.name.strip(), roles, user.id),
+                    )
+                    if user.roles != frozenset(entry.roles):
+                        conn.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
+                self._log("user_updated", addr, "-", roles)
+                updated.append(addr)
+            if user.disabled:
+                self.set_disabled(addr, False)
+                enabled.append(addr)
+        for addr, user in sorted(current.items()):
+            if addr not in wanted and not user.disabled:
+                self.set_disabled(addr, True)
+                disabled.append(addr)
+        return SyncReport(tuple(added), tuple(updated), tuple(disabled), tuple(enabled))
 
     def set_disabled(self, address: str, disabled: bool) -> None:
         """Disable (e.g. a leaver) or re-enable an account; disabling ends its sessions at once."""

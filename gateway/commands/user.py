@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import getpass
 import sys
 from pathlib import Path
 from typing import Any
 
-from quarantine_ui.accounts import AccountError, Accounts
+from quarantine_ui.accounts import AccountError, Accounts, DirectoryEntry, normalize_address
 from quarantine_ui.config import ROLES, UIConfig
 from quarantine_ui.db import Database
 
@@ -57,6 +58,14 @@ def register(sub: Any) -> None:
     enable = actions.add_parser("enable", parents=[common], help="allow a disabled account to log in again")
     enable.add_argument("address")
     enable.set_defaults(func=_enable)
+
+    sync = actions.add_parser(
+        "sync",
+        parents=[common],
+        help="make the accounts match a directory export (CSV: address,name,roles; roles separated by ';')",
+    )
+    sync.add_argument("file", type=Path, help="CSV file with a header row: address,name,roles")
+    sync.set_defaults(func=_sync)
 
     ls = actions.add_parser("list", parents=[common], help="list accounts")
     ls.set_defaults(func=_list)
@@ -135,6 +144,60 @@ def _enable(args: argparse.Namespace) -> int:
     except AccountError as exc:
         return _fail(exc)
     print(f"アカウントを有効にしました / enabled: {args.address.strip().lower()}")
+    return 0
+
+
+def read_directory_csv(path: Path) -> list[DirectoryEntry]:
+    """Read a directory export; raise AccountError naming the file and line of the first problem."""
+    entries: list[DirectoryEntry] = []
+    seen: dict[str, int] = {}
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = {"address", "name", "roles"} - set(reader.fieldnames or ())
+            if missing:
+                raise AccountError(f"{path}:1: missing column(s): {', '.join(sorted(missing))}")
+            for row in reader:
+                line = reader.line_num
+                try:
+                    address = normalize_address(row["address"] or "")
+                except AccountError as exc:
+                    raise AccountError(f"{path}:{line}: {exc}") from None
+                roles = tuple(r for r in (row["roles"] or "").replace(";", " ").split() if r)
+                bad = [r for r in roles if r not in ROLES]
+                if bad or not roles:
+                    raise AccountError(
+                        f"{path}:{line}: roles must be among {', '.join(ROLES)}; got {row['roles']!r}"
+                    )
+                if not (row["name"] or "").strip():
+                    raise AccountError(f"{path}:{line}: name is empty")
+                if address in seen:
+                    raise AccountError(f"{path}:{line}: {address} already listed on line {seen[address]}")
+                seen[address] = line
+                entries.append(DirectoryEntry(address, row["name"].strip(), roles))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise AccountError(f"{path}: cannot read: {exc}") from None
+    return entries
+
+
+def _sync(args: argparse.Namespace) -> int:
+    try:
+        entries = read_directory_csv(args.file)
+        report = _accounts(args).sync(entries)
+    except AccountError as exc:
+        return _fail(exc)
+    for label, addresses in (
+        ("追加 / added", report.added),
+        ("更新 / updated", report.updated),
+        ("無効化 / disabled", report.disabled),
+        ("再有効化 / enabled", report.enabled),
+    ):
+        for address in addresses:
+            print(f"{label}: {address}")
+    print(
+        f"同期しました / synchronised: {len(entries)} entries, {len(report.added)} added, "
+        f"{len(report.updated)} updated, {len(report.disabled)} disabled, {len(report.enabled)} enabled"
+    )
     return 0
 
 

@@ -252,3 +252,57 @@ def test_parallel_guesses_are_bounded_by_the_lockout(env: Env) -> None:
         t.join()
     assert len(verified) == 5
     assert outcomes.count(Outcome.LOCKED) >= 7 and Outcome.OK not in outcomes
+
+
+def test_sync_with_the_directory(env: Env) -> None:
+    from quarantine_ui.accounts import DirectoryEntry
+    from quarantine_ui.sessions import Stage
+
+    accounts = env.ui.accounts
+    env.user("stays@example.jp", ["sender"])
+    env.user("leaves@example.jp", ["sender"])
+    env.user("promoted@example.jp", ["sender"])
+    promoted = accounts.get("promoted@example.jp")
+    assert promoted is not None
+    env.ui.sessions.create(promoted.id, Stage.FULL, IP)
+    report = accounts.sync(
+        [
+            DirectoryEntry("Stays@example.jp", "Stays", ("sender",)),
+            DirectoryEntry("promoted@example.jp", "Promoted", ("sender", "approver")),
+            DirectoryEntry("new@example.jp", "新人", ("sender",)),
+        ]
+    )
+    assert report.added == ("new@example.jp",)
+    assert report.updated == ("promoted@example.jp",)
+    assert report.disabled == ("leaves@example.jp",)
+    assert report.enabled == ()
+    # New rights (and the MFA duty that comes with approver) apply at once.
+    assert env.ui.sessions.count_for_user(promoted.id) == 0
+    updated = accounts.get("promoted@example.jp")
+    assert updated is not None and accounts.needs_totp(updated) and updated.has_password
+    assert accounts.authenticate("leaves@example.jp", PASSWORD, IP).outcome is Outcome.BAD_CREDENTIALS
+    again = accounts.sync([DirectoryEntry("leaves@example.jp", "Leaves", ("sender",))])
+    assert again.enabled == ("leaves@example.jp",)
+    assert accounts.authenticate("leaves@example.jp", PASSWORD, IP).ok
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ([("a@example.jp", "A", ("root",))], "roles must be among"),
+        ([("a@example.jp", "A", ())], "roles must be among"),
+        ([("a@example.jp", " ", ("sender",))], "name must not be empty"),
+        ([("a@example.jp", "A", ("sender",)), ("A@example.jp", "A", ("sender",))], "listed twice"),
+        ([("nope", "A", ("sender",))], "not a mail address"),
+    ],
+)
+def test_sync_refuses_bad_entries_before_changing_anything(
+    env: Env, entries: list[tuple[str, str, tuple[str, ...]]], message: str
+) -> None:
+    from quarantine_ui.accounts import DirectoryEntry
+
+    env.user("someone@example.jp", ["sender"])
+    with pytest.raises(AccountError, match=message):
+        env.ui.accounts.sync([DirectoryEntry(*e) for e in entries])
+    user = env.ui.accounts.get("someone@example.jp")
+    assert user is not None and not user.disabled

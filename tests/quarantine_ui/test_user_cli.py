@@ -120,3 +120,48 @@ def test_unknown_role_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(SystemExit) as exc:
         run(tmp_path, "add", "a@example.jp", "--name", "A", "--role", "root", monkeypatch=monkeypatch)
     assert exc.value.code == 2
+
+
+def test_sync_from_a_csv_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    var = tmp_path / "var"
+    run(var, "add", "old@example.jp", "--name", "Old", "--role", "sender", monkeypatch=monkeypatch)
+    export = tmp_path / "directory.csv"
+    export.write_text(
+        "\ufeffaddress,name,roles\ntaro@example.jp,山田 太郎,sender;approver\nhana@example.jp,佐藤 花子,sender\n",
+        encoding="utf-8",
+    )
+    capsys.readouterr()
+    assert run(var, "sync", str(export), monkeypatch=monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "追加 / added: hana@example.jp" in out and "無効化 / disabled: old@example.jp" in out
+    assert "2 entries, 2 added, 0 updated, 1 disabled, 0 enabled" in out
+    taro = accounts(var).get("taro@example.jp")
+    assert taro is not None and taro.roles == frozenset({"sender", "approver"}) and taro.name == "山田 太郎"
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("address,name\na@example.jp,A\n", ":1: missing column(s): roles"),
+        ("address,name,roles\na@example.jp,A,sender\nbroken,B,sender\n", ":3: not a mail address"),
+        ("address,name,roles\na@example.jp,A,boss\n", ":2: roles must be among"),
+        ("address,name,roles\na@example.jp,,sender\n", ":2: name is empty"),
+        (
+            "address,name,roles\na@example.jp,A,sender\nA@example.jp,A,sender\n",
+            ":3: a@example.jp already listed on line 2",
+        ),
+    ],
+)
+def test_sync_errors_name_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, text: str, where: str
+) -> None:
+    export = tmp_path / "dir.csv"
+    export.write_text(text, encoding="utf-8")
+    assert run(tmp_path / "var", "sync", str(export), monkeypatch=monkeypatch) == 1
+    assert f"{export}{where}" in capsys.readouterr().err
+
+
+def test_sync_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    missing = tmp_path / "nope.csv"
+    assert run(tmp_path / "var", "sync", str(missing), monkeypatch=monkeypatch) == 1
+    assert f"{missing}: cannot read" in capsys.readouterr().err
