@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from pathlib import Path
 
@@ -121,6 +122,15 @@ def create_app(
     return app
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def build_server(
     config: UIConfig,
     host: str = "127.0.0.1",
@@ -130,6 +140,11 @@ def build_server(
 ) -> uvicorn.Server:
     """A uvicorn server for the UI. TLS is expected to end at a reverse proxy, whose address goes
     in ``config.trusted_proxies`` (the app reads ``X-Forwarded-For`` itself, only from there)."""
+    if not config.secure_cookies and not _is_loopback(host):
+        raise ValueError(
+            f"secure_cookies is off but the UI would listen on {host}: "
+            "cookies without Secure are allowed only for plain-HTTP tests on localhost"
+        )
     app = create_app(config, actions, audit)
     settings = uvicorn.Config(
         app, host=host, port=port, proxy_headers=False, server_header=False, log_level="info", lifespan="off"

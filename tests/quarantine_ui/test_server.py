@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 
 from quarantine_ui.accounts import AuthEvent
@@ -45,3 +46,12 @@ def test_login_over_a_real_socket(tmp_path: Path) -> None:
         server.should_exit = True
         thread.join(timeout=20)
     assert not thread.is_alive()
+
+
+def test_insecure_cookies_only_on_loopback(tmp_path: Path) -> None:
+    config = make_config(tmp_path, FakeClock())
+    for host in ("0.0.0.0", "192.0.2.1", "ui.example.jp"):
+        with pytest.raises(ValueError, match="secure_cookies is off"):
+            build_server(config, host, 0)
+    for host in ("localhost", "127.0.0.1", "::1"):
+        build_server(config, host, 0)
