@@ -1,0 +1,157 @@
+"""The application factory: ``create_app(config)`` returns the Starlette app, ``serve`` runs it."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from pathlib import Path
+
+import jinja2
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from quarantine_ui import api, link_views, views
+from quarantine_ui.accounts import AuditSink
+from quarantine_ui.actions import MessageActions
+from quarantine_ui.config import UIConfig
+from quarantine_ui.i18n import translator
+from quarantine_ui.middleware import UIMiddleware
+from quarantine_ui.security import SECURITY_HEADERS, SecurityHeadersMiddleware
+from quarantine_ui.services import UI
+
+log = logging.getLogger("sekimori.ui")
+HERE = Path(__file__).parent
+
+
+def _templates() -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return Jinja2Templates(env=env)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, api.APIError)
+    return api.error_response(request, exc.status, exc.code, exc.headers, **exc.extra)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    if _is_api(request):
+        return api.error_response(request, exc.status_code, f"http_{exc.status_code}", headers)
+    return _error_page(request, exc.status_code, headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # Runs outside the middleware stack, so the security headers are added here.
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    headers = dict(SECURITY_HEADERS)
+    headers["cache-control"] = "no-store"
+    if _is_api(request):
+        return api.error_response(request, 500, "internal", headers)
+    return _error_page(request, 500, headers)
+
+
+def _error_page(request: Request, status: int, headers: dict[str, str]) -> Response:
+    if not hasattr(request.state, "lang"):
+        request.state.lang = "ja"
+    t = translator(request.state.lang)
+    key = f"error.{status}"
+    message = t(key) if t(key) != key else t("error.500")
+    response = views.render(request, "error.html", {"message": message}, status)
+    response.headers.update(headers)
+    return response
+
+
+def create_app(
+    config: UIConfig, actions: MessageActions | None = None, audit: AuditSink | None = None
+) -> Starlette:
+    """The UI app. With ``actions`` (the message store) the signed links at ``/a/{token}`` work;
+    ``audit`` receives every login, lockout and account change as it happens."""
+    ui = UI.build(config, _templates(), actions, audit)
+    routes = [
+        Route("/", views.home, methods=["GET"]),
+        Route("/login", views.login_page, methods=["GET"]),
+        Route("/login", views.login_submit, methods=["POST"]),
+        Route("/login/mfa", views.mfa_page, methods=["GET"]),
+        Route("/login/mfa", views.mfa_submit, methods=["POST"]),
+        Route("/mfa/enrol", views.enrol_page, methods=["GET"]),
+        Route("/mfa/enrol", views.enrol_submit, methods=["POST"]),
+        Route("/logout", views.logout, methods=["POST"]),
+        Route("/api/login", api.login, methods=["POST"]),
+        Route("/api/login/mfa", api.login_mfa, methods=["POST"]),
+        Route("/api/logout", api.logout, methods=["POST"]),
+        Route("/api/me", api.me, methods=["GET"]),
+        Route("/api/openapi.json", api.openapi, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    if actions is not None:
+        routes += [
+            Route("/a/{token}", link_views.link_page, methods=["GET"]),
+            Route("/a/{token}", link_views.link_submit, methods=["POST"]),
+        ]
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(SecurityHeadersMiddleware, hsts=config.secure_cookies),
+            Middleware(UIMiddleware, ui=ui),
+        ],
+        exception_handlers={
+            api.APIError: _api_error,
+            HTTPException: _http_error,
+            Exception: _server_error,
+        },
+    )
+    app.state.ui = ui
+    return app
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def build_server(
+    config: UIConfig,
+    host: str = "127.0.0.1",
+    port: int = 8025,
+    actions: MessageActions | None = None,
+    audit: AuditSink | None = None,
+) -> uvicorn.Server:
+    """A uvicorn server for the UI. TLS is expected to end at a reverse proxy, whose address goes
+    in ``config.trusted_proxies`` (the app reads ``X-Forwarded-For`` itself, only from there)."""
+    if not config.secure_cookies and not _is_loopback(host):
+        raise ValueError(
+            f"secure_cookies is off but the UI would listen on {host}: "
+            "cookies without Secure are allowed only for plain-HTTP tests on localhost"
+        )
+    app = create_app(config, actions, audit)
+    settings = uvicorn.Config(
+        app, host=host, port=port, proxy_headers=False, server_header=False, log_level="info", lifespan="off"
+    )
+    return uvicorn.Server(settings)
+
+
+def serve(config: UIConfig, host: str = "127.0.0.1", port: int = 8025) -> None:
+    """Run the UI until interrupted."""
+    build_server(config, host, port).run()

@@ -1,0 +1,207 @@
+"""The message catalogue: every user-visible string, Japanese first, English beside it.
+
+Kept as two Python dicts rather than gettext ``.po`` files: the UI has a few hundred short
+strings, no translator tooling, and no compile step is then needed; a test checks that both
+languages have the same keys and the same ``{placeholders}``, and that every key a template asks
+for exists. Messages are ``str.format`` templates; Jinja2 autoescaping escapes their output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from quarantine_ui.config import LANGUAGES
+
+Translator = Callable[..., str]
+
+MESSAGES: Mapping[str, Mapping[str, str]] = {
+    "ja": {
+        "app.name": "関守 Sekimori",
+        "app.tagline": "送信メールの情報漏えい対策",
+        "nav.home": "ホーム",
+        "nav.logout": "ログアウト",
+        "nav.switch_language": "English",
+        "nav.skip": "本文へ移動",
+        "login.title": "ログイン",
+        "login.address": "メールアドレス",
+        "login.password": "パスワード",
+        "login.submit": "ログイン",
+        "login.error.bad_credentials": "メールアドレスまたはパスワードが違います。",
+        "login.error.locked": "失敗が続いたため、このアカウントは一時的にロックされています。{minutes} 分後にもう一度お試しください。",
+        "login.error.throttled": "この端末からの試行が多すぎます。{minutes} 分後にもう一度お試しください。",
+        "login.error.form_expired": "フォームの有効期限が切れました。もう一度入力してください。",
+        "login.error.sso_only": "このアカウントにはパスワードが設定されていません。管理者にお問い合わせください。",
+        "login.logged_out": "ログアウトしました。",
+        "login.session_expired": "セッションの有効期限が切れました。もう一度ログインしてください。",
+        "mfa.title": "確認コードの入力",
+        "mfa.instructions": "認証アプリに表示されている 6 桁の確認コードを入力してください。",
+        "mfa.code": "確認コード",
+        "mfa.submit": "確認",
+        "mfa.error.wrong_code": "確認コードが違います。",
+        "mfa.cancel": "別のアカウントでログイン",
+        "enrol.title": "二要素認証の設定",
+        "enrol.required": "この役割では二要素認証が必須です。設定を完了するとログインできます。",
+        "enrol.step1": "認証アプリ（Google Authenticator、Microsoft Authenticator など）で「セットアップキーを入力」を選び、次の秘密鍵を入力してください。",
+        "enrol.secret": "秘密鍵",
+        "enrol.uri": "otpauth URI（URI を読み込める認証アプリ用）",
+        "enrol.shown_once": "この秘密鍵はこの画面でのみ表示されます。画面を再読み込みすると新しい秘密鍵が発行されます。",
+        "enrol.step2": "アプリに表示された 6 桁の確認コードを入力して設定を完了してください。",
+        "enrol.submit": "設定を完了",
+        "enrol.done": "二要素認証を設定しました。",
+        "enrol.already": "二要素認証は設定済みです。再設定はセキュリティ管理者に依頼してください。",
+        "home.title": "ホーム",
+        "home.welcome": "{name} さん、ようこそ。",
+        "home.address": "メールアドレス",
+        "home.roles": "役割",
+        "home.mfa": "二要素認証",
+        "home.mfa.on": "設定済み",
+        "home.mfa.off": "未設定",
+        "home.mfa.enrol": "二要素認証を設定する",
+        "home.signed_in_via": "ログイン方法",
+        "home.via.password": "パスワード",
+        "home.via.sso": "シングルサインオン",
+        "role.sender": "送信者",
+        "role.approver": "承認者",
+        "role.security_admin": "セキュリティ管理者",
+        "role.auditor": "監査担当者",
+        "role.sender.about": "自分が送信したメールのうち、保留・承認待ち・隔離中のものを確認し、取り消しや即時送信ができます。",
+        "role.approver.about": "自分宛ての承認依頼を確認し、承認または却下します。",
+        "role.security_admin.about": "すべてのキューの確認、隔離メールの審査、ポリシーの編集と有効化を行います。",
+        "role.auditor.about": "監査ログを閲覧・出力し、改ざんがないことを検証します（閲覧のみ）。",
+        "link.title": "保留中のメール",
+        "link.cancel.title": "保留中のメールを取り消す",
+        "link.send_now.title": "保留中のメールを今すぐ送信する",
+        "link.cancel.explain": "このメールは送信されずに取り消されます。",
+        "link.send_now.explain": "保留期間の終了を待たずに、このメールを今すぐ送信します。",
+        "link.cancel.submit": "取り消す",
+        "link.send_now.submit": "今すぐ送信",
+        "link.cancel.done": "メールを取り消しました。このメールは送信されません。",
+        "link.send_now.done": "メールの送信を開始しました。",
+        "link.subject": "件名",
+        "link.recipients": "宛先",
+        "link.release_at": "送信予定",
+        "link.no_subject": "（件名なし）",
+        "link.error.used": "このリンクはすでに使用されています。",
+        "link.error.expired": "このリンクは有効期限が切れています。",
+        "link.error.invalid": "このリンクは無効です。",
+        "link.error.unknown": "対象のメールが見つかりません。",
+        "link.error.not_held": "このメールはもう保留中ではありません（送信済みまたは取り消し済みです）。",
+        "error.title": "エラー",
+        "error.400": "リクエストの形式が正しくありません。",
+        "error.401": "ログインが必要です。",
+        "error.403": "この操作は許可されていません。",
+        "error.403.csrf": "フォームの有効期限が切れたか、不正な送信です。ページを読み込み直してからもう一度お試しください。",
+        "error.404": "ページが見つかりません。",
+        "error.405": "この方法ではアクセスできません。",
+        "error.413": "送信されたデータが大きすぎます。",
+        "error.415": "JSON で送信してください。",
+        "error.500": "サーバーでエラーが発生しました。",
+        "error.back": "ホームへ戻る",
+    },
+    "en": {
+        "app.name": "Sekimori",
+        "app.tagline": "Data-loss prevention for outgoing mail",
+        "nav.home": "Home",
+        "nav.logout": "Log out",
+        "nav.switch_language": "日本語",
+        "nav.skip": "Skip to content",
+        "login.title": "Log in",
+        "login.address": "Mail address",
+        "login.password": "Password",
+        "login.submit": "Log in",
+        "login.error.bad_credentials": "Wrong mail address or password.",
+        "login.error.locked": "This account is locked for a while after repeated failures. Try again in {minutes} minutes.",
+        "login.error.throttled": "Too many attempts from this device. Try again in {minutes} minutes.",
+        "login.error.form_expired": "The form had expired. Please enter your details again.",
+        "login.error.sso_only": "This account has no password. Please ask your administrator.",
+        "login.logged_out": "You have logged out.",
+        "login.session_expired": "Your session has expired. Please log in again.",
+        "mfa.title": "Enter your verification code",
+        "mfa.instructions": "Enter the 6-digit code shown by your authenticator app.",
+        "mfa.code": "Verification code",
+        "mfa.submit": "Verify",
+        "mfa.error.wrong_code": "Wrong verification code.",
+        "mfa.cancel": "Log in with another account",
+        "enrol.title": "Set up two-factor authentication",
+        "enrol.required": "Your role requires two-factor authentication. Finish the setup to log in.",
+        "enrol.step1": "In your authenticator app (Google Authenticator, Microsoft Authenticator, …) choose “enter a setup key” and type this secret.",
+        "enrol.secret": "Secret",
+        "enrol.uri": "otpauth URI (for apps that accept a URI)",
+        "enrol.shown_once": "This secret is shown only on this page. Reloading the page issues a new secret.",
+        "enrol.step2": "Enter the 6-digit code your app shows to finish the setup.",
+        "enrol.submit": "Finish setup",
+        "enrol.done": "Two-factor authentication is set up.",
+        "enrol.already": "Two-factor authentication is already set up. Ask a security admin to reset it.",
+        "home.title": "Home",
+        "home.welcome": "Welcome, {name}.",
+        "home.address": "Mail address",
+        "home.roles": "Roles",
+        "home.mfa": "Two-factor authentication",
+        "home.mfa.on": "Set up",
+        "home.mfa.off": "Not set up",
+        "home.mfa.enrol": "Set up two-factor authentication",
+        "home.signed_in_via": "Signed in with",
+        "home.via.password": "Password",
+        "home.via.sso": "Single sign-on",
+        "role.sender": "Sender",
+        "role.approver": "Approver",
+        "role.security_admin": "Security admin",
+        "role.auditor": "Auditor",
+        "role.sender.about": "See your own held, pending and quarantined mail; cancel it or send it now.",
+        "role.approver.about": "Review the approval requests routed to you; approve or reject them.",
+        "role.security_admin.about": "Review every queue and quarantined mail; edit and activate the policy.",
+        "role.auditor.about": "Read and export the audit log and verify that it has not been tampered with (read-only).",
+        "link.title": "Held message",
+        "link.cancel.title": "Cancel a held message",
+        "link.send_now.title": "Send a held message now",
+        "link.cancel.explain": "The message will be cancelled and never sent.",
+        "link.send_now.explain": "The message will be sent now instead of at the end of the hold.",
+        "link.cancel.submit": "Cancel the message",
+        "link.send_now.submit": "Send now",
+        "link.cancel.done": "The message was cancelled. It will not be sent.",
+        "link.send_now.done": "The message is being sent.",
+        "link.subject": "Subject",
+        "link.recipients": "Recipients",
+        "link.release_at": "Scheduled for",
+        "link.no_subject": "(no subject)",
+        "link.error.used": "This link has already been used.",
+        "link.error.expired": "This link has expired.",
+        "link.error.invalid": "This link is not valid.",
+        "link.error.unknown": "The message was not found.",
+        "link.error.not_held": "This message is no longer held (it was already sent or cancelled).",
+        "error.title": "Error",
+        "error.400": "The request is malformed.",
+        "error.401": "You need to log in.",
+        "error.403": "This is not allowed.",
+        "error.403.csrf": "The form has expired or the request was forged. Reload the page and try again.",
+        "error.404": "Page not found.",
+        "error.405": "This page cannot be used that way.",
+        "error.413": "Too much data was sent.",
+        "error.415": "Please send JSON.",
+        "error.500": "Something went wrong on the server.",
+        "error.back": "Back to the home page",
+    },
+}
+
+
+def translator(lang: str) -> Translator:
+    """A function ``t(key, **values)`` for ``lang`` (falls back to Japanese, then to the key)."""
+    table = MESSAGES.get(lang, MESSAGES["ja"])
+
+    def t(key: str, **values: object) -> str:
+        text = table.get(key) or MESSAGES["ja"].get(key) or key
+        return text.format(**values) if values else text
+
+    return t
+
+
+def pick_language(query: str | None, cookie: str | None, default: str) -> str:
+    """``?lang=`` wins over the cookie, which wins over the configured default.
+
+    >>> pick_language("en", "ja", "ja"), pick_language(None, "en", "ja"), pick_language("xx", None, "ja")
+    ('en', 'en', 'ja')
+    """
+    for value in (query, cookie):
+        if value in LANGUAGES:
+            return value
+    return default

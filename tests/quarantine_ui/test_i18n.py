@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+
+import quarantine_ui
+from quarantine_ui.config import ROLES
+from quarantine_ui.i18n import MESSAGES, pick_language, translator
+from quarantine_ui.links import ACTIONS
+
+TEMPLATES = Path(quarantine_ui.__file__).parent / "templates"
+_KEY = re.compile(r"""\bt\(\s*"([a-z0-9_.]+)"(?:\s*[,)])""")
+_DYNAMIC = re.compile(r"""\bt\(\s*"([a-z0-9_.]+)"\s*~""")
+
+
+def _fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_both_languages_have_the_same_keys_and_placeholders() -> None:
+    assert set(MESSAGES) == {"ja", "en"}
+    assert set(MESSAGES["ja"]) == set(MESSAGES["en"])
+    for key, text in MESSAGES["ja"].items():
+        assert _fields(text) == _fields(MESSAGES["en"][key]), key
+        assert text.strip(), key
+
+
+def test_every_key_used_in_templates_exists() -> None:
+    used: set[str] = set()
+    prefixes: set[str] = set()
+    for path in TEMPLATES.glob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        used.update(_KEY.findall(text))
+        prefixes.update(_DYNAMIC.findall(text))
+    assert used, "no t() calls found: the pattern is out of date"
+    assert used <= set(MESSAGES["ja"])
+    # Keys built as "role." ~ role (~ ".about"), "home.via." ~ via and "link." ~ action ~ ".title".
+    assert prefixes == {"role.", "home.via.", "link."}
+    for action in ACTIONS:
+        for part in ("title", "explain", "submit", "done"):
+            assert f"link.{action}.{part}" in MESSAGES["ja"]
+    for reason in ("used", "expired", "invalid", "unknown", "not_held"):
+        assert f"link.error.{reason}" in MESSAGES["ja"]
+    for role in ROLES:
+        assert f"role.{role}" in MESSAGES["ja"] and f"role.{role}.about" in MESSAGES["ja"]
+    assert {"home.via.password", "home.via.sso"} <= set(MESSAGES["ja"])
+
+
+def test_japanese_is_japanese() -> None:
+    t = translator("ja")
+    assert t("login.title") == "ログイン"
+    assert translator("en")("login.title") == "Log in"
+    assert t("home.welcome", name="山田") == "山田 さん、ようこそ。"
+
+
+def test_unknown_language_and_key_fall_back() -> None:
+    assert translator("fr")("login.title") == "ログイン"
+    assert translator("en")("no.such.key") == "no.such.key"
+
+
+def test_pick_language() -> None:
+    assert pick_language(None, None, "ja") == "ja"
+    assert pick_language("en", None, "ja") == "en"
+    assert pick_language(None, "en", "ja") == "en"
+    assert pick_language("ja", "en", "ja") == "ja"
+    assert pick_language("<script>", "xx", "en") == "en"
