@@ -9,7 +9,7 @@ from policies.diff import DecisionDiff, diff_decisions
 from policies.errors import MESSAGES, PolicyError
 from policies.evaluate import evaluate
 from policies.holder import PolicyHolder
-from policies.loader import default_policy_path, load_directory, load_policy
+from policies.loader import default_policy_path, load_directory, load_policy, parse_policy
 from policies.model import (
     Action,
     Decision,
@@ -43,4 +43,5 @@ __all__ = [
     "evaluate",
     "load_directory",
     "load_policy",
+    "parse_policy",
 ]

@@ -63,6 +63,10 @@ def _read_yaml(path: Path, shown: str) -> Any:
         raise PolicyError(
             shown, 0, "", "file_unreadable", {"reason": exc.strerror or type(exc).__name__}
         ) from exc
+    return _parse_yaml(text, shown)
+
+
+def _parse_yaml(text: str, shown: str) -> Any:
     try:
         return _yaml().load(text)
     except DuplicateKeyError as exc:
@@ -235,8 +239,16 @@ def load_directory(path: Path, shown: str) -> Directory:
 def load_policy(path: str | Path) -> Policy:
     """Read, validate and compile a policy file. Raises :class:`PolicyError` naming file and line."""
     p = Path(path)
-    shown = str(path)
-    root = _read_yaml(p, shown)
+    return _build(_read_yaml(p, str(path)), p, str(path))
+
+
+def parse_policy(text: str, *, path: str | Path = "policy.yaml") -> Policy:
+    """Validate and compile policy text (e.g. from an editor) as if it were the file ``path``;
+    a directory is looked up relative to ``path``."""
+    return _build(_parse_yaml(text, str(path)), Path(path), str(path))
+
+
+def _build(root: Any, p: Path, shown: str) -> Policy:
     if not isinstance(root, CommentedMap):
         raise PolicyError(shown, 1, "", "not_a_mapping", {})
     spec = _validate(PolicySpec, root, shown)

@@ -136,7 +136,12 @@ def run_test(args: argparse.Namespace) -> int:
         d = decide(policy, raw, now)
         counts[d.action.value] = counts.get(d.action.value, 0) + 1
         if args.format == "jsonl":
-            line = {"path": path, "action": d.action.value, "transforms": list(d.transforms), "rules": list(d.rule_ids)}
+            line = {
+                "path": path,
+                "action": d.action.value,
+                "transforms": list(d.transforms),
+                "rules": list(d.rule_ids),
+            }
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
         else:
             _table(path, d, out)
@@ -164,9 +169,15 @@ def run_diff(args: argparse.Namespace) -> int:
         if args.format == "jsonl":
             out.write(json.dumps({"path": path, **diff.to_dict()}, ensure_ascii=False) + "\n")
         else:
-            before = diff.old_action.value + "".join(f"+{t}" for t in diff.old_transforms if t != diff.old_action)
-            after = diff.new_action.value + "".join(f"+{t}" for t in diff.new_transforms if t != diff.new_action)
-            out.write(f"{path}: {before} -> {after} ({diff.direction}) by {', '.join(diff.deciding_rules) or '-'}\n")
+            before = diff.old_action.value + "".join(
+                f"+{t}" for t in diff.old_transforms if t != diff.old_action
+            )
+            after = diff.new_action.value + "".join(
+                f"+{t}" for t in diff.new_transforms if t != diff.new_action
+            )
+            out.write(
+                f"{path}: {before} -> {after} ({diff.direction}) by {', '.join(diff.deciding_rules) or '-'}\n"
+            )
     if args.format == "table":
         out.write(f"{changed} of {total} messages change decision\n")
     return 0

@@ -79,7 +79,13 @@ def scan(*parts: PartResult, records: int = 0, size: int = 0, errors: tuple[str,
 EMPTY = scan(part())
 
 
-def mail(*recipients: str, sender: str = SENDER, to: tuple[str, ...] | None = None, cc: tuple[str, ...] = (), **kw: object) -> Envelope:
+def mail(
+    *recipients: str,
+    sender: str = SENDER,
+    to: tuple[str, ...] | None = None,
+    cc: tuple[str, ...] = (),
+    **kw: object,
+) -> Envelope:
     return Envelope(
         direction="mail",
         sender=sender,
@@ -100,7 +106,9 @@ def write_policy(tmp: Path, rules_yaml: str, *, header: str = HEADER, name: str 
     """A policy file with the test directory next to it; ``rules_yaml`` is the rules list body."""
     (tmp / "people.csv").write_text(DIRECTORY_CSV, encoding="utf-8")
     path = tmp / name
-    path.write_text(header + textwrap.indent(textwrap.dedent(rules_yaml).strip("\n"), "  ") + "\n", encoding="utf-8")
+    path.write_text(
+        header + textwrap.indent(textwrap.dedent(rules_yaml).strip("\n"), "  ") + "\n", encoding="utf-8"
+    )
     return path
 
 
