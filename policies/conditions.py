@@ -7,11 +7,10 @@ does not hold. Everything here is pure: the only outside knowledge is the read-o
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from email.utils import parseaddr
 from fnmatch import fnmatchcase
-from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from classifiers.model import Finding, PartResult, ScanResult
 from classifiers.redact import redact
@@ -47,6 +46,27 @@ FILE_KINDS = frozenset({"attachment", "file"})
 Complain = Callable[[tuple[str | int, ...], str, dict[str, Any]], None]
 
 
+T = TypeVar("T")
+
+
+class _lazy(Generic[T]):
+    """A per-instance cached property without ``functools.cached_property``'s lock (3.11)."""
+
+    def __init__(self, fn: Callable[[Any], T]) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+
+    @overload
+    def __get__(self, obj: None, cls: type[Any]) -> _lazy[T]: ...
+    @overload
+    def __get__(self, obj: object, cls: type[Any]) -> T: ...
+    def __get__(self, obj: object | None, cls: type[Any]) -> T | _lazy[T]:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.fn(obj)
+        return value
+
+
 def _bare(address: str) -> str:
     a = address.strip()
     if "<" in a:
@@ -71,43 +91,70 @@ class EvalContext:
         self.internal_domains = internal_domains
         self.directory = directory
         self.history = history
+        self.memo: dict[object, list[Evidence] | None] = {}
 
-    @cached_property
+    @_lazy
     def sender(self) -> str:
         return _bare(self.envelope.sender)
 
-    @cached_property
+    @_lazy
     def sender_domain(self) -> str:
         return domain_of(self.sender)
 
-    @cached_property
+    @_lazy
     def sender_person(self) -> Person | None:
         return self.directory.person(self.sender)
 
-    @cached_property
-    def recipients(self) -> tuple[str, ...]:
+    @_lazy
+    def _addresses(self) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        """(all recipients, external recipients, external To/Cc, external domains), each distinct."""
+        # One plain loop: this runs for nearly every message, so no comprehensions here.
         env = self.envelope
-        return tuple(dict.fromkeys(_bare(a) for a in (*env.recipients, *env.to, *env.cc) if a.strip()))
+        internal = self.internal_domains
+        to_cc = env.to + env.cc
+        n_visible = len(to_cc)
+        external_of: dict[str, bool] = {}
+        seen: set[str] = set()
+        everyone: list[str] = []
+        external: list[str] = []
+        visible: list[str] = []
+        domains: set[str] = set()
+        for i, raw in enumerate(to_cc + env.recipients):
+            a = _bare(raw)
+            if not a or a in seen:  # To and Cc come first: a repeated address was seen as visible
+                continue
+            seen.add(a)
+            everyone.append(a)
+            d = domain_of(a)
+            outside = external_of.get(d)
+            if outside is None:
+                outside = external_of[d] = not is_in_domains(d, internal)
+            if outside:
+                external.append(a)
+                if d:
+                    domains.add(d)
+                if i < n_visible:
+                    visible.append(a)
+        return tuple(everyone), tuple(external), tuple(visible), tuple(sorted(domains))
 
-    def _is_external(self, address: str) -> bool:
-        return not is_in_domains(domain_of(address), self.internal_domains)
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return self._addresses[0]
 
-    @cached_property
+    @property
     def external_recipients(self) -> tuple[str, ...]:
-        return tuple(a for a in self.recipients if self._is_external(a))
+        return self._addresses[1]
 
-    @cached_property
+    @property
     def external_visible(self) -> tuple[str, ...]:
         """Distinct external addresses in the To and Cc headers (what everyone can see)."""
-        env = self.envelope
-        seen = dict.fromkeys(_bare(a) for a in (*env.to, *env.cc) if a.strip())
-        return tuple(a for a in seen if self._is_external(a))
+        return self._addresses[2]
 
-    @cached_property
+    @property
     def external_domains(self) -> tuple[str, ...]:
-        return tuple(sorted({domain_of(a) for a in self.external_recipients} - {""}))
+        return self._addresses[3]
 
-    @cached_property
+    @_lazy
     def by_type(self) -> dict[str, list[tuple[PartResult, Finding]]]:
         out: dict[str, list[tuple[PartResult, Finding]]] = {}
         for part in self.scan.parts:
@@ -115,11 +162,11 @@ class EvalContext:
                 out.setdefault(f.type, []).append((part, f))
         return out
 
-    @cached_property
+    @_lazy
     def file_parts(self) -> tuple[PartResult, ...]:
         return tuple(p for p in self.scan.parts if p.kind in FILE_KINDS)
 
-    @cached_property
+    @_lazy
     def size(self) -> int:
         return max(self.envelope.size, self.scan.size)
 
@@ -136,27 +183,117 @@ def _evidence(
     )
 
 
+def _finding_evidence(entity_type: str, hits: Sequence[tuple[PartResult, Finding]], detail: str) -> Evidence:
+    """Evidence of findings; only the few values shown are redacted (redaction is the cost)."""
+    shown: dict[str, Finding] = {}
+    for _, f in hits:
+        key = f.normalized or f.value
+        if key not in shown:
+            shown[key] = f
+            if len(shown) == MAX_VALUES:
+                break
+    locations: dict[str, None] = {}
+    for _, f in hits:
+        locations.setdefault(f.location)
+        if len(locations) == MAX_LOCATIONS:
+            break
+    return Evidence(
+        entity_type=entity_type,
+        count=len(hits),
+        values=tuple(dict.fromkeys(redact(entity_type, f.value) for f in shown.values())),
+        locations=tuple(locations),
+        detail=detail,
+    )
+
+
 def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
-def compile_condition(cond: Condition, directory: Directory | None, complain: Complain) -> Predicate:
-    """Turn a validated condition node into a predicate. Several keys in one node must all hold."""
+def compile_condition(
+    cond: Condition,
+    directory: Directory | None,
+    complain: Complain,
+    shared: dict[str, Predicate] | None = None,
+    repeated: frozenset[str] = frozenset(),
+) -> Predicate:
+    """Turn a validated condition node into a predicate. Several keys in one node must all hold.
+
+    Condition nodes listed in ``repeated`` (see :func:`repeated_nodes`) compile to one predicate,
+    shared through ``shared`` and evaluated once per message: "leaving the company" appears in
+    most rules of a policy.
+    """
+    if shared is None:
+        shared = {}
+    key = node_key(cond) if repeated else ""
+    if key in repeated:
+        found = shared.get(key)
+        if found is None:
+            found = shared[key] = _memo(_compile(cond, directory, complain, shared, repeated))
+        return found
+    return _compile(cond, directory, complain, shared, repeated)
+
+
+def node_key(cond: Condition) -> str:
+    return cond.model_dump_json(by_alias=True, exclude_none=True)
+
+
+def repeated_nodes(conds: Iterable[Condition]) -> frozenset[str]:
+    """The keys of condition nodes that occur more than once in these condition trees."""
+    counts: dict[str, int] = {}
+
+    def walk(c: Condition) -> None:
+        k = node_key(c)
+        counts[k] = counts.get(k, 0) + 1
+        for child in (*(c.all_ or ()), *(c.any_ or ()), *((c.not_,) if c.not_ is not None else ())):
+            walk(child)
+
+    for c in conds:
+        walk(c)
+    return frozenset(k for k, n in counts.items() if n > 1)
+
+
+def _memo(pred: Predicate) -> Predicate:
+    slot = object()
+
+    def check(ctx: EvalContext) -> list[Evidence] | None:
+        memo = ctx.memo
+        if slot in memo:
+            return memo[slot]
+        result = memo[slot] = pred(ctx)
+        return result
+
+    return check
+
+
+def _compile(
+    cond: Condition,
+    directory: Directory | None,
+    complain: Complain,
+    shared: dict[str, Predicate],
+    repeated: frozenset[str],
+) -> Predicate:
     parts: list[Predicate] = []
     if cond.all_ is not None:
         parts.append(
             _all(
-                [compile_condition(c, directory, _under(complain, "all", i)) for i, c in enumerate(cond.all_)]
+                [
+                    compile_condition(c, directory, _under(complain, "all", i), shared, repeated)
+                    for i, c in enumerate(cond.all_)
+                ]
             )
         )
     if cond.any_ is not None:
         parts.append(
             _any(
-                [compile_condition(c, directory, _under(complain, "any", i)) for i, c in enumerate(cond.any_)]
+                [
+                    compile_condition(c, directory, _under(complain, "any", i), shared, repeated)
+                    for i, c in enumerate(cond.any_)
+                ]
             )
         )
     if cond.not_ is not None:
-        parts.append(_not(compile_condition(cond.not_, directory, _under(complain, "not"))))
+        parts.append(_not(compile_condition(cond.not_, directory, _under(complain, "not"), shared, repeated)))
     if cond.direction is not None:
         parts.append(_direction(cond.direction))
     if cond.sender is not None:
@@ -357,14 +494,7 @@ def _entity(cond: EntityCond) -> Predicate:
         if total < min_count:
             return None
         return [
-            _evidence(
-                t,
-                len(hits),
-                [redact(t, f.value) for _, f in hits],
-                [f.location for _, f in hits],
-                f"{len(hits)} × {t} (score ≥ {min_score:g})",
-            )
-            for t, hits in per_type
+            _finding_evidence(t, hits, f"{len(hits)} × {t} (score ≥ {min_score:g})") for t, hits in per_type
         ]
 
     return check
@@ -400,15 +530,7 @@ def _confidential(cond: ConfidentialCond) -> Predicate:
         ]
         if not hits:
             return None
-        return [
-            _evidence(
-                "confidential_marking",
-                len(hits),
-                [redact("confidential_marking", f.value) for _, f in hits],
-                [f.location for _, f in hits],
-                "confidential marking",
-            )
-        ]
+        return [_finding_evidence("confidential_marking", hits, "confidential marking")]
 
     return check
 

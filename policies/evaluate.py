@@ -13,7 +13,6 @@ from typing import Literal
 from classifiers.model import ScanResult
 from policies.conditions import EvalContext
 from policies.model import (
-    TRANSFORMS,
     Action,
     Decision,
     Directory,
@@ -31,6 +30,9 @@ DEFAULT_GRACE = timedelta(minutes=5)
 DEFAULT_APPROVAL_TIMEOUT = timedelta(hours=24)
 #: The header a ``tag`` action adds when it does not name its own.
 DEFAULT_TAG_HEADER = "X-Sekimori-Tag"
+
+
+_SEVERITY = {a: a.severity for a in Action}
 
 
 def resolve_people(
@@ -106,50 +108,66 @@ def evaluate(
         history=history,
     )
     matched: list[tuple[Rule, RuleMatch]] = []
+    action = Action.DELIVER
+    severity = 0
+    has_tag = has_bcc = notify = False
     for rule in policy.rules:
         evidence = rule.predicate(ctx)
-        if evidence is not None:
-            matched.append((rule, _match(rule, evidence, ctx)))
-    matches = tuple(m for _, m in matched)
-    action = max((m.action for m in matches), key=lambda a: a.severity, default=Action.DELIVER)
-    transforms = tuple(t.value for t in TRANSFORMS if any(m.action is t for m in matches))
+        if evidence is None:
+            continue
+        m = _match(rule, evidence, ctx)
+        matched.append((rule, m))
+        s = _SEVERITY[m.action]
+        if s > severity:
+            action, severity = m.action, s
+        has_tag = has_tag or m.action is Action.TAG
+        has_bcc = has_bcc or m.action is Action.BCC
+        notify = notify or rule.spec.notify_security
+    transforms = (
+        ("tag", "bcc") if has_tag and has_bcc else ("tag",) if has_tag else ("bcc",) if has_bcc else ()
+    )
 
     release_at: datetime | None = None
     approvers: tuple[str, ...] = ()
     deadline: datetime | None = None
     on_timeout: Literal["reject", "escalate"] | None = None
     escalate_to: tuple[str, ...] = ()
-    winners = [r for r, m in matched if m.action is action]
     if action is Action.HOLD:
-        release_at = now + max(r.spec.grace or DEFAULT_GRACE for r in winners)
+        winners = [r for r, m in matched if m.action is action]
+        release_at = now + max([r.spec.grace or DEFAULT_GRACE for r in winners])
     elif action is Action.APPROVAL:
-        approvers = tuple(dict.fromkeys(a for r in winners for a in _approvers(r, ctx)))
-        deadline = now + min(r.spec.timeout or DEFAULT_APPROVAL_TIMEOUT for r in winners)
+        winners = [r for r, m in matched if m.action is action]
+        approvers = tuple(dict.fromkeys([a for r in winners for a in _approvers(r, ctx)]))
+        deadline = now + min([r.spec.timeout or DEFAULT_APPROVAL_TIMEOUT for r in winners])
         # The strictest outcome wins here too: one rule asking to reject on timeout is enough.
-        on_timeout = (
-            "reject" if any((r.spec.on_timeout or "reject") == "reject" for r in winners) else "escalate"
-        )
+        rejects = any((r.spec.on_timeout or "reject") == "reject" for r in winners)
+        on_timeout = "reject" if rejects else "escalate"
         if on_timeout == "escalate":
             escalate_to = tuple(
                 dict.fromkeys(
-                    a
-                    for r in winners
-                    for a in resolve_people(r.spec.escalate_to or (), ctx.sender, ctx.directory)
+                    [
+                        a
+                        for r in winners
+                        for a in resolve_people(r.spec.escalate_to or (), ctx.sender, ctx.directory)
+                    ]
                 )
             )
-    headers: list[tuple[str, str]] = []
-    for rule, m in matched:
-        if m.action is Action.TAG:
-            headers.extend((rule.spec.headers or {DEFAULT_TAG_HEADER: rule.id}).items())
+    headers: tuple[tuple[str, str], ...] = ()
+    if has_tag:
+        found: list[tuple[str, str]] = []
+        for rule, m in matched:
+            if m.action is Action.TAG:
+                found.extend((rule.spec.headers or {DEFAULT_TAG_HEADER: rule.id}).items())
+        headers = tuple(dict.fromkeys(found))
     return Decision(
         action=action,
         transforms=transforms,
-        matches=matches,
+        matches=tuple([m for _, m in matched]),
         release_at=release_at,
         approvers=approvers,
         approval_deadline=deadline,
         on_timeout=on_timeout,
         escalate_to=escalate_to,
-        tag_headers=tuple(dict.fromkeys(headers)),
-        notify_security=any(r.spec.notify_security for r, _ in matched),
+        tag_headers=headers,
+        notify_security=notify,
     )

@@ -18,9 +18,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from policies.conditions import compile_condition
+from policies.conditions import compile_condition, repeated_nodes
 from policies.errors import MESSAGES, PolicyError
-from policies.model import Action, Directory, Person, Policy, Rule
+from policies.model import Action, Directory, Person, Policy, Predicate, Rule
 from policies.schema import DirectorySpec, PersonSpec, PolicySpec
 
 M = TypeVar("M", bound=BaseModel)
@@ -265,6 +265,8 @@ def _build(root: Any, p: Path, shown: str) -> Policy:
 
     rules: list[Rule] = []
     seen: set[str] = set()
+    shared: dict[str, Predicate] = {}
+    repeated = repeated_nodes(r.when for r in spec.rules)
     for i, r in enumerate(spec.rules):
         if r.id in seen:
             fail(("rules", i, "id"), "duplicate_rule_id", {"value": r.id})
@@ -273,7 +275,7 @@ def _build(root: Any, p: Path, shown: str) -> Policy:
         def complain(loc: Loc, code: str, params: dict[str, Any], i: int = i) -> None:
             fail(("rules", i, "when", *loc), code, params)
 
-        predicate = compile_condition(r.when, directory, complain)
+        predicate = compile_condition(r.when, directory, complain, shared, repeated)
         for field in ("approvers", "fallback_approvers", "escalate_to"):
             for j, entry in enumerate(getattr(r.action, field) or ()):
                 if entry == "manager" or entry.startswith("group:"):
