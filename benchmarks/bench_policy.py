@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -95,8 +96,8 @@ def main() -> int:
         envelope = envelope_from_message(raw)
         result = scan_message(raw)
         t_scan, t_eval = best_pair(
-            lambda raw=raw: scan_message(raw),
-            lambda e=envelope, r=result: evaluate(policy, e, r, now=NOW, history=history),
+            partial(scan_message, raw),
+            partial(evaluate, policy, envelope, result, now=NOW, history=history),
         )
         scan_total += t_scan
         eval_total += t_eval
