@@ -163,6 +163,14 @@ class EvalContext:
         return out
 
     @_lazy
+    def truncated(self) -> tuple[tuple[str, str], ...]:
+        return self.scan.truncated
+
+    @_lazy
+    def encrypted(self) -> tuple[str, ...]:
+        return self.scan.encrypted
+
+    @_lazy
     def file_parts(self) -> tuple[PartResult, ...]:
         return tuple(p for p in self.scan.parts if p.kind in FILE_KINDS)
 
@@ -482,12 +490,12 @@ def _entity(cond: EntityCond) -> Predicate:
     def check(ctx: EvalContext) -> list[Evidence] | None:
         total = 0
         per_type: list[tuple[str, list[tuple[PartResult, Finding]]]] = []
+        by_type = ctx.by_type
         for t in types:
-            hits = [
-                (p, f)
-                for p, f in ctx.by_type.get(t, ())
-                if f.score >= min_score and (kinds is None or p.kind in kinds)
-            ]
+            found = by_type.get(t)
+            if not found:
+                continue
+            hits = [(p, f) for p, f in found if f.score >= min_score and (kinds is None or p.kind in kinds)]
             if hits:
                 per_type.append((t, hits))
                 total += len(hits)
@@ -523,9 +531,12 @@ def _confidential(cond: ConfidentialCond) -> Predicate:
         return any(m in text for m in markings)
 
     def check(ctx: EvalContext) -> list[Evidence] | None:
+        found = ctx.by_type.get("confidential_marking")
+        if not found:
+            return None
         hits = [
             (p, f)
-            for p, f in ctx.by_type.get("confidential_marking", ())
+            for p, f in found
             if f.score >= min_score and (kinds is None or p.kind in kinds) and wanted(f)
         ]
         if not hits:
@@ -537,7 +548,7 @@ def _confidential(cond: ConfidentialCond) -> Predicate:
 
 def _encrypted(want: bool) -> Predicate:
     def check(ctx: EvalContext) -> list[Evidence] | None:
-        where = ctx.scan.encrypted
+        where = ctx.encrypted
         if bool(where) != want:
             return None
         return [_evidence(None, len(where), (), where, "encrypted parts (not inspected)")] if where else []
@@ -547,7 +558,7 @@ def _encrypted(want: bool) -> Predicate:
 
 def _truncated(want: bool) -> Predicate:
     def check(ctx: EvalContext) -> list[Evidence] | None:
-        cut = ctx.scan.truncated
+        cut = ctx.truncated
         errors = ctx.scan.errors
         if bool(cut or errors) != want:
             return None
@@ -569,14 +580,13 @@ def _truncated(want: bool) -> Predicate:
 
 def _fully_inspected(want: bool) -> Predicate:
     def check(ctx: EvalContext) -> list[Evidence] | None:
-        scan = ctx.scan
-        if scan.fully_inspected != want:
+        cut, encrypted, errors = ctx.truncated, ctx.encrypted, ctx.scan.errors
+        if (not (cut or encrypted or errors)) != want:
             return None
         if want:
             return []
-        reasons = [why for _, why in scan.truncated] + ["encrypted"] * bool(scan.encrypted)
-        reasons += ["error"] * bool(scan.errors)
-        where = [loc for loc, _ in scan.truncated] + list(scan.encrypted)
+        reasons = [why for _, why in cut] + ["encrypted"] * bool(encrypted) + ["error"] * bool(errors)
+        where = [loc for loc, _ in cut] + list(encrypted)
         return [_evidence(None, len(where) or 1, reasons, where, "not fully inspected")]
 
     return check

@@ -125,9 +125,16 @@ def _table(path: str, d: Decision, out: TextIO) -> None:
             out.write(line + "\n")
 
 
+def _no_folder(folder: str, command: str) -> bool:
+    if Path(folder).is_dir():
+        return False
+    print(f"sekimori policy {command}: フォルダがありません / not a folder: {folder}", file=sys.stderr)
+    return True
+
+
 def run_test(args: argparse.Namespace) -> int:
     policy = _load(args.file, "test")
-    if policy is None:
+    if policy is None or _no_folder(args.folder, "test"):
         return 1
     now = datetime.now(UTC)
     out = sys.stdout
@@ -154,7 +161,7 @@ def run_test(args: argparse.Namespace) -> int:
 def run_diff(args: argparse.Namespace) -> int:
     old = _load(args.old, "diff")
     new = _load(args.new, "diff")
-    if old is None or new is None:
+    if old is None or new is None or _no_folder(args.folder, "diff"):
         return 1
     now = datetime.now(UTC)
     out = sys.stdout

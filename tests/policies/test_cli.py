@@ -140,3 +140,20 @@ def test_diff_jsonl_for_a_transform_change(
     assert ext["old"] == {"action": "hold", "transforms": []}
     assert ext["new"] == {"action": "hold", "transforms": ["bcc"]}
     assert ext["deciding_rules"] == ["bcc-many-external"]
+
+
+def test_missing_folder_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    policy = str(default_policy_path())
+    assert main(["policy", "test", policy, str(tmp_path / "nope")]) == 1
+    assert main(["policy", "diff", policy, policy, str(tmp_path / "nope")]) == 1
+    assert "not a folder" in capsys.readouterr().err
+
+
+def test_malformed_messages_do_not_stop_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "garbage.eml").write_bytes(
+        b"\xff\xfe\x00From: <<<@@@>>>\r\nTo: ,,,;;\r\nContent-Type: multipart/mixed\r\n\r\n--"
+    )
+    (tmp_path / "empty.eml").write_bytes(b"")
+    assert main(["policy", "test", str(default_policy_path()), str(tmp_path), "--format", "jsonl"]) == 0
+    rows = _jsonl(capsys.readouterr().out)
+    assert set(rows) == {"garbage.eml", "empty.eml"}
