@@ -313,6 +313,22 @@ def test_sensitivity_labelled_attachment_goes_to_review(policy: Policy) -> None:
     assert decide(policy, raw, plus(scan_message(raw), label)).action is Action.QUARANTINE
 
 
+@pytest.mark.parametrize(
+    ("body", "value", "score", "kind"),
+    [
+        ("This e-mail may contain confidential information.", "confidential", 0.4, "body"),
+        ("", "General", 0.2, "metadata"),
+    ],
+    ids=["disclaimer", "public-label"],
+)
+def test_disclaimers_and_public_labels_are_not_reviewed(
+    policy: Policy, body: str, value: str, score: float, kind: str
+) -> None:
+    raw = eml(to="advisor@example.com", subject="Minutes", body=body or "Minutes attached.")
+    weak = part(finding("confidential_marking", value, score=score), kind=kind)
+    assert decide(policy, raw, plus(scan_message(raw), weak)).action is Action.HOLD
+
+
 def test_marked_document_inside_the_company_passes(policy: Policy) -> None:
     raw = eml(to="hanako.sato@example.co.jp", subject="事業計画 (社外秘)", body="社外秘")
     assert (
