@@ -7,10 +7,14 @@ added to the real scan result (a unit test may fake the outside world).
 
 from __future__ import annotations
 
+import io
+import zipfile
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
+import docx
 import pytest
+import pyzipper
 
 from classifiers import scan_bytes, scan_message
 from classifiers.model import Finding, PartResult, ScanResult
@@ -58,6 +62,33 @@ def in_body(result: ScanResult, *findings: Finding) -> ScanResult:
     body = next(p for p in result.parts if p.kind == "body")
     new = replace(body, findings=(*body.findings, *findings))
     return replace(result, parts=tuple(new if p is body else p for p in result.parts))
+
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def _docx(text: str) -> bytes:
+    doc = docx.Document()
+    doc.add_paragraph(text)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def _zip() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("inner/readme.txt", "添付資料です")
+    return out.getvalue()
+
+
+def _password_zip() -> bytes:
+    """A password-protected (AES) ZIP, as PPAP senders make them."""
+    out = io.BytesIO()
+    with pyzipper.AESZipFile(out, "w", compression=pyzipper.ZIP_DEFLATED, encryption=pyzipper.WZ_AES) as z:
+        z.setpassword(b"pass1234")
+        z.writestr("見積書.txt", "お見積り金額 100万円")
+    return out.getvalue()
 
 
 # -- 1. 送信保留: all external mail waits 5 minutes ---------------------------------------------
@@ -221,7 +252,7 @@ def test_one_card_like_number_without_context_is_only_held(policy: Policy) -> No
 # -- 5. 上長承認: personal data of many people ----------------------------------------------------
 
 
-def _customer_list(n: int) -> tuple[PartResult, ScanResult]:
+def _customer_list(n: int) -> tuple[PartResult, bytes]:
     rows = "\n".join(f"顧客{i},090-0000-{i:04d}" for i in range(n))
     attachment = part(
         *(
@@ -232,7 +263,7 @@ def _customer_list(n: int) -> tuple[PartResult, ScanResult]:
         filename="顧客リスト.csv",
         records=n,
     )
-    return attachment, scan_bytes(rows.encode(), "顧客リスト.csv")
+    return attachment, rows.encode()
 
 
 @pytest.mark.parametrize(
@@ -244,12 +275,12 @@ def _customer_list(n: int) -> tuple[PartResult, ScanResult]:
     ids=["ja", "en"],
 )
 def test_customer_list_needs_the_managers_approval(policy: Policy, subject: str, body: str) -> None:
-    attachment, _ = _customer_list(60)
+    attachment, rows = _customer_list(60)
     raw = eml(
         to="agency@example.com",
         subject=subject,
         body=body,
-        attachments=(("顧客リスト.csv", b"...", "text/csv"),),
+        attachments=(("顧客リスト.csv", rows, "text/csv"),),
     )
     d = decide(policy, raw, plus(scan_message(raw), attachment, records=60))
     assert d.action is Action.APPROVAL
@@ -303,7 +334,7 @@ def test_sensitivity_labelled_attachment_goes_to_review(policy: Policy) -> None:
         to="advisor@example.com",
         subject="資料",
         body="資料を添付します。",
-        attachments=(("plan.docx", b"PK", "application/octet-stream"),),
+        attachments=(("plan.docx", _docx("2026年度 事業計画"), DOCX),),
     )
     label = part(
         finding("confidential_marking", "Highly Confidential", location="plan.docx!metadata"),
@@ -361,7 +392,7 @@ def test_password_zip_is_held_with_a_notice_en(policy: Policy) -> None:
         to="john@example.com",
         subject="Files",
         body="Password follows in a separate mail.",
-        attachments=(("files.zip", b"PK\x03\x04", "application/zip"),),
+        attachments=(("files.zip", _password_zip(), "application/zip"),),
     )
     zipped = part(kind="attachment", filename="files.zip", content_type="application/zip", encrypted=True)
     d = decide(policy, raw, plus(scan_message(raw), zipped))
@@ -380,7 +411,7 @@ def test_not_fully_inspected_attachment_goes_to_review(policy: Policy, reason: s
         to="john@example.com",
         subject="archive / アーカイブ",
         body="添付をご確認ください。",
-        attachments=(("nested.zip", b"PK", "application/zip"),),
+        attachments=(("nested.zip", _zip(), "application/zip"),),
     )
     cut = part(kind="attachment", filename="nested.zip", content_type="application/zip", truncated=(reason,))
     d = decide(policy, raw, plus(scan_message(raw), cut))
