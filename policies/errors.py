@@ -128,13 +128,17 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "同じアドレスの人が二度登録されています: {value}",
         "the same address is listed twice: {value}",
     ),
+    "bad_csv": (
+        "CSV の書式が正しくありません: {reason}",
+        "the file is not valid CSV: {reason}",
+    ),
     "bad_directory_format": (
         "社員名簿は .csv か .yaml/.yml のファイルにしてください: {value}",
         "a directory must be a .csv or .yaml/.yml file: {value}",
     ),
-    "bad_pattern": (
-        "パターンが正しくありません: {value}",
-        "not a valid pattern: {value}",
+    "too_complex": (
+        "ファイルが大きすぎるか複雑すぎます (要素 {nodes} 個・入れ子 {depth} 段まで)",
+        "the file is too large or too complex (at most {nodes} elements, nested {depth} deep)",
     ),
 }
 

@@ -56,6 +56,8 @@ def _yaml() -> YAML:
 
 def _read_yaml(path: Path, shown: str) -> Any:
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise PolicyError(shown, 0, "", "too_complex", {"nodes": MAX_NODES, "depth": MAX_DEPTH})
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise PolicyError(shown, 0, "", "file_unreadable", {"reason": f"not UTF-8 ({exc.reason})"}) from exc
@@ -82,12 +84,22 @@ def _parse_yaml(text: str, shown: str) -> Any:
         raise PolicyError(shown, 0, "", "bad_yaml", {"reason": str(exc)}) from exc
 
 
-def _plain(node: Any) -> Any:
-    """ruamel's round-trip nodes as plain Python values."""
+#: Bounds on a policy or directory file: YAML aliases can make a small file expand enormously
+#: ("billion laughs") or refer to themselves.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_NODES = 200_000
+MAX_DEPTH = 64
+
+
+def _plain(node: Any, shown: str, budget: list[int], depth: int = 0) -> Any:
+    """ruamel's round-trip nodes as plain Python values, within the node and depth bounds."""
+    budget[0] -= 1
+    if budget[0] < 0 or depth > MAX_DEPTH:
+        raise PolicyError(shown, 0, "", "too_complex", {"nodes": MAX_NODES, "depth": MAX_DEPTH})
     if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
+        return {str(k): _plain(v, shown, budget, depth + 1) for k, v in node.items()}
     if isinstance(node, list):
-        return [_plain(v) for v in node]
+        return [_plain(v, shown, budget, depth + 1) for v in node]
     if isinstance(node, bool):
         return bool(node)
     if isinstance(node, str):
@@ -154,7 +166,7 @@ def _translate(err: Any) -> tuple[Loc, str, dict[str, Any]]:
 
 def _validate(model: type[M], root: Any, shown: str) -> M:
     try:
-        return model.model_validate(_plain(root))
+        return model.model_validate(_plain(root, shown, [MAX_NODES]))
     except ValidationError as exc:
         found = [_translate(e) for e in exc.errors()]
         loc, code, params = min(found, key=lambda f: line_of(root, f[0]))
@@ -166,17 +178,10 @@ def _split_list(cell: str | None) -> list[str] | None:
     return items or None
 
 
-def load_directory(path: Path, shown: str) -> Directory:
-    """A directory of people from a CSV (one row per person) or YAML (``people:`` list) file."""
-    suffix = path.suffix.lower()
-    specs: list[tuple[int, str, PersonSpec]] = []  # (line, field prefix, person)
-    if suffix == ".csv":
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-            raise PolicyError(shown, 0, "", "file_unreadable", {"reason": reason}) from exc
-        reader = csv.DictReader(io.StringIO(text))
+def _csv_people(text: str, shown: str) -> list[tuple[int, str, PersonSpec]]:
+    reader = csv.DictReader(io.StringIO(text))
+    specs: list[tuple[int, str, PersonSpec]] = []
+    try:
         header = [h.strip().lower() for h in reader.fieldnames or ()]
         reader.fieldnames = header
         for h in header:
@@ -198,6 +203,24 @@ def load_directory(path: Path, shown: str) -> Directory:
                 loc, code, params = _translate(exc.errors()[0])
                 raise PolicyError(shown, line, field_path(loc), code, params) from exc
             specs.append((line, "", spec))
+    except csv.Error as exc:
+        raise PolicyError(shown, reader.line_num + 1, "", "bad_csv", {"reason": str(exc)}) from exc
+    return specs
+
+
+def load_directory(path: Path, shown: str) -> Directory:
+    """A directory of people from a CSV (one row per person) or YAML (``people:`` list) file."""
+    suffix = path.suffix.lower()
+    specs: list[tuple[int, str, PersonSpec]] = []  # (line, field prefix, person)
+    if suffix == ".csv":
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise PolicyError(shown, 0, "", "too_complex", {"nodes": MAX_NODES, "depth": MAX_DEPTH})
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+            raise PolicyError(shown, 0, "", "file_unreadable", {"reason": reason}) from exc
+        specs = _csv_people(text, shown)
     elif suffix in (".yaml", ".yml"):
         root = _read_yaml(path, shown)
         if not isinstance(root, CommentedMap):

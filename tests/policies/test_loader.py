@@ -342,6 +342,7 @@ DIRECTORY_BROKEN: list[tuple[str, str, str, int, str, str]] = [
         "unknown_key",
     ),
     ("unknown format", "people.txt", "a@example.co.jp\n", 0, "", "bad_directory_format"),
+    ("bad csv", "people.csv", "address,name\na@example.co.jp," + "x" * 200_000 + "\n", 2, "", "bad_csv"),
 ]
 
 
@@ -404,3 +405,21 @@ def test_shipped_default_policy_loads() -> None:
     }
     for rule in policy.rules:
         assert rule.title_ja and rule.title_en and rule.description_ja and rule.description_en
+
+
+def test_alias_bomb_is_refused(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    assert info.value.code == "too_complex"
+
+
+def test_self_referring_alias_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "loop.yaml"
+    path.write_text("version: &v [1, *v]\n", encoding="utf-8")
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    assert info.value.line == 1
