@@ -152,6 +152,8 @@ def evaluate(
                     ]
                 )
             )
+            if not escalate_to:  # nobody to escalate to (e.g. an empty group): reject on timeout
+                on_timeout = "reject"
     headers: tuple[tuple[str, str], ...] = ()
     if has_tag:
         found: list[tuple[str, str]] = []

@@ -26,6 +26,7 @@ from tests.policies.helpers import (
 )
 
 EXT = "sato@partner.example.com"
+SENDER_SELF = "taro.yamada@example.co.jp"
 ALWAYS = "{direction: mail}"
 
 
@@ -140,6 +141,18 @@ def test_approval_escalates_to_a_group(tmp_path: Path) -> None:
     assert d.on_timeout == "escalate"
     assert d.escalate_to == ("ken.takahashi@example.co.jp", "yui.watanabe@example.co.jp")
     assert d.approval_deadline == NOW + timedelta(hours=24)
+
+
+def test_escalation_to_nobody_rejects_on_timeout(tmp_path: Path) -> None:
+    action = "{type: approval, approvers: [manager], on_timeout: escalate, escalate_to: [group:security]}"
+    policy = policy_with(tmp_path, rule_yaml("r", ALWAYS, action))
+    # The sender never escalates to themselves: yui's escalation goes to ken alone...
+    d = evaluate(policy, mail(EXT, sender="yui.watanabe@example.co.jp"), EMPTY, now=NOW)
+    assert (d.on_timeout, d.escalate_to) == ("escalate", ("ken.takahashi@example.co.jp",))
+    # ...and when that leaves nobody, the request is rejected on timeout instead.
+    policy = policy_with(tmp_path, rule_yaml("r", ALWAYS, action.replace("group:security", SENDER_SELF)))
+    d = evaluate(policy, mail(EXT), EMPTY, now=NOW)
+    assert (d.action, d.on_timeout, d.escalate_to) == (Action.APPROVAL, "reject", ())
 
 
 def test_named_approvers_never_include_the_sender(tmp_path: Path) -> None:
