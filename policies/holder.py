@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from pathlib import Path
 
 from policies.errors import PolicyError
@@ -12,6 +13,12 @@ from policies.loader import load_policy
 from policies.model import Policy
 
 log = logging.getLogger(__name__)
+
+#: A file modified this recently may change again within the same timestamp tick, so its content
+#: is compared even when its size and timestamp look unchanged.
+RECENT_NS = 2_000_000_000
+
+Stat = tuple[int, int, int] | None
 
 
 class PolicyHolder:
@@ -28,19 +35,34 @@ class PolicyHolder:
         self._lock = threading.Lock()
         self._policy = load_policy(self.path)
         self._fingerprint = self._read_fingerprint(self._policy)
+        self._stats = self._read_stats()
         self.last_error: PolicyError | None = None
 
     @property
     def current(self) -> Policy:
         return self._policy
 
-    def _read_fingerprint(self, policy: Policy | None) -> str:
+    def _files(self, policy: Policy) -> list[Path]:
+        files = [self.path]
+        if policy.spec.organisation.directory is not None:
+            files.append(self.path.parent / policy.spec.organisation.directory)
+        return files
+
+    def _read_stats(self) -> tuple[Stat, ...]:
+        out: list[Stat] = []
+        for f in self._files(self._policy):
+            try:
+                st = f.stat()
+            except OSError:
+                out.append(None)
+            else:
+                out.append((st.st_mtime_ns, st.st_size, st.st_ino))
+        return tuple(out)
+
+    def _read_fingerprint(self, policy: Policy) -> str:
         """A hash over the policy file and its directory file (contents, not timestamps)."""
         h = hashlib.sha256()
-        files = [self.path]
-        if policy is not None and policy.spec.organisation.directory is not None:
-            files.append(self.path.parent / policy.spec.organisation.directory)
-        for f in files:
+        for f in self._files(policy):
             try:
                 h.update(f.read_bytes())
             except OSError as exc:
@@ -62,12 +84,23 @@ class PolicyHolder:
                 return err
             self._policy = policy
             self._fingerprint = self._read_fingerprint(policy)
+            self._stats = self._read_stats()
             self.last_error = None
             log.info("policy reloaded from %s (%d rules)", self.path, len(policy.rules))
             return None
 
     def reload_if_changed(self) -> bool:
-        """Reload when the policy or its directory changed on disk; ``True`` if a new one went live."""
+        """Reload when the policy or its directory changed on disk; ``True`` if a new one went live.
+
+        Cheap enough to call for every message: the files are only read when their size or
+        timestamp changed, or when they were modified in the last two seconds.
+        """
+        stats = self._read_stats()
+        now = time.time_ns()
+        recent = any(s is not None and now - s[0] < RECENT_NS for s in stats)
+        if stats == self._stats and not recent:
+            return False
+        self._stats = stats
         if self._read_fingerprint(self._policy) == self._fingerprint:
             return False
         return self.reload() is None

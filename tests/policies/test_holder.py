@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,25 @@ def test_first_load_of_a_broken_file_raises(tmp_path: Path) -> None:
     path = write_policy(tmp_path, rule_yaml("r", "{direction: mail}", "explode"))
     with pytest.raises(PolicyError):
         PolicyHolder(path)
+
+
+def test_old_unchanged_files_are_not_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_policy(tmp_path, rule_yaml("r", "{direction: mail}", "hold"))
+    an_hour_ago = time.time() - 3600
+    for f in (path, tmp_path / "people.csv"):
+        os.utime(f, (an_hour_ago, an_hour_ago))
+    holder = PolicyHolder(path)
+    reads: list[Path] = []
+    original = Path.read_bytes
+
+    def counting(self: Path) -> bytes:
+        reads.append(self)
+        return original(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counting)
+    assert holder.reload_if_changed() is False
+    assert reads == []
+    write_policy(tmp_path, rule_yaml("r", "{direction: mail}", "block"))
+    os.utime(path, (an_hour_ago, an_hour_ago))  # same old timestamp, but the size changed
+    assert holder.reload_if_changed() is True
+    assert evaluate(holder.current, mail(EXT), EMPTY, now=NOW).action is Action.BLOCK
