@@ -1,15 +1,22 @@
-"""The ``sekimori`` command. Each sub-command lives in :mod:`gateway.commands`."""
+"""The ``sekimori`` command. Each sub-command is a module of :mod:`gateway.commands` with
+``register(subparsers)``, which adds its parser and sets ``func``; adding a command is adding a file."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import logging
+import pkgutil
 import sys
 from collections.abc import Sequence
 
-#: Sub-command modules; each has ``register(subparsers)`` which sets ``func`` on its parser.
-COMMANDS = ("gateway.commands.scan", "gateway.commands.user")
+
+def command_modules() -> list[str]:
+    """Every module of :mod:`gateway.commands` with a ``register`` function, by name."""
+    import gateway.commands as package
+
+    names = [f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__)]
+    return sorted(n for n in names if not n.rsplit(".", 1)[1].startswith("_"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,8 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(name).register(sub)
+    for name in command_modules():
+        module = importlib.import_module(name)
+        if hasattr(module, "register"):
+            module.register(sub)
     return parser
 
 

@@ -1,1 +1,1 @@
-"""Sub-commands of the ``sekimori`` CLI (see :data:`gateway.cli.COMMANDS`)."""
+"""Sub-commands of the ``sekimori`` CLI: each module with ``register(subparsers)`` is one (see :mod:`gateway.cli`)."""
