@@ -39,6 +39,11 @@ def _layout(doc: Document) -> _Layout:
     cached = _cache.get(key)
     if cached is not None and cached[0] is doc.text:
         return cached[1]
+    if "\t" not in doc.text and "," not in doc.text:
+        layout = _Layout((), ())
+        _cache.clear()
+        _cache[key] = (doc.text, layout)
+        return layout
     starts: list[int] = []
     headers: list[tuple[str, tuple[str, ...]] | None] = []
     current: tuple[str, tuple[str, ...]] | None = None
@@ -76,8 +81,6 @@ def column_header(doc: Document, pos: int) -> str | None:
     >>> column_header(doc, doc.text.index("山田"))
     '氏名'
     """
-    if "\t" not in doc.text and "," not in doc.text:
-        return None
     layout = _layout(doc)
     i = bisect.bisect_right(layout.starts, pos) - 1
     if i < 0 or i >= len(layout.headers):
