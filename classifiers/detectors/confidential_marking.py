@@ -40,7 +40,7 @@ PATTERN = (
     r"|(?P<confidential_marking_strong>関係者外秘|社外秘|部外秘|極秘|厳秘|社内限り|社内限定|マル秘"
     r"|(?i:strictly\s{1,3}confidential|(?:for\s{1,3})?internal\s{1,3}use\s{1,3}only|top\s{1,3}secret))"
     r"|(?P<confidential_marking_weak>機密(?!保持|性|保護)|取扱注意|取扱い注意|取り扱い注意"
-    r"|(?<![A-Za-z])(?<!non-|non\s)(?i:confidential)(?!ity|iality|[A-Za-z]))"
+    r"|(?<![A-Za-z])(?<![Nn][Oo][Nn][-\s])(?i:confidential)(?!ity|iality|[A-Za-z]))"
     r"|(?<![\p{Han}])(?P<confidential_marking_hi>秘)(?![\p{Han}]))"
 )
 PRIORITY = 40
