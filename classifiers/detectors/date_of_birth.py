@@ -9,9 +9,10 @@ context is not a finding.
 
 Validation: the date must exist in the proleptic Gregorian calendar, not lie in the future, and
 an era date must fall inside its era. Era boundaries (first and last day), from the Cabinet
-Office's era proclamations (元号を改める政令): 明治 1868-10-23 (Gregorian reckoning from
-1873-01-01; earlier Meiji dates are lunisolar and taken as given), 大正 1912-07-30,
-昭和 1926-12-25, 平成 1989-01-08, 令和 2019-05-01.
+Office's era proclamations (元号を改める政令): 明治 from 1868-01-25 (明治元年1月1日: the
+era was proclaimed on 1868-10-23 and applied from the start of that year; dates before the
+1873 calendar reform are lunisolar and taken as written), 大正 1912-07-30, 昭和 1926-12-25,
+平成 1989-01-08, 令和 2019-05-01.
 
 This module's PATTERN runs before the numeric detectors (PRIORITY 20 < 50), so a date such as
 ``1985-04-12`` is never read as a phone or account number.
