@@ -75,7 +75,12 @@ _ERAS: dict[str, tuple[int, dt.date, dt.date | None]] = {
     "令和": (2019, dt.date(2019, 5, 1), None),
 }
 _ERA_LETTERS = {"M": "明治", "T": "大正", "S": "昭和", "H": "平成", "R": "令和"}
-_MONTHS = {m: i for i, m in enumerate(("jan feb mar apr may jun jul aug sep oct nov dec").split(), start=1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1
+    )
+}
 
 _CONTEXT = words_pattern(
     [
@@ -132,7 +137,9 @@ def _parse(m: regex.Match[str]) -> tuple[dt.date, str] | None:
         if g("date_of_birth_y"):
             return to_date(None, g("date_of_birth_y"), g("date_of_birth_m"), g("date_of_birth_d")), "Y-M-D"
         if g("date_of_birth_ky"):
-            return to_date(None, g("date_of_birth_ky"), g("date_of_birth_km"), g("date_of_birth_kd")), "Y年M月D日"
+            return to_date(
+                None, g("date_of_birth_ky"), g("date_of_birth_km"), g("date_of_birth_kd")
+            ), "Y年M月D日"
         if g("date_of_birth_era"):
             month = g("date_of_birth_em") or g("date_of_birth_em2")
             day = g("date_of_birth_ed") or g("date_of_birth_ed2")

@@ -38,7 +38,9 @@ PRIORITY = 30
 BASE_SCORE = 0.9
 CONTEXT_SCORE = 1.0
 
-_CONTEXT = words_pattern(["メール", "mail", "アドレス", "連絡先", "宛先", "E-mail", "Email", "送信元", "差出人"])
+_CONTEXT = words_pattern(
+    ["メール", "mail", "アドレス", "連絡先", "宛先", "E-mail", "Email", "送信元", "差出人"]
+)
 _LOCAL = regex.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*")
 _LABEL = regex.compile(r"[\w](?:[\w-]{0,61}[\w])?")
 

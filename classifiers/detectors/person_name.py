@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 import regex
@@ -82,7 +82,7 @@ PATTERN = (
 PRIORITY = 90
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> frozenset[str]:
     """One dictionary file of ``classifiers/data/`` (one name per line)."""
     text = resources.files("classifiers").joinpath("data", name).read_text(encoding="utf-8")
@@ -115,16 +115,74 @@ _TAIL = regex.compile(
     r"(?P<role>副社長|社長|会長|副部長|部長|次長|課長|係長|主任|室長|所長|支店長|店長|専務|常務|取締役"
     r"|理事長|院長|校長|教授|准教授|医師|弁護士|税理士|先輩|委員長)?(?P<hon>様|殿|氏|君|先生|宛)?$"
 )
-_KANA_HON = regex.compile(r"さん|さま|くん|ちゃん|へ")
+_HON_AFTER = regex.compile(r" ?(?:様|殿|氏(?![名族])|君|先生|さん|さま|くん|ちゃん)")
 _STRONG_HON = frozenset({"様", "さま", "さん", "殿", "氏"})
 
 #: Single kanji that are surnames but far more often words; never a name on their own (神様).
 COMMON_SINGLE = frozenset("神仏王姫殿奥客皆母父兄姉弟妹子孫上下中前後先会長高金東西南北元本今")
 #: Words that take an honorific but are not names (お客様, 担当者様, お世話様, 大家さん...).
 NOT_NAMES = frozenset(
-    "大家 世話 苦労 馳走 愁傷 新人 本人 友人 主人 婦人 夫人 知人 隣人 大将 親方 女将 殿様 王様 神様 仏様 奥様 旦那"
-    " 先輩 後輩 同期 上司 部下 家族 両親 家内 各位 先方 相手 御社 貴社 弊社 当社 自社 他社 会社 業者 大臣"
-    " 首相 天皇 陛下 殿下 王子 女王 お客 担当 皆々 地主 主任 店主 家主 施主 喪主 株主 名義".split()
+    [
+        "大家",
+        "世話",
+        "苦労",
+        "馳走",
+        "愁傷",
+        "新人",
+        "本人",
+        "友人",
+        "主人",
+        "婦人",
+        "夫人",
+        "知人",
+        "隣人",
+        "大将",
+        "親方",
+        "女将",
+        "殿様",
+        "王様",
+        "神様",
+        "仏様",
+        "奥様",
+        "旦那",
+        "先輩",
+        "後輩",
+        "同期",
+        "上司",
+        "部下",
+        "家族",
+        "両親",
+        "家内",
+        "各位",
+        "先方",
+        "相手",
+        "御社",
+        "貴社",
+        "弊社",
+        "当社",
+        "自社",
+        "他社",
+        "会社",
+        "業者",
+        "大臣",
+        "首相",
+        "天皇",
+        "陛下",
+        "殿下",
+        "王子",
+        "女王",
+        "お客",
+        "担当",
+        "皆々",
+        "地主",
+        "主任",
+        "店主",
+        "家主",
+        "施主",
+        "喪主",
+        "株主",
+        "名義",
+    ]
 )
 _NOT_NAME_END = frozenset("者員客位社屋手師士長家方様課部室局店院校所会係族生官")
 _ORG = regex.compile(r"[部課室係局店院校所社]")
@@ -158,7 +216,9 @@ _CONTEXT = words_pattern(
         "Contact",
     ]
 )
-_HEADER = regex.compile(r"(?i)氏名|名前|name|担当|顧客|お客様|契約者|宛名|フリガナ|ふりがな|カナ|社員|会員|申込者")
+_HEADER = regex.compile(
+    r"(?i)氏名|名前|name|担当|顧客|お客様|契約者|宛名|フリガナ|ふりがな|カナ|社員|会員|申込者"
+)
 _TITLE = regex.compile(r"(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.? ?$")
 
 _HAN_CHAR = regex.compile(rf"[{_HAN}]")
@@ -188,7 +248,9 @@ def _context(doc: Document, start: int, end: int) -> tuple[str, ...]:
     return ()
 
 
-def split_name(name: str, surnames: frozenset[str], given: frozenset[str], shortest: int = 1) -> tuple[str, str] | None:
+def split_name(
+    name: str, surnames: frozenset[str], given: frozenset[str], shortest: int = 1
+) -> tuple[str, str] | None:
     """``surname + given name`` when both halves are in the dictionary (longest surname first).
 
     >>> split_name("佐藤健太", SURNAMES, GIVEN_NAMES)
@@ -200,7 +262,9 @@ def split_name(name: str, surnames: frozenset[str], given: frozenset[str], short
     return None
 
 
-def _hit(start: int, end: int, score: float, normalized: str, pattern: str, base: float, context: Iterable[str]) -> Hit:
+def _hit(
+    start: int, end: int, score: float, normalized: str, pattern: str, base: float, context: Iterable[str]
+) -> Hit:
     validation = "dictionary" if "dictionary" in pattern else "keyword"
     return Hit(start, end, score, normalized, Explanation(pattern, validation, base, tuple(context)))
 
@@ -225,8 +289,8 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
         return
     end = start + len(word)
     if not hon and not role:
-        kana = _KANA_HON.match(doc.text, end)
-        hon = kana.group(0) if kana else None
+        after = _HON_AFTER.match(doc.text, end)
+        hon = after.group(0).strip() if after else None
     cues = tuple(c for c in (role, hon) if c)
     pair = split_name(word, SURNAMES, GIVEN_NAMES)
     if pair is not None:
@@ -242,7 +306,7 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
             score = SURNAME_TITLE_SCORE if role and not hon else SURNAME_HONORIFIC_SCORE
             yield _hit(start, end, score, word, "surname (dictionary)", score, context)
         return
-    if not cues:
+    if not cues or "様" in word or "殿" in word:
         return
     for i in range(1, len(word) - 1):  # 営業部田中様: the name ends the run
         suffix = word[i:]
@@ -269,13 +333,20 @@ def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str)
     if end_of_run < len(doc.text) and _HAN_CHAR.match(doc.text, end_of_run):
         return
     if not hon and not role:
-        kana = _KANA_HON.match(doc.text, end)
-        hon = kana.group(0) if kana else None
+        after = _HON_AFTER.match(doc.text, end)
+        hon = after.group(0).strip() if after else None
     cues = tuple(c for c in (role, hon) if c)
+    if not mei:  # 田中 様: the second run is only the honorific or title
+        if sei in SURNAMES and sei not in COMMON_SINGLE and cues:
+            score = SURNAME_TITLE_SCORE if role and not hon else SURNAME_HONORIFIC_SCORE
+            yield _hit(start, start + len(sei), score, sei, "surname (dictionary)", score, cues)
+        return
     if sei in SURNAMES and mei in GIVEN_NAMES:
         context = cues or _context(doc, start, end)
         score = FULL_CONTEXT_SCORE if context else FULL_SPACED_SCORE
-        yield _hit(start, end, score, sei + mei, "surname + given name (dictionary)", FULL_SPACED_SCORE, context)
+        yield _hit(
+            start, end, score, sei + mei, "surname + given name (dictionary)", FULL_SPACED_SCORE, context
+        )
     elif sei in SURNAMES and mei and hon and len(mei) <= 3 and not _is_not_name(mei):
         pattern = "surname (dictionary) + given name + honorific"
         yield _hit(start, end, UNKNOWN_GIVEN_SCORE, sei + mei, pattern, UNKNOWN_GIVEN_SCORE, cues)
@@ -297,8 +368,8 @@ def _kana(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
     else:
         first, second = match.group("person_name_h"), match.group("person_name_h2")
         start, end = match.start("person_name_h"), match.end("person_name_h2")
-    kana = _KANA_HON.match(doc.text, end)
-    hon = kana.group(0) if kana and kana.group(0) != "へ" else None
+    after = _HON_AFTER.match(doc.text, end)
+    hon = after.group(0).strip() if after else None
     pair: tuple[str, str] | None
     if second is not None:
         spaced = True
@@ -342,7 +413,9 @@ def _romaji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
     elif _TITLE.search(doc.before(start, 6)):
         context = (*context, doc.before(start, 6).strip())
     score = ROMAJI_CONTEXT_SCORE if context else FULL_SCORE
-    yield _hit(start, end, score, normalized, "romanised surname + given name (dictionary)", FULL_SCORE, context)
+    yield _hit(
+        start, end, score, normalized, "romanised surname + given name (dictionary)", FULL_SCORE, context
+    )
 
 
 def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:

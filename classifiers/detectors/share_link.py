@@ -68,7 +68,9 @@ _SERVICES = {
     "share_link_sharepoint": "SharePoint",
     "share_link_dropbox": "Dropbox",
 }
-_CONTEXT = words_pattern(["共有", "リンク", "ダウンロード", "share", "shared", "link", "download", "パスワード"])
+_CONTEXT = words_pattern(
+    ["共有", "リンク", "ダウンロード", "share", "shared", "link", "download", "パスワード"]
+)
 _TRAILING = ".,;:!?'"
 
 
@@ -109,7 +111,9 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
     name = next((_SERVICES[g] for g in _SERVICES if match.group(g)), "link")
     context = doc.context(start, end, _CONTEXT, before=30, after=10)
     score = CONTEXT_SCORE if context else BASE_SCORE
-    yield Hit(start, end, score, compact(url), Explanation(f"{name} share URL", "format", BASE_SCORE, context))
+    yield Hit(
+        start, end, score, compact(url), Explanation(f"{name} share URL", "format", BASE_SCORE, context)
+    )
 
 
 def scan(text: str) -> Iterator[Finding]:

@@ -8,7 +8,11 @@ from classifiers.detectors import share_link as det
 from classifiers.engine import default_engine
 
 POSITIVES: list[tuple[str, str, str]] = [
-    ("資料: https://app.box.com/s/abc123XYZ789 をご確認ください", "https://app.box.com/s/abc123XYZ789", "Box"),
+    (
+        "資料: https://app.box.com/s/abc123XYZ789 をご確認ください",
+        "https://app.box.com/s/abc123XYZ789",
+        "Box",
+    ),
     ("https://contoso.app.box.com/s/q1w2e3r4t5y6", "https://contoso.app.box.com/s/q1w2e3r4t5y6", "Box"),
     ("https://contoso.box.com/s/q1w2e3r4t5y6.", "https://contoso.box.com/s/q1w2e3r4t5y6", "Box"),
     (
@@ -67,8 +71,16 @@ POSITIVES: list[tuple[str, str, str]] = [
         "https://www.dropbox.com/scl/fi/abc123def456/plan.xlsx?rlkey=xyz&dl=0",
         "Dropbox",
     ),
-    ("https://www.dropbox.com/sh/abc123def456/AAB_xyz", "https://www.dropbox.com/sh/abc123def456/AAB_xyz", "Dropbox"),
-    ("ＵＲＬ：ｈｔｔｐｓ：／／ａｐｐ．ｂｏｘ．ｃｏｍ／ｓ／ａｂｃ１２３ｘｙｚ", "ｈｔｔｐｓ：／／ａｐｐ．ｂｏｘ．ｃｏｍ／ｓ／ａｂｃ１２３ｘｙｚ", "Box"),
+    (
+        "https://www.dropbox.com/sh/abc123def456/AAB_xyz",
+        "https://www.dropbox.com/sh/abc123def456/AAB_xyz",
+        "Dropbox",
+    ),
+    (
+        "ＵＲＬ：ｈｔｔｐｓ：／／ａｐｐ．ｂｏｘ．ｃｏｍ／ｓ／ａｂｃ１２３ｘｙｚ",
+        "ｈｔｔｐｓ：／／ａｐｐ．ｂｏｘ．ｃｏｍ／ｓ／ａｂｃ１２３ｘｙｚ",
+        "Box",
+    ),
 ]
 
 NEGATIVES = [
