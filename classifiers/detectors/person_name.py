@@ -69,7 +69,7 @@ _KATA = r"\p{Katakana}ー"
 PATTERN = (
     "(?:"
     rf"(?<![{_HAN}])(?=(?P<person_name_k>[{_HAN}]{{1,16}})(?:(?P<person_name_ksp>[ ・])"
-    rf"(?P<person_name_k2>[{_HAN}]{{1,6}}))?)"
+    rf"(?P<person_name_k2>[{_HAN}]{{1,6}}|\p{{Hiragana}}{{1,3}}[{_HAN}]|\p{{Hiragana}}{{2,6}}))?)"
     rf"|(?<![{_KATA}])(?=(?P<person_name_kk>[{_KATA}]{{2,12}})(?:(?P<person_name_kksp>[ ・])"
     rf"(?P<person_name_kk2>[{_KATA}]{{2,8}}))?)"
     r"|(?<!\p{Hiragana})(?=(?P<person_name_h>\p{Hiragana}{2,6}) (?P<person_name_h2>\p{Hiragana}{2,6})"
@@ -222,20 +222,25 @@ _HEADER = regex.compile(
 _TITLE = regex.compile(r"(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.? ?$")
 
 _HAN_CHAR = regex.compile(rf"[{_HAN}]")
+_HIRAGANA_CHAR = regex.compile(r"\p{Hiragana}")
+_KANA_TAILS = frozenset({"", "さん", "さま", "くん", "ちゃん"})
+_PARTICLES = ("です", "は", "が", "の", "に", "を", "と", "へ", "も", "や", "より", "から")
 
 # Findings of one document must not overlap (山田 太郎様: the run 太郎 is part of the first name).
-_claimed: dict[int, tuple[str, int]] = {}
+# The documents are held (not only their ids) so that an id is never reused while remembered.
+_claimed: dict[int, tuple[Document, int]] = {}
+_MAX_CLAIMED = 16
 
 
 def _free(doc: Document, start: int) -> bool:
     last = _claimed.get(id(doc))
-    return last is None or last[0] is not doc.text or start >= last[1]
+    return last is None or last[0] is not doc or start >= last[1]
 
 
 def _claim(doc: Document, end: int) -> None:
-    if len(_claimed) > 64:
-        _claimed.clear()
-    _claimed[id(doc)] = (doc.text, end)
+    if id(doc) not in _claimed and len(_claimed) >= _MAX_CLAIMED:
+        _claimed.pop(next(iter(_claimed)))
+    _claimed[id(doc)] = (doc, end)
 
 
 def _context(doc: Document, start: int, end: int) -> tuple[str, ...]:
@@ -324,35 +329,51 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
 
 
 def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str) -> Iterator[Hit]:
+    """Surname, space, second run: a given name, an honorific or title, or something else."""
     start = match.start("person_name_k")
-    tail = _TAIL.search(second)
-    role, hon = (tail.group("role"), tail.group("hon")) if tail else (None, None)
-    mei = second[: len(second) - len(role or "") - len(hon or "")]
-    end = match.start("person_name_k2") + len(mei)
     end_of_run = match.end("person_name_k2")
-    if end_of_run < len(doc.text) and _HAN_CHAR.match(doc.text, end_of_run):
-        return
+    last_kind = _HIRAGANA_CHAR if _HIRAGANA_CHAR.match(second[-1]) else _HAN_CHAR
+    if end_of_run < len(doc.text) and last_kind.match(doc.text, end_of_run):
+        return  # the second run goes on: not a name
+    hon: str | None
+    role: str | None
+    if _HIRAGANA_CHAR.match(second[-1]):  # a kana given name (あすか), maybe with さん
+        mei = next((second[:i] for i in range(len(second), 1, -1) if second[:i] in GIVEN_NAMES), "")
+        rest = second[len(mei) :]
+        if not mei or not (rest in _KANA_TAILS or rest.startswith(_PARTICLES)):
+            return
+        role, hon = None, rest if rest in _KANA_TAILS and rest else None
+    else:
+        tail = _TAIL.search(second)
+        role, hon = (tail.group("role"), tail.group("hon")) if tail else (None, None)
+        mei = second[: len(second) - len(role or "") - len(hon or "")]
+    end = match.start("person_name_k2") + len(mei)
     if not hon and not role:
         after = _HON_AFTER.match(doc.text, end)
         hon = after.group(0).strip() if after else None
     cues = tuple(c for c in (role, hon) if c)
+    if sei not in SURNAMES:
+        return
     if not mei:  # 田中 様: the second run is only the honorific or title
-        if sei in SURNAMES and sei not in COMMON_SINGLE and cues:
+        if sei not in COMMON_SINGLE and cues:
             score = SURNAME_TITLE_SCORE if role and not hon else SURNAME_HONORIFIC_SCORE
             yield _hit(start, start + len(sei), score, sei, "surname (dictionary)", score, cues)
         return
-    if sei in SURNAMES and mei in GIVEN_NAMES:
+    if mei in GIVEN_NAMES:
         context = cues or _context(doc, start, end)
         score = FULL_CONTEXT_SCORE if context else FULL_SPACED_SCORE
-        yield _hit(
-            start, end, score, sei + mei, "surname + given name (dictionary)", FULL_SPACED_SCORE, context
-        )
-    elif sei in SURNAMES and mei and hon and len(mei) <= 3 and not _is_not_name(mei):
-        pattern = "surname (dictionary) + given name + honorific"
-        yield _hit(start, end, UNKNOWN_GIVEN_SCORE, sei + mei, pattern, UNKNOWN_GIVEN_SCORE, cues)
-    elif sei in SURNAMES and mei in SURNAMES | GIVEN_NAMES:
-        return  # two names in a row: the look-ahead at the second one decides about it
-    elif sei in SURNAMES and not (len(sei) == 1 and sei in COMMON_SINGLE):
+        pattern = "surname + given name (dictionary)"
+        yield _hit(start, end, score, sei + mei, pattern, FULL_SPACED_SCORE, context)
+        return
+    if mei in SURNAMES:
+        return  # two surnames in a row: the look-ahead at the second one decides about it
+    context = cues or _context(doc, start, end)
+    if len(mei) <= 3 and not _is_not_name(mei) and len(sei) >= 2:
+        # 佐藤 花子: a known surname, a space and a short run of kanji is written like a name
+        score = UNKNOWN_GIVEN_SCORE if context else WEAK_PAIR_SCORE
+        pattern = "surname (dictionary) + given name"
+        yield _hit(start, end, score, sei + mei, pattern, WEAK_PAIR_SCORE, context)
+    elif sei not in COMMON_SINGLE:
         context = _context(doc, start, start + len(sei))
         if context:
             score = SURNAME_HONORIFIC_SCORE

@@ -88,3 +88,13 @@ def test_engine_value_is_the_original_text(text: str, values: list[str], min_sco
     assert [f.value for f in found] == values
     for f in found:
         assert text[f.span[0] : f.span[1]] == f.value
+
+
+def test_hostile_input_is_bounded() -> None:
+    for text in (
+        "秘" * 20_000,
+        "【秘】" * 5_000,
+        "sensitivity-label: " + "x" * 50_000,
+        "confidential " * 5_000,
+    ):
+        assert all(f.value for f in det.scan(text))

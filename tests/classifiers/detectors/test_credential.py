@@ -89,3 +89,13 @@ def test_password_explanation_names_the_label() -> None:
 def test_password_value_is_bounded() -> None:
     (f,) = det.scan("password=" + "Ab1" * 400)
     assert len(f.value) == 128
+
+
+def test_hostile_input_is_bounded() -> None:
+    for text in (
+        "-----BEGIN PRIVATE KEY-----\n" + "A" * 50_000,
+        "password=" * 5_000,
+        "AKIA" * 10_000,
+        "xoxb-" + "a" * 50_000,
+    ):
+        assert all(len(f.value) <= 16_500 for f in det.scan(text))

@@ -91,3 +91,8 @@ def test_era_boundaries(era: str, first: str, last: str) -> None:
     after = dt.date.fromisoformat(last) + dt.timedelta(days=1)
     assert not det.is_valid(era, str(before.year - offsets[era]), str(before.month), str(before.day))
     assert not det.is_valid(era, str(after.year - offsets[era]), str(after.month), str(after.day))
+
+
+def test_hostile_input_is_bounded() -> None:
+    for text in ("生年月日 " + "1985-" * 10_000, "昭和" * 10_000, "S60." * 10_000):
+        assert all(f.normalized for f in det.scan(text))

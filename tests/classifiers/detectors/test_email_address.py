@@ -62,3 +62,8 @@ def test_validate_limits() -> None:
     assert det.is_valid("a" * 64 + "@example.jp")
     assert not det.is_valid("a" * 65 + "@example.jp")
     assert not det.is_valid("taro@example.j1")
+
+
+def test_hostile_input_is_bounded() -> None:
+    for text in ("a" * 50_000, "a." * 25_000 + "@", "a@" + "b." * 25_000, "@" * 50_000):
+        assert all(det.is_valid(f.value) for f in det.scan(text))

@@ -139,6 +139,40 @@ def test_context_forms(text: str, value: str, min_score: float) -> None:
     assert found[0].score >= min_score
 
 
+def test_known_surname_space_unknown_given_name() -> None:
+    """Written like a name (surname, space, short kanji run): reported, counted only with context."""
+    assert "花子" not in det.GIVEN_NAMES
+    (weak,) = det.scan("佐藤 花子")
+    assert weak.score < RECORD_MIN_SCORE
+    (strong,) = det.scan("氏名: 佐藤 花子")
+    assert (strong.value, strong.score) == ("佐藤 花子", 0.85)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("佐藤 さくらさん", "佐藤 さくら"),
+        ("佐藤 さくらです", "佐藤 さくら"),
+        ("山田 太郎と申します", "山田 太郎"),
+    ],
+)
+def test_name_followed_by_kana(text: str, value: str) -> None:
+    assert [f.value for f in det.scan(text)] == [value]
+
+
+def test_scanning_the_same_text_twice_gives_the_same_findings() -> None:
+    text = "Dear Mr. Suzuki, 山田 太郎様"
+    first = [f.value for f in det.scan(text)]
+    for _ in range(5):
+        assert [f.value for f in det.scan(text)] == first == ["Suzuki", "山田 太郎"]
+        assert [f.value for f in default_engine().scan_text(text) if f.type == "person_name"] == first
+
+
+def test_hostile_input_is_bounded() -> None:
+    for text in ("漢" * 20_000, "カ" * 20_000, "あ " * 10_000, "Abc " * 5_000, "山田 " * 5_000):
+        assert all(f.value for f in det.scan(text))
+
+
 def test_table_column_header_gives_context() -> None:
     rows = "".join(f"{n},データ{n},03-1111-{n:04d}\n" for n in range(1, 4))
     text = f"No,氏名,電話\n{rows}4,高橋,03-1111-2222\n5,佐藤健太,03-3333-4444\n"

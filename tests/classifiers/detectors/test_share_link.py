@@ -125,3 +125,13 @@ def test_context_raises_the_score() -> None:
     (plain,) = det.scan("https://app.box.com/s/abc123XYZ789")
     (shared,) = det.scan("共有リンクです https://app.box.com/s/abc123XYZ789")
     assert plain.score < shared.score == 1.0
+
+
+def test_hostile_input_is_bounded() -> None:
+    for text in (
+        "https://app.box.com/s/" + "a" * 50_000,
+        "https://onedrive.live.com/" + "a/" * 25_000,
+        "https://x.sharepoint.com/sites/" + "a/" * 25_000,
+        "drive.google.com/" * 5_000,
+    ):
+        assert all(f.normalized.startswith("https://") for f in det.scan(text))
