@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 import regex
 
 from classifiers.detectors._base import Document, Hit, scan_with, words_pattern
+from classifiers.detectors._table import column_header
 from classifiers.model import Explanation, Finding
 
 ENTITY_TYPE = "address"
@@ -166,6 +167,7 @@ CONTEXT_SCORE = 1.0
 _CONTEXT = words_pattern(
     ["住所", "所在地", "現住所", "送付先", "お届け先", "届け先", "自宅", "〒", "住まい", "address", "addr"]
 )
+_HEADER = regex.compile(r"(?i)住所|所在地|送付先|届け先|address")
 _KANJI_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九", start=0)}
 _BLOCK_WORDS = regex.compile(r" ?(?:丁目|番地|番|号|の|-) ?")
 
@@ -198,6 +200,10 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
     b0, b1 = match.span("address_block")
     normalized = (doc.text[start:b0] + normalize_block(doc.text[b0:b1]) + doc.text[b1:end]).replace(" ", "")
     context = doc.context(start, end, _CONTEXT, before=20, after=0)
+    if not context:
+        header = column_header(doc, start)
+        if header is not None and _HEADER.search(header):
+            context = (f"column {header}",)
     base = BASE_SCORE if match.group("address_pref") else NO_PREFECTURE_SCORE
     score = CONTEXT_SCORE if context else base
     pattern = "prefecture+municipality+town+block" if match.group("address_pref") else "city/ward+town+block"

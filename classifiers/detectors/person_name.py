@@ -311,7 +311,16 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
             score = SURNAME_TITLE_SCORE if role and not hon else SURNAME_HONORIFIC_SCORE
             yield _hit(start, end, score, word, "surname (dictionary)", score, context)
         return
-    if not cues or "様" in word or "殿" in word:
+    if "様" in word or "殿" in word:
+        return
+    if not cues:
+        context = _context(doc, start, end)
+        if context and 3 <= len(word) <= 6 and not _is_not_name(word):
+            for i in range(min(len(word) - 1, 4), 1, -1):  # 氏名: 佐藤花子 (known surname, unknown given)
+                if word[:i] in SURNAMES and len(word) - i <= 3:
+                    pattern = "surname (dictionary) + given name"
+                    yield _hit(start, end, UNKNOWN_GIVEN_SCORE, word, pattern, WEAK_PAIR_SCORE, context)
+                    return
         return
     for i in range(1, len(word) - 1):  # 営業部田中様: the name ends the run
         suffix = word[i:]

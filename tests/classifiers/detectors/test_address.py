@@ -108,3 +108,10 @@ def test_every_prefecture_is_recognised() -> None:
 def test_hostile_input_is_bounded() -> None:
     text = "東京都" + "あ" * 50_000 + "区1-2-3"
     assert list(det.scan(text)) == []
+
+
+def test_table_column_header_gives_context() -> None:
+    text = "氏名\t住所\n山田\t大阪府大阪市北区梅田3-1-3\n"
+    (f,) = det.scan(text)
+    assert f.score == 1.0
+    assert f.explanation.context == ("column 住所",)

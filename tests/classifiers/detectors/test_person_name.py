@@ -173,6 +173,12 @@ def test_hostile_input_is_bounded() -> None:
         assert all(f.value for f in det.scan(text))
 
 
+def test_column_header_counts_known_surname_with_unknown_given_name() -> None:
+    text = "氏名,電話\n佐藤花子,03-1111-2222\n"
+    assert [(f.value, f.score) for f in det.scan(text)] == [("佐藤花子", 0.85)]
+    assert list(det.scan(text.replace("氏名", "品名"))) == []
+
+
 def test_table_column_header_gives_context() -> None:
     rows = "".join(f"{n},データ{n},03-1111-{n:04d}\n" for n in range(1, 4))
     text = f"No,氏名,電話\n{rows}4,高橋,03-1111-2222\n5,佐藤健太,03-3333-4444\n"
