@@ -111,7 +111,8 @@ def test_hostile_input_is_bounded() -> None:
 
 
 def test_table_column_header_gives_context() -> None:
-    text = "氏名\t住所\n山田\t大阪府大阪市北区梅田3-1-3\n"
+    rows = "".join(f"顧客{n}\t(未登録)\n" for n in range(5))
+    text = f"氏名\t住所\n{rows}山田\t大阪府大阪市北区梅田3-1-3\n"
     (f,) = det.scan(text)
     assert f.score == 1.0
     assert f.explanation.context == ("column 住所",)
