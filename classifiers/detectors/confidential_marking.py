@@ -36,6 +36,7 @@ from classifiers.model import Explanation, Finding
 
 ENTITY_TYPE = "confidential_marking"
 PATTERN = (
+    r"(?=[sS関社部極厳マ機取秘FfIiTtCc])"
     r"(?:(?<![^\n])sensitivity-label:[ \t]*(?P<confidential_marking_label>[^\n]{1,200}?)[ \t]*(?![^\n])"
     r"|(?P<confidential_marking_strong>関係者外秘|社外秘|部外秘|極秘|厳秘|社内限り|社内限定|マル秘"
     r"|(?i:strictly\s{1,3}confidential|(?:for\s{1,3})?internal\s{1,3}use\s{1,3}only|top\s{1,3}secret))"

@@ -43,7 +43,7 @@ _PW_KEY = (
     r"|ログインパスワード|解凍パスワード)"
 )
 PATTERN = (
-    r"(?<![A-Za-z0-9])(?:"
+    r"(?=[AaSsGgXxPp\-パ暗ロ解])(?<![A-Za-z0-9])(?:"
     r"(?P<credential_aws>(?:AKIA|ASIA)[A-Z0-9]{16})(?![A-Za-z0-9])"
     r"|(?i:aws_?secret_?access_?key|aws_?secret_?key|secret_?access_?key)[\"']?\s{0,3}[:=]\s{0,3}[\"']?"
     r"(?P<credential_awssecret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"

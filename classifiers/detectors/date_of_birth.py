@@ -49,7 +49,7 @@ _MON = (
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 )
 PATTERN = (
-    r"(?<![0-9A-Za-z])(?:"
+    r"(?=[0-9明大昭平令MTSHRJjFfMmAaSsOoNnDd])(?<![0-9A-Za-z])(?:"
     rf"(?P<date_of_birth_y>(?:18|19|20)\d\d)(?P<date_of_birth_sep>[-/.])(?P<date_of_birth_m>{_M})"
     rf"(?P=date_of_birth_sep)(?P<date_of_birth_d>{_D})"
     rf"|(?P<date_of_birth_ky>(?:18|19|20)\d\d) ?年 ?(?P<date_of_birth_km>{_M}) ?月 ?(?P<date_of_birth_kd>{_D}) ?日"

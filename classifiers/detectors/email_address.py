@@ -30,7 +30,7 @@ from classifiers.model import Explanation, Finding
 ENTITY_TYPE = "email_address"
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 PATTERN = (
-    rf"(?<![A-Za-z0-9!#$%&'*+/=?^_`{{|}}~.-]){_ATEXT}{{1,64}}(?:\.{_ATEXT}{{1,64}}){{0,16}}"
+    rf"(?={_ATEXT})(?<![A-Za-z0-9!#$%&'*+/=?^_`{{|}}~.-]){_ATEXT}{{1,64}}(?:\.{_ATEXT}{{1,64}}){{0,16}}"
     r"@(?:[\w](?:[\w-]{0,61}[\w])?\.){1,8}(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})(?![A-Za-z0-9-])"
 )
 PRIORITY = 30

@@ -67,7 +67,7 @@ ENTITY_TYPE = "person_name"
 _HAN = r"\p{Han}々〆ヶ"
 _KATA = r"\p{Katakana}ー"
 PATTERN = (
-    "(?:"
+    rf"(?=[{_HAN}{_KATA}\p{{Hiragana}}A-Z])(?:"
     rf"(?<![{_HAN}])(?=(?P<person_name_k>[{_HAN}]{{1,16}})(?:(?P<person_name_ksp>[ ・])"
     rf"(?P<person_name_k2>[{_HAN}]{{1,6}}|\p{{Hiragana}}{{1,3}}[{_HAN}]|\p{{Hiragana}}{{2,6}}))?)"
     rf"|(?<![{_KATA}])(?=(?P<person_name_kk>[{_KATA}]{{2,12}})(?:(?P<person_name_kksp>[ ・])"
@@ -95,6 +95,7 @@ def _hiragana(katakana: Iterable[str]) -> frozenset[str]:
 
 SURNAMES = load("surnames.txt")
 GIVEN_NAMES = load("given_names.txt")
+_SURNAME_FIRST = frozenset(name[0] for name in SURNAMES)
 SURNAMES_KANA = load("surnames_kana.txt") | _hiragana(load("surnames_kana.txt"))
 GIVEN_NAMES_KANA = load("given_names_kana.txt") | _hiragana(load("given_names_kana.txt"))
 SURNAMES_ROMAJI = load("surnames_romaji.txt")
@@ -110,11 +111,36 @@ SURNAME_TITLE_SCORE = 0.7
 UNKNOWN_SCORE = 0.6
 ROMAJI_CONTEXT_SCORE = 0.9
 
-#: Honorifics written in kanji end the kanji run (田中様); kana ones follow it (田中さん).
-_TAIL = regex.compile(
-    r"(?P<role>副社長|社長|会長|副部長|部長|次長|課長|係長|主任|室長|所長|支店長|店長|専務|常務|取締役"
-    r"|理事長|院長|校長|教授|准教授|医師|弁護士|税理士|先輩|委員長)?(?P<hon>様|殿|氏|君|先生|宛)?$"
+#: Honorifics written in kanji end the kanji run (田中様), as do job titles (田中部長); kana
+#: honorifics follow it (田中さん).
+_HON_KANJI = ("先生", "様", "殿", "氏", "君", "宛")
+_ROLES = tuple(
+    sorted(
+        ["副社長", "社長", "会長", "副部長", "部長", "次長", "課長", "係長", "主任", "室長", "所長", "支店長", "店長", "専務", "常務", "取締役", "理事長", "院長", "校長", "教授", "准教授", "医師", "弁護士", "税理士", "先輩", "委員長"],
+        key=len,
+        reverse=True,
+    )
 )
+_TAIL_LAST = frozenset(w[-1] for w in _HON_KANJI + _ROLES)
+
+
+def strip_tail(run: str) -> tuple[str, str | None, str | None]:
+    """Split a kanji run into ``(name part, job title, honorific)``.
+
+    >>> strip_tail("田中部長様")
+    ('田中', '部長', '様')
+    """
+    if run[-1] not in _TAIL_LAST:
+        return run, None, None
+    hon = next((h for h in _HON_KANJI if run.endswith(h)), None)
+    if hon:
+        run = run[: -len(hon)]
+    role = next((r for r in _ROLES if run.endswith(r)), None)
+    if role:
+        run = run[: -len(role)]
+    return run, role, hon
+
+
 _HON_AFTER = regex.compile(r" ?(?:様|殿|氏(?![名族])|君|先生|さん|さま|くん|ちゃん)")
 _STRONG_HON = frozenset({"様", "さま", "さん", "殿", "氏"})
 
@@ -287,9 +313,7 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
     if second is not None:
         yield from _kanji_spaced(match, doc, run, second)
         return
-    tail = _TAIL.search(run)
-    role, hon = (tail.group("role"), tail.group("hon")) if tail else (None, None)
-    word = run[: len(run) - len(role or "") - len(hon or "")]
+    word, role, hon = strip_tail(run)
     if not word:
         return
     end = start + len(word)
@@ -297,6 +321,8 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
         after = _HON_AFTER.match(doc.text, end)
         hon = after.group(0).strip() if after else None
     cues = tuple(c for c in (role, hon) if c)
+    if not cues and word[0] not in _SURNAME_FIRST:
+        return  # most runs of kanji: no surname starts here and nothing says "name"
     pair = split_name(word, SURNAMES, GIVEN_NAMES)
     if pair is not None:
         sei, mei = pair
@@ -314,13 +340,13 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
     if "様" in word or "殿" in word:
         return
     if not cues:
-        context = _context(doc, start, end)
-        if context and 3 <= len(word) <= 6 and not _is_not_name(word):
-            for i in range(min(len(word) - 1, 4), 1, -1):  # 氏名: 佐藤花子 (known surname, unknown given)
-                if word[:i] in SURNAMES and len(word) - i <= 3:
+        for i in range(min(len(word) - 1, 4), 1, -1):  # 氏名: 佐藤花子 (known surname, unknown given)
+            if 3 <= len(word) <= 6 and word[:i] in SURNAMES and len(word) - i <= 3:
+                context = () if _is_not_name(word) else _context(doc, start, end)
+                if context:
                     pattern = "surname (dictionary) + given name"
                     yield _hit(start, end, UNKNOWN_GIVEN_SCORE, word, pattern, WEAK_PAIR_SCORE, context)
-                    return
+                return
         return
     for i in range(1, len(word) - 1):  # 営業部田中様: the name ends the run
         suffix = word[i:]
@@ -353,9 +379,7 @@ def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str)
             return
         role, hon = None, rest if rest in _KANA_TAILS and rest else None
     else:
-        tail = _TAIL.search(second)
-        role, hon = (tail.group("role"), tail.group("hon")) if tail else (None, None)
-        mei = second[: len(second) - len(role or "") - len(hon or "")]
+        mei, role, hon = strip_tail(second)
     end = match.start("person_name_k2") + len(mei)
     if not hon and not role:
         after = _HON_AFTER.match(doc.text, end)

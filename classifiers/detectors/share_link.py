@@ -42,7 +42,7 @@ ENTITY_TYPE = "share_link"
 _U = r"[A-Za-z0-9\-._~:/?#@!$&'*+,;=%]"
 _T = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"  # one DNS label (a tenant name)
 PATTERN = (
-    r"(?<![A-Za-z0-9.@/_-])(?:https?://)?(?:"
+    r"(?=[A-Za-z0-9])(?<![A-Za-z0-9.@/_-])(?:https?://)?(?:"
     rf"(?P<share_link_box>(?:{_T}\.)?(?:app\.)?box\.com/(?:s|v)/[A-Za-z0-9_-]{{4,}}{_U}*)"
     rf"|(?P<share_link_gdrive>drive\.google\.com/(?:file/d/[A-Za-z0-9_-]{{10,}}|drive/(?:u/\d+/)?folders/"
     rf"[A-Za-z0-9_-]{{10,}}|open\?id=[A-Za-z0-9_-]{{10,}}){_U}*)"
