@@ -136,6 +136,8 @@ def _alternation(words: Iterable[str]) -> str:
 
 
 _P = r"[\p{Han}\p{Hiragana}\p{Katakana}ー々ヶ・]"  # characters of place names
+# Towns may hold a Latin name (JPタワー); ー before a digit is folded to - by the normaliser.
+_TOWN = r"[\p{Han}\p{Hiragana}\p{Katakana}ー々ヶ・A-Za-z-]"
 _KN = "[一二三四五六七八九十]{1,3}"
 _BLOCK = (
     rf"(?:(?:\d{{1,3}}|{_KN})丁目 ?(?:\d{{1,5}}(?:番地?|-|の) ?)?(?:\d{{1,5}}号?)?"
@@ -148,8 +150,15 @@ _BLDG_SUFFIX = (
     r"(?:ビルディング|ビル|マンション|ハイツ|コーポ|荘|タワー|レジデンス|アパート|ハウス|コート|ヒルズ"
     r"|プラザ|パレス|ガーデン|テラス|メゾン|センター|会館|号館|館|棟|寮|団地|フラット|ハイム)"
 )
-_ROOM = r"(?:\d{1,4}(?:階|F|号室|号)|[A-Z]?\d{3,4})"
-_BUILDING = rf"(?: ?(?P<address_bldg>{_NAME}{{1,25}}?{_BLDG_SUFFIX}(?: ?{_ROOM})?|(?:{_NAME}{{1,25}}? ?)?\d{{1,4}}(?:階|F|号室)))?"
+_NOT_BUILDING = r"(?!TEL|Tel|tel|FAX|Fax|fax|電話|携帯|ファックス|ファクス|メール)"
+_BUILDING = (
+    rf"(?: ?{_NOT_BUILDING}(?P<address_bldg>"
+    rf"(?:{_NAME}{{1,25}}? ?)?\d{{1,4}}(?:階|F|号室)"  # ...ビル 5F, 101号室
+    # a name and a room number without a unit (メゾン八幡101); not a number that goes on (03-...)
+    rf"|(?=[^\x00-\x7f]){_NAME}{{1,25}}?\d{{2,4}}(?![\d-])"
+    rf"|{_NAME}{{1,25}}{_BLDG_SUFFIX}"  # the longest name that ends in a building word
+    "))?"
+)
 _FIRST = "".join(sorted({w[0] for w in (*PREFECTURES, *DESIGNATED_CITIES, *TOKYO_WARDS)}))
 # Every PATTERN of this package starts with a look-ahead for its possible first characters: in
 # the engine's combined alternation it lets most positions fail at once.
@@ -159,7 +168,7 @@ PATTERN = (
     rf"|(?<![\p{{Han}}\p{{Hiragana}}\p{{Katakana}}])(?P<address_city>{_alternation(DESIGNATED_CITIES)}(?:{_P}{{1,5}}?区)?"
     rf"|{_alternation(TOKYO_WARDS)})"
     ")"
-    rf" ?{_P}{{0,20}}? ?(?P<address_block>{_BLOCK}){_BUILDING}"
+    rf" ?{_TOWN}{{0,20}}? ?(?P<address_block>{_BLOCK}){_BUILDING}"
 )
 PRIORITY = 35
 

@@ -51,6 +51,18 @@ POSITIVES: list[tuple[str, str, str, float]] = [
         "埼玉県さいたま市浦和区高砂3-15-1",
         1.0,
     ),
+    (
+        "東京都港区虎ノ門1-17-1 虎ノ門ヒルズ森タワー 25F",
+        "東京都港区虎ノ門1-17-1 虎ノ門ヒルズ森タワー 25F",
+        "東京都港区虎ノ門1-17-1虎ノ門ヒルズ森タワー25F",
+        0.8,
+    ),
+    (
+        "東京都港区虎ノ門1-17-1 メゾン八幡101",
+        "東京都港区虎ノ門1-17-1 メゾン八幡101",
+        "東京都港区虎ノ門1-17-1メゾン八幡101",
+        0.8,
+    ),
     ("横浜市中区山下町1-1にて", "横浜市中区山下町1-1", "横浜市中区山下町1-1", 0.7),
     ("港区六本木6-10-1", "港区六本木6-10-1", "港区六本木6-10-1", 0.7),
     ("沖縄県那覇市泉崎1丁目2番2号", "沖縄県那覇市泉崎1丁目2番2号", "沖縄県那覇市泉崎1-2-2", 0.8),
@@ -84,6 +96,12 @@ def test_engine_value_is_the_original_text(text: str, value: str, normalized: st
     found = [f for f in default_engine().scan_text(text) if f.type == det.ENTITY_TYPE]
     assert [f.value for f in found] == [value]
     assert text[found[0].span[0] : found[0].span[1]] == value
+
+
+@pytest.mark.parametrize("phone", [" TEL 03-1234-5678", " TEL03-1234-5678", " 電話03-1234-5678"])
+def test_a_phone_after_the_address_is_not_a_building(phone: str) -> None:
+    (f,) = det.scan("東京都千代田区丸の内1-2-3" + phone)
+    assert f.value == "東京都千代田区丸の内1-2-3"
 
 
 def test_one_address_is_one_finding_and_hides_no_phone() -> None:
