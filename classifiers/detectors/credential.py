@@ -14,7 +14,8 @@ Formats, from the issuers' documentation:
   fine-grained ``github_pat_`` tokens (GitHub Docs, "About authentication to GitHub");
 - Slack tokens: ``xoxb-``, ``xoxa-``, ``xoxp-``, ``xoxr-``, ``xoxs-`` (Slack API, "Token types");
 - password lines: ``パスワード: …``, ``PW: …``, ``password=…``, ``暗証番号：…`` — the value is
-  the secret after the separator (at least 4 characters, no space). A Japanese sentence after
+  the secret after the separator (at least 4 characters, no space; after the short labels
+  ``pass``/``pw``, which are also words, it must hold a digit or a symbol). A Japanese sentence after
   the colon (``パスワード: 別途お送りします``) says where the password is, not what it is, and
   is not a finding; nor are masks (``********``) and template placeholders (``{password}``).
 
@@ -68,6 +69,10 @@ _SCORES = {
 _PROSE = regex.compile(r"[\p{Hiragana}\p{Han}]")
 _PLACEHOLDER = regex.compile(r"[{<\[(%$].*[}>\])%]|\$\{?\w+\}?|(.)\1{3,}|x{4,}|\*+|●+|＊+", regex.IGNORECASE)
 _TRAILING = ".,;、。)）」"
+#: Short labels that are also English words: their value must look like a secret (a digit or a
+#: symbol), unlike after パスワード or password.
+_WEAK_KEYS = frozenset({"pass", "pw", "pwd"})
+_SECRET_LIKE = regex.compile(r"[0-9]|[^\p{L}\p{N}]")
 
 
 def validate_password(secret: str) -> str:
@@ -106,6 +111,8 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
             value = value.rstrip(_TRAILING)
             end = start + len(value)
             label = doc.text[match.start() : start].split(":")[0].split("=")[0].strip(" \t\n\"'「は")
+            if label.lower() in _WEAK_KEYS and not _SECRET_LIKE.search(value):
+                return  # "Result pass: Approved" is a test report, not a password
             yield Hit(start, end, score, value, Explanation(pattern, "keyword", score, (label,)))
         else:
             yield Hit(start, end, score, value, Explanation(pattern, "format", score))

@@ -99,6 +99,7 @@ _CONTEXT = words_pattern(
         "born",
     ]
 )
+_AGE = regex.compile(r"生|\s?\(?(?:満)?\d{1,3}\s?[歳才]")
 _HEADER = regex.compile(r"(?i)生年月日|誕生日|生年|birth|dob")
 
 
@@ -167,8 +168,10 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
     start, end = match.span()
     context = doc.context(start, end, _CONTEXT, before=20, after=6)
     score = SCORE
-    if not context and doc.after(end, 1) == "生":
-        context = ("生",)
+    if not context:
+        age = _AGE.match(doc.text, end)  # 昭和60年4月12日生, 1985/4/12 (40歳)
+        if age:
+            context = (age.group(0).strip(" ()"),)
     if not context:
         header = column_header(doc, start)
         if header is None or not _HEADER.search(header):

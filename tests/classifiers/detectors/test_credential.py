@@ -27,6 +27,7 @@ POSITIVES: list[tuple[str, list[str], float]] = [
     ("パスワード: Xy7#kq9!", ["Xy7#kq9!"], 0.8),
     ("パスワード：Ｔｏｋｙｏ２０２４", ["Ｔｏｋｙｏ２０２４"], 0.8),
     ("PW:hunter22", ["hunter22"], 0.8),
+    ("ID: taro / PASS: Tk#mori", ["Tk#mori"], 0.8),
     ("db.password=s3cr3tPass", ["s3cr3tPass"], 0.8),
     ('password: "correct-horse-battery"', ["correct-horse-battery"], 0.8),
     ("添付ファイルのパスワードは\nZk8pQ2wL です", ["Zk8pQ2wL"], 0.8),
@@ -56,6 +57,8 @@ NEGATIVES = [
     "xoxb-short",
     "-----BEGIN PUBLIC KEY-----",
     "bypass: enabled",
+    "Result pass: Approved",
+    "PW: Secret",
     "aws_secret_access_key = (set in the vault)",
 ]
 
