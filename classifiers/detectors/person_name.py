@@ -32,6 +32,9 @@ romanised surname + given name              0.5         0.9
 romanised surname + Mr./-san                —           0.85
 ==========================================  ==========  ==========================
 
+A kana or Latin name on the same line as a kanji name (a roster's フリガナ column) is that
+person's reading: it scores 0.45, reported but not counted twice in ``records``.
+
 ¹ 0.6 when written with a space between surname and given name. A pair whose surname or given
 name is a single kanji (中学, 森林) scores 0.4 without context: reported, not counted. A
 single-kanji surname that is also a common noun (神, 王, 奥...) never counts on its own.
@@ -110,6 +113,7 @@ SURNAME_HONORIFIC_SCORE = 0.85
 SURNAME_TITLE_SCORE = 0.7
 UNKNOWN_SCORE = 0.6
 ROMAJI_CONTEXT_SCORE = 0.9
+READING_SCORE = 0.45  # a reading or Latin spelling next to the kanji name: reported, not counted
 
 #: Honorifics written in kanji end the kanji run (田中様), as do job titles (田中部長); kana
 #: honorifics follow it (田中さん).
@@ -275,6 +279,8 @@ _HEADER = regex.compile(
 _TITLE = regex.compile(r"(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.? ?$")
 
 _HAN_CHAR = regex.compile(rf"[{_HAN}]")
+_HAN_RUN = regex.compile(rf"(?<![{_HAN}])[{_HAN}]{{2,8}}(?![{_HAN}])")
+_READING_WINDOW = 200
 _HIRAGANA_CHAR = regex.compile(r"\p{Hiragana}")
 _KANA_TAILS = frozenset({"", "さん", "さま", "くん", "ちゃん"})
 _PARTICLES = ("です", "は", "が", "の", "に", "を", "と", "へ", "も", "や", "より", "から")
@@ -440,6 +446,24 @@ def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str)
             yield _hit(start, start + len(sei), score, sei, "surname (dictionary)", score, context)
 
 
+def _line_has_kanji_name(doc: Document, start: int, end: int) -> bool:
+    """Whether the kana or Latin name at ``start:end`` sits on a line with a kanji name.
+
+    A roster row ``山田太郎,ヤマダタロウ,Taro Yamada`` is one person: the reading and the Latin
+    spelling are reported, but below the counting threshold, so ``records`` counts the row once.
+    """
+    line_start = max(doc.text.rfind("\n", 0, start) + 1, start - _READING_WINDOW)
+    line_end = doc.text.find("\n", end, end + _READING_WINDOW)
+    line = doc.text[line_start : line_end if line_end >= 0 else end + _READING_WINDOW]
+    for run in _HAN_RUN.finditer(line):
+        word = strip_tail(run.group(0))[0]
+        if word and (
+            split_name(word, SURNAMES, GIVEN_NAMES) is not None or (len(word) >= 2 and word in SURNAMES)
+        ):
+            return True
+    return False
+
+
 def _kana(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
     if match.group("person_name_kk") is not None:
         first, second = match.group("person_name_kk"), match.group("person_name_kk2")
@@ -462,7 +486,10 @@ def _kana(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
         context = (hon,) if hon else _context(doc, start, end)
         base = FULL_SPACED_SCORE if spaced else FULL_SCORE
         score = FULL_CONTEXT_SCORE if context else base
-        yield _hit(start, end, score, "".join(pair), "kana surname + given name (dictionary)", base, context)
+        pattern = "kana surname + given name (dictionary)"
+        if _line_has_kanji_name(doc, start, end):
+            score, pattern = READING_SCORE, pattern + ", reading of the kanji name on its line"
+        yield _hit(start, end, score, "".join(pair), pattern, base, context)
         return
     if second is None and hon and first in SURNAMES_KANA:
         score = SURNAME_HONORIFIC_SCORE
@@ -494,9 +521,10 @@ def _romaji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
     elif _TITLE.search(doc.before(start, 6)):
         context = (*context, doc.before(start, 6).strip())
     score = ROMAJI_CONTEXT_SCORE if context else FULL_SCORE
-    yield _hit(
-        start, end, score, normalized, "romanised surname + given name (dictionary)", FULL_SCORE, context
-    )
+    pattern = "romanised surname + given name (dictionary)"
+    if _line_has_kanji_name(doc, start, end):
+        score, pattern = READING_SCORE, pattern + ", reading of the kanji name on its line"
+    yield _hit(start, end, score, normalized, pattern, FULL_SCORE, context)
 
 
 def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:

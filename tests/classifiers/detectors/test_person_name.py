@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from classifiers.detectors import person_name as det
-from classifiers.engine import RECORD_MIN_SCORE, default_engine
+from classifiers.engine import RECORD_MIN_SCORE, count_records, default_engine
 
 COMMON_SURNAMES = [
     "佐藤",
@@ -177,6 +177,24 @@ def test_column_header_counts_known_surname_with_unknown_given_name() -> None:
     text = "氏名,電話\n佐藤花子,03-1111-2222\n"
     assert [(f.value, f.score) for f in det.scan(text)] == [("佐藤花子", 0.85)]
     assert list(det.scan(text.replace("氏名", "品名"))) == []
+
+
+def test_reading_on_the_same_line_is_not_a_second_person() -> None:
+    text = "氏名,フリガナ,ローマ字\n山田太郎,ヤマダ タロウ,Taro Yamada\nサトウ ケンタ\n"
+    found = [(f.value, f.score >= RECORD_MIN_SCORE) for f in det.scan(text)]
+    assert found == [
+        ("山田太郎", True),
+        ("ヤマダ タロウ", False),
+        ("Taro Yamada", False),
+        ("サトウ ケンタ", True),
+    ]
+    kanji = ["佐藤太郎", "鈴木一郎", "高橋健太", "田中美咲", "渡辺陽子"]
+    roster = "氏名,フリガナ,ローマ字\n" + "".join(
+        f"{k},{ks} {km},{rm} {rs}\n" for k, (ks, km), (rs, rm) in zip(kanji, KATAKANA, ROMAJI, strict=True)
+    )
+    findings = default_engine().scan_text(roster)
+    assert sum(f.type == "person_name" for f in findings) == 15
+    assert count_records(findings) == 5
 
 
 def test_table_column_header_gives_context() -> None:
