@@ -434,7 +434,7 @@ def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str)
     if mei in SURNAMES:
         return  # two surnames in a row: the look-ahead at the second one decides about it
     context = cues or _context(doc, start, end)
-    if len(mei) <= 3 and not _is_not_name(mei) and len(sei) >= 2:
+    if len(mei) <= 3 and not _is_not_name(mei) and (len(sei) >= 2 or (context and sei not in COMMON_SINGLE)):
         # 佐藤 花子: a known surname, a space and a short run of kanji is written like a name
         score = UNKNOWN_GIVEN_SCORE if context else WEAK_PAIR_SCORE
         pattern = "surname (dictionary) + given name"

@@ -146,6 +146,8 @@ def test_known_surname_space_unknown_given_name() -> None:
     assert weak.score < RECORD_MIN_SCORE
     (strong,) = det.scan("氏名: 佐藤 花子")
     assert (strong.value, strong.score) == ("佐藤 花子", 0.85)
+    (single,) = det.scan("氏名: 林 京助")
+    assert (single.value, single.score) == ("林 京助", 0.85)
 
 
 @pytest.mark.parametrize(
