@@ -55,6 +55,7 @@ surname first (``Taro Yamada`` → ``yamadataro``).
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterable, Iterator
 from functools import cache
 from importlib import resources
@@ -286,20 +287,23 @@ _KANA_TAILS = frozenset({"", "さん", "さま", "くん", "ちゃん"})
 _PARTICLES = ("です", "は", "が", "の", "に", "を", "と", "へ", "も", "や", "より", "から")
 
 # Findings of one document must not overlap (山田 太郎様: the run 太郎 is part of the first name).
-# The documents are held (not only their ids) so that an id is never reused while remembered.
+# The documents are held (not only their ids) so that an id is never reused while remembered;
+# the lock keeps the small table consistent when several threads scan at once.
 _claimed: dict[int, tuple[Document, int]] = {}
+_claimed_lock = threading.Lock()
 _MAX_CLAIMED = 16
 
 
-def _free(doc: Document, start: int) -> bool:
-    last = _claimed.get(id(doc))
-    return last is None or last[0] is not doc or start >= last[1]
-
-
-def _claim(doc: Document, end: int) -> None:
-    if id(doc) not in _claimed and len(_claimed) >= _MAX_CLAIMED:
-        _claimed.pop(next(iter(_claimed)))
-    _claimed[id(doc)] = (doc, end)
+def _claim(doc: Document, start: int, end: int) -> bool:
+    """Reserve ``start:end`` of ``doc`` for a finding; False if an earlier finding covers it."""
+    with _claimed_lock:
+        last = _claimed.get(id(doc))
+        if last is not None and last[0] is doc and start < last[1]:
+            return False
+        if last is None and len(_claimed) >= _MAX_CLAIMED:
+            del _claimed[next(iter(_claimed))]
+        _claimed[id(doc)] = (doc, end)
+        return True
 
 
 def _context(doc: Document, start: int, end: int) -> tuple[str, ...]:
@@ -535,8 +539,7 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
     else:
         hits = _romaji(match, doc)
     for hit in hits:
-        if _free(doc, hit.start):
-            _claim(doc, hit.end)
+        if _claim(doc, hit.start, hit.end):
             yield hit
 
 

@@ -7,6 +7,8 @@ The coverage lists are typed here on purpose: testing with lines taken from
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from classifiers.detectors import person_name as det
@@ -274,3 +276,11 @@ def test_a_spaced_name_is_one_finding() -> None:
 def test_dictionary_has_thousands_of_entries() -> None:
     assert len(det.SURNAMES) > 2000
     assert len(det.GIVEN_NAMES) > 10000
+
+
+def test_concurrent_scans_agree_with_sequential_ones() -> None:
+    texts = [f"{sei} {mei}様、{sei}さん" for sei, mei in zip(COMMON_SURNAMES, COMMON_GIVEN, strict=True)] * 4
+    expected = [[f.value for f in det.scan(t)] for t in texts]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(lambda t: [f.value for f in det.scan(t)], texts))
+    assert got == expected
