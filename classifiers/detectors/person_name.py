@@ -55,7 +55,6 @@ surname first (``Taro Yamada`` → ``yamadataro``).
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Iterable, Iterator
 from functools import cache
 from importlib import resources
@@ -277,7 +276,7 @@ _CONTEXT = words_pattern(
 _HEADER = regex.compile(
     r"(?i)氏名|名前|name|担当|顧客|お客様|契約者|宛名|フリガナ|ふりがな|カナ|社員|会員|申込者"
 )
-_TITLE = regex.compile(r"(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.? ?$")
+_AFTER_TITLE = regex.compile(r"(?<![A-Za-z])(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.? $")
 
 _HAN_CHAR = regex.compile(rf"[{_HAN}]")
 _HAN_RUN = regex.compile(rf"(?<![{_HAN}])[{_HAN}]{{2,8}}(?![{_HAN}])")
@@ -286,24 +285,24 @@ _HIRAGANA_CHAR = regex.compile(r"\p{Hiragana}")
 _KANA_TAILS = frozenset({"", "さん", "さま", "くん", "ちゃん"})
 _PARTICLES = ("です", "は", "が", "の", "に", "を", "と", "へ", "も", "や", "より", "から")
 
-# Findings of one document must not overlap (山田 太郎様: the run 太郎 is part of the first name).
-# The documents are held (not only their ids) so that an id is never reused while remembered;
-# the lock keeps the small table consistent when several threads scan at once.
-_claimed: dict[int, tuple[Document, int]] = {}
-_claimed_lock = threading.Lock()
-_MAX_CLAIMED = 16
 
+def _given_after_surname(doc: Document, start: int, word: str) -> bool:
+    """Whether the kanji run at ``start`` is the given name of ``<surname> <run>``.
 
-def _claim(doc: Document, start: int, end: int) -> bool:
-    """Reserve ``start:end`` of ``doc`` for a finding; False if an earlier finding covers it."""
-    with _claimed_lock:
-        last = _claimed.get(id(doc))
-        if last is not None and last[0] is doc and start < last[1]:
-            return False
-        if last is None and len(_claimed) >= _MAX_CLAIMED:
-            del _claimed[next(iter(_claimed))]
-        _claimed[id(doc)] = (doc, end)
-        return True
+    The candidate at the surname already reported the whole name (山田 太郎), so the candidate
+    at the second run must not report it again. Decided from the text alone, the same way
+    :func:`_kanji_spaced` decides, so that concurrent scans need no shared state.
+    """
+    if start < 2 or doc.text[start - 1] not in " ・":
+        return False
+    i = start - 1
+    while i > 0 and start - 1 - i < 16 and _HAN_CHAR.match(doc.text, i - 1):
+        i -= 1
+    if i > 0 and _HAN_CHAR.match(doc.text, i - 1):
+        return False
+    if doc.text[i : start - 1] not in SURNAMES:
+        return False
+    return word in GIVEN_NAMES or word not in SURNAMES
 
 
 def _context(doc: Document, start: int, end: int) -> tuple[str, ...]:
@@ -346,12 +345,12 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
     run = match.group("person_name_k")
     if run_end < len(doc.text) and _HAN_CHAR.match(doc.text, run_end):
         return  # a run too long to be a name
+    word, role, hon = strip_tail(run)
+    if not word or _given_after_surname(doc, start, word):
+        return
     second = match.group("person_name_k2")
     if second is not None:
         yield from _kanji_spaced(match, doc, run, second)
-        return
-    word, role, hon = strip_tail(run)
-    if not word:
         return
     end = start + len(word)
     if not hon and not role:
@@ -504,6 +503,8 @@ def _romaji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
     first, second = match.group("person_name_r"), match.group("person_name_r2")
     start = match.start("person_name_r")
     title = match.group("person_name_rt")
+    if title is None and _AFTER_TITLE.search(doc.before(start, 8)):
+        return  # the candidate at the title (Mr. Taro Yamada) reported this name
     if second is None:
         cue = (title or "").strip() or (match.group("person_name_rsan") or "").lstrip("-")
         if cue and first.lower() in SURNAMES_ROMAJI:
@@ -522,8 +523,6 @@ def _romaji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
     context = _context(doc, start, end)
     if title:
         context = (*context, title.strip())
-    elif _TITLE.search(doc.before(start, 6)):
-        context = (*context, doc.before(start, 6).strip())
     score = ROMAJI_CONTEXT_SCORE if context else FULL_SCORE
     pattern = "romanised surname + given name (dictionary)"
     if _line_has_kanji_name(doc, start, end):
@@ -538,9 +537,7 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
         hits = _kana(match, doc)
     else:
         hits = _romaji(match, doc)
-    for hit in hits:
-        if _claim(doc, hit.start, hit.end):
-            yield hit
+    return hits
 
 
 def scan(text: str) -> Iterator[Finding]:
