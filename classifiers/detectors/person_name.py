@@ -20,17 +20,18 @@ of this size: too slow to try at the start of every run of kanji.)
 
 Scoring (precision first: surnames such as 中, 林, 森 are ordinary words):
 
-==========================================  ==========  ==========================
-form                                        no context  with honorific/label/header
-==========================================  ==========  ==========================
-surname + given name (dictionary, kanji)    0.5 / 0.6¹  1.0
-surname + unknown given name + honorific    —           0.85
-surname alone                               —           0.85 (job title: 0.7)
-unknown kanji + 様/さん/殿/氏               —           0.6
-katakana / hiragana surname + given name    0.5 / 0.6¹  1.0
-romanised surname + given name              0.5         0.9
-romanised surname + Mr./-san                —           0.85
-==========================================  ==========  ==========================
+=========================================  ==========  ===========================
+form                                       no context  with honorific/label/header
+=========================================  ==========  ===========================
+surname + given name (dictionary, kanji)   0.5 / 0.6¹  1.0
+surname + unknown given name + honorific   -           0.85
+surname, space, unknown given name         0.4         0.85
+surname alone                              -           0.85 (job title: 0.7)
+unknown kanji + strong honorific²          -           0.6
+katakana / hiragana surname + given name   0.5 / 0.6¹  1.0
+romanised surname + given name             0.5         0.9
+romanised surname + Mr./-san               -           0.85
+=========================================  ==========  ===========================
 
 A kana or Latin name on the same line as a kanji name (a roster's フリガナ column) is that
 person's reading: it scores 0.45, reported but not counted twice in ``records``.
@@ -38,6 +39,7 @@ person's reading: it scores 0.45, reported but not counted twice in ``records``.
 ¹ 0.6 when written with a space between surname and given name. A pair whose surname or given
 name is a single kanji (中学, 森林) scores 0.4 without context: reported, not counted. A
 single-kanji surname that is also a common noun (神, 王, 奥...) never counts on its own.
+² 様, さん, 殿 or 氏 after 2-5 kanji that are not a word known to take them (お客様, 担当者様...).
 
 The value is the name without the honorific; the normalised form has no spaces and puts the
 surname first (``Taro Yamada`` → ``yamadataro``).
