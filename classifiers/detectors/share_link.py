@@ -10,10 +10,13 @@ Dropbox, in the forms those services document for their share links:
 - OneDrive: ``https://1drv.ms/<type>/s!<id>`` (and the newer ``/<type>/c/...``), and
   ``https://onedrive.live.com/?...`` with ``redeem=``, ``resid=`` or ``cid=``;
 - SharePoint / OneDrive for Business: ``https://<tenant>.sharepoint.com/:<t>:/<r|s|g>/...``
-  (``:w:`` Word, ``:x:`` Excel, ``:p:`` PowerPoint, ``:b:`` PDF, ``:f:`` folder, ``:u:``...) and
-  ``<tenant>-my.sharepoint.com/personal/...``;
+  (``:w:`` Word, ``:x:`` Excel, ``:p:`` PowerPoint, ``:b:`` PDF, ``:f:`` folder, ``:u:``...),
+  also on ``<tenant>-my.sharepoint.com``, and guest links (``_layouts/15/guestaccess.aspx``,
+  ``?share=``). A plain library path (``/sites/Sales/Shared Documents/...``) opens only for
+  members of the site: it is not a share link;
 - Dropbox: ``https://www.dropbox.com/s/<id>/<name>``, ``/scl/fi/<id>/<name>``, ``/scl/fo/``,
-  ``/sh/<id>``, ``/t/<id>`` (transfer).
+  ``/sh/<id>``, ``/t/<id>`` (transfer), and their direct downloads on
+  ``dl.dropboxusercontent.com``.
 
 Help and marketing pages of the same companies (``support.google.com``,
 ``www.dropbox.com/help``, ``www.box.com/pricing``, ``support.microsoft.com``) are not share
@@ -50,9 +53,10 @@ PATTERN = (
     rf"/(?:u/\d+/)?d/(?:e/)?[A-Za-z0-9_-]{{10,}}{_U}*)"
     rf"|(?P<share_link_1drv>1drv\.ms/(?:[a-z]/)?(?:s!|c/|[a-z]!)?[A-Za-z0-9!_-]{{6,}}{_U}*)"
     rf"|(?P<share_link_onedrive>onedrive\.live\.com/{_U}*?(?:redeem|resid|cid|id)={_U}+)"
-    rf"|(?P<share_link_sharepoint>{_T}(?:-my)?\.sharepoint\.com/(?::[a-z]:/[rsgu]/|personal/|sites/"
-    rf"{_U}*?(?:share|sharing|Shared|_layouts/15/(?:guestaccess|Doc)\.aspx)){_U}*)"
-    rf"|(?P<share_link_dropbox>(?:www\.)?dropbox\.com/(?:s|sh|scl/f[io]|t|l)/[A-Za-z0-9_-]{{6,}}{_U}*)"
+    rf"|(?P<share_link_sharepoint>{_T}(?:-my)?\.sharepoint\.com/(?::[a-z]:/[rsgu]/"
+    rf"|(?:sites|teams|personal)/{_U}*?(?:_layouts/15/guestaccess\.aspx|[?&]share=)){_U}*)"
+    rf"|(?P<share_link_dropbox>(?:(?:www\.)?dropbox\.com|dl\.dropboxusercontent\.com)"
+    rf"/(?:s|sh|scl/f[io]|t|l)/[A-Za-z0-9_-]{{6,}}{_U}*)"
     r")"
 )
 PRIORITY = 25

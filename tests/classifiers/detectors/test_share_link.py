@@ -72,6 +72,16 @@ POSITIVES: list[tuple[str, str, str]] = [
         "Dropbox",
     ),
     (
+        "https://dl.dropboxusercontent.com/s/a1b2c3d4e5f6g7h/report.pdf",
+        "https://dl.dropboxusercontent.com/s/a1b2c3d4e5f6g7h/report.pdf",
+        "Dropbox",
+    ),
+    (
+        "https://contoso.sharepoint.com/sites/Sales/_layouts/15/guestaccess.aspx?share=EaBcD",
+        "https://contoso.sharepoint.com/sites/Sales/_layouts/15/guestaccess.aspx?share=EaBcD",
+        "SharePoint",
+    ),
+    (
         "https://www.dropbox.com/sh/abc123def456/AAB_xyz",
         "https://www.dropbox.com/sh/abc123def456/AAB_xyz",
         "Dropbox",
@@ -96,6 +106,8 @@ NEGATIVES = [
     "https://contoso.sharepoint.com/",
     "https://example.com/s/abc123XYZ789",
     "mybox.com/s/abc123",
+    "https://contoso.sharepoint.com/sites/Sales/Shared%20Documents/Forms/AllItems.aspx",
+    "https://contoso-my.sharepoint.com/personal/taro_contoso_com/Documents/report.docx",
 ]
 
 
