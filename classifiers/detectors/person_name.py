@@ -157,6 +157,10 @@ _ROLES = tuple(
 _TAIL_LAST = frozenset(w[-1] for w in _HON_KANJI + _ROLES)
 
 
+def _is_dictionary_name(word: str) -> bool:
+    return word in SURNAMES or split_name(word, SURNAMES, GIVEN_NAMES) is not None
+
+
 def strip_tail(run: str) -> tuple[str, str | None, str | None]:
     """Split a kanji run into ``(name part, job title, honorific)``.
 
@@ -165,6 +169,8 @@ def strip_tail(run: str) -> tuple[str, str | None, str | None]:
     """
     if run[-1] not in _TAIL_LAST:
         return run, None, None
+    if run[-2:] in WORDS_WITH_HONORIFIC_KANJI and not (len(run) >= 3 and _is_dictionary_name(run[:-1])):
+        return run, None, None  # 宮殿, 模様 (but 山本殿 is 山本 + 殿)
     hon = next((h for h in _HON_KANJI if run.endswith(h)), None)
     if hon:
         run = run[: -len(hon)]
@@ -175,7 +181,61 @@ def strip_tail(run: str) -> tuple[str, str | None, str | None]:
 
 
 _HON_AFTER = regex.compile(r" ?(?:様|殿|氏(?![名族])|君|先生|さん|さま|くん|ちゃん)")
-_STRONG_HON = frozenset({"様", "さま", "さん", "殿", "氏"})
+#: Words ending in a kanji that is otherwise an honorific (模様 is not 模 + 様).
+WORDS_WITH_HONORIFIC_KANJI = frozenset(
+    [
+        "模様",
+        "同様",
+        "仕様",
+        "多様",
+        "異様",
+        "一様",
+        "紋様",
+        "文様",
+        "今様",
+        "有様",
+        "両様",
+        "別様",
+        "外様",
+        "左様",
+        "神様",
+        "王様",
+        "殿様",
+        "奥様",
+        "皆様",
+        "宮殿",
+        "神殿",
+        "御殿",
+        "貴殿",
+        "湯殿",
+        "拝殿",
+        "本殿",
+        "沈殿",
+        "社殿",
+        "彼氏",
+        "某氏",
+        "同氏",
+        "両氏",
+        "諸氏",
+        "諸君",
+        "暴君",
+        "主君",
+        "名君",
+        "父君",
+        "細君",
+        "母君",
+        "姫君",
+        "若君",
+        "夫君",
+        "大君",
+    ]
+)
+#: The honorifics that make an unknown run of kanji a name (轟木様); 氏, 君 and 殿 end words too.
+_UNKNOWN_HON = frozenset({"様", "さま", "さん"})
+#: A single-kanji surname takes only these (林様, 林さん): 宮殿, 某氏 and 諸君 are words.
+_SINGLE_HON = frozenset({"様", "さま", "さん", "くん", "ちゃん", "先生"})
+#: Honorific prefixes: お客様, お天道さま, ご主人様 are words, never names.
+_HONORIFIC_PREFIX = frozenset("おご御")
 
 #: Single kanji that are surnames but far more often words; never a name on their own (神様).
 COMMON_SINGLE = frozenset("神仏王姫殿奥客皆母父兄姉弟妹子孫上下中前後先会長高金東西南北元本今")
@@ -350,6 +410,8 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
     word, role, hon = strip_tail(run)
     if not word or _given_after_surname(doc, start, word):
         return
+    if start and doc.text[start - 1] in _HONORIFIC_PREFIX:
+        return
     second = match.group("person_name_k2")
     if second is not None:
         yield from _kanji_spaced(match, doc, run, second)
@@ -370,6 +432,8 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
         yield _hit(start, end, score, word, "surname + given name (dictionary)", base, context)
         return
     if word in SURNAMES:
+        if len(word) == 1 and hon is not None and hon not in _SINGLE_HON:
+            return
         context = cues or _context(doc, start, end)
         if context and word not in COMMON_SINGLE:
             score = SURNAME_TITLE_SCORE if role and not hon else SURNAME_HONORIFIC_SCORE
@@ -397,7 +461,7 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
             pattern = "surname (dictionary) + given name + honorific"
             yield _hit(start, end, UNKNOWN_GIVEN_SCORE, word, pattern, UNKNOWN_GIVEN_SCORE, cues)
             return
-    if hon in _STRONG_HON and not role and 2 <= len(word) <= 5 and not _is_not_name(word):
+    if hon in _UNKNOWN_HON and not role and 2 <= len(word) <= 5 and not _is_not_name(word):
         yield _hit(start, end, UNKNOWN_SCORE, word, "kanji + honorific", UNKNOWN_SCORE, cues)
 
 
