@@ -39,7 +39,7 @@ person's reading: it scores 0.45, reported but not counted twice in ``records``.
 ¹ 0.6 when written with a space between surname and given name. A pair whose surname or given
 name is a single kanji (中学, 森林) scores 0.4 without context: reported, not counted. A
 single-kanji surname that is also a common noun (神, 王, 奥...) never counts on its own.
-² 様, さん, 殿 or 氏 after 2-5 kanji that are not a word known to take them (お客様, 担当者様...).
+² 様 or さん after 2-5 kanji that are not a word known to take them (お客様, 担当者様...).
 
 The value is the name without the honorific; the normalised form has no spaces and puts the
 surname first (``Taro Yamada`` → ``yamadataro``).
