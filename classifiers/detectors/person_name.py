@@ -71,6 +71,20 @@ ENTITY_TYPE = "person_name"
 
 _HAN = r"\p{Han}々〆ヶ"
 _KATA = r"\p{Katakana}ー"
+PATTERN = (
+    rf"(?=[{_HAN}{_KATA}\p{{Hiragana}}A-Z])(?:"
+    rf"(?<![{_HAN}])(?=(?P<person_name_k>[{_HAN}]{{1,16}})(?:(?P<person_name_ksp>[ ・])"
+    rf"(?P<person_name_k2>[{_HAN}]{{1,6}}|\p{{Hiragana}}{{1,3}}[{_HAN}]|\p{{Hiragana}}{{2,6}}))?)"
+    rf"|(?<![{_KATA}])(?=(?P<person_name_kk>[{_KATA}]{{2,12}})(?:(?P<person_name_kksp>[ ・])"
+    rf"(?P<person_name_kk2>[{_KATA}]{{2,8}}))?)"
+    r"|(?<!\p{Hiragana})(?=(?P<person_name_h>\p{Hiragana}{2,6}) (?P<person_name_h2>\p{Hiragana}{2,6})"
+    r"(?!\p{Hiragana}))"
+    r"|(?<![A-Za-z])(?=(?P<person_name_rt>(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.? )?(?P<person_name_r>[A-Z][A-Za-z]{1,14})"
+    r"(?:,? (?P<person_name_r2>[A-Z][A-Za-z]{1,14})|(?P<person_name_rsan>-(?:san|sama|sensei|kun|chan)))?"
+    r"(?![A-Za-z]))"
+    ")."
+)
+PRIORITY = 90
 
 
 @cache
@@ -91,24 +105,6 @@ SURNAMES_KANA = load("surnames_kana.txt") | _hiragana(load("surnames_kana.txt"))
 GIVEN_NAMES_KANA = load("given_names_kana.txt") | _hiragana(load("given_names_kana.txt"))
 SURNAMES_ROMAJI = load("surnames_romaji.txt")
 GIVEN_NAMES_ROMAJI = load("given_names_romaji.txt")
-
-_KANA_SURNAME_START = "(?:" + "|".join(sorted({name[:2] for name in SURNAMES_KANA})) + ")"
-
-PATTERN = (
-    rf"(?=[{_HAN}{_KATA}\p{{Hiragana}}A-Z])(?:"
-    rf"(?<![{_HAN}])(?=(?P<person_name_k>[{_HAN}]{{1,16}})(?:(?P<person_name_ksp>[ ・])"
-    rf"(?P<person_name_k2>[{_HAN}]{{1,6}}|\p{{Hiragana}}{{1,3}}[{_HAN}]|\p{{Hiragana}}{{2,6}}))?)"
-    # kana runs only where a kana surname starts (most katakana runs are loanwords)
-    rf"|(?<![{_KATA}])(?={_KANA_SURNAME_START})(?=(?P<person_name_kk>[{_KATA}]{{2,12}})(?:(?P<person_name_kksp>[ ・])"
-    rf"(?P<person_name_kk2>[{_KATA}]{{2,8}}))?)"
-    rf"|(?<!\p{{Hiragana}})(?={_KANA_SURNAME_START})(?=(?P<person_name_h>\p{{Hiragana}}{{2,6}}) (?P<person_name_h2>\p{{Hiragana}}{{2,6}})"
-    r"(?!\p{Hiragana}))"
-    r"|(?<![A-Za-z])(?=(?P<person_name_rt>(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.? )?(?P<person_name_r>[A-Z][A-Za-z]{1,14})"
-    r"(?:,? (?P<person_name_r2>[A-Z][A-Za-z]{1,14})|(?P<person_name_rsan>-(?:san|sama|sensei|kun|chan)))?"
-    r"(?![A-Za-z]))"
-    ")."
-)
-PRIORITY = 90
 
 FULL_CONTEXT_SCORE = 1.0
 FULL_SPACED_SCORE = 0.6
