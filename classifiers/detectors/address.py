@@ -1,0 +1,226 @@
+"""Postal address (住所).
+
+A whole Japanese address, not its pieces: prefecture (都道府県, the 47 of the Local Autonomy
+Act's annex, 地方自治法 別表) + municipality (市・区・町・村, with 郡 and the wards of designated
+cities) + town (町域, 大字・字) + block numbers (住居表示: 丁目・番・号, or 地番: 番地, or the
+``1-2-3`` shorthand) + optional building and room. Addresses written without a prefecture count
+when they start with a designated city (政令指定都市, the 20 of 地方自治法施行令 174条の26) or a
+ward of Tokyo (特別区, 23) and carry block numbers.
+
+A prefecture and a municipality alone (``東京都港区在住``) locate no one and are not findings.
+
+The normalised form, for counting distinct addresses, drops spaces and writes the block
+numbers as ``1-2-3`` (``一丁目2番3号`` → ``1-2-3``).
+
+>>> [f.normalized for f in scan("住所：東京都千代田区丸の内一丁目２番３号 丸の内ビル５F")]
+['東京都千代田区丸の内1-2-3丸の内ビル5F']
+>>> list(scan("東京都港区在住の方"))
+[]
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+
+import regex
+
+from classifiers.detectors._base import Document, Hit, scan_with, words_pattern
+from classifiers.detectors._table import column_header
+from classifiers.model import Explanation, Finding
+
+ENTITY_TYPE = "address"
+
+PREFECTURES = [
+    "北海道",
+    "青森県",
+    "岩手県",
+    "宮城県",
+    "秋田県",
+    "山形県",
+    "福島県",
+    "茨城県",
+    "栃木県",
+    "群馬県",
+    "埼玉県",
+    "千葉県",
+    "東京都",
+    "神奈川県",
+    "新潟県",
+    "富山県",
+    "石川県",
+    "福井県",
+    "山梨県",
+    "長野県",
+    "岐阜県",
+    "静岡県",
+    "愛知県",
+    "三重県",
+    "滋賀県",
+    "京都府",
+    "大阪府",
+    "兵庫県",
+    "奈良県",
+    "和歌山県",
+    "鳥取県",
+    "島根県",
+    "岡山県",
+    "広島県",
+    "山口県",
+    "徳島県",
+    "香川県",
+    "愛媛県",
+    "高知県",
+    "福岡県",
+    "佐賀県",
+    "長崎県",
+    "熊本県",
+    "大分県",
+    "宮崎県",
+    "鹿児島県",
+    "沖縄県",
+]
+DESIGNATED_CITIES = [
+    "札幌市",
+    "仙台市",
+    "さいたま市",
+    "千葉市",
+    "横浜市",
+    "川崎市",
+    "相模原市",
+    "新潟市",
+    "静岡市",
+    "浜松市",
+    "名古屋市",
+    "京都市",
+    "大阪市",
+    "堺市",
+    "神戸市",
+    "岡山市",
+    "広島市",
+    "北九州市",
+    "福岡市",
+    "熊本市",
+]
+TOKYO_WARDS = [
+    "千代田区",
+    "中央区",
+    "港区",
+    "新宿区",
+    "文京区",
+    "台東区",
+    "墨田区",
+    "江東区",
+    "品川区",
+    "目黒区",
+    "大田区",
+    "世田谷区",
+    "渋谷区",
+    "中野区",
+    "杉並区",
+    "豊島区",
+    "北区",
+    "荒川区",
+    "板橋区",
+    "練馬区",
+    "足立区",
+    "葛飾区",
+    "江戸川区",
+]
+
+
+def _alternation(words: Iterable[str]) -> str:
+    words = sorted(words, key=len, reverse=True)
+    first = "".join(sorted({w[0] for w in words}))
+    return f"(?=[{first}])(?:{'|'.join(words)})"
+
+
+_P = r"[\p{Han}\p{Hiragana}\p{Katakana}ー々ヶ・]"  # characters of place names
+# Towns may hold a Latin name (JPタワー); ー before a digit is folded to - by the normaliser.
+_TOWN = r"[\p{Han}\p{Hiragana}\p{Katakana}ー々ヶ・A-Za-z-]"
+_KN = "[一二三四五六七八九十]{1,3}"
+_BLOCK = (
+    rf"(?:(?:\d{{1,3}}|{_KN})丁目 ?(?:\d{{1,5}}(?:番地?|-|の) ?)?(?:\d{{1,5}}号?)?"
+    r"|\d{1,5}(?:番地?|-) ?\d{1,5}(?:(?:番地?|-|の) ?\d{1,5})?(?:号|番地?)?"
+    r"|\d{1,5}番地?(?:の\d{1,5})?)"
+    r"(?:-\d{1,5})?(?![\d目])"  # 5番目 is "the fifth"
+)
+_NAME = r"[\p{Han}\p{Katakana}\p{Hiragana}ー々・A-Za-z0-9&'-]"  # ー before a digit is folded to -
+_BLDG_SUFFIX = (
+    r"(?:ビルディング|ビル|マンション|ハイツ|コーポ|荘|タワー|レジデンス|アパート|ハウス|コート|ヒルズ"
+    r"|プラザ|パレス|ガーデン|テラス|メゾン|センター|会館|号館|館|棟|寮|団地|フラット|ハイム)"
+)
+_NOT_BUILDING = r"(?!TEL|Tel|tel|FAX|Fax|fax|電話|携帯|ファックス|ファクス|メール)"
+_BUILDING = (
+    rf"(?: ?{_NOT_BUILDING}(?P<address_bldg>"
+    rf"(?:{_NAME}{{1,25}}? ?)?\d{{1,4}}(?:階|F|号室)"  # ...ビル 5F, 101号室
+    # a name and a room number without a unit (メゾン八幡101); not a number that goes on (03-...)
+    rf"|(?=[^\x00-\x7f]){_NAME}{{1,25}}?\d{{2,4}}(?![\d-])"
+    rf"|{_NAME}{{1,25}}{_BLDG_SUFFIX}"  # the longest name that ends in a building word
+    "))?"
+)
+_FIRST = "".join(sorted({w[0] for w in (*PREFECTURES, *DESIGNATED_CITIES, *TOKYO_WARDS)}))
+# Every PATTERN of this package starts with a look-ahead for its possible first characters: in
+# the engine's combined alternation it lets most positions fail at once.
+PATTERN = (
+    f"(?=[{_FIRST}])(?:"
+    rf"(?P<address_pref>{_alternation(PREFECTURES)}) ?(?:{_P}{{1,5}}?郡 ?)?{_P}{{1,8}}?[市区町村](?:{_P}{{1,5}}?区)?"
+    rf"|(?<![\p{{Han}}\p{{Hiragana}}\p{{Katakana}}])(?P<address_city>{_alternation(DESIGNATED_CITIES)}(?:{_P}{{1,5}}?区)?"
+    rf"|{_alternation(TOKYO_WARDS)})"
+    ")"
+    rf" ?{_TOWN}{{0,20}}? ?(?P<address_block>{_BLOCK}){_BUILDING}"
+)
+PRIORITY = 35
+
+BASE_SCORE = 0.8
+NO_PREFECTURE_SCORE = 0.7
+CONTEXT_SCORE = 1.0
+
+_CONTEXT = words_pattern(
+    ["住所", "所在地", "現住所", "送付先", "お届け先", "届け先", "自宅", "〒", "住まい", "address", "addr"]
+)
+_HEADER = regex.compile(r"(?i)住所|所在地|送付先|届け先|address")
+_KANJI_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九", start=0)}
+_BLOCK_WORDS = regex.compile(r" ?(?:丁目|番地|番|号|の|-) ?")
+
+
+def kanji_number(text: str) -> int:
+    """Value of a small kanji numeral (``十二`` → 12).
+
+    >>> kanji_number("二十三")
+    23
+    """
+    total = 0
+    current = 0
+    for ch in text:
+        if ch == "十":
+            total += (current or 1) * 10
+            current = 0
+        else:
+            current = _KANJI_DIGITS[ch]
+    return total + current
+
+
+def normalize_block(block: str) -> str:
+    """``一丁目2番3号`` → ``1-2-3``."""
+    block = regex.sub(r"[一二三四五六七八九十]+(?=丁目)", lambda m: str(kanji_number(m.group(0))), block)
+    return _BLOCK_WORDS.sub("-", block).strip("-")
+
+
+def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
+    start, end = match.span()
+    b0, b1 = match.span("address_block")
+    normalized = (doc.text[start:b0] + normalize_block(doc.text[b0:b1]) + doc.text[b1:end]).replace(" ", "")
+    context = doc.context(start, end, _CONTEXT, before=20, after=0)
+    if not context:
+        header = column_header(doc, start)
+        if header is not None and _HEADER.search(header):
+            context = (f"column {header}",)
+    base = BASE_SCORE if match.group("address_pref") else NO_PREFECTURE_SCORE
+    score = CONTEXT_SCORE if context else base
+    pattern = "prefecture+municipality+town+block" if match.group("address_pref") else "city/ward+town+block"
+    yield Hit(start, end, score, normalized, Explanation(pattern, "format", base, context))
+
+
+def scan(text: str) -> Iterator[Finding]:
+    return scan_with(sys.modules[__name__], text)

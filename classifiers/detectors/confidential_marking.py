@@ -1,0 +1,112 @@
+"""Confidential marking (機密表示).
+
+The words Japanese organisations stamp on documents whose distribution is restricted, after the
+classification levels of typical information-security rules (情報セキュリティ規程: 極秘 / 秘 /
+社外秘), the English equivalents, and Microsoft Purview sensitivity labels (the extractor turns
+a document's label into a metadata line ``sensitivity-label: <Name>``).
+
+Scoring: a marking set apart as a stamp — in brackets (【社外秘】, [Confidential]), alone on its
+line, or in capitals (CONFIDENTIAL) — scores high; the same word inside a sentence scores lower,
+the ambiguous 機密 and 取扱注意 lower still, and English "confidential" in a sentence below the
+counting threshold, because mail disclaimers ("may contain confidential information") carry it.
+
+Not markings (hard negatives): 秘書, 神秘, 便秘 and every word where 秘 is part of a longer word;
+秘密保持契約 / 機密保持契約 (NDA) and 機密性 (confidentiality as a property) name a kind of contract
+or a security goal and appear in everyday mail about such contracts, so they are not treated as
+a stamp on the message itself; likewise "confidentiality agreement" and "non-confidential".
+A lone 秘 counts only as a stamp: ㊙, 【秘】〔秘〕(秘)［秘］, or 「秘」 at the start of a line.
+
+>>> [(f.value, f.score) for f in scan("【社外秘】2025年度 予算案")]
+[('社外秘', 1.0)]
+>>> [f.value for f in scan("秘書室の便秘と神秘")]
+[]
+>>> [f.value for f in scan("sensitivity-label: 社外秘 (Confidential)")]
+['社外秘 (Confidential)']
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+
+import regex
+
+from classifiers.detectors._base import Document, Hit, scan_with
+from classifiers.model import Explanation, Finding
+
+ENTITY_TYPE = "confidential_marking"
+PATTERN = (
+    r"(?=[sS関社部極厳マ機取秘FfIiTtCc])"
+    r"(?:(?<![^\n])sensitivity-label:[ \t]*(?P<confidential_marking_label>[^\n]{1,200}?)[ \t]*(?![^\n])"
+    r"|(?P<confidential_marking_strong>関係者外秘|社外秘|部外秘|極秘|厳秘|社内限り|社内限定|マル秘"
+    r"|(?i:strictly\s{1,3}confidential|(?:for\s{1,3})?internal\s{1,3}use\s{1,3}only|top\s{1,3}secret))"
+    r"|(?P<confidential_marking_weak>機密(?!保持|性|保護)|取扱注意|取扱い注意|取り扱い注意"
+    r"|(?<![A-Za-z])(?<![Nn][Oo][Nn][-\s])(?i:confidential)(?!ity|iality|[A-Za-z]))"
+    r"|(?<![\p{Han}])(?P<confidential_marking_hi>秘)(?![\p{Han}]))"
+)
+PRIORITY = 40
+
+STAMP_SCORE = 1.0
+STRONG_SCORE = 0.85
+WEAK_STAMP_SCORE = 0.9
+WEAK_SCORE = 0.6  # 機密, 取扱注意 inside a sentence
+ENGLISH_WEAK_SCORE = 0.4  # "confidential" inside a sentence: disclaimers
+LABEL_SCORE = 0.95
+PUBLIC_LABEL_SCORE = 0.2
+
+_OPEN = "【〔([［「『<〈《"
+_CLOSE = "】〕)]］」』>〉》"
+_PUBLIC_LABELS = regex.compile(r"(?i)^(?:public|公開|一般公開|general|一般|non-business|personal|個人用)$")
+
+
+def _is_stamp(doc: Document, start: int, end: int) -> bool:
+    """Bracketed, alone on its line (punctuation aside), or written in capitals."""
+    prev = doc.text[start - 1] if start else "\n"
+    nxt = doc.text[end] if end < len(doc.text) else "\n"
+    if prev in _OPEN and nxt in _CLOSE:
+        return True
+    line_start = doc.text.rfind("\n", 0, start) + 1
+    line_end = doc.text.find("\n", end)
+    line = doc.text[line_start : line_end if line_end >= 0 else len(doc.text)]
+    if regex.fullmatch(r"[\s\p{P}\p{S}]*", line.replace(doc.text[start:end], "", 1)):
+        return True
+    word = doc.text[start:end]
+    return word.isascii() and word.isupper() and len(word) > 3
+
+
+def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
+    if match.group("confidential_marking_label") is not None:
+        start, end = match.span("confidential_marking_label")
+        name = doc.text[start:end]
+        score = PUBLIC_LABEL_SCORE if _PUBLIC_LABELS.match(name) else LABEL_SCORE
+        yield Hit(start, end, score, name, Explanation("sensitivity label", "label", score))
+        return
+    for group in ("confidential_marking_strong", "confidential_marking_weak", "confidential_marking_hi"):
+        if match.group(group) is not None:
+            break
+    start, end = match.span(group)
+    word = doc.text[start:end]
+    stamp = _is_stamp(doc, start, end)
+    if group == "confidential_marking_hi":
+        original = doc.norm.original[slice(*doc.norm.span_to_original(start, end))]
+        prev = doc.text[start - 1] if start else "\n"
+        nxt = doc.text[end] if end < len(doc.text) else "\n"
+        at_line_start = start < 2 or doc.text[start - 2] == "\n"
+        bracketed = prev in _OPEN and nxt in _CLOSE and (prev not in "「『" or at_line_start)
+        if not (original == "㊙" or bracketed):
+            return
+        yield Hit(start, end, STAMP_SCORE, "秘", Explanation("秘 stamp", "keyword", STAMP_SCORE))
+        return
+    if group == "confidential_marking_strong":
+        score = STAMP_SCORE if stamp else STRONG_SCORE
+        base = STRONG_SCORE
+    else:
+        base = ENGLISH_WEAK_SCORE if word.isascii() else WEAK_SCORE
+        score = WEAK_STAMP_SCORE if stamp else base
+    context = ("stamp",) if stamp else ()
+    normalized = regex.sub(r"\s+", " ", word).lower() if word.isascii() else word
+    yield Hit(start, end, score, normalized, Explanation(f"marking word {word}", "keyword", base, context))
+
+
+def scan(text: str) -> Iterator[Finding]:
+    return scan_with(sys.modules[__name__], text)

@@ -1,0 +1,610 @@
+"""Person name (氏名).
+
+Japanese personal names in kanji (山田 太郎), katakana (ヤマダ タロウ), hiragana (やまだ たろう)
+and Latin script (Taro Yamada, YAMADA Taro), found with a name dictionary and context.
+
+Dictionary: ``classifiers/data/`` — surnames from gimei and mimesis (with variant kanji such
+as 渡邊, 齋藤), given names and readings from gimei, romanised readings via jaconv; built by
+``tools/build_name_data.py``, licences in ``classifiers/data/NOTICE``.
+
+Context: an honorific after the name (様, さん, 殿, 氏, 君, 先生...), a job title (部長, 課長...),
+a label before it (氏名, 名前, 担当, 担当者, お客様名, 契約者, 宛名...), or the header of its
+table column (氏名, Name...).
+
+How it matches: Japanese text is unsegmented, so the pattern only marks where a run of one
+script starts — a look-ahead captures the run and the match itself consumes one character, so
+it never hides an address or a number from the other detectors (and PRIORITY 90 tries it
+last) — and :func:`check` splits the run against the dictionary with set look-ups. (The
+``regex`` module's ``\\L<name>`` named lists were measured at 20-70 µs per attempt with lists
+of this size: too slow to try at the start of every run of kanji.)
+
+Scoring (precision first: surnames such as 中, 林, 森 are ordinary words):
+
+=========================================  ==========  ===========================
+form                                       no context  with honorific/label/header
+=========================================  ==========  ===========================
+surname + given name (dictionary, kanji)   0.5 / 0.6¹  1.0
+surname + unknown given name + honorific   -           0.85
+surname, space, unknown given name         0.4         0.85
+surname alone                              -           0.85 (job title: 0.7)
+unknown kanji + strong honorific²          -           0.6
+katakana / hiragana surname + given name   0.5 / 0.6¹  1.0
+romanised surname + given name             0.5         0.9
+romanised surname + Mr./-san               -           0.85
+=========================================  ==========  ===========================
+
+A kana or Latin name on the same line as a kanji name (a roster's フリガナ column) is that
+person's reading: it scores 0.45, reported but not counted twice in ``records``.
+
+¹ 0.6 when written with a space between surname and given name. A pair whose surname or given
+name is a single kanji (中学, 森林) scores 0.4 without context: reported, not counted. A
+single-kanji surname that is also a common noun (神, 王, 奥...) never counts on its own.
+² 様 or さん after 2-5 kanji that are not a word known to take them (お客様, 担当者様...).
+
+The value is the name without the honorific; the normalised form has no spaces and puts the
+surname first (``Taro Yamada`` → ``yamadataro``).
+
+>>> [(f.value, f.score) for f in scan("山田 太郎様、いつもお世話になっております。")]
+[('山田 太郎', 1.0)]
+>>> [f.normalized for f in scan("Dear Mr. Taro Yamada,")]
+['yamadataro']
+>>> [f.value for f in scan("営業部田中様、お世話様です")]
+['田中']
+>>> list(scan("中山道を歩く"))
+[]
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from functools import cache
+from importlib import resources
+
+import regex
+
+from classifiers.detectors._base import Document, Hit, scan_with, words_pattern
+from classifiers.detectors._table import column_header
+from classifiers.model import Explanation, Finding
+
+ENTITY_TYPE = "person_name"
+
+_HAN = r"\p{Han}々〆ヶ"
+_KATA = r"\p{Katakana}ー"
+PATTERN = (
+    rf"(?=[{_HAN}{_KATA}\p{{Hiragana}}A-Z])(?:"
+    rf"(?<![{_HAN}])(?=(?P<person_name_k>[{_HAN}]{{1,16}})(?:(?P<person_name_ksp>[ ・])"
+    rf"(?P<person_name_k2>[{_HAN}]{{1,6}}|\p{{Hiragana}}{{1,3}}[{_HAN}]|\p{{Hiragana}}{{2,6}}))?)"
+    rf"|(?<![{_KATA}])(?=(?P<person_name_kk>[{_KATA}]{{2,12}})(?:(?P<person_name_kksp>[ ・])"
+    rf"(?P<person_name_kk2>[{_KATA}]{{2,8}}))?)"
+    r"|(?<!\p{Hiragana})(?=(?P<person_name_h>\p{Hiragana}{2,6}) (?P<person_name_h2>\p{Hiragana}{2,6})"
+    r"(?!\p{Hiragana}))"
+    r"|(?<![A-Za-z])(?=(?P<person_name_rt>(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.? )?(?P<person_name_r>[A-Z][A-Za-z]{1,14})"
+    r"(?:,? (?P<person_name_r2>[A-Z][A-Za-z]{1,14})|(?P<person_name_rsan>-(?:san|sama|sensei|kun|chan)))?"
+    r"(?![A-Za-z]))"
+    ")."
+)
+PRIORITY = 90
+
+
+@cache
+def load(name: str) -> frozenset[str]:
+    """One dictionary file of ``classifiers/data/`` (one name per line)."""
+    text = resources.files("classifiers").joinpath("data", name).read_text(encoding="utf-8")
+    return frozenset(line for line in text.splitlines() if line)
+
+
+def _hiragana(katakana: Iterable[str]) -> frozenset[str]:
+    return frozenset("".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in k) for k in katakana)
+
+
+SURNAMES = load("surnames.txt")
+GIVEN_NAMES = load("given_names.txt")
+_SURNAME_FIRST = frozenset(name[0] for name in SURNAMES)
+SURNAMES_KANA = load("surnames_kana.txt") | _hiragana(load("surnames_kana.txt"))
+GIVEN_NAMES_KANA = load("given_names_kana.txt") | _hiragana(load("given_names_kana.txt"))
+SURNAMES_ROMAJI = load("surnames_romaji.txt")
+GIVEN_NAMES_ROMAJI = load("given_names_romaji.txt")
+
+FULL_CONTEXT_SCORE = 1.0
+FULL_SPACED_SCORE = 0.6
+FULL_SCORE = 0.5
+WEAK_PAIR_SCORE = 0.4
+UNKNOWN_GIVEN_SCORE = 0.85
+SURNAME_HONORIFIC_SCORE = 0.85
+SURNAME_TITLE_SCORE = 0.7
+UNKNOWN_SCORE = 0.6
+ROMAJI_CONTEXT_SCORE = 0.9
+READING_SCORE = 0.45  # a reading or Latin spelling next to the kanji name: reported, not counted
+
+#: Honorifics written in kanji end the kanji run (田中様), as do job titles (田中部長); kana
+#: honorifics follow it (田中さん).
+_HON_KANJI = ("先生", "様", "殿", "氏", "君", "宛")
+_ROLES = tuple(
+    sorted(
+        [
+            "副社長",
+            "社長",
+            "会長",
+            "副部長",
+            "部長",
+            "次長",
+            "課長",
+            "係長",
+            "主任",
+            "室長",
+            "所長",
+            "支店長",
+            "店長",
+            "専務",
+            "常務",
+            "取締役",
+            "理事長",
+            "院長",
+            "校長",
+            "教授",
+            "准教授",
+            "医師",
+            "弁護士",
+            "税理士",
+            "先輩",
+            "委員長",
+        ],
+        key=len,
+        reverse=True,
+    )
+)
+_TAIL_LAST = frozenset(w[-1] for w in _HON_KANJI + _ROLES)
+
+
+def _is_dictionary_name(word: str) -> bool:
+    return word in SURNAMES or split_name(word, SURNAMES, GIVEN_NAMES) is not None
+
+
+def strip_tail(run: str) -> tuple[str, str | None, str | None]:
+    """Split a kanji run into ``(name part, job title, honorific)``.
+
+    >>> strip_tail("田中部長様")
+    ('田中', '部長', '様')
+    """
+    if run[-1] not in _TAIL_LAST:
+        return run, None, None
+    if run[-2:] in WORDS_WITH_HONORIFIC_KANJI and not (len(run) >= 3 and _is_dictionary_name(run[:-1])):
+        return run, None, None  # 宮殿, 模様 (but 山本殿 is 山本 + 殿)
+    hon = next((h for h in _HON_KANJI if run.endswith(h)), None)
+    if hon:
+        run = run[: -len(hon)]
+    role = next((r for r in _ROLES if run.endswith(r)), None)
+    if role:
+        run = run[: -len(role)]
+    return run, role, hon
+
+
+_HON_AFTER = regex.compile(r" ?(?:様|殿|氏(?![名族])|君|先生|さん|さま|くん|ちゃん)")
+#: Words ending in a kanji that is otherwise an honorific (模様 is not 模 + 様).
+WORDS_WITH_HONORIFIC_KANJI = frozenset(
+    [
+        "模様",
+        "同様",
+        "仕様",
+        "多様",
+        "異様",
+        "一様",
+        "紋様",
+        "文様",
+        "今様",
+        "有様",
+        "両様",
+        "別様",
+        "外様",
+        "左様",
+        "神様",
+        "王様",
+        "殿様",
+        "奥様",
+        "皆様",
+        "宮殿",
+        "神殿",
+        "御殿",
+        "貴殿",
+        "湯殿",
+        "拝殿",
+        "本殿",
+        "沈殿",
+        "社殿",
+        "彼氏",
+        "某氏",
+        "同氏",
+        "両氏",
+        "諸氏",
+        "諸君",
+        "暴君",
+        "主君",
+        "名君",
+        "父君",
+        "細君",
+        "母君",
+        "姫君",
+        "若君",
+        "夫君",
+        "大君",
+    ]
+)
+#: The honorifics that make an unknown run of kanji a name (轟木様); 氏, 君 and 殿 end words too.
+_UNKNOWN_HON = frozenset({"様", "さま", "さん"})
+#: A single-kanji surname takes only these (林様, 林さん): 宮殿, 某氏 and 諸君 are words.
+_SINGLE_HON = frozenset({"様", "さま", "さん", "くん", "ちゃん", "先生"})
+#: Honorific prefixes: お客様, お天道さま, ご主人様 are words, never names.
+_HONORIFIC_PREFIX = frozenset("おご御")
+
+#: Single kanji that are surnames but far more often words; never a name on their own (神様).
+COMMON_SINGLE = frozenset("神仏王姫殿奥客皆母父兄姉弟妹子孫上下中前後先会長高金東西南北元本今")
+#: Words that take an honorific but are not names (お客様, 担当者様, お世話様, 大家さん...).
+NOT_NAMES = frozenset(
+    [
+        "大家",
+        "世話",
+        "苦労",
+        "馳走",
+        "愁傷",
+        "新人",
+        "本人",
+        "友人",
+        "主人",
+        "婦人",
+        "夫人",
+        "知人",
+        "隣人",
+        "大将",
+        "親方",
+        "女将",
+        "殿様",
+        "王様",
+        "神様",
+        "仏様",
+        "奥様",
+        "旦那",
+        "先輩",
+        "後輩",
+        "同期",
+        "上司",
+        "部下",
+        "家族",
+        "両親",
+        "家内",
+        "各位",
+        "先方",
+        "相手",
+        "御社",
+        "貴社",
+        "弊社",
+        "当社",
+        "自社",
+        "他社",
+        "会社",
+        "業者",
+        "大臣",
+        "首相",
+        "天皇",
+        "陛下",
+        "殿下",
+        "王子",
+        "女王",
+        "お客",
+        "担当",
+        "皆々",
+        "地主",
+        "主任",
+        "店主",
+        "家主",
+        "施主",
+        "喪主",
+        "株主",
+        "名義",
+    ]
+)
+_NOT_NAME_END = frozenset("者員客位社屋手師士長家方様課部室局店院校所会係族生官")
+_ORG = regex.compile(r"[部課室係局店院校所社]")
+
+_CONTEXT = words_pattern(
+    [
+        "氏名",
+        "名前",
+        "お名前",
+        "担当",
+        "担当者",
+        "お客様名",
+        "顧客名",
+        "契約者",
+        "宛名",
+        "申込者",
+        "名義",
+        "差出人",
+        "送信者",
+        "代表者",
+        "責任者",
+        "作成者",
+        "承認者",
+        "申請者",
+        "受取人",
+        "フリガナ",
+        "ふりがな",
+        "Name",
+        "Dear",
+        "Attn",
+        "Contact",
+    ]
+)
+_HEADER = regex.compile(
+    r"(?i)氏名|名前|name|担当|顧客|お客様|契約者|宛名|フリガナ|ふりがな|カナ|社員|会員|申込者"
+)
+_AFTER_TITLE = regex.compile(r"(?<![A-Za-z])(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.? $")
+
+_HAN_CHAR = regex.compile(rf"[{_HAN}]")
+_HAN_RUN = regex.compile(rf"(?<![{_HAN}])[{_HAN}]{{2,8}}(?![{_HAN}])")
+_READING_WINDOW = 200
+_HIRAGANA_CHAR = regex.compile(r"\p{Hiragana}")
+_KANA_TAILS = frozenset({"", "さん", "さま", "くん", "ちゃん"})
+_PARTICLES = ("です", "は", "が", "の", "に", "を", "と", "へ", "も", "や", "より", "から")
+
+
+def _given_after_surname(doc: Document, start: int, word: str) -> bool:
+    """Whether the kanji run at ``start`` is the given name of ``<surname> <run>``.
+
+    The candidate at the surname already reported the whole name (山田 太郎), so the candidate
+    at the second run must not report it again. Decided from the text alone, the same way
+    :func:`_kanji_spaced` decides, so that concurrent scans need no shared state.
+    """
+    if start < 2 or doc.text[start - 1] not in " ・":
+        return False
+    i = start - 1
+    while i > 0 and start - 1 - i < 16 and _HAN_CHAR.match(doc.text, i - 1):
+        i -= 1
+    if i > 0 and _HAN_CHAR.match(doc.text, i - 1):
+        return False
+    if doc.text[i : start - 1] not in SURNAMES:
+        return False
+    return word in GIVEN_NAMES or word not in SURNAMES
+
+
+def _context(doc: Document, start: int, end: int) -> tuple[str, ...]:
+    found = doc.context(start, end, _CONTEXT, before=12, after=0)
+    if found:
+        return found
+    header = column_header(doc, start)
+    if header is not None and _HEADER.search(header):
+        return (f"column {header}",)
+    return ()
+
+
+def split_name(
+    name: str, surnames: frozenset[str], given: frozenset[str], shortest: int = 1
+) -> tuple[str, str] | None:
+    """``surname + given name`` when both halves are in the dictionary (longest surname first).
+
+    >>> split_name("佐藤健太", SURNAMES, GIVEN_NAMES)
+    ('佐藤', '健太')
+    """
+    for i in range(min(len(name) - shortest, 5), shortest - 1, -1):
+        if name[:i] in surnames and name[i:] in given:
+            return name[:i], name[i:]
+    return None
+
+
+def _hit(
+    start: int, end: int, score: float, normalized: str, pattern: str, base: float, context: Iterable[str]
+) -> Hit:
+    validation = "dictionary" if "dictionary" in pattern else "keyword"
+    return Hit(start, end, score, normalized, Explanation(pattern, validation, base, tuple(context)))
+
+
+def _is_not_name(word: str) -> bool:
+    return word in NOT_NAMES or word[-1] in _NOT_NAME_END or bool(_ORG.search(word[1:]))
+
+
+def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
+    start, run_end = match.span("person_name_k")
+    run = match.group("person_name_k")
+    if run_end < len(doc.text) and _HAN_CHAR.match(doc.text, run_end):
+        return  # a run too long to be a name
+    word, role, hon = strip_tail(run)
+    if not word or _given_after_surname(doc, start, word):
+        return
+    if start and doc.text[start - 1] in _HONORIFIC_PREFIX:
+        return
+    second = match.group("person_name_k2")
+    if second is not None:
+        yield from _kanji_spaced(match, doc, run, second)
+        return
+    end = start + len(word)
+    if not hon and not role:
+        after = _HON_AFTER.match(doc.text, end)
+        hon = after.group(0).strip() if after else None
+    cues = tuple(c for c in (role, hon) if c)
+    if not cues and word[0] not in _SURNAME_FIRST:
+        return  # most runs of kanji: no surname starts here and nothing says "name"
+    pair = split_name(word, SURNAMES, GIVEN_NAMES)
+    if pair is not None:
+        sei, mei = pair
+        base = FULL_SCORE if len(sei) >= 2 and len(mei) >= 2 else WEAK_PAIR_SCORE
+        context = cues or _context(doc, start, end)
+        score = FULL_CONTEXT_SCORE if context else base
+        yield _hit(start, end, score, word, "surname + given name (dictionary)", base, context)
+        return
+    if word in SURNAMES:
+        if len(word) == 1 and hon is not None and hon not in _SINGLE_HON:
+            return
+        context = cues or _context(doc, start, end)
+        if context and word not in COMMON_SINGLE:
+            score = SURNAME_TITLE_SCORE if role and not hon else SURNAME_HONORIFIC_SCORE
+            yield _hit(start, end, score, word, "surname (dictionary)", score, context)
+        return
+    if "様" in word or "殿" in word:
+        return
+    if not cues:
+        for i in range(min(len(word) - 1, 4), 1, -1):  # 氏名: 佐藤花子 (known surname, unknown given)
+            if 3 <= len(word) <= 6 and word[:i] in SURNAMES and len(word) - i <= 3:
+                context = () if _is_not_name(word) else _context(doc, start, end)
+                if context:
+                    pattern = "surname (dictionary) + given name"
+                    yield _hit(start, end, UNKNOWN_GIVEN_SCORE, word, pattern, WEAK_PAIR_SCORE, context)
+                return
+        return
+    for i in range(1, len(word) - 1):  # 営業部田中様: the name ends the run
+        suffix = word[i:]
+        if suffix in SURNAMES or split_name(suffix, SURNAMES, GIVEN_NAMES) is not None:
+            score = FULL_CONTEXT_SCORE if suffix not in SURNAMES else SURNAME_HONORIFIC_SCORE
+            yield _hit(start + i, end, score, suffix, "name (dictionary) + honorific", score, cues)
+            return
+    for i in range(min(len(word) - 1, 4), 0, -1):  # 佐藤花子様: known surname, unknown given name
+        if word[:i] in SURNAMES and len(word) - i <= 3 and hon and not _is_not_name(word[i:]):
+            pattern = "surname (dictionary) + given name + honorific"
+            yield _hit(start, end, UNKNOWN_GIVEN_SCORE, word, pattern, UNKNOWN_GIVEN_SCORE, cues)
+            return
+    if hon in _UNKNOWN_HON and not role and 2 <= len(word) <= 5 and not _is_not_name(word):
+        yield _hit(start, end, UNKNOWN_SCORE, word, "kanji + honorific", UNKNOWN_SCORE, cues)
+
+
+def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str) -> Iterator[Hit]:
+    """Surname, space, second run: a given name, an honorific or title, or something else."""
+    start = match.start("person_name_k")
+    end_of_run = match.end("person_name_k2")
+    last_kind = _HIRAGANA_CHAR if _HIRAGANA_CHAR.match(second[-1]) else _HAN_CHAR
+    if end_of_run < len(doc.text) and last_kind.match(doc.text, end_of_run):
+        return  # the second run goes on: not a name
+    hon: str | None
+    role: str | None
+    if _HIRAGANA_CHAR.match(second[-1]):  # a kana given name (あすか), maybe with さん
+        mei = next((second[:i] for i in range(len(second), 1, -1) if second[:i] in GIVEN_NAMES), "")
+        rest = second[len(mei) :]
+        if not mei or not (rest in _KANA_TAILS or rest.startswith(_PARTICLES)):
+            return
+        role, hon = None, rest if rest in _KANA_TAILS and rest else None
+    else:
+        mei, role, hon = strip_tail(second)
+    end = match.start("person_name_k2") + len(mei)
+    if not hon and not role:
+        after = _HON_AFTER.match(doc.text, end)
+        hon = after.group(0).strip() if after else None
+    cues = tuple(c for c in (role, hon) if c)
+    if sei not in SURNAMES:
+        return
+    if not mei:  # 田中 様: the second run is only the honorific or title
+        if sei not in COMMON_SINGLE and cues:
+            score = SURNAME_TITLE_SCORE if role and not hon else SURNAME_HONORIFIC_SCORE
+            yield _hit(start, start + len(sei), score, sei, "surname (dictionary)", score, cues)
+        return
+    if mei in GIVEN_NAMES:
+        context = cues or _context(doc, start, end)
+        score = FULL_CONTEXT_SCORE if context else FULL_SPACED_SCORE
+        pattern = "surname + given name (dictionary)"
+        yield _hit(start, end, score, sei + mei, pattern, FULL_SPACED_SCORE, context)
+        return
+    if mei in SURNAMES:
+        return  # two surnames in a row: the look-ahead at the second one decides about it
+    context = cues or _context(doc, start, end)
+    if len(mei) <= 3 and not _is_not_name(mei) and (len(sei) >= 2 or (context and sei not in COMMON_SINGLE)):
+        # 佐藤 花子: a known surname, a space and a short run of kanji is written like a name
+        score = UNKNOWN_GIVEN_SCORE if context else WEAK_PAIR_SCORE
+        pattern = "surname (dictionary) + given name"
+        yield _hit(start, end, score, sei + mei, pattern, WEAK_PAIR_SCORE, context)
+    elif sei not in COMMON_SINGLE:
+        context = _context(doc, start, start + len(sei))
+        if context:
+            score = SURNAME_HONORIFIC_SCORE
+            yield _hit(start, start + len(sei), score, sei, "surname (dictionary)", score, context)
+
+
+def _line_has_kanji_name(doc: Document, start: int, end: int) -> bool:
+    """Whether the kana or Latin name at ``start:end`` sits on a line with a kanji name.
+
+    A roster row ``山田太郎,ヤマダタロウ,Taro Yamada`` is one person: the reading and the Latin
+    spelling are reported, but below the counting threshold, so ``records`` counts the row once.
+    """
+    line_start = max(doc.text.rfind("\n", 0, start) + 1, start - _READING_WINDOW)
+    line_end = doc.text.find("\n", end, end + _READING_WINDOW)
+    line = doc.text[line_start : line_end if line_end >= 0 else end + _READING_WINDOW]
+    for run in _HAN_RUN.finditer(line):
+        word = strip_tail(run.group(0))[0]
+        if word and (
+            split_name(word, SURNAMES, GIVEN_NAMES) is not None or (len(word) >= 2 and word in SURNAMES)
+        ):
+            return True
+    return False
+
+
+def _kana(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
+    if match.group("person_name_kk") is not None:
+        first, second = match.group("person_name_kk"), match.group("person_name_kk2")
+        start, end = match.span("person_name_kk")
+        if second is not None:
+            end = match.end("person_name_kk2")
+    else:
+        first, second = match.group("person_name_h"), match.group("person_name_h2")
+        start, end = match.start("person_name_h"), match.end("person_name_h2")
+    after = _HON_AFTER.match(doc.text, end)
+    hon = after.group(0).strip() if after else None
+    pair: tuple[str, str] | None
+    if second is not None:
+        spaced = True
+        pair = (first, second) if first in SURNAMES_KANA and second in GIVEN_NAMES_KANA else None
+    else:
+        spaced = False
+        pair = split_name(first, SURNAMES_KANA, GIVEN_NAMES_KANA, shortest=2)
+    if pair is not None:
+        context = (hon,) if hon else _context(doc, start, end)
+        base = FULL_SPACED_SCORE if spaced else FULL_SCORE
+        score = FULL_CONTEXT_SCORE if context else base
+        pattern = "kana surname + given name (dictionary)"
+        if _line_has_kanji_name(doc, start, end):
+            score, pattern = READING_SCORE, pattern + ", reading of the kanji name on its line"
+        yield _hit(start, end, score, "".join(pair), pattern, base, context)
+        return
+    if second is None and hon and first in SURNAMES_KANA:
+        score = SURNAME_HONORIFIC_SCORE
+        yield _hit(start, end, score, first, "kana surname (dictionary)", score, (hon,))
+
+
+def _romaji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
+    first, second = match.group("person_name_r"), match.group("person_name_r2")
+    start = match.start("person_name_r")
+    title = match.group("person_name_rt")
+    if title is None and _AFTER_TITLE.search(doc.before(start, 8)):
+        return  # the candidate at the title (Mr. Taro Yamada) reported this name
+    if second is None:
+        cue = (title or "").strip() or (match.group("person_name_rsan") or "").lstrip("-")
+        if cue and first.lower() in SURNAMES_ROMAJI:
+            end = match.end("person_name_r")
+            score = SURNAME_HONORIFIC_SCORE
+            yield _hit(start, end, score, first.lower(), "romanised surname (dictionary)", score, (cue,))
+        return
+    end = match.end("person_name_r2")
+    a, b = first.lower(), second.lower()
+    if a in SURNAMES_ROMAJI and b in GIVEN_NAMES_ROMAJI:
+        normalized = a + b
+    elif a in GIVEN_NAMES_ROMAJI and b in SURNAMES_ROMAJI:
+        normalized = b + a
+    else:
+        return
+    context = _context(doc, start, end)
+    if title:
+        context = (*context, title.strip())
+    score = ROMAJI_CONTEXT_SCORE if context else FULL_SCORE
+    pattern = "romanised surname + given name (dictionary)"
+    if _line_has_kanji_name(doc, start, end):
+        score, pattern = READING_SCORE, pattern + ", reading of the kanji name on its line"
+    yield _hit(start, end, score, normalized, pattern, FULL_SCORE, context)
+
+
+def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
+    if match.group("person_name_k") is not None:
+        hits = _kanji(match, doc)
+    elif match.group("person_name_kk") is not None or match.group("person_name_h") is not None:
+        hits = _kana(match, doc)
+    else:
+        hits = _romaji(match, doc)
+    return hits
+
+
+def scan(text: str) -> Iterator[Finding]:
+    return scan_with(sys.modules[__name__], text)

@@ -1,0 +1,136 @@
+"""Addresses: whole addresses with block numbers, not pieces; normalised for counting."""
+
+from __future__ import annotations
+
+import pytest
+
+from classifiers.detectors import address as det
+from classifiers.engine import default_engine
+
+POSITIVES: list[tuple[str, str, str, float]] = [
+    (
+        "住所：東京都千代田区丸の内1-2-3",
+        "東京都千代田区丸の内1-2-3",
+        "東京都千代田区丸の内1-2-3",
+        1.0,
+    ),
+    (
+        "〒100-0005 東京都千代田区丸の内一丁目２番３号　丸の内ビル５Ｆ",
+        "東京都千代田区丸の内一丁目２番３号　丸の内ビル５Ｆ",
+        "東京都千代田区丸の内1-2-3丸の内ビル5F",
+        1.0,
+    ),
+    ("大阪府大阪市北区梅田3丁目1番3号", "大阪府大阪市北区梅田3丁目1番3号", "大阪府大阪市北区梅田3-1-3", 0.8),
+    (
+        "神奈川県横浜市西区みなとみらい2-2-1 ランドマークタワー45F",
+        "神奈川県横浜市西区みなとみらい2-2-1 ランドマークタワー45F",
+        "神奈川県横浜市西区みなとみらい2-2-1ランドマークタワ-45F",
+        0.8,
+    ),
+    (
+        "北海道虻田郡倶知安町字山田123番地",
+        "北海道虻田郡倶知安町字山田123番地",
+        "北海道虻田郡倶知安町字山田123",
+        0.8,
+    ),
+    (
+        "京都府京都市左京区吉田本町36番地1",
+        "京都府京都市左京区吉田本町36番地1",
+        "京都府京都市左京区吉田本町36-1",
+        0.8,
+    ),
+    (
+        "千葉県市川市八幡1-1-1 メゾン八幡101号室",
+        "千葉県市川市八幡1-1-1 メゾン八幡101号室",
+        "千葉県市川市八幡1-1-1メゾン八幡101号室",
+        0.8,
+    ),
+    (
+        "送付先 埼玉県さいたま市浦和区高砂3-15-1",
+        "埼玉県さいたま市浦和区高砂3-15-1",
+        "埼玉県さいたま市浦和区高砂3-15-1",
+        1.0,
+    ),
+    (
+        "東京都港区虎ノ門1-17-1 虎ノ門ヒルズ森タワー 25F",
+        "東京都港区虎ノ門1-17-1 虎ノ門ヒルズ森タワー 25F",
+        "東京都港区虎ノ門1-17-1虎ノ門ヒルズ森タワー25F",
+        0.8,
+    ),
+    (
+        "東京都港区虎ノ門1-17-1 メゾン八幡101",
+        "東京都港区虎ノ門1-17-1 メゾン八幡101",
+        "東京都港区虎ノ門1-17-1メゾン八幡101",
+        0.8,
+    ),
+    ("横浜市中区山下町1-1にて", "横浜市中区山下町1-1", "横浜市中区山下町1-1", 0.7),
+    ("港区六本木6-10-1", "港区六本木6-10-1", "港区六本木6-10-1", 0.7),
+    ("沖縄県那覇市泉崎1丁目2番2号", "沖縄県那覇市泉崎1丁目2番2号", "沖縄県那覇市泉崎1-2-2", 0.8),
+]
+
+NEGATIVES = [
+    "東京都港区在住の方",
+    "大阪府大阪市",
+    "東京都内の町で5番目",
+    "千代田区役所",
+    "本社は東京都にあります",
+    "港区内で3件",
+    "北区で会議",
+]
+
+
+@pytest.mark.parametrize(("text", "value", "normalized", "min_score"), POSITIVES)
+def test_positives(text: str, value: str, normalized: str, min_score: float) -> None:
+    found = list(det.scan(text))
+    assert [(f.value, f.normalized) for f in found] == [(value, normalized)]
+    assert found[0].score >= min_score
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_hard_negatives(text: str) -> None:
+    assert list(det.scan(text)) == []
+
+
+@pytest.mark.parametrize(("text", "value", "normalized", "min_score"), POSITIVES)
+def test_engine_value_is_the_original_text(text: str, value: str, normalized: str, min_score: float) -> None:
+    found = [f for f in default_engine().scan_text(text) if f.type == det.ENTITY_TYPE]
+    assert [f.value for f in found] == [value]
+    assert text[found[0].span[0] : found[0].span[1]] == value
+
+
+@pytest.mark.parametrize("phone", [" TEL 03-1234-5678", " TEL03-1234-5678", " 電話03-1234-5678"])
+def test_a_phone_after_the_address_is_not_a_building(phone: str) -> None:
+    (f,) = det.scan("東京都千代田区丸の内1-2-3" + phone)
+    assert f.value == "東京都千代田区丸の内1-2-3"
+
+
+def test_one_address_is_one_finding_and_hides_no_phone() -> None:
+    text = "〒100-0005 東京都千代田区丸の内1-2-3 TEL 03-1234-5678"
+    addresses = [f for f in default_engine().scan_text(text) if f.type == "address"]
+    assert [f.value for f in addresses] == ["東京都千代田区丸の内1-2-3"]
+
+
+def test_same_address_written_two_ways_normalises_to_one_value() -> None:
+    (a,) = det.scan("東京都千代田区丸の内一丁目2番3号")
+    (b,) = det.scan("東京都千代田区丸の内1-2-3")
+    assert a.normalized == b.normalized
+
+
+def test_every_prefecture_is_recognised() -> None:
+    assert len(det.PREFECTURES) == 47
+    for pref in det.PREFECTURES:
+        found = list(det.scan(f"{pref}テスト市本町1-2-3"))
+        assert [f.value for f in found] == [f"{pref}テスト市本町1-2-3"], pref
+
+
+def test_hostile_input_is_bounded() -> None:
+    text = "東京都" + "あ" * 50_000 + "区1-2-3"
+    assert list(det.scan(text)) == []
+
+
+def test_table_column_header_gives_context() -> None:
+    rows = "".join(f"顧客{n}\t(未登録)\n" for n in range(5))
+    text = f"氏名\t住所\n{rows}山田\t大阪府大阪市北区梅田3-1-3\n"
+    (f,) = det.scan(text)
+    assert f.score == 1.0
+    assert f.explanation.context == ("column 住所",)

@@ -1,0 +1,293 @@
+"""Person names: hand-written common names (not read from the dictionary files), context rules,
+hard negatives, and the engine's spans.
+
+The coverage lists are typed here on purpose: testing with lines taken from
+``classifiers/data/`` would only grade the dictionary against itself.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from classifiers.detectors import person_name as det
+from classifiers.engine import RECORD_MIN_SCORE, count_records, default_engine
+
+COMMON_SURNAMES = [
+    "佐藤",
+    "鈴木",
+    "高橋",
+    "田中",
+    "渡辺",
+    "伊藤",
+    "山本",
+    "中村",
+    "小林",
+    "加藤",
+    "吉田",
+    "山田",
+]
+COMMON_GIVEN = [
+    "太郎",
+    "一郎",
+    "健太",
+    "翔太",
+    "大輔",
+    "美咲",
+    "陽子",
+    "直樹",
+    "恵子",
+    "由美子",
+    "拓也",
+    "裕子",
+]
+ROMAJI = [
+    ("Sato", "Taro"),
+    ("Suzuki", "Ichiro"),
+    ("Takahashi", "Kenta"),
+    ("Tanaka", "Misaki"),
+    ("Watanabe", "Yoko"),
+]
+KATAKANA = [
+    ("サトウ", "タロウ"),
+    ("スズキ", "イチロウ"),
+    ("タカハシ", "ケンタ"),
+    ("タナカ", "ミサキ"),
+    ("ワタナベ", "ヨウコ"),
+]
+
+
+@pytest.mark.parametrize("sei", COMMON_SURNAMES)
+def test_common_surname_with_honorific(sei: str) -> None:
+    for hon in ("様", "さん", "殿", "氏"):
+        found = list(det.scan(f"いつも{sei}{hon}にお世話になっております"))
+        assert [f.value for f in found] == [sei], hon
+        assert found[0].score >= 0.85
+
+
+@pytest.mark.parametrize("sei", COMMON_SURNAMES)
+def test_common_full_names_count_without_context(sei: str) -> None:
+    for mei in COMMON_GIVEN:
+        for sep in ("", " ", "　"):
+            text = f"本日、{sei}{sep}{mei}が来社した。"
+            found = list(det.scan(text))
+            assert [f.value for f in found] == [f"{sei}{sep}{mei}"]
+            assert found[0].normalized == sei + mei
+            assert found[0].score >= RECORD_MIN_SCORE
+
+
+@pytest.mark.parametrize(("sei", "mei"), ROMAJI)
+def test_romanised_names_in_both_orders(sei: str, mei: str) -> None:
+    for text in (f"{mei} {sei}", f"{sei.upper()} {mei}", f"{sei}, {mei}"):
+        found = list(det.scan(f"Attendees: {text} and others"))
+        assert [f.normalized for f in found] == [(sei + mei).lower()], text
+
+
+@pytest.mark.parametrize(("sei", "mei"), KATAKANA)
+def test_katakana_names(sei: str, mei: str) -> None:
+    for text in (f"{sei} {mei}", f"{sei}{mei}", f"{sei}・{mei}"):
+        found = list(det.scan(f"フリガナ：{text}"))
+        assert [f.value for f in found] == [text]
+        assert found[0].score == 1.0
+
+
+def test_hiragana_name_needs_a_space() -> None:
+    assert [f.value for f in det.scan("ふりがな：やまだ たろう")] == ["やまだ たろう"]
+    assert list(det.scan("やまだたろうは")) == []
+
+
+@pytest.mark.parametrize("unknown", ["轟木", "鍛冶谷", "蕨野", "鬼頭原"])
+def test_unknown_surname_is_found_by_honorific_only(unknown: str) -> None:
+    assert unknown not in det.SURNAMES
+    found = list(det.scan(f"{unknown}様\nいつもお世話になっております。"))
+    assert [f.value for f in found] == [unknown]
+    assert found[0].score >= 0.6
+    assert "様" in found[0].explanation.context
+    assert list(det.scan(f"{unknown}の件")) == []
+
+
+def test_known_surname_with_unknown_given_name_and_honorific() -> None:
+    assert "花子" not in det.GIVEN_NAMES
+    (f,) = det.scan("佐藤花子様")
+    assert (f.value, f.score) == ("佐藤花子", 0.85)
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "min_score"),
+    [
+        ("山田 太郎様", "山田 太郎", 1.0),
+        ("氏名：山田太郎", "山田太郎", 1.0),
+        ("お名前: 鈴木 一郎", "鈴木 一郎", 1.0),
+        ("担当：鈴木", "鈴木", 0.85),
+        ("担当者 高橋", "高橋", 0.85),
+        ("契約者 伊藤健太", "伊藤健太", 1.0),
+        ("宛名 渡辺恵子", "渡辺恵子", 1.0),
+        ("営業部田中様", "田中", 0.85),
+        ("田中部長によろしくお伝えください", "田中", 0.7),
+        ("渡邊様", "渡邊", 0.85),
+        ("齋藤さん", "齋藤", 0.85),
+        ("ｻﾄｳ ﾀﾛｳ 様", "ｻﾄｳ ﾀﾛｳ", 1.0),
+        ("田中 様", "田中", 0.85),
+        ("山田 太郎 様", "山田 太郎", 1.0),
+        ("Dear Mr. Suzuki,", "Suzuki", 0.85),
+        ("Tanaka-san, thank you", "Tanaka", 0.85),
+        ("Dear Taro Yamada,", "Taro Yamada", 0.9),
+    ],
+)
+def test_context_forms(text: str, value: str, min_score: float) -> None:
+    found = list(det.scan(text))
+    assert [f.value for f in found] == [value]
+    assert found[0].score >= min_score
+
+
+def test_known_surname_space_unknown_given_name() -> None:
+    """Written like a name (surname, space, short kanji run): reported, counted only with context."""
+    assert "花子" not in det.GIVEN_NAMES
+    (weak,) = det.scan("佐藤 花子")
+    assert weak.score < RECORD_MIN_SCORE
+    (strong,) = det.scan("氏名: 佐藤 花子")
+    assert (strong.value, strong.score) == ("佐藤 花子", 0.85)
+    (single,) = det.scan("氏名: 林 京助")
+    assert (single.value, single.score) == ("林 京助", 0.85)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("佐藤 さくらさん", "佐藤 さくら"),
+        ("佐藤 さくらです", "佐藤 さくら"),
+        ("山田 太郎と申します", "山田 太郎"),
+    ],
+)
+def test_name_followed_by_kana(text: str, value: str) -> None:
+    assert [f.value for f in det.scan(text)] == [value]
+
+
+def test_scanning_the_same_text_twice_gives_the_same_findings() -> None:
+    text = "Dear Mr. Suzuki, 山田 太郎様"
+    first = [f.value for f in det.scan(text)]
+    for _ in range(5):
+        assert [f.value for f in det.scan(text)] == first == ["Suzuki", "山田 太郎"]
+        assert [f.value for f in default_engine().scan_text(text) if f.type == "person_name"] == first
+
+
+def test_hostile_input_is_bounded() -> None:
+    for text in ("漢" * 20_000, "カ" * 20_000, "あ " * 10_000, "Abc " * 5_000, "山田 " * 5_000):
+        assert all(f.value for f in det.scan(text))
+
+
+def test_column_header_counts_known_surname_with_unknown_given_name() -> None:
+    text = "氏名,電話\n佐藤花子,03-1111-2222\n"
+    assert [(f.value, f.score) for f in det.scan(text)] == [("佐藤花子", 0.85)]
+    assert list(det.scan(text.replace("氏名", "品名"))) == []
+
+
+def test_reading_on_the_same_line_is_not_a_second_person() -> None:
+    text = "氏名,フリガナ,ローマ字\n山田太郎,ヤマダ タロウ,Taro Yamada\nサトウ ケンタ\n"
+    found = [(f.value, f.score >= RECORD_MIN_SCORE) for f in det.scan(text)]
+    assert found == [
+        ("山田太郎", True),
+        ("ヤマダ タロウ", False),
+        ("Taro Yamada", False),
+        ("サトウ ケンタ", True),
+    ]
+    kanji = ["佐藤太郎", "鈴木一郎", "高橋健太", "田中美咲", "渡辺陽子"]
+    roster = "氏名,フリガナ,ローマ字\n" + "".join(
+        f"{k},{ks} {km},{rm} {rs}\n" for k, (ks, km), (rs, rm) in zip(kanji, KATAKANA, ROMAJI, strict=True)
+    )
+    findings = default_engine().scan_text(roster)
+    assert sum(f.type == "person_name" for f in findings) == 15
+    assert count_records(findings) == 5
+
+
+def test_table_column_header_gives_context() -> None:
+    rows = "".join(f"{n},データ{n},03-1111-{n:04d}\n" for n in range(1, 4))
+    text = f"No,氏名,電話\n{rows}4,高橋,03-1111-2222\n5,佐藤健太,03-3333-4444\n"
+    found = list(det.scan(text))
+    assert [(f.value, f.score) for f in found] == [("高橋", 0.85), ("佐藤健太", 1.0)]
+    assert found[0].explanation.context == ("column 氏名",)
+    other = list(det.scan(text.replace("氏名", "品名")))
+    assert [(f.value, f.score) for f in other] == [("佐藤健太", 0.5)]
+
+
+NEGATIVES = [
+    "お客様各位",
+    "皆様、ご担当者様",
+    "お世話様です",
+    "神様仏様",
+    "大家さんに連絡",
+    "東京都千代田区",
+    "会議室を予約しました",
+    "中村区役所",
+    "田中氏名欄",  # 氏名 is not the honorific 氏
+    "新宿区の高橋駅前",  # 高橋 inside a longer run of kanji
+    "データベースとパスワード",
+    "Strictly Confidential",
+    "Go to Osaka Station",
+    "森林公園",
+    "旧江戸城西ノ丸が宮殿の敷地",
+    "お天道さまが見ている",
+    "お義姉さんと",
+    "妄想彼氏",
+    "幾何学模様の布",
+    "同様に処理します",
+    "諸君、聞きたまえ",
+]
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_hard_negatives(text: str) -> None:
+    assert list(det.scan(text)) == []
+
+
+@pytest.mark.parametrize("text", ["中学の時", "林翔と話す", "森林の中"])
+def test_single_kanji_pairs_do_not_count_without_context(text: str) -> None:
+    assert all(f.score < RECORD_MIN_SCORE for f in det.scan(text))
+
+
+def test_surname_alone_without_context_is_not_a_finding() -> None:
+    assert list(det.scan("田中が来た")) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "山田 太郎様\n住所：東京都千代田区丸の内1-2-3",
+        "〒100-0005 東京都港区六本木6-10-1　山田　太郎様",
+        "氏名,電話\n高橋一郎,03-1234-5678\n渡辺恵子,03-9876-5432\n",
+        "Dear Mr. Taro Yamada, ＹＡＭＡＤＡ　Ｔａｒｏ",
+    ],
+)
+def test_engine_value_is_the_original_text(text: str) -> None:
+    found = [f for f in default_engine().scan_text(text) if f.type == det.ENTITY_TYPE]
+    assert found
+    for f in found:
+        assert text[f.span[0] : f.span[1]] == f.value
+
+
+def test_names_do_not_hide_addresses_from_the_engine() -> None:
+    text = "本社東京都港区六本木6-10-1にて山田太郎様と面談"
+    found = default_engine().scan_text(text)
+    assert [(f.type, f.value) for f in found] == [
+        ("address", "東京都港区六本木6-10-1"),
+        ("person_name", "山田太郎"),
+    ]
+
+
+def test_a_spaced_name_is_one_finding() -> None:
+    assert [f.value for f in det.scan("山田 太郎様")] == ["山田 太郎"]
+    assert [f.value for f in det.scan("山田 太郎様、山田 太郎様")] == ["山田 太郎", "山田 太郎"]
+
+
+def test_dictionary_has_thousands_of_entries() -> None:
+    assert len(det.SURNAMES) > 2000
+    assert len(det.GIVEN_NAMES) > 10000
+
+
+def test_concurrent_scans_agree_with_sequential_ones() -> None:
+    texts = [f"{sei} {mei}様、{sei}さん" for sei, mei in zip(COMMON_SURNAMES, COMMON_GIVEN, strict=True)] * 4
+    expected = [[f.value for f in det.scan(t)] for t in texts]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(lambda t: [f.value for f in det.scan(t)], texts))
+    assert got == expected
