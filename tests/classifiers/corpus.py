@@ -1417,8 +1417,8 @@ class TypeScore:
     tp: int = 0
     fp: int = 0
     fn: int = 0
-    false_positives: list[tuple[str, str]] = field(default_factory=list)  # (item, value)
-    misses: list[tuple[str, str]] = field(default_factory=list)  # (item, value)
+    false_positives: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (item, value)
+    misses: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (item, value)
 
     @property
     def precision(self) -> float:
