@@ -152,6 +152,27 @@ def ean13_check(first12: str) -> str:
     return str((10 - total % 10) % 10)
 
 
+#: Registry office codes (the first four digits of a 会社法人等番号): Tokyo, its branch offices,
+#: Osaka, Nagoya, Fukuoka, Hiroshima, Sendai, Sapporo, Takamatsu and others.
+_REGISTRY_OFFICES = (
+    "0100",
+    "0104",
+    "0105",
+    "0109",
+    "0110",
+    "0111",
+    "1200",
+    "1203",
+    "1803",
+    "2900",
+    "2400",
+    "3700",
+    "4300",
+    "4700",
+    "1300",
+    "0200",
+)
+
 _FULLWIDTH = str.maketrans("0123456789-", "０１２３４５６７８９－")
 
 
@@ -191,8 +212,12 @@ class Gen:
         return self.maybe_fullwidth(self.unique(make))
 
     def corporate_number(self, invoice: bool = False) -> str:
+        """A company's number: check digit + its 12-digit 会社法人等番号 (registry office code,
+        company-type code, serial), as for 5010401067252 (office 0104, type 01)."""
+
         def make() -> str:
-            base = str(self.rng.randint(1, 9)) + self.digits(11)
+            base = self.rng.choice(_REGISTRY_OFFICES) + self.rng.choice(["01", "01", "01", "02", "03", "05"])
+            base += self.digits(6)
             return corporate_check(base) + base
 
         number = self.unique(make)
@@ -314,7 +339,12 @@ class Gen:
 
     def address(self) -> str:
         f = self.fake
-        head = f"{f.prefecture()}{f.city()}{f.town()}"
+        town = str(f.town())
+        while any(w in town for w in ("タワー", "ヒルズ", "ビル", "ＪＰ")):
+            # A few of Faker's towns are building names; in an address the building follows
+            # the block number, it does not replace the town.
+            town = str(f.town())
+        head = f"{f.prefecture()}{f.city()}{town}"
         style = self.rng.random()
         if style < 0.4:
             return (
@@ -486,7 +516,7 @@ class Doc:
         mark = (self.marking,) if self.marking else ()
         return (*mark, *self.truth, *cells)
 
-    def text_lines(self, sep: str = "  ") -> list[str]:
+    def text_lines(self, sep: str = "\t") -> list[str]:
         out = [self.marking[1]] if self.marking else []
         out.extend(self.lines)
         if self.rows:
@@ -1270,6 +1300,7 @@ class Item:
     data: bytes
     truth: tuple[Entity, ...]
     description: str
+    attachment: str | None = None  # file name of a mail's attachment
 
 
 def _subject(doc: Doc) -> tuple[str, tuple[Entity, ...]]:
@@ -1345,19 +1376,22 @@ def build_items(seed: int = 20260401) -> list[Item]:
         att_doc = docs[(i * 7 + 3) % len(docs)]
         kind = att_kinds[i % len(att_kinds)]
         attachments: list[MimePart] = []
+        att_name = {"zip": "資料一式.zip", "nested-zip": "archive.zip", "rfc822": "forward.eml"}.get(
+            kind, f"{att_doc.name}.{kind}"
+        )
         if kind in RENDERERS:
             part, t = _attachment(att_doc, kind)
             attachments.append(part)
             truth.extend(t)
         elif kind == "zip":
             data = zip_bytes([(f"{att_doc.name}.xlsx", RENDERERS["xlsx"](att_doc))])
-            attachments.append(attachment_part("資料一式.zip", data, "application/zip"))
+            attachments.append(attachment_part(att_name, data, "application/zip"))
             truth.extend(att_doc.all_truth)
         elif kind == "nested-zip":
             data = zip_bytes(
                 [("level1/level2.zip", zip_bytes([(f"{att_doc.name}.docx", RENDERERS["docx"](att_doc))]))]
             )
-            attachments.append(attachment_part("archive.zip", data, "application/zip"))
+            attachments.append(attachment_part(att_name, data, "application/zip"))
             truth.extend(att_doc.all_truth)
         else:
             inner_subject, inner_truth = _subject(att_doc)
@@ -1371,7 +1405,7 @@ def build_items(seed: int = 20260401) -> list[Item]:
                 MimePart(
                     [
                         ("Content-Type", "message/rfc822"),
-                        ("Content-Disposition", 'attachment; filename="forward.eml"'),
+                        ("Content-Disposition", f'attachment; filename="{att_name}"'),
                     ],
                     inner_mail,
                 )
@@ -1384,7 +1418,7 @@ def build_items(seed: int = 20260401) -> list[Item]:
             + (f" declared={declared!r}" if declared is not None else "")
             + f" + {kind}"
         )
-        items.append(Item(f"mail_{i:02d}.eml", raw, tuple(truth), label))
+        items.append(Item(f"mail_{i:02d}.eml", raw, tuple(truth), label, att_name))
 
     # CP50221 extension characters in ISO-2022-JP (and the same text as cp932 declared Shift_JIS).
     for j, (charset, cte) in enumerate((("iso-2022-jp", "7bit"), ("shift_jis", "base64"))):
