@@ -724,6 +724,9 @@ def english_mail(g: Gen, name: str) -> Doc:
     w.t("Passport No.: ").e("passport_number", g.passport()).nl()
     w.nl(f"Order no. ORD-{g.rng.randint(100000, 999999)}, total {g.money()}, shipped on {g.plain_date()}.")
     w.t("The signed contract is here: ").e("share_link", g.share_link()).nl()
+    w.t("Portal login: ").e("email_address", g.email()).t(" / temporary password: ").e(
+        "credential", g.password()
+    ).nl()
     w.nl(
         "For help with sharing, see https://support.microsoft.com/en-us/office/share-onedrive-files-and-folders"
     )
@@ -865,7 +868,7 @@ def make_docs(g: Gen) -> list[Doc]:
         lambda n: minutes(g, n),
         lambda n: signature_only(g, n),
     ]
-    for round_ in range(3):
+    for round_ in range(4):
         for i, make in enumerate(makers):
             docs.append(make(f"doc{round_}{i}"))
     docs.append(customer_list(g, 12, "customers_a", kana=True))
