@@ -1545,3 +1545,52 @@ def record_fixtures(seed: int = 20260402) -> dict[str, bytes]:
         "alternative.eml": mail(Gen(seed + 1), subject, alt_body, when=when),
         "plain.eml": mail(Gen(seed + 1), subject, plain_body, when=when),
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Command line: write the corpus out, or score the classifiers over it (for tuning)
+# --------------------------------------------------------------------------------------------
+
+
+def evaluate(items: Sequence[Item]) -> dict[str, TypeScore]:
+    """Scan every item (through :func:`classifiers.scan_message` / ``scan_bytes``) and score it."""
+    from classifiers import scan_bytes, scan_message
+
+    scores: dict[str, TypeScore] = {t: TypeScore() for t in ENTITY_TYPES}
+    for item in items:
+        result = scan_message(item.data) if item.name.endswith(".eml") else scan_bytes(item.data, item.name)
+        found = [(f.type, f.value) for p in result.parts if p.kind != "header" for f in p.findings]
+        score_item(item.name, item.truth, found, scores)
+    return scores
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tests.classifiers.corpus [--write DIR] [--examples N]``: print the per-type
+    precision/recall table with examples of misses and false positives; with ``--write``, also
+    write every item (and a ``truth.jsonl``) to DIR, e.g. to run ``sekimori scan`` over it."""
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m tests.classifiers.corpus")
+    parser.add_argument("--seed", type=int, default=20260401)
+    parser.add_argument("--write", metavar="DIR", help="write the rendered items and their truth here")
+    parser.add_argument("--examples", type=int, default=10, help="examples per type and kind of error")
+    args = parser.parse_args(argv)
+    items = build_items(args.seed)
+    if args.write:
+        out = Path(args.write)
+        out.mkdir(parents=True, exist_ok=True)
+        with (out / "truth.jsonl").open("w", encoding="utf-8") as fh:
+            for item in items:
+                (out / item.name).write_bytes(item.data)
+                record = {"name": item.name, "description": item.description, "truth": item.truth}
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    scores = evaluate(items)
+    print(table(scores))
+    print()
+    print(examples(scores, limit=args.examples))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
