@@ -25,13 +25,12 @@ Ground truth
 Matching rule
     Both sides are canonicalised the same way before comparison:
 
-    - NFKC, then
+    - NFKC, and the dash family (U+2010-2015, U+2212, U+FF0D) becomes ``-``: decoders disagree
+      on which of them a JIS code is, and the project's normaliser folds them anyway;
     - for the numeric types (:data:`NUMERIC_TYPES`) keep only ASCII letters and digits, letters
       upper-cased: the digits of the number, the ``T`` of an invoice registration number and the
       two letters of a passport number survive; separators, ``〒``, ``+`` and labels written in
       Japanese do not;
-    - the dash family (U+2010-2015, U+2212, U+FF0D) becomes ``-``: decoders disagree on which of
-      them a JIS code is, and the project's normaliser folds them anyway;
     - for the text types remove all whitespace and the brackets and quotation marks enclosing
       the value (``【社外秘】`` and ``社外秘`` are the same marking).
 
@@ -1414,7 +1413,8 @@ def build_items(seed: int = 20260401) -> list[Item]:
                 )
             )
             truth.extend([*inner_truth, *att_doc.all_truth])
-        subject_charset = charset if charset in ("iso-2022-jp", "utf-8") else "utf-8"
+        # Mailers write the subject's encoded-words in the body's charset.
+        subject_charset = charset if charset is not None and declared is None else "utf-8"
         raw = mail(g, subject, body, attachments, subject_charset=subject_charset)
         label = (
             f"mail {charset} {cte}"
