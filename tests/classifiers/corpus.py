@@ -320,6 +320,13 @@ class Gen:
         first = self.rng.choice(["49", "45"]) + self.digits(10)
         return first + ean13_check(first)
 
+    def isbn(self) -> str:
+        """An ISBN-13 of a Japanese publisher, hyphenated as printed (978-4-06-512345-6)."""
+        publisher = self.rng.choice(["06", "10", "08", "04", "344", "7741", "297"])
+        title = self.digits(8 - len(publisher))
+        digits = "9784" + publisher + title
+        return f"978-4-{publisher}-{title}-{ean13_check(digits)}"
+
     def money(self) -> str:
         amount = self.rng.randint(1000, 99_000_000)
         return self.rng.choice([f"￥{amount:,}", f"{amount:,}円", f"金額 {amount:,} 円（税込）"])
@@ -555,7 +562,10 @@ def signature(g: Gen, w: Writer, english: bool = False) -> None:
     w.e("person_name", g.name()).nl()
     w.t("〒").e("postal_code", g.postal()).t(" ").e("address", g.address()).nl()
     w.nl(g.fake.building_name() + f"{g.rng.randint(2, 12)}F")
-    w.t("TEL: ").e("phone_number", g.phone("land")).t("  FAX: ").e("phone_number", g.phone("land")).nl()
+    w.t("TEL: ").e("phone_number", g.phone("land"))
+    if g.rng.random() < 0.3:
+        w.t(f"（内線 {g.rng.randint(100, 9999)}）")
+    w.t("  FAX: ").e("phone_number", g.phone("land")).nl()
     if g.rng.random() < 0.5:
         w.t("携帯: ").e("phone_number", g.phone("mobile")).nl()
     w.t("E-mail: ").e("email_address", g.email()).nl()
@@ -620,6 +630,7 @@ def hr_notice(g: Gen, name: str) -> Doc:
     w.nl(
         f"入社日 {g.plain_date()}、配属先 {g.rng.choice(['営業一課', '経理課', '開発部'])}。社長秘書室にも共有済みです。"
     )
+    w.t("ご不明な点は人事部（").e("phone_number", g.phone("land")).t("）までお問い合わせください。").nl()
     w.nl("本メールの内容は関係者以外への転送を禁止します。")
     signature(g, w)
     return _doc(name, "入社手続き", w)
@@ -644,6 +655,7 @@ def invoice(g: Gen, name: str) -> Doc:
     for _ in range(g.rng.randint(2, 4)):
         product = g.rng.choice(["コピー用紙A4", "トナーカートリッジ", "USBメモリ 32GB", "ボールペン 10本入"])
         w.nl(f"{product}  {g.jan()}  {g.rng.randint(1, 50)}  {g.rng.randint(100, 9999):,}  {g.money()}")
+    w.nl(f"書籍「業務改善の手引き」  ISBN{g.isbn()}  1  {g.rng.randint(1000, 4000):,}  {g.money()}")
     w.nl(f"合計金額 {g.money()}")
     w.nl(f"お支払期限: {g.plain_date()}")
     w.t(f"お振込先: {g.bank()} {g.branch()} 普通 ").e("bank_account", g.bank_account()).nl()
@@ -750,6 +762,7 @@ def order_confirmation(g: Gen, name: str) -> Doc:
     w.nl(f"担当窓口: 社長秘書室 / 営業秘書課（内線 {g.rng.randint(1000, 9999)}）")
     w.nl("パスワードの再設定はマイページから行えます。")
     w.nl(f"型番 {g.rng.choice(['KX', 'PN', 'SR'])}-{g.rng.randint(100, 999)}-{g.rng.randint(1000, 9999)}")
+    w.nl(f"品番: {g.rng.randint(100, 999)}-{g.digits(4)}  色: ブラック")
     return _doc(name, "注文確認", w)
 
 
