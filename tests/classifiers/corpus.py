@@ -60,6 +60,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from functools import lru_cache
 from html import escape
+from urllib.parse import quote
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
@@ -1223,19 +1224,23 @@ def text_part(
     return MimePart([("Content-Type", ctype), ("Content-Transfer-Encoding", cte)], body)
 
 
-def attachment_part(filename: str, data: bytes, ctype: str) -> MimePart:
+def attachment_part(filename: str, data: bytes, ctype: str, rfc2231: bool = False) -> MimePart:
+    """A base64 attachment. A non-ASCII name is written as most Japanese mailers do (an RFC 2047
+    encoded-word inside the quotes), or with ``rfc2231`` as the standard says (RFC 2231 s 4)."""
     if filename.isascii():
-        disp = f'attachment; filename="{filename}"'
+        name = disp = f'"{filename}"'
+        name_param, disp_param = "name=", "filename="
+    elif rfc2231:
+        name = disp = "UTF-8''" + quote(filename, safe="")
+        name_param, disp_param = "name*=", "filename*="
     else:
-        disp = f'attachment; filename="{encoded_word(filename, "utf-8")}"'
+        name = disp = f'"{encoded_word(filename, "utf-8")}"'
+        name_param, disp_param = "name=", "filename="
     return MimePart(
         [
-            (
-                "Content-Type",
-                f'{ctype}; name="{filename if filename.isascii() else encoded_word(filename, "utf-8")}"',
-            ),
+            ("Content-Type", f"{ctype}; {name_param}{name}"),
             ("Content-Transfer-Encoding", "base64"),
-            ("Content-Disposition", disp),
+            ("Content-Disposition", f"attachment; {disp_param}{disp}"),
         ],
         _wrap76(data),
     )
@@ -1391,7 +1396,7 @@ def build_items(seed: int = 20260401) -> list[Item]:
         att_doc = docs[(i * 7 + 3) % len(docs)]
         kind = att_kinds[i % len(att_kinds)]
         attachments: list[MimePart] = []
-        att_name = {"zip": "資料一式.zip", "nested-zip": "archive.zip", "rfc822": "forward.eml"}.get(
+        att_name = {"zip": "資料一式.zip", "nested-zip": "アーカイブ.zip", "rfc822": "forward.eml"}.get(
             kind, f"{att_doc.name}.{kind}"
         )
         if kind in RENDERERS:
@@ -1406,7 +1411,7 @@ def build_items(seed: int = 20260401) -> list[Item]:
             data = zip_bytes(
                 [("level1/level2.zip", zip_bytes([(f"{att_doc.name}.docx", RENDERERS["docx"](att_doc))]))]
             )
-            attachments.append(attachment_part(att_name, data, "application/zip"))
+            attachments.append(attachment_part(att_name, data, "application/zip", rfc2231=True))
             truth.extend(att_doc.all_truth)
         else:
             inner_subject, inner_truth = _subject(att_doc)
