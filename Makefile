@@ -4,9 +4,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-# Debian packages the tests and the gateway need (libmagic for type sniffing, a real
-# redis-server for the store contract tests, Postfix for the content-filter test).
-APT_PACKAGES := libmagic1 redis-server
+# Debian packages the tests and the gateway need: libmagic for type sniffing, a real
+# redis-server for the store tests, Postfix for the content-filter test (a private instance the
+# test starts; the package's own is left unconfigured), Chromium and CJK fonts for the browser
+# tests of the quarantine UI (Playwright drives Debian's chromium; it downloads no browser).
+APT_PACKAGES := libmagic1 redis-server postfix chromium fonts-noto-cjk
 
 .PHONY: run test bench lint typecheck pytest system-deps venv clean
 
@@ -26,6 +28,7 @@ system-deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "postfix postfix/main_mailer_type select No configuration" | $$SUDO debconf-set-selections; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
