@@ -150,24 +150,50 @@ def _natural(name: str) -> tuple[str, int]:
 
 
 def _write_story(pkg: _Package, name: str, sink: TextSink) -> None:
-    """Text of a WordprocessingML or DrawingML part: runs, tabs, breaks, paragraphs."""
+    """Text of a WordprocessingML or DrawingML part: runs, tabs, breaks, paragraphs.
+
+    A table row (``w:tr``/``a:tr``) becomes one line with its cells (``w:tc``/``a:tc``) split
+    by tabs, the paragraphs of a cell joined by spaces, as spreadsheet rows are: the detectors
+    read a column's meaning from the header row.
+    """
     skip = 0
+    cells: list[int] = []  # per open row: cells started so far
+    cell_paragraph = False  # a paragraph of the current cell has ended: join with a space
     for event, el in pkg.iterparse(name):
         tag = _local(el.tag)
         if tag in ("Fallback", "rPh", "instrText"):
             skip += 1 if event == "start" else -1
             continue
-        if event == "start" or skip:
+        if skip:
+            continue
+        if event == "start":
+            if tag == "tr":
+                cells.append(0)
+            elif tag == "tc" and cells:
+                if cells[-1]:
+                    sink.write("\t")
+                cells[-1] += 1
+                cell_paragraph = False
             continue
         if tag in ("t", "delText"):
+            if cell_paragraph and el.text:
+                sink.write(" ")
+                cell_paragraph = False
             sink.write(el.text or "")
         elif tag == "tab":
             sink.write("\t")
         elif tag in ("br", "cr"):
             sink.write("\n")
         elif tag == "p":
-            sink.write("\n")
+            if cells:
+                cell_paragraph = True
+            else:
+                sink.write("\n")
             el.clear()
+        elif tag == "tr" and cells:
+            cells.pop()
+            cell_paragraph = False
+            sink.write("\n")
         if sink.full or pkg.timed_out():
             return
     for target, _type, external in pkg.rels(name).values():

@@ -159,3 +159,35 @@ def _members(data: bytes) -> dict[str, bytes]:
 
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         return {n: zf.read(n) for n in zf.namelist()}
+
+
+def test_table_rows_are_lines_of_tab_separated_cells():
+    import io
+
+    import docx
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    rows = [["No", "氏名", "生年月日"], ["1", "山田 太郎", "1985-04-12"]]
+    word = docx.Document()
+    word.add_paragraph("顧客名簿")
+    table = word.add_table(rows=2, cols=3)
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    table.cell(1, 1).add_paragraph("（本人）")  # a cell of two paragraphs stays in its row
+    buf = io.BytesIO()
+    word.save(buf)
+    parts, _ = parts_of(buf.getvalue(), "list.docx")
+    assert "No\t氏名\t生年月日\n1\t山田 太郎 （本人）\t1985-04-12\n" in parts["list.docx"].text
+
+    prs = Presentation()
+    slide = prs.slides.add_slide(prs.slide_layouts[6])
+    shape = slide.shapes.add_table(2, 3, Inches(1), Inches(1), Inches(6), Inches(2))
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            shape.table.cell(r, c).text = value
+    buf = io.BytesIO()
+    prs.save(buf)
+    parts, _ = parts_of(buf.getvalue(), "list.pptx")
+    assert "No\t氏名\t生年月日\n1\t山田 太郎\t1985-04-12\n" in parts["list.pptx"].text
