@@ -63,8 +63,7 @@ def candidates(match: regex.Match[str], shape: regex.Pattern[str]) -> Iterator[t
     Candidates overlap (every chunk start is tried); a detector skips the ones overlapping a hit
     it already reported.
     """
-    token = match.group(0)
-    base = match.start()
+    token, base = _unbracketed(match.group(0), match.start())
     for m in shape.finditer(token, overlapped=True):
         s, e = m.span()
         text = m.group(0)
@@ -72,6 +71,24 @@ def candidates(match: regex.Match[str], shape: regex.Pattern[str]) -> Iterator[t
         if sep and sep in " /" and (_plain_chunk_before(token, s, sep) or _plain_chunk_after(token, e, sep)):
             continue
         yield base + s, base + e, text
+
+
+def _unbracketed(token: str, base: int) -> tuple[str, int]:
+    """The token without brackets around the whole number (``(052-291-7887)``, from
+    ``人事部（052-291-7887）まで``) or left open at either end; brackets inside it
+    (``(03)1234-5678``, ``03(1234)5678``) stay, they are part of the number's shape.
+
+    >>> _unbracketed("(052-291-7887)", 10), _unbracketed("03-1234-5678)", 0), _unbracketed("(03)1234-5678", 0)
+    (('052-291-7887', 11), ('03-1234-5678', 0), ('(03)1234-5678', 0))
+    """
+    opens, closes = token.count("("), token.count(")")
+    if opens == closes == 1 and token[0] == "(" and token[-1] == ")":
+        return token[1:-1], base + 1
+    if opens == 1 and closes == 0 and token[0] == "(":
+        return token[1:], base + 1
+    if closes == 1 and opens == 0 and token[-1] == ")":
+        return token[:-1], base
+    return token, base
 
 
 def _plain_chunk_before(token: str, start: int, sep: str) -> bool:
