@@ -25,7 +25,9 @@ form                                       no context  with honorific/label/head
 =========================================  ==========  ===========================
 surname + given name (dictionary, kanji)   0.5 / 0.6¹  1.0
 surname + unknown given name + honorific   -           0.85
-surname, space, unknown given name         0.4         0.85
+surname, space, unknown given name         0.4³        0.85
+surname + given name in hiragana (dict.)   0.5 / 0.6¹  1.0
+surname + kana and kanji (くみ子) shape     0.4         0.85
 surname alone                              -           0.85 (job title: 0.7)
 unknown kanji + strong honorific²          -           0.6
 katakana / hiragana surname + given name   0.5 / 0.6¹  1.0
@@ -39,6 +41,10 @@ person's reading: it scores 0.45, reported but not counted twice in ``records``.
 ¹ 0.6 when written with a space between surname and given name. A pair whose surname or given
 name is a single kanji (中学, 森林) scores 0.4 without context: reported, not counted. A
 single-kanji surname that is also a common noun (神, 王, 奥...) never counts on its own.
+³ After a one-kanji surname only where the name ends (whitespace, punctuation, an honorific or
+title, the end of a cell or line): 林 千代、 is a name, 林 千代に is not. A given name in kana
+ends there too (山本さゆり, 森 くみ子); readings that are mostly particles or honorifics
+(との, より, さん) never are one.
 ² 様 or さん after 2-5 kanji that are not a word known to take them (お客様, 担当者様...).
 
 The value is the name without the honorific; the normalised form has no spaces and puts the
@@ -346,6 +352,80 @@ _READING_WINDOW = 200
 _HIRAGANA_CHAR = regex.compile(r"\p{Hiragana}")
 _KANA_TAILS = frozenset({"", "さん", "さま", "くん", "ちゃん"})
 _PARTICLES = ("です", "は", "が", "の", "に", "を", "と", "へ", "も", "や", "より", "から")
+#: Kanji that end given names written in kana and kanji (くみ子, さち代, はる香).
+_GIVEN_KANJI_END = frozenset("子美代江恵香奈乃枝里世")
+_HIRAGANA_RUN = regex.compile(r"\p{Hiragana}{1,12}")
+#: Readings in the dictionary that are far more often honorifics or function words (田中との,
+#: 山田より, 鈴木さん): never a given name after a surname.
+_NOT_GIVEN_KANA = frozenset(
+    [
+        "さん",
+        "さま",
+        "くん",
+        "ちゃん",
+        "との",
+        "より",
+        "から",
+        "まで",
+        "など",
+        "その",
+        "この",
+        "かな",
+        "まあ",
+        "もの",
+        "こと",
+        "とき",
+        "よう",
+        "みな",
+        "なお",
+        "ここ",
+        "まえ",
+        "なか",
+        "きょう",
+        "あす",
+        "いま",
+        "ほか",
+    ]
+)
+#: Where a given name ends: whitespace, punctuation, a table cell end, the end of the text, an
+#: honorific or a job title.
+_NAME_END = regex.compile(
+    r"(?:$|[\s\p{P}\p{S}]|様|殿|氏|君|先生|さん|さま|くん|ちゃん|" + "|".join(_ROLES) + ")"
+)
+
+
+def _kana_given(doc: Document, pos: int, particles: bool = False) -> tuple[int, bool] | None:
+    """A given name written in hiragana (さゆり) or kana + a name kanji (くみ子) at ``pos``,
+    ending where a name ends (or, with ``particles``, before a particle: 佐藤 さくらです):
+    (its end, whether the dictionary knows it).
+
+    >>> from classifiers.normalize import normalize
+    >>> _kana_given(Document(normalize("山本さゆりさん")), 2), _kana_given(Document(normalize("森くみ子、")), 1)
+    ((5, True), (4, False))
+    >>> _kana_given(Document(normalize("田中からの連絡")), 2), _kana_given(Document(normalize("森の木陰")), 1)
+    (None, None)
+    """
+    run = _HIRAGANA_RUN.match(doc.text, pos)
+    if run is None:
+        return None
+    kana, end = run.group(0), run.end()
+    if (
+        2 <= len(kana) <= 3
+        and doc.text[end : end + 1] in _GIVEN_KANJI_END
+        and _NAME_END.match(doc.text, end + 1)
+    ):
+        return end + 1, False
+    for i in range(min(len(kana), 4), 1, -1):
+        given, rest = kana[:i], kana[i:]
+        if given in _NOT_GIVEN_KANA or (given not in GIVEN_NAMES_KANA and given not in GIVEN_NAMES):
+            continue
+        if (
+            (rest and rest in _KANA_TAILS)
+            or (not rest and _NAME_END.match(doc.text, end))
+            or (particles and rest.startswith(_PARTICLES))
+        ):
+            return pos + i, True
+    return None
 
 
 def _given_after_surname(doc: Document, start: int, word: str) -> bool:
@@ -416,6 +496,11 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
     if second is not None:
         yield from _kanji_spaced(match, doc, run, second)
         return
+    if word == run and word in SURNAMES and word not in COMMON_SINGLE:
+        given = _kana_given(doc, run_end)  # 山本さゆり, 山本くみ子: the given name in kana
+        if given is not None:
+            yield from _kana_given_hit(doc, start, word, *given)
+            return
     end = start + len(word)
     if not hon and not role:
         after = _HON_AFTER.match(doc.text, end)
@@ -465,6 +550,23 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
         yield _hit(start, end, UNKNOWN_SCORE, word, "kanji + honorific", UNKNOWN_SCORE, cues)
 
 
+def _kana_given_hit(doc: Document, start: int, sei: str, end: int, known: bool) -> Iterator[Hit]:
+    """``<surname>[ ]<given name in kana>`` (山本さゆり, 森 くみ子, 鈴木 あすか)."""
+    after = _HON_AFTER.match(doc.text, end)
+    context = (after.group(0).strip(),) if after else _context(doc, start, end)
+    spaced = doc.text[start + len(sei)] == " "
+    value = sei + doc.text[start + len(sei) : end].lstrip(" ・")
+    if known:
+        base = FULL_SPACED_SCORE if spaced else FULL_SCORE
+        score = FULL_CONTEXT_SCORE if context else base
+        pattern = "surname + given name in kana (dictionary)"
+    else:
+        base = WEAK_PAIR_SCORE
+        score = UNKNOWN_GIVEN_SCORE if context else base
+        pattern = "surname (dictionary) + given name in kana and kanji"
+    yield _hit(start, end, score, value, pattern, base, context)
+
+
 def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str) -> Iterator[Hit]:
     """Surname, space, second run: a given name, an honorific or title, or something else."""
     start = match.start("person_name_k")
@@ -474,6 +576,11 @@ def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str)
         return  # the second run goes on: not a name
     hon: str | None
     role: str | None
+    if _HIRAGANA_CHAR.match(second[0]):  # a given name in kana (あすか, くみ子), maybe with さん
+        given = _kana_given(doc, match.start("person_name_k2"), particles=True) if sei in SURNAMES else None
+        if given is not None and sei not in COMMON_SINGLE:
+            yield from _kana_given_hit(doc, start, sei, *given)
+        return
     if _HIRAGANA_CHAR.match(second[-1]):  # a kana given name (あすか), maybe with さん
         mei = next((second[:i] for i in range(len(second), 1, -1) if second[:i] in GIVEN_NAMES), "")
         rest = second[len(mei) :]
@@ -503,8 +610,10 @@ def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str)
     if mei in SURNAMES:
         return  # two surnames in a row: the look-ahead at the second one decides about it
     context = cues or _context(doc, start, end)
-    if len(mei) <= 3 and not _is_not_name(mei) and (len(sei) >= 2 or (context and sei not in COMMON_SINGLE)):
-        # 佐藤 花子: a known surname, a space and a short run of kanji is written like a name
+    single_ok = sei not in COMMON_SINGLE and (bool(context) or bool(_NAME_END.match(doc.text, end)))
+    if len(mei) <= 3 and not _is_not_name(mei) and (len(sei) >= 2 or single_ok):
+        # 佐藤 花子, 林 千代、: a known surname, a space and a short run of kanji is written like
+        # a name (after a one-kanji surname, only where a name ends: 林 千代に is not)
         score = UNKNOWN_GIVEN_SCORE if context else WEAK_PAIR_SCORE
         pattern = "surname (dictionary) + given name"
         yield _hit(start, end, score, sei + mei, pattern, WEAK_PAIR_SCORE, context)

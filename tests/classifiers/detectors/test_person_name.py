@@ -291,3 +291,38 @@ def test_concurrent_scans_agree_with_sequential_ones() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         got = list(pool.map(lambda t: [f.value for f in det.scan(t)], texts))
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "counted"),
+    [
+        ("山本さゆり", "山本さゆり", True),  # hiragana given name (gimei reading), no space
+        ("鈴木 あすか", "鈴木 あすか", True),
+        ("中村 あすかさん", "中村 あすか", True),
+        ("有限会社伊藤電気 総務部\n森\u3000くみ子\n〒199-2459", "森\u3000くみ子", False),  # kana + 子: shape
+        ("No\t氏名\n1\t山本くみ子\t090-1234-5678\n", "山本くみ子", True),  # not the surname alone
+        ("出席者: 林 千代、鈴木", "林 千代", False),  # one-kanji surname, unknown given, name ends
+    ],
+)
+def test_given_name_in_kana_or_unknown_after_a_surname(text: str, value: str, counted: bool) -> None:
+    found = [f for f in det.scan(text) if f.value == value or value in f.value]
+    assert [f.value for f in found][:1] == [value]
+    assert (found[0].score >= RECORD_MIN_SCORE) is counted
+
+
+@pytest.mark.parametrize(
+    ("text", "surname"),
+    [
+        ("鈴木さんに", "鈴木"),
+        ("田中からの連絡", "田中"),
+        ("山田との打ち合わせ", "山田"),
+        ("森の木陰", "森"),
+        ("山田さきほど", "山田"),
+        ("林 千代に", "林"),
+        ("田中 その後", "田中"),
+        ("林 部長", "林"),
+    ],
+)
+def test_no_given_name_where_none_ends(text: str, surname: str) -> None:
+    """Honorifics, particles, titles and words after a surname are not a given name."""
+    assert all(f.value == surname for f in det.scan(text))
