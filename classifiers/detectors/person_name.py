@@ -77,20 +77,6 @@ ENTITY_TYPE = "person_name"
 
 _HAN = r"\p{Han}々〆ヶ"
 _KATA = r"\p{Katakana}ー"
-PATTERN = (
-    rf"(?=[{_HAN}{_KATA}\p{{Hiragana}}A-Z])(?:"
-    rf"(?<![{_HAN}])(?=(?P<person_name_k>[{_HAN}]{{1,16}})(?:(?P<person_name_ksp>[ ・])"
-    rf"(?P<person_name_k2>[{_HAN}]{{1,6}}|\p{{Hiragana}}{{1,3}}[{_HAN}]|\p{{Hiragana}}{{2,6}}))?)"
-    rf"|(?<![{_KATA}])(?=(?P<person_name_kk>[{_KATA}]{{2,12}})(?:(?P<person_name_kksp>[ ・])"
-    rf"(?P<person_name_kk2>[{_KATA}]{{2,8}}))?)"
-    r"|(?<!\p{Hiragana})(?=(?P<person_name_h>\p{Hiragana}{2,6}) (?P<person_name_h2>\p{Hiragana}{2,6})"
-    r"(?!\p{Hiragana}))"
-    r"|(?<![A-Za-z])(?=(?P<person_name_rt>(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.? )?(?P<person_name_r>[A-Z][A-Za-z]{1,14})"
-    r"(?:,? (?P<person_name_r2>[A-Z][A-Za-z]{1,14})|(?P<person_name_rsan>-(?:san|sama|sensei|kun|chan)))?"
-    r"(?![A-Za-z]))"
-    ")."
-)
-PRIORITY = 90
 
 
 @cache
@@ -161,6 +147,53 @@ _ROLES = tuple(
     )
 )
 _TAIL_LAST = frozenset(w[-1] for w in _HON_KANJI + _ROLES)
+
+
+def _char_class(chars: Iterable[str]) -> str:
+    return "[" + "".join(regex.escape(c) for c in sorted(set(chars))) + "]"
+
+
+def _prefix_trie(words: Iterable[str]) -> str:
+    """The first two characters of ``words`` as one alternation grouped by the first one."""
+    seconds: dict[str, set[str]] = {}
+    for word in words:
+        seconds.setdefault(word[0], set()).add(word[1])
+    return "(?:" + "|".join(regex.escape(f) + _char_class(s) for f, s in sorted(seconds.items())) + ")"
+
+
+_KATA_SURNAMES = [n for n in SURNAMES_KANA if len(n) >= 2 and regex.fullmatch(rf"[{_KATA}]+", n)]
+_HIRA_SURNAMES = [n for n in SURNAMES_KANA if len(n) >= 2 and regex.fullmatch(r"\p{Hiragana}+", n)]
+
+#: Where a candidate starts, decided inside the regex so that most runs never reach Python: a
+#: run of kanji only where a dictionary surname can start (a one-kanji surname, or the first
+#: and second characters of longer ones) or a cue (an honorific or title at
+#: or after its end) can make it a name; a run of kana only where a kana surname can start (its
+#: first two characters: most katakana runs are loanwords). :func:`check` decides the rest.
+_ONE_KANJI_SURNAMES = frozenset(n for n in SURNAMES if len(n) == 1)
+_KANJI_START = (
+    f"(?={_char_class(_ONE_KANJI_SURNAMES)}"
+    f"|{_char_class(n[0] for n in SURNAMES if len(n) >= 2)}{_char_class(n[1] for n in SURNAMES if len(n) >= 2)}"
+    rf"|[{_HAN}]{{1,16}}(?<={_char_class(_TAIL_LAST)})(?![{_HAN}])"
+    rf"|[{_HAN}]{{1,16}}(?![{_HAN}]) ?(?:さん|さま|くん|ちゃん|様|殿|氏|君|先生))"
+)
+_KATA_FIRST = _char_class(n[0] for n in _KATA_SURNAMES)
+_HIRA_FIRST = _char_class(n[0] for n in _HIRA_SURNAMES)
+# Each branch tests its first character before its look-behind: a look-behind that passes
+# (a kana branch inside a run of kanji) would otherwise try the prefix alternation everywhere.
+PATTERN = (
+    rf"(?=[{_HAN}A-Z]|{_KATA_FIRST}|{_HIRA_FIRST})(?:"
+    rf"(?=[{_HAN}])(?<![{_HAN}]){_KANJI_START}(?=(?P<person_name_k>[{_HAN}]{{1,16}})(?:(?P<person_name_ksp>[ ・])"
+    rf"(?P<person_name_k2>[{_HAN}]{{1,6}}|\p{{Hiragana}}{{1,3}}[{_HAN}]|\p{{Hiragana}}{{2,6}}))?)"
+    rf"|(?={_KATA_FIRST})(?<![{_KATA}])(?={_prefix_trie(_KATA_SURNAMES)})(?=(?P<person_name_kk>[{_KATA}]{{2,12}})"
+    rf"(?:(?P<person_name_kksp>[ ・])(?P<person_name_kk2>[{_KATA}]{{2,8}}))?)"
+    rf"|(?={_HIRA_FIRST})(?<!\p{{Hiragana}})(?={_prefix_trie(_HIRA_SURNAMES)})"
+    r"(?=(?P<person_name_h>\p{Hiragana}{2,6}) (?P<person_name_h2>\p{Hiragana}{2,6})(?!\p{Hiragana}))"
+    r"|(?=[A-Z])(?<![A-Za-z])(?=(?P<person_name_rt>(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.? )?(?P<person_name_r>[A-Z][A-Za-z]{1,14})"
+    r"(?:,? (?P<person_name_r2>[A-Z][A-Za-z]{1,14})|(?P<person_name_rsan>-(?:san|sama|sensei|kun|chan)))?"
+    r"(?![A-Za-z]))"
+    ")."
+)
+PRIORITY = 90
 
 
 def _is_dictionary_name(word: str) -> bool:
@@ -506,7 +539,7 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
         after = _HON_AFTER.match(doc.text, end)
         hon = after.group(0).strip() if after else None
     cues = tuple(c for c in (role, hon) if c)
-    if not cues and word[0] not in _SURNAME_FIRST:
+    if not cues and not any(word[:i] in SURNAMES for i in range(1, min(len(word), 5) + 1)):
         return  # most runs of kanji: no surname starts here and nothing says "name"
     pair = split_name(word, SURNAMES, GIVEN_NAMES)
     if pair is not None:

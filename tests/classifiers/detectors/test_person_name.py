@@ -326,3 +326,38 @@ def test_given_name_in_kana_or_unknown_after_a_surname(text: str, value: str, co
 def test_no_given_name_where_none_ends(text: str, surname: str) -> None:
     """Honorifics, particles, titles and words after a surname are not a given name."""
     assert all(f.value == surname for f in det.scan(text))
+
+
+def test_narrowed_pattern_loses_no_name() -> None:
+    """The pattern's guards (surname first characters, cues, kana surname prefixes) only skip
+    candidates that :func:`check` would reject: every run start tried gives the same findings."""
+    import regex
+
+    from classifiers.detectors._base import Document
+    from classifiers.normalize import normalize
+    from tests.classifiers import corpus
+
+    broad = (
+        det.PATTERN.replace(det._KANJI_START, "")
+        .replace(f"(?={det._prefix_trie(det._KATA_SURNAMES)})", "")
+        .replace(f"(?={det._prefix_trie(det._HIRA_SURNAMES)})", "")
+        .replace(
+            f"(?=[{det._HAN}A-Z]|{det._KATA_FIRST}|{det._HIRA_FIRST})",
+            f"(?=[{det._HAN}{det._KATA}\\p{{Hiragana}}A-Z])",
+        )
+        .replace(f"(?={det._KATA_FIRST})", "")
+        .replace(f"(?={det._HIRA_FIRST})", "")
+    )
+    assert broad != det.PATTERN
+    narrow_re, broad_re = regex.compile(det.PATTERN), regex.compile(broad)
+    texts = [d.text for d in corpus.make_docs(corpus.Gen(7))]
+    texts.append("データベースの会議室で営業部田中様と山本さゆりさん、ヤマダ タロウ様、轟木様に会う。")
+    tried = kept = 0
+    for text in texts:
+        doc = Document(normalize(text))
+        broad_hits = [h for m in broad_re.finditer(doc.text) for h in det.check(m, doc)]
+        narrow_hits = [h for m in narrow_re.finditer(doc.text) for h in det.check(m, doc)]
+        assert narrow_hits == broad_hits
+        tried += sum(1 for _ in broad_re.finditer(doc.text))
+        kept += sum(1 for _ in narrow_re.finditer(doc.text))
+    assert kept < tried / 2  # most run starts never reach Python
