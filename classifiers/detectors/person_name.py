@@ -391,35 +391,9 @@ _HIRAGANA_RUN = regex.compile(r"\p{Hiragana}{1,12}")
 #: Readings in the dictionary that are far more often honorifics or function words (田中との,
 #: 山田より, 鈴木さん): never a given name after a surname.
 _NOT_GIVEN_KANA = frozenset(
-    [
-        "さん",
-        "さま",
-        "くん",
-        "ちゃん",
-        "との",
-        "より",
-        "から",
-        "まで",
-        "など",
-        "その",
-        "この",
-        "かな",
-        "まあ",
-        "もの",
-        "こと",
-        "とき",
-        "よう",
-        "みな",
-        "なお",
-        "ここ",
-        "まえ",
-        "なか",
-        "きょう",
-        "あす",
-        "いま",
-        "ほか",
-    ]
-)
+    ["さん", "さま", "くん", "ちゃん", "との", "より", "から", "まで", "など", "その", "この", "かな", "まあ",
+     "もの", "こと", "とき", "よう", "みな", "なお", "ここ", "まえ", "なか", "きょう", "あす", "いま", "ほか"]
+)  # fmt: skip
 #: Where a given name ends: whitespace, punctuation, a table cell end, the end of the text, an
 #: honorific or a job title.
 _NAME_END = regex.compile(
