@@ -176,6 +176,9 @@ _KANJI_START = (
     rf"|[{_HAN}]{{1,16}}(?<={_char_class(_TAIL_LAST)})(?![{_HAN}])"
     rf"|[{_HAN}]{{1,16}}(?![{_HAN}]) ?(?:さん|さま|くん|ちゃん|様|殿|氏|君|先生))"
 )
+#: A capitalised word alone is a candidate only after a title (Mr. Suzuki): otherwise it needs
+#: a second one (Taro Yamada) or -san.
+_ROMAJI_CUE = "|(?(person_name_rt)|(?!)))"
 _KATA_FIRST = _char_class(n[0] for n in _KATA_SURNAMES)
 _HIRA_FIRST = _char_class(n[0] for n in _HIRA_SURNAMES)
 # Each branch tests its first character before its look-behind: a look-behind that passes
@@ -189,8 +192,9 @@ PATTERN = (
     rf"|(?={_HIRA_FIRST})(?<!\p{{Hiragana}})(?={_prefix_trie(_HIRA_SURNAMES)})"
     r"(?=(?P<person_name_h>\p{Hiragana}{2,6}) (?P<person_name_h2>\p{Hiragana}{2,6})(?!\p{Hiragana}))"
     r"|(?=[A-Z])(?<![A-Za-z])(?=(?P<person_name_rt>(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.? )?(?P<person_name_r>[A-Z][A-Za-z]{1,14})"
-    r"(?:,? (?P<person_name_r2>[A-Z][A-Za-z]{1,14})|(?P<person_name_rsan>-(?:san|sama|sensei|kun|chan)))?"
-    r"(?![A-Za-z]))"
+    r"(?:,? (?P<person_name_r2>[A-Z][A-Za-z]{1,14})|(?P<person_name_rsan>-(?:san|sama|sensei|kun|chan))"
+    + _ROMAJI_CUE
+    + r"(?![A-Za-z]))"
     ")."
 )
 PRIORITY = 90
