@@ -17,7 +17,7 @@ it never hides an address or a number from the other detectors (and PRIORITY 90 
 last) — and :func:`check` splits the run against the dictionary with set look-ups. Only runs
 that can hold a name become candidates, decided by character classes built from the
 dictionary (a surname's first two characters, a cue at the run's end; see ``_KANJI_START``):
-on the benchmark's mail mix 3,300 of 23,200 run starts reach Python. (The ``regex`` module's
+on the benchmark's mail mix 2,863 of 22,790 run starts reach Python. (The ``regex`` module's
 ``\\L<name>`` named lists were measured at 20-70 µs per attempt with lists of this size: too
 slow to try at the start of every run of kanji.)
 
