@@ -2,8 +2,9 @@
 
 Share links often sit only in ``href`` (the visible text says "こちら"), so each link's target is
 written after its text, unless the text is the target itself. A table row becomes one line with
-its cells split by tabs (block elements inside a cell become spaces), as spreadsheet rows are:
-the detectors read a column's meaning from the header row. The parser is fed in slices through its target interface, so memory stays
+its cells split by tabs (line breaks inside a cell become spaces), as spreadsheet rows are:
+the detectors read a column's meaning from the header row. A row of one cell, or one that holds
+a table, is page layout and keeps its lines. The parser is fed in slices through its target interface, so memory stays
 flat and the work stops at the output cap or the deadline.
 
 >>> html_to_text('<p>資料は<a href="https://example.com/s/abc">こちら</a></p><script>x=1</script>', 1000)
@@ -32,6 +33,17 @@ FEED_CHARS = 64 * 1024
 _FORBIDDEN = regex.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
+class _Row:
+    """An open ``<tr>``: where its text starts in the output, its cells, whether it holds a table."""
+
+    __slots__ = ("cells", "first", "nested")
+
+    def __init__(self, first: int) -> None:
+        self.first = first
+        self.cells = 0
+        self.nested = False
+
+
 class _Text:
     """lxml parser target: collects visible text."""
 
@@ -42,10 +54,9 @@ class _Text:
         self.drop = 0  # depth inside dropped elements
         self.keep = 0  # depth inside kept elements of a dropped one (<title> in <head>)
         self.hrefs: list[tuple[str | None, int]] = []  # (target, index in out of the link text)
-        self.rows: list[int] = []  # per open <tr>: cells started so far
+        self.rows: list[_Row] = []  # open <tr> elements, innermost last
         self.cells = 0  # depth of open <td>/<th>
         self.tables = 0  # depth of open <table>
-        self.space = False  # a block ended inside the current cell: a space before more text
 
     @property
     def full(self) -> bool:
@@ -57,11 +68,22 @@ class _Text:
             self.size += len(s)
 
     def _break(self) -> None:
-        """A line break between blocks; inside a table cell a space (the row stays one line)."""
-        if self.cells and self.rows:
-            self.space = True
-        elif not self.out or not self.out[-1].endswith("\n"):
+        """A line break between blocks (one, however many blocks end or start there)."""
+        if not self.out or not self.out[-1].endswith("\n"):
             self._emit("\n")
+
+    def _end_row(self) -> None:
+        """A row of two cells or more (a data table, not a layout table) becomes one line."""
+        row = self.rows.pop()
+        if self.rows:
+            self.rows[-1].nested = True
+        if row.cells < 2 or row.nested or row.first >= len(self.out):
+            return
+        text = "".join(self.out[row.first :])
+        line = "\t".join(" ".join(cell.split("\n")).strip(" ") for cell in text.strip("\n").split("\t"))
+        prefix = "\n" if text.startswith("\n") else ""
+        self.out[row.first :] = [prefix + line]
+        self.size += len(prefix + line) - len(text)
 
     def start(self, tag: object, attrib: dict[str, str]) -> None:
         name = tag.lower() if isinstance(tag, str) else ""
@@ -76,18 +98,17 @@ class _Text:
             self.tables += 1
         if name == "tr":
             self._break()
-            self.rows.append(0)
+            self.rows.append(_Row(len(self.out)))
         elif name in _BLOCK:
             self._break()
         elif name in _CELL:
             if self.rows:
-                if self.rows[-1]:
+                if self.rows[-1].cells:
                     self._emit("\t")
-                self.rows[-1] += 1
+                self.rows[-1].cells += 1
             else:
                 self._emit("\t")
             self.cells += 1
-            self.space = False
         if name == "a":
             self.hrefs.append((attrib.get("href"), len(self.out)))
         elif name == "img" and attrib.get("alt"):
@@ -112,11 +133,10 @@ class _Text:
                 self._emit(f" <{target}>")
         elif name == "tr":
             if self.rows:
-                self.rows.pop()
+                self._end_row()
             self._break()
         elif name in _CELL:
             self.cells = max(0, self.cells - 1)
-            self.space = False
         elif name in _BLOCK:
             self._break()
         if name == "table":
@@ -127,10 +147,6 @@ class _Text:
             return
         if self.tables and not self.cells and not data.strip():
             return  # the source's indentation between cells and rows
-        if self.space and data.strip():
-            if self.out and not self.out[-1][-1:].isspace() and self.out[-1][-1:] != "\t":
-                self._emit(" ")
-            self.space = False
         self._emit(data)
 
     def comment(self, text: str) -> None:
