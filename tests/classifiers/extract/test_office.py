@@ -191,3 +191,40 @@ def test_table_rows_are_lines_of_tab_separated_cells():
     prs.save(buf)
     parts, _ = parts_of(buf.getvalue(), "list.pptx")
     assert "No\t氏名\t生年月日\n1\t山田 太郎\t1985-04-12\n" in parts["list.pptx"].text
+
+
+def test_layout_tables_keep_their_lines_and_cut_tables_keep_their_text():
+    import io
+
+    import docx
+
+    word = docx.Document()
+    layout = word.add_table(rows=1, cols=1)
+    layout.cell(0, 0).text = "本文です。"
+    layout.cell(0, 0).add_paragraph("山田 太郎")
+    buf = io.BytesIO()
+    word.save(buf)
+    parts, _ = parts_of(buf.getvalue(), "letter.docx")
+    assert "本文です。\n山田 太郎\n" in parts["letter.docx"].text
+
+    table = word.add_table(rows=1, cols=2)
+    table.cell(0, 0).text = "氏名"
+    table.cell(0, 1).text = "山田 花子"
+    buf = io.BytesIO()
+    word.save(buf)
+    data = buf.getvalue()
+    # The same document with its body cut off inside the second table's row.
+    import zipfile
+
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "word/document.xml":
+                end = "山田 花子</w:t>".encode()
+                body = body[: body.index(end) + len(end)]
+            dst.writestr(info, body)
+    parts, _ = parts_of(out.getvalue(), "cut.docx")
+    assert "氏名\t山田 花子\n" in parts["cut.docx"].text
+    assert "corrupt" in parts["cut.docx"].truncated
