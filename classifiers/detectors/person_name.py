@@ -399,7 +399,8 @@ _HIRAGANA_RUN = regex.compile(r"\p{Hiragana}{1,12}")
 #: 山田より, 鈴木さん): never a given name after a surname.
 _NOT_GIVEN_KANA = frozenset(
     ["さん", "さま", "くん", "ちゃん", "との", "より", "から", "まで", "など", "その", "この", "かな", "まあ",
-     "もの", "こと", "とき", "よう", "みな", "なお", "ここ", "まえ", "なか", "きょう", "あす", "いま", "ほか"]
+     "もの", "こと", "とき", "よう", "みな", "なお", "ここ", "まえ", "なか", "きょう", "あす", "いま", "ほか",
+     "しか", "とか", "あり"]
 )  # fmt: skip
 #: Where a given name ends: whitespace, punctuation, a table cell end, the end of the text, an
 #: honorific or a job title.

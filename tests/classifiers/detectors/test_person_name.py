@@ -321,6 +321,8 @@ def test_given_name_in_kana_or_unknown_after_a_surname(text: str, value: str, co
         ("林 千代に", "林"),
         ("田中 その後", "田中"),
         ("林 部長", "林"),
+        ("田中しか。", "田中"),
+        ("山田とか、", "山田"),
     ],
 )
 def test_no_given_name_where_none_ends(text: str, surname: str) -> None:
