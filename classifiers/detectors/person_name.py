@@ -95,7 +95,6 @@ def _hiragana(katakana: Iterable[str]) -> frozenset[str]:
 
 SURNAMES = load("surnames.txt")
 GIVEN_NAMES = load("given_names.txt")
-_SURNAME_FIRST = frozenset(name[0] for name in SURNAMES)
 SURNAMES_KANA = load("surnames_kana.txt") | _hiragana(load("surnames_kana.txt"))
 GIVEN_NAMES_KANA = load("given_names_kana.txt") | _hiragana(load("given_names_kana.txt"))
 SURNAMES_ROMAJI = load("surnames_romaji.txt")
@@ -589,21 +588,12 @@ def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str)
     last_kind = _HIRAGANA_CHAR if _HIRAGANA_CHAR.match(second[-1]) else _HAN_CHAR
     if end_of_run < len(doc.text) and last_kind.match(doc.text, end_of_run):
         return  # the second run goes on: not a name
-    hon: str | None
-    role: str | None
     if _HIRAGANA_CHAR.match(second[0]):  # a given name in kana (あすか, くみ子), maybe with さん
         given = _kana_given(doc, match.start("person_name_k2"), particles=True) if sei in SURNAMES else None
         if given is not None and sei not in COMMON_SINGLE:
             yield from _kana_given_hit(doc, start, sei, *given)
         return
-    if _HIRAGANA_CHAR.match(second[-1]):  # a kana given name (あすか), maybe with さん
-        mei = next((second[:i] for i in range(len(second), 1, -1) if second[:i] in GIVEN_NAMES), "")
-        rest = second[len(mei) :]
-        if not mei or not (rest in _KANA_TAILS or rest.startswith(_PARTICLES)):
-            return
-        role, hon = None, rest if rest in _KANA_TAILS and rest else None
-    else:
-        mei, role, hon = strip_tail(second)
+    mei, role, hon = strip_tail(second)
     end = match.start("person_name_k2") + len(mei)
     if not hon and not role:
         after = _HON_AFTER.match(doc.text, end)
