@@ -15,14 +15,13 @@ within a few characters of a My Number). :func:`find_context` and :func:`is_labe
 
 from __future__ import annotations
 
-import bisect
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 
 import regex
 
 from classifiers.detectors._base import Document
+from classifiers.detectors._table import column_cell
 
 #: Wrap a shape so that it only matches whole chunks of a token.
 CHUNK_START = r"(?<![^ /])"
@@ -64,8 +63,7 @@ def candidates(match: regex.Match[str], shape: regex.Pattern[str]) -> Iterator[t
     Candidates overlap (every chunk start is tried); a detector skips the ones overlapping a hit
     it already reported.
     """
-    token = match.group(0)
-    base = match.start()
+    token, base = _unbracketed(match.group(0), match.start())
     for m in shape.finditer(token, overlapped=True):
         s, e = m.span()
         text = m.group(0)
@@ -73,6 +71,24 @@ def candidates(match: regex.Match[str], shape: regex.Pattern[str]) -> Iterator[t
         if sep and sep in " /" and (_plain_chunk_before(token, s, sep) or _plain_chunk_after(token, e, sep)):
             continue
         yield base + s, base + e, text
+
+
+def _unbracketed(token: str, base: int) -> tuple[str, int]:
+    """The token without brackets around the whole number (``(052-291-7887)``, from
+    ``人事部（052-291-7887）まで``) or left open at either end; brackets inside it
+    (``(03)1234-5678``, ``03(1234)5678``) stay, they are part of the number's shape.
+
+    >>> _unbracketed("(052-291-7887)", 10), _unbracketed("03-1234-5678)", 0), _unbracketed("(03)1234-5678", 0)
+    (('052-291-7887', 11), ('03-1234-5678', 0), ('(03)1234-5678', 0))
+    """
+    opens, closes = token.count("("), token.count(")")
+    if opens == closes == 1 and token[0] == "(" and token[-1] == ")":
+        return token[1:-1], base + 1
+    if opens == 1 and closes == 0 and token[0] == "(":
+        return token[1:], base + 1
+    if closes == 1 and opens == 0 and token[-1] == ")":
+        return token[:-1], base
+    return token, base
 
 
 def _plain_chunk_before(token: str, start: int, sep: str) -> bool:
@@ -109,114 +125,6 @@ def own_label(
     left = _LAST_NUMBER.sub("", doc.before(start, before))
     right = _FIRST_NUMBER.sub("", doc.after(end, after))
     return bool(words.search(left) or words.search(right))
-
-
-# ---- table columns --------------------------------------------------------------------------
-
-_SPACES = regex.compile(r" {2,}")
-_MAX_HEADER_CELL = 24  # header cells are short labels
-_MAX_LINES = 200_000  # bounded cost on hostile input
-_MAX_MISFITS = 2  # rows in a row that do not fit the header before the table counts as ended
-
-
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    starts: tuple[int, ...]  # offset of each line
-    headers: tuple[tuple[str, tuple[str, ...]] | None, ...]  # per line: (separator, header cells)
-    tables: bool  # whether any line is under a header
-    cell_starts: dict[int, tuple[int, ...]] = field(default_factory=dict)  # per line, lazily
-
-
-_layout_cache: dict[int, tuple[str, _Layout]] = {}
-
-
-def _split(line: str, sep: str) -> list[str]:
-    return _SPACES.split(line) if sep == "  " else line.split(sep)
-
-
-def _cells(line: str) -> tuple[str, list[str]] | None:
-    """A table line's separator (tab, comma, or two spaces or more) and its cells."""
-    for sep in ("\t", ","):
-        if sep in line:
-            return sep, line.split(sep)
-    if "  " in line.strip():
-        return "  ", _SPACES.split(line)
-    return None
-
-
-def _is_header(cells: list[str]) -> bool:
-    labels = [c.strip().strip('"') for c in cells]
-    filled = [c for c in labels if c]
-    return len(filled) >= 2 and all(
-        len(c) <= _MAX_HEADER_CELL and not any(ch.isdigit() for ch in c) for c in filled
-    )
-
-
-def _layout(doc: Document) -> _Layout:
-    cached = _layout_cache.get(id(doc))
-    if cached is not None and cached[0] is doc.text:
-        return cached[1]
-    starts: list[int] = []
-    headers: list[tuple[str, tuple[str, ...]] | None] = []
-    current: tuple[str, tuple[str, ...]] | None = None
-    misfits = 0
-    pos = 0
-    for n, line in enumerate(doc.text.split("\n")):
-        if n >= _MAX_LINES:
-            break
-        starts.append(pos)
-        pos += len(line) + 1
-        if not line.strip():
-            headers.append(current)  # blank lines between rows (HTML tables) keep the header
-            continue
-        if current is not None and len(_split(line, current[0])) == len(current[1]):
-            headers.append(current)
-            misfits = 0
-            continue
-        split = _cells(line)
-        if split is not None and _is_header(split[1]):
-            current = (split[0], tuple(c.strip().strip('"') for c in split[1]))
-            misfits = 0
-        else:
-            misfits += 1  # a row that does not fit (a value with a separator in it) ...
-            if misfits > _MAX_MISFITS:  # ... but several in a row: the table has ended
-                current = None
-        headers.append(None)  # a header row is not under a header itself
-    layout = _Layout(tuple(starts), tuple(headers), any(h is not None for h in headers))
-    _layout_cache.clear()
-    _layout_cache[id(doc)] = (doc.text, layout)
-    return layout
-
-
-def column_cell(doc: Document, pos: int) -> tuple[str, str] | None:
-    """(column header, cell text before ``pos``) when ``pos`` is in a table row under a header.
-
-    Tables are lines split by tabs (spreadsheets), commas (CSV) or runs of two spaces or more
-    (text exports); the header is the nearest line above with the same number of cells, all
-    short labels without digits.
-    """
-    layout = _layout(doc)
-    if not layout.tables:
-        return None
-    i = bisect.bisect_right(layout.starts, pos) - 1
-    if not 0 <= i < len(layout.headers) or layout.headers[i] is None:
-        return None
-    header = layout.headers[i]
-    assert header is not None
-    sep, cells = header
-    starts = layout.cell_starts.get(i)
-    if starts is None:
-        line_start = layout.starts[i]
-        line_end = layout.starts[i + 1] - 1 if i + 1 < len(layout.starts) else len(doc.text)
-        if sep == "  ":
-            ends = [m.end() for m in _SPACES.finditer(doc.text, line_start, line_end)]
-        else:
-            ends = [k + 1 for k, ch in enumerate(doc.text[line_start:line_end], line_start) if ch == sep]
-        starts = layout.cell_starts[i] = (line_start, *ends)
-    index = bisect.bisect_right(starts, pos) - 1
-    if index >= len(cells):
-        return None
-    return cells[index], doc.text[starts[index] : pos]
 
 
 def find_context(

@@ -1,93 +1,143 @@
-"""Column headers of tabular text (CSV/TSV lines, spreadsheet rows as the extractor emits them).
+"""Column headers of tabular text, for every detector that reads context from a table.
 
-A value in a table carries its meaning in the header of its column (氏名, 生年月日, Name...),
-often far away from the value. :func:`column_header` finds it: the nearest line above that looks
-like a header row, split with the same separator, at the same cell index.
+A value in a table carries its meaning in the header of its column (氏名, 生年月日, 個人番号...),
+often far away from the value, while the character window around it spans other columns.
+Extraction writes table rows as lines: cells split by tabs (spreadsheets, HTML and Word tables),
+commas (CSV) or runs of two spaces or more (PDF layout text, text exports). The header of a row
+is the nearest line above with the same number of cells, all short labels without digits; blank
+lines between rows keep it, and a few rows that do not fit (a value with a separator in it) do
+not end the table, several in a row do.
+
+>>> from classifiers.normalize import normalize
+>>> doc = Document(normalize("No,氏名,電話\\n1,山田太郎,03-1234-5678\\n"))
+>>> column_header(doc, doc.text.index("山田"))
+'氏名'
+>>> doc = Document(normalize("No  氏名  生年月日\\n\\n1  山田 太郎  1985-04-12\\n"))
+>>> column_cell(doc, doc.text.index("1985"))
+('生年月日', '')
 """
 
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import regex
 
 from classifiers.detectors._base import Document
 
-_SEPARATORS = ("\t", ",")
-_MAX_HEADER_CELL = 20  # header cells are short labels
+_SPACES = regex.compile(r" {2,}")
+_MAX_HEADER_CELL = 24  # header cells are short labels
 _MAX_LINES = 200_000  # bounded cost on hostile input
+_MAX_MISFITS = 2  # rows in a row that do not fit the header before the table counts as ended
 
 
 @dataclass(frozen=True, slots=True)
 class _Layout:
     starts: tuple[int, ...]  # offset of each line
-    headers: tuple[tuple[str, tuple[str, ...]] | None, ...]  # per line: the header row in force
+    headers: tuple[tuple[str, tuple[str, ...]] | None, ...]  # per line: (separator, header cells)
+    tables: bool  # whether any line is under a header
+    cell_starts: dict[int, tuple[int, ...]] = field(default_factory=dict)  # per line, lazily
 
 
-_cache: dict[int, tuple[str, _Layout]] = {}
+_EMPTY = _Layout((), (), False)
+_layout_cache: dict[int, tuple[str, _Layout]] = {}
+
+
+def _split(line: str, sep: str) -> list[str]:
+    return _SPACES.split(line.strip(" ")) if sep == "  " else line.split(sep)
+
+
+def _cells(line: str) -> tuple[str, list[str]] | None:
+    """A table line's separator (tab, comma, or two spaces or more) and its cells."""
+    for sep in ("\t", ","):
+        if sep in line:
+            return sep, line.split(sep)
+    if "  " in line.strip(" "):
+        return "  ", _split(line, "  ")
+    return None
 
 
 def _is_header(cells: list[str]) -> bool:
-    """Short non-numeric cells: every cell a label, at least two cells."""
-    if len(cells) < 2:
-        return False
     labels = [c.strip().strip('"') for c in cells]
-    return all(0 < len(c) <= _MAX_HEADER_CELL and not any(ch.isdigit() for ch in c) for c in labels)
+    filled = [c for c in labels if c]
+    return len(filled) >= 2 and all(
+        len(c) <= _MAX_HEADER_CELL and not any(ch.isdigit() for ch in c) for c in filled
+    )
 
 
-def _layout(doc: Document) -> _Layout:
-    key = id(doc)
-    cached = _cache.get(key)
-    if cached is not None and cached[0] is doc.text:
-        return cached[1]
-    if "\t" not in doc.text and "," not in doc.text:
-        layout = _Layout((), ())
-        _cache.clear()
-        _cache[key] = (doc.text, layout)
-        return layout
+def _build(text: str) -> _Layout:
+    if "\t" not in text and "," not in text and "  " not in text:
+        return _EMPTY
     starts: list[int] = []
     headers: list[tuple[str, tuple[str, ...]] | None] = []
     current: tuple[str, tuple[str, ...]] | None = None
+    misfits = 0
     pos = 0
-    for n, line in enumerate(doc.text.split("\n")):
+    for n, line in enumerate(text.split("\n")):
         if n >= _MAX_LINES:
             break
         starts.append(pos)
         pos += len(line) + 1
         if not line.strip():
-            current = None
-            headers.append(None)
+            headers.append(current)  # blank lines between rows (PDF layout text) keep the header
             continue
-        sep = next((s for s in _SEPARATORS if s in line), None)
-        if sep is not None:
-            cells = line.split(sep)
-            if current is None or current[0] != sep or len(cells) != len(current[1]):
-                current = (sep, tuple(c.strip().strip('"') for c in cells)) if _is_header(cells) else None
-                headers.append(None)  # the header row itself is not under a header
-                continue
-        elif current is not None:
-            current = None
-        headers.append(current)
-    layout = _Layout(tuple(starts), tuple(headers))
-    _cache.clear()
-    _cache[key] = (doc.text, layout)
+        if current is not None and len(_split(line, current[0])) == len(current[1]):
+            headers.append(current)
+            misfits = 0
+            continue
+        split = _cells(line)
+        if split is not None and _is_header(split[1]):
+            current = (split[0], tuple(c.strip().strip('"') for c in split[1]))
+            misfits = 0
+        else:
+            misfits += 1  # a row that does not fit (a value with a separator in it) ...
+            if misfits > _MAX_MISFITS:  # ... but several in a row: the table has ended
+                current = None
+        headers.append(None)  # a header row is not under a header itself
+    return _Layout(tuple(starts), tuple(headers), any(h is not None for h in headers))
+
+
+def _layout(doc: Document) -> _Layout:
+    cached = _layout_cache.get(id(doc))
+    if cached is not None and cached[0] is doc.text:
+        return cached[1]
+    layout = _build(doc.text)
+    _layout_cache.clear()
+    _layout_cache[id(doc)] = (doc.text, layout)
     return layout
 
 
-def column_header(doc: Document, pos: int) -> str | None:
-    """The header of the table column that contains offset ``pos``, if any.
-
-    >>> from classifiers.normalize import normalize
-    >>> doc = Document(normalize("No,氏名,電話\\n1,山田太郎,03-1234-5678\\n"))
-    >>> column_header(doc, doc.text.index("山田"))
-    '氏名'
-    """
+def column_cell(doc: Document, pos: int) -> tuple[str, str] | None:
+    """(column header, cell text before ``pos``) when ``pos`` is in a table row under a header."""
     layout = _layout(doc)
+    if not layout.tables:
+        return None
     i = bisect.bisect_right(layout.starts, pos) - 1
-    if i < 0 or i >= len(layout.headers):
+    if not 0 <= i < len(layout.headers):
         return None
     header = layout.headers[i]
     if header is None:
         return None
     sep, cells = header
-    index = doc.text.count(sep, layout.starts[i], pos)
-    return cells[index] if index < len(cells) else None
+    starts = layout.cell_starts.get(i)
+    if starts is None:
+        line_start = layout.starts[i]
+        line_end = layout.starts[i + 1] - 1 if i + 1 < len(layout.starts) else len(doc.text)
+        if sep == "  ":
+            while line_start < line_end and doc.text[line_start] == " ":
+                line_start += 1
+            ends = [m.end() for m in _SPACES.finditer(doc.text, line_start, line_end)]
+        else:
+            ends = [k + 1 for k, ch in enumerate(doc.text[line_start:line_end], line_start) if ch == sep]
+        starts = layout.cell_starts[i] = (line_start, *ends)
+    index = bisect.bisect_right(starts, pos) - 1
+    if not 0 <= index < len(cells):
+        return None
+    return cells[index], doc.text[starts[index] : pos]
+
+
+def column_header(doc: Document, pos: int) -> str | None:
+    """The header of the table column that contains offset ``pos``, if any."""
+    cell = column_cell(doc, pos)
+    return None if cell is None else cell[0]

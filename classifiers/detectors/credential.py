@@ -17,7 +17,8 @@ Formats, from the issuers' documentation:
   the secret after the separator (at least 4 characters, no space; after the short labels
   ``pass``/``pw``, which are also words, it must hold a digit or a symbol). A Japanese sentence after
   the colon (``パスワード: 別途お送りします``) says where the password is, not what it is, and
-  is not a finding; nor are masks (``********``) and template placeholders (``{password}``).
+  is not a finding; nor are masks (``********``, ``●●●●``, ``＊＊＊``, also partial ones such as
+  ``ab******``) and template placeholders (``{password}``).
 
 >>> [f.value for f in scan("パスワード：Xy7#kq9!")]
 ['Xy7#kq9!']
@@ -68,6 +69,9 @@ _SCORES = {
 }
 _PROSE = regex.compile(r"[\p{Hiragana}\p{Han}]")
 _PLACEHOLDER = regex.compile(r"[{<\[(%$].*[}>\])%]|\$\{?\w+\}?|(.)\1{3,}|x{4,}|\*+|●+|＊+", regex.IGNORECASE)
+#: Mask characters (the text is NFKC: ＊ is already *): a run of them hides the secret, also
+#: when a few characters are shown (``ab******``, ``●●●●1234``).
+_MASK = regex.compile(r"[*●○◯•・■□※×✕]{3,}")
 _TRAILING = ".,;、。)）」"
 #: Short labels that are also English words: their value must look like a secret (a digit or a
 #: symbol), unlike after パスワード or password.
@@ -80,13 +84,13 @@ def validate_password(secret: str) -> str:
 
     >>> validate_password("Tokyo2024!")
     'Tokyo2024!'
-    >>> is_password("********")
-    False
+    >>> is_password("********"), is_password("ab******"), is_password("●●●●1234")
+    (False, False, False)
     """
     secret = secret.rstrip(_TRAILING)
     if len(secret) < 4:
         raise InvalidLength(secret)
-    if _PROSE.search(secret) or _PLACEHOLDER.fullmatch(secret):
+    if _PROSE.search(secret) or _PLACEHOLDER.fullmatch(secret) or _MASK.search(secret):
         raise InvalidFormat(secret)
     return secret
 

@@ -14,9 +14,12 @@ table column (氏名, Name...).
 How it matches: Japanese text is unsegmented, so the pattern only marks where a run of one
 script starts — a look-ahead captures the run and the match itself consumes one character, so
 it never hides an address or a number from the other detectors (and PRIORITY 90 tries it
-last) — and :func:`check` splits the run against the dictionary with set look-ups. (The
-``regex`` module's ``\\L<name>`` named lists were measured at 20-70 µs per attempt with lists
-of this size: too slow to try at the start of every run of kanji.)
+last) — and :func:`check` splits the run against the dictionary with set look-ups. Only runs
+that can hold a name become candidates, decided by character classes built from the
+dictionary (a surname's first two characters, a cue at the run's end; see ``_KANJI_START``):
+on the benchmark's mail mix 2,863 of 22,790 run starts reach Python. (The ``regex`` module's
+``\\L<name>`` named lists were measured at 20-70 µs per attempt with lists of this size: too
+slow to try at the start of every run of kanji.)
 
 Scoring (precision first: surnames such as 中, 林, 森 are ordinary words):
 
@@ -25,7 +28,9 @@ form                                       no context  with honorific/label/head
 =========================================  ==========  ===========================
 surname + given name (dictionary, kanji)   0.5 / 0.6¹  1.0
 surname + unknown given name + honorific   -           0.85
-surname, space, unknown given name         0.4         0.85
+surname, space, unknown given name         0.4³        0.85
+surname + given name in hiragana (dict.)   0.5 / 0.6¹  1.0
+surname + kana and kanji (くみ子) shape     0.4         0.85
 surname alone                              -           0.85 (job title: 0.7)
 unknown kanji + strong honorific²          -           0.6
 katakana / hiragana surname + given name   0.5 / 0.6¹  1.0
@@ -39,6 +44,10 @@ person's reading: it scores 0.45, reported but not counted twice in ``records``.
 ¹ 0.6 when written with a space between surname and given name. A pair whose surname or given
 name is a single kanji (中学, 森林) scores 0.4 without context: reported, not counted. A
 single-kanji surname that is also a common noun (神, 王, 奥...) never counts on its own.
+³ After a one-kanji surname only where the name ends (whitespace, punctuation, an honorific or
+title, the end of a cell or line): 林 千代、 is a name, 林 千代に is not. A given name in kana
+ends there too (山本さゆり, 森 くみ子); readings that are mostly particles or honorifics
+(との, より, さん) never are one.
 ² 様 or さん after 2-5 kanji that are not a word known to take them (お客様, 担当者様...).
 
 The value is the name without the honorific; the normalised form has no spaces and puts the
@@ -71,20 +80,6 @@ ENTITY_TYPE = "person_name"
 
 _HAN = r"\p{Han}々〆ヶ"
 _KATA = r"\p{Katakana}ー"
-PATTERN = (
-    rf"(?=[{_HAN}{_KATA}\p{{Hiragana}}A-Z])(?:"
-    rf"(?<![{_HAN}])(?=(?P<person_name_k>[{_HAN}]{{1,16}})(?:(?P<person_name_ksp>[ ・])"
-    rf"(?P<person_name_k2>[{_HAN}]{{1,6}}|\p{{Hiragana}}{{1,3}}[{_HAN}]|\p{{Hiragana}}{{2,6}}))?)"
-    rf"|(?<![{_KATA}])(?=(?P<person_name_kk>[{_KATA}]{{2,12}})(?:(?P<person_name_kksp>[ ・])"
-    rf"(?P<person_name_kk2>[{_KATA}]{{2,8}}))?)"
-    r"|(?<!\p{Hiragana})(?=(?P<person_name_h>\p{Hiragana}{2,6}) (?P<person_name_h2>\p{Hiragana}{2,6})"
-    r"(?!\p{Hiragana}))"
-    r"|(?<![A-Za-z])(?=(?P<person_name_rt>(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.? )?(?P<person_name_r>[A-Z][A-Za-z]{1,14})"
-    r"(?:,? (?P<person_name_r2>[A-Z][A-Za-z]{1,14})|(?P<person_name_rsan>-(?:san|sama|sensei|kun|chan)))?"
-    r"(?![A-Za-z]))"
-    ")."
-)
-PRIORITY = 90
 
 
 @cache
@@ -100,7 +95,6 @@ def _hiragana(katakana: Iterable[str]) -> frozenset[str]:
 
 SURNAMES = load("surnames.txt")
 GIVEN_NAMES = load("given_names.txt")
-_SURNAME_FIRST = frozenset(name[0] for name in SURNAMES)
 SURNAMES_KANA = load("surnames_kana.txt") | _hiragana(load("surnames_kana.txt"))
 GIVEN_NAMES_KANA = load("given_names_kana.txt") | _hiragana(load("given_names_kana.txt"))
 SURNAMES_ROMAJI = load("surnames_romaji.txt")
@@ -155,6 +149,57 @@ _ROLES = tuple(
     )
 )
 _TAIL_LAST = frozenset(w[-1] for w in _HON_KANJI + _ROLES)
+
+
+def _char_class(chars: Iterable[str]) -> str:
+    return "[" + "".join(regex.escape(c) for c in sorted(set(chars))) + "]"
+
+
+def _prefix_trie(words: Iterable[str]) -> str:
+    """The first two characters of ``words`` as one alternation grouped by the first one."""
+    seconds: dict[str, set[str]] = {}
+    for word in words:
+        seconds.setdefault(word[0], set()).add(word[1])
+    return "(?:" + "|".join(regex.escape(f) + _char_class(s) for f, s in sorted(seconds.items())) + ")"
+
+
+_KATA_SURNAMES = [n for n in SURNAMES_KANA if len(n) >= 2 and regex.fullmatch(rf"[{_KATA}]+", n)]
+_HIRA_SURNAMES = [n for n in SURNAMES_KANA if len(n) >= 2 and regex.fullmatch(r"\p{Hiragana}+", n)]
+
+#: Where a candidate starts, decided inside the regex so that most runs never reach Python: a
+#: run of kanji only where a dictionary surname can start (a one-kanji surname, or the first
+#: and second characters of longer ones) or a cue (an honorific or title at
+#: or after its end) can make it a name; a run of kana only where a kana surname can start (its
+#: first two characters: most katakana runs are loanwords). :func:`check` decides the rest.
+_ONE_KANJI_SURNAMES = frozenset(n for n in SURNAMES if len(n) == 1)
+_KANJI_START = (
+    f"(?={_char_class(_ONE_KANJI_SURNAMES)}"
+    f"|{_char_class(n[0] for n in SURNAMES if len(n) >= 2)}{_char_class(n[1] for n in SURNAMES if len(n) >= 2)}"
+    rf"|[{_HAN}]{{1,16}}(?<={_char_class(_TAIL_LAST)})(?![{_HAN}])"
+    rf"|[{_HAN}]{{1,16}}(?![{_HAN}]) ?(?:さん|さま|くん|ちゃん|様|殿|氏|君|先生))"
+)
+#: A capitalised word alone is a candidate only after a title (Mr. Suzuki): otherwise it needs
+#: a second one (Taro Yamada) or -san.
+_ROMAJI_CUE = "|(?(person_name_rt)|(?!)))"
+_KATA_FIRST = _char_class(n[0] for n in _KATA_SURNAMES)
+_HIRA_FIRST = _char_class(n[0] for n in _HIRA_SURNAMES)
+# Each branch tests its first character before its look-behind: a look-behind that passes
+# (a kana branch inside a run of kanji) would otherwise try the prefix alternation everywhere.
+PATTERN = (
+    rf"(?=[{_HAN}A-Z]|{_KATA_FIRST}|{_HIRA_FIRST})(?:"
+    rf"(?=[{_HAN}])(?<![{_HAN}]){_KANJI_START}(?=(?P<person_name_k>[{_HAN}]{{1,16}})(?:(?P<person_name_ksp>[ ・])"
+    rf"(?P<person_name_k2>[{_HAN}]{{1,6}}|\p{{Hiragana}}{{1,3}}[{_HAN}]|\p{{Hiragana}}{{2,6}}))?)"
+    rf"|(?={_KATA_FIRST})(?<![{_KATA}])(?={_prefix_trie(_KATA_SURNAMES)})(?=(?P<person_name_kk>[{_KATA}]{{2,12}})"
+    rf"(?:(?P<person_name_kksp>[ ・])(?P<person_name_kk2>[{_KATA}]{{2,8}}))?)"
+    rf"|(?={_HIRA_FIRST})(?<!\p{{Hiragana}})(?={_prefix_trie(_HIRA_SURNAMES)})"
+    r"(?=(?P<person_name_h>\p{Hiragana}{2,6}) (?P<person_name_h2>\p{Hiragana}{2,6})(?!\p{Hiragana}))"
+    r"|(?=[A-Z])(?<![A-Za-z])(?=(?P<person_name_rt>(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.? )?(?P<person_name_r>[A-Z][A-Za-z]{1,14})"
+    r"(?:,? (?P<person_name_r2>[A-Z][A-Za-z]{1,14})|(?P<person_name_rsan>-(?:san|sama|sensei|kun|chan))"
+    + _ROMAJI_CUE
+    + r"(?![A-Za-z]))"
+    ")."
+)
+PRIORITY = 90
 
 
 def _is_dictionary_name(word: str) -> bool:
@@ -346,6 +391,55 @@ _READING_WINDOW = 200
 _HIRAGANA_CHAR = regex.compile(r"\p{Hiragana}")
 _KANA_TAILS = frozenset({"", "さん", "さま", "くん", "ちゃん"})
 _PARTICLES = ("です", "は", "が", "の", "に", "を", "と", "へ", "も", "や", "より", "から")
+#: Kanji that end given names written in kana and kanji (くみ子, さち代, はる香).
+_GIVEN_KANJI_END = frozenset("子美代江恵香奈乃枝里世")
+_HIRAGANA_RUN = regex.compile(r"\p{Hiragana}{1,12}")
+#: Readings in the dictionary that are far more often honorifics or function words (田中との,
+#: 山田より, 鈴木さん): never a given name after a surname.
+_NOT_GIVEN_KANA = frozenset(
+    ["さん", "さま", "くん", "ちゃん", "との", "より", "から", "まで", "など", "その", "この", "かな", "まあ",
+     "もの", "こと", "とき", "よう", "みな", "なお", "ここ", "まえ", "なか", "きょう", "あす", "いま", "ほか",
+     "しか", "とか", "あり"]
+)  # fmt: skip
+#: Where a given name ends: whitespace, punctuation, a table cell end, the end of the text, an
+#: honorific or a job title.
+_NAME_END = regex.compile(
+    r"(?:$|[\s\p{P}\p{S}]|様|殿|氏|君|先生|さん|さま|くん|ちゃん|" + "|".join(_ROLES) + ")"
+)
+
+
+def _kana_given(doc: Document, pos: int, particles: bool = False) -> tuple[int, bool] | None:
+    """A given name written in hiragana (さゆり) or kana + a name kanji (くみ子) at ``pos``,
+    ending where a name ends (or, with ``particles``, before a particle: 佐藤 さくらです):
+    (its end, whether the dictionary knows it).
+
+    >>> from classifiers.normalize import normalize
+    >>> _kana_given(Document(normalize("山本さゆりさん")), 2), _kana_given(Document(normalize("森くみ子、")), 1)
+    ((5, True), (4, False))
+    >>> _kana_given(Document(normalize("田中からの連絡")), 2), _kana_given(Document(normalize("森の木陰")), 1)
+    (None, None)
+    """
+    run = _HIRAGANA_RUN.match(doc.text, pos)
+    if run is None:
+        return None
+    kana, end = run.group(0), run.end()
+    if (
+        2 <= len(kana) <= 3
+        and doc.text[end : end + 1] in _GIVEN_KANJI_END
+        and _NAME_END.match(doc.text, end + 1)
+    ):
+        return end + 1, False
+    for i in range(min(len(kana), 4), 1, -1):
+        given, rest = kana[:i], kana[i:]
+        if given in _NOT_GIVEN_KANA or (given not in GIVEN_NAMES_KANA and given not in GIVEN_NAMES):
+            continue
+        if (
+            (rest and rest in _KANA_TAILS)
+            or (not rest and _NAME_END.match(doc.text, end))
+            or (particles and rest.startswith(_PARTICLES))
+        ):
+            return pos + i, True
+    return None
 
 
 def _given_after_surname(doc: Document, start: int, word: str) -> bool:
@@ -416,12 +510,17 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
     if second is not None:
         yield from _kanji_spaced(match, doc, run, second)
         return
+    if word == run and word in SURNAMES and word not in COMMON_SINGLE:
+        given = _kana_given(doc, run_end)  # 山本さゆり, 山本くみ子: the given name in kana
+        if given is not None:
+            yield from _kana_given_hit(doc, start, word, *given)
+            return
     end = start + len(word)
     if not hon and not role:
         after = _HON_AFTER.match(doc.text, end)
         hon = after.group(0).strip() if after else None
     cues = tuple(c for c in (role, hon) if c)
-    if not cues and word[0] not in _SURNAME_FIRST:
+    if not cues and not any(word[:i] in SURNAMES for i in range(1, min(len(word), 5) + 1)):
         return  # most runs of kanji: no surname starts here and nothing says "name"
     pair = split_name(word, SURNAMES, GIVEN_NAMES)
     if pair is not None:
@@ -465,6 +564,23 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
         yield _hit(start, end, UNKNOWN_SCORE, word, "kanji + honorific", UNKNOWN_SCORE, cues)
 
 
+def _kana_given_hit(doc: Document, start: int, sei: str, end: int, known: bool) -> Iterator[Hit]:
+    """``<surname>[ ]<given name in kana>`` (山本さゆり, 森 くみ子, 鈴木 あすか)."""
+    after = _HON_AFTER.match(doc.text, end)
+    context = (after.group(0).strip(),) if after else _context(doc, start, end)
+    spaced = doc.text[start + len(sei)] == " "
+    value = sei + doc.text[start + len(sei) : end].lstrip(" ・")
+    if known:
+        base = FULL_SPACED_SCORE if spaced else FULL_SCORE
+        score = FULL_CONTEXT_SCORE if context else base
+        pattern = "surname + given name in kana (dictionary)"
+    else:
+        base = WEAK_PAIR_SCORE
+        score = UNKNOWN_GIVEN_SCORE if context else base
+        pattern = "surname (dictionary) + given name in kana and kanji"
+    yield _hit(start, end, score, value, pattern, base, context)
+
+
 def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str) -> Iterator[Hit]:
     """Surname, space, second run: a given name, an honorific or title, or something else."""
     start = match.start("person_name_k")
@@ -472,16 +588,12 @@ def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str)
     last_kind = _HIRAGANA_CHAR if _HIRAGANA_CHAR.match(second[-1]) else _HAN_CHAR
     if end_of_run < len(doc.text) and last_kind.match(doc.text, end_of_run):
         return  # the second run goes on: not a name
-    hon: str | None
-    role: str | None
-    if _HIRAGANA_CHAR.match(second[-1]):  # a kana given name (あすか), maybe with さん
-        mei = next((second[:i] for i in range(len(second), 1, -1) if second[:i] in GIVEN_NAMES), "")
-        rest = second[len(mei) :]
-        if not mei or not (rest in _KANA_TAILS or rest.startswith(_PARTICLES)):
-            return
-        role, hon = None, rest if rest in _KANA_TAILS and rest else None
-    else:
-        mei, role, hon = strip_tail(second)
+    if _HIRAGANA_CHAR.match(second[0]):  # a given name in kana (あすか, くみ子), maybe with さん
+        given = _kana_given(doc, match.start("person_name_k2"), particles=True) if sei in SURNAMES else None
+        if given is not None and sei not in COMMON_SINGLE:
+            yield from _kana_given_hit(doc, start, sei, *given)
+        return
+    mei, role, hon = strip_tail(second)
     end = match.start("person_name_k2") + len(mei)
     if not hon and not role:
         after = _HON_AFTER.match(doc.text, end)
@@ -503,8 +615,10 @@ def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str)
     if mei in SURNAMES:
         return  # two surnames in a row: the look-ahead at the second one decides about it
     context = cues or _context(doc, start, end)
-    if len(mei) <= 3 and not _is_not_name(mei) and (len(sei) >= 2 or (context and sei not in COMMON_SINGLE)):
-        # 佐藤 花子: a known surname, a space and a short run of kanji is written like a name
+    single_ok = sei not in COMMON_SINGLE and (bool(context) or bool(_NAME_END.match(doc.text, end)))
+    if len(mei) <= 3 and not _is_not_name(mei) and (len(sei) >= 2 or single_ok):
+        # 佐藤 花子, 林 千代、: a known surname, a space and a short run of kanji is written like
+        # a name (after a one-kanji surname, only where a name ends: 林 千代に is not)
         score = UNKNOWN_GIVEN_SCORE if context else WEAK_PAIR_SCORE
         pattern = "surname (dictionary) + given name"
         yield _hit(start, end, score, sei + mei, pattern, WEAK_PAIR_SCORE, context)

@@ -64,6 +64,8 @@ def canonical(name: str | None) -> str:
 
     >>> canonical("ISO-2022-JP"), canonical("Shift_JIS"), canonical("x-sjis"), canonical("bogus")
     ('iso2022_jp', 'shift_jis', 'shift_jis', '')
+    >>> canonical("\\x00utf-8")
+    ''
     """
     if not name:
         return ""
@@ -73,7 +75,7 @@ def canonical(name: str | None) -> str:
         return key
     try:
         return codecs.lookup(key).name.replace("-", "_")
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL inside a hostile label
         return ""
 
 

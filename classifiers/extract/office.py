@@ -149,27 +149,83 @@ def _natural(name: str) -> tuple[str, int]:
     return (regex.sub(r"\d+\.xml$", "", name), int(m.group(1)) if m else 0)
 
 
+#: Marks a cell boundary inside a buffered table row; XML text cannot hold it.
+_CELL_MARK = "\x1f"
+
+
+class _Row:
+    """An open table row: its text so far (cells split by ``_CELL_MARK``), cells, nesting."""
+
+    __slots__ = ("cells", "nested", "parts", "size")
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+        self.cells = 0
+        self.nested = False
+
+    def text(self) -> str:
+        """One line of tab-separated cells for a data row (two cells or more); a one-cell row
+        or one holding a table is page layout and keeps its lines."""
+        text = "".join(self.parts)
+        if self.cells < 2 or self.nested:
+            return text.replace(_CELL_MARK, "\n").strip("\n") + "\n"
+        cells = text.split(_CELL_MARK)
+        return "\t".join(" ".join(c.replace("\t", " ").split("\n")).strip(" ") for c in cells) + "\n"
+
+
 def _write_story(pkg: _Package, name: str, sink: TextSink) -> None:
-    """Text of a WordprocessingML or DrawingML part: runs, tabs, breaks, paragraphs."""
+    """Text of a WordprocessingML or DrawingML part: runs, tabs, breaks, paragraphs.
+
+    A table row (``w:tr``/``a:tr``) of two cells or more becomes one line with its cells
+    (``w:tc``/``a:tc``) split by tabs and the lines of a cell joined by spaces, as spreadsheet
+    rows are: the detectors read a column's meaning from the header row.
+    """
     skip = 0
+    rows: list[_Row] = []  # open rows, innermost last; their text is buffered up to the cap
+
+    def write(text: str) -> None:
+        if not rows:
+            sink.write(text)
+        elif rows[-1].size < sink.cap - len(sink):
+            rows[-1].parts.append(text)
+            rows[-1].size += len(text)
+
     for event, el in pkg.iterparse(name):
         tag = _local(el.tag)
         if tag in ("Fallback", "rPh", "instrText"):
             skip += 1 if event == "start" else -1
             continue
-        if event == "start" or skip:
+        if skip:
+            continue
+        if event == "start":
+            if tag == "tr":
+                rows.append(_Row())
+            elif tag == "tc" and rows:
+                if rows[-1].cells:
+                    write(_CELL_MARK)
+                rows[-1].cells += 1
             continue
         if tag in ("t", "delText"):
-            sink.write(el.text or "")
+            write(el.text or "")
         elif tag == "tab":
-            sink.write("\t")
-        elif tag in ("br", "cr"):
-            sink.write("\n")
-        elif tag == "p":
-            sink.write("\n")
-            el.clear()
+            write("\t")
+        elif tag in ("br", "cr", "p"):
+            write("\n")
+            if tag == "p":
+                el.clear()
+        elif tag == "tr" and rows:
+            row = rows.pop()
+            if rows:
+                rows[-1].nested = True
+            write(row.text())
         if sink.full or pkg.timed_out():
-            return
+            break
+    while rows:  # cut short inside a table (malformed part, deadline, cap): keep what was read
+        row = rows.pop()
+        write(row.text())
+    if sink.full or pkg.timed_out():
+        return
     for target, _type, external in pkg.rels(name).values():
         if external and target.lower().startswith(("http:", "https:", "mailto:", "file:", "\\\\")):
             sink.write(f"{target}\n")

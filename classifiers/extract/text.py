@@ -1,4 +1,4 @@
-"""Plain files: text, csv/tsv (a segment per record), json and xml (as text), html.
+"""Plain files: text, csv/tsv (a segment per record), json and xml (their values), html.
 
 Records of a csv/tsv become segments ``<file>!R<n>`` (1-based; a quoted field may span lines).
 Whether a text file is delimited is decided from the content (libmagic) or, among texts only,
@@ -13,6 +13,7 @@ import regex
 from classifiers.extract.charset import decode_text
 from classifiers.extract.context import Context, Where
 from classifiers.extract.html import html_to_text
+from classifiers.extract.structured import json_to_text, xml_to_text
 from classifiers.model import Part
 
 _XML_DECL = regex.compile(rb"""^\s*<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']""")
@@ -73,6 +74,13 @@ def extract_text(
         text, cut = html_to_text(text, ctx.text_left, ctx.deadline)
         if cut:
             reasons.append(cut)
+    elif kind in ("xml", "json"):
+        convert = xml_to_text if kind == "xml" else json_to_text
+        values = convert(text, ctx.text_left, ctx.deadline)
+        if values is not None:  # malformed: the raw text is scanned instead
+            text, cut = values
+            if cut:
+                reasons.append(cut)
     elif kind == "csv" or (kind == "text" and where.location.lower().endswith((".csv", ".tsv"))):
         kind = "csv"
         text = text[: ctx.text_left + 1]

@@ -98,3 +98,23 @@ def test_era_boundaries(era: str, first: str, last: str) -> None:
 def test_hostile_input_is_bounded() -> None:
     for text in ("生年月日 " + "1985-" * 10_000, "昭和" * 10_000, "S60." * 10_000):
         assert all(f.normalized for f in det.scan(text))
+
+
+#: One customer list in the layouts extraction produces: spreadsheet rows (a trailing tab), PDF
+#: layout text (runs of spaces, blank lines between rows), CSV, and an HTML table.
+TABLE_LAYOUTS = {
+    "xlsx": "No\t氏名\t生年月日\t\n1\t山田 太郎\t1985-04-12\t\n2\t佐藤 花子\t昭和47年11月20日\t\n",
+    "pdf": "No   氏名   生年月日\n\n1   山田 太郎   1985-04-12\n\n2   佐藤\u3000花子   昭和47年11月20日\n",
+    "csv": "No,氏名,生年月日\r\n1,山田 太郎,1985-04-12\r\n2,佐藤 花子,昭和47年11月20日\r\n",
+    "html": "No\t氏名\t生年月日\n1\t山田 太郎\t1985-04-12\n2\t佐藤 花子\t昭和47年11月20日\n",
+}
+
+
+@pytest.mark.parametrize("layout", TABLE_LAYOUTS)
+def test_column_header_gives_context_in_every_table_layout(layout: str) -> None:
+    def dates(text: str) -> list[str | None]:
+        return [f.normalized for f in default_engine().scan_text(text) if f.type == "date_of_birth"]
+
+    text = TABLE_LAYOUTS[layout]
+    assert dates(text) == ["1985-04-12", "1972-11-20"]
+    assert dates(text.replace("生年月日", "登録日")) == []  # the header is the only context

@@ -14,12 +14,12 @@ from classifiers.detectors._base import Document
 from classifiers.detectors._numeric import (
     candidates,
     chunk_shape,
-    column_cell,
     context_words,
     find_context,
     fold,
     is_labelled_as,
 )
+from classifiers.detectors._table import column_cell
 from classifiers.detectors._tokens import NUMBER
 from classifiers.errors import ValidationError
 from classifiers.normalize import normalize

@@ -291,3 +291,77 @@ def test_concurrent_scans_agree_with_sequential_ones() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         got = list(pool.map(lambda t: [f.value for f in det.scan(t)], texts))
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "counted"),
+    [
+        ("山本さゆり", "山本さゆり", True),  # hiragana given name (gimei reading), no space
+        ("鈴木 あすか", "鈴木 あすか", True),
+        ("中村 あすかさん", "中村 あすか", True),
+        ("有限会社伊藤電気 総務部\n森\u3000くみ子\n〒199-2459", "森\u3000くみ子", False),  # kana + 子: shape
+        ("No\t氏名\n1\t山本くみ子\t090-1234-5678\n", "山本くみ子", True),  # not the surname alone
+        ("出席者: 林 千代、鈴木", "林 千代", False),  # one-kanji surname, unknown given, name ends
+    ],
+)
+def test_given_name_in_kana_or_unknown_after_a_surname(text: str, value: str, counted: bool) -> None:
+    found = [f for f in det.scan(text) if f.value == value or value in f.value]
+    assert [f.value for f in found][:1] == [value]
+    assert (found[0].score >= RECORD_MIN_SCORE) is counted
+
+
+@pytest.mark.parametrize(
+    ("text", "surname"),
+    [
+        ("鈴木さんに", "鈴木"),
+        ("田中からの連絡", "田中"),
+        ("山田との打ち合わせ", "山田"),
+        ("森の木陰", "森"),
+        ("山田さきほど", "山田"),
+        ("林 千代に", "林"),
+        ("田中 その後", "田中"),
+        ("林 部長", "林"),
+        ("田中しか。", "田中"),
+        ("山田とか、", "山田"),
+    ],
+)
+def test_no_given_name_where_none_ends(text: str, surname: str) -> None:
+    """Honorifics, particles, titles and words after a surname are not a given name."""
+    assert all(f.value == surname for f in det.scan(text))
+
+
+def test_narrowed_pattern_loses_no_name() -> None:
+    """The pattern's guards (surname first characters, cues, kana surname prefixes) only skip
+    candidates that :func:`check` would reject: every run start tried gives the same findings."""
+    import regex
+
+    from classifiers.detectors._base import Document
+    from classifiers.normalize import normalize
+    from tests.classifiers import corpus
+
+    broad = (
+        det.PATTERN.replace(det._KANJI_START, "")
+        .replace(f"(?={det._prefix_trie(det._KATA_SURNAMES)})", "")
+        .replace(f"(?={det._prefix_trie(det._HIRA_SURNAMES)})", "")
+        .replace(
+            f"(?=[{det._HAN}A-Z]|{det._KATA_FIRST}|{det._HIRA_FIRST})",
+            f"(?=[{det._HAN}{det._KATA}\\p{{Hiragana}}A-Z])",
+        )
+        .replace(det._ROMAJI_CUE, ")?")
+        .replace(f"(?={det._KATA_FIRST})", "")
+        .replace(f"(?={det._HIRA_FIRST})", "")
+    )
+    assert broad != det.PATTERN
+    narrow_re, broad_re = regex.compile(det.PATTERN), regex.compile(broad)
+    texts = [d.text for d in corpus.make_docs(corpus.Gen(7))]
+    texts.append("データベースの会議室で営業部田中様と山本さゆりさん、ヤマダ タロウ様、轟木様に会う。")
+    texts.append("Dear Mr. Suzuki, Taro Yamada and Tanaka-san: Go to Osaka Station. Mr. Taro Yamada")
+    tried = kept = 0
+    for text in texts:
+        doc = Document(normalize(text))
+        broad_hits = [h for m in broad_re.finditer(doc.text) for h in det.check(m, doc)]
+        narrow_hits = [h for m in narrow_re.finditer(doc.text) for h in det.check(m, doc)]
+        assert narrow_hits == broad_hits
+        tried += sum(1 for _ in broad_re.finditer(doc.text))
+        kept += sum(1 for _ in narrow_re.finditer(doc.text))
+    assert kept < tried / 2  # most run starts never reach Python

@@ -162,3 +162,18 @@ def test_member_ids_are_not_phone_numbers():
     assert detector_scan(phone_number, "会員ID: 0312345678") == []
     assert detector_scan(phone_number, "お客様番号 09012345678") == []
     assert detector_scan(phone_number, "お客様番号 1234 / 電話 09012345678") != []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("ご不明な点は人事部（052-291-7887）までお問い合わせください。", "052-291-7887"),
+        ("人事部（０４５－２７７－０７７０）まで", "０４５－２７７－０７７０"),
+        ("(代表 03-1234-5678)", "03-1234-5678"),
+        ("（03-1234-5678", "03-1234-5678"),
+        ("(03)1234-5678", "(03)1234-5678"),
+        ("03(1234)5678", "03(1234)5678"),
+    ],
+)
+def test_brackets_around_a_number_in_a_sentence(text: str, value: str) -> None:
+    assert [f.value for f in scan_engine(text) if f.type == "phone_number"] == [value]

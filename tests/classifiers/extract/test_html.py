@@ -17,6 +17,13 @@ from classifiers.limits import Deadline
         ('<a href="https://www.dropbox.com/s/abc/x.xlsx?dl=0">リンク</a>', ["リンク <https://www.dropbox.com/s/abc/x.xlsx?dl=0>"], []),
         ('<a href="#top">上へ</a><a href="javascript:void(0)">x</a>', ["上へ"], ["#top", "javascript"]),
         ("<table><tr><td>山田</td><td>03-1234-5678</td></tr></table>", ["山田\t03-1234-5678"], []),
+        ("<table>\n<tr>\n <th>氏名</th>\n <th>電話</th>\n</tr>\n<tr>\n <td>山田</td>\n <td>03</td>\n</tr>\n</table>",
+         ["\n氏名\t電話\n山田\t03\n"], ["\n\n", "\t氏名"]),
+        ("<table><tr><td><p>本文</p>山田 太郎<br>TEL 03-1234-5678</td></tr></table>",  # layout table
+         ["\n本文\n山田 太郎\nTEL 03-1234-5678\n"], []),
+        ("<table><tr><td><p>氏名</p></td><td>生年月日</td></tr><tr><td>山田<br>太郎</td><td>1985-04-12</td></tr></table>",
+         ["\n氏名\t生年月日\n山田 太郎\t1985-04-12\n"], []),
+        ('<a href="https://1drv.ms/x/s!abc">https://1drv.ms/x/s!abc</a>', ["https://1drv.ms/x/s!abc"], ["<https://"]),
         ("&lt;tag&gt; &amp; &#x3042;", ["<tag> & あ"], []),
         ('<img src="x.png" alt="社外秘スタンプ">', ["社外秘スタンプ"], ["x.png"]),
         ("<p>unclosed <b>bold <script>hidden", ["unclosed", "bold"], ["hidden"]),

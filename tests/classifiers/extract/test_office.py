@@ -159,3 +159,72 @@ def _members(data: bytes) -> dict[str, bytes]:
 
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         return {n: zf.read(n) for n in zf.namelist()}
+
+
+def test_table_rows_are_lines_of_tab_separated_cells():
+    import io
+
+    import docx
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    rows = [["No", "氏名", "生年月日"], ["1", "山田 太郎", "1985-04-12"]]
+    word = docx.Document()
+    word.add_paragraph("顧客名簿")
+    table = word.add_table(rows=2, cols=3)
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    table.cell(1, 1).add_paragraph("（本人）")  # a cell of two paragraphs stays in its row
+    buf = io.BytesIO()
+    word.save(buf)
+    parts, _ = parts_of(buf.getvalue(), "list.docx")
+    assert "No\t氏名\t生年月日\n1\t山田 太郎 （本人）\t1985-04-12\n" in parts["list.docx"].text
+
+    prs = Presentation()
+    slide = prs.slides.add_slide(prs.slide_layouts[6])
+    shape = slide.shapes.add_table(2, 3, Inches(1), Inches(1), Inches(6), Inches(2))
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            shape.table.cell(r, c).text = value
+    buf = io.BytesIO()
+    prs.save(buf)
+    parts, _ = parts_of(buf.getvalue(), "list.pptx")
+    assert "No\t氏名\t生年月日\n1\t山田 太郎\t1985-04-12\n" in parts["list.pptx"].text
+
+
+def test_layout_tables_keep_their_lines_and_cut_tables_keep_their_text():
+    import io
+
+    import docx
+
+    word = docx.Document()
+    layout = word.add_table(rows=1, cols=1)
+    layout.cell(0, 0).text = "本文です。"
+    layout.cell(0, 0).add_paragraph("山田 太郎")
+    buf = io.BytesIO()
+    word.save(buf)
+    parts, _ = parts_of(buf.getvalue(), "letter.docx")
+    assert "本文です。\n山田 太郎\n" in parts["letter.docx"].text
+
+    table = word.add_table(rows=1, cols=2)
+    table.cell(0, 0).text = "氏名"
+    table.cell(0, 1).text = "山田 花子"
+    buf = io.BytesIO()
+    word.save(buf)
+    data = buf.getvalue()
+    # The same document with its body cut off inside the second table's row.
+    import zipfile
+
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "word/document.xml":
+                end = "山田 花子</w:t>".encode()
+                body = body[: body.index(end) + len(end)]
+            dst.writestr(info, body)
+    parts, _ = parts_of(out.getvalue(), "cut.docx")
+    assert "氏名\t山田 花子\n" in parts["cut.docx"].text
+    assert "corrupt" in parts["cut.docx"].truncated
