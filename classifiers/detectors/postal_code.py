@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 import regex
 
 from classifiers.detectors._base import Document, Hit, scan_with
+from classifiers.detectors._japan import PREFECTURES
 from classifiers.detectors._numeric import candidates, chunk_shape, context_words, find_context, fold
 from classifiers.detectors._tokens import NUMBER
 from classifiers.errors import InvalidFormat, InvalidLength
@@ -41,56 +42,7 @@ _MARK = regex.compile(r"〒\s?$")
 _CONTEXT = context_words(
     ["郵便番号", "郵便", "住所", "所在地", "送付先", "postal", "zip", "post code", "postcode"]
 )
-_PREFECTURES = [
-    "北海道",
-    "青森県",
-    "岩手県",
-    "宮城県",
-    "秋田県",
-    "山形県",
-    "福島県",
-    "茨城県",
-    "栃木県",
-    "群馬県",
-    "埼玉県",
-    "千葉県",
-    "東京都",
-    "神奈川県",
-    "新潟県",
-    "富山県",
-    "石川県",
-    "福井県",
-    "山梨県",
-    "長野県",
-    "岐阜県",
-    "静岡県",
-    "愛知県",
-    "三重県",
-    "滋賀県",
-    "京都府",
-    "大阪府",
-    "兵庫県",
-    "奈良県",
-    "和歌山県",
-    "鳥取県",
-    "島根県",
-    "岡山県",
-    "広島県",
-    "山口県",
-    "徳島県",
-    "香川県",
-    "愛媛県",
-    "高知県",
-    "福岡県",
-    "佐賀県",
-    "長崎県",
-    "熊本県",
-    "大分県",
-    "宮崎県",
-    "鹿児島県",
-    "沖縄県",
-]
-_PREFECTURE_AFTER = regex.compile(r"^\s*(?:" + "|".join(_PREFECTURES) + ")")
+_PREFECTURE_AFTER = regex.compile(r"^\s*(?:" + "|".join(PREFECTURES) + ")")
 _SHAPE = chunk_shape(r"\d{3}-\d{4}|\d{7}")
 
 
