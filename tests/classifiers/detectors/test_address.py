@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from classifiers.detectors import address as det
+from classifiers.detectors._japan import PREFECTURES
 from classifiers.engine import default_engine
 
 POSITIVES: list[tuple[str, str, str, float]] = [
@@ -117,8 +118,8 @@ def test_same_address_written_two_ways_normalises_to_one_value() -> None:
 
 
 def test_every_prefecture_is_recognised() -> None:
-    assert len(det.PREFECTURES) == 47
-    for pref in det.PREFECTURES:
+    assert len(PREFECTURES) == 47
+    for pref in PREFECTURES:
         found = list(det.scan(f"{pref}テスト市本町1-2-3"))
         assert [f.value for f in found] == [f"{pref}テスト市本町1-2-3"], pref
 
