@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from datetime import datetime
+
 from gateway.store.base import (
     ACTIVE,
     ALLOWED,
@@ -20,6 +24,16 @@ from gateway.store.base import (
     StoreError,
     check_transition,
 )
+from gateway.store.sqlite import SQLiteStore
+
+
+async def open_store(
+    location: str | os.PathLike[str], *, clock: Callable[[], datetime] | None = None
+) -> Store:
+    """Open the store at ``location`` (the folder of the embedded SQLite + spool backend)."""
+    store: Store = await SQLiteStore.open(location, clock=clock)
+    return store
+
 
 __all__ = [
     "ACTIVE",
@@ -33,9 +47,11 @@ __all__ = [
     "InvalidTransition",
     "MessageRecord",
     "NotFound",
+    "SQLiteStore",
     "SpoolCorrupt",
     "State",
     "Store",
     "StoreError",
     "check_transition",
+    "open_store",
 ]

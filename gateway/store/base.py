@@ -274,7 +274,7 @@ class Store(Protocol):
         """Newest first."""
         ...
 
-    async def due(self, now: datetime) -> list[MessageRecord]:
+    async def due(self, now: datetime, *, limit: int = 1000) -> list[MessageRecord]:
         """Work whose time has come: ``held`` with ``release_at <= now``, ``deferred`` with
         ``next_attempt_at <= now``, ``pending_approval`` with ``expires_at <= now``, and
         ``received``/``delivering`` messages without a live lease. Oldest first."""
