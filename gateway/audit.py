@@ -17,9 +17,10 @@ import json
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gateway.store.base import AuditEvent, Store
+if TYPE_CHECKING:
+    from gateway.store.base import AuditEvent, Store
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
