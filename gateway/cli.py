@@ -9,7 +9,11 @@ import sys
 from collections.abc import Sequence
 
 #: Sub-command modules; each has ``register(subparsers)`` which sets ``func`` on its parser.
-COMMANDS = ("gateway.commands.scan",)
+COMMANDS = (
+    "gateway.commands.scan",
+    "gateway.commands.queue",
+    "gateway.commands.audit",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
