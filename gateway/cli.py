@@ -13,6 +13,7 @@ COMMANDS = (
     "gateway.commands.scan",
     "gateway.commands.queue",
     "gateway.commands.audit",
+    "gateway.commands.run",
 )
 
 

@@ -135,8 +135,6 @@ class LimitsConfig(_Model):
     session_time: Duration = 600.0
     #: Between two commands (RFC 5321 s4.5.3.2.7 suggests 5 minutes).
     idle_time: Duration = 300.0
-    #: Classification budget per message; past it the message counts as not fully inspected.
-    scan_time: Duration = 10.0
     #: More ``Received`` headers than this is a routing loop (RFC 5321 s6.3).
     max_hops: int = Field(default=50, ge=5)
 
@@ -186,6 +184,18 @@ class UiConfig(_Model):
         return v.rstrip("/")
 
 
+class ScanConfig(_Model):
+    #: Classification budget per message; past it the message counts as not fully inspected.
+    time: Duration = 10.0
+    #: Worker processes for classification (0: a thread in the gateway process).
+    workers: int = Field(default=2, ge=0, le=64)
+
+
+class SchedulerConfig(_Model):
+    #: How often due holds, retries and approval deadlines are checked.
+    interval: Duration = 1.0
+
+
 class StoreConfig(_Model):
     #: Folder of the embedded store (SQLite database and spool files).
     path: Path = Path("var")
@@ -210,6 +220,8 @@ class Config(_Model):
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
     upstream: UpstreamConfig = Field(default_factory=UpstreamConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
+    scan: ScanConfig = Field(default_factory=ScanConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
