@@ -16,7 +16,8 @@ All SQLite calls run on one dedicated thread that owns the one connection, so th
 never blocks and writes are serialised; transactions are ``BEGIN IMMEDIATE``, so the read of the
 current state and the write that depends on it (compare-and-set, the audit chain's previous
 hash) happen under the write lock, also across processes (the operator CLI opens the same
-database while the gateway runs).
+database while the gateway runs). Writes queued while a transaction commits are group-committed
+in the next one (see :meth:`SQLiteStore._write`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import logging
 import os
 import secrets
 import sqlite3
+import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -185,6 +187,9 @@ class SQLiteStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sekimori-store")
         self._conn: sqlite3.Connection | None = None
         self._closed = False
+        self._lock = threading.Lock()
+        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._flush_scheduled = False
 
     @classmethod
     async def open(
@@ -240,6 +245,68 @@ class SQLiteStore:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``job`` inside a write transaction, group-committed with the jobs queued meanwhile.
+
+        Each job runs in its own savepoint, so one job's error undoes only that job; the batch
+        shares one ``COMMIT`` (one WAL fsync), which is what keeps many concurrent SMTP sessions
+        from queueing behind one fsync each. A job's result is delivered only after the commit.
+        """
+        if self._closed:
+            raise StoreError("the store is closed")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        with self._lock:
+            self._pending.append((job, fut))
+            start = not self._flush_scheduled
+            self._flush_scheduled = True
+        if start:
+            self._executor.submit(self._flush, loop)
+        result: T = await fut
+        return result
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+            self._flush_scheduled = False
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            conn = self._db()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for job, _ in batch:
+                    conn.execute("SAVEPOINT job")
+                    try:
+                        outcomes.append((True, job(conn)))
+                    except Exception as exc:
+                        conn.execute("ROLLBACK TO job")
+                        outcomes.append((False, exc))
+                    conn.execute("RELEASE job")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except Exception as exc:
+            failure = exc if isinstance(exc, StoreError) else StoreError(f"{self.db_path}: {exc}")
+            failure.__cause__ = exc if failure is not exc else None
+            outcomes = [(False, failure)] * len(batch)
+        for (_, fut), outcome in zip(batch, outcomes, strict=True):
+            loop.call_soon_threadsafe(self._settle, fut, outcome)
+
+    def _settle(self, fut: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
+        if fut.done():
+            return
+        ok, value = outcome
+        if ok:
+            fut.set_result(value)
+        elif isinstance(value, sqlite3.Error):
+            err = StoreError(f"{self.db_path}: {value}")
+            err.__cause__ = value
+            fut.set_exception(err)
+        else:
+            fut.set_exception(value)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         if self._closed:
@@ -398,44 +465,42 @@ class SQLiteStore:
         path, digest = await self._spool_write(msg_id, raw)
         lease_until = to_micros(now + timedelta(seconds=lease)) if owner else None
 
-        def insert() -> MessageRecord:
-            conn = self._db()
-            with self._tx(conn):
-                conn.execute(
-                    "INSERT INTO messages (id, state, sender, recipients, size, sha256, received_at,"
-                    " updated_at, subject, meta, owner, lease_until) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        msg_id,
-                        State.RECEIVED.value,
-                        sender,
-                        _json(list(recipients)),
-                        len(raw),
-                        digest,
-                        to_micros(now),
-                        to_micros(now),
-                        subject,
-                        _json(dict(meta or {})),
-                        owner,
-                        lease_until,
-                    ),
-                )
-                self._append_audit(
-                    conn,
-                    at=now,
-                    actor="smtp",
-                    action="accept",
-                    msg_id=msg_id,
-                    from_state="",
-                    to_state=State.RECEIVED.value,
-                    reason="message spooled",
-                    extra={"size": len(raw), "sha256": digest, "recipients": len(recipients)},
-                )
-                row = self._row(conn, msg_id)
+        def insert(conn: sqlite3.Connection) -> MessageRecord:
+            conn.execute(
+                "INSERT INTO messages (id, state, sender, recipients, size, sha256, received_at,"
+                " updated_at, subject, meta, owner, lease_until) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    msg_id,
+                    State.RECEIVED.value,
+                    sender,
+                    _json(list(recipients)),
+                    len(raw),
+                    digest,
+                    to_micros(now),
+                    to_micros(now),
+                    subject,
+                    _json(dict(meta or {})),
+                    owner,
+                    lease_until,
+                ),
+            )
+            self._append_audit(
+                conn,
+                at=now,
+                actor="smtp",
+                action="accept",
+                msg_id=msg_id,
+                from_state="",
+                to_state=State.RECEIVED.value,
+                reason="message spooled",
+                extra={"size": len(raw), "sha256": digest, "recipients": len(recipients)},
+            )
+            row = self._row(conn, msg_id)
             assert row is not None
             return self._record(row)
 
         try:
-            return await self._run(insert)
+            return await self._write(insert)
         except BaseException:
             await asyncio.to_thread(self._unlink, path)
             raise
@@ -460,52 +525,50 @@ class SQLiteStore:
         encoded = {k: _encode_change(k, v) for k, v in changes.items()}
         expected = None if expect is None else _states(expect)
 
-        def do() -> tuple[MessageRecord, Path | None]:
-            conn = self._db()
+        def do(conn: sqlite3.Connection) -> tuple[MessageRecord, Path | None]:
             now = self._now()
-            with self._tx(conn):
-                row = self._row(conn, msg_id)
-                if row is None:
-                    raise NotFound(msg_id)
-                current = State(row["state"])
-                if expected is not None and current not in expected:
-                    names = ", ".join(sorted(s.value for s in expected))
-                    raise InvalidTransition(f"{msg_id} is {current.value}, expected {names}")
-                check_transition(current, to)
-                sets = dict(encoded)
-                sets["state"] = to.value
-                sets["updated_at"] = to_micros(now)
-                sets["owner"] = owner
-                sets["lease_until"] = to_micros(now + timedelta(seconds=lease)) if owner else None
-                discard = None
-                if to in DISCARDS_RAW and row["has_raw"]:
-                    sets["has_raw"] = 0
-                    discard = self._spool_path(msg_id, row["sha256"])
-                cols = ", ".join(f"{k} = ?" for k in sets)
-                conn.execute(f"UPDATE messages SET {cols} WHERE id = ?", (*sets.values(), msg_id))  # noqa: S608
-                if to is State.DELIVERED:
-                    sender = str(row["sender"]).lower()
-                    for domain in sorted({_domain(r) for r in json.loads(row["recipients"])}):
-                        conn.execute(
-                            "INSERT OR IGNORE INTO correspondents (sender, domain, first_at) VALUES (?,?,?)",
-                            (sender, domain, to_micros(now)),
-                        )
-                self._append_audit(
-                    conn,
-                    at=now,
-                    actor=actor,
-                    action="transition",
-                    msg_id=msg_id,
-                    from_state=current.value,
-                    to_state=to.value,
-                    reason=reason,
-                    extra=extra,
-                )
-                new = self._row(conn, msg_id)
+            row = self._row(conn, msg_id)
+            if row is None:
+                raise NotFound(msg_id)
+            current = State(row["state"])
+            if expected is not None and current not in expected:
+                names = ", ".join(sorted(s.value for s in expected))
+                raise InvalidTransition(f"{msg_id} is {current.value}, expected {names}")
+            check_transition(current, to)
+            sets = dict(encoded)
+            sets["state"] = to.value
+            sets["updated_at"] = to_micros(now)
+            sets["owner"] = owner
+            sets["lease_until"] = to_micros(now + timedelta(seconds=lease)) if owner else None
+            discard = None
+            if to in DISCARDS_RAW and row["has_raw"]:
+                sets["has_raw"] = 0
+                discard = self._spool_path(msg_id, row["sha256"])
+            cols = ", ".join(f"{k} = ?" for k in sets)
+            conn.execute(f"UPDATE messages SET {cols} WHERE id = ?", (*sets.values(), msg_id))  # noqa: S608
+            if to is State.DELIVERED:
+                sender = str(row["sender"]).lower()
+                for domain in sorted({_domain(r) for r in json.loads(row["recipients"])}):
+                    conn.execute(
+                        "INSERT OR IGNORE INTO correspondents (sender, domain, first_at) VALUES (?,?,?)",
+                        (sender, domain, to_micros(now)),
+                    )
+            self._append_audit(
+                conn,
+                at=now,
+                actor=actor,
+                action="transition",
+                msg_id=msg_id,
+                from_state=current.value,
+                to_state=to.value,
+                reason=reason,
+                extra=extra,
+            )
+            new = self._row(conn, msg_id)
             assert new is not None
             return self._record(new), discard
 
-        record, discard = await self._run(do)
+        record, discard = await self._write(do)
         if discard is not None:
             await asyncio.to_thread(self._unlink, discard)
         return record
@@ -525,49 +588,47 @@ class SQLiteStore:
         allowed = _states(from_states)
         target = None if to is None else State(to)
 
-        def do() -> MessageRecord | None:
-            conn = self._db()
+        def do(conn: sqlite3.Connection) -> MessageRecord | None:
             at = now or self._now()
-            with self._tx(conn):
-                row = self._row(conn, msg_id)
-                if row is None:
-                    raise NotFound(msg_id)
-                current = State(row["state"])
-                if current not in allowed:
-                    return None
-                held_by = row["owner"]
-                if held_by is not None and held_by != owner and (row["lease_until"] or 0) > to_micros(at):
-                    return None
-                new_state = current if target is None else target
-                if new_state is not current:
-                    check_transition(current, new_state)
-                conn.execute(
-                    "UPDATE messages SET state = ?, owner = ?, lease_until = ?, updated_at = ? WHERE id = ?",
-                    (
-                        new_state.value,
-                        owner,
-                        to_micros(at + timedelta(seconds=lease)),
-                        to_micros(at),
-                        msg_id,
-                    ),
+            row = self._row(conn, msg_id)
+            if row is None:
+                raise NotFound(msg_id)
+            current = State(row["state"])
+            if current not in allowed:
+                return None
+            held_by = row["owner"]
+            if held_by is not None and held_by != owner and (row["lease_until"] or 0) > to_micros(at):
+                return None
+            new_state = current if target is None else target
+            if new_state is not current:
+                check_transition(current, new_state)
+            conn.execute(
+                "UPDATE messages SET state = ?, owner = ?, lease_until = ?, updated_at = ? WHERE id = ?",
+                (
+                    new_state.value,
+                    owner,
+                    to_micros(at + timedelta(seconds=lease)),
+                    to_micros(at),
+                    msg_id,
+                ),
+            )
+            if new_state is not current:
+                self._append_audit(
+                    conn,
+                    at=at,
+                    actor=actor,
+                    action="transition",
+                    msg_id=msg_id,
+                    from_state=current.value,
+                    to_state=new_state.value,
+                    reason=reason,
+                    extra={"owner": owner},
                 )
-                if new_state is not current:
-                    self._append_audit(
-                        conn,
-                        at=at,
-                        actor=actor,
-                        action="transition",
-                        msg_id=msg_id,
-                        from_state=current.value,
-                        to_state=new_state.value,
-                        reason=reason,
-                        extra={"owner": owner},
-                    )
-                new = self._row(conn, msg_id)
+            new = self._row(conn, msg_id)
             assert new is not None
             return self._record(new)
 
-        return await self._run(do)
+        return await self._write(do)
 
     async def get(self, msg_id: str) -> MessageRecord | None:
         def do() -> MessageRecord | None:
@@ -596,37 +657,35 @@ class SQLiteStore:
     async def replace_raw(self, msg_id: str, raw: bytes, *, actor: str, reason: str) -> MessageRecord:
         path, digest = await self._spool_write(msg_id, raw)
 
-        def do() -> tuple[MessageRecord, Path | None]:
-            conn = self._db()
+        def do(conn: sqlite3.Connection) -> tuple[MessageRecord, Path | None]:
             now = self._now()
-            with self._tx(conn):
-                row = self._row(conn, msg_id)
-                if row is None:
-                    raise NotFound(msg_id)
-                if not row["has_raw"] or State(row["state"]) in TERMINAL:
-                    raise InvalidTransition(f"{msg_id} is {row['state']}; its body can no longer change")
-                conn.execute(
-                    "UPDATE messages SET sha256 = ?, size = ?, updated_at = ? WHERE id = ?",
-                    (digest, len(raw), to_micros(now), msg_id),
-                )
-                self._append_audit(
-                    conn,
-                    at=now,
-                    actor=actor,
-                    action="replace_raw",
-                    msg_id=msg_id,
-                    from_state=row["state"],
-                    to_state=row["state"],
-                    reason=reason,
-                    extra={"old_sha256": row["sha256"], "sha256": digest, "size": len(raw)},
-                )
-                new = self._row(conn, msg_id)
+            row = self._row(conn, msg_id)
+            if row is None:
+                raise NotFound(msg_id)
+            if not row["has_raw"] or State(row["state"]) in TERMINAL:
+                raise InvalidTransition(f"{msg_id} is {row['state']}; its body can no longer change")
+            conn.execute(
+                "UPDATE messages SET sha256 = ?, size = ?, updated_at = ? WHERE id = ?",
+                (digest, len(raw), to_micros(now), msg_id),
+            )
+            self._append_audit(
+                conn,
+                at=now,
+                actor=actor,
+                action="replace_raw",
+                msg_id=msg_id,
+                from_state=row["state"],
+                to_state=row["state"],
+                reason=reason,
+                extra={"old_sha256": row["sha256"], "sha256": digest, "size": len(raw)},
+            )
+            new = self._row(conn, msg_id)
             assert new is not None
             old = self._spool_path(msg_id, row["sha256"])
             return self._record(new), (None if old == path else old)
 
         try:
-            record, old = await self._run(do)
+            record, old = await self._write(do)
         except BaseException:
             if await self._sha_of(msg_id) != digest:
                 await asyncio.to_thread(self._unlink, path)
@@ -642,39 +701,37 @@ class SQLiteStore:
         return None
 
     async def delete_raw(self, msg_id: str, *, actor: str, reason: str) -> MessageRecord:
-        def do() -> tuple[MessageRecord, Path | None]:
-            conn = self._db()
+        def do(conn: sqlite3.Connection) -> tuple[MessageRecord, Path | None]:
             now = self._now()
-            with self._tx(conn):
-                row = self._row(conn, msg_id)
-                if row is None:
-                    raise NotFound(msg_id)
-                state = State(row["state"])
-                if state not in TERMINAL:
-                    raise InvalidTransition(
-                        f"{msg_id} is {state.value}; only a finished message's body is purged"
-                    )
-                if not row["has_raw"]:
-                    return self._record(row), None
-                conn.execute(
-                    "UPDATE messages SET has_raw = 0, updated_at = ? WHERE id = ?", (to_micros(now), msg_id)
+            row = self._row(conn, msg_id)
+            if row is None:
+                raise NotFound(msg_id)
+            state = State(row["state"])
+            if state not in TERMINAL:
+                raise InvalidTransition(
+                    f"{msg_id} is {state.value}; only a finished message's body is purged"
                 )
-                self._append_audit(
-                    conn,
-                    at=now,
-                    actor=actor,
-                    action="purge",
-                    msg_id=msg_id,
-                    from_state=state.value,
-                    to_state=state.value,
-                    reason=reason,
-                    extra={"sha256": row["sha256"]},
-                )
-                new = self._row(conn, msg_id)
+            if not row["has_raw"]:
+                return self._record(row), None
+            conn.execute(
+                "UPDATE messages SET has_raw = 0, updated_at = ? WHERE id = ?", (to_micros(now), msg_id)
+            )
+            self._append_audit(
+                conn,
+                at=now,
+                actor=actor,
+                action="purge",
+                msg_id=msg_id,
+                from_state=state.value,
+                to_state=state.value,
+                reason=reason,
+                extra={"sha256": row["sha256"]},
+            )
+            new = self._row(conn, msg_id)
             assert new is not None
             return self._record(new), self._spool_path(msg_id, row["sha256"])
 
-        record, path = await self._run(do)
+        record, path = await self._write(do)
         if path is not None:
             await asyncio.to_thread(self._unlink, path)
         return record
@@ -726,33 +783,31 @@ class SQLiteStore:
         return await self._run(do)
 
     async def recover(self, owner: str, *, lease: float = DEFAULT_LEASE) -> list[MessageRecord]:
-        def do() -> list[MessageRecord]:
-            conn = self._db()
+        def do(conn: sqlite3.Connection) -> list[MessageRecord]:
             now = self._now()
             active = [s.value for s in sorted(ACTIVE)]
-            with self._tx(conn):
-                rows = conn.execute(
-                    f"SELECT id FROM messages WHERE state IN ({','.join('?' * len(active))})"  # noqa: S608
-                    " AND (owner IS NULL OR owner = ? OR lease_until <= ?) ORDER BY id",
-                    (*active, owner, to_micros(now)),
-                ).fetchall()
-                ids = [r["id"] for r in rows]
-                until = to_micros(now + timedelta(seconds=lease))
-                conn.executemany(
-                    "UPDATE messages SET owner = ?, lease_until = ? WHERE id = ?",
-                    [(owner, until, i) for i in ids],
-                )
-                out = [self._record(r) for i in ids if (r := self._row(conn, i)) is not None]
-            keep = {
-                self._spool_path(r["id"], r["sha256"]).name
-                for r in conn.execute("SELECT id, sha256 FROM messages WHERE has_raw = 1")
-            }
-            self._sweep_spool(keep)
-            return out
+            rows = conn.execute(
+                f"SELECT id FROM messages WHERE state IN ({','.join('?' * len(active))})"  # noqa: S608
+                " AND (owner IS NULL OR owner = ? OR lease_until <= ?) ORDER BY id",
+                (*active, owner, to_micros(now)),
+            ).fetchall()
+            ids = [r["id"] for r in rows]
+            until = to_micros(now + timedelta(seconds=lease))
+            conn.executemany(
+                "UPDATE messages SET owner = ?, lease_until = ? WHERE id = ?",
+                [(owner, until, i) for i in ids],
+            )
+            return [self._record(r) for i in ids if (r := self._row(conn, i)) is not None]
 
-        return await self._run(do)
+        out = await self._write(do)
+        await self._run(self._sweep_spool)
+        return out
 
-    def _sweep_spool(self, keep: set[str]) -> None:
+    def _sweep_spool(self) -> None:
+        keep = {
+            self._spool_path(r["id"], r["sha256"]).name
+            for r in self._db().execute("SELECT id, sha256 FROM messages WHERE has_raw = 1")
+        }
         removed = 0
         for entry in os.scandir(self.tmp):
             if entry.is_file():
@@ -775,25 +830,23 @@ class SQLiteStore:
         reason: str,
         extra: Mapping[str, Any] | None = None,
     ) -> AuditEvent:
-        def do() -> AuditEvent:
-            conn = self._db()
+        def do(conn: sqlite3.Connection) -> AuditEvent:
             now = self._now()
-            with self._tx(conn):
-                row = self._row(conn, msg_id)
-                state = "" if row is None else str(row["state"])
-                return self._append_audit(
-                    conn,
-                    at=now,
-                    actor=actor,
-                    action=action,
-                    msg_id=msg_id,
-                    from_state=state,
-                    to_state=state,
-                    reason=reason,
-                    extra=extra,
-                )
+            row = self._row(conn, msg_id)
+            state = "" if row is None else str(row["state"])
+            return self._append_audit(
+                conn,
+                at=now,
+                actor=actor,
+                action=action,
+                msg_id=msg_id,
+                from_state=state,
+                to_state=state,
+                reason=reason,
+                extra=extra,
+            )
 
-        return await self._run(do)
+        return await self._write(do)
 
     async def has_written_to(self, sender: str, domain: str) -> bool:
         def do() -> bool:
