@@ -201,9 +201,10 @@ class Store(Protocol):
         meta: Mapping[str, Any] | None = None,
         owner: str | None = None,
         lease: float = DEFAULT_LEASE,
+        actor: str = "smtp",
     ) -> MessageRecord:
-        """Spool ``raw`` and create the record in state ``received``, audited (action
-        ``accept``). Durable before returning: spool file written, flushed, fsynced, renamed,
+        """Spool ``raw`` and create the record in state ``received``, audited (action ``accept``,
+        by ``actor``). Durable before returning: spool file written, flushed, fsynced, renamed,
         directory fsynced, row committed. Only then may the SMTP layer answer 250."""
         ...
 

@@ -459,6 +459,7 @@ class SQLiteStore:
         meta: Mapping[str, Any] | None = None,
         owner: str | None = None,
         lease: float = DEFAULT_LEASE,
+        actor: str = "smtp",
     ) -> MessageRecord:
         now = self._now()
         msg_id = new_id(now)
@@ -487,7 +488,7 @@ class SQLiteStore:
             self._append_audit(
                 conn,
                 at=now,
-                actor="smtp",
+                actor=actor,
                 action="accept",
                 msg_id=msg_id,
                 from_state="",

@@ -500,3 +500,24 @@ async def test_closed_store_refuses_work(store: Store) -> None:
     await store.close()
     with pytest.raises(StoreError):
         await _accept(store)
+
+
+async def test_concurrent_writes_fail_alone(store: Store) -> None:
+    """Writes issued together (one commit for the embedded backend) succeed or fail each alone."""
+    held = [await _message_in(store, State.HELD) for _ in range(6)]
+    moves = [
+        store.transition(r.id, State.CANCELLED if i % 2 else State.DELIVERED, actor="t", reason=f"move {i}")
+        for i, r in enumerate(held)
+    ]
+    results = await asyncio.gather(*moves, _accept(store, actor="notify"), return_exceptions=True)
+    for i, result in enumerate(results[:6]):
+        if i % 2:
+            assert isinstance(result, MessageRecord)
+            assert result.state is State.CANCELLED
+        else:
+            assert isinstance(result, InvalidTransition)
+            assert (await store.get(held[i].id)) == held[i]
+    fresh = results[6]
+    assert isinstance(fresh, MessageRecord)
+    assert (await store.audit_events(msg_id=fresh.id))[0].actor == "notify"
+    assert (await verify_store(store)).ok
