@@ -99,11 +99,12 @@ class Sink:
     port: int
     messages: list[Received] = field(default_factory=list)
     fail_with: str | None = None
+    fail_only_to: str | None = None
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     server: asyncio.Server | None = None
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if self.fail_with:
+        if self.fail_with and (self.fail_only_to is None or self.fail_only_to in envelope.rcpt_tos):
             return self.fail_with
         data = envelope.original_content
         assert isinstance(data, bytes)
