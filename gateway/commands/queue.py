@@ -3,7 +3,8 @@
 Every action is a store transition with actor ``operator:<os user>``, so it lands in the audit
 chain like any other. ``release`` moves a held, quarantined or approval-pending message to
 ``delivering`` without an owner; the running gateway's delivery worker picks it up from
-``Store.due``.
+``Store.due``. ``purge`` is the retention job: it removes the bodies of finished messages (the
+records and their audit trail stay).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from gateway.commands._store_args import operator, store_options, store_path, with_store
-from gateway.config import ConfigError
+from gateway.config import ConfigError, parse_duration
 from gateway.store import (
     RELEASABLE,
     TERMINAL,
@@ -61,6 +62,20 @@ def register(sub: Any) -> None:
         act.add_argument("id")
         act.add_argument("--reason", default="", help="recorded in the audit trail")
         act.set_defaults(func=run)
+
+    purge = actions.add_parser(
+        "purge", parents=[parent], help="remove the bodies of messages finished longer ago than --older-than"
+    )
+    purge.add_argument("--older-than", required=True, type=duration, metavar="DURATION", help="e.g. 30d, 12h")
+    purge.set_defaults(func=run)
+
+
+def duration(text: str) -> float:
+    """``argparse`` type for ``30d``, ``12h``, ``90s`` ..."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _when(at: datetime | None) -> str:
@@ -167,6 +182,24 @@ async def _act(store: Store, args: argparse.Namespace) -> MessageRecord:
     )
 
 
+async def _purge(store: Store, older_than: float) -> int:
+    """Retention: drop the spooled bodies of finished messages last changed before the cutoff."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
+    actor = operator()
+    removed = 0
+    cursor: str | None = None
+    while True:
+        page = await store.list_messages(states=TERMINAL, before=cursor, limit=500)
+        for rec in page:
+            if rec.has_raw and rec.updated_at < cutoff:
+                reason = f"retention: finished more than {older_than:g}s ago"
+                await store.delete_raw(rec.id, actor=actor, reason=reason)
+                removed += 1
+        if len(page) < 500:
+            return removed
+        cursor = page[-1].id
+
+
 async def _main(store: Store, args: argparse.Namespace) -> int:
     out = sys.stdout
     if args.action == "list":
@@ -188,6 +221,9 @@ async def _main(store: Store, args: argparse.Namespace) -> int:
             sys.stdout.buffer.flush()
             return 0
         _show(rec, await store.audit_events(msg_id=rec.id), out)
+        return 0
+    if args.action == "purge":
+        out.write(f"{await _purge(store, args.older_than)} body(ies) removed\n")
         return 0
     after = await _act(store, args)
     body = "" if after.has_raw else " (body removed)"

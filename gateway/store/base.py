@@ -270,9 +270,10 @@ class Store(Protocol):
         *,
         states: Collection[State] | None = None,
         sender: str | None = None,
+        before: str | None = None,
         limit: int = 100,
     ) -> list[MessageRecord]:
-        """Newest first."""
+        """Newest first; ``before`` (an id) pages on: only messages older than it."""
         ...
 
     async def due(self, now: datetime, *, limit: int = 1000) -> list[MessageRecord]:

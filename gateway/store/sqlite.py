@@ -18,6 +18,10 @@ current state and the write that depends on it (compare-and-set, the audit chain
 hash) happen under the write lock, also across processes (the operator CLI opens the same
 database while the gateway runs). Writes queued while a transaction commits are group-committed
 in the next one (see :meth:`SQLiteStore._write`).
+
+One gateway process owns an embedded store (several instances need the Redis backend); the
+operator CLI may open it at the same time. :meth:`SQLiteStore.recover` sweeps unreferenced spool
+files, so the gateway calls it at start, before it accepts mail.
 """
 
 from __future__ import annotations
@@ -742,6 +746,7 @@ class SQLiteStore:
         *,
         states: Collection[State] | None = None,
         sender: str | None = None,
+        before: str | None = None,
         limit: int = 100,
     ) -> list[MessageRecord]:
         where: list[str] = []
@@ -755,6 +760,9 @@ class SQLiteStore:
         if sender is not None:
             where.append("sender = ?")
             params.append(sender)
+        if before is not None:
+            where.append("id < ?")
+            params.append(before)
         sql = "SELECT * FROM messages"
         if where:
             sql += " WHERE " + " AND ".join(where)

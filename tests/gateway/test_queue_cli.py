@@ -211,3 +211,24 @@ def test_store_path_from_config(tmp_path: Path, capsys: pytest.CaptureFixture[st
     bad.write_text(f"secret: {'s' * 40}\nstore:\n  pth: x\n", encoding="utf-8")
     assert main(["queue", "list", "--config", str(bad)]) == 1
     assert f"{bad}:3" in capsys.readouterr().err
+
+
+def test_purge_removes_old_finished_bodies_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    held, done, done2 = _seed(tmp_path, [State.HELD, State.DELIVERED, State.DELIVERED])
+    assert main(["queue", "purge", "--var", str(tmp_path), "--older-than", "1d"]) == 0
+    assert capsys.readouterr().out == "0 body(ies) removed\n"
+    assert all(_get(tmp_path, r.id).has_raw for r in (held, done, done2))
+    assert main(["queue", "purge", "--var", str(tmp_path), "--older-than", "0s"]) == 0
+    assert capsys.readouterr().out == "2 body(ies) removed\n"
+    assert _get(tmp_path, held.id).has_raw
+    for rec in (done, done2):
+        after = _get(tmp_path, rec.id)
+        assert (after.state, after.has_raw) == (State.DELIVERED, False)
+        assert _events(tmp_path, rec.id)[-1][2:] == (OPERATOR, "retention: finished more than 0s ago")
+
+
+def test_purge_needs_a_valid_duration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["queue", "purge", "--var", str(tmp_path), "--older-than", "soon"])
+    assert exc.value.code == 2
+    assert "not a duration" in capsys.readouterr().err

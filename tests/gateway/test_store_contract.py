@@ -450,6 +450,9 @@ async def test_list_messages_filters_newest_first(harness: Harness, store: Store
     assert [r.id for r in await store.list_messages(states={State.HELD, State.QUARANTINED})] == [c.id, a.id]
     assert [r.id for r in await store.list_messages(sender="hanako@example.co.jp")] == [b.id]
     assert [r.id for r in await store.list_messages(limit=1)] == [c.id]
+    assert [r.id for r in await store.list_messages(before=c.id)] == [b.id, a.id]
+    assert [r.id for r in await store.list_messages(before=b.id, limit=5)] == [a.id]
+    assert await store.list_messages(before=a.id) == []
     assert await store.list_messages(states=()) == []
 
 
