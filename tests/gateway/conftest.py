@@ -8,7 +8,7 @@ import contextlib
 import email
 import email.policy
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -258,6 +258,18 @@ async def send(port: int, sender: str, rcpts: list[str], data: bytes) -> tuple[i
         return exc.code, exc.message
     finally:
         client.close()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0) -> None:
+    """Poll ``check`` until it holds; fail after ``within`` seconds (a bound, not a timing test)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        if await check():
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not reached within {within}s")
+        await asyncio.sleep(0.05)
 
 
 def queue_id(reply: str) -> str:

@@ -11,7 +11,16 @@ from pathlib import Path
 from gateway.config import load_config
 from gateway.delivery import backoff, strip_own_headers
 from gateway.store import State
-from tests.gateway.conftest import Gateway, Sink, make_mail, queue_id, send, start_gateway, write_config
+from tests.gateway.conftest import (
+    Gateway,
+    Sink,
+    eventually,
+    make_mail,
+    queue_id,
+    send,
+    start_gateway,
+    write_config,
+)
 
 SENDER = "taro@example.co.jp"
 
@@ -46,11 +55,10 @@ async def test_upstream_down_then_back_loses_nothing(gateway: Gateway, sink: Sin
     await sink.start()
     await sink.wait_for(lambda: len(sink.messages) >= 10)
 
-    async def all_delivered() -> None:
-        while set(await states(gateway, ids)) != {State.DELIVERED}:
-            await asyncio.sleep(0.05)
+    async def all_delivered() -> bool:
+        return set(await states(gateway, ids)) == {State.DELIVERED}
 
-    await asyncio.wait_for(all_delivered(), 20)
+    await eventually(all_delivered)
     subjects = sorted(str(m.message["Subject"]) for m in sink.messages)
     assert subjects == sorted(f"m{n}" for n in range(10)), "each message exactly once"
 
@@ -62,11 +70,10 @@ async def test_permanent_failure_sends_rfc3464_dsn(gateway: Gateway, sink: Sink)
     assert code == 250
     msg_id = queue_id(reply)
 
-    async def bounced() -> None:
-        while (await states(gateway, [msg_id])) != [State.BOUNCED]:
-            await asyncio.sleep(0.05)
+    async def bounced() -> bool:
+        return (await states(gateway, [msg_id])) == [State.BOUNCED]
 
-    await asyncio.wait_for(bounced(), 20)
+    await eventually(bounced)
     await sink.wait_for(lambda: bool(sink.to(SENDER)))
     got = sink.to(SENDER)[0]
     assert got.mail_from == "<>", "DSNs use the null reverse path"
@@ -99,11 +106,10 @@ async def test_queue_lifetime_runs_out_into_dsn(tmp_path: Path, sink: Sink) -> N
         assert code == 250
         msg_id = queue_id(reply)
 
-        async def bounced() -> None:
-            while (await states(gw, [msg_id])) != [State.BOUNCED]:
-                await asyncio.sleep(0.05)
+        async def bounced() -> bool:
+            return (await states(gw, [msg_id])) == [State.BOUNCED]
 
-        await asyncio.wait_for(bounced(), 20)
+        await eventually(bounced)
         rec = await gw.store.get(msg_id)
         assert rec is not None and rec.attempts >= 2
         await sink.wait_for(lambda: bool(sink.to(SENDER)))
