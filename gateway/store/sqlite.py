@@ -234,6 +234,8 @@ class SQLiteStore:
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            for d in (self.base, self.spool):
+                _fsync_dir(d)
         except BaseException:
             conn.close()
             raise
@@ -318,7 +320,7 @@ class SQLiteStore:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._executor, fn, *args)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"{self.db_path}: {exc}") from exc
 
     def _db(self) -> sqlite3.Connection:
