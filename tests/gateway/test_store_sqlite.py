@@ -4,16 +4,24 @@ a store call waiting on SQLite never blocks the event loop."""
 from __future__ import annotations
 
 import asyncio
+import doctest
 import sqlite3
 import stat
 from pathlib import Path
 
 import pytest
 
+import gateway.store.sqlite
 from gateway.store import SpoolCorrupt, SQLiteStore, State, StoreError
 from gateway.store.sqlite import DB_NAME, SCHEMA_VERSION
 
 RAW = b"Subject: spool\r\n\r\nbody\r\n"
+
+
+def test_doctests() -> None:
+    result = doctest.testmod(gateway.store.sqlite)
+    assert result.attempted >= 2
+    assert result.failed == 0
 
 
 async def _pragma(store: SQLiteStore, name: str) -> object:
