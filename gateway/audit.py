@@ -105,16 +105,18 @@ def recompute(event: AuditEvent) -> str:
 @dataclass(frozen=True)
 class Verification:
     """Outcome of :func:`verify`: ``broken_seq`` is the first event that fails, ``None`` if all
-    ``checked`` events hold; ``head`` is the hash of the last good event."""
+    ``checked`` events hold; ``head`` is the hash of the last good event. ``mismatches`` (from
+    :func:`verify_store`) lists queue records that disagree with their audit trail."""
 
     checked: int
     head: str
     broken_seq: int | None = None
     problem: str = ""
+    mismatches: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return self.broken_seq is None
+        return self.broken_seq is None and not self.mismatches
 
 
 class _Walker:
@@ -167,11 +169,71 @@ async def iter_events(store: Store, *, page: int = 1000) -> AsyncIterator[AuditE
         after = batch[-1].seq
 
 
+@dataclass
+class _Expected:
+    state: str
+    sha256: str
+    has_raw: bool = True
+
+
+def _track(expected: dict[str, _Expected], event: AuditEvent, discards: frozenset[str]) -> None:
+    """What the queue record of ``event.msg_id`` must look like after ``event``."""
+    if event.action == "accept":
+        expected[event.msg_id] = _Expected(event.to_state, str(event.extra.get("sha256", "")))
+        return
+    exp = expected.get(event.msg_id)
+    if exp is None:
+        return
+    if event.action == "transition":
+        exp.state = event.to_state
+        if event.to_state in discards:
+            exp.has_raw = False
+    elif event.action == "replace_raw":
+        exp.sha256 = str(event.extra.get("sha256", ""))
+    elif event.action == "purge":
+        exp.has_raw = False
+
+
+async def _compare(store: Store, expected: dict[str, _Expected]) -> list[str]:
+    problems: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = await store.list_messages(before=cursor, limit=1000)
+        for rec in page:
+            exp = expected.pop(rec.id, None)
+            if exp is None:
+                problems.append(f"message {rec.id} has no audit trail")
+            elif rec.state.value != exp.state:
+                problems.append(f"message {rec.id} is {rec.state.value} but its audit trail says {exp.state}")
+            elif rec.sha256 != exp.sha256:
+                problems.append(f"message {rec.id}: its body hash differs from the audited one")
+            elif rec.has_raw and not exp.has_raw:
+                problems.append(f"message {rec.id} has a body although its audit trail removed it")
+        if len(page) < 1000:
+            break
+        cursor = page[-1].id
+    problems.extend(
+        f"message {msg_id} is in the audit trail but not in the queue" for msg_id in sorted(expected)
+    )
+    return problems
+
+
 async def verify_store(store: Store) -> Verification:
-    """:func:`verify` over the whole chain of ``store``."""
+    """:func:`verify` over the whole chain of ``store``, then check that every queue record
+    (state, body hash, body presence) is what its audit trail says, and that no record is
+    missing or lacks a trail: a change made to the queue behind the store's back shows up
+    even though the queue itself is not chained."""
+    # Imported here: the store package imports this module for the chain primitives.
+    from gateway.store.base import DISCARDS_RAW
+
+    discards = frozenset(s.value for s in DISCARDS_RAW)
     walker = _Walker()
+    expected: dict[str, _Expected] = {}
     async for event in iter_events(store):
         bad = walker.step(event)
         if bad is not None:
             return bad
-    return walker.done()
+        _track(expected, event, discards)
+    result = walker.done()
+    mismatches = await _compare(store, expected)
+    return Verification(result.checked, result.head, mismatches=tuple(mismatches))

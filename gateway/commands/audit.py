@@ -57,10 +57,18 @@ async def _main(store: Store, args: argparse.Namespace) -> int:
         if result.ok:
             out.write(f"OK: {result.checked} event(s), head {result.head}\n")
             return 0
+        if result.broken_seq is not None:
+            out.write(
+                f"改ざんを検出しました / tampering detected at event #{result.broken_seq}: {result.problem}"
+                f" ({result.checked} event(s) before it are intact)\n"
+            )
+            return 1
         out.write(
-            f"改ざんを検出しました / tampering detected at event #{result.broken_seq}: {result.problem}"
-            f" ({result.checked} event(s) before it are intact)\n"
+            f"改ざんを検出しました / tampering detected: the audit chain holds ({result.checked} event(s))"
+            f" but {len(result.mismatches)} queue record(s) disagree with it\n"
         )
+        for problem in result.mismatches:
+            out.write(f"  {problem}\n")
         return 1
     if args.action == "head":
         last = ""

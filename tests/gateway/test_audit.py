@@ -199,3 +199,31 @@ def test_list_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["audit", "list", "--var", str(tmp_path), "--after", "5"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == ["#6", "#7"]
+
+
+@pytest.mark.parametrize(
+    ("statement", "says"),
+    [
+        (
+            "UPDATE messages SET state = 'delivering' WHERE id = :id",
+            "is delivering but its audit trail says held",
+        ),
+        ("UPDATE messages SET sha256 = 'ff' || substr(sha256, 3) WHERE id = :id", "body hash differs"),
+        ("DELETE FROM messages WHERE id = :id", "is in the audit trail but not in the queue"),
+        ("UPDATE messages SET id = 'FORGED' WHERE id = :id", "message FORGED has no audit trail"),
+    ],
+    ids=["state", "body", "deleted-row", "untracked-row"],
+)
+def test_verify_command_detects_queue_changes_behind_the_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], statement: str, says: str
+) -> None:
+    ids = _populate(tmp_path)
+    victim = ids[2]
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    with conn:
+        conn.execute(statement, {"id": victim})
+    conn.close()
+    assert main(["audit", "verify", "--var", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("改ざんを検出しました / tampering detected: the audit chain holds (7 event(s))")
+    assert says in out
