@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import doctest
+import os
 import sqlite3
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ import gateway.store.sqlite
 from gateway.store import SpoolCorrupt, SQLiteStore, State, StoreError
 from gateway.store.sqlite import DB_NAME, SCHEMA_VERSION
 
+ROOT = Path(__file__).resolve().parents[2]
 RAW = b"Subject: spool\r\n\r\nbody\r\n"
 
 
@@ -141,4 +144,63 @@ async def test_waiting_on_sqlite_does_not_block_the_event_loop(tmp_path: Path) -
         assert rec.state is State.RECEIVED
     finally:
         blocker.close()
+        await store.close()
+
+
+CLAIMER = r"""
+import asyncio, sys
+from gateway.store import SQLiteStore, State
+
+async def main() -> None:
+    store = await SQLiteStore.open(sys.argv[1])
+    ids = sys.stdin.read().split()
+    won = await asyncio.gather(*[
+        store.claim(i, owner=sys.argv[2], from_states=State.HELD, to=State.DELIVERING,
+                    actor="scheduler", reason="release time")
+        for i in ids
+    ])
+    print(" ".join(r.id for r in won if r is not None))
+    await store.close()
+
+asyncio.run(main())
+"""
+
+
+async def test_claims_from_several_processes_win_each_message_once(tmp_path: Path) -> None:
+    root = ROOT
+    store = await SQLiteStore.open(tmp_path)
+    try:
+        ids = []
+        for i in range(30):
+            rec = await store.accept(
+                RAW + str(i).encode(), sender="a@example.jp", recipients=["b@example.com"]
+            )
+            await store.transition(rec.id, State.HELD, actor="policy", reason="hold")
+            ids.append(rec.id)
+        procs = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                CLAIMER,
+                str(tmp_path),
+                f"gw-{n}",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                cwd=root,
+                env={**os.environ, "PYTHONPATH": str(root)},
+            )
+            for n in range(3)
+        ]
+        outputs = await asyncio.gather(*[p.communicate(" ".join(ids).encode()) for p in procs])
+        assert [p.returncode for p in procs] == [0, 0, 0]
+        won = [i for out, _ in outputs for i in out.decode().split()]
+        assert sorted(won) == sorted(ids)
+        for n, (out, _) in enumerate(outputs):
+            for msg_id in out.decode().split():
+                got = await store.get(msg_id)
+                assert got is not None
+                assert (got.state, got.owner) == (State.DELIVERING, f"gw-{n}")
+        moves = [e for e in await store.audit_events() if e.to_state == "delivering"]
+        assert sorted(e.msg_id for e in moves) == sorted(ids)
+    finally:
         await store.close()
