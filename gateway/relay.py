@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import os
 import socket
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -30,9 +28,11 @@ from policies import Action
 log = logging.getLogger(__name__)
 
 
-def make_owner() -> str:
-    """This process's lease name: host, pid and a random suffix."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+def make_owner(config: Config) -> str:
+    """This instance's lease name. It is stable across restarts (host and listening address),
+    so a restarted gateway takes over at once what it held when it died; two instances on one
+    store differ by host or port."""
+    return f"{socket.gethostname()}:{config.smtp.host}:{config.smtp.port}"
 
 
 def _loop_value(raw: bytes) -> str | None:
@@ -118,7 +118,7 @@ class Relay:
         self.config = config
         self.store = store
         self.inspector = inspector
-        self.owner = owner or make_owner()
+        self.owner = owner or make_owner(config)
         self.clock = clock
         self.delivery = Delivery(config, store, owner=self.owner, on_bounce=self._bounced, clock=clock)
         self.notifier = Notifier(
