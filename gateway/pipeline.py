@@ -16,6 +16,7 @@ import email.policy
 import email.utils
 import logging
 import multiprocessing
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -98,9 +99,13 @@ def scan_summary(scan: ScanResult) -> dict[str, Any]:
 class Inspector:
     """Classification pool + the current policy."""
 
-    def __init__(self, policies: PolicyHolder, *, scan_time: float, workers: int) -> None:
+    def __init__(
+        self, policies: PolicyHolder, *, scan_time: float, workers: int, reload_interval: float = 5.0
+    ) -> None:
         self.policies = policies
         self.scan_time = scan_time
+        self.reload_interval = reload_interval
+        self._next_reload = time.monotonic() + reload_interval
         self._pool: concurrent.futures.Executor
         if workers > 0:
             self._pool = concurrent.futures.ProcessPoolExecutor(
@@ -132,7 +137,10 @@ class Inspector:
     ) -> Inspection:
         recipients = tuple(recipients)
         scan = await self.classify(raw)
-        self.policies.reload_if_changed()
+        if time.monotonic() >= self._next_reload:
+            # Reading the policy files is blocking I/O: keep it off the loop and rare.
+            self._next_reload = time.monotonic() + self.reload_interval
+            await asyncio.to_thread(self.policies.reload_if_changed)
         envelope = make_envelope(raw, sender, recipients, scan)
         decision = evaluate(
             self.policies.current, envelope, scan, now=now, history=KnownDomains(sender, known_domains)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import email.header
 import getpass
 import logging
 import signal
@@ -45,6 +46,13 @@ def register(sub: Any) -> None:
         p.set_defaults(func=main)
 
 
+def _decode(value: str) -> str:
+    try:
+        return str(email.header.make_header(email.header.decode_header(value)))
+    except (ValueError, LookupError, UnicodeError):
+        return value
+
+
 class DemoSink:
     """Catch-all upstream for ``--demo``: logs each message it receives."""
 
@@ -58,11 +66,11 @@ class DemoSink:
         verdict = ""
         for line in raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
             if line.lower().startswith(b"subject:"):
-                subject = line[8:].decode("utf-8", "replace").strip()
+                subject = _decode(line[8:].decode("ascii", "replace").strip())
             if line.lower().startswith(b"x-sekimori-verdict:"):
                 verdict = line[19:].decode("ascii", "replace").strip()
         print(
-            f"[demo sink] #{self.count} from <{envelope.mail_from}> to {', '.join(envelope.rcpt_tos)}"
+            f"[demo sink] #{self.count} from {envelope.mail_from if envelope.mail_from == '<>' else f'<{envelope.mail_from}>'} to {', '.join(envelope.rcpt_tos)}"
             f" subject={subject!r} verdict={verdict or '-'} ({len(raw)} bytes)",
             flush=True,
         )
@@ -81,7 +89,12 @@ async def serve(config: Config, *, demo: bool, stop: asyncio.Event) -> None:
         )
     store = await SQLiteStore.open(config.store.path)
     holder = PolicyHolder(config.policy.path)
-    inspector = Inspector(holder, scan_time=config.scan.time, workers=config.scan.workers)
+    inspector = Inspector(
+        holder,
+        scan_time=config.scan.time,
+        workers=config.scan.workers,
+        reload_interval=config.policy.reload_interval,
+    )
     relay = Relay(config, store, inspector)
     scheduler = Scheduler(relay, interval=config.scheduler.interval)
     server = None
@@ -132,6 +145,8 @@ def main(args: argparse.Namespace) -> int:
                 loop.add_signal_handler(sig, stop.set)
         await serve(config, demo=bool(getattr(args, "demo", False)), stop=stop)
 
+    if not args.verbose:
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command log
     try:
         asyncio.run(_main())
     except OSError as exc:
