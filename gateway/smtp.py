@@ -142,7 +142,7 @@ class RelayHandler:
         hashed = users.get(name)
         ok = hashed is not None and check_password(auth_data.password, hashed)
         log.info("AUTH %s for %r: %s", mechanism, name, "ok" if ok else "failed")
-        return AuthResult(success=ok, auth_data=name if ok else None)
+        return AuthResult(success=ok, handled=False, auth_data=name if ok else None)
 
     # --- hooks ------------------------------------------------------------------------------
     async def handle_EHLO(
