@@ -158,7 +158,13 @@ class Relay:
 
     # --- the SMTP hand-off -------------------------------------------------------------------
     async def receive(self, raw: bytes, sender: str, recipients: list[str], meta: dict[str, Any]) -> Reply:
-        raw = strip_own_headers(raw) if _loop_value(raw) is None else raw
+        loop_value = _loop_value(raw)
+        passed = verify_loop(self.config.secret_bytes, loop_value, raw, self.clock()) if loop_value else None
+        if passed is None:
+            # Only a header we signed may say the mail was inspected; drop look-alikes.
+            raw = strip_own_headers(raw)
+        else:
+            meta = {**meta, "inspected_as": passed}
         _, _, subject = header_facts(raw)
         try:
             rec = await self.store.accept(
@@ -197,13 +203,11 @@ class Relay:
         if rec.meta.get("kind") in OWN_KINDS:
             await self._to_delivery(rec, {"action": "deliver", "skipped": "own"}, {}, "own notification")
             return replies.queued(rec.id)
-        loop_value = _loop_value(raw)
-        if loop_value is not None:
-            passed = verify_loop(self.config.secret_bytes, loop_value, raw, self.clock())
-            if passed is not None:
-                decision = {"action": "deliver", "skipped": "loop", "rules": [], "inspected_as": passed}
-                await self._to_delivery(rec, decision, {}, f"already inspected as {passed}")
-                return replies.queued(rec.id)
+        passed = rec.meta.get("inspected_as")
+        if passed:
+            decision = {"action": "deliver", "skipped": "loop", "rules": [], "inspected_as": passed}
+            await self._to_delivery(rec, decision, {}, f"already inspected as {passed}")
+            return replies.queued(rec.id)
         known = await self.store.known_domains(rec.sender)
         inspection = await self.inspector.inspect(
             raw, rec.sender, rec.recipients, known_domains=known, now=self.clock()

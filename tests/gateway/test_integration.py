@@ -135,3 +135,17 @@ async def test_already_inspected_mail_is_not_inspected_again(gateway: Gateway, s
     forged = passed.replace(b"\r\n\r\n", b"\r\n\r\nchanged ", 1)
     code, _ = await send(gateway.port, SENDER, ["w@block.test"], forged)
     assert code == 550
+
+
+async def test_malformed_mime_is_relayed_unchanged(gateway: Gateway, sink: Sink) -> None:
+    data = (
+        b"From: taro@example.co.jp\r\nTo: hanako@example.co.jp\r\nSubject: broken\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="never-closed"\r\n\r\n--never-closed\r\n'
+        b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        b"!!!not base64!!!\r\n--wrong-boundary\r\n\xff\xfe garbage\r\n"
+    )
+    code, reply = await send(gateway.port, SENDER, ["hanako@example.co.jp"], data)
+    assert code == 250
+    await sink.wait_for(lambda: bool(sink.to("hanako@example.co.jp")))
+    assert sink.to("hanako@example.co.jp")[0].data.endswith(data)
+    await wait_state(gateway, queue_id(reply), State.DELIVERED)

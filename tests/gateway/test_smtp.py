@@ -12,7 +12,7 @@ import pytest
 from gateway import replies
 from gateway.config import load_config
 from gateway.relay import Relay
-from gateway.smtp import check_password, has_bare_line_ending, hash_password
+from gateway.smtp import RelayHandler, check_password, has_bare_line_ending, hash_password
 from gateway.store import State
 from tests.gateway.conftest import Gateway, Sink, make_mail, send, start_gateway, write_config
 
@@ -194,3 +194,17 @@ def test_bare_line_endings() -> None:
     assert not has_bare_line_ending(b"a\r\nb\r\n")
     assert has_bare_line_ending(b"a\nb\r\n")
     assert has_bare_line_ending(b"a\rb\r\n")
+
+
+async def test_exception_in_a_hook_answers_451_not_500(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object) -> str:
+        raise RuntimeError("simulated bug in a hook")
+
+    monkeypatch.setattr(RelayHandler, "handle_RCPT", broken)
+    c = await Client.open(gateway.port)
+    await c.cmd(b"EHLO probe\r\n")
+    await c.cmd(b"MAIL FROM:<taro@example.co.jp>\r\n")
+    assert await c.cmd(b"RCPT TO:<hanako@example.co.jp>\r\n") == str(replies.INTERNAL_ERROR)
+    await c.aclose()
