@@ -87,3 +87,19 @@ def test_bad_durations(bad: object) -> None:
 @pytest.mark.parametrize(("text", "n"), [("512KiB", 524288), ("2M", 2_000_000), ("7", 7), ("1GiB", 1 << 30)])
 def test_sizes(text: str, n: int) -> None:
     assert parse_size(text) == n
+
+
+def test_run_refuses_to_start_on_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.cli import main
+
+    p = write(tmp_path, f"secret: {SECRET}\nupstream:\n  concurrency: 0\n")
+    assert main(["run", "--config", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert f"{p}:3: upstream.concurrency" in err
+
+
+def test_example_file_is_valid() -> None:
+    root = Path(__file__).resolve().parents[2]
+    cfg = load_config(root / "sekimori.example.yaml", base=root)
+    assert (cfg.smtp.port, cfg.upstream.port) == (10025, 10026)
+    assert cfg.policy.path == root / "policies" / "default.yaml"
