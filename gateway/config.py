@@ -187,8 +187,22 @@ class UiConfig(_Model):
 class ScanConfig(_Model):
     #: Classification budget per message; past it the message counts as not fully inspected.
     time: Duration = 10.0
-    #: Worker processes for classification (0: a thread in the gateway process).
-    workers: int = Field(default=2, ge=0, le=64)
+    #: Worker processes for classification (0: a thread in the gateway process; ``auto``: one
+    #: less than the CPUs, at least one, so the event loop keeps a core).
+    workers: int | Literal["auto"] = "auto"
+
+    @field_validator("workers")
+    @classmethod
+    def _workers(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and not 0 <= v <= 64:
+            raise ValueError("scan.workers must be 0..64 or auto")
+        return v
+
+    @property
+    def worker_count(self) -> int:
+        if self.workers == "auto":
+            return max(1, (os.cpu_count() or 2) - 1)
+        return int(self.workers)
 
 
 class SchedulerConfig(_Model):

@@ -92,7 +92,7 @@ async def serve(config: Config, *, demo: bool, stop: asyncio.Event) -> None:
     inspector = Inspector(
         holder,
         scan_time=config.scan.time,
-        workers=config.scan.workers,
+        workers=config.scan.worker_count,
         reload_interval=config.policy.reload_interval,
     )
     relay = Relay(config, store, inspector)

@@ -198,7 +198,7 @@ class Gateway:
 async def start_gateway(config: Config) -> Gateway:
     store = await SQLiteStore.open(config.store.path)
     inspector = Inspector(
-        PolicyHolder(config.policy.path), scan_time=config.scan.time, workers=config.scan.workers
+        PolicyHolder(config.policy.path), scan_time=config.scan.time, workers=config.scan.worker_count
     )
     relay = Relay(config, store, inspector)
     scheduler = Scheduler(relay, interval=config.scheduler.interval)

@@ -103,3 +103,12 @@ def test_example_file_is_valid() -> None:
     cfg = load_config(root / "sekimori.example.yaml", base=root)
     assert (cfg.smtp.port, cfg.upstream.port) == (10025, 10026)
     assert cfg.policy.path == root / "policies" / "default.yaml"
+
+
+def test_scan_workers(tmp_path: Path) -> None:
+    auto = load_config(write(tmp_path, f"secret: {SECRET}\n"), base=tmp_path)
+    assert auto.scan.worker_count >= 1
+    fixed = load_config(write(tmp_path, f"secret: {SECRET}\nscan:\n  workers: 0\n"), base=tmp_path)
+    assert fixed.scan.worker_count == 0
+    with pytest.raises(ConfigError, match=r"scan\.workers"):
+        load_config(write(tmp_path, f"secret: {SECRET}\nscan:\n  workers: 500\n"), base=tmp_path)
