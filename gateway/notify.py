@@ -103,6 +103,7 @@ class Notifier:
             subject=subject,
             meta={"kind": kind, "about": about},
             owner=self.owner,
+            actor="notify",
         )
         await self.store.transition(
             rec.id,
