@@ -156,6 +156,9 @@ class Delivery:
         self.clock = clock
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._pending: set[str] = set()
+        #: Record and body handed over by the relay right after its decision, so the common
+        #: path does not read back from the store what it has just written.
+        self._hints: dict[str, tuple[MessageRecord, bytes]] = {}
         self._workers: list[asyncio.Task[None]] = []
         self.delivered_count = 0
 
@@ -172,11 +175,14 @@ class Delivery:
                 await task
         self._workers.clear()
 
-    def enqueue(self, msg_id: str) -> bool:
-        """Queue a message for delivery; ``False`` if it is already queued or being sent."""
+    def enqueue(self, msg_id: str, hint: tuple[MessageRecord, bytes] | None = None) -> bool:
+        """Queue a message for delivery; ``False`` if it is already queued or being sent.
+        ``hint`` is the record (in ``delivering``) and the spooled body, when the caller has them."""
         if msg_id in self._pending:
             return False
         self._pending.add(msg_id)
+        if hint is not None:
+            self._hints[msg_id] = hint
         self._queue.put_nowait(msg_id)
         return True
 
@@ -223,6 +229,7 @@ class Delivery:
                     client = None
                 finally:
                     self._pending.discard(msg_id)
+                    self._hints.pop(msg_id, None)
         finally:
             await self._close(client)
 
@@ -281,7 +288,8 @@ class Delivery:
         return client, out
 
     async def _deliver(self, msg_id: str, client: aiosmtplib.SMTP | None) -> aiosmtplib.SMTP | None:
-        rec = await self.store.get(msg_id)
+        hint = self._hints.pop(msg_id, None)
+        rec = hint[0] if hint is not None else await self.store.get(msg_id)
         if rec is None or rec.state is not State.DELIVERING:
             return client
         now = self.clock()
@@ -292,7 +300,7 @@ class Delivery:
         out = Outcome()
         if rcpts:
             try:
-                raw = await self.store.load_raw(msg_id)
+                raw = hint[1] if hint is not None else await self.store.load_raw(msg_id)
             except (NotFound, SpoolCorrupt) as exc:
                 log.error("%s: spooled message unusable: %s", msg_id, exc)
                 out.permanent.extend(Failure(r, 554, f"5.3.0 spool: {exc}", "5.3.0") for r in rcpts)

@@ -201,12 +201,12 @@ class Relay:
 
     async def process(self, rec: MessageRecord, raw: bytes, *, in_session: bool) -> Reply:
         if rec.meta.get("kind") in OWN_KINDS:
-            await self._to_delivery(rec, {"action": "deliver", "skipped": "own"}, {}, "own notification")
+            await self._to_delivery(rec, raw, {"action": "deliver", "skipped": "own"}, {}, "own notification")
             return replies.queued(rec.id)
         passed = rec.meta.get("inspected_as")
         if passed:
             decision = {"action": "deliver", "skipped": "loop", "rules": [], "inspected_as": passed}
-            await self._to_delivery(rec, decision, {}, f"already inspected as {passed}")
+            await self._to_delivery(rec, raw, decision, {}, f"already inspected as {passed}")
             return replies.queued(rec.id)
         known = await self.store.known_domains(rec.sender)
         inspection = await self.inspector.inspect(
@@ -215,9 +215,9 @@ class Relay:
         return await self.apply(rec, raw, inspection, in_session=in_session)
 
     async def _to_delivery(
-        self, rec: MessageRecord, decision: dict[str, Any], scan: dict[str, Any], reason: str
+        self, rec: MessageRecord, raw: bytes, decision: dict[str, Any], scan: dict[str, Any], reason: str
     ) -> None:
-        await self.store.transition(
+        rec = await self.store.transition(
             rec.id,
             State.DELIVERING,
             actor="policy",
@@ -227,7 +227,7 @@ class Relay:
             decision=decision,
             scan=scan,
         )
-        self.delivery.enqueue(rec.id)
+        self.delivery.enqueue(rec.id, (rec, raw))
 
     async def apply(
         self, rec: MessageRecord, raw: bytes, inspection: Inspection, *, in_session: bool
@@ -262,8 +262,9 @@ class Relay:
                     actor="policy",
                     reason=f"Bcc conversion: {len(moved)} external address(es)",
                 )
+                raw = new_raw
         if action in (Action.DELIVER, Action.TAG, Action.BCC):
-            await self._to_delivery(rec, dd, scan, f"policy: {action.value} (rules {rules})")
+            await self._to_delivery(rec, raw, dd, scan, f"policy: {action.value} (rules {rules})")
         elif action is Action.HOLD:
             rec = await self.store.transition(
                 rec.id,
