@@ -7,6 +7,8 @@ import argparse
 import asyncio
 import contextlib
 import email.header
+import email.parser
+import email.policy
 import getpass
 import logging
 import signal
@@ -62,13 +64,11 @@ class DemoSink:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.count += 1
         raw = envelope.original_content or b""
-        subject = ""
-        verdict = ""
-        for line in raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
-            if line.lower().startswith(b"subject:"):
-                subject = _decode(line[8:].decode("ascii", "replace").strip())
-            if line.lower().startswith(b"x-sekimori-verdict:"):
-                verdict = line[19:].decode("ascii", "replace").strip()
+        head = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(
+            raw.split(b"\r\n\r\n", 1)[0]
+        )
+        subject = _decode(" ".join(str(head.get("Subject", "")).split()))
+        verdict = " ".join(str(head.get("X-Sekimori-Verdict", "")).split())
         print(
             f"[demo sink] #{self.count} from {envelope.mail_from if envelope.mail_from == '<>' else f'<{envelope.mail_from}>'} to {', '.join(envelope.rcpt_tos)}"
             f" subject={subject!r} verdict={verdict or '-'} ({len(raw)} bytes)",
