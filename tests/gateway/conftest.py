@@ -65,6 +65,13 @@ rules:
       approvers: [boss@example.co.jp]
       timeout: 1h
       on_timeout: reject
+  - id: t-tag
+    title: {ja: タグ付け, en: Tag}
+    description: {ja: ヘッダーを付けます, en: Adds headers}
+    when: {recipient_domain: {in: [tag.test]}}
+    action:
+      type: tag
+      headers: {X-Classification: 社外秘}
   - id: t-bcc
     title: {ja: BCC変換, en: Bcc conversion}
     description: {ja: 社外宛先をBCCに, en: External to Bcc}

@@ -149,3 +149,14 @@ async def test_malformed_mime_is_relayed_unchanged(gateway: Gateway, sink: Sink)
     await sink.wait_for(lambda: bool(sink.to("hanako@example.co.jp")))
     assert sink.to("hanako@example.co.jp")[0].data.endswith(data)
     await wait_state(gateway, queue_id(reply), State.DELIVERED)
+
+
+async def test_tag_adds_policy_headers(gateway: Gateway, sink: Sink) -> None:
+    data = make_mail(to=["t@tag.test"])
+    code, _ = await send(gateway.port, SENDER, ["t@tag.test"], data)
+    assert code == 250
+    await sink.wait_for(lambda: bool(sink.to("t@tag.test")))
+    got = sink.to("t@tag.test")[0]
+    assert got.data.endswith(data)
+    assert got.message["X-Classification"] == "社外秘"
+    assert got.message[VERDICT_HEADER].startswith("tag")
