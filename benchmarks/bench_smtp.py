@@ -1,0 +1,208 @@
+"""Throughput and added latency of the SMTP relay against a bare aiosmtpd relay.
+
+Both relays run as their own processes in the same run and forward to the same sink process:
+the *baseline* is a plain aiosmtpd server whose handler relays each message with aiosmtplib
+before answering; *Sekimori* is ``sekimori run`` (deliver path: full scan, shipped default
+policy, internal recipients). The client sends a ~20 KB Japanese multipart mail at concurrency
+1, 8 and 32. Throughput counts messages that reached the sink per second; latency is the
+client's time from MAIL to the final reply. Figures are printed as ratios to the baseline;
+the target is at least 0.5 of its throughput at concurrency 32.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from email.message import EmailMessage
+from multiprocessing.sharedctypes import Synchronized
+from pathlib import Path
+
+import aiosmtplib
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+ROOT = Path(__file__).resolve().parents[1]
+LEVELS = ((1, 40), (8, 160), (32, 320))  # (concurrency, messages)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def sample_mail() -> bytes:
+    """About 20 KB: Japanese text and HTML bodies and a CSV attachment, as an office sends."""
+    para = (
+        "いつもお世話になっております。株式会社サンプルの山田です。先日の打ち合わせの件、"
+        "議事録と次回までの宿題事項を以下にまとめましたのでご確認ください。納期は来月末を予定しております。\n"
+    )
+    text = para * 20
+    html = "<html><body>" + "".join(f"<p>{para}</p>" for _ in range(10)) + "</body></html>"
+    csv = "品番,品名,数量,単価\n" + "".join(
+        f"A-{i:04d},部品{i},{i % 7 + 1},{(i * 37) % 1000}\n" for i in range(300)
+    )
+    msg = EmailMessage()
+    msg["From"] = "taro.yamada@example.co.jp"
+    msg["To"] = "hanako.suzuki@example.co.jp"
+    msg["Subject"] = "打ち合わせ議事録の送付"
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    msg.add_attachment(csv.encode("utf-8"), maintype="text", subtype="csv", filename="parts.csv")
+    return msg.as_bytes()
+
+
+# --- sink and baseline, each in its own process ---------------------------------------------------
+class _Sink:
+    def __init__(self, counter: Synchronized[int]) -> None:
+        self.counter = counter
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        with self.counter.get_lock():
+            self.counter.value += 1
+        return "250 OK"
+
+
+class _BareRelay:
+    def __init__(self, upstream: int) -> None:
+        self.upstream = upstream
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        data = envelope.original_content
+        assert isinstance(data, bytes)
+        await aiosmtplib.send(
+            data,
+            sender=envelope.mail_from,
+            recipients=envelope.rcpt_tos,
+            hostname="127.0.0.1",
+            port=self.upstream,
+        )
+        return "250 OK"
+
+
+def _serve(handler: object, port: int) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: SMTP(handler, loop=loop), host="127.0.0.1", port=port)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def _sink_main(port: int, counter: Synchronized[int]) -> None:
+    _serve(_Sink(counter), port)
+
+
+def _bare_main(port: int, upstream: int) -> None:
+    _serve(_BareRelay(upstream), port)
+
+
+# --- load ---------------------------------------------------------------------------------------
+async def _load(
+    port: int, data: bytes, concurrency: int, total: int, counter: Synchronized[int]
+) -> tuple[float, list[float]]:
+    start_count = counter.value
+    latencies: list[float] = []
+    left = total
+
+    async def worker() -> None:
+        nonlocal left
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=60, start_tls=False)
+        await client.connect()
+        try:
+            while left > 0:
+                left -= 1
+                t0 = time.perf_counter()
+                await client.sendmail("taro.yamada@example.co.jp", ["hanako.suzuki@example.co.jp"], data)
+                latencies.append(time.perf_counter() - t0)
+        finally:
+            await client.quit()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    # The sink counts in another process: poll its shared counter until every message arrived.
+    for _ in range(60_000):
+        if counter.value - start_count >= total:
+            break
+        await asyncio.sleep(0.01)
+    return total / (time.perf_counter() - t0), latencies
+
+
+def _pct(values: list[float], q: float) -> float:
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
+    )
+
+
+def _wait_port(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def main() -> int:
+    data = sample_mail()
+    ctx = multiprocessing.get_context("spawn")
+    counter: Synchronized[int] = ctx.Value("i", 0)
+    sink_port, bare_port, gw_port = free_port(), free_port(), free_port()
+    procs = [
+        ctx.Process(target=_sink_main, args=(sink_port, counter), daemon=True),
+        ctx.Process(target=_bare_main, args=(bare_port, sink_port), daemon=True),
+    ]
+    for p in procs:
+        p.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = Path(tmp) / "bench.yaml"
+        cfg.write_text(
+            f"smtp: {{port: {gw_port}}}\nupstream: {{port: {sink_port}, concurrency: 8}}\n"
+            f"store: {{path: {tmp}/var}}\n"
+            f"policy: {{path: {ROOT / 'policies' / 'default.yaml'}}}\nsecret: {'b' * 40}\n",
+            encoding="utf-8",
+        )
+        gw = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "run", "--config", str(cfg)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        try:
+            for port in (sink_port, bare_port, gw_port):
+                _wait_port(port)
+            print(
+                f"bench_smtp: {len(data)} byte Japanese multipart mail; ratios are Sekimori / bare aiosmtpd relay"
+            )
+            asyncio.run(_load(gw_port, data, 2, 10, counter))  # warm up scan workers
+            for concurrency, total in LEVELS:
+                bare_rate, bare_lat = asyncio.run(_load(bare_port, data, concurrency, total, counter))
+                gw_rate, gw_lat = asyncio.run(_load(gw_port, data, concurrency, total, counter))
+                p50 = (_pct(gw_lat, 50) - _pct(bare_lat, 50)) * 1000
+                p99 = (_pct(gw_lat, 99) - _pct(bare_lat, 99)) * 1000
+                print(
+                    f"  concurrency {concurrency:>2}: throughput {gw_rate:7.1f}/s vs {bare_rate:7.1f}/s"
+                    f" = {gw_rate / bare_rate:4.2f}x; added latency p50 {p50:+7.1f} ms, p99 {p99:+7.1f} ms"
+                    f" (ratio p50 {_pct(gw_lat, 50) / _pct(bare_lat, 50):4.1f}x)"
+                )
+        finally:
+            gw.send_signal(signal.SIGTERM)
+            gw.wait(timeout=30)
+            for p in procs:
+                p.terminate()
+                p.join()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
