@@ -9,7 +9,13 @@ import sys
 from collections.abc import Sequence
 
 #: Sub-command modules; each has ``register(subparsers)`` which sets ``func`` on its parser.
-COMMANDS = ("gateway.commands.scan", "gateway.commands.user")
+COMMANDS = (
+    "gateway.commands.scan",
+    "gateway.commands.queue",
+    "gateway.commands.audit",
+    "gateway.commands.run",
+    "gateway.commands.user",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

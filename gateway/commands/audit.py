@@ -1,0 +1,100 @@
+"""``sekimori audit``: check and read the hash-chained audit trail.
+
+``verify`` exits 0 when every link holds and 1 naming the first event where the chain breaks
+(changed, inserted or removed events). ``head`` prints the newest hash, to anchor elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+from gateway.audit import iter_events, verify_store
+from gateway.commands._store_args import store_options, store_path, with_store
+from gateway.config import ConfigError
+from gateway.store import AuditEvent, Store, StoreError
+
+
+def register(sub: Any) -> None:
+    parent = store_options()
+    p = sub.add_parser("audit", help="verify or list the audit trail")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    verify = actions.add_parser("verify", parents=[parent], help="check every link of the hash chain")
+    verify.set_defaults(func=run)
+    head = actions.add_parser("head", parents=[parent], help="print the newest event's hash")
+    head.set_defaults(func=run)
+    ls = actions.add_parser("list", parents=[parent], help="print events, oldest first")
+    ls.add_argument("--msg", metavar="ID", help="only the events of this message")
+    ls.add_argument("--after", type=int, default=0, metavar="SEQ", help="only events after this one")
+    ls.add_argument("--limit", type=int, default=1000)
+    ls.add_argument("--format", choices=("table", "jsonl"), default="table")
+    ls.set_defaults(func=run)
+
+
+def event_json(e: AuditEvent) -> dict[str, Any]:
+    return {
+        "seq": e.seq,
+        "at": e.at.isoformat(),
+        "actor": e.actor,
+        "action": e.action,
+        "msg_id": e.msg_id,
+        "from": e.from_state,
+        "to": e.to_state,
+        "reason": e.reason,
+        "extra": dict(e.extra),
+        "prev_hash": e.prev_hash,
+        "hash": e.hash,
+    }
+
+
+async def _main(store: Store, args: argparse.Namespace) -> int:
+    out = sys.stdout
+    if args.action == "verify":
+        result = await verify_store(store)
+        if result.ok:
+            out.write(f"OK: {result.checked} event(s), head {result.head}\n")
+            return 0
+        if result.broken_seq is not None:
+            out.write(
+                f"改ざんを検出しました / tampering detected at event #{result.broken_seq}: {result.problem}"
+                f" ({result.checked} event(s) before it are intact)\n"
+            )
+            return 1
+        out.write(
+            f"改ざんを検出しました / tampering detected: the audit chain holds ({result.checked} event(s))"
+            f" but {len(result.mismatches)} queue record(s) disagree with it\n"
+        )
+        for problem in result.mismatches:
+            out.write(f"  {problem}\n")
+        return 1
+    if args.action == "head":
+        last = ""
+        async for e in iter_events(store):
+            last = e.hash
+        out.write(f"{last}\n")
+        return 0
+    events = await store.audit_events(msg_id=args.msg, after_seq=args.after, limit=args.limit)
+    for e in events:
+        if args.format == "jsonl":
+            out.write(json.dumps(event_json(e), ensure_ascii=False) + "\n")
+        else:
+            move = e.to_state if e.from_state == e.to_state else f"{e.from_state or '-'} -> {e.to_state}"
+            stamp = e.at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+            out.write(
+                f"#{e.seq:<6} {stamp}  {e.msg_id:<26}  {e.action:<11} {move:<28} {e.actor}  {e.reason}\n"
+            )
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    async def go(store: Store) -> int:
+        return await _main(store, args)
+
+    try:
+        return asyncio.run(with_store(store_path(args), go))
+    except (ConfigError, FileNotFoundError, StoreError) as exc:
+        print(f"sekimori audit: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,245 @@
+"""``sekimori queue``: look at and act on queued messages, as an operator.
+
+Every action is a store transition with actor ``operator:<os user>``, so it lands in the audit
+chain like any other. ``release`` moves a held, quarantined or approval-pending message to
+``delivering`` without an owner; the running gateway's delivery worker picks it up from
+``Store.due``. ``purge`` is the retention job: it removes the bodies of finished messages (the
+records and their audit trail stay).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO
+
+from gateway.commands._store_args import operator, store_options, store_path, with_store
+from gateway.config import ConfigError, parse_duration
+from gateway.store import (
+    RELEASABLE,
+    TERMINAL,
+    AuditEvent,
+    MessageRecord,
+    State,
+    Store,
+    StoreError,
+)
+
+#: ``cancel``: the message is never delivered.
+CANCEL_TO = {State.HELD: State.CANCELLED, State.PENDING_APPROVAL: State.REJECTED}
+
+
+class Refused(Exception):
+    """The action does not apply to the message as it is now."""
+
+
+def register(sub: Any) -> None:
+    parent = store_options()
+    p = sub.add_parser("queue", help="list, show, release, cancel or delete queued messages")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    ls = actions.add_parser("list", parents=[parent], help="list messages, newest first")
+    ls.add_argument("--state", action="append", choices=[s.value for s in State], help="repeatable")
+    ls.add_argument("--sender", help="only messages from this envelope sender")
+    ls.add_argument("--limit", type=int, default=50)
+    ls.add_argument("--format", choices=("table", "jsonl"), default="table")
+    ls.set_defaults(func=run)
+
+    show = actions.add_parser("show", parents=[parent], help="one message with its audit trail")
+    show.add_argument("id")
+    show.add_argument("--raw", action="store_true", help="print the spooled message itself")
+    show.set_defaults(func=run)
+
+    for name, text in (
+        ("release", "deliver a held, quarantined or approval-pending message now"),
+        ("cancel", "never deliver a held (cancelled) or approval-pending (rejected) message"),
+        ("delete", "delete a quarantined message, or purge the body of a finished one"),
+    ):
+        act = actions.add_parser(name, parents=[parent], help=text)
+        act.add_argument("id")
+        act.add_argument("--reason", default="", help="recorded in the audit trail")
+        act.set_defaults(func=run)
+
+    purge = actions.add_parser(
+        "purge", parents=[parent], help="remove the bodies of messages finished longer ago than --older-than"
+    )
+    purge.add_argument("--older-than", required=True, type=duration, metavar="DURATION", help="e.g. 30d, 12h")
+    purge.set_defaults(func=run)
+
+
+def duration(text: str) -> float:
+    """``argparse`` type for ``30d``, ``12h``, ``90s`` ..."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _when(at: datetime | None) -> str:
+    return "-" if at is None else at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def record_json(rec: MessageRecord) -> dict[str, Any]:
+    def iso(at: datetime | None) -> str | None:
+        return None if at is None else at.astimezone(UTC).isoformat()
+
+    return {
+        "id": rec.id,
+        "state": rec.state.value,
+        "sender": rec.sender,
+        "recipients": list(rec.recipients),
+        "subject": rec.subject,
+        "size": rec.size,
+        "received_at": iso(rec.received_at),
+        "updated_at": iso(rec.updated_at),
+        "release_at": iso(rec.release_at),
+        "next_attempt_at": iso(rec.next_attempt_at),
+        "expires_at": iso(rec.expires_at),
+        "attempts": rec.attempts,
+        "last_error": rec.last_error,
+        "decision": dict(rec.decision),
+        "approvers": list(rec.approvers),
+        "owner": rec.owner,
+        "has_raw": rec.has_raw,
+    }
+
+
+def _table(records: list[MessageRecord], out: TextIO) -> None:
+    out.write(f"{'ID':<26}  {'STATE':<16}  {'RECEIVED':<19}  {'SIZE':>8}  {'RCPT':>4}  SENDER / SUBJECT\n")
+    for r in records:
+        subject = r.subject if len(r.subject) <= 40 else r.subject[:39] + "…"
+        out.write(
+            f"{r.id:<26}  {r.state.value:<16}  {_when(r.received_at):<19}  {r.size:>8}  "
+            f"{len(r.recipients):>4}  {r.sender}  {subject}\n"
+        )
+    out.write(f"({len(records)} message(s))\n")
+
+
+def _show(rec: MessageRecord, events: list[AuditEvent], out: TextIO) -> None:
+    rows = [
+        ("id", rec.id),
+        ("state", rec.state.value),
+        ("sender", rec.sender),
+        ("recipients", ", ".join(rec.recipients)),
+        ("subject", rec.subject),
+        ("size", str(rec.size)),
+        ("received", _when(rec.received_at)),
+        ("updated", _when(rec.updated_at)),
+        ("release at", _when(rec.release_at)),
+        ("next attempt", _when(rec.next_attempt_at)),
+        ("expires", _when(rec.expires_at)),
+        ("attempts", str(rec.attempts)),
+        ("last error", rec.last_error or "-"),
+        ("decision", json.dumps(dict(rec.decision), ensure_ascii=False) if rec.decision else "-"),
+        ("approvers", ", ".join(rec.approvers) or "-"),
+        ("owner", rec.owner or "-"),
+        ("body", "spooled" if rec.has_raw else "removed"),
+    ]
+    for key, value in rows:
+        out.write(f"{key + ':':<14}{value}\n")
+    out.write("history:\n")
+    for e in events:
+        move = e.to_state if e.from_state == e.to_state else f"{e.from_state or '-'} -> {e.to_state}"
+        out.write(f"  #{e.seq} {_when(e.at)}  {e.action:<11} {move:<28} {e.actor}  {e.reason}\n")
+
+
+async def _act(store: Store, args: argparse.Namespace) -> MessageRecord:
+    rec = await store.get(args.id)
+    if rec is None:
+        raise Refused(f"メッセージがありません / no such message: {args.id}")
+    actor = operator()
+    reason = args.reason or f"{args.action} by operator"
+    if args.action == "release":
+        if rec.state not in RELEASABLE:
+            raise Refused(
+                f"{rec.state.value} のメッセージは解放できません / cannot release a {rec.state.value} message"
+            )
+        return await store.transition(
+            rec.id,
+            State.DELIVERING,
+            actor=actor,
+            reason=reason,
+            expect=rec.state,
+            next_attempt_at=datetime.now(UTC),
+        )
+    if args.action == "cancel":
+        to = CANCEL_TO.get(rec.state)
+        if to is None:
+            raise Refused(
+                f"{rec.state.value} のメッセージは取り消せません / cannot cancel a {rec.state.value} message"
+            )
+        return await store.transition(rec.id, to, actor=actor, reason=reason, expect=rec.state)
+    if rec.state is State.QUARANTINED:
+        return await store.transition(rec.id, State.DELETED, actor=actor, reason=reason, expect=rec.state)
+    if rec.state in TERMINAL:
+        return await store.delete_raw(rec.id, actor=actor, reason=reason)
+    raise Refused(
+        f"{rec.state.value} のメッセージは削除できません（先に取り消してください）"
+        f" / cannot delete a {rec.state.value} message (cancel it first)"
+    )
+
+
+async def _purge(store: Store, older_than: float) -> int:
+    """Retention: drop the spooled bodies of finished messages last changed before the cutoff."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
+    actor = operator()
+    removed = 0
+    cursor: str | None = None
+    while True:
+        page = await store.list_messages(states=TERMINAL, before=cursor, limit=500)
+        for rec in page:
+            if rec.has_raw and rec.updated_at < cutoff:
+                reason = f"retention: finished more than {older_than:g}s ago"
+                await store.delete_raw(rec.id, actor=actor, reason=reason)
+                removed += 1
+        if len(page) < 500:
+            return removed
+        cursor = page[-1].id
+
+
+async def _main(store: Store, args: argparse.Namespace) -> int:
+    out = sys.stdout
+    if args.action == "list":
+        states = None if not args.state else {State(s) for s in args.state}
+        records = await store.list_messages(states=states, sender=args.sender, limit=args.limit)
+        if args.format == "jsonl":
+            for r in records:
+                out.write(json.dumps(record_json(r), ensure_ascii=False) + "\n")
+        else:
+            _table(records, out)
+        return 0
+    if args.action == "show":
+        rec = await store.get(args.id)
+        if rec is None:
+            raise Refused(f"メッセージがありません / no such message: {args.id}")
+        if args.raw:
+            out.flush()
+            sys.stdout.buffer.write(await store.load_raw(rec.id))
+            sys.stdout.buffer.flush()
+            return 0
+        _show(rec, await store.audit_events(msg_id=rec.id), out)
+        return 0
+    if args.action == "purge":
+        out.write(f"{await _purge(store, args.older_than)} body(ies) removed\n")
+        return 0
+    after = await _act(store, args)
+    body = "" if after.has_raw else " (body removed)"
+    out.write(f"{after.id}: {after.state.value}{body}\n")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    async def go(store: Store) -> int:
+        return await _main(store, args)
+
+    try:
+        return asyncio.run(with_store(store_path(args), go))
+    except Refused as exc:
+        print(f"sekimori queue: {exc}", file=sys.stderr)
+        return 1
+    except (ConfigError, FileNotFoundError, StoreError) as exc:
+        print(f"sekimori queue: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,140 @@
+"""``sekimori run`` (the relay with its scheduler; ``--demo`` adds a catch-all sink on the
+upstream port) and ``sekimori smtp`` (the same relay, for running the parts separately)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import logging
+import signal
+import sys
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from gateway.config import Config, ConfigError, load_config
+from gateway.pipeline import Inspector
+from gateway.relay import Relay
+from gateway.scheduler import Scheduler
+from gateway.smtp import hash_password, start_server
+from gateway.store.sqlite import SQLiteStore
+from policies import PolicyHolder
+
+log = logging.getLogger("sekimori.run")
+
+
+def register(sub: Any) -> None:
+    for name, helptext in (
+        ("run", "run the gateway: SMTP relay, delivery and scheduler (UI and proxy come with their issues)"),
+        ("smtp", "run only the SMTP relay with its delivery and scheduler"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--config", default="sekimori.yaml", help="configuration file (YAML)")
+        if name == "run":
+            p.add_argument(
+                "--demo", action="store_true", help="also start a catch-all SMTP sink on the upstream port"
+            )
+        else:
+            p.add_argument(
+                "--hash-password",
+                action="store_true",
+                help="read a password and print its hash for smtp.auth.users",
+            )
+        p.set_defaults(func=main)
+
+
+class DemoSink:
+    """Catch-all upstream for ``--demo``: logs each message it receives."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.count += 1
+        raw = envelope.original_content or b""
+        subject = ""
+        verdict = ""
+        for line in raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+            if line.lower().startswith(b"subject:"):
+                subject = line[8:].decode("utf-8", "replace").strip()
+            if line.lower().startswith(b"x-sekimori-verdict:"):
+                verdict = line[19:].decode("ascii", "replace").strip()
+        print(
+            f"[demo sink] #{self.count} from <{envelope.mail_from}> to {', '.join(envelope.rcpt_tos)}"
+            f" subject={subject!r} verdict={verdict or '-'} ({len(raw)} bytes)",
+            flush=True,
+        )
+        return "250 2.0.0 OK (demo sink)"
+
+
+async def serve(config: Config, *, demo: bool, stop: asyncio.Event) -> None:
+    sink_server = None
+    if demo:
+        loop = asyncio.get_running_loop()
+        sink = DemoSink()
+        sink_server = await loop.create_server(
+            lambda: SMTP(sink, hostname="demo-sink", enable_SMTPUTF8=True, loop=loop),
+            host=config.upstream.host,
+            port=config.upstream.port,
+        )
+    store = await SQLiteStore.open(config.store.path)
+    holder = PolicyHolder(config.policy.path)
+    inspector = Inspector(holder, scan_time=config.scan.time, workers=config.scan.workers)
+    relay = Relay(config, store, inspector)
+    scheduler = Scheduler(relay, interval=config.scheduler.interval)
+    server = None
+    try:
+        await relay.start()
+        scheduler.start()
+        server = await start_server(config, relay.receive)
+        addr = server.sockets[0].getsockname()
+        line = (
+            f"sekimori: SMTP relay on {addr[0]}:{addr[1]} -> upstream {config.upstream.host}:{config.upstream.port}"
+            f", store {config.store.path}, policy {config.policy.path}"
+        )
+        if demo:
+            line += f"; demo sink on {config.upstream.host}:{config.upstream.port} prints what it receives"
+        print(line, flush=True)
+        await stop.wait()
+    finally:
+        if server is not None:
+            server.close()
+            await server.wait_closed()
+        await scheduler.stop()
+        await relay.stop()
+        inspector.close()
+        await store.close()
+        if sink_server is not None:
+            sink_server.close()
+
+
+def main(args: argparse.Namespace) -> int:
+    if getattr(args, "hash_password", False):
+        password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+        print(hash_password(password))
+        return 0
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"sekimori: {exc}", file=sys.stderr)
+        return 2
+    if not config.policy.path.is_file():
+        print(f"sekimori: {args.config}: policy.path: no such file: {config.policy.path}", file=sys.stderr)
+        return 2
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await serve(config, demo=bool(getattr(args, "demo", False)), stop=stop)
+
+    try:
+        asyncio.run(_main())
+    except OSError as exc:
+        print(f"sekimori: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,334 @@
+"""The gateway's configuration file (YAML), validated at start.
+
+Every key is optional except ``secret``; unknown keys are errors. A wrong key or value raises
+:class:`ConfigError` naming the file, the line and the reason, so ``sekimori run`` stops before
+it listens on anything.
+
+Durations are seconds or a number with a unit (``30s``, ``10m``, ``2h``, ``5d``); sizes are
+bytes or a number with a unit (``512KiB``, ``25MiB``, ``25MB``).
+
+>>> parse_duration("5d"), parse_duration("90s"), parse_duration(1.5)
+(432000.0, 90.0, 1.5)
+>>> parse_size("25MiB"), parse_size("1k"), parse_size(100)
+(26214400, 1000, 100)
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+
+class ConfigError(ValueError):
+    """A configuration file problem, with where it is: ``file:line: reason``."""
+
+    def __init__(self, path: str, line: int | None, reason: str) -> None:
+        self.path = path
+        self.line = line
+        self.reason = reason
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {reason}")
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+_SIZE = re.compile(r"^\s*(\d+)\s*([kKmMgG]i?[bB]?|[bB])?\s*$")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number or ``<number><ms|s|m|h|d>``."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or e.g. '30s', '10m', '2h', '5d'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+    else:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 10m, 2h, 5d)")
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+def parse_size(value: object) -> int:
+    """Bytes from a number or ``<number><k|KiB|M|MiB|G|GiB>`` (decimal without ``i``)."""
+    if isinstance(value, bool):
+        raise ValueError("a size is a number of bytes or e.g. '25MiB'")
+    if isinstance(value, int):
+        size = value
+    elif isinstance(value, str) and (m := _SIZE.match(value)):
+        unit = (m.group(2) or "b").lower().rstrip("b")
+        base = 1024 if unit.endswith("i") else 1000
+        power = {"": 0, "k": 1, "m": 2, "g": 3}[unit.rstrip("i")]
+        size = int(m.group(1)) * base**power
+    else:
+        raise ValueError(f"not a size: {value!r} (use e.g. 512KiB, 25MiB)")
+    if size < 0:
+        raise ValueError("a size cannot be negative")
+    return size
+
+
+def _cidr(net: str) -> str:
+    try:
+        ipaddress.ip_network(net, strict=False)
+    except ValueError as exc:
+        raise ValueError(f"not a network: {net!r} ({exc})") from None
+    return net
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Network = Annotated[str, AfterValidator(_cidr)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TlsConfig(_Model):
+    """Certificate for STARTTLS on the listening side."""
+
+    cert: Path
+    key: Path
+    #: Refuse MAIL before STARTTLS (RFC 3207 s4).
+    require: bool = False
+
+
+class AuthConfig(_Model):
+    """SMTP AUTH (only offered over TLS). ``users`` maps a name to a password hash made by
+    ``sekimori smtp --hash-password``."""
+
+    users: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("users")
+    @classmethod
+    def _hashes(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, hashed in v.items():
+            if not hashed.startswith("scrypt$") or hashed.count("$") != 5:
+                raise ValueError(
+                    f"user {name!r}: password must be a hash from 'sekimori smtp --hash-password'"
+                )
+        return v
+
+
+class LimitsConfig(_Model):
+    max_message_size: Size = 25 * 1024 * 1024
+    max_recipients: int = Field(default=100, ge=1)
+    #: Whole SMTP session, from connect to quit.
+    session_time: Duration = 600.0
+    #: Between two commands (RFC 5321 s4.5.3.2.7 suggests 5 minutes).
+    idle_time: Duration = 300.0
+    #: More ``Received`` headers than this is a routing loop (RFC 5321 s6.3).
+    max_hops: int = Field(default=50, ge=5)
+
+
+class SmtpConfig(_Model):
+    host: str = "127.0.0.1"
+    port: Port = 10025
+    #: Name in the greeting and in our ``Received`` header.
+    hostname: str = "sekimori.localdomain"
+    #: Clients allowed to relay without AUTH (CIDR). Others must authenticate over TLS.
+    networks: list[Network] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    tls: TlsConfig | None = None
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+
+
+class RetryConfig(_Model):
+    first: Duration = 60.0
+    max_interval: Duration = 3600.0
+    #: After this long in the queue a message bounces (DSN to the sender).
+    lifetime: Duration = 5 * 86400.0
+
+
+class UpstreamConfig(_Model):
+    host: str = "127.0.0.1"
+    port: Port = 10026
+    #: ``none``, ``starttls`` (upgrade when offered, required if ``require_tls``) or ``tls`` (implicit).
+    tls: Literal["none", "starttls", "tls"] = "none"
+    require_tls: bool = False
+    username: str | None = None
+    password: str | None = None
+    concurrency: int = Field(default=8, ge=1, le=256)
+    timeout: Duration = 60.0
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+
+
+class UiConfig(_Model):
+    base_url: str = "http://127.0.0.1:8025"
+    #: How long cancel / send-now / approve links stay valid after the hold or approval ends.
+    link_validity: Duration = 7 * 86400.0
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+(/\S*)?$", v):
+            raise ValueError(f"not an http(s) URL: {v!r}")
+        return v.rstrip("/")
+
+
+class ScanConfig(_Model):
+    #: Classification budget per message; past it the message counts as not fully inspected.
+    time: Duration = 10.0
+    #: Worker processes for classification (0: a thread in the gateway process).
+    workers: int = Field(default=2, ge=0, le=64)
+
+
+class SchedulerConfig(_Model):
+    #: How often due holds, retries and approval deadlines are checked.
+    interval: Duration = 1.0
+
+
+class StoreConfig(_Model):
+    #: Folder of the embedded store (SQLite database and spool files).
+    path: Path = Path("var")
+
+
+class PolicyConfig(_Model):
+    path: Path = Path("policies/default.yaml")
+    #: How often the policy file is checked for changes.
+    reload_interval: Duration = 5.0
+
+
+class NotifyConfig(_Model):
+    #: Envelope and header sender of notifications and DSNs.
+    sender: str = "postmaster@localhost"
+    #: Security team mailbox (quarantine and ``notify_security``).
+    security: str | None = None
+    #: Send the sender a notification when the Bcc transform rewrote the headers.
+    bcc_notice: bool = True
+
+
+class Config(_Model):
+    smtp: SmtpConfig = Field(default_factory=SmtpConfig)
+    upstream: UpstreamConfig = Field(default_factory=UpstreamConfig)
+    ui: UiConfig = Field(default_factory=UiConfig)
+    scan: ScanConfig = Field(default_factory=ScanConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    #: Key for HMAC signatures (loop-protection header, links). At least 32 characters;
+    #: ``env:NAME`` reads it from an environment variable.
+    secret: str
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, v: str) -> str:
+        if v.startswith("env:"):
+            name = v[4:]
+            value = os.environ.get(name)
+            if value is None:
+                raise ValueError(f"environment variable {name} is not set")
+            v = value
+        if len(v) < 32:
+            raise ValueError("secret must be at least 32 characters")
+        return v
+
+    @property
+    def secret_bytes(self) -> bytes:
+        return self.secret.encode("utf-8")
+
+
+def _line_of(node: Any, loc: tuple[int | str, ...]) -> int | None:
+    """1-based line of the deepest node of ``loc`` found in the ruamel tree."""
+    line: int | None = None
+    for key in loc:
+        if isinstance(node, CommentedMap) and key in node:
+            line = node.lc.key(key)[0] + 1
+            node = node[key]
+        elif isinstance(node, CommentedSeq) and isinstance(key, int) and 0 <= key < len(node):
+            line = node.lc.item(key)[0] + 1
+            node = node[key]
+        else:
+            break
+    if line is None and isinstance(node, CommentedMap | CommentedSeq):
+        line = node.lc.line + 1
+    return line
+
+
+def load_config(path: str | os.PathLike[str], *, base: Path | None = None) -> Config:
+    """Read and validate a configuration file. Relative paths in it are resolved against
+    ``base`` (default: the current directory, as ``make run`` runs from the repository root)."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(name, None, f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(name, None, "not UTF-8 text") from None
+    try:
+        tree = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+        raise ConfigError(name, line, f"YAML syntax: {exc.problem}") from None
+    if not isinstance(tree, CommentedMap):
+        raise ConfigError(name, 1, "the file must be a mapping of sections (smtp:, upstream:, ...)")
+    try:
+        config = Config.model_validate(_plain(tree))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        dotted = ".".join(str(p) for p in loc) or "(top)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        raise ConfigError(name, _line_of(tree, loc), f"{dotted}: {msg}") from None
+    config = _resolve(config, base or Path.cwd())
+    tls = config.smtp.tls
+    if tls is not None:
+        for key, file in (("cert", tls.cert), ("key", tls.key)):
+            if not file.is_file():
+                raise ConfigError(
+                    name, _line_of(tree, ("smtp", "tls", key)), f"smtp.tls.{key}: no such file: {file}"
+                )
+    if config.smtp.auth.users and tls is None:
+        raise ConfigError(
+            name, _line_of(tree, ("smtp", "auth")), "smtp.auth: AUTH needs smtp.tls (passwords only over TLS)"
+        )
+    return config
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, CommentedMap):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, CommentedSeq):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _resolve(config: Config, base: Path) -> Config:
+    def abs_(p: Path) -> Path:
+        return p if p.is_absolute() else base / p
+
+    smtp = config.smtp
+    if smtp.tls is not None:
+        smtp = smtp.model_copy(
+            update={
+                "tls": smtp.tls.model_copy(update={"cert": abs_(smtp.tls.cert), "key": abs_(smtp.tls.key)})
+            }
+        )
+    return config.model_copy(
+        update={
+            "smtp": smtp,
+            "store": config.store.model_copy(update={"path": abs_(config.store.path)}),
+            "policy": config.policy.model_copy(update={"path": abs_(config.policy.path)}),
+        }
+    )

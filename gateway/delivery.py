@@ -1,0 +1,361 @@
+"""Delivery to the upstream MTA: a fixed number of workers, each keeping one SMTP connection
+open across messages (aiosmtplib), so concurrency is bounded by ``upstream.concurrency``.
+
+Per recipient: 2xx is done (remembered in ``meta["delivered_to"]``, so a retry never sends to
+that recipient again); 5xx is a permanent failure (the sender gets a DSN, RFC 3464); 4xx and
+connection errors defer the message with exponential backoff, until ``upstream.retry.lifetime``
+after it was received, when the rest fails permanently too. A message becomes ``delivered`` when
+no recipient is left to try and at least one accepted it, ``bounced`` otherwise.
+
+Crash safety: a message stays ``delivering`` until the upstream's 250 is recorded; a crash in
+between delivers it again after restart (a duplicate, bounded by what was in flight).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.header
+import email.utils
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiosmtplib
+
+from gateway.config import Config
+from gateway.store import MessageRecord, NotFound, SpoolCorrupt, State, Store, StoreError
+from gateway.tokens import LOOP_HEADER, VERDICT_HEADER, loop_header
+
+log = logging.getLogger(__name__)
+
+#: Message kinds made by Sekimori itself (``meta["kind"]``): never inspected, never bounced.
+OWN_KINDS = frozenset({"notification", "dsn"})
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    recipient: str
+    code: int
+    text: str
+    enhanced: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"recipient": self.recipient, "code": self.code, "text": self.text, "enhanced": self.enhanced}
+
+
+@dataclass(slots=True)
+class Outcome:
+    accepted: list[str] = field(default_factory=list)
+    transient: list[Failure] = field(default_factory=list)
+    permanent: list[Failure] = field(default_factory=list)
+
+
+BounceHook = Callable[[MessageRecord, list[Failure]], Awaitable[None]]
+
+_ENHANCED = re.compile(r"^\s*([245]\.\d{1,3}\.\d{1,3})\b")
+_HEADER_NAME = re.compile(r"^[!-9;-~]+$")
+
+
+def _failure(rcpt: str, code: int, text: str) -> Failure:
+    m = _ENHANCED.match(text)
+    return Failure(rcpt, code, " ".join(text.split())[:300], m.group(1) if m else "")
+
+
+def _clean(value: str) -> str:
+    return " ".join(value.replace("\r", " ").replace("\n", " ").split())
+
+
+def _header(name: str, value: str) -> bytes:
+    value = _clean(value)
+    if not value.isascii():
+        value = email.header.Header(value, "utf-8", header_name=name).encode()
+    return f"{name}: {value}\r\n".encode("ascii", "replace")
+
+
+def trace_headers(rec: MessageRecord, raw: bytes, config: Config, now: datetime) -> bytes:
+    """``Received`` (RFC 5321 s4.4; protocol names of RFC 3848), the verdict, the signed loop
+    header and any tag headers of the decision, to put in front of ``raw``."""
+    meta = rec.meta
+    proto = "ESMTP" + ("S" if meta.get("tls") else "") + ("A" if meta.get("auth_user") else "")
+    helo = _clean(str(meta.get("helo") or "unknown"))[:100]
+    ip = _clean(str(meta.get("client_ip") or "127.0.0.1"))
+    rcpt = f"\r\n\tfor <{rec.recipients[0]}>" if len(rec.recipients) == 1 else ""
+    received = (
+        f"Received: from {helo} ([{ip}])\r\n\tby {config.smtp.hostname} (Sekimori) with {proto} id {rec.id}"
+        f"{rcpt};\r\n\t{email.utils.format_datetime(rec.received_at)}\r\n"
+    ).encode("ascii", "replace")
+    out = [received]
+    kind = meta.get("kind")
+    if kind not in OWN_KINDS:
+        decision = rec.decision or {}
+        rules = ",".join(str(r) for r in decision.get("rules", [])) or "none"
+        skipped = decision.get("skipped")
+        verdict = f"{decision.get('action', 'deliver')}; rules={rules}; id={rec.id}"
+        if skipped:
+            verdict += f"; skipped={skipped}"
+        out.append(_header(VERDICT_HEADER, verdict))
+        for pair in decision.get("tag_headers", []) or []:
+            name, value = str(pair[0]), str(pair[1])
+            if _HEADER_NAME.match(name) and name.lower() not in (LOOP_HEADER.lower(), VERDICT_HEADER.lower()):
+                out.append(_header(name, value))
+    out.append(_header(LOOP_HEADER, loop_header(config.secret_bytes, rec.id, raw, now)))
+    return b"".join(out)
+
+
+def strip_own_headers(raw: bytes) -> bytes:
+    """Remove any loop or verdict header a client put in (only ours may be there)."""
+    head_end = raw.find(b"\r\n\r\n")
+    if head_end < 0:
+        return raw
+    lines = raw[: head_end + 2].split(b"\r\n")[:-1]
+    kept: list[bytes] = []
+    dropping = False
+    own = (LOOP_HEADER.lower().encode() + b":", VERDICT_HEADER.lower().encode() + b":")
+    for line in lines:
+        if line[:1] in (b" ", b"\t"):
+            if not dropping:
+                kept.append(line)
+            continue
+        dropping = line.lower().startswith(own)
+        if not dropping:
+            kept.append(line)
+    return b"\r\n".join(kept) + b"\r\n" + raw[head_end + 2 :]
+
+
+def backoff(attempts: int, first: float, cap: float) -> float:
+    """Seconds before attempt ``attempts + 1``: ``first`` doubling up to ``cap``.
+
+    >>> [backoff(n, 60, 600) for n in range(1, 6)]
+    [60.0, 120.0, 240.0, 480.0, 600.0]
+    """
+    return float(min(cap, first * 2 ** max(0, attempts - 1)))
+
+
+class Delivery:
+    """The delivery workers. :meth:`enqueue` hands over a message in ``delivering`` that this
+    process owns."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        owner: str,
+        on_bounce: BounceHook,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.config = config
+        self.up = config.upstream
+        self.store = store
+        self.owner = owner
+        self.on_bounce = on_bounce
+        self.clock = clock
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._pending: set[str] = set()
+        self._workers: list[asyncio.Task[None]] = []
+        self.delivered_count = 0
+
+    # --- public ------------------------------------------------------------------------------
+    def start(self) -> None:
+        for n in range(self.up.concurrency):
+            self._workers.append(asyncio.create_task(self._worker(n), name=f"delivery-{n}"))
+
+    async def stop(self) -> None:
+        for task in self._workers:
+            task.cancel()
+        for task in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._workers.clear()
+
+    def enqueue(self, msg_id: str) -> bool:
+        """Queue a message for delivery; ``False`` if it is already queued or being sent."""
+        if msg_id in self._pending:
+            return False
+        self._pending.add(msg_id)
+        self._queue.put_nowait(msg_id)
+        return True
+
+    def busy(self, msg_id: str) -> bool:
+        return msg_id in self._pending
+
+    @property
+    def backlog(self) -> int:
+        return len(self._pending)
+
+    # --- workers -----------------------------------------------------------------------------
+    def _client(self) -> aiosmtplib.SMTP:
+        tls = self.up.tls
+        return aiosmtplib.SMTP(
+            hostname=self.up.host,
+            port=self.up.port,
+            timeout=self.up.timeout,
+            use_tls=tls == "tls",
+            start_tls=(True if self.up.require_tls else None) if tls == "starttls" else False,
+            username=self.up.username,
+            password=self.up.password,
+            local_hostname=self.config.smtp.hostname,
+        )
+
+    async def _worker(self, n: int) -> None:
+        client: aiosmtplib.SMTP | None = None
+        try:
+            while True:
+                try:
+                    msg_id = await asyncio.wait_for(self._queue.get(), timeout=30.0)
+                except TimeoutError:
+                    await self._close(client)
+                    client = None
+                    continue
+                try:
+                    client = await self._deliver(msg_id, client)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception(
+                        "delivery of %s failed unexpectedly; it stays queued for the scheduler", msg_id
+                    )
+                    await self._close(client)
+                    client = None
+                finally:
+                    self._pending.discard(msg_id)
+        finally:
+            await self._close(client)
+
+    async def _close(self, client: aiosmtplib.SMTP | None) -> None:
+        if client is not None and client.is_connected:
+            try:
+                await asyncio.wait_for(client.quit(), timeout=5)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                client.close()
+        return None
+
+    async def _send(
+        self, client: aiosmtplib.SMTP | None, sender: str, rcpts: list[str], data: bytes
+    ) -> tuple[aiosmtplib.SMTP | None, Outcome]:
+        out = Outcome()
+        try:
+            if client is None or not client.is_connected:
+                client = self._client()
+                await client.connect()
+            else:
+                await client.rset()
+            if client.is_ehlo_or_helo_needed:
+                await client.ehlo()
+            options: list[str] = []
+            if not data.isascii() and client.supports_extension("8bitmime"):
+                options.append("BODY=8BITMIME")
+            if not (sender.isascii() and all(r.isascii() for r in rcpts)) and client.supports_extension(
+                "smtputf8"
+            ):
+                options.append("SMTPUTF8")
+            errors, _ = await client.sendmail(sender, rcpts, data, mail_options=options)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            for refused in exc.recipients:
+                bucket = out.permanent if refused.code >= 500 else out.transient
+                bucket.append(_failure(refused.recipient, refused.code, refused.message))
+            return client, out
+        except aiosmtplib.SMTPResponseException as exc:
+            bucket = out.permanent if exc.code >= 500 else out.transient
+            bucket.extend(_failure(r, exc.code, exc.message) for r in rcpts)
+            await self._close(client)
+            return None, out
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            out.transient.extend(
+                _failure(r, 451, f"4.4.1 upstream: {type(exc).__name__}: {exc}") for r in rcpts
+            )
+            await self._close(client)
+            return None, out
+        for r in rcpts:
+            if r in errors:
+                resp = errors[r]
+                (out.permanent if resp.code >= 500 else out.transient).append(
+                    _failure(r, resp.code, resp.message)
+                )
+            else:
+                out.accepted.append(r)
+        return client, out
+
+    async def _deliver(self, msg_id: str, client: aiosmtplib.SMTP | None) -> aiosmtplib.SMTP | None:
+        rec = await self.store.get(msg_id)
+        if rec is None or rec.state is not State.DELIVERING:
+            return client
+        now = self.clock()
+        meta = dict(rec.meta)
+        done = set(meta.get("delivered_to", []))
+        failed = {f["recipient"] for f in meta.get("failed", [])}
+        rcpts = [r for r in rec.recipients if r not in done and r not in failed]
+        out = Outcome()
+        if rcpts:
+            try:
+                raw = await self.store.load_raw(msg_id)
+            except (NotFound, SpoolCorrupt) as exc:
+                log.error("%s: spooled message unusable: %s", msg_id, exc)
+                out.permanent.extend(Failure(r, 554, f"5.3.0 spool: {exc}", "5.3.0") for r in rcpts)
+            else:
+                data = trace_headers(rec, raw, self.config, now) + raw
+                client, out = await self._send(client, rec.sender, rcpts, data)
+        done.update(out.accepted)
+        meta["delivered_to"] = sorted(done)
+        expired = now >= rec.received_at + timedelta(seconds=self.up.retry.lifetime)
+        if out.transient and expired:
+            out.permanent.extend(
+                Failure(f.recipient, f.code, f"{f.text} (gave up after queue lifetime)", "4.4.7")
+                for f in out.transient
+            )
+            out.transient = []
+        if out.permanent:
+            meta["failed"] = [*meta.get("failed", []), *(f.to_dict() for f in out.permanent)]
+        last_error = "; ".join(f"{f.recipient}: {f.code} {f.text}" for f in out.transient + out.permanent)[
+            :1000
+        ]
+        try:
+            if out.transient:
+                delay = backoff(rec.attempts + 1, self.up.retry.first, self.up.retry.max_interval)
+                await self.store.transition(
+                    msg_id,
+                    State.DEFERRED,
+                    actor="delivery",
+                    reason=f"upstream: {out.transient[0].code} {out.transient[0].text}"[:300],
+                    expect=State.DELIVERING,
+                    attempts=rec.attempts + 1,
+                    next_attempt_at=now + timedelta(seconds=delay),
+                    last_error=last_error,
+                    meta=meta,
+                )
+            elif done:
+                await self.store.transition(
+                    msg_id,
+                    State.DELIVERED,
+                    actor="delivery",
+                    reason=f"upstream accepted {len(done)} recipient(s)",
+                    expect=State.DELIVERING,
+                    attempts=rec.attempts + 1,
+                    last_error=last_error,
+                    meta=meta,
+                )
+                self.delivered_count += 1
+            else:
+                await self.store.transition(
+                    msg_id,
+                    State.BOUNCED,
+                    actor="delivery",
+                    reason="every recipient failed permanently",
+                    expect=State.DELIVERING,
+                    attempts=rec.attempts + 1,
+                    last_error=last_error,
+                    meta=meta,
+                )
+        except StoreError:
+            log.exception("%s: cannot record delivery outcome", msg_id)
+            return client
+        if out.permanent and rec.meta.get("kind") not in OWN_KINDS:
+            try:
+                await self.on_bounce(rec, out.permanent)
+            except Exception:
+                log.exception("%s: cannot send DSN", msg_id)
+        return client

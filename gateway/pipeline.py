@@ -1,0 +1,182 @@
+"""Inspect one message: classify it off the event loop within its time budget, let the policy
+decide. The SMTP handler and crash recovery both come through here.
+
+Classification is CPU-bound and runs in a pool of worker processes (``scan.workers``; ``0`` runs
+it in a thread, for tests and tiny installs). ``classifiers.scan_message`` enforces the budget
+itself; if a worker still does not answer within twice the budget, the message counts as not
+fully inspected (``errors`` carries why) and the policy decides on that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import email.parser
+import email.policy
+import email.utils
+import logging
+import multiprocessing
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from classifiers import Limits, ScanResult, redact, scan_message
+from policies import Decision, Envelope, PolicyHolder, evaluate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Inspection:
+    scan: ScanResult
+    decision: Decision
+
+
+class KnownDomains:
+    """The :class:`policies.HistoryView` over a snapshot of the sender's delivered domains."""
+
+    def __init__(self, sender: str, domains: Iterable[str]) -> None:
+        self._sender = sender.lower()
+        self._domains = frozenset(d.lower() for d in domains)
+
+    def has_written_to(self, sender: str, domain: str) -> bool:
+        return sender.lower() == self._sender and domain.lower() in self._domains
+
+
+def _scan(raw: bytes, seconds: float) -> ScanResult:
+    return scan_message(raw, Limits(max_seconds=seconds))
+
+
+def _header_addresses(raw: bytes) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    head_end = raw.find(b"\r\n\r\n")
+    head = raw[: head_end + 2] if head_end >= 0 else raw
+    msg = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+
+    def addrs(name: str) -> tuple[str, ...]:
+        values = [str(v) for v in msg.get_all(name, [])]
+        return tuple(a for _, a in email.utils.getaddresses(values) if a)
+
+    subject = str(msg.get("Subject", ""))
+    try:
+        subject = str(email.header.make_header(email.header.decode_header(subject)))
+    except (ValueError, LookupError, UnicodeError):
+        subject = subject.encode("ascii", "replace").decode()
+    return addrs("To"), addrs("Cc"), subject[:500]
+
+
+def header_facts(raw: bytes) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """``(to, cc, subject)`` from the header block; never raises on malformed headers."""
+    try:
+        return _header_addresses(raw)
+    except Exception:  # hostile headers must not stop the relay
+        log.debug("unparseable headers", exc_info=True)
+        return (), (), ""
+
+
+def make_envelope(raw: bytes, sender: str, recipients: Iterable[str], scan: ScanResult) -> Envelope:
+    to, cc, _ = header_facts(raw)
+    names = tuple(p.filename for p in scan.parts if p.filename)
+    return Envelope(
+        direction="mail",
+        sender=sender,
+        recipients=tuple(recipients),
+        to=to,
+        cc=cc,
+        size=len(raw),
+        attachment_names=names,
+    )
+
+
+def scan_summary(scan: ScanResult) -> dict[str, Any]:
+    """What the store keeps of a scan: redacted values only."""
+    out = scan.to_dict(redact=True)
+    out["fully_inspected"] = scan.fully_inspected
+    return out
+
+
+class Inspector:
+    """Classification pool + the current policy."""
+
+    def __init__(self, policies: PolicyHolder, *, scan_time: float, workers: int) -> None:
+        self.policies = policies
+        self.scan_time = scan_time
+        self._pool: concurrent.futures.Executor
+        if workers > 0:
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=workers, mp_context=multiprocessing.get_context("forkserver")
+            )
+        else:
+            self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="scan")
+
+    async def classify(self, raw: bytes) -> ScanResult:
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._pool, _scan, raw, self.scan_time)
+        try:
+            return await asyncio.wait_for(future, timeout=2 * self.scan_time + 5)
+        except TimeoutError:
+            log.warning("classification exceeded its budget (%.1fs)", self.scan_time)
+            return ScanResult(parts=(), records=0, size=len(raw), errors=("scan: time budget exceeded",))
+        except concurrent.futures.process.BrokenProcessPool:
+            log.exception("classification worker died")
+            return ScanResult(parts=(), records=0, size=len(raw), errors=("scan: worker crashed",))
+
+    async def inspect(
+        self,
+        raw: bytes,
+        sender: str,
+        recipients: Iterable[str],
+        *,
+        known_domains: Iterable[str],
+        now: datetime,
+    ) -> Inspection:
+        recipients = tuple(recipients)
+        scan = await self.classify(raw)
+        self.policies.reload_if_changed()
+        envelope = make_envelope(raw, sender, recipients, scan)
+        decision = evaluate(
+            self.policies.current, envelope, scan, now=now, history=KnownDomains(sender, known_domains)
+        )
+        return Inspection(scan, decision)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def findings_for_notice(decision: Decision) -> list[dict[str, Any]]:
+    """The matched rules with their (already redacted) evidence, for notification templates."""
+    out: list[dict[str, Any]] = []
+    for m in decision.matches:
+        out.append(
+            {
+                "rule_id": m.rule_id,
+                "title_ja": m.title_ja,
+                "title_en": m.title_en,
+                "description_ja": m.description_ja,
+                "description_en": m.description_en,
+                "action": str(m.action),
+                "evidence": [
+                    {
+                        "entity_type": e.entity_type or "",
+                        "count": e.count,
+                        "values": list(e.values),
+                        "locations": list(e.locations),
+                        "detail": e.detail,
+                    }
+                    for e in m.evidence
+                ],
+            }
+        )
+    return out
+
+
+__all__ = [
+    "Inspection",
+    "Inspector",
+    "KnownDomains",
+    "findings_for_notice",
+    "header_facts",
+    "make_envelope",
+    "redact",
+    "scan_summary",
+]

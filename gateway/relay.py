@@ -1,0 +1,350 @@
+"""The relay: what happens to a message from the end of DATA to its final state.
+
+:meth:`Relay.receive` spools the message durably (the store fsyncs before it returns), then
+inspects it and applies the policy's decision; only then does the SMTP session answer (250 with
+the queue id, or 550 for ``block``). :meth:`Relay.recover` resumes every message a crash left
+in ``received`` or ``delivering``; :class:`gateway.scheduler.Scheduler` drives the timers.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway import replies
+from gateway.config import Config
+from gateway.delivery import OWN_KINDS, Delivery, Failure, strip_own_headers
+from gateway.notify import Notifier
+from gateway.pipeline import Inspection, Inspector, header_facts, scan_summary
+from gateway.replies import Reply
+from gateway.store import InvalidTransition, MessageRecord, State, Store, StoreError
+from gateway.tokens import LOOP_HEADER, verify_loop
+from policies import Action
+
+log = logging.getLogger(__name__)
+
+
+def make_owner() -> str:
+    """This process's lease name: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _loop_value(raw: bytes) -> str | None:
+    head_end = raw.find(b"\r\n\r\n")
+    head = raw[: head_end + 2] if head_end >= 0 else raw
+    prefix = LOOP_HEADER.lower().encode() + b":"
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(prefix):
+            return line[len(prefix) :].decode("ascii", "replace").strip()
+    return None
+
+
+def convert_to_bcc(raw: bytes, is_internal: Callable[[str], bool]) -> tuple[bytes, list[str]]:
+    """Remove external addresses from the To and Cc headers (the envelope is not touched).
+
+    Returns the new message and the addresses moved; the body and other headers stay
+    byte-for-byte the same.
+
+    >>> raw = b"To: a@in.jp, x@out.com\\r\\nCc: y@out.com\\r\\nSubject: s\\r\\n\\r\\nbody\\r\\n"
+    >>> new, moved = convert_to_bcc(raw, lambda a: a.endswith("@in.jp"))
+    >>> new
+    b'To: a@in.jp\\r\\nSubject: s\\r\\n\\r\\nbody\\r\\n'
+    >>> moved
+    ['x@out.com', 'y@out.com']
+    """
+    head_end = raw.find(b"\r\n\r\n")
+    if head_end < 0:
+        return raw, []
+    lines = raw[: head_end + 2].split(b"\r\n")[:-1]
+    fields: list[list[bytes]] = []
+    for line in lines:
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1].append(line)
+        else:
+            fields.append([line])
+    moved: list[str] = []
+    out: list[bytes] = []
+    saw_to = False
+    for field in fields:
+        name = field[0].split(b":", 1)[0].strip().lower()
+        if name not in (b"to", b"cc"):
+            out.extend(field)
+            continue
+        value = b"\r\n".join(field).split(b":", 1)[1].decode("utf-8", "surrogateescape")
+        addrs = email.utils.getaddresses([value])
+        keep = [(n, a) for n, a in addrs if a and is_internal(a)]
+        moved.extend(a for n, a in addrs if a and not is_internal(a))
+        if len(keep) == len([a for a in addrs if a[1]]):
+            out.extend(field)
+            saw_to = saw_to or name == b"to"
+            continue
+        if keep:
+            rendered = ", ".join(email.utils.formataddr(pair, charset="utf-8") for pair in keep)
+            out.append(field[0].split(b":", 1)[0] + b": " + rendered.encode("utf-8", "surrogateescape"))
+            saw_to = saw_to or name == b"to"
+    if not moved:
+        return raw, []
+    if not saw_to:
+        out.append(b"To: undisclosed-recipients:;")
+    return b"\r\n".join(out) + b"\r\n" + raw[head_end + 2 :], moved
+
+
+def _block_reason(decision: dict[str, Any]) -> str:
+    winning = [m for m in decision.get("matches", []) if m.get("action") == "block"]
+    if winning:
+        first = winning[0]
+        return f"Blocked by policy {first.get('rule_id', '')}: {first.get('title_en', '')}"
+    return replies.BLOCKED.text
+
+
+class Relay:
+    """Ties the store, the inspector, delivery and notifications together."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        inspector: Inspector,
+        *,
+        owner: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.inspector = inspector
+        self.owner = owner or make_owner()
+        self.clock = clock
+        self.delivery = Delivery(config, store, owner=self.owner, on_bounce=self._bounced, clock=clock)
+        self.notifier = Notifier(
+            config, store, self.delivery, owner=self.owner, is_internal=self.is_internal, clock=clock
+        )
+
+    def is_internal(self, address: str) -> bool:
+        return bool(self.inspector.policies.current.is_internal(address))
+
+    # --- life cycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.delivery.start()
+        await self.recover()
+
+    async def stop(self) -> None:
+        await self.delivery.stop()
+
+    async def recover(self) -> int:
+        """Resume what a previous run left in ``received`` or ``delivering``."""
+        records = await self.store.recover(self.owner)
+        for rec in records:
+            await self.resume(rec)
+        if records:
+            log.info("recovered %d message(s)", len(records))
+        return len(records)
+
+    async def resume(self, rec: MessageRecord) -> None:
+        """Continue a message this process owns: decide a ``received`` one, deliver the rest."""
+        if rec.state is State.DELIVERING:
+            self.delivery.enqueue(rec.id)
+        elif rec.state is State.RECEIVED:
+            try:
+                raw = await self.store.load_raw(rec.id)
+                await self.process(rec, raw, in_session=False)
+            except StoreError:
+                log.exception("%s: cannot resume", rec.id)
+
+    # --- the SMTP hand-off -------------------------------------------------------------------
+    async def receive(self, raw: bytes, sender: str, recipients: list[str], meta: dict[str, Any]) -> Reply:
+        raw = strip_own_headers(raw) if _loop_value(raw) is None else raw
+        _, _, subject = header_facts(raw)
+        try:
+            rec = await self.store.accept(
+                raw, sender=sender, recipients=recipients, subject=subject, meta=meta, owner=self.owner
+            )
+        except StoreError:
+            log.exception("cannot spool a message from %s", sender)
+            return replies.SPOOL_FAILED
+        try:
+            return await self.process(rec, raw, in_session=True)
+        except Exception:
+            log.exception("%s: processing failed", rec.id)
+            return await self._failed(rec)
+
+    async def _failed(self, rec: MessageRecord) -> Reply:
+        """After an internal error: if the message is still undecided, drop it and let the
+        client retry (451); if it was decided already, its fate is recorded, so 250."""
+        try:
+            current = await self.store.get(rec.id)
+            if current is not None and current.state is State.RECEIVED:
+                await self.store.transition(
+                    rec.id,
+                    State.REFUSED,
+                    actor="smtp",
+                    reason="internal error; client told to retry (451)",
+                    expect=State.RECEIVED,
+                )
+                return replies.INTERNAL_ERROR
+            if current is not None and current.state is not State.REFUSED:
+                return replies.queued(rec.id)
+        except StoreError:
+            log.exception("%s: cannot record the failure", rec.id)
+        return replies.INTERNAL_ERROR
+
+    async def process(self, rec: MessageRecord, raw: bytes, *, in_session: bool) -> Reply:
+        if rec.meta.get("kind") in OWN_KINDS:
+            await self._to_delivery(rec, {"action": "deliver", "skipped": "own"}, {}, "own notification")
+            return replies.queued(rec.id)
+        loop_value = _loop_value(raw)
+        if loop_value is not None:
+            passed = verify_loop(self.config.secret_bytes, loop_value, raw, self.clock())
+            if passed is not None:
+                decision = {"action": "deliver", "skipped": "loop", "rules": [], "inspected_as": passed}
+                await self._to_delivery(rec, decision, {}, f"already inspected as {passed}")
+                return replies.queued(rec.id)
+        known = await self.store.known_domains(rec.sender)
+        inspection = await self.inspector.inspect(
+            raw, rec.sender, rec.recipients, known_domains=known, now=self.clock()
+        )
+        return await self.apply(rec, raw, inspection, in_session=in_session)
+
+    async def _to_delivery(
+        self, rec: MessageRecord, decision: dict[str, Any], scan: dict[str, Any], reason: str
+    ) -> None:
+        await self.store.transition(
+            rec.id,
+            State.DELIVERING,
+            actor="policy",
+            reason=reason,
+            expect=State.RECEIVED,
+            owner=self.owner,
+            decision=decision,
+            scan=scan,
+        )
+        self.delivery.enqueue(rec.id)
+
+    async def apply(
+        self, rec: MessageRecord, raw: bytes, inspection: Inspection, *, in_session: bool
+    ) -> Reply:
+        d = inspection.decision
+        dd = d.to_dict()
+        scan = scan_summary(inspection.scan)
+        rules = ",".join(d.rule_ids) or "none"
+        action = d.action
+        if action is Action.BLOCK:
+            reason = _block_reason(dd)
+            rec = await self.store.transition(
+                rec.id,
+                State.REFUSED,
+                actor="policy",
+                reason=reason,
+                expect=State.RECEIVED,
+                decision=dd,
+                scan=scan,
+            )
+            await self._notify(self.notifier.blocked(rec, dd))
+            if d.notify_security:
+                await self._notify(self.notifier.security(rec, dd))
+            return replies.blocked(reason, rec.id)
+        moved: list[str] = []
+        if "bcc" in d.transforms:
+            new_raw, moved = convert_to_bcc(raw, self.is_internal)
+            if moved:
+                rec = await self.store.replace_raw(
+                    rec.id,
+                    new_raw,
+                    actor="policy",
+                    reason=f"Bcc conversion: {len(moved)} external address(es)",
+                )
+        if action in (Action.DELIVER, Action.TAG, Action.BCC):
+            await self._to_delivery(rec, dd, scan, f"policy: {action.value} (rules {rules})")
+        elif action is Action.HOLD:
+            rec = await self.store.transition(
+                rec.id,
+                State.HELD,
+                actor="policy",
+                reason=f"policy: hold (rules {rules})",
+                expect=State.RECEIVED,
+                release_at=d.release_at or self.clock(),
+                decision=dd,
+                scan=scan,
+            )
+            await self._notify(self.notifier.held(rec, dd, d.release_at))
+        elif action is Action.APPROVAL:
+            rec = await self.store.transition(
+                rec.id,
+                State.PENDING_APPROVAL,
+                actor="policy",
+                reason=f"policy: approval (rules {rules})",
+                expect=State.RECEIVED,
+                expires_at=d.approval_deadline,
+                approvers=tuple(d.approvers),
+                decision=dd,
+                scan=scan,
+            )
+            await self._notify(self.notifier.approval(rec, dd, d.approvers))
+        else:
+            rec = await self.store.transition(
+                rec.id,
+                State.QUARANTINED,
+                actor="policy",
+                reason=f"policy: {action.value} (rules {rules})",
+                expect=State.RECEIVED,
+                decision=dd,
+                scan=scan,
+            )
+            await self._notify(self.notifier.quarantined(rec, dd))
+        if moved:
+            await self._notify(self.notifier.bcc_converted(rec, dd, moved))
+        if d.notify_security and action is not Action.QUARANTINE:
+            await self._notify(self.notifier.security(rec, dd))
+        return replies.queued(rec.id)
+
+    async def _notify(self, coro: Any) -> None:
+        """Notifications never change the answer to the client."""
+        try:
+            await coro
+        except Exception:
+            log.exception("notification failed")
+
+    # --- timers (called by the scheduler) ----------------------------------------------------
+    async def approval_timeout(self, rec: MessageRecord) -> None:
+        decision = dict(rec.decision)
+        on_timeout = decision.get("on_timeout") or "reject"
+        try:
+            if on_timeout == "escalate":
+                rec = await self.store.transition(
+                    rec.id,
+                    State.QUARANTINED,
+                    actor="scheduler",
+                    reason="approval deadline passed: escalated",
+                    expect=State.PENDING_APPROVAL,
+                )
+                await self._notify(self.notifier.quarantined(rec, decision, escalated=True))
+            else:
+                rec = await self.store.transition(
+                    rec.id,
+                    State.REJECTED,
+                    actor="scheduler",
+                    reason="approval deadline passed: rejected",
+                    expect=State.PENDING_APPROVAL,
+                )
+                await self._notify(
+                    self.notifier.rejected(rec, decision, "承認期限切れ / the approval deadline passed")
+                )
+        except InvalidTransition:
+            log.info("%s: approval already decided", rec.id)
+
+    async def _bounced(self, rec: MessageRecord, failures: list[Failure]) -> None:
+        try:
+            raw = await self.store.load_raw(rec.id)
+        except StoreError:
+            raw = b""
+        head_end = raw.find(b"\r\n\r\n")
+        headers = raw[: head_end + 2] if head_end >= 0 else raw
+        await self.notifier.dsn(rec, failures, headers)
+
+
+__all__ = ["Relay", "convert_to_bcc", "make_owner"]

@@ -1,0 +1,77 @@
+"""Timers: releases holds when due, retries deferred mail, applies approval deadlines, and
+picks up work nobody owns (a message an operator or the UI released into ``delivering``, or
+one a dead instance left behind). Every pick-up is a compare-and-set claim on the store, so
+with several instances each message is taken exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from gateway.relay import Relay
+from gateway.store import State, StoreError
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    def __init__(
+        self, relay: Relay, *, interval: float, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self.relay = relay
+        self.store = relay.store
+        self.interval = interval
+        self.clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except StoreError:
+                log.exception("scheduler tick failed; trying again")
+            await asyncio.sleep(self.interval)
+
+    async def tick(self) -> int:
+        """One pass over due work; returns how many messages it moved on."""
+        now = self.clock()
+        owner = self.relay.owner
+        moved = 0
+        for rec in await self.store.due(now):
+            if self.relay.delivery.busy(rec.id):
+                continue
+            if rec.state is State.PENDING_APPROVAL:
+                await self.relay.approval_timeout(rec)
+                moved += 1
+                continue
+            reason = {
+                State.HELD: "hold released: release time reached",
+                State.DEFERRED: f"retry (attempt {rec.attempts + 1})",
+                State.DELIVERING: "picked up for delivery",
+                State.RECEIVED: "picked up to decide",
+            }.get(rec.state)
+            if reason is None:
+                continue
+            to = State.DELIVERING if rec.state in (State.HELD, State.DEFERRED) else None
+            claimed = await self.store.claim(
+                rec.id, owner=owner, from_states=rec.state, to=to, actor="scheduler", reason=reason, now=now
+            )
+            if claimed is None:
+                continue
+            moved += 1
+            await self.relay.resume(claimed)
+        return moved

@@ -1,0 +1,240 @@
+"""The SMTP side: an aiosmtpd server with our own async handler.
+
+:class:`GatewaySMTP` is aiosmtpd's protocol with Sekimori's limits: every reply goes through
+:func:`gateway.replies.translate`, the whole session has a time limit, an idle client gets a 421
+before the connection closes. :class:`RelayHandler` is the thin adapter of the house style:
+protocol in, :meth:`gateway.relay.Relay.receive` (spool → inspect → decide), protocol reply out.
+Internal failures answer 451 (transient), never aiosmtpd's default 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import ipaddress
+import logging
+import os
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from gateway import replies
+from gateway.config import Config
+from gateway.replies import Reply
+
+log = logging.getLogger(__name__)
+
+#: What the handler calls with a complete message: ``(raw, sender, recipients, meta) -> Reply``.
+Receiver = Callable[[bytes, str, list[str], dict[str, Any]], Awaitable[Reply]]
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    """A scrypt hash for ``smtp.auth.users`` (``scrypt$n$r$p$salt$hash``, base64)."""
+    salt = salt or os.urandom(16)
+    n, r, p = 2**14, 8, 1
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32)
+    return f"scrypt${n}${r}${p}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def check_password(password: bytes, hashed: str) -> bool:
+    try:
+        _, n, r, p, salt, digest = hashed.split("$")
+        got = hashlib.scrypt(password, salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=32)
+        return hmac.compare_digest(got, base64.b64decode(digest))
+    except (ValueError, TypeError):
+        return False
+
+
+def has_bare_line_ending(data: bytes) -> bool:
+    """True if a CR or LF appears other than as CRLF (SMTP smuggling, CVE-2023-51764 family).
+
+    >>> has_bare_line_ending(b"a\\r\\nb\\r\\n"), has_bare_line_ending(b"a\\n.\\r\\n"), has_bare_line_ending(b"a\\r.\\r\\n")
+    (False, True, True)
+    """
+    crlf = data.count(b"\r\n")
+    return data.count(b"\n") != crlf or data.count(b"\r") != crlf
+
+
+def count_received(raw: bytes) -> int:
+    head_end = raw.find(b"\r\n\r\n")
+    head = raw[: head_end + 2] if head_end >= 0 else raw
+    return sum(1 for line in head.split(b"\r\n") if line[:9].lower() == b"received:")
+
+
+class GatewaySMTP(SMTP):
+    """aiosmtpd's SMTP protocol with a session time limit and replies from our table."""
+
+    line_length_limit = 1001  # RFC 5321 s4.5.3.1.6: 998 octets + CRLF + transparency dot
+
+    def __init__(self, handler: Any, *, session_time: float, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._session_time = session_time
+        self._session_timer: asyncio.TimerHandle | None = None
+
+    async def push(self, status: str | bytes) -> None:
+        if isinstance(status, str):
+            await super().push(replies.translate(status))
+        else:
+            await super().push(status)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        first = self._session_timer is None
+        super().connection_made(transport)
+        if first:
+            self._session_timer = self.loop.call_later(
+                self._session_time, self._end_session, replies.SESSION_TOO_LONG
+            )
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._session_timer is not None:
+            self._session_timer.cancel()
+        super().connection_lost(error)
+
+    def _timeout_cb(self) -> None:
+        self._end_session(replies.IDLE_TIMEOUT)
+
+    def _end_session(self, reply: Reply) -> None:
+        if self.transport is None:
+            return
+        log.info("%r closing session: %s", self.session.peer if self.session else None, reply.text)
+        try:
+            self._writer.write(str(reply).encode("ascii") + b"\r\n")
+        except (OSError, RuntimeError, AttributeError):
+            log.debug("could not send %s", reply, exc_info=True)
+        self.transport.close()
+
+
+class RelayHandler:
+    """aiosmtpd handler: access control, limits, and hand-off of complete messages."""
+
+    def __init__(self, config: Config, receive: Receiver) -> None:
+        self.config = config
+        self.receive = receive
+        self.networks = [ipaddress.ip_network(n, strict=False) for n in config.smtp.networks]
+        self.limits = config.smtp.limits
+
+    # --- access ------------------------------------------------------------------------------
+    def client_permitted(self, session: Session) -> bool:
+        if session.authenticated:
+            return True
+        peer: Any = session.peer
+        if not isinstance(peer, tuple) or not peer:
+            return False
+        try:
+            addr = ipaddress.ip_address(str(peer[0]).split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped
+        return any(addr in net for net in self.networks)
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        users = self.config.smtp.auth.users
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        name = auth_data.login.decode("utf-8", "replace")
+        hashed = users.get(name)
+        ok = hashed is not None and check_password(auth_data.password, hashed)
+        log.info("AUTH %s for %r: %s", mechanism, name, "ok" if ok else "failed")
+        return AuthResult(success=ok, auth_data=name if ok else None)
+
+    # --- hooks ------------------------------------------------------------------------------
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        out = [r for r in responses if not (r.startswith("250-AUTH") and not self.config.smtp.auth.users)]
+        last = out.pop()
+        out += ["250-PIPELINING", "250-ENHANCEDSTATUSCODES", last]
+        return out
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
+    ) -> str:
+        if not self.client_permitted(session):
+            if self.config.smtp.auth.users:
+                return str(replies.AUTH_REQUIRED)
+            return str(replies.CLIENT_NOT_PERMITTED)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return str(replies.SENDER_OK)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if len(envelope.rcpt_tos) >= self.limits.max_recipients:
+            return str(replies.TOO_MANY_RECIPIENTS)
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return str(replies.RECIPIENT_OK)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content
+        if not isinstance(raw, bytes):
+            return str(replies.INTERNAL_ERROR)
+        if has_bare_line_ending(raw):
+            log.warning("%r refused: bare CR/LF in DATA (smuggling probe?)", session.peer)
+            return str(replies.BARE_LINE_ENDING)
+        if count_received(raw) > self.limits.max_hops:
+            return str(replies.ROUTING_LOOP)
+        sender = "" if envelope.mail_from in ("<>", None) else str(envelope.mail_from)
+        peer = session.peer
+        meta: dict[str, Any] = {
+            "client_ip": peer[0] if isinstance(peer, tuple) else str(peer),
+            "helo": session.host_name or "",
+            "auth_user": session.auth_data if session.authenticated else None,
+            "tls": session.ssl is not None,
+            "smtputf8": bool(envelope.smtp_utf8),
+        }
+        # The client may hang up while we inspect; the work must still finish (the message is
+        # already spooled), so it runs in its own task and the session only waits for it.
+        task = asyncio.ensure_future(self.receive(raw, sender, list(envelope.rcpt_tos), meta))
+        reply = await asyncio.shield(task)
+        return str(reply)
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.error("SMTP session error: %s: %s", type(error).__name__, error, exc_info=error)
+        return str(replies.INTERNAL_ERROR)
+
+
+def tls_context(config: Config) -> ssl.SSLContext | None:
+    tls = config.smtp.tls
+    if tls is None:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(tls.cert), str(tls.key))
+    return ctx
+
+
+async def start_server(config: Config, receive: Receiver) -> asyncio.Server:
+    """Listen on ``smtp.host:smtp.port`` (port 0 picks a free one; see ``server.sockets``)."""
+    handler = RelayHandler(config, receive)
+    ctx = tls_context(config)
+    limits = config.smtp.limits
+    loop = asyncio.get_running_loop()
+
+    def factory() -> GatewaySMTP:
+        return GatewaySMTP(
+            handler,
+            session_time=limits.session_time,
+            data_size_limit=limits.max_message_size,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=config.smtp.hostname,
+            ident="Sekimori ESMTP",
+            tls_context=ctx,
+            require_starttls=bool(ctx and config.smtp.tls and config.smtp.tls.require),
+            timeout=limits.idle_time,
+            auth_require_tls=True,
+            authenticator=handler.authenticate,
+            auth_exclude_mechanism=() if config.smtp.auth.users else ("LOGIN", "PLAIN"),
+            loop=loop,
+        )
+
+    return await loop.create_server(factory, host=config.smtp.host, port=config.smtp.port)

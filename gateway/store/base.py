@@ -1,0 +1,319 @@
+"""The store seam: one Protocol for the queue, the spool and the audit trail.
+
+Every backend (the embedded SQLite + spool files default in :mod:`gateway.store.sqlite`, a Redis
+backend for several gateway instances later) implements :class:`Store` and passes the same
+contract tests (``tests/gateway/test_store_contract.py``).
+
+Life cycle (``/work/shared/design.md``)::
+
+    received ─decide─> delivering ──> delivered
+        │                  └─> deferred (retry, backoff) ──> delivering | bounced
+        ├──> held (release_at) ──> delivering | cancelled
+        ├──> pending_approval ──> delivering | rejected | quarantined (timeout escalation)
+        ├──> quarantined ──> delivering | deleted
+        └──> refused (550 in the SMTP session; the raw message is removed)
+
+``delivering`` means *to be delivered now*. A message in ``delivering`` (or ``received``) is
+owned by a worker through a lease (``owner``, ``lease_until``). The process that moves a message
+to ``delivering`` and delivers it itself passes ``owner=`` to :meth:`Store.transition`; anyone
+else (the operator CLI's ``queue release``, the UI's "send now") leaves ``owner`` unset, and the
+message shows up in :meth:`Store.due` until a delivery worker takes it with
+:meth:`Store.claim` (``from_states=DELIVERING, to=None``). Timers work the same way: the scheduler
+reads :meth:`Store.due` and claims ``held``/``deferred`` messages into ``delivering``; the claim
+is a compare-and-set, so exactly one worker wins even with several instances.
+
+Errors (a small tree, rooted in builtins)::
+
+    StoreError(Exception)            .transient: True when retrying later may succeed (SMTP 451)
+     ├── NotFound(StoreError, KeyError)       no message with that id
+     ├── InvalidTransition(StoreError)        not allowed by ALLOWED, or the state moved on
+     └── SpoolCorrupt(StoreError)             the raw message is missing or its hash differs
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+
+class State(StrEnum):
+    RECEIVED = "received"
+    DELIVERING = "delivering"
+    DEFERRED = "deferred"
+    DELIVERED = "delivered"
+    BOUNCED = "bounced"
+    HELD = "held"
+    CANCELLED = "cancelled"
+    PENDING_APPROVAL = "pending_approval"
+    REJECTED = "rejected"
+    QUARANTINED = "quarantined"
+    DELETED = "deleted"
+    REFUSED = "refused"
+
+
+_S = State
+
+#: Every allowed transition; anything else raises :class:`InvalidTransition`.
+ALLOWED: Mapping[State, frozenset[State]] = {
+    _S.RECEIVED: frozenset(
+        {_S.DELIVERING, _S.HELD, _S.PENDING_APPROVAL, _S.QUARANTINED, _S.REFUSED},
+    ),
+    _S.DELIVERING: frozenset({_S.DELIVERED, _S.DEFERRED, _S.BOUNCED}),
+    _S.DEFERRED: frozenset({_S.DELIVERING, _S.BOUNCED}),
+    _S.HELD: frozenset({_S.DELIVERING, _S.CANCELLED}),
+    _S.PENDING_APPROVAL: frozenset({_S.DELIVERING, _S.REJECTED, _S.QUARANTINED}),
+    _S.QUARANTINED: frozenset({_S.DELIVERING, _S.DELETED}),
+    _S.DELIVERED: frozenset(),
+    _S.BOUNCED: frozenset(),
+    _S.CANCELLED: frozenset(),
+    _S.REJECTED: frozenset(),
+    _S.DELETED: frozenset(),
+    _S.REFUSED: frozenset(),
+}
+
+#: States with no way out.
+TERMINAL: frozenset[State] = frozenset(s for s, nxt in ALLOWED.items() if not nxt)
+
+#: Entering these removes the raw message from the spool (no body kept).
+DISCARDS_RAW: frozenset[State] = frozenset({State.REFUSED, State.DELETED})
+
+#: States that need a live worker; :meth:`Store.recover` takes them over after a crash.
+ACTIVE: frozenset[State] = frozenset({State.RECEIVED, State.DELIVERING})
+
+#: States an operator may release into ``delivering``.
+RELEASABLE: frozenset[State] = frozenset({State.HELD, State.QUARANTINED, State.PENDING_APPROVAL})
+
+#: Fields that :meth:`Store.transition` may change along with the state.
+UPDATABLE: frozenset[str] = frozenset(
+    {
+        "release_at",
+        "next_attempt_at",
+        "expires_at",
+        "attempts",
+        "decision",
+        "scan",
+        "subject",
+        "last_error",
+        "approvers",
+        "meta",
+    }
+)
+
+#: Default lease of a worker on a message it owns, in seconds; renew by claiming again.
+DEFAULT_LEASE = 600.0
+
+
+class StoreError(Exception):
+    """A store operation failed. ``transient`` tells the SMTP layer to answer 451 (retry)."""
+
+    transient = True
+
+
+class NotFound(StoreError, KeyError):
+    transient = False
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "not found"
+
+
+class InvalidTransition(StoreError):
+    transient = False
+
+
+class SpoolCorrupt(StoreError):
+    transient = False
+
+
+def check_transition(current: State, to: State) -> None:
+    """Raise :class:`InvalidTransition` unless ``current -> to`` is in :data:`ALLOWED`."""
+    if to not in ALLOWED[current]:
+        raise InvalidTransition(f"{current.value} -> {to.value} is not an allowed transition")
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """One queued message. Times are timezone-aware UTC ``datetime``\\ s.
+
+    ``decision`` is the policy's ``Decision.to_dict()``, ``scan`` a JSON summary of the scan
+    (redacted: never raw PII values), ``meta`` the session facts (client address, HELO, auth user,
+    notification ids, ...). ``sha256`` is the hash of the spooled raw message.
+    """
+
+    id: str
+    state: State
+    sender: str
+    recipients: tuple[str, ...]
+    size: int
+    sha256: str
+    received_at: datetime
+    updated_at: datetime
+    subject: str = ""
+    release_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    expires_at: datetime | None = None
+    attempts: int = 0
+    decision: Mapping[str, Any] = field(default_factory=dict)
+    scan: Mapping[str, Any] = field(default_factory=dict)
+    last_error: str = ""
+    approvers: tuple[str, ...] = ()
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    owner: str | None = None
+    lease_until: datetime | None = None
+    has_raw: bool = True
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One link of the audit chain. ``hash`` = SHA-256 of :func:`gateway.audit.canonical` of the
+    event without ``hash``; ``prev_hash`` is the previous event's ``hash``."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    msg_id: str
+    from_state: str
+    to_state: str
+    reason: str
+    extra: Mapping[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Queue + spool + audit. All methods are coroutines and never block the event loop.
+
+    ``actor`` strings name who acted: ``smtp``, ``policy``, ``delivery``, ``scheduler``,
+    ``sender:<addr>``, ``approver:<addr>``, ``operator:<os user>``, ``admin:<user>``.
+    """
+
+    async def accept(
+        self,
+        raw: bytes,
+        *,
+        sender: str,
+        recipients: Sequence[str],
+        subject: str = "",
+        meta: Mapping[str, Any] | None = None,
+        owner: str | None = None,
+        lease: float = DEFAULT_LEASE,
+        actor: str = "smtp",
+    ) -> MessageRecord:
+        """Spool ``raw`` and create the record in state ``received``, audited (action ``accept``,
+        by ``actor``). Durable before returning: spool file written, flushed, fsynced, renamed,
+        directory fsynced, row committed. Only then may the SMTP layer answer 250."""
+        ...
+
+    async def transition(
+        self,
+        msg_id: str,
+        to: State,
+        *,
+        actor: str,
+        reason: str,
+        expect: State | Collection[State] | None = None,
+        owner: str | None = None,
+        lease: float = DEFAULT_LEASE,
+        extra: Mapping[str, Any] | None = None,
+        **changes: Any,
+    ) -> MessageRecord:
+        """Move a message to ``to`` and apply ``changes`` (keys from :data:`UPDATABLE`) in one
+        transaction with its audit event (action ``transition``; ``extra`` goes into the event).
+
+        Compare-and-set: the current state is read inside the transaction; if ``expect`` is
+        given the current state must be (one of) it. Raises :class:`NotFound`,
+        :class:`InvalidTransition`. The lease is set to ``owner`` (``None`` leaves the message
+        unowned). Entering a state of :data:`DISCARDS_RAW` removes the spool file; entering
+        ``delivered`` records the recipients' domains for :meth:`has_written_to`."""
+        ...
+
+    async def claim(
+        self,
+        msg_id: str,
+        *,
+        owner: str,
+        from_states: State | Collection[State],
+        to: State | None = None,
+        actor: str,
+        reason: str,
+        lease: float = DEFAULT_LEASE,
+        now: datetime | None = None,
+    ) -> MessageRecord | None:
+        """Atomically take a message: succeeds only if its state is in ``from_states`` and no
+        *other* owner holds a live lease. Sets ``owner`` and a lease; moves to ``to`` (audited)
+        when given and different. Returns ``None`` when someone else won or the state moved on;
+        exactly one of many concurrent claimers gets the record. Claiming again with the same
+        owner renews the lease."""
+        ...
+
+    async def get(self, msg_id: str) -> MessageRecord | None: ...
+
+    async def load_raw(self, msg_id: str) -> bytes:
+        """The spooled message; :class:`NotFound` if there is none, :class:`SpoolCorrupt` if
+        its SHA-256 no longer matches."""
+        ...
+
+    async def replace_raw(self, msg_id: str, raw: bytes, *, actor: str, reason: str) -> MessageRecord:
+        """Durably replace the spooled message (e.g. after Bcc conversion), audited."""
+        ...
+
+    async def delete_raw(self, msg_id: str, *, actor: str, reason: str) -> MessageRecord:
+        """Remove the spooled body of a message in a terminal state (retention), audited."""
+        ...
+
+    async def list_messages(
+        self,
+        *,
+        states: Collection[State] | None = None,
+        sender: str | None = None,
+        before: str | None = None,
+        limit: int = 100,
+    ) -> list[MessageRecord]:
+        """Newest first; ``before`` (an id) pages on: only messages older than it."""
+        ...
+
+    async def due(self, now: datetime, *, limit: int = 1000) -> list[MessageRecord]:
+        """Work whose time has come: ``held`` with ``release_at <= now``, ``deferred`` with
+        ``next_attempt_at <= now``, ``pending_approval`` with ``expires_at <= now``, and
+        ``received``/``delivering`` messages without a live lease. Oldest first."""
+        ...
+
+    async def recover(self, owner: str, *, lease: float = DEFAULT_LEASE) -> list[MessageRecord]:
+        """At start: take over (lease to ``owner``) every ``received``/``delivering`` message
+        owned by ``owner``, by nobody, or with an expired lease, and return them so the caller
+        resumes each (classify a ``received`` one again, deliver a ``delivering`` one). Also
+        removes spool files that no committed record refers to (a crash mid-accept)."""
+        ...
+
+    async def note(
+        self,
+        msg_id: str,
+        *,
+        action: str,
+        actor: str,
+        reason: str,
+        extra: Mapping[str, Any] | None = None,
+    ) -> AuditEvent:
+        """Append an audit event that changes no state (a notification sent, a refusal ...)."""
+        ...
+
+    async def has_written_to(self, sender: str, domain: str) -> bool:
+        """Whether a message from ``sender`` was ever delivered to a recipient at ``domain``."""
+        ...
+
+    async def known_domains(self, sender: str) -> frozenset[str]:
+        """Snapshot of the domains ``sender`` has had mail delivered to (lower-case), for the
+        pure policy evaluator."""
+        ...
+
+    async def audit_events(
+        self, *, msg_id: str | None = None, after_seq: int = 0, limit: int = 1000
+    ) -> list[AuditEvent]:
+        """Events in chain order (ascending ``seq``) after ``after_seq``."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,929 @@
+"""The embedded store: SQLite (WAL, ``synchronous=FULL``) plus one spool file per message.
+
+Layout under the base folder (default ``var/``)::
+
+    sekimori.db                 messages, audit chain, correspondents
+    spool/<id>-<sha16>.eml      the raw message; the name carries the id and the start of its
+                                SHA-256, so a replaced body never overwrites the committed one
+    spool/tmp/                  bodies being written; never read as messages
+
+Durability (Postfix's ``mail_stream.c`` rule): the body is written to ``spool/tmp``, flushed,
+fsynced and closed (``close()`` checked), renamed into ``spool/``, and the directory is fsynced;
+only then is the row committed. A crash between the rename and the commit leaves an orphan file
+that no row refers to, which :meth:`SQLiteStore.recover` removes.
+
+All SQLite calls run on one dedicated thread that owns the one connection, so the event loop
+never blocks and writes are serialised; transactions are ``BEGIN IMMEDIATE``, so the read of the
+current state and the write that depends on it (compare-and-set, the audit chain's previous
+hash) happen under the write lock, also across processes (the operator CLI opens the same
+database while the gateway runs). Writes queued while a transaction commits are group-committed
+in the next one (see :meth:`SQLiteStore._write`).
+
+One gateway process owns an embedded store (several instances need the Redis backend); the
+operator CLI may open it at the same time. :meth:`SQLiteStore.recover` sweeps unreferenced spool
+files, so the gateway calls it at start, before it accepts mail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import sqlite3
+import threading
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from hashlib import sha256
+from pathlib import Path
+from typing import Any, TypeVar
+
+from gateway.audit import GENESIS, event_hash, from_micros, to_micros
+from gateway.store.base import (
+    ACTIVE,
+    DEFAULT_LEASE,
+    DISCARDS_RAW,
+    TERMINAL,
+    UPDATABLE,
+    AuditEvent,
+    InvalidTransition,
+    MessageRecord,
+    NotFound,
+    SpoolCorrupt,
+    State,
+    StoreError,
+    check_transition,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DB_NAME = "sekimori.db"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    recipients TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    subject TEXT NOT NULL DEFAULT '',
+    release_at INTEGER,
+    next_attempt_at INTEGER,
+    expires_at INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    decision TEXT NOT NULL DEFAULT '{}',
+    scan TEXT NOT NULL DEFAULT '{}',
+    last_error TEXT NOT NULL DEFAULT '',
+    approvers TEXT NOT NULL DEFAULT '[]',
+    meta TEXT NOT NULL DEFAULT '{}',
+    owner TEXT,
+    lease_until INTEGER,
+    has_raw INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS messages_state ON messages (state, id);
+CREATE INDEX IF NOT EXISTS messages_sender ON messages (sender, id);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    msg_id TEXT NOT NULL,
+    from_state TEXT NOT NULL,
+    to_state TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    extra TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_msg ON audit (msg_id, seq);
+CREATE TABLE IF NOT EXISTS correspondents (
+    sender TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    first_at INTEGER NOT NULL,
+    PRIMARY KEY (sender, domain)
+) WITHOUT ROWID;
+"""
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id(now: datetime | None = None) -> str:
+    """A 26-character, time-sortable queue id (ULID layout: 48-bit milliseconds, 80 random bits).
+
+    >>> a = new_id(datetime(2026, 1, 1, tzinfo=UTC)); b = new_id(datetime(2026, 1, 2, tzinfo=UTC))
+    >>> len(a), a < b, a.isalnum()
+    (26, True, True)
+    """
+    ms = to_micros(now or datetime.now(UTC)) // 1000
+    value = (ms << 80) | secrets.randbits(80)
+    return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in range(25, -1, -1))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _opt_micros(value: datetime | None) -> int | None:
+    return None if value is None else to_micros(value)
+
+
+def _opt_dt(value: int | None) -> datetime | None:
+    return None if value is None else from_micros(value)
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2].strip().rstrip(".").lower()
+
+
+def _encode_change(key: str, value: Any) -> Any:
+    if key in ("release_at", "next_attempt_at", "expires_at"):
+        if value is not None and not (isinstance(value, datetime) and value.tzinfo is not None):
+            raise TypeError(f"{key} must be a timezone-aware datetime or None")
+        return _opt_micros(value)
+    if key in ("decision", "scan", "meta"):
+        return _json(dict(value))
+    if key == "approvers":
+        return _json(list(value))
+    if key == "attempts":
+        return int(value)
+    return str(value)
+
+
+def _states(value: State | Collection[State]) -> frozenset[State]:
+    if isinstance(value, State):
+        return frozenset({value})
+    return frozenset(State(v) for v in value)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class SQLiteStore:
+    """The embedded :class:`~gateway.store.base.Store`. Open with :meth:`open`."""
+
+    def __init__(
+        self,
+        base: str | os.PathLike[str] = "var",
+        *,
+        clock: Callable[[], datetime] | None = None,
+        busy_timeout: float = 30.0,
+    ) -> None:
+        self.base = Path(base)
+        self.db_path = self.base / DB_NAME
+        self.spool = self.base / "spool"
+        self.tmp = self.spool / "tmp"
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._busy_timeout = busy_timeout
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sekimori-store")
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+        self._lock = threading.Lock()
+        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._flush_scheduled = False
+
+    @classmethod
+    async def open(
+        cls,
+        base: str | os.PathLike[str] = "var",
+        *,
+        clock: Callable[[], datetime] | None = None,
+        busy_timeout: float = 30.0,
+    ) -> SQLiteStore:
+        store = cls(base, clock=clock, busy_timeout=busy_timeout)
+        try:
+            await store._run(store._connect)
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        for d in (self.base, self.spool, self.tmp):
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.db_path, timeout=self._busy_timeout, isolation_level=None)
+        try:
+            conn.row_factory = sqlite3.Row
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{self.db_path}: cannot switch SQLite to WAL mode (got {mode})")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.db_path}: schema version {version} is newer than this Sekimori ({SCHEMA_VERSION})"
+                )
+            with self._tx(conn):
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            for d in (self.base, self.spool):
+                _fsync_dir(d)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``job`` inside a write transaction, group-committed with the jobs queued meanwhile.
+
+        Each job runs in its own savepoint, so one job's error undoes only that job; the batch
+        shares one ``COMMIT`` (one WAL fsync), which is what keeps many concurrent SMTP sessions
+        from queueing behind one fsync each. A job's result is delivered only after the commit.
+        """
+        if self._closed:
+            raise StoreError("the store is closed")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        with self._lock:
+            self._pending.append((job, fut))
+            start = not self._flush_scheduled
+            self._flush_scheduled = True
+        if start:
+            self._executor.submit(self._flush, loop)
+        result: T = await fut
+        return result
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+            self._flush_scheduled = False
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            conn = self._db()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for job, _ in batch:
+                    conn.execute("SAVEPOINT job")
+                    try:
+                        outcomes.append((True, job(conn)))
+                    except Exception as exc:
+                        conn.execute("ROLLBACK TO job")
+                        outcomes.append((False, exc))
+                    conn.execute("RELEASE job")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except Exception as exc:
+            failure = exc if isinstance(exc, StoreError) else StoreError(f"{self.db_path}: {exc}")
+            failure.__cause__ = exc if failure is not exc else None
+            outcomes = [(False, failure)] * len(batch)
+        for (_, fut), outcome in zip(batch, outcomes, strict=True):
+            loop.call_soon_threadsafe(self._settle, fut, outcome)
+
+    def _settle(self, fut: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
+        if fut.done():
+            return
+        ok, value = outcome
+        if ok:
+            fut.set_result(value)
+        elif isinstance(value, sqlite3.Error):
+            err = StoreError(f"{self.db_path}: {value}")
+            err.__cause__ = value
+            fut.set_exception(err)
+        else:
+            fut.set_exception(value)
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise StoreError("the store is closed")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn, *args)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"{self.db_path}: {exc}") from exc
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError("the store is not open")
+        return self._conn
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None:
+            raise TypeError("the store's clock must return timezone-aware datetimes")
+        return now
+
+    def _spool_path(self, msg_id: str, digest: str) -> Path:
+        return self.spool / f"{msg_id}-{digest[:16]}.eml"
+
+    def _write_spool(self, msg_id: str, raw: bytes) -> tuple[Path, str]:
+        """Durably place ``raw`` in the spool; returns its path and SHA-256."""
+        digest = sha256(raw).hexdigest()
+        final = self._spool_path(msg_id, digest)
+        tmp = self.tmp / f"{msg_id}.{secrets.token_hex(6)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(raw)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        _fsync_dir(self.spool)
+        return final, digest
+
+    async def _spool_write(self, msg_id: str, raw: bytes) -> tuple[Path, str]:
+        try:
+            return await asyncio.to_thread(self._write_spool, msg_id, raw)
+        except OSError as exc:
+            raise StoreError(f"cannot write the spool file for {msg_id}: {exc}") from exc
+
+    def _append_audit(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        msg_id: str,
+        from_state: str,
+        to_state: str,
+        reason: str,
+        extra: Mapping[str, Any] | None,
+    ) -> AuditEvent:
+        last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        seq = 1 if last is None else int(last["seq"]) + 1
+        prev = GENESIS if last is None else str(last["hash"])
+        extra_doc: dict[str, Any] = json.loads(_json(dict(extra or {})))
+        fields: dict[str, Any] = {
+            "seq": seq,
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "msg_id": msg_id,
+            "from_state": from_state,
+            "to_state": to_state,
+            "reason": reason,
+            "extra": extra_doc,
+            "prev_hash": prev,
+        }
+        digest = event_hash(**fields)
+        conn.execute(
+            "INSERT INTO audit (seq, at, actor, action, msg_id, from_state, to_state, reason, extra,"
+            " prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                seq,
+                to_micros(at),
+                actor,
+                action,
+                msg_id,
+                from_state,
+                to_state,
+                reason,
+                _json(extra_doc),
+                prev,
+                digest,
+            ),
+        )
+        return AuditEvent(hash=digest, **fields)
+
+    @staticmethod
+    def _record(row: sqlite3.Row) -> MessageRecord:
+        return MessageRecord(
+            id=row["id"],
+            state=State(row["state"]),
+            sender=row["sender"],
+            recipients=tuple(json.loads(row["recipients"])),
+            size=row["size"],
+            sha256=row["sha256"],
+            received_at=from_micros(row["received_at"]),
+            updated_at=from_micros(row["updated_at"]),
+            subject=row["subject"],
+            release_at=_opt_dt(row["release_at"]),
+            next_attempt_at=_opt_dt(row["next_attempt_at"]),
+            expires_at=_opt_dt(row["expires_at"]),
+            attempts=row["attempts"],
+            decision=json.loads(row["decision"]),
+            scan=json.loads(row["scan"]),
+            last_error=row["last_error"],
+            approvers=tuple(json.loads(row["approvers"])),
+            meta=json.loads(row["meta"]),
+            owner=row["owner"],
+            lease_until=_opt_dt(row["lease_until"]),
+            has_raw=bool(row["has_raw"]),
+        )
+
+    @staticmethod
+    def _row(conn: sqlite3.Connection, msg_id: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = conn.execute("SELECT * FROM messages WHERE id = ?", (msg_id,)).fetchone()
+        return row
+
+    def _unlink(self, path: Path) -> None:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            log.warning("cannot remove spool file %s: %s (recover() will retry)", path, exc)
+            return
+        with contextlib.suppress(OSError):
+            _fsync_dir(self.spool)
+
+    # -- the Store protocol ---------------------------------------------------------------
+
+    async def accept(
+        self,
+        raw: bytes,
+        *,
+        sender: str,
+        recipients: Sequence[str],
+        subject: str = "",
+        meta: Mapping[str, Any] | None = None,
+        owner: str | None = None,
+        lease: float = DEFAULT_LEASE,
+        actor: str = "smtp",
+    ) -> MessageRecord:
+        now = self._now()
+        msg_id = new_id(now)
+        path, digest = await self._spool_write(msg_id, raw)
+        lease_until = to_micros(now + timedelta(seconds=lease)) if owner else None
+
+        def insert(conn: sqlite3.Connection) -> MessageRecord:
+            conn.execute(
+                "INSERT INTO messages (id, state, sender, recipients, size, sha256, received_at,"
+                " updated_at, subject, meta, owner, lease_until) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    msg_id,
+                    State.RECEIVED.value,
+                    sender,
+                    _json(list(recipients)),
+                    len(raw),
+                    digest,
+                    to_micros(now),
+                    to_micros(now),
+                    subject,
+                    _json(dict(meta or {})),
+                    owner,
+                    lease_until,
+                ),
+            )
+            self._append_audit(
+                conn,
+                at=now,
+                actor=actor,
+                action="accept",
+                msg_id=msg_id,
+                from_state="",
+                to_state=State.RECEIVED.value,
+                reason="message spooled",
+                extra={"size": len(raw), "sha256": digest, "recipients": len(recipients)},
+            )
+            row = self._row(conn, msg_id)
+            assert row is not None
+            return self._record(row)
+
+        try:
+            return await self._write(insert)
+        except BaseException:
+            await asyncio.to_thread(self._unlink, path)
+            raise
+
+    async def transition(
+        self,
+        msg_id: str,
+        to: State,
+        *,
+        actor: str,
+        reason: str,
+        expect: State | Collection[State] | None = None,
+        owner: str | None = None,
+        lease: float = DEFAULT_LEASE,
+        extra: Mapping[str, Any] | None = None,
+        **changes: Any,
+    ) -> MessageRecord:
+        to = State(to)
+        unknown = set(changes) - UPDATABLE
+        if unknown:
+            raise TypeError(f"transition() cannot change {sorted(unknown)}; allowed: {sorted(UPDATABLE)}")
+        encoded = {k: _encode_change(k, v) for k, v in changes.items()}
+        expected = None if expect is None else _states(expect)
+
+        def do(conn: sqlite3.Connection) -> tuple[MessageRecord, Path | None]:
+            now = self._now()
+            row = self._row(conn, msg_id)
+            if row is None:
+                raise NotFound(msg_id)
+            current = State(row["state"])
+            if expected is not None and current not in expected:
+                names = ", ".join(sorted(s.value for s in expected))
+                raise InvalidTransition(f"{msg_id} is {current.value}, expected {names}")
+            check_transition(current, to)
+            sets = dict(encoded)
+            sets["state"] = to.value
+            sets["updated_at"] = to_micros(now)
+            sets["owner"] = owner
+            sets["lease_until"] = to_micros(now + timedelta(seconds=lease)) if owner else None
+            discard = None
+            if to in DISCARDS_RAW and row["has_raw"]:
+                sets["has_raw"] = 0
+                discard = self._spool_path(msg_id, row["sha256"])
+            cols = ", ".join(f"{k} = ?" for k in sets)
+            conn.execute(f"UPDATE messages SET {cols} WHERE id = ?", (*sets.values(), msg_id))  # noqa: S608
+            if to is State.DELIVERED:
+                sender = str(row["sender"]).lower()
+                for domain in sorted({_domain(r) for r in json.loads(row["recipients"])}):
+                    conn.execute(
+                        "INSERT OR IGNORE INTO correspondents (sender, domain, first_at) VALUES (?,?,?)",
+                        (sender, domain, to_micros(now)),
+                    )
+            self._append_audit(
+                conn,
+                at=now,
+                actor=actor,
+                action="transition",
+                msg_id=msg_id,
+                from_state=current.value,
+                to_state=to.value,
+                reason=reason,
+                extra=extra,
+            )
+            new = self._row(conn, msg_id)
+            assert new is not None
+            return self._record(new), discard
+
+        record, discard = await self._write(do)
+        if discard is not None:
+            await asyncio.to_thread(self._unlink, discard)
+        return record
+
+    async def claim(
+        self,
+        msg_id: str,
+        *,
+        owner: str,
+        from_states: State | Collection[State],
+        to: State | None = None,
+        actor: str,
+        reason: str,
+        lease: float = DEFAULT_LEASE,
+        now: datetime | None = None,
+    ) -> MessageRecord | None:
+        allowed = _states(from_states)
+        target = None if to is None else State(to)
+
+        def do(conn: sqlite3.Connection) -> MessageRecord | None:
+            at = now or self._now()
+            row = self._row(conn, msg_id)
+            if row is None:
+                raise NotFound(msg_id)
+            current = State(row["state"])
+            if current not in allowed:
+                return None
+            held_by = row["owner"]
+            if held_by is not None and held_by != owner and (row["lease_until"] or 0) > to_micros(at):
+                return None
+            new_state = current if target is None else target
+            if new_state is not current:
+                check_transition(current, new_state)
+            conn.execute(
+                "UPDATE messages SET state = ?, owner = ?, lease_until = ?, updated_at = ? WHERE id = ?",
+                (
+                    new_state.value,
+                    owner,
+                    to_micros(at + timedelta(seconds=lease)),
+                    to_micros(at),
+                    msg_id,
+                ),
+            )
+            if new_state is not current:
+                self._append_audit(
+                    conn,
+                    at=at,
+                    actor=actor,
+                    action="transition",
+                    msg_id=msg_id,
+                    from_state=current.value,
+                    to_state=new_state.value,
+                    reason=reason,
+                    extra={"owner": owner},
+                )
+            new = self._row(conn, msg_id)
+            assert new is not None
+            return self._record(new)
+
+        return await self._write(do)
+
+    async def get(self, msg_id: str) -> MessageRecord | None:
+        def do() -> MessageRecord | None:
+            row = self._row(self._db(), msg_id)
+            return None if row is None else self._record(row)
+
+        return await self._run(do)
+
+    async def load_raw(self, msg_id: str) -> bytes:
+        record = await self.get(msg_id)
+        if record is None:
+            raise NotFound(msg_id)
+        if not record.has_raw:
+            raise NotFound(f"{msg_id} has no spooled body ({record.state.value})")
+        path = self._spool_path(msg_id, record.sha256)
+        try:
+            raw = await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError as exc:
+            raise SpoolCorrupt(f"{msg_id}: spool file {path} is missing") from exc
+        except OSError as exc:
+            raise StoreError(f"{msg_id}: cannot read {path}: {exc}") from exc
+        if sha256(raw).hexdigest() != record.sha256:
+            raise SpoolCorrupt(f"{msg_id}: spool file {path} does not match its SHA-256")
+        return raw
+
+    async def replace_raw(self, msg_id: str, raw: bytes, *, actor: str, reason: str) -> MessageRecord:
+        path, digest = await self._spool_write(msg_id, raw)
+
+        def do(conn: sqlite3.Connection) -> tuple[MessageRecord, Path | None]:
+            now = self._now()
+            row = self._row(conn, msg_id)
+            if row is None:
+                raise NotFound(msg_id)
+            if not row["has_raw"] or State(row["state"]) in TERMINAL:
+                raise InvalidTransition(f"{msg_id} is {row['state']}; its body can no longer change")
+            conn.execute(
+                "UPDATE messages SET sha256 = ?, size = ?, updated_at = ? WHERE id = ?",
+                (digest, len(raw), to_micros(now), msg_id),
+            )
+            self._append_audit(
+                conn,
+                at=now,
+                actor=actor,
+                action="replace_raw",
+                msg_id=msg_id,
+                from_state=row["state"],
+                to_state=row["state"],
+                reason=reason,
+                extra={"old_sha256": row["sha256"], "sha256": digest, "size": len(raw)},
+            )
+            new = self._row(conn, msg_id)
+            assert new is not None
+            old = self._spool_path(msg_id, row["sha256"])
+            return self._record(new), (None if old == path else old)
+
+        try:
+            record, old = await self._write(do)
+        except BaseException:
+            if await self._sha_of(msg_id) != digest:
+                await asyncio.to_thread(self._unlink, path)
+            raise
+        if old is not None:
+            await asyncio.to_thread(self._unlink, old)
+        return record
+
+    async def _sha_of(self, msg_id: str) -> str | None:
+        with contextlib.suppress(StoreError):
+            record = await self.get(msg_id)
+            return None if record is None else record.sha256
+        return None
+
+    async def delete_raw(self, msg_id: str, *, actor: str, reason: str) -> MessageRecord:
+        def do(conn: sqlite3.Connection) -> tuple[MessageRecord, Path | None]:
+            now = self._now()
+            row = self._row(conn, msg_id)
+            if row is None:
+                raise NotFound(msg_id)
+            state = State(row["state"])
+            if state not in TERMINAL:
+                raise InvalidTransition(
+                    f"{msg_id} is {state.value}; only a finished message's body is purged"
+                )
+            if not row["has_raw"]:
+                return self._record(row), None
+            conn.execute(
+                "UPDATE messages SET has_raw = 0, updated_at = ? WHERE id = ?", (to_micros(now), msg_id)
+            )
+            self._append_audit(
+                conn,
+                at=now,
+                actor=actor,
+                action="purge",
+                msg_id=msg_id,
+                from_state=state.value,
+                to_state=state.value,
+                reason=reason,
+                extra={"sha256": row["sha256"]},
+            )
+            new = self._row(conn, msg_id)
+            assert new is not None
+            return self._record(new), self._spool_path(msg_id, row["sha256"])
+
+        record, path = await self._write(do)
+        if path is not None:
+            await asyncio.to_thread(self._unlink, path)
+        return record
+
+    async def list_messages(
+        self,
+        *,
+        states: Collection[State] | None = None,
+        sender: str | None = None,
+        before: str | None = None,
+        limit: int = 100,
+    ) -> list[MessageRecord]:
+        where: list[str] = []
+        params: list[Any] = []
+        if states is not None:
+            wanted = sorted(State(s).value for s in states)
+            if not wanted:
+                return []
+            where.append(f"state IN ({','.join('?' * len(wanted))})")
+            params.extend(wanted)
+        if sender is not None:
+            where.append("sender = ?")
+            params.append(sender)
+        if before is not None:
+            where.append("id < ?")
+            params.append(before)
+        sql = "SELECT * FROM messages"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(int(limit))
+
+        def do() -> list[MessageRecord]:
+            return [self._record(r) for r in self._db().execute(sql, params)]
+
+        return await self._run(do)
+
+    async def due(self, now: datetime, *, limit: int = 1000) -> list[MessageRecord]:
+        t = to_micros(now)
+
+        def do() -> list[MessageRecord]:
+            rows = self._db().execute(
+                "SELECT * FROM messages WHERE"
+                " (state = 'held' AND release_at IS NOT NULL AND release_at <= :t)"
+                " OR (state = 'deferred' AND next_attempt_at IS NOT NULL AND next_attempt_at <= :t)"
+                " OR (state = 'pending_approval' AND expires_at IS NOT NULL AND expires_at <= :t)"
+                " OR (state IN ('received', 'delivering') AND (owner IS NULL OR lease_until <= :t))"
+                " ORDER BY id LIMIT :n",
+                {"t": t, "n": int(limit)},
+            )
+            return [self._record(r) for r in rows]
+
+        return await self._run(do)
+
+    async def recover(self, owner: str, *, lease: float = DEFAULT_LEASE) -> list[MessageRecord]:
+        def do(conn: sqlite3.Connection) -> list[MessageRecord]:
+            now = self._now()
+            active = [s.value for s in sorted(ACTIVE)]
+            rows = conn.execute(
+                f"SELECT id FROM messages WHERE state IN ({','.join('?' * len(active))})"  # noqa: S608
+                " AND (owner IS NULL OR owner = ? OR lease_until <= ?) ORDER BY id",
+                (*active, owner, to_micros(now)),
+            ).fetchall()
+            ids = [r["id"] for r in rows]
+            until = to_micros(now + timedelta(seconds=lease))
+            conn.executemany(
+                "UPDATE messages SET owner = ?, lease_until = ? WHERE id = ?",
+                [(owner, until, i) for i in ids],
+            )
+            return [self._record(r) for i in ids if (r := self._row(conn, i)) is not None]
+
+        out = await self._write(do)
+        await self._run(self._sweep_spool)
+        return out
+
+    def _sweep_spool(self) -> None:
+        keep = {
+            self._spool_path(r["id"], r["sha256"]).name
+            for r in self._db().execute("SELECT id, sha256 FROM messages WHERE has_raw = 1")
+        }
+        removed = 0
+        for entry in os.scandir(self.tmp):
+            if entry.is_file():
+                Path(entry.path).unlink(missing_ok=True)
+                removed += 1
+        for entry in os.scandir(self.spool):
+            if entry.is_file() and entry.name not in keep:
+                Path(entry.path).unlink(missing_ok=True)
+                removed += 1
+        if removed:
+            _fsync_dir(self.spool)
+            log.info("recover: removed %d spool file(s) no committed message refers to", removed)
+
+    async def note(
+        self,
+        msg_id: str,
+        *,
+        action: str,
+        actor: str,
+        reason: str,
+        extra: Mapping[str, Any] | None = None,
+    ) -> AuditEvent:
+        def do(conn: sqlite3.Connection) -> AuditEvent:
+            now = self._now()
+            row = self._row(conn, msg_id)
+            state = "" if row is None else str(row["state"])
+            return self._append_audit(
+                conn,
+                at=now,
+                actor=actor,
+                action=action,
+                msg_id=msg_id,
+                from_state=state,
+                to_state=state,
+                reason=reason,
+                extra=extra,
+            )
+
+        return await self._write(do)
+
+    async def has_written_to(self, sender: str, domain: str) -> bool:
+        def do() -> bool:
+            row = (
+                self._db()
+                .execute(
+                    "SELECT 1 FROM correspondents WHERE sender = ? AND domain = ?",
+                    (sender.lower(), domain.strip().rstrip(".").lower()),
+                )
+                .fetchone()
+            )
+            return row is not None
+
+        return await self._run(do)
+
+    async def known_domains(self, sender: str) -> frozenset[str]:
+        def do() -> frozenset[str]:
+            rows = self._db().execute("SELECT domain FROM correspondents WHERE sender = ?", (sender.lower(),))
+            return frozenset(str(r["domain"]) for r in rows)
+
+        return await self._run(do)
+
+    async def audit_events(
+        self, *, msg_id: str | None = None, after_seq: int = 0, limit: int = 1000
+    ) -> list[AuditEvent]:
+        def do() -> list[AuditEvent]:
+            if msg_id is None:
+                rows = self._db().execute(
+                    "SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, int(limit))
+                )
+            else:
+                rows = self._db().execute(
+                    "SELECT * FROM audit WHERE msg_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                    (msg_id, after_seq, int(limit)),
+                )
+            return [
+                AuditEvent(
+                    seq=r["seq"],
+                    at=from_micros(r["at"]),
+                    actor=r["actor"],
+                    action=r["action"],
+                    msg_id=r["msg_id"],
+                    from_state=r["from_state"],
+                    to_state=r["to_state"],
+                    reason=r["reason"],
+                    extra=json.loads(r["extra"]),
+                    prev_hash=r["prev_hash"],
+                    hash=r["hash"],
+                )
+                for r in rows
+            ]
+
+        return await self._run(do)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+
+        def shut() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._executor, shut)
+        finally:
+            self._executor.shutdown(wait=True)

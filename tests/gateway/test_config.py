@@ -1,0 +1,89 @@
+"""The configuration file: defaults, units, and errors that name file, line and reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.config import ConfigError, load_config, parse_duration, parse_size
+
+SECRET = "s" * 40
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "sekimori.yaml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_minimal_file_gets_documented_defaults(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, f"secret: {SECRET}\n"), base=tmp_path)
+    assert (cfg.smtp.host, cfg.smtp.port) == ("127.0.0.1", 10025)
+    assert (cfg.upstream.host, cfg.upstream.port) == ("127.0.0.1", 10026)
+    assert cfg.ui.base_url == "http://127.0.0.1:8025"
+    assert cfg.store.path == tmp_path / "var"
+    assert cfg.policy.path == tmp_path / "policies/default.yaml"
+    assert cfg.upstream.retry.lifetime == 5 * 86400
+
+
+def test_units(tmp_path: Path) -> None:
+    cfg = load_config(
+        write(
+            tmp_path,
+            f"secret: {SECRET}\nsmtp:\n  limits:\n    max_message_size: 10MiB\n    session_time: 2m\n"
+            "upstream:\n  retry:\n    lifetime: 2h\n",
+        ),
+        base=tmp_path,
+    )
+    assert cfg.smtp.limits.max_message_size == 10 * 1024 * 1024
+    assert cfg.smtp.limits.session_time == 120
+    assert cfg.upstream.retry.lifetime == 7200
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "needle"),
+    [
+        (f"secret: {SECRET}\nsmtp:\n  port: 10025\n  prot: 1\n", 4, "smtp.prot: unknown key"),
+        (f"secret: {SECRET}\nsmtp:\n  port: 99999\n", 3, "smtp.port"),
+        (f"secret: {SECRET}\nsmtp:\n  networks:\n    - 10.0.0.0/8\n    - nonsense\n", 5, "not a network"),
+        (f"secret: {SECRET}\nupstream:\n  retry:\n    lifetime: forever\n", 4, "not a duration"),
+        ("secret: short\n", 1, "at least 32"),
+        ("smtp: {}\n", None, "secret: Field required"),
+        (f"secret: {SECRET}\nsmtp: [\n", 3, "YAML syntax"),
+        (f"secret: {SECRET}\nui:\n  base_url: ftp://x\n", 3, "not an http(s) URL"),
+        (f"secret: {SECRET}\nsmtp:\n  tls:\n    cert: nope.pem\n    key: nope.key\n", 4, "no such file"),
+        ("- a\n- b\n", 1, "mapping"),
+    ],
+)
+def test_errors_name_file_line_and_reason(tmp_path: Path, text: str, line: int | None, needle: str) -> None:
+    p = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config(p, base=tmp_path)
+    assert err.value.path == str(p)
+    if line is not None:
+        assert err.value.line == line
+    assert needle in str(err.value)
+    assert str(err.value).startswith(str(p))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_secret_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEKIMORI_TEST_SECRET", "x" * 33)
+    cfg = load_config(write(tmp_path, "secret: env:SEKIMORI_TEST_SECRET\n"), base=tmp_path)
+    assert cfg.secret_bytes == b"x" * 33
+
+
+@pytest.mark.parametrize("bad", ["5 years", True, -1, "1.5.2s"])
+def test_bad_durations(bad: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(bad)
+
+
+@pytest.mark.parametrize(("text", "n"), [("512KiB", 524288), ("2M", 2_000_000), ("7", 7), ("1GiB", 1 << 30)])
+def test_sizes(text: str, n: int) -> None:
+    assert parse_size(text) == n

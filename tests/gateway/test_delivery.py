@@ -1,0 +1,129 @@
+"""Delivery to the upstream: deferral with backoff while it is down, DSN on permanent failure
+or when the queue lifetime runs out; nothing is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+from pathlib import Path
+
+from gateway.config import load_config
+from gateway.delivery import backoff, strip_own_headers
+from gateway.store import State
+from tests.gateway.conftest import (
+    Gateway,
+    Sink,
+    eventually,
+    make_mail,
+    queue_id,
+    send,
+    start_gateway,
+    write_config,
+)
+
+SENDER = "taro@example.co.jp"
+
+
+async def states(gw: Gateway, ids: list[str]) -> list[State]:
+    out = []
+    for i in ids:
+        rec = await gw.store.get(i)
+        assert rec is not None
+        out.append(rec.state)
+    return out
+
+
+async def test_upstream_down_then_back_loses_nothing(gateway: Gateway, sink: Sink) -> None:
+    await sink.stop()
+    ids = []
+    for n in range(10):
+        rcpt = f"user{n}@example.co.jp"
+        code, reply = await send(gateway.port, SENDER, [rcpt], make_mail(to=[rcpt], subject=f"m{n}"))
+        assert code == 250
+        ids.append(queue_id(reply))
+
+    async def all_deferred_once() -> None:
+        while True:
+            recs = [await gateway.store.get(i) for i in ids]
+            if all(r is not None and r.attempts >= 1 for r in recs):
+                return
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(all_deferred_once(), 20)
+    assert not sink.messages
+    await sink.start()
+    await sink.wait_for(lambda: len(sink.messages) >= 10)
+
+    async def all_delivered() -> bool:
+        return set(await states(gateway, ids)) == {State.DELIVERED}
+
+    await eventually(all_delivered)
+    subjects = sorted(str(m.message["Subject"]) for m in sink.messages)
+    assert subjects == sorted(f"m{n}" for n in range(10)), "each message exactly once"
+
+
+async def test_permanent_failure_sends_rfc3464_dsn(gateway: Gateway, sink: Sink) -> None:
+    sink.fail_with, sink.fail_only_to = "550 5.1.1 No such user", "nobody@example.co.jp"
+    data = make_mail(to=["nobody@example.co.jp"], subject="宛先不明テスト")
+    code, reply = await send(gateway.port, SENDER, ["nobody@example.co.jp"], data)
+    assert code == 250
+    msg_id = queue_id(reply)
+
+    async def bounced() -> bool:
+        return (await states(gateway, [msg_id])) == [State.BOUNCED]
+
+    await eventually(bounced)
+    await sink.wait_for(lambda: bool(sink.to(SENDER)))
+    got = sink.to(SENDER)[0]
+    assert got.mail_from == "<>", "DSNs use the null reverse path"
+    dsn = got.message
+    assert dsn.get_content_type() == "multipart/report"
+    assert dsn.get_param("report-type") == "delivery-status"
+    parts = list(dsn.iter_parts())
+    assert [p.get_content_type() for p in parts] == [
+        "text/plain",
+        "message/delivery-status",
+        "text/rfc822-headers",
+    ]
+    status = parts[1].as_string()
+    assert "Final-Recipient: rfc822; nobody@example.co.jp" in status
+    assert "Action: failed" in status and "Status: 5.1.1" in status
+    assert "配送できません" in parts[0].get_content()
+    assert msg_id in str(dsn["Subject"]) or msg_id in parts[0].get_content()
+
+
+async def test_queue_lifetime_runs_out_into_dsn(tmp_path: Path, sink: Sink) -> None:
+    cfg = load_config(write_config(tmp_path, upstream_port=sink.port))
+    retry = cfg.upstream.retry.model_copy(update={"lifetime": 1.0})
+    cfg = cfg.model_copy(update={"upstream": cfg.upstream.model_copy(update={"retry": retry})})
+    gw = await start_gateway(cfg)
+    try:
+        sink.fail_with, sink.fail_only_to = "451 4.3.0 try later", "late@example.co.jp"
+        code, reply = await send(
+            gw.port, SENDER, ["late@example.co.jp"], make_mail(to=["late@example.co.jp"])
+        )
+        assert code == 250
+        msg_id = queue_id(reply)
+
+        async def bounced() -> bool:
+            return (await states(gw, [msg_id])) == [State.BOUNCED]
+
+        await eventually(bounced)
+        rec = await gw.store.get(msg_id)
+        assert rec is not None and rec.attempts >= 2
+        await sink.wait_for(lambda: bool(sink.to(SENDER)))
+        dsn = email.message_from_bytes(sink.to(SENDER)[0].data, policy=email.policy.default)
+        assert "Status: 5.4.7" in dsn.as_string()
+    finally:
+        await gw.stop()
+
+
+def test_backoff_doubles_up_to_cap() -> None:
+    waits = [backoff(n, 1.0, 10.0) for n in range(1, 8)]
+    assert waits == sorted(waits) and waits[0] == 1.0 and waits[-1] == 10.0
+
+
+def test_client_supplied_verdict_and_loop_headers_are_removed() -> None:
+    raw = b"X-Sekimori-Verdict: deliver\r\nSubject: s\r\nX-Sekimori-Loop: v1;\r\n\tid=forged\r\n\r\nbody\r\n"
+    assert strip_own_headers(raw) == b"Subject: s\r\n\r\nbody\r\n"

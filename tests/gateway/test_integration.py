@@ -1,0 +1,137 @@
+"""Each policy action end to end over real sockets: SMTP client → gateway → aiosmtpd sink."""
+
+from __future__ import annotations
+
+import asyncio
+
+from gateway.store import State
+from gateway.tokens import LOOP_HEADER, VERDICT_HEADER
+from tests.gateway.conftest import Gateway, Sink, make_mail, queue_id, send
+
+SENDER = "taro@example.co.jp"
+
+
+async def wait_state(gw: Gateway, msg_id: str, state: State, within: float = 20.0) -> None:
+    async def _loop() -> None:
+        while True:
+            rec = await gw.store.get(msg_id)
+            if rec is not None and rec.state is state:
+                return
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(_loop(), within)
+
+
+async def test_deliver_keeps_content_and_adds_headers(gateway: Gateway, sink: Sink) -> None:
+    data = make_mail(to=["hanako@example.co.jp"], body="社内連絡です。\n")
+    code, reply = await send(gateway.port, SENDER, ["hanako@example.co.jp"], data)
+    assert code == 250 and "queued as" in reply
+    await sink.wait_for(lambda: bool(sink.to("hanako@example.co.jp")))
+    got = sink.to("hanako@example.co.jp")[0]
+    assert got.mail_from == SENDER
+    assert got.data.endswith(data), "the original message follows the added headers unchanged"
+    added = got.data[: len(got.data) - len(data)]
+    names = [line.split(b":")[0] for line in added.split(b"\r\n") if line and line[:1] not in b" \t"]
+    assert names == [b"Received", VERDICT_HEADER.encode(), LOOP_HEADER.encode()]
+    assert b"deliver" in added
+    await wait_state(gateway, queue_id(reply), State.DELIVERED)
+
+
+async def test_bcc_rewrites_headers_but_every_recipient_receives(gateway: Gateway, sink: Sink) -> None:
+    rcpts = ["hanako@example.co.jp", "a@one.test", "b@two.test", "c@three.test"]
+    data = make_mail(to=rcpts[:3], cc=rcpts[3:])
+    code, _ = await send(gateway.port, SENDER, rcpts, data)
+    assert code == 250
+    await sink.wait_for(lambda: bool(sink.user_mail("a@one.test")))
+    got = sink.user_mail("a@one.test")[0]
+    assert sorted(got.rcpt_tos) == sorted(rcpts)
+    msg = got.message
+    assert msg["To"] == "hanako@example.co.jp"
+    assert msg["Cc"] is None
+    assert "bcc" in msg[VERDICT_HEADER]
+    await sink.wait_for(lambda: bool(sink.notifications(SENDER)))
+    notice = sink.notifications(SENDER)[0].message.get_content()
+    assert "BCC" in notice and "c@three.test" in notice
+
+
+async def test_hold_is_released_at_its_time(gateway: Gateway, sink: Sink) -> None:
+    data = make_mail(to=["x@hold.test"])
+    code, reply = await send(gateway.port, SENDER, ["x@hold.test"], data)
+    assert code == 250
+    msg_id = queue_id(reply)
+    rec = await gateway.store.get(msg_id)
+    assert rec is not None and rec.state is State.HELD and rec.release_at is not None
+    await sink.wait_for(lambda: bool(sink.notifications(SENDER)))
+    notice = sink.notifications(SENDER)[0].message.get_content()
+    assert "x@hold.test" in notice and "【社外】" in notice and "[EXTERNAL]" in notice
+    assert f"{gateway.config.ui.base_url}/a/" in notice
+    assert not sink.user_mail("x@hold.test")
+    await sink.wait_for(lambda: bool(sink.user_mail("x@hold.test")))
+    delivered = await gateway.store.get(msg_id)
+    assert delivered is not None
+    await wait_state(gateway, msg_id, State.DELIVERED)
+    assert sink.user_mail("x@hold.test")[0].data.endswith(data)
+
+
+async def test_cancelled_hold_is_never_delivered(gateway: Gateway, sink: Sink) -> None:
+    code, reply = await send(gateway.port, SENDER, ["y@hold.test"], make_mail(to=["y@hold.test"]))
+    assert code == 250
+    msg_id = queue_id(reply)
+    await gateway.store.transition(msg_id, State.CANCELLED, actor=f"sender:{SENDER}", reason="test cancel")
+    await asyncio.sleep(3.5)  # past the 2 s grace period plus scheduler ticks
+    assert not sink.user_mail("y@hold.test")
+    rec = await gateway.store.get(msg_id)
+    assert rec is not None and rec.state is State.CANCELLED
+
+
+async def test_block_answers_550_and_notifies_sender(gateway: Gateway, sink: Sink) -> None:
+    body = "お客様のマイナンバー: 1234 5678 9018 です。\n"
+    code, reply = await send(
+        gateway.port, SENDER, ["z@partner.test"], make_mail(to=["z@partner.test"], body=body)
+    )
+    assert code == 550
+    assert reply.startswith("5.7.1") and "ref " in reply and reply.isascii()
+    await sink.wait_for(
+        lambda: bool(sink.notifications(SENDER)) and bool(sink.notifications("security@example.co.jp"))
+    )
+    notice = sink.notifications(SENDER)[0].message
+    text = notice.get_content()
+    assert "ブロック" in notice["Subject"] and "blocked" in notice["Subject"]
+    assert "1234 5678 9018" not in text, "values in notifications are redacted"
+    assert not sink.user_mail("z@partner.test")
+    rec = (await gateway.store.list_messages(states=[State.REFUSED]))[0]
+    assert rec.has_raw is False
+
+
+async def test_quarantine_and_approval_wait(gateway: Gateway, sink: Sink) -> None:
+    code, reply = await send(gateway.port, SENDER, ["q@quarantine.test"], make_mail(to=["q@quarantine.test"]))
+    assert code == 250
+    q = await gateway.store.get(queue_id(reply))
+    assert q is not None and q.state is State.QUARANTINED
+    code, reply = await send(gateway.port, SENDER, ["a@approval.test"], make_mail(to=["a@approval.test"]))
+    assert code == 250
+    a = await gateway.store.get(queue_id(reply))
+    assert a is not None and a.state is State.PENDING_APPROVAL
+    assert a.approvers == ("boss@example.co.jp",)
+    await sink.wait_for(lambda: bool(sink.notifications("boss@example.co.jp")))
+    request = sink.notifications("boss@example.co.jp")[0].message.get_content()
+    assert "/a/" in request and "承認" in request
+    assert not sink.user_mail("q@quarantine.test") and not sink.user_mail("a@approval.test")
+
+
+async def test_already_inspected_mail_is_not_inspected_again(gateway: Gateway, sink: Sink) -> None:
+    code, _ = await send(
+        gateway.port, SENDER, ["hanako@example.co.jp"], make_mail(to=["hanako@example.co.jp"])
+    )
+    assert code == 250
+    await sink.wait_for(lambda: bool(sink.to("hanako@example.co.jp")))
+    passed = sink.to("hanako@example.co.jp")[0].data
+    # The same mail comes back (e.g. a forwarding loop) to a blocked domain: it is not re-inspected.
+    code, reply = await send(gateway.port, SENDER, ["w@block.test"], passed)
+    assert code == 250
+    rec = await gateway.store.get(queue_id(reply))
+    assert rec is not None and rec.decision.get("skipped") == "loop"
+    # A forged copy of the header on other content does not pass.
+    forged = passed.replace(b"\r\n\r\n", b"\r\n\r\nchanged ", 1)
+    code, _ = await send(gateway.port, SENDER, ["w@block.test"], forged)
+    assert code == 550

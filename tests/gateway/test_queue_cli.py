@@ -1,0 +1,234 @@
+"""``sekimori queue``: the operator's view of the queue, through ``gateway.cli.main``."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+from gateway.store import MessageRecord, SQLiteStore, State
+
+RAW = b"Subject: test\r\n\r\nbody\r\n"
+OPERATOR = f"operator:{getpass.getuser()}"
+
+
+def _seed(var: Path, states: list[State]) -> list[MessageRecord]:
+    """One message per state (reached through allowed transitions), in this order."""
+    paths = {
+        State.RECEIVED: [],
+        State.HELD: [State.HELD],
+        State.PENDING_APPROVAL: [State.PENDING_APPROVAL],
+        State.QUARANTINED: [State.QUARANTINED],
+        State.DELIVERING: [State.DELIVERING],
+        State.DELIVERED: [State.DELIVERING, State.DELIVERED],
+    }
+
+    async def go() -> list[MessageRecord]:
+        store = await SQLiteStore.open(var)
+        out = []
+        try:
+            for i, state in enumerate(states):
+                rec = await store.accept(
+                    RAW, sender=f"user{i}@example.co.jp", recipients=["x@partner.example"], subject=f"件名{i}"
+                )
+                for step in paths[state]:
+                    rec = await store.transition(rec.id, step, actor="policy", reason="seed")
+                out.append(rec)
+        finally:
+            await store.close()
+        return out
+
+    return asyncio.run(go())
+
+
+def _get(var: Path, msg_id: str) -> MessageRecord:
+    async def go() -> MessageRecord:
+        store = await SQLiteStore.open(var)
+        try:
+            rec = await store.get(msg_id)
+        finally:
+            await store.close()
+        assert rec is not None
+        return rec
+
+    return asyncio.run(go())
+
+
+def _events(var: Path, msg_id: str) -> list[tuple[str, str, str, str]]:
+    async def go() -> list[tuple[str, str, str, str]]:
+        store = await SQLiteStore.open(var)
+        try:
+            return [
+                (e.from_state, e.to_state, e.actor, e.reason) for e in await store.audit_events(msg_id=msg_id)
+            ]
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def test_list_table_and_filters(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    held, quarantined, done = _seed(tmp_path, [State.HELD, State.QUARANTINED, State.DELIVERED])
+    assert main(["queue", "list", "--var", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("ID")
+    assert [line.split()[0] for line in lines[1:4]] == [done.id, quarantined.id, held.id]
+    assert [line.split()[1] for line in lines[1:4]] == ["delivered", "quarantined", "held"]
+    assert "件名0" in lines[3]
+    assert lines[-1] == "(3 message(s))"
+    assert main(["queue", "list", "--var", str(tmp_path), "--state", "held", "--state", "quarantined"]) == 0
+    out = capsys.readouterr().out
+    assert held.id in out
+    assert quarantined.id in out
+    assert done.id not in out
+
+
+def test_list_jsonl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (held,) = _seed(tmp_path, [State.HELD])
+    assert main(["queue", "list", "--var", str(tmp_path), "--format", "jsonl"]) == 0
+    (doc,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert doc["id"] == held.id
+    assert doc["state"] == "held"
+    assert doc["recipients"] == ["x@partner.example"]
+    assert doc["subject"] == "件名0"
+
+
+def test_show_prints_record_and_history(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (held,) = _seed(tmp_path, [State.HELD])
+    assert main(["queue", "show", "--var", str(tmp_path), held.id]) == 0
+    out = capsys.readouterr().out
+    assert f"id:           {held.id}" in out
+    assert "state:        held" in out
+    assert "accept" in out
+    assert "received -> held" in out
+    assert "policy  seed" in out
+
+
+def test_show_raw(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    (rec,) = _seed(tmp_path, [State.HELD])
+    assert main(["queue", "show", "--var", str(tmp_path), "--raw", rec.id]) == 0
+    assert capsysbinary.readouterr().out == RAW
+
+
+@pytest.mark.parametrize("state", [State.HELD, State.QUARANTINED, State.PENDING_APPROVAL])
+def test_release_hands_the_message_to_the_delivery_worker(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], state: State
+) -> None:
+    (rec,) = _seed(tmp_path, [state])
+    before = datetime.now(UTC)
+    assert main(["queue", "release", "--var", str(tmp_path), rec.id, "--reason", "checked by phone"]) == 0
+    assert capsys.readouterr().out == f"{rec.id}: delivering\n"
+    after = _get(tmp_path, rec.id)
+    assert after.state is State.DELIVERING
+    assert after.owner is None
+    assert after.next_attempt_at is not None
+    assert before <= after.next_attempt_at <= datetime.now(UTC)
+    assert _events(tmp_path, rec.id)[-1] == (state.value, "delivering", OPERATOR, "checked by phone")
+
+    async def due() -> list[str]:
+        store = await SQLiteStore.open(tmp_path)
+        try:
+            return [r.id for r in await store.due(datetime.now(UTC) + timedelta(seconds=1))]
+        finally:
+            await store.close()
+
+    assert rec.id in asyncio.run(due())
+
+
+@pytest.mark.parametrize(
+    ("state", "action", "to"),
+    [
+        (State.HELD, "cancel", State.CANCELLED),
+        (State.PENDING_APPROVAL, "cancel", State.REJECTED),
+        (State.QUARANTINED, "delete", State.DELETED),
+    ],
+)
+def test_cancel_and_delete(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], state: State, action: str, to: State
+) -> None:
+    (rec,) = _seed(tmp_path, [state])
+    assert main(["queue", action, "--var", str(tmp_path), rec.id]) == 0
+    capsys.readouterr()
+    after = _get(tmp_path, rec.id)
+    assert after.state is to
+    assert _events(tmp_path, rec.id)[-1] == (state.value, to.value, OPERATOR, f"{action} by operator")
+    assert after.has_raw is (to is not State.DELETED)
+
+
+def test_delete_purges_body_of_finished_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (rec,) = _seed(tmp_path, [State.DELIVERED])
+    assert main(["queue", "delete", "--var", str(tmp_path), rec.id, "--reason", "retention"]) == 0
+    assert capsys.readouterr().out == f"{rec.id}: delivered (body removed)\n"
+    after = _get(tmp_path, rec.id)
+    assert (after.state, after.has_raw) == (State.DELIVERED, False)
+    assert _events(tmp_path, rec.id)[-1] == ("delivered", "delivered", OPERATOR, "retention")
+
+
+@pytest.mark.parametrize(
+    ("state", "action", "says"),
+    [
+        (State.DELIVERED, "release", "cannot release a delivered message"),
+        (State.DELIVERING, "cancel", "cannot cancel a delivering message"),
+        (State.QUARANTINED, "cancel", "cannot cancel a quarantined message"),
+        (State.HELD, "delete", "cannot delete a held message (cancel it first)"),
+    ],
+)
+def test_refused_actions_change_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], state: State, action: str, says: str
+) -> None:
+    (rec,) = _seed(tmp_path, [state])
+    history = _events(tmp_path, rec.id)
+    assert main(["queue", action, "--var", str(tmp_path), rec.id]) == 1
+    err = capsys.readouterr().err
+    assert says in err
+    assert 0 <= err.find("ません") < err.index(says)  # Japanese first, then English
+    assert _get(tmp_path, rec.id) == rec
+    assert _events(tmp_path, rec.id) == history
+
+
+def test_unknown_id_and_missing_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _seed(tmp_path, [State.HELD])
+    assert main(["queue", "release", "--var", str(tmp_path), "01NOPE"]) == 1
+    assert "no such message: 01NOPE" in capsys.readouterr().err
+    assert main(["queue", "list", "--var", str(tmp_path / "elsewhere")]) == 1
+    assert "no Sekimori store here" in capsys.readouterr().err
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_store_path_from_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    var = tmp_path / "spoolhere"
+    (rec,) = _seed(var, [State.HELD])
+    cfg = tmp_path / "sekimori.yaml"
+    cfg.write_text(f"secret: {'s' * 40}\nstore:\n  path: {var}\n", encoding="utf-8")
+    assert main(["queue", "list", "--config", str(cfg)]) == 0
+    assert rec.id in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"secret: {'s' * 40}\nstore:\n  pth: x\n", encoding="utf-8")
+    assert main(["queue", "list", "--config", str(bad)]) == 1
+    assert f"{bad}:3" in capsys.readouterr().err
+
+
+def test_purge_removes_old_finished_bodies_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    held, done, done2 = _seed(tmp_path, [State.HELD, State.DELIVERED, State.DELIVERED])
+    assert main(["queue", "purge", "--var", str(tmp_path), "--older-than", "1d"]) == 0
+    assert capsys.readouterr().out == "0 body(ies) removed\n"
+    assert all(_get(tmp_path, r.id).has_raw for r in (held, done, done2))
+    assert main(["queue", "purge", "--var", str(tmp_path), "--older-than", "0s"]) == 0
+    assert capsys.readouterr().out == "2 body(ies) removed\n"
+    assert _get(tmp_path, held.id).has_raw
+    for rec in (done, done2):
+        after = _get(tmp_path, rec.id)
+        assert (after.state, after.has_raw) == (State.DELIVERED, False)
+        assert _events(tmp_path, rec.id)[-1][2:] == (OPERATOR, "retention: finished more than 0s ago")
+
+
+def test_purge_needs_a_valid_duration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["queue", "purge", "--var", str(tmp_path), "--older-than", "soon"])
+    assert exc.value.code == 2
+    assert "not a duration" in capsys.readouterr().err

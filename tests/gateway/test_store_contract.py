@@ -1,0 +1,526 @@
+"""Contract tests every :class:`gateway.store.Store` backend must pass.
+
+Backends are listed in ``BACKENDS``; each entry opens a *new* store instance on the same
+underlying storage every time it is called, so durability and multi-instance races are tested
+through the public interface only. A Redis backend adds one entry here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.audit import verify_store
+from gateway.store import (
+    ALLOWED,
+    DISCARDS_RAW,
+    TERMINAL,
+    InvalidTransition,
+    MessageRecord,
+    NotFound,
+    SQLiteStore,
+    State,
+    Store,
+    StoreError,
+)
+
+T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+
+
+@dataclass
+class Clock:
+    now: datetime = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+Opener = Callable[[], Awaitable[Store]]
+
+
+@dataclass
+class Harness:
+    open: Opener
+    clock: Clock
+    opened: list[Store] = field(default_factory=list)
+
+    async def new(self) -> Store:
+        store = await self.open()
+        self.opened.append(store)
+        return store
+
+
+def _sqlite(tmp_path: Path, clock: Clock) -> Opener:
+    async def opener() -> Store:
+        return await SQLiteStore.open(tmp_path / "var", clock=clock)
+
+    return opener
+
+
+#: name -> factory(tmp_path, clock) returning an opener for that backend.
+BACKENDS: dict[str, Callable[[Path, Clock], Opener]] = {"sqlite": _sqlite}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    clock = Clock()
+    h = Harness(BACKENDS[request.param](tmp_path, clock), clock)
+    yield h
+    for store in h.opened:
+        await store.close()
+
+
+@pytest.fixture
+async def store(harness: Harness) -> Store:
+    return await harness.new()
+
+
+RAW = "Subject: 見積書\r\nFrom: a@example.co.jp\r\n\r\n本文です。\r\n".encode()
+
+
+async def _accept(store: Store, raw: bytes = RAW, **kw: object) -> MessageRecord:
+    args: dict[str, object] = {"sender": "taro@example.co.jp", "recipients": ["x@partner.example"]}
+    args.update(kw)
+    return await store.accept(raw, **args)  # type: ignore[arg-type]
+
+
+def _path_to(target: State) -> list[State]:
+    """Shortest list of states after ``received`` that reaches ``target`` (BFS over ALLOWED)."""
+    prev: dict[State, State | None] = {State.RECEIVED: None}
+    queue = deque([State.RECEIVED])
+    while queue:
+        s = queue.popleft()
+        for nxt in sorted(ALLOWED[s]):
+            if nxt not in prev:
+                prev[nxt] = s
+                queue.append(nxt)
+    assert target in prev, f"{target} is unreachable from received"
+    path: list[State] = []
+    cur: State | None = target
+    while cur is not None and cur is not State.RECEIVED:
+        path.append(cur)
+        cur = prev[cur]
+    return path[::-1]
+
+
+async def _message_in(store: Store, state: State) -> MessageRecord:
+    rec = await _accept(store)
+    for step in _path_to(state):
+        rec = await store.transition(rec.id, step, actor="test", reason=f"to {step.value}")
+    assert rec.state is state
+    return rec
+
+
+# -- accept and durability ---------------------------------------------------------------------
+
+
+async def test_accept_spools_and_records(harness: Harness, store: Store) -> None:
+    rec = await _accept(store, subject="見積書", meta={"client": "192.0.2.1"})
+    assert rec.state is State.RECEIVED
+    assert rec.size == len(RAW)
+    assert rec.recipients == ("x@partner.example",)
+    assert rec.subject == "見積書"
+    assert rec.meta == {"client": "192.0.2.1"}
+    assert rec.received_at == harness.clock.now
+    assert await store.load_raw(rec.id) == RAW
+    events = await store.audit_events(msg_id=rec.id)
+    assert [(e.action, e.from_state, e.to_state) for e in events] == [("accept", "", "received")]
+
+
+async def test_accepted_message_survives_a_new_instance(harness: Harness, store: Store) -> None:
+    big = RAW + b"x" * 300_000 + b"\r\n"
+    recs = [await _accept(store, raw=big + str(i).encode()) for i in range(3)]
+    await store.close()
+    again = await harness.new()
+    for i, rec in enumerate(recs):
+        got = await again.get(rec.id)
+        assert got == rec
+        assert await again.load_raw(rec.id) == big + str(i).encode()
+
+
+async def test_ids_are_unique_and_sort_by_arrival(harness: Harness, store: Store) -> None:
+    ids = []
+    for _ in range(5):
+        ids.append((await _accept(store)).id)
+        harness.clock.advance(0.002)
+    assert len(set(ids)) == 5
+    assert ids == sorted(ids)
+
+
+async def test_get_and_load_raw_of_unknown_id(store: Store) -> None:
+    assert await store.get("NOPE") is None
+    with pytest.raises(NotFound):
+        await store.load_raw("NOPE")
+    with pytest.raises(NotFound):
+        await store.transition("NOPE", State.DELIVERING, actor="t", reason="r")
+
+
+# -- the life cycle ----------------------------------------------------------------------------
+
+ALLOWED_PAIRS = sorted((src, dst) for src, dsts in ALLOWED.items() for dst in dsts)
+
+
+@pytest.mark.parametrize(
+    ("src", "dst"), ALLOWED_PAIRS, ids=[f"{a.value}->{b.value}" for a, b in ALLOWED_PAIRS]
+)
+async def test_every_allowed_transition(harness: Harness, store: Store, src: State, dst: State) -> None:
+    rec = await _message_in(store, src)
+    harness.clock.advance(5)
+    after = await store.transition(rec.id, dst, actor="operator:test", reason="because", expect=src)
+    assert after.state is dst
+    assert after.updated_at == harness.clock.now
+    assert (await store.get(rec.id)) == after
+    last = (await store.audit_events(msg_id=rec.id))[-1]
+    assert (last.action, last.from_state, last.to_state) == ("transition", src.value, dst.value)
+    assert (last.actor, last.reason, last.at) == ("operator:test", "because", harness.clock.now)
+    if dst in DISCARDS_RAW:
+        assert not after.has_raw
+        with pytest.raises(NotFound):
+            await store.load_raw(rec.id)
+    else:
+        assert await store.load_raw(rec.id) == RAW
+
+
+@pytest.mark.parametrize("src", sorted(State), ids=[s.value for s in sorted(State)])
+async def test_every_forbidden_transition(store: Store, src: State) -> None:
+    rec = await _message_in(store, src)
+    before = await store.audit_events(msg_id=rec.id)
+    forbidden = [s for s in State if s not in ALLOWED[src]]
+    assert forbidden
+    for dst in forbidden:
+        with pytest.raises(InvalidTransition):
+            await store.transition(rec.id, dst, actor="t", reason="not allowed")
+    assert await store.get(rec.id) == rec
+    assert await store.audit_events(msg_id=rec.id) == before
+
+
+def test_terminal_states_are_the_ends_of_the_design() -> None:
+    assert {s.value for s in TERMINAL} == {
+        "delivered",
+        "bounced",
+        "cancelled",
+        "rejected",
+        "deleted",
+        "refused",
+    }
+
+
+async def test_expect_is_compare_and_set(store: Store) -> None:
+    rec = await _message_in(store, State.HELD)
+    with pytest.raises(InvalidTransition, match="expected"):
+        await store.transition(rec.id, State.DELIVERING, actor="t", reason="r", expect=State.QUARANTINED)
+    assert (await store.get(rec.id)) == rec
+    ok = await store.transition(
+        rec.id, State.DELIVERING, actor="t", reason="r", expect={State.HELD, State.QUARANTINED}
+    )
+    assert ok.state is State.DELIVERING
+
+
+async def test_transition_applies_changes_and_rejects_unknown_fields(harness: Harness, store: Store) -> None:
+    rec = await _accept(store)
+    release = harness.clock.now + timedelta(minutes=10)
+    held = await store.transition(
+        rec.id,
+        State.HELD,
+        actor="policy",
+        reason="grace period",
+        release_at=release,
+        decision={"action": "hold", "rule": "external-personal"},
+        scan={"my_number": 1},
+        approvers=("boss@example.co.jp",),
+        extra={"rule": "external-personal"},
+    )
+    assert held.release_at == release
+    assert held.decision == {"action": "hold", "rule": "external-personal"}
+    assert held.scan == {"my_number": 1}
+    assert held.approvers == ("boss@example.co.jp",)
+    assert (await store.audit_events(msg_id=rec.id))[-1].extra == {"rule": "external-personal"}
+    with pytest.raises(TypeError, match="sender"):
+        await store.transition(rec.id, State.DELIVERING, actor="t", reason="r", sender="evil@example.com")
+    assert (await store.get(rec.id)) == held
+
+
+async def test_deferred_retry_fields(harness: Harness, store: Store) -> None:
+    rec = await _message_in(store, State.DELIVERING)
+    nxt = harness.clock.now + timedelta(seconds=60)
+    d = await store.transition(
+        rec.id,
+        State.DEFERRED,
+        actor="delivery",
+        reason="451",
+        attempts=1,
+        next_attempt_at=nxt,
+        last_error="451 4.4.1",
+    )
+    assert (d.attempts, d.next_attempt_at, d.last_error, d.owner) == (1, nxt, "451 4.4.1", None)
+
+
+# -- claims: exactly one worker ----------------------------------------------------------------
+
+
+async def test_concurrent_claims_have_exactly_one_winner(harness: Harness, store: Store) -> None:
+    other = await harness.new()
+    rec = await _accept(store)
+    held = await store.transition(
+        rec.id, State.HELD, actor="policy", reason="hold", release_at=harness.clock.now
+    )
+    claims = [
+        (store if i % 2 else other).claim(
+            held.id,
+            owner=f"worker-{i}",
+            from_states=State.HELD,
+            to=State.DELIVERING,
+            actor="scheduler",
+            reason="release time",
+        )
+        for i in range(24)
+    ]
+    results = await asyncio.gather(*claims)
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    assert winners[0].state is State.DELIVERING
+    assert (await store.get(rec.id)) == winners[0]
+    moves = [e for e in await store.audit_events(msg_id=rec.id) if e.to_state == "delivering"]
+    assert len(moves) == 1
+    assert moves[0].extra == {"owner": winners[0].owner}
+
+
+async def test_claim_respects_live_lease_and_takes_expired_one(harness: Harness, store: Store) -> None:
+    rec = await _message_in(store, State.DELIVERING)
+    a = await store.claim(rec.id, owner="a", from_states=State.DELIVERING, actor="d", reason="r", lease=30)
+    assert a is not None
+    assert a.owner == "a"
+    assert a.lease_until == harness.clock.now + timedelta(seconds=30)
+    assert await store.claim(rec.id, owner="b", from_states=State.DELIVERING, actor="d", reason="r") is None
+    renewed = await store.claim(
+        rec.id, owner="a", from_states=State.DELIVERING, actor="d", reason="r", lease=60
+    )
+    assert renewed is not None
+    assert renewed.lease_until == harness.clock.now + timedelta(seconds=60)
+    harness.clock.advance(61)
+    b = await store.claim(rec.id, owner="b", from_states=State.DELIVERING, actor="d", reason="r")
+    assert b is not None
+    assert b.owner == "b"
+    assert b.state is State.DELIVERING
+    assert [e.to_state for e in await store.audit_events(msg_id=rec.id)].count("delivering") == 1
+
+
+async def test_claim_from_wrong_state_returns_none(store: Store) -> None:
+    rec = await _message_in(store, State.CANCELLED)
+    got = await store.claim(
+        rec.id, owner="w", from_states={State.HELD}, to=State.DELIVERING, actor="s", reason="r"
+    )
+    assert got is None
+    assert (await store.get(rec.id)) == rec
+
+
+async def test_transition_sets_or_clears_the_owner(harness: Harness, store: Store) -> None:
+    rec = await _accept(store, owner="smtp-1")
+    assert rec.owner == "smtp-1"
+    mine = await store.transition(rec.id, State.DELIVERING, actor="policy", reason="deliver", owner="smtp-1")
+    assert mine.owner == "smtp-1"
+    assert mine.lease_until is not None
+    rec2 = await _message_in(store, State.HELD)
+    released = await store.transition(rec2.id, State.DELIVERING, actor="operator:root", reason="release")
+    assert (released.owner, released.lease_until) == (None, None)
+
+
+# -- timers and recovery -----------------------------------------------------------------------
+
+
+async def test_due_lists_work_whose_time_has_come(harness: Harness, store: Store) -> None:
+    now = harness.clock.now
+    past, future = now - timedelta(seconds=1), now + timedelta(hours=1)
+
+    async def make(state: State, **changes: Any) -> str:
+        rec = await _accept(store)
+        for step in _path_to(state):
+            extra = changes if step is state else {}
+            rec = await store.transition(rec.id, step, actor="t", reason="r", **extra)
+        return rec.id
+
+    due_ids = {
+        await make(State.HELD, release_at=past),
+        await make(State.HELD, release_at=now),
+        await make(State.DEFERRED, next_attempt_at=past),
+        await make(State.PENDING_APPROVAL, expires_at=past),
+        await make(State.DELIVERING),
+        (await _accept(store)).id,
+    }
+    not_due = {
+        await make(State.HELD, release_at=future),
+        await make(State.HELD),
+        await make(State.DEFERRED, next_attempt_at=future),
+        await make(State.PENDING_APPROVAL, expires_at=future),
+        await make(State.PENDING_APPROVAL),
+        await make(State.QUARANTINED),
+        await make(State.DELIVERED),
+        (await _accept(store, owner="live")).id,
+    }
+    owned = await make(State.DELIVERING)
+    await store.claim(owned, owner="w", from_states=State.DELIVERING, actor="d", reason="r", lease=10)
+    not_due.add(owned)
+    got = [r.id for r in await store.due(now)]
+    assert set(got) == due_ids
+    assert got == sorted(got)
+    assert not (set(got) & not_due)
+    harness.clock.advance(3600)
+    later = {r.id for r in await store.due(harness.clock.now)}
+    assert owned in later
+
+
+async def test_recover_takes_over_unfinished_work(harness: Harness, store: Store) -> None:
+    mine = await _accept(store, owner="gw-1")
+    unowned = await _message_in(store, State.DELIVERING)
+    others = await _accept(store, owner="gw-2", lease=30)
+    expired = await _accept(store, owner="gw-3", lease=1)
+    waiting = await _message_in(store, State.HELD)
+    done = await _message_in(store, State.DELIVERED)
+    harness.clock.advance(2)
+    await store.close()
+    again = await harness.new()
+    got = await again.recover("gw-1", lease=120)
+    assert [r.id for r in got] == sorted([mine.id, unowned.id, expired.id])
+    for r in got:
+        assert r.owner == "gw-1"
+        assert r.lease_until == harness.clock.now + timedelta(seconds=120)
+        assert await again.load_raw(r.id) == RAW
+    assert (await again.get(others.id)).owner == "gw-2"  # type: ignore[union-attr]
+    assert (await again.get(waiting.id)) == waiting
+    assert (await again.get(done.id)) == done
+
+
+# -- bodies --------------------------------------------------------------------------------------
+
+
+async def test_replace_raw(store: Store) -> None:
+    rec = await _accept(store)
+    new = RAW.replace(b"\r\n\r\n", b"\r\nX-Sekimori-Bcc: converted\r\n\r\n")
+    after = await store.replace_raw(rec.id, new, actor="policy", reason="bcc conversion")
+    assert after.size == len(new)
+    assert after.sha256 != rec.sha256
+    assert await store.load_raw(rec.id) == new
+    ev = (await store.audit_events(msg_id=rec.id))[-1]
+    assert (ev.action, ev.extra["old_sha256"], ev.extra["sha256"]) == (
+        "replace_raw",
+        rec.sha256,
+        after.sha256,
+    )
+    done = await _message_in(store, State.DELIVERED)
+    with pytest.raises(InvalidTransition):
+        await store.replace_raw(done.id, new, actor="t", reason="r")
+    assert await store.load_raw(done.id) == RAW
+
+
+async def test_delete_raw_only_when_finished(store: Store) -> None:
+    held = await _message_in(store, State.HELD)
+    with pytest.raises(InvalidTransition):
+        await store.delete_raw(held.id, actor="operator:root", reason="retention")
+    assert await store.load_raw(held.id) == RAW
+    done = await _message_in(store, State.DELIVERED)
+    purged = await store.delete_raw(done.id, actor="operator:root", reason="retention")
+    assert not purged.has_raw
+    assert purged.state is State.DELIVERED
+    with pytest.raises(NotFound):
+        await store.load_raw(done.id)
+    assert (await store.audit_events(msg_id=done.id))[-1].action == "purge"
+
+
+# -- queries -----------------------------------------------------------------------------------
+
+
+async def test_list_messages_filters_newest_first(harness: Harness, store: Store) -> None:
+    a = await _message_in(store, State.HELD)
+    harness.clock.advance(1)
+    b = await _accept(store, sender="hanako@example.co.jp")
+    harness.clock.advance(1)
+    c = await _message_in(store, State.QUARANTINED)
+    assert [r.id for r in await store.list_messages()] == [c.id, b.id, a.id]
+    assert [r.id for r in await store.list_messages(states={State.HELD, State.QUARANTINED})] == [c.id, a.id]
+    assert [r.id for r in await store.list_messages(sender="hanako@example.co.jp")] == [b.id]
+    assert [r.id for r in await store.list_messages(limit=1)] == [c.id]
+    assert [r.id for r in await store.list_messages(before=c.id)] == [b.id, a.id]
+    assert [r.id for r in await store.list_messages(before=b.id, limit=5)] == [a.id]
+    assert await store.list_messages(before=a.id) == []
+    assert await store.list_messages(states=()) == []
+
+
+async def test_correspondents_come_from_deliveries_only(store: Store) -> None:
+    assert not await store.has_written_to("taro@example.co.jp", "partner.example")
+    await _message_in(store, State.BOUNCED)
+    assert not await store.has_written_to("taro@example.co.jp", "partner.example")
+    rec = await _accept(store, recipients=["a@Partner.Example", "b@other.example", "c@partner.example"])
+    for step in (State.DELIVERING, State.DELIVERED):
+        await store.transition(rec.id, step, actor="d", reason="r")
+    assert await store.has_written_to("Taro@Example.co.jp", "PARTNER.example")
+    assert await store.known_domains("taro@example.co.jp") == {"partner.example", "other.example"}
+    assert await store.known_domains("someone@else.example") == frozenset()
+
+
+# -- audit ---------------------------------------------------------------------------------------
+
+
+async def test_note_and_the_chain_verifies(store: Store) -> None:
+    rec = await _message_in(store, State.HELD)
+    ev = await store.note(rec.id, action="notify", actor="notify", reason="sender told", extra={"to": "taro"})
+    assert (ev.from_state, ev.to_state, ev.action) == ("held", "held", "notify")
+    await store.transition(rec.id, State.CANCELLED, actor="sender:taro@example.co.jp", reason="cancel")
+    events = await store.audit_events()
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
+    result = await verify_store(store)
+    assert result.ok
+    assert result.checked == len(events)
+    assert result.head == events[-1].hash
+
+
+async def test_audit_chain_spans_instances(harness: Harness, store: Store) -> None:
+    other = await harness.new()
+    recs = await asyncio.gather(*[_accept(s) for s in (store, other) * 5])
+    await asyncio.gather(
+        *[
+            (store if i % 2 else other).transition(r.id, State.HELD, actor="p", reason="r")
+            for i, r in enumerate(recs)
+        ]
+    )
+    result = await verify_store(store)
+    assert result.ok
+    assert result.checked == 20
+
+
+async def test_closed_store_refuses_work(store: Store) -> None:
+    await store.close()
+    with pytest.raises(StoreError):
+        await _accept(store)
+
+
+async def test_concurrent_writes_fail_alone(store: Store) -> None:
+    """Writes issued together (one commit for the embedded backend) succeed or fail each alone."""
+    held = [await _message_in(store, State.HELD) for _ in range(6)]
+    moves = [
+        store.transition(r.id, State.CANCELLED if i % 2 else State.DELIVERED, actor="t", reason=f"move {i}")
+        for i, r in enumerate(held)
+    ]
+    results = await asyncio.gather(*moves, _accept(store, actor="notify"), return_exceptions=True)
+    for i, result in enumerate(results[:6]):
+        if i % 2:
+            assert isinstance(result, MessageRecord)
+            assert result.state is State.CANCELLED
+        else:
+            assert isinstance(result, InvalidTransition)
+            assert (await store.get(held[i].id)) == held[i]
+    fresh = results[6]
+    assert isinstance(fresh, MessageRecord)
+    assert (await store.audit_events(msg_id=fresh.id))[0].actor == "notify"
+    assert (await verify_store(store)).ok
