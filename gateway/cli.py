@@ -11,6 +11,7 @@ from collections.abc import Sequence
 #: Sub-command modules; each has ``register(subparsers)`` which sets ``func`` on its parser.
 COMMANDS = (
     "gateway.commands.scan",
+    "gateway.commands.policy",
     "gateway.commands.queue",
     "gateway.commands.audit",
     "gateway.commands.run",

@@ -1,0 +1,284 @@
+"""The data a policy evaluation takes and gives: envelope, directory, decision.
+
+Plain frozen dataclasses; :class:`Decision` serialises to JSON with ``to_dict``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from policies.schema import ACTION_NAMES, ActionSpec, PolicySpec
+
+if TYPE_CHECKING:
+    from policies.conditions import EvalContext
+
+
+class Action(enum.StrEnum):
+    """What happens to a message or upload, from least to most severe.
+
+    >>> Action.HOLD.severity > Action.BCC.severity
+    True
+    >>> max([Action.TAG, Action.BLOCK, Action.HOLD], key=lambda a: a.severity)
+    <Action.BLOCK: 'block'>
+    """
+
+    DELIVER = "deliver"
+    TAG = "tag"
+    BCC = "bcc"
+    HOLD = "hold"
+    APPROVAL = "approval"
+    QUARANTINE = "quarantine"
+    BLOCK = "block"
+
+    @property
+    def severity(self) -> int:
+        return ACTION_NAMES.index(self.value)
+
+
+#: Actions that do not decide the fate of the message but change it on the way out.
+TRANSFORMS: tuple[Action, ...] = (Action.TAG, Action.BCC)
+
+
+def domain_of(address: str) -> str:
+    """The lower-case domain of an address ('' if there is none).
+
+    >>> domain_of("Taro@Example.CO.JP")
+    'example.co.jp'
+    """
+    return address.rpartition("@")[2].strip().strip(">").lower() if "@" in address else ""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Who sends what to whom. ``recipients`` are the SMTP ``RCPT TO`` addresses; ``to``/``cc``
+    the header addresses (used to count visible external addresses for BCC conversion)."""
+
+    direction: Literal["mail", "upload"]
+    sender: str
+    recipients: tuple[str, ...]
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    size: int = 0
+    service: str | None = None
+    host: str | None = None
+    tenant: str | None = None
+    sharing_scope: str | None = None
+    attachment_names: tuple[str, ...] = ()
+
+
+class HistoryView(Protocol):
+    """Read-only view of who wrote to which domains before (kept by the store)."""
+
+    def has_written_to(self, sender: str, domain: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Why a condition held: counts, types, redacted values and where they were found."""
+
+    entity_type: str | None
+    count: int
+    values: tuple[str, ...]
+    locations: tuple[str, ...]
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "entity_type": self.entity_type,
+            "count": self.count,
+            "values": list(self.values),
+            "locations": list(self.locations),
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    rule_id: str
+    title_ja: str
+    title_en: str
+    description_ja: str
+    description_en: str
+    action: Action
+    evidence: tuple[Evidence, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "title_ja": self.title_ja,
+            "title_en": self.title_en,
+            "description_ja": self.description_ja,
+            "description_en": self.description_en,
+            "action": self.action.value,
+            "evidence": [e.to_dict() for e in self.evidence],
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome: the most severe matched action, plus the transforms that ride along.
+
+    ``transforms`` is a subset of ``("tag", "bcc")`` in that order. ``release_at`` is set for
+    ``hold``; ``approvers``, ``approval_deadline``, ``on_timeout`` and ``escalate_to`` for
+    ``approval``.
+    """
+
+    action: Action
+    transforms: tuple[str, ...]
+    matches: tuple[RuleMatch, ...]
+    release_at: datetime | None = None
+    approvers: tuple[str, ...] = ()
+    approval_deadline: datetime | None = None
+    on_timeout: Literal["reject", "escalate"] | None = None
+    escalate_to: tuple[str, ...] = ()
+    tag_headers: tuple[tuple[str, str], ...] = ()
+    notify_security: bool = False
+
+    @property
+    def winning_rules(self) -> tuple[RuleMatch, ...]:
+        """The matched rules whose action is the decision's action (empty for a plain deliver)."""
+        return tuple(m for m in self.matches if m.action == self.action)
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        return tuple(m.rule_id for m in self.matches)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action.value,
+            "transforms": list(self.transforms),
+            "rules": list(self.rule_ids),
+            "winning_rules": [m.rule_id for m in self.winning_rules],
+            "matches": [m.to_dict() for m in self.matches],
+            "release_at": self.release_at.isoformat() if self.release_at else None,
+            "approvers": list(self.approvers),
+            "approval_deadline": self.approval_deadline.isoformat() if self.approval_deadline else None,
+            "on_timeout": self.on_timeout,
+            "escalate_to": list(self.escalate_to),
+            "tag_headers": [list(h) for h in self.tag_headers],
+            "notify_security": self.notify_security,
+        }
+
+
+@dataclass(frozen=True)
+class Person:
+    address: str
+    name: str = ""
+    department: str = ""
+    manager: str | None = None
+    roles: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+
+class Directory:
+    """The people of the organisation, looked up by address (case-insensitive)."""
+
+    def __init__(self, people: Iterable[Person] = ()) -> None:
+        self._people: dict[str, Person] = {p.address.lower(): p for p in people}
+        groups: dict[str, list[str]] = {}
+        for p in self._people.values():
+            for g in p.groups:
+                groups.setdefault(g, []).append(p.address)
+        self._groups = {g: tuple(sorted(v)) for g, v in groups.items()}
+        self._departments = frozenset(p.department for p in self._people.values() if p.department)
+
+    def __len__(self) -> int:
+        return len(self._people)
+
+    def __iter__(self) -> Iterator[Person]:
+        return iter(self._people.values())
+
+    def person(self, address: str) -> Person | None:
+        return self._people.get(address.strip().lower())
+
+    def manager_of(self, address: str) -> Person | None:
+        """The sender's manager (``None`` if the sender or their manager is not listed)."""
+        p = self.person(address)
+        return self.person(p.manager) if p is not None and p.manager else None
+
+    def members(self, group: str) -> tuple[str, ...]:
+        return self._groups.get(group.lower(), ())
+
+    @property
+    def groups(self) -> frozenset[str]:
+        return frozenset(self._groups)
+
+    @property
+    def departments(self) -> frozenset[str]:
+        return self._departments
+
+
+#: A compiled condition: the evidence list when it holds, ``None`` when it does not.
+Predicate = Callable[["EvalContext"], "list[Evidence] | None"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule ready to evaluate: its spec and its compiled condition."""
+
+    id: str
+    title_ja: str
+    title_en: str
+    description_ja: str
+    description_en: str
+    action: Action
+    spec: ActionSpec
+    predicate: Predicate
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A loaded, validated policy."""
+
+    path: Path | None
+    spec: PolicySpec
+    rules: tuple[Rule, ...]
+    internal_domains: frozenset[str]
+    directory: Directory = field(default_factory=Directory)
+
+    def is_internal(self, address: str) -> bool:
+        """Whether an address belongs to the organisation (its domains and their subdomains).
+
+        >>> from policies import load_policy, default_policy_path
+        >>> p = load_policy(default_policy_path())
+        >>> p.is_internal("taro@example.co.jp"), p.is_internal("x@mail.example.co.jp")
+        (True, True)
+        >>> p.is_internal("x@example.com"), p.is_internal("x@notexample.co.jp")
+        (False, False)
+        """
+        return is_in_domains(domain_of(address), self.internal_domains)
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+
+def is_in_domains(domain: str, domains: frozenset[str] | Mapping[str, Any]) -> bool:
+    """``domain`` is one of ``domains`` or a subdomain of one."""
+    if not domain:
+        return False
+    if domain in domains:
+        return True
+    parts = domain.split(".")
+    return any(".".join(parts[i:]) in domains for i in range(1, len(parts) - 1))
+
+
+__all__ = [
+    "Action",
+    "Decision",
+    "Directory",
+    "Envelope",
+    "Evidence",
+    "HistoryView",
+    "Person",
+    "Policy",
+    "Predicate",
+    "Rule",
+    "RuleMatch",
+    "domain_of",
+    "is_in_domains",
+]
