@@ -162,10 +162,12 @@ class Told:
 
 def open_mail_env(tmp_path: Path, **overrides: object) -> Iterator[MailEnv]:
     loop = asyncio.new_event_loop()
-    store = loop.run_until_complete(SQLiteStore.open(tmp_path / "gw"))
+    clock = FakeClock(START)
+    store = loop.run_until_complete(
+        SQLiteStore.open(tmp_path / "gw", clock=lambda: datetime.fromtimestamp(clock(), UTC))
+    )
     policy_path = tmp_path / "policy.yaml"
     policy_path.write_text(POLICY, encoding="utf-8")
-    clock = FakeClock(START)
     env = make_env(tmp_path, store, policy_path=policy_path, clock=clock, **overrides)
     try:
         yield MailEnv(env, store, policy_path, loop)
