@@ -89,7 +89,10 @@ class MailEnv:
         on_timeout: str | None = None,
     ) -> MessageRecord:
         data = raw if raw is not None else make_raw(sender, to, subject)
-        return self.run(self._put(sender, to, action, data, subject, approvers, release_in, on_timeout))
+        rec: MessageRecord = self.run(
+            self._put(sender, to, action, data, subject, approvers, release_in, on_timeout)
+        )
+        return rec
 
     async def _put(
         self,
@@ -141,7 +144,7 @@ class MailEnv:
         )
 
     def get(self, msg_id: str) -> MessageRecord:
-        rec = self.run(self.store.get(msg_id))
+        rec: MessageRecord | None = self.run(self.store.get(msg_id))
         assert rec is not None
         return rec
 
