@@ -92,6 +92,7 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "mail.cancel": ("送信を取り消す", "Cancel sending"),
     "mail.send_now": ("今すぐ送信", "Send now"),
     "mail.release_in": ("あと {minutes} 分で送信 ({at})", "Sends in {minutes} min ({at})"),
+    "mail.time_left": ("送信まで残り {{time}}", "sends in {{time}}"),
     "mail.releasing": ("まもなく送信されます", "Sending shortly"),
     "mail.justification": ("申請理由", "Justification"),
     "mail.justification.pending_approval": (

@@ -14,8 +14,8 @@
         continue;
       }
       var h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
-      el.textContent = "⏱ " + (h ? h + ":" + pad(m) : String(m)) + ":" + pad(s);
-      el.setAttribute("title", el.getAttribute("data-title") || "");
+      var clock = (h ? h + ":" + pad(m) : String(m)) + ":" + pad(s);
+      el.textContent = (el.getAttribute("data-left") || "{time}").replace(/\{\{?time\}\}?/, clock);
     }
   }
   document.addEventListener("DOMContentLoaded", function () {
