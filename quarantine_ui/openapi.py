@@ -211,8 +211,12 @@ def _op(
     body: dict[str, Any] | None = None,
     params: list[dict[str, Any]] | None = None,
     extra: dict[str, dict[str, Any]] | None = None,
+    omit: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    op: dict[str, Any] = {"operationId": op_id, "summary": summary, "responses": {**ok, **_MAIL_ERRORS}}
+    errors = {k: v for k, v in _MAIL_ERRORS.items() if k not in omit}
+    if not any(p.get("in") == "path" for p in params or ()):
+        errors.pop("404", None)
+    op: dict[str, Any] = {"operationId": op_id, "summary": summary, "responses": {**ok, **errors}}
     parameters = list(params or [])
     if csrf:
         parameters.append(_CSRF)
@@ -248,6 +252,7 @@ _MAIL_PATHS: dict[str, Any] = {
             "One message the caller may see",
             {"200": _json("The message", _MESSAGE)},
             params=[_ID],
+            omit=("403",),
         )
     },
     "/api/messages/{msg_id}/{action}": {
