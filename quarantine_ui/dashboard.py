@@ -137,7 +137,7 @@ def stacked_bars(stats: Stats, title: str, labels: dict[str, str]) -> str:
         out.append(f'<rect class="a-{action}" x="{lx}" y="{height + 14}" width="10" height="10"/>')
         name = escape(labels.get(action, action))
         out.append(f'<text class="tick" x="{lx + 14}" y="{height + 23}">{name}</text>')
-        lx += 14 + 9 * max(4, len(labels.get(action, action)))
+        lx += 24 + sum(12 if ord(c) > 0x2FF else 7 for c in labels.get(action, action))
     out.append("</svg>")
     return "".join(out)
 

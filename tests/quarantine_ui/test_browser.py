@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pyotp
 import pytest
@@ -274,6 +275,38 @@ def test_sender_cancels_a_held_message_and_it_is_never_delivered(stack: Stack, u
     assert [(e.actor, e.to_state) for e in events if e.to_state == "cancelled"] == [
         (f"sender:{TARO}", "cancelled")
     ]
+
+
+def test_the_link_in_the_hold_notification_cancels_in_two_clicks(stack: Stack, browser: Browser) -> None:
+    msg_id = stack.send(
+        "typo@hold.test", make_mail(sender=TARO, to=["typo@hold.test"], subject="宛先を間違えた")
+    )
+
+    def notice() -> str:
+        for m in stack.notices_to(TARO):
+            body = m.message.get_content()
+            if msg_id in body and "送信を取り消す:" in body:
+                return str(body)
+        return ""
+
+    stack.wait(lambda: bool(notice()), "hold notification")
+    url = re.search(r"送信を取り消す: (\S+)", notice())
+    assert url is not None
+    path = urlsplit(url.group(1)).path
+    # No login: the signed link is the credential. Click 1 opens it, click 2 confirms.
+    ctx = browser.new_context(base_url=stack.base_url, locale="ja-JP")
+    try:
+        page = ctx.new_page()
+        page.goto(path)
+        expect(page.locator("#subject")).to_have_text("宛先を間違えた")
+        assert stack.record(msg_id).state is State.HELD
+        page.click("button[type=submit].primary")
+        expect(page.locator("p.notice")).to_contain_text("メールを取り消しました")
+        assert stack.record(msg_id).state is State.CANCELLED
+        page.goto(path)
+        expect(page.locator("p.error")).to_contain_text("すでに使用されています")
+    finally:
+        ctx.close()
 
 
 def test_sender_sends_now_and_the_sink_receives_it(stack: Stack, users: Users) -> None:
