@@ -1,7 +1,8 @@
-"""The seam between the UI and the message store for held-mail actions.
+"""The seam between the UI and the message store for the actions of signed notification links.
 
-The store (``gateway/store``) implements :class:`MessageActions`; the UI calls it when a sender
-uses a signed link from a hold notification. ``actor`` names who acted, for the audit event.
+:class:`quarantine_ui.mailroom.Mailroom` implements :class:`MessageActions` over the gateway
+store; the link pages call it when someone uses a link from a notification. ``actor`` is the
+person the link was issued to (``sender:<address>`` or ``approver:<address>``), for the audit.
 """
 
 from __future__ import annotations
@@ -23,17 +24,14 @@ class HeldMessage:
 
 class ActionResult(StrEnum):
     DONE = "done"
-    #: The message exists but is no longer held (already sent, cancelled, …).
+    #: The message exists but the action no longer applies (already sent, cancelled, decided …).
     NOT_HELD = "not_held"
     UNKNOWN = "unknown"
 
 
 class MessageActions(Protocol):
-    def held_message(self, message_id: str) -> HeldMessage | None:
-        """The message if it is currently held, else None."""
+    async def link_target(self, message_id: str, action: str, actor: str) -> HeldMessage | None:
+        """The message if ``actor`` may still do ``action`` on it, else None."""
 
-    def cancel(self, message_id: str, actor: str) -> ActionResult:
-        """Cancel a held message: it is never delivered."""
-
-    def send_now(self, message_id: str, actor: str) -> ActionResult:
-        """Release a held message for delivery now."""
+    async def link_act(self, message_id: str, action: str, actor: str, comment: str) -> ActionResult:
+        """Do ``action`` (cancel, send_now, approve, reject) as ``actor``."""

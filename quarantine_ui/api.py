@@ -53,7 +53,9 @@ def error_response(
     request: Request, status: int, code: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
     t = translator(getattr(request.state, "lang", "ja"))
-    key = _MESSAGE_KEYS.get(code, f"error.{status}")
+    key = _MESSAGE_KEYS.get(code) or (
+        f"mail.error.{code}" if t(f"mail.error.{code}") != f"mail.error.{code}" else f"error.{status}"
+    )
     retry = extra.get("retry_after")
     message = t(key, minutes=math.ceil(retry / 60)) if isinstance(retry, int) else t(key)
     return JSONResponse({"error": code, "message": message, **extra}, status_code=status, headers=headers)

@@ -17,11 +17,12 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from quarantine_ui import api, link_views, views
+from gateway.store import Store
+from quarantine_ui import api, api_mail, link_views, pages, views
 from quarantine_ui.accounts import AuditSink
-from quarantine_ui.actions import MessageActions
 from quarantine_ui.config import UIConfig
 from quarantine_ui.i18n import translator
+from quarantine_ui.mailroom import MailError, Notifications
 from quarantine_ui.middleware import UIMiddleware
 from quarantine_ui.security import SECURITY_HEADERS, SecurityHeadersMiddleware
 from quarantine_ui.services import UI
@@ -48,6 +49,13 @@ def _is_api(request: Request) -> bool:
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, api.APIError)
     return api.error_response(request, exc.status, exc.code, exc.headers, **exc.extra)
+
+
+async def _mail_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, MailError)
+    if _is_api(request):
+        return api.error_response(request, exc.status, exc.code)
+    return pages.mail_error_page(request, exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -80,11 +88,21 @@ def _error_page(request: Request, status: int, headers: dict[str, str]) -> Respo
 
 
 def create_app(
-    config: UIConfig, actions: MessageActions | None = None, audit: AuditSink | None = None
+    config: UIConfig,
+    store: Store | None = None,
+    audit: AuditSink | None = None,
+    *,
+    policy_path: Path | None = None,
+    notifier: Notifications | None = None,
 ) -> Starlette:
-    """The UI app. With ``actions`` (the message store) the signed links at ``/a/{token}`` work;
-    ``audit`` receives every login, lockout and account change as it happens."""
-    ui = UI.build(config, _templates(), actions, audit)
+    """The UI app. With ``store`` (the gateway's message store) the mail pages, the JSON API on
+    mail and the signed links at ``/a/{token}`` work; with ``policy_path`` (the active policy file
+    the relay watches) the policy page does; ``notifier`` (the relay's) tells senders of
+    rejections. ``audit`` receives every login, lockout and account change as it happens.
+
+    The links in notifications are signed with ``config.secret``: give the UI the gateway's
+    ``secret`` so that it accepts them."""
+    ui = UI.build(config, _templates(), store, audit, policy_path=policy_path, notifier=notifier)
     routes = [
         Route("/", views.home, methods=["GET"]),
         Route("/login", views.login_page, methods=["GET"]),
@@ -101,7 +119,8 @@ def create_app(
         Route("/api/openapi.json", api.openapi, methods=["GET"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    if actions is not None:
+    routes += _mail_routes()
+    if store is not None:
         routes += [
             Route("/a/{token}", link_views.link_page, methods=["GET"]),
             Route("/a/{token}", link_views.link_submit, methods=["POST"]),
@@ -114,12 +133,49 @@ def create_app(
         ],
         exception_handlers={
             api.APIError: _api_error,
+            MailError: _mail_error,
             HTTPException: _http_error,
             Exception: _server_error,
         },
     )
     app.state.ui = ui
     return app
+
+
+def _mail_routes() -> list[Route]:
+    """Pages and API over the store; without a store they answer 503."""
+    get, post, delete = ["GET"], ["POST"], ["DELETE"]
+    return [
+        Route("/messages", pages.messages_page, methods=get),
+        Route("/messages/{msg_id}", pages.message_page, methods=get),
+        Route("/messages/{msg_id}/{action}", pages.message_action, methods=post),
+        Route("/approvals", pages.approvals_page, methods=get),
+        Route("/delegations", pages.delegation_submit, methods=post),
+        Route("/delegations/{ident}/end", pages.delegation_end, methods=post),
+        Route("/admin", pages.admin_page, methods=get),
+        Route("/admin/bulk", pages.bulk_submit, methods=post),
+        Route("/policy", pages.policy_page, methods=get),
+        Route("/policy", pages.policy_submit, methods=post),
+        Route("/policy/rollback", pages.policy_rollback, methods=post),
+        Route("/dashboard", pages.dashboard_page, methods=get),
+        Route("/audit", pages.audit_page, methods=get),
+        Route("/audit/export", pages.audit_export, methods=get),
+        Route("/api/messages", api_mail.list_messages, methods=get),
+        Route("/api/messages/{msg_id}", api_mail.get_message, methods=get),
+        Route("/api/messages/{msg_id}/{action}", api_mail.message_action, methods=post),
+        Route("/api/approvals", api_mail.approvals, methods=get),
+        Route("/api/delegations", api_mail.delegations, methods=get),
+        Route("/api/delegations", api_mail.add_delegation, methods=post),
+        Route("/api/delegations/{ident}", api_mail.end_delegation, methods=delete),
+        Route("/api/queue", api_mail.queue, methods=get),
+        Route("/api/queue/bulk", api_mail.bulk, methods=post),
+        Route("/api/policy", api_mail.policy, methods=get),
+        Route("/api/policy/{op}", api_mail.policy_op, methods=post),
+        Route("/api/dashboard", api_mail.dashboard_json, methods=get),
+        Route("/api/audit", api_mail.audit, methods=get),
+        Route("/api/audit/export", api_mail.audit_export, methods=get),
+        Route("/api/audit/verify", api_mail.audit_verify, methods=get),
+    ]
 
 
 def _is_loopback(host: str) -> bool:
@@ -135,8 +191,11 @@ def build_server(
     config: UIConfig,
     host: str = "127.0.0.1",
     port: int = 8025,
-    actions: MessageActions | None = None,
+    store: Store | None = None,
     audit: AuditSink | None = None,
+    *,
+    policy_path: Path | None = None,
+    notifier: Notifications | None = None,
 ) -> uvicorn.Server:
     """A uvicorn server for the UI. TLS is expected to end at a reverse proxy, whose address goes
     in ``config.trusted_proxies`` (the app reads ``X-Forwarded-For`` itself, only from there)."""
@@ -145,7 +204,7 @@ def build_server(
             f"secure_cookies is off but the UI would listen on {host}: "
             "cookies without Secure are allowed only for plain-HTTP tests on localhost"
         )
-    app = create_app(config, actions, audit)
+    app = create_app(config, store, audit, policy_path=policy_path, notifier=notifier)
     settings = uvicorn.Config(
         app, host=host, port=port, proxy_headers=False, server_header=False, log_level="info", lifespan="off"
     )

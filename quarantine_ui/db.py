@@ -1,4 +1,5 @@
-"""The UI's own SQLite database (``var/ui.sqlite3``): accounts, sessions, login attempts, used links.
+"""The UI's own SQLite database (``var/ui.sqlite3``): accounts, sessions, login attempts, used links,
+approval delegations.
 
 Message state lives in the gateway store, not here. One connection is shared by the app's event
 loop and the worker threads that hash passwords, so every use takes :attr:`Database.lock`.
@@ -66,6 +67,14 @@ CREATE TABLE IF NOT EXISTS used_links (
     used_at REAL NOT NULL,
     expires REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS delegations (
+    id INTEGER PRIMARY KEY,
+    from_address TEXT NOT NULL,
+    to_address TEXT NOT NULL,
+    until REAL NOT NULL,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS delegations_to ON delegations (to_address, until);
 """
 
 

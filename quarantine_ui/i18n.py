@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from quarantine_ui.config import LANGUAGES
+from quarantine_ui.i18n_mail import MAIL_MESSAGES
 
 Translator = Callable[..., str]
 
-MESSAGES: Mapping[str, Mapping[str, str]] = {
+_BASE: Mapping[str, Mapping[str, str]] = {
     "ja": {
         "app.name": "関守 Sekimori",
         "app.tagline": "送信メールの情報漏えい対策",
@@ -182,6 +183,8 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "error.back": "Back to the home page",
     },
 }
+
+MESSAGES: Mapping[str, Mapping[str, str]] = {lang: {**_BASE[lang], **MAIL_MESSAGES[lang]} for lang in _BASE}
 
 
 def translator(lang: str) -> Translator:

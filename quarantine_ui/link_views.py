@@ -1,4 +1,4 @@
-"""Pages behind the signed links of hold notifications: confirm, then act (two clicks at most).
+"""Pages behind the signed links of notifications: confirm, then act (two clicks at most).
 
 Opening a link (GET) only shows what it would do, because mail scanners and previews fetch links;
 the button POSTs to the same address, which uses the token up and performs the action. The token
@@ -48,7 +48,7 @@ async def link_page(request: Request) -> Response:
         claim = get_ui(request).links.check(token)
     except LinkError as exc:
         return _refuse(request, exc.reason)
-    message = _actions(request).held_message(claim.message_id)
+    message = await _actions(request).link_target(claim.message_id, claim.action, claim.actor)
     if message is None:
         return _refuse(request, "not_held")
     ctx = {
@@ -58,6 +58,7 @@ async def link_page(request: Request) -> Response:
         "recipients": message.recipients,
         "release_at": _local_time(request, message.release_at),
         "form_action": request.url.path,
+        "with_comment": claim.action in ("approve", "reject"),
     }
     return render(request, "link.html", ctx)
 
@@ -69,11 +70,9 @@ async def link_submit(request: Request) -> Response:
         claim: LinkClaim = ui.links.consume(token)
     except LinkError as exc:
         return _refuse(request, exc.reason)
-    actions = _actions(request)
-    message = actions.held_message(claim.message_id)
-    actor = f"{message.sender} (action link)" if message is not None else "action link"
-    act = actions.cancel if claim.action == "cancel" else actions.send_now
-    result = act(claim.message_id, actor)
+    form = await request.form(max_files=0, max_fields=2, max_part_size=4096)
+    comment = str(form.get("comment", ""))[:2000]
+    result = await _actions(request).link_act(claim.message_id, claim.action, claim.actor, comment)
     if result is not ActionResult.DONE:
         return _refuse(request, result.value)
     done = t_for(request)(f"link.{claim.action}.done")

@@ -1,12 +1,12 @@
-"""Signed, expiring, single-use action links ("cancel", "send now") for hold notifications.
+"""Signed, expiring, single-use action links for notifications: cancel and send now (senders),
+approve and reject (approvers).
 
-A token is ``base64url(payload) "." base64url(HMAC-SHA256(key, payload))`` where the payload is
-compact JSON ``{"m": message id, "a": action, "e": expiry (epoch s), "n": random nonce}`` and the
-key is derived from the UI secret for this purpose only. :meth:`LinkSigner.create` needs no
-database, so the SMTP relay can mint links with just the secret. :meth:`ActionLinks.consume`
-records the nonce in the UI database, so a token works once; :meth:`ActionLinks.check` verifies
-without using it up (for the confirmation page a link opens: mail scanners fetch links, so the
-action itself is a POST).
+The tokens are the gateway's (:mod:`gateway.tokens`): ``base64url(payload) "." base64url(HMAC)``
+over ``{"m": message id, "a": action, "u": who may use it, "e": expiry}``, keyed with the shared
+secret, so the relay mints them in its notifications and the UI verifies them. The UI adds what
+a stateless signature cannot give: :meth:`ActionLinks.consume` records the token's hash in the
+UI database, so a token works once; :meth:`ActionLinks.check` verifies without using it up (for
+the confirmation page a link opens: mail scanners fetch links, so the action itself is a POST).
 """
 
 from __future__ import annotations
@@ -14,19 +14,17 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
-import json
-import secrets
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from gateway.tokens import InvalidToken, link_url, sign_link, verify_link
 from quarantine_ui.db import Database
 
-ACTIONS = ("cancel", "send_now")
+ACTIONS = ("cancel", "send_now", "approve", "reject")
 MAX_TOKEN_LENGTH = 2048
 MAX_MESSAGE_ID_LENGTH = 512
-_KEY_LABEL = b"sekimori-ui action-links v1"
 
 
 class LinkError(ValueError):
@@ -42,11 +40,10 @@ class LinkClaim:
     message_id: str
     action: str
     expires: int
+    #: SHA-256 of the token: the key of the single-use ledger.
     nonce: str
-
-
-def _b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    #: Who the link was issued to, e.g. ``sender:taro@example.co.jp``.
+    actor: str = ""
 
 
 def _b64decode(text: str) -> bytes:
@@ -55,20 +52,18 @@ def _b64decode(text: str) -> bytes:
 
 class LinkSigner:
     def __init__(self, secret: bytes, clock: Callable[[], float]) -> None:
-        self._key = hmac.new(secret, _KEY_LABEL, hashlib.sha256).digest()
+        self._secret = secret
         self._clock = clock
 
-    def create(self, message_id: str, action: str, ttl: float) -> str:
+    def create(self, message_id: str, action: str, ttl: float, actor: str = "") -> str:
         if action not in ACTIONS:
             raise ValueError(f"action must be one of {ACTIONS}, not {action!r}")
         if not message_id or len(message_id) > MAX_MESSAGE_ID_LENGTH:
             raise ValueError("message id must be 1 to 512 characters")
         if ttl <= 0:
             raise ValueError("ttl must be positive")
-        claim = {"m": message_id, "a": action, "e": int(self._clock() + ttl), "n": secrets.token_urlsafe(16)}
-        payload = json.dumps(claim, separators=(",", ":"), ensure_ascii=True).encode()
-        mac = hmac.new(self._key, payload, hashlib.sha256).digest()
-        return f"{_b64encode(payload)}.{_b64encode(mac)}"
+        expires = datetime.fromtimestamp(int(self._clock() + ttl), UTC)
+        return sign_link(self._secret, message_id, action, actor, expires)
 
     def verify(self, token: str, action: str | None = None) -> LinkClaim:
         """Check signature, shape, expiry and (if given) the action; does not use the token up."""
@@ -76,25 +71,26 @@ class LinkSigner:
             raise LinkError("malformed")
         body, sig = token.split(".")
         try:
-            payload = _b64decode(body)
-            mac = _b64decode(sig)
+            _b64decode(body)
+            _b64decode(sig)
         except (binascii.Error, ValueError):
             raise LinkError("malformed") from None
-        expected = hmac.new(self._key, payload, hashlib.sha256).digest()
-        if not hmac.compare_digest(mac, expected):
-            raise LinkError("bad_signature")
+        # Checked far in the past so that expiry is judged below, with the UI's own clock.
         try:
-            data = json.loads(payload)
-            claim = LinkClaim(str(data["m"]), str(data["a"]), int(data["e"]), str(data["n"]))
-        except (ValueError, KeyError, TypeError):
+            tok = verify_link(self._secret, token, datetime.fromtimestamp(0, UTC))
+        except InvalidToken as exc:
+            raise LinkError("bad_signature" if "signature" in str(exc) else "malformed") from None
+        except (OverflowError, OSError):
             raise LinkError("malformed") from None
-        if claim.action not in ACTIONS:
+        if tok.action not in ACTIONS or not tok.msg_id or len(tok.msg_id) > MAX_MESSAGE_ID_LENGTH:
             raise LinkError("malformed")
-        if action is not None and claim.action != action:
+        if action is not None and tok.action != action:
             raise LinkError("wrong_action")
-        if self._clock() >= claim.expires:
+        expires = int(tok.expires.timestamp())
+        if self._clock() >= expires:
             raise LinkError("expired")
-        return claim
+        nonce = hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+        return LinkClaim(tok.msg_id, tok.action, expires, nonce, tok.actor)
 
 
 class ActionLinks:
@@ -132,4 +128,4 @@ class ActionLinks:
 
 def action_url(base_url: str, token: str) -> str:
     """The address to put in a notification mail, e.g. ``https://dlp.example.jp/a/<token>``."""
-    return f"{base_url.rstrip('/')}/a/{token}"
+    return link_url(base_url, token)

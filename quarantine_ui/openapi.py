@@ -189,6 +189,268 @@ _DOCUMENT: dict[str, Any] = {
 }
 
 
+_MAIL_ERRORS = {
+    "401": _error("Not logged in, or the TOTP step is missing (`not_logged_in`, `mfa_required`)."),
+    "403": _error("Not allowed for the caller's roles (`forbidden`), or the CSRF token is wrong (`csrf`)."),
+    "404": _error(
+        "No such message, or one the caller may not see (`not_found`): the two are not told apart."
+    ),
+    "503": _error("The UI runs without a message store or policy file (`no_store`, `no_policy`)."),
+}
+_ID = {"name": "msg_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 200}}
+_OBJ: dict[str, Any] = {"type": "object"}
+_MESSAGE = {"$ref": "#/components/schemas/Message"}
+
+
+def _op(
+    op_id: str,
+    summary: str,
+    ok: dict[str, Any],
+    *,
+    csrf: bool = False,
+    body: dict[str, Any] | None = None,
+    params: list[dict[str, Any]] | None = None,
+    extra: dict[str, dict[str, Any]] | None = None,
+    omit: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    errors = {k: v for k, v in _MAIL_ERRORS.items() if k not in omit}
+    if not any(p.get("in") == "path" for p in params or ()):
+        errors.pop("404", None)
+    op: dict[str, Any] = {"operationId": op_id, "summary": summary, "responses": {**ok, **errors}}
+    parameters = list(params or [])
+    if csrf:
+        parameters.append(_CSRF)
+    if parameters:
+        op["parameters"] = parameters
+    if body is not None:
+        op["requestBody"] = _body(body)
+        op["responses"]["400"] = _error("Malformed body (`bad_request`, `justification_required`).")
+        op["responses"]["413"] = _error("Body too large.")
+        op["responses"]["415"] = _error("Body is not application/json.")
+    op["responses"].update(extra or {})
+    return op
+
+
+_CONFLICT = {"409": _error("The message has moved on; the action no longer applies (`state_changed`).")}
+_TEXT = {"type": "object", "properties": {"comment": {"type": "string", "maxLength": 2000}}}
+_MAIL_PATHS: dict[str, Any] = {
+    "/api/messages": {
+        "get": _op(
+            "listMyMessages",
+            "The caller's own messages (sender role): held, pending, quarantined, refused, recent",
+            {
+                "200": _json(
+                    "Messages",
+                    {"type": "object", "properties": {"messages": {"type": "array", "items": _MESSAGE}}},
+                )
+            },
+        )
+    },
+    "/api/messages/{msg_id}": {
+        "get": _op(
+            "getMessage",
+            "One message the caller may see",
+            {"200": _json("The message", _MESSAGE)},
+            params=[_ID],
+            omit=("403",),
+        )
+    },
+    "/api/messages/{msg_id}/{action}": {
+        "post": _op(
+            "actOnMessage",
+            "cancel / send-now (its sender, while held); justify (its sender: body `justification`, "
+            "asks the approver or the security team); approve / reject (a named or delegated approver, "
+            "or a security admin; optional `comment`; the sender is told of a rejection); release / "
+            "delete (security admin). Every action is an audit event with the acting user.",
+            {
+                "200": _json(
+                    "Done",
+                    {"type": "object", "properties": {"status": {"const": "done"}, "message": _MESSAGE}},
+                )
+            },
+            csrf=True,
+            body={
+                "type": "object",
+                "properties": {
+                    "comment": {"type": "string", "maxLength": 2000},
+                    "justification": {"type": "string", "maxLength": 2000},
+                },
+            },
+            params=[
+                _ID,
+                {
+                    "name": "action",
+                    "in": "path",
+                    "required": True,
+                    "schema": {
+                        "enum": ["cancel", "send-now", "justify", "approve", "reject", "release", "delete"]
+                    },
+                },
+            ],
+            extra=_CONFLICT,
+        )
+    },
+    "/api/approvals": {
+        "get": _op(
+            "listApprovals",
+            "Requests waiting for the caller's approval, including those of people who delegated to them",
+            {
+                "200": _json(
+                    "Requests",
+                    {"type": "object", "properties": {"approvals": {"type": "array", "items": _MESSAGE}}},
+                )
+            },
+        )
+    },
+    "/api/delegations": {
+        "get": _op(
+            "listDelegations", "Delegations in force, given and received", {"200": _json("Delegations", _OBJ)}
+        ),
+        "post": _op(
+            "addDelegation",
+            "Let `to` approve in the caller's place until the end of `until` (YYYY-MM-DD, local time)",
+            {"201": _json("The delegation", _OBJ)},
+            csrf=True,
+            body={
+                "type": "object",
+                "required": ["to", "until"],
+                "properties": {"to": {"type": "string"}, "until": {"type": "string", "format": "date"}},
+            },
+        ),
+    },
+    "/api/delegations/{ident}": {
+        "delete": _op(
+            "endDelegation",
+            "End a delegation the caller gave",
+            {"200": _json("Ended", _OBJ)},
+            csrf=True,
+            params=[{"name": "ident", "in": "path", "required": True, "schema": {"type": "integer"}}],
+        )
+    },
+    "/api/queue": {
+        "get": _op(
+            "listQueue",
+            "Every message in one state (security admin)",
+            {"200": _json("Messages", _OBJ), "400": _error("Unknown state.")},
+            params=[
+                {
+                    "name": "state",
+                    "in": "query",
+                    "schema": {"enum": ["quarantined", "pending_approval", "held", "deferred"]},
+                }
+            ],
+        )
+    },
+    "/api/queue/bulk": {
+        "post": _op(
+            "bulkAction",
+            "Release or delete many messages (security admin); the outcome per id",
+            {"200": _json("Outcome per id", _OBJ)},
+            csrf=True,
+            body={
+                "type": "object",
+                "required": ["action", "ids"],
+                "properties": {
+                    "action": {"enum": ["release", "delete"]},
+                    "ids": {"type": "array", "items": {"type": "string"}, "maxItems": 500},
+                    "comment": {"type": "string"},
+                },
+            },
+        )
+    },
+    "/api/policy": {
+        "get": _op(
+            "getPolicy",
+            "The active policy text and its versions (security admin)",
+            {"200": _json("Policy", _OBJ)},
+        )
+    },
+    "/api/policy/{op}": {
+        "post": _op(
+            "policyOperation",
+            "validate / simulate (over the last `limit` stored messages: which would change decision "
+            "and why) / activate (as a new version, audited) the policy `text`; rollback to `version`",
+            {
+                "200": _json("Result", _OBJ),
+                "422": _json("The policy is invalid; `errors` name line and field", _OBJ),
+            },
+            csrf=True,
+            body={
+                "type": "object",
+                "properties": {
+                    "text": {"type": "string"},
+                    "comment": {"type": "string"},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 500},
+                    "version": {"type": "integer"},
+                },
+            },
+            params=[
+                {
+                    "name": "op",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"enum": ["validate", "simulate", "activate", "rollback"]},
+                }
+            ],
+        )
+    },
+    "/api/dashboard": {
+        "get": _op(
+            "dashboard",
+            "Messages per action per day, top rules, top senders, holds cancelled by senders",
+            {"200": _json("Figures", _OBJ)},
+        )
+    },
+    "/api/audit": {
+        "get": _op(
+            "auditLog",
+            "The newest matching audit events (auditor, security admin); filters actor, action, msg_id, since, until",
+            {"200": _json("Events", _OBJ)},
+        )
+    },
+    "/api/audit/export": {
+        "get": _op(
+            "auditExport",
+            "All matching audit events as JSONL (`format=jsonl`) or CSV (`format=csv`)",
+            {"200": {"description": "The export, as a download"}},
+        )
+    },
+    "/api/audit/verify": {
+        "get": _op(
+            "auditVerify",
+            "Verify the hash chain and the queue against it",
+            {"200": _json("Verification", _OBJ)},
+        )
+    },
+}
+_DOCUMENT["paths"].update(_MAIL_PATHS)
+_DOCUMENT["components"]["schemas"]["Message"] = {
+    "type": "object",
+    "description": "A queued message as the UI shows it: redacted findings only, never raw values.",
+    "properties": {
+        "id": {"type": "string"},
+        "state": {"type": "string"},
+        "sender": {"type": "string"},
+        "subject": {"type": "string"},
+        "recipients": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"address": {"type": "string"}, "external": {"type": "boolean"}},
+            },
+        },
+        "release_at": {"type": ["string", "null"], "format": "date-time"},
+        "attachments": {"type": "array", "items": {"type": "string"}},
+        "findings": {"type": "array", "items": _OBJ},
+        "rules": {"type": "array", "items": _OBJ},
+        "records": {"type": "integer"},
+        "types": {"type": "array", "items": {"type": "string"}},
+        "approvers": {"type": "array", "items": {"type": "string"}},
+        "notes": {"type": "array", "items": _OBJ},
+    },
+}
+
+
 def document() -> dict[str, Any]:
     """A fresh copy of the OpenAPI document."""
     return copy.deepcopy(_DOCUMENT)

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
+from gateway.store import Store
+from policies import PolicyHolder
 from quarantine_ui.accounts import Accounts, AuditSink
 from quarantine_ui.actions import MessageActions
 from quarantine_ui.config import UIConfig
 from quarantine_ui.db import Database
 from quarantine_ui.links import ActionLinks, LinkSigner
+from quarantine_ui.mailroom import Mailroom, Notifications
+from quarantine_ui.policy_admin import PolicyAdmin
 from quarantine_ui.sessions import SessionStore
 
 LANG_COOKIE = "sekimori_lang"
@@ -25,19 +30,35 @@ class UI:
     sessions: SessionStore
     links: ActionLinks
     templates: Jinja2Templates
-    #: The message store's held-mail actions; None until the store is wired in.
-    actions: MessageActions | None = None
+    #: Mail pages and actions over the gateway store; None when the UI runs without a store.
+    mailroom: Mailroom | None = None
+    #: The policy page; None unless the active policy file is known.
+    policy_admin: PolicyAdmin | None = None
+
+    @property
+    def actions(self) -> MessageActions | None:
+        """What the signed notification links act through."""
+        return self.mailroom
 
     @classmethod
     def build(
         cls,
         config: UIConfig,
         templates: Jinja2Templates,
-        actions: MessageActions | None = None,
+        store: Store | None = None,
         audit: AuditSink | None = None,
+        *,
+        policy_path: Path | None = None,
+        notifier: Notifications | None = None,
     ) -> UI:
         db = Database(config.db_path)
         signer = LinkSigner(config.secret, config.clock)
+        mailroom = admin = None
+        if store is not None:
+            holder = PolicyHolder(policy_path) if policy_path is not None else None
+            mailroom = Mailroom(store, db, clock=config.clock, policy=holder, notifier=notifier)
+            if policy_path is not None:
+                admin = PolicyAdmin(policy_path, config.var_dir / "policies", store, config.clock)
         return cls(
             config=config,
             db=db,
@@ -45,7 +66,8 @@ class UI:
             sessions=SessionStore(db, config),
             links=ActionLinks(signer, db, config.clock),
             templates=templates,
-            actions=actions,
+            mailroom=mailroom,
+            policy_admin=admin,
         )
 
     @property

@@ -41,6 +41,7 @@ def render(
         "csrf_token": session.csrf if session else "",
         "error": "",
         "notice": "",
+        "flash": "",
         "address": "",
     }
     ctx.update(context or {})

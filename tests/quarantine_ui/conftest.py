@@ -19,7 +19,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from starlette.testclient import TestClient
 
-from quarantine_ui.actions import MessageActions
+from gateway.store import Store
 from quarantine_ui.app import create_app
 from quarantine_ui.config import UIConfig
 from quarantine_ui.services import UI
@@ -90,10 +90,18 @@ def make_config(tmp_path: Path, clock: FakeClock, **overrides: object) -> UIConf
     return UIConfig(**settings)  # type: ignore[arg-type]
 
 
-def make_env(tmp_path: Path, actions: MessageActions | None = None, **overrides: object) -> Env:
-    clock = FakeClock()
+def make_env(
+    tmp_path: Path,
+    store: Store | None = None,
+    *,
+    policy_path: Path | None = None,
+    notifier: object = None,
+    clock: FakeClock | None = None,
+    **overrides: object,
+) -> Env:
+    clock = clock or FakeClock()
     config = make_config(tmp_path, clock, **overrides)
-    app = create_app(config, actions)
+    app = create_app(config, store, policy_path=policy_path, notifier=notifier)  # type: ignore[arg-type]
     return Env(config=config, ui=app.state.ui, clock=clock, app=app)
 
 

@@ -36,7 +36,30 @@ def test_every_key_used_in_templates_exists() -> None:
     assert used, "no t() calls found: the pattern is out of date"
     assert used <= set(MESSAGES["ja"])
     # Keys built as "role." ~ role (~ ".about"), "home.via." ~ via and "link." ~ action ~ ".title".
-    assert prefixes == {"role.", "home.via.", "link."}
+    assert prefixes == {
+        "role.",
+        "home.via.",
+        "link.",
+        "action.",
+        "entity.",
+        "state.",
+        "messages.group.",
+        "mail.justification.",
+    }
+    from classifiers.model import ENTITY_TYPES
+    from gateway.store import State
+    from quarantine_ui.dashboard import ACTIONS as DECISIONS
+
+    for name in ENTITY_TYPES:
+        assert f"entity.{name}" in MESSAGES["ja"]
+    for state in State:
+        assert f"state.{state.value}" in MESSAGES["ja"]
+    for decision in DECISIONS:
+        assert f"action.{decision}" in MESSAGES["ja"]
+    for group in ("held", "pending_approval", "quarantined", "refused", "other"):
+        assert f"messages.group.{group}" in MESSAGES["ja"]
+    for state_name in ("pending_approval", "quarantined"):
+        assert f"mail.justification.{state_name}" in MESSAGES["ja"]
     for action in ACTIONS:
         for part in ("title", "explain", "submit", "done"):
             assert f"link.{action}.{part}" in MESSAGES["ja"]

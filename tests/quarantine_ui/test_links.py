@@ -29,11 +29,24 @@ def test_round_trip_and_single_use(env: Env) -> None:
 
 
 def test_each_link_is_independent(env: Env) -> None:
-    a = env.ui.links.signer.create("m1", "cancel", 60)
-    b = env.ui.links.signer.create("m1", "cancel", 60)
-    assert a != b
+    a = env.ui.links.signer.create("m1", "cancel", 60, "sender:a@example.jp")
+    b = env.ui.links.signer.create("m1", "send_now", 60, "sender:a@example.jp")
+    c = env.ui.links.signer.create("m1", "approve", 60, "approver:boss@example.jp")
+    assert len({a, b, c}) == 3
     env.ui.links.consume(a)
     assert env.ui.links.consume(b).message_id == "m1"
+    assert env.ui.links.consume(c).actor == "approver:boss@example.jp"
+
+
+def test_tokens_minted_by_the_gateway_are_accepted(env: Env) -> None:
+    from datetime import UTC, datetime
+
+    from gateway.tokens import sign_link
+
+    expires = datetime.fromtimestamp(env.clock() + 600, UTC)
+    token = sign_link(env.config.secret, "Q1", "reject", "approver:boss@example.jp", expires)
+    claim = env.ui.links.consume(token, "reject")
+    assert (claim.message_id, claim.actor) == ("Q1", "approver:boss@example.jp")
 
 
 def test_expired(env: Env) -> None:
@@ -97,9 +110,9 @@ def test_signed_but_wrong_shape_is_malformed(env: Env) -> None:
     import hashlib
     import hmac
 
-    key = hmac.new(b"s" * 32, b"sekimori-ui action-links v1", hashlib.sha256).digest()
-    for payload in (b"[]", b'{"m":"x"}', b'{"m":"x","a":"delete","e":1,"n":"n"}', b"not json"):
-        token = f"{b64(payload)}.{b64(hmac.new(key, payload, hashlib.sha256).digest())}"
+    for payload in (b"[]", b'{"m":"x"}', b'{"m":"x","a":"delete","u":"","e":1}', b"not json"):
+        mac = hmac.new(b"s" * 32, b"link\0" + payload, hashlib.sha256).digest()
+        token = f"{b64(payload)}.{b64(mac)}"
         with pytest.raises(LinkError) as err:
             env.ui.links.consume(token)
         assert err.value.reason == "malformed"

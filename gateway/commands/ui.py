@@ -1,0 +1,126 @@
+"""``sekimori ui``: the quarantine web UI over the gateway's store, as its own process.
+
+It shares the relay's configuration file: the store (``store.path``; the UI's own database
+``ui.sqlite3`` lives there too, where ``sekimori user --var`` finds it), the active policy file
+(``policy.path``, which the policy page edits and the relay watches) and the ``secret`` that signs
+the links in notifications. Rejections are told to senders through a notifier with its own
+delivery worker, so this process needs the upstream relay settings as well.
+
+:func:`serve_ui` is the piece ``sekimori run`` starts next to the relay, passing the relay's
+store and notifier.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from typing import Any
+
+from gateway.config import Config, ConfigError, load_config
+from gateway.pipeline import Inspector
+from gateway.relay import Relay
+from gateway.store import Store
+from gateway.store.sqlite import SQLiteStore
+from policies import PolicyError, PolicyHolder
+from quarantine_ui.app import build_server
+from quarantine_ui.config import UIConfig
+from quarantine_ui.mailroom import Notifications
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("ui", help="run the quarantine web UI over the gateway's store")
+    p.add_argument("--config", default="sekimori.yaml", help="configuration file (YAML)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8025, help="port (default 8025)")
+    p.add_argument(
+        "--insecure-cookies",
+        action="store_true",
+        help="send cookies without Secure (plain-HTTP tests on localhost only)",
+    )
+    p.set_defaults(func=main)
+
+
+def ui_config(config: Config, *, secure_cookies: bool = True) -> UIConfig:
+    """The UI settings derived from the gateway's: same state directory, same link secret."""
+    return UIConfig(var_dir=config.store.path, secret=config.secret_bytes, secure_cookies=secure_cookies)
+
+
+async def serve_ui(
+    config: Config,
+    store: Store,
+    notifier: Notifications | None,
+    *,
+    host: str,
+    port: int,
+    stop: asyncio.Event,
+    secure_cookies: bool = True,
+) -> None:
+    """Serve the UI on ``host:port`` until ``stop`` is set."""
+    server = build_server(
+        ui_config(config, secure_cookies=secure_cookies),
+        host,
+        port,
+        store,
+        policy_path=config.policy.path,
+        notifier=notifier,
+    )
+    task = asyncio.create_task(server.serve(), name="ui")
+    try:
+        await stop.wait()
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def _run(config: Config, args: argparse.Namespace, stop: asyncio.Event) -> None:
+    store = await SQLiteStore.open(config.store.path)
+    inspector = Inspector(PolicyHolder(config.policy.path), scan_time=config.scan.time, workers=0)
+    relay = Relay(config, store, inspector)
+    relay.delivery.start()
+    try:
+        print(
+            f"sekimori: quarantine UI on http://{args.host}:{args.port}/ (store {config.store.path})",
+            flush=True,
+        )
+        await serve_ui(
+            config,
+            store,
+            relay.notifier,
+            host=args.host,
+            port=args.port,
+            stop=stop,
+            secure_cookies=not args.insecure_cookies,
+        )
+    finally:
+        await relay.delivery.stop()
+        inspector.close()
+        await store.close()
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"sekimori: {exc}", file=sys.stderr)
+        return 2
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await _run(config, args, stop)
+
+    try:
+        asyncio.run(_main())
+    except PolicyError as exc:
+        print(f"sekimori: {exc.text_ja}\nsekimori: {exc.text_en}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:
+        print(f"sekimori: cannot start the UI: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,165 @@
+"""Figures for the security dashboard, and the charts drawn as inline SVG on the server.
+
+The SVG is built from numbers and from labels that pass through :func:`html.escape`, carries no
+script, style attribute or external reference, and so fits the strict CSP (colours come from
+classes in ``style.css``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from html import escape
+from typing import Any
+
+from gateway.store import State, Store
+
+ACTIONS = ("deliver", "tag", "bcc", "hold", "approval", "quarantine", "block")
+SCAN_LIMIT = 5000
+
+
+@dataclass
+class Stats:
+    days: list[date]
+    #: action -> count per day (same order as ``days``)
+    per_day: dict[str, list[int]]
+    top_rules: list[tuple[str, int]]
+    top_senders: list[tuple[str, int]]
+    held: int
+    cancelled_by_sender: int
+    sent_now: int
+    totals: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "days": [d.isoformat() for d in self.days],
+            "per_day": self.per_day,
+            "top_rules": [{"rule_id": r, "count": n} for r, n in self.top_rules],
+            "top_senders": [{"sender": s, "count": n} for s, n in self.top_senders],
+            "held": self.held,
+            "cancelled_by_sender": self.cancelled_by_sender,
+            "sent_now": self.sent_now,
+            "totals": self.totals,
+        }
+
+
+async def collect(store: Store, *, now: datetime, days: int = 14, utc_offset_minutes: int = 540) -> Stats:
+    tz = timezone(timedelta(minutes=utc_offset_minutes))
+    today = now.astimezone(tz).date()
+    day_list = [today - timedelta(days=i) for i in range(days - 1, -1, -1)]
+    index = {d: i for i, d in enumerate(day_list)}
+    per_day = {a: [0] * days for a in ACTIONS}
+    rules: Counter[str] = Counter()
+    senders: Counter[str] = Counter()
+    totals: Counter[str] = Counter()
+    held = 0
+    recs = await store.list_messages(limit=SCAN_LIMIT)
+    for rec in recs:
+        if rec.meta.get("kind") in ("notification", "dsn") or not rec.sender:
+            continue
+        action = str(rec.decision.get("action") or "")
+        if action not in per_day:
+            continue
+        day = rec.received_at.astimezone(tz).date()
+        if day in index:
+            per_day[action][index[day]] += 1
+            totals[action] += 1
+            for rid in rec.decision.get("rules") or []:
+                rules[str(rid)] += 1
+            if action != "deliver":
+                senders[rec.sender.lower()] += 1
+            if action == "hold":
+                held += 1
+    cancelled = sent_now = 0
+    after = 0
+    while True:
+        events = await store.audit_events(after_seq=after, limit=2000)
+        for ev in events:
+            if ev.action == "transition" and ev.actor.startswith("sender:") and ev.from_state == State.HELD:
+                if ev.to_state == State.CANCELLED:
+                    cancelled += 1
+                elif ev.to_state == State.DELIVERING:
+                    sent_now += 1
+        if len(events) < 2000:
+            break
+        after = events[-1].seq
+    return Stats(
+        days=day_list,
+        per_day=per_day,
+        top_rules=rules.most_common(10),
+        top_senders=senders.most_common(10),
+        held=held,
+        cancelled_by_sender=cancelled,
+        sent_now=sent_now,
+        totals=dict(totals),
+    )
+
+
+def stacked_bars(stats: Stats, title: str, labels: dict[str, str]) -> str:
+    """Messages per action per day: one stacked column per day."""
+    width, height, left, bottom, top = 640, 240, 36, 28, 12
+    n = max(1, len(stats.days))
+    totals = [sum(stats.per_day[a][i] for a in ACTIONS) for i in range(len(stats.days))]
+    peak = max([*totals, 1])
+    slot = (width - left - 8) / n
+    bar = max(2.0, slot * 0.7)
+    plot_h = height - bottom - top
+    out = [
+        f'<svg class="chart" viewBox="0 0 {width} {height + 40}" role="img" aria-label="{escape(title)}"'
+        ' xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+        f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{width - 4}" y2="{top + plot_h}"/>',
+        f'<text class="tick" x="{left - 4}" y="{top + 8}" text-anchor="end">{peak}</text>',
+        f'<text class="tick" x="{left - 4}" y="{top + plot_h}" text-anchor="end">0</text>',
+    ]
+    for i, day in enumerate(stats.days):
+        x = left + i * slot + (slot - bar) / 2
+        y = float(top + plot_h)
+        for action in ACTIONS:
+            count = stats.per_day[action][i]
+            if not count:
+                continue
+            h = plot_h * count / peak
+            y -= h
+            label = f"{day.isoformat()} {labels.get(action, action)}: {count}"
+            out.append(
+                f'<rect class="a-{action}" x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}">'
+                f"<title>{escape(label)}</title></rect>"
+            )
+        if n <= 16 or i % 2 == 0:
+            out.append(
+                f'<text class="tick" x="{x + bar / 2:.1f}" y="{top + plot_h + 14}" text-anchor="middle">'
+                f"{day.month}/{day.day}</text>"
+            )
+    lx = left
+    for action in ACTIONS:
+        out.append(f'<rect class="a-{action}" x="{lx}" y="{height + 14}" width="10" height="10"/>')
+        name = escape(labels.get(action, action))
+        out.append(f'<text class="tick" x="{lx + 14}" y="{height + 23}">{name}</text>')
+        lx += 24 + sum(12 if ord(c) > 0x2FF else 7 for c in labels.get(action, action))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def horizontal_bars(items: list[tuple[str, int]], title: str, css: str = "bar") -> str:
+    """A ranked list (top rules, top senders) as horizontal bars with their labels."""
+    row, width, label_w = 22, 640, 260
+    height = max(1, len(items)) * row + 8
+    peak = max([n for _, n in items] + [1])
+    out = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}"'
+        ' xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for i, (label, count) in enumerate(items):
+        y = 4 + i * row
+        w = (width - label_w - 50) * count / peak
+        shown = label if len(label) <= 40 else label[:39] + "…"
+        out.append(
+            f'<text class="tick" x="{label_w - 6}" y="{y + 14}" text-anchor="end">{escape(shown)}</text>'
+        )
+        out.append(f'<rect class="{css}" x="{label_w}" y="{y}" width="{w:.1f}" height="{row - 6}"/>')
+        out.append(f'<text class="tick" x="{label_w + w + 4:.1f}" y="{y + 14}">{count}</text>')
+    out.append("</svg>")
+    return "".join(out)

@@ -1,0 +1,185 @@
+"""A real gateway store (SQLite + spool in tmp) with messages in it, for the UI's mail tests.
+
+Messages are put in the way the relay does it: the raw message is accepted into the store,
+classified by the real classifiers, decided by a real ``Decision`` and moved on with
+``Store.transition``; only the choice of rule is the test's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.message
+import email.policy
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from classifiers import scan_message
+from gateway.pipeline import scan_summary
+from gateway.store import MessageRecord, State
+from gateway.store.sqlite import SQLiteStore
+from policies import Action, Decision, Evidence, RuleMatch
+from tests.quarantine_ui.conftest import START, Env, FakeClock, make_env
+
+POLICY = """\
+version: 1
+organisation:
+  internal_domains: [example.jp]
+rules:
+  - id: hold-external
+    title: {ja: 社外宛て送信保留, en: Grace period for external mail}
+    description: {ja: 社外宛てのメールは送信前に保留されます, en: External mail is held before it leaves}
+    when: {recipients: external}
+    action: {type: hold, grace: 15m}
+"""
+
+_ACTION_STATE = {
+    "hold": State.HELD,
+    "approval": State.PENDING_APPROVAL,
+    "quarantine": State.QUARANTINED,
+    "block": State.REFUSED,
+}
+
+
+def make_raw(
+    sender: str,
+    to: list[str],
+    subject: str = "見積書の送付",
+    body: str = "いつもお世話になっております。\n",
+    html: str | None = None,
+    attachments: tuple[tuple[str, bytes], ...] = (),
+) -> bytes:
+    msg = email.message.EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = sender
+    msg["To"] = ", ".join(to)
+    msg["Subject"] = subject
+    if html is None:
+        msg.set_content(body)
+    else:
+        msg.set_content(html, subtype="html")
+    for name, data in attachments:
+        msg.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
+    return msg.as_bytes()
+
+
+@dataclass
+class MailEnv:
+    env: Env
+    store: SQLiteStore
+    policy_path: Path
+    loop: asyncio.AbstractEventLoop
+
+    def run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def put(
+        self,
+        sender: str,
+        to: list[str],
+        action: str = "hold",
+        *,
+        raw: bytes | None = None,
+        subject: str = "見積書の送付",
+        approvers: tuple[str, ...] = (),
+        release_in: float = 900,
+        on_timeout: str | None = None,
+    ) -> MessageRecord:
+        data = raw if raw is not None else make_raw(sender, to, subject)
+        rec: MessageRecord = self.run(
+            self._put(sender, to, action, data, subject, approvers, release_in, on_timeout)
+        )
+        return rec
+
+    async def _put(
+        self,
+        sender: str,
+        to: list[str],
+        action: str,
+        raw: bytes,
+        subject: str,
+        approvers: tuple[str, ...],
+        release_in: float,
+        on_timeout: str | None,
+    ) -> MessageRecord:
+        rec = await self.store.accept(raw, sender=sender, recipients=to, subject=subject)
+        scan = scan_message(raw)
+        now = datetime.fromtimestamp(self.env.clock(), UTC)
+        evidence = tuple(
+            Evidence(f.type, 1, (str(f.to_dict(redact=True)["value"]),), (f.location,), f.type)
+            for f in scan.findings
+        )
+        match = RuleMatch(
+            f"t-{action}",
+            f"テスト規則 {action}",
+            f"test rule {action}",
+            f"{action} の説明",
+            f"explains {action}",
+            Action(action),
+            evidence or (Evidence(None, len(to), (), (), "external recipients"),),
+        )
+        decision = Decision(
+            Action(action),
+            (),
+            (match,),
+            release_at=now + timedelta(seconds=release_in) if action == "hold" else None,
+            approvers=approvers,
+            approval_deadline=now + timedelta(hours=1) if action == "approval" else None,
+            on_timeout="escalate"
+            if on_timeout == "escalate"
+            else ("reject" if action == "approval" else None),
+            escalate_to=("ciso@example.jp",) if on_timeout == "escalate" else (),
+        )
+        changes: dict[str, Any] = {"decision": decision.to_dict(), "scan": scan_summary(scan)}
+        if action == "hold":
+            changes["release_at"] = decision.release_at
+        if action == "approval":
+            changes["approvers"] = approvers
+            changes["expires_at"] = decision.approval_deadline
+        return await self.store.transition(
+            rec.id, _ACTION_STATE[action], actor="policy", reason=f"policy: {action}", **changes
+        )
+
+    def get(self, msg_id: str) -> MessageRecord:
+        rec: MessageRecord | None = self.run(self.store.get(msg_id))
+        assert rec is not None
+        return rec
+
+    def events(self, msg_id: str | None = None) -> list[Any]:
+        return list(self.run(self.store.audit_events(msg_id=msg_id)))
+
+
+@dataclass
+class Told:
+    """Stands in for the relay's notifier (gateway.notify.Notifier) in TestClient tests; the
+    browser tests use the real one."""
+
+    rejected_ids: list[tuple[str, str]]
+
+    async def rejected(self, rec: MessageRecord, decision: dict[str, Any], reason: str) -> None:
+        self.rejected_ids.append((rec.id, reason))
+
+
+def open_mail_env(tmp_path: Path, **overrides: object) -> Iterator[MailEnv]:
+    loop = asyncio.new_event_loop()
+    clock = FakeClock(START)
+    store = loop.run_until_complete(
+        SQLiteStore.open(tmp_path / "gw", clock=lambda: datetime.fromtimestamp(clock(), UTC))
+    )
+    policy_path = tmp_path / "policy.yaml"
+    policy_path.write_text(POLICY, encoding="utf-8")
+    env = make_env(tmp_path, store, policy_path=policy_path, clock=clock, **overrides)
+    try:
+        yield MailEnv(env, store, policy_path, loop)
+    finally:
+        env.ui.db.close()
+        loop.run_until_complete(store.close())
+        loop.close()
+
+
+@pytest.fixture
+def mail(tmp_path: Path) -> Iterator[MailEnv]:
+    yield from open_mail_env(tmp_path, notifier=Told([]))
