@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # tests of the quarantine UI (Playwright drives Debian's chromium; it downloads no browser).
 APT_PACKAGES := libmagic1 redis-server postfix chromium fonts-noto-cjk
 
-.PHONY: run test bench lint typecheck pytest system-deps venv clean
+.PHONY: run test bench screenshots lint typecheck pytest system-deps venv clean
 
 venv: $(STAMP)
 
@@ -46,6 +46,10 @@ test: system-deps venv lint typecheck pytest
 
 bench: system-deps venv
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# The README's screenshots, taken by the browser tests of the quarantine UI.
+screenshots: system-deps venv
+	SEKIMORI_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/quarantine_ui/test_browser.py
 
 run: system-deps venv
 	$(VENV)/bin/sekimori run --config sekimori.example.yaml --demo

@@ -173,6 +173,13 @@ class UpstreamConfig(_Model):
 
 class UiConfig(_Model):
     base_url: str = "http://127.0.0.1:8025"
+    #: ``sekimori run`` serves the quarantine UI here (``sekimori ui --host/--port`` override).
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8025, ge=1, le=65535)
+    #: Cookies carry ``Secure`` (keep it behind a TLS reverse proxy); ``false`` is accepted only
+    #: when the UI listens on loopback (the demo over plain HTTP).
+    secure_cookies: bool = True
     #: How long cancel / send-now / approve links stay valid after the hold or approval ends.
     link_validity: Duration = 7 * 86400.0
 

@@ -147,6 +147,10 @@ class Inspector:
         )
         return Inspection(scan, decision)
 
+    def reload_soon(self) -> None:
+        """Check the policy files before the next message (the UI activated a new version)."""
+        self._next_reload = 0.0
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 

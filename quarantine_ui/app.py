@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import jinja2
@@ -94,15 +95,26 @@ def create_app(
     *,
     policy_path: Path | None = None,
     notifier: Notifications | None = None,
+    on_policy_change: Callable[[], None] | None = None,
 ) -> Starlette:
     """The UI app. With ``store`` (the gateway's message store) the mail pages, the JSON API on
     mail and the signed links at ``/a/{token}`` work; with ``policy_path`` (the active policy file
     the relay watches) the policy page does; ``notifier`` (the relay's) tells senders of
     rejections. ``audit`` receives every login, lockout and account change as it happens.
+    ``on_policy_change`` is called when an admin activates a policy version (the relay in the same
+    process then applies it to the very next message).
 
     The links in notifications are signed with ``config.secret``: give the UI the gateway's
     ``secret`` so that it accepts them."""
-    ui = UI.build(config, _templates(), store, audit, policy_path=policy_path, notifier=notifier)
+    ui = UI.build(
+        config,
+        _templates(),
+        store,
+        audit,
+        policy_path=policy_path,
+        notifier=notifier,
+        on_policy_change=on_policy_change,
+    )
     routes = [
         Route("/", views.home, methods=["GET"]),
         Route("/login", views.login_page, methods=["GET"]),
@@ -196,6 +208,7 @@ def build_server(
     *,
     policy_path: Path | None = None,
     notifier: Notifications | None = None,
+    on_policy_change: Callable[[], None] | None = None,
 ) -> uvicorn.Server:
     """A uvicorn server for the UI. TLS is expected to end at a reverse proxy, whose address goes
     in ``config.trusted_proxies`` (the app reads ``X-Forwarded-For`` itself, only from there)."""
@@ -204,7 +217,9 @@ def build_server(
             f"secure_cookies is off but the UI would listen on {host}: "
             "cookies without Secure are allowed only for plain-HTTP tests on localhost"
         )
-    app = create_app(config, store, audit, policy_path=policy_path, notifier=notifier)
+    app = create_app(
+        config, store, audit, policy_path=policy_path, notifier=notifier, on_policy_change=on_policy_change
+    )
     settings = uvicorn.Config(
         app, host=host, port=port, proxy_headers=False, server_header=False, log_level="info", lifespan="off"
     )

@@ -120,11 +120,21 @@ def _action_text(d: Decision) -> str:
 
 
 class PolicyAdmin:
-    def __init__(self, active: Path, versions_dir: Path, store: Store, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        active: Path,
+        versions_dir: Path,
+        store: Store,
+        clock: Callable[[], float],
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
         self.active = active
         self.versions_dir = versions_dir
         self.store = store
         self.clock = clock
+        #: Called once a new version is the active file: a relay in the same process then reads
+        #: it before its next message instead of at its next periodic check.
+        self.on_change = on_change
 
     def active_text(self) -> str:
         return self.active.read_text(encoding="utf-8")
@@ -194,6 +204,8 @@ class PolicyAdmin:
             self._save_version(self.active_text(), "", "initial policy")
         number = self._save_version(text, by, comment)
         write_atomically(self.active, text.encode("utf-8"))
+        if self.on_change is not None:
+            self.on_change()
         await self.store.note(
             AUDIT_ID,
             action=action,

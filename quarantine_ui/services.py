@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,7 @@ class UI:
         *,
         policy_path: Path | None = None,
         notifier: Notifications | None = None,
+        on_policy_change: Callable[[], None] | None = None,
     ) -> UI:
         db = Database(config.db_path)
         signer = LinkSigner(config.secret, config.clock)
@@ -58,7 +60,9 @@ class UI:
             holder = PolicyHolder(policy_path) if policy_path is not None else None
             mailroom = Mailroom(store, db, clock=config.clock, policy=holder, notifier=notifier)
             if policy_path is not None:
-                admin = PolicyAdmin(policy_path, config.var_dir / "policies", store, config.clock)
+                admin = PolicyAdmin(
+                    policy_path, config.var_dir / "policies", store, config.clock, on_policy_change
+                )
         return cls(
             config=config,
             db=db,

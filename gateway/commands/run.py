@@ -17,6 +17,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from gateway.commands.ui import serve_ui
 from gateway.config import Config, ConfigError, load_config
 from gateway.pipeline import Inspector
 from gateway.relay import Relay
@@ -30,7 +31,7 @@ log = logging.getLogger("sekimori.run")
 
 def register(sub: Any) -> None:
     for name, helptext in (
-        ("run", "run the gateway: SMTP relay, delivery and scheduler (UI and proxy come with their issues)"),
+        ("run", "run the gateway: SMTP relay, delivery, scheduler and the quarantine UI"),
         ("smtp", "run only the SMTP relay with its delivery and scheduler"),
     ):
         p = sub.add_parser(name, help=helptext)
@@ -45,7 +46,7 @@ def register(sub: Any) -> None:
                 action="store_true",
                 help="read a password and print its hash for smtp.auth.users",
             )
-        p.set_defaults(func=main)
+        p.set_defaults(func=main, with_ui=name == "run")
 
 
 def _decode(value: str) -> str:
@@ -77,7 +78,7 @@ class DemoSink:
         return "250 2.0.0 OK (demo sink)"
 
 
-async def serve(config: Config, *, demo: bool, stop: asyncio.Event) -> None:
+async def serve(config: Config, *, demo: bool, stop: asyncio.Event, with_ui: bool = True) -> None:
     sink_server = None
     if demo:
         loop = asyncio.get_running_loop()
@@ -98,6 +99,7 @@ async def serve(config: Config, *, demo: bool, stop: asyncio.Event) -> None:
     relay = Relay(config, store, inspector)
     scheduler = Scheduler(relay, interval=config.scheduler.interval)
     server = None
+    ui_task: asyncio.Task[None] | None = None
     try:
         await relay.start()
         scheduler.start()
@@ -107,11 +109,37 @@ async def serve(config: Config, *, demo: bool, stop: asyncio.Event) -> None:
             f"sekimori: SMTP relay on {addr[0]}:{addr[1]} -> upstream {config.upstream.host}:{config.upstream.port}"
             f", store {config.store.path}, policy {config.policy.path}"
         )
+        if with_ui and config.ui.enabled:
+            ui_task = asyncio.create_task(
+                serve_ui(
+                    config,
+                    store,
+                    relay.notifier,
+                    host=config.ui.host,
+                    port=config.ui.port,
+                    stop=stop,
+                    secure_cookies=config.ui.secure_cookies,
+                    on_policy_change=inspector.reload_soon,
+                ),
+                name="ui",
+            )
+            line += f", quarantine UI on http://{config.ui.host}:{config.ui.port}/"
         if demo:
             line += f"; demo sink on {config.upstream.host}:{config.upstream.port} prints what it receives"
         print(line, flush=True)
-        await stop.wait()
+        if ui_task is not None:
+            await asyncio.wait(
+                [ui_task, asyncio.ensure_future(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+            )
+            if ui_task.done():
+                ui_task.result()  # the UI failed to start or stopped: say why instead of running half
+        else:
+            await stop.wait()
     finally:
+        stop.set()
+        if ui_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await ui_task
         if server is not None:
             server.close()
             await server.wait_closed()
@@ -143,7 +171,12 @@ def main(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
-        await serve(config, demo=bool(getattr(args, "demo", False)), stop=stop)
+        await serve(
+            config,
+            demo=bool(getattr(args, "demo", False)),
+            stop=stop,
+            with_ui=bool(getattr(args, "with_ui", False)),
+        )
 
     if not args.verbose:
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command log

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from gateway.config import Config, ConfigError, load_config
@@ -33,8 +34,8 @@ from quarantine_ui.mailroom import Notifications
 def register(sub: Any) -> None:
     p = sub.add_parser("ui", help="run the quarantine web UI over the gateway's store")
     p.add_argument("--config", default="sekimori.yaml", help="configuration file (YAML)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8025, help="port (default 8025)")
+    p.add_argument("--host", default=None, help="address to listen on (default: ui.host of the config)")
+    p.add_argument("--port", type=int, default=None, help="port (default: ui.port of the config)")
     p.add_argument(
         "--insecure-cookies",
         action="store_true",
@@ -57,6 +58,7 @@ async def serve_ui(
     port: int,
     stop: asyncio.Event,
     secure_cookies: bool = True,
+    on_policy_change: Callable[[], None] | None = None,
 ) -> None:
     """Serve the UI on ``host:port`` until ``stop`` is set."""
     server = build_server(
@@ -66,6 +68,7 @@ async def serve_ui(
         store,
         policy_path=config.policy.path,
         notifier=notifier,
+        on_policy_change=on_policy_change,
     )
     task = asyncio.create_task(server.serve(), name="ui")
     try:
@@ -80,19 +83,18 @@ async def _run(config: Config, args: argparse.Namespace, stop: asyncio.Event) ->
     inspector = Inspector(PolicyHolder(config.policy.path), scan_time=config.scan.time, workers=0)
     relay = Relay(config, store, inspector)
     relay.delivery.start()
+    host = args.host or config.ui.host
+    port = args.port or config.ui.port
     try:
-        print(
-            f"sekimori: quarantine UI on http://{args.host}:{args.port}/ (store {config.store.path})",
-            flush=True,
-        )
+        print(f"sekimori: quarantine UI on http://{host}:{port}/ (store {config.store.path})", flush=True)
         await serve_ui(
             config,
             store,
             relay.notifier,
-            host=args.host,
-            port=args.port,
+            host=host,
+            port=port,
             stop=stop,
-            secure_cookies=not args.insecure_cookies,
+            secure_cookies=config.ui.secure_cookies and not args.insecure_cookies,
         )
     finally:
         await relay.delivery.stop()

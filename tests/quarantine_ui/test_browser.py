@@ -1,12 +1,15 @@
 """End to end in headless Chromium: real SMTP into the real gateway (relay, store, scheduler,
 notifier, delivery) and a real aiosmtpd sink upstream, the UI served by uvicorn on the same event
 loop (as ``sekimori run`` does), driven through Playwright. Debian's chromium is used; Playwright
-downloads no browser. The pages the tests pass through are saved to docs/screenshots/.
+downloads no browser. The pages the tests pass through are saved as PNG files: into the folder
+named by ``SEKIMORI_SCREENSHOTS`` (``make screenshots`` uses docs/screenshots/, which the README
+shows), otherwise into the test's temporary folder.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import threading
 import time
@@ -36,7 +39,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PASSWORD = "correct horse battery staple"
 TARO, BOSS, SEC = "taro@example.co.jp", "boss@example.co.jp", "sec@example.co.jp"
 WITHIN = 30.0
@@ -158,6 +160,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         gateway.store,
         policy_path=config.policy.path,
         notifier=gateway.relay.notifier,
+        on_policy_change=gateway.inspector.reload_soon,
     )
     app: Any = server.config.app
     accounts = app.state.ui.accounts
@@ -239,12 +242,23 @@ def users(browser: Browser, stack: Stack) -> Iterator[Users]:
     u.close()
 
 
-def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    wanted = os.environ.get("SEKIMORI_SCREENSHOTS")
+    folder = Path(wanted) if wanted else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
-def test_sender_cancels_a_held_message_and_it_is_never_delivered(stack: Stack, users: Users) -> None:
+def shot(page: Page, name: str, folder: Path) -> None:
+    path = folder / name
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 0
+
+
+def test_sender_cancels_a_held_message_and_it_is_never_delivered(
+    stack: Stack, users: Users, screenshots: Path
+) -> None:
     keep = stack.send("kyaku@hold.test", mail_with_csv("kyaku@hold.test", "御見積書の送付"))
     gone = stack.send(
         "wrong@hold.test", make_mail(sender=TARO, to=["wrong@hold.test"], subject="誤送信しそうなメール")
@@ -259,9 +273,9 @@ def test_sender_cancels_a_held_message_and_it_is_never_delivered(stack: Stack, u
     page.click(f"#msg-{keep} a")
     expect(page.locator("#attachments")).to_contain_text("顧客リスト.csv")
     expect(page.locator(".tag.external").first).to_have_text("社外")
-    shot(page, "sender-message.png")
+    shot(page, "sender-message.png", screenshots)
     page.goto("/messages")
-    shot(page, "sender.png")
+    shot(page, "sender.png", screenshots)
     page.click(f"#msg-{gone} a")
     page.click("#cancel")
     expect(page.locator("#flash")).to_contain_text("送信を取り消しました")
@@ -320,7 +334,9 @@ def test_sender_sends_now_and_the_sink_receives_it(stack: Stack, users: Users) -
     stack.wait(lambda: stack.record(msg_id).state is State.DELIVERED, "delivered state")
 
 
-def test_manager_approves_one_bulk_export_and_rejects_another(stack: Stack, users: Users) -> None:
+def test_manager_approves_one_bulk_export_and_rejects_another(
+    stack: Stack, users: Users, screenshots: Path
+) -> None:
     first = stack.send(
         "partner@approval.test", mail_with_csv("partner@approval.test", "顧客名簿 (承認してください)")
     )
@@ -336,7 +352,7 @@ def test_manager_approves_one_bulk_export_and_rejects_another(stack: Stack, user
     expect(card).to_contain_text("契約に基づく名簿の共有です。")
     expect(card).to_contain_text(TARO)
     expect(card).to_contain_text("電話番号")
-    shot(page, "approver.png")
+    shot(page, "approver.png", screenshots)
     card.locator("textarea").fill("確認しました")
     card.locator("button.approve").click()
     expect(page.locator("#flash")).to_contain_text("承認しました")
@@ -357,7 +373,7 @@ def test_manager_approves_one_bulk_export_and_rejects_another(stack: Stack, user
 
 
 def test_admin_edits_policy_simulates_activates_and_the_next_message_follows(
-    stack: Stack, users: Users
+    stack: Stack, users: Users, screenshots: Path
 ) -> None:
     before = stack.send(
         "a@newrule.test", make_mail(sender=TARO, to=["a@newrule.test"], subject="新規取引先へ")
@@ -377,7 +393,7 @@ def test_admin_edits_policy_simulates_activates_and_the_next_message_follows(
     expect(simulation).to_contain_text("新規取引先へ")
     expect(simulation).to_contain_text("quarantine")
     expect(simulation).to_contain_text("新規取引先宛ては隔離")
-    shot(page, "admin-policy.png")
+    shot(page, "admin-policy.png", screenshots)
     page.fill("#policy-comment", "新規取引先の確認")
     page.click("#activate")
     expect(page.locator("#flash")).to_contain_text("新しいポリシーを有効にしました")
@@ -389,13 +405,13 @@ def test_admin_edits_policy_simulates_activates_and_the_next_message_follows(
     assert stack.record(after).state is State.QUARANTINED
     page.goto("/admin")
     expect(page.locator("#queue-quarantined")).to_contain_text("ルール変更後")
-    shot(page, "admin.png")
+    shot(page, "admin.png", screenshots)
     page.goto(f"/messages/{after}")
     expect(page.locator("#mail-body")).to_be_visible()
-    shot(page, "admin-review.png")
+    shot(page, "admin-review.png", screenshots)
     page.goto("/dashboard")
     expect(page.locator("svg.chart").first).to_be_visible()
-    shot(page, "dashboard.png")
+    shot(page, "dashboard.png", screenshots)
 
 
 def test_language_switch(stack: Stack, users: Users) -> None:
