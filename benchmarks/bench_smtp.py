@@ -167,7 +167,7 @@ def main() -> int:
         cfg = Path(tmp) / "bench.yaml"
         cfg.write_text(
             f"smtp: {{port: {gw_port}}}\nupstream: {{port: {sink_port}, concurrency: 8}}\n"
-            f"store: {{path: {tmp}/var}}\n"
+            f"store: {{path: {tmp}/var}}\nui: {{enabled: false}}\n"
             f"policy: {{path: {ROOT / 'policies' / 'default.yaml'}}}\nsecret: {'b' * 40}\n",
             encoding="utf-8",
         )

@@ -220,8 +220,17 @@ def build_server(
     app = create_app(
         config, store, audit, policy_path=policy_path, notifier=notifier, on_policy_change=on_policy_change
     )
+    # log_config=None: uvicorn logs through the process's logging (stderr), not to stdout, where
+    # `sekimori run` prints what it started and the demo sink what it received.
     settings = uvicorn.Config(
-        app, host=host, port=port, proxy_headers=False, server_header=False, log_level="info", lifespan="off"
+        app,
+        host=host,
+        port=port,
+        proxy_headers=False,
+        server_header=False,
+        log_level="info",
+        log_config=None,
+        lifespan="off",
     )
     return uvicorn.Server(settings)
 

@@ -110,6 +110,7 @@ async def serve(config: Config, *, demo: bool, stop: asyncio.Event, with_ui: boo
             f", store {config.store.path}, policy {config.policy.path}"
         )
         if with_ui and config.ui.enabled:
+            ui_ready = asyncio.Event()
             ui_task = asyncio.create_task(
                 serve_ui(
                     config,
@@ -120,9 +121,15 @@ async def serve(config: Config, *, demo: bool, stop: asyncio.Event, with_ui: boo
                     stop=stop,
                     secure_cookies=config.ui.secure_cookies,
                     on_policy_change=inspector.reload_soon,
+                    ready=ui_ready,
                 ),
                 name="ui",
             )
+            await asyncio.wait(
+                [ui_task, asyncio.ensure_future(ui_ready.wait())], return_when=asyncio.FIRST_COMPLETED
+            )
+            if ui_task.done():
+                ui_task.result()  # the UI could not start: say why instead of running half
             line += f", quarantine UI on http://{config.ui.host}:{config.ui.port}/"
         if demo:
             line += f"; demo sink on {config.upstream.host}:{config.upstream.port} prints what it receives"

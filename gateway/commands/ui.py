@@ -59,8 +59,9 @@ async def serve_ui(
     stop: asyncio.Event,
     secure_cookies: bool = True,
     on_policy_change: Callable[[], None] | None = None,
+    ready: asyncio.Event | None = None,
 ) -> None:
-    """Serve the UI on ``host:port`` until ``stop`` is set."""
+    """Serve the UI on ``host:port`` until ``stop`` is set; ``ready`` is set once it listens."""
     server = build_server(
         ui_config(config, secure_cookies=secure_cookies),
         host,
@@ -72,6 +73,13 @@ async def serve_ui(
     )
     task = asyncio.create_task(server.serve(), name="ui")
     try:
+        while not server.started:
+            if task.done():
+                task.result()  # raises why it could not start
+                raise OSError(f"the quarantine UI did not start on {host}:{port}")
+            await asyncio.sleep(0.02)
+        if ready is not None:
+            ready.set()
         await stop.wait()
     finally:
         server.should_exit = True

@@ -173,6 +173,7 @@ scheduler: {{interval: 0.2s}}
 store: {{path: {tmp_path / "var"}}}
 policy: {{path: {policy}}}
 notify: {{sender: postmaster@example.co.jp, security: security@example.co.jp}}
+ui: {{port: {free_port()}, secure_cookies: false}}
 secret: "{SECRET}"
 {extra}""",
         encoding="utf-8",

@@ -35,6 +35,12 @@ async def test_run_demo_shows_the_whole_path(tmp_path: Path) -> None:
         started = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
         assert started.startswith(f"sekimori: SMTP relay on 127.0.0.1:{cfg.smtp.port}")
         assert f"demo sink on 127.0.0.1:{cfg.upstream.port}" in started
+        assert f"quarantine UI on http://127.0.0.1:{cfg.ui.port}/" in started
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", cfg.ui.port), 30)
+        writer.write(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        status = await asyncio.wait_for(reader.readline(), 30)
+        writer.close()
+        assert status.startswith(b"HTTP/1.1 200"), status
         data = make_mail(to=["hanako@example.co.jp"], subject="はじめての送信")
         code, _ = await send(cfg.smtp.port, "taro@example.co.jp", ["hanako@example.co.jp"], data)
         assert code == 250
