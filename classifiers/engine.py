@@ -42,8 +42,13 @@ class Engine:
             groups.setdefault(det.PATTERN, []).append(det)
             self._lists.update(getattr(det, "PATTERN_LISTS", {}))
         self._sources = list(groups)
-        self.passes: tuple[tuple[regex.Pattern[str], tuple[ModuleType, ...]], ...] = tuple(
-            (compile_with_lists(src, self._lists), tuple(dets)) for src, dets in groups.items()
+        #: (compiled pattern, its detectors with the shortest match each can use)
+        self.passes: tuple[tuple[regex.Pattern[str], tuple[tuple[ModuleType, int], ...]], ...] = tuple(
+            (
+                compile_with_lists(src, self._lists),
+                tuple((det, int(getattr(det, "MIN_LENGTH", 0))) for det in dets),
+            )
+            for src, dets in groups.items()
         )
 
     @cached_property
@@ -70,7 +75,10 @@ class Engine:
                 if k >= 0 and start < claimed_ends[k]:
                     continue
                 spans.append(m.span())
-                for det in detectors:
+                length = m.end() - start
+                for det, min_length in detectors:
+                    if length < min_length:
+                        continue  # prices and quantities: too short for any shape of this type
                     for hit in det.check(m, doc):
                         finding = to_finding(hit, det.ENTITY_TYPE, doc)
                         key = (finding.type, *finding.span)

@@ -11,7 +11,9 @@ A detector is a module (python-stdnum style) with:
 - ``check(match, doc) -> Iterable[Hit]``: validate a candidate, weigh its context;
 - ``scan(text) -> Iterator[Finding]``: the detector on its own (``scan_with(module, text)``).
 
-Optional: ``PATTERN_LISTS: dict[str, Collection[str]]`` for ``\\L<name>`` named lists.
+Optional: ``PATTERN_LISTS: dict[str, Collection[str]]`` for ``\\L<name>`` named lists;
+``MIN_LENGTH: int``, the shortest match (in characters) ``check`` could accept: the engine does
+not call ``check`` for shorter ones (most number tokens in a mail are prices and quantities).
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from classifiers.model import Explanation, Finding
 ENTITY_TYPE = "bank_account"
 PATTERN = NUMBER
 PRIORITY = 50
+MIN_LENGTH = 7  # the shortest shape, in characters: shorter tokens are skipped unread
 
 BASE_SCORE = 0.8  # the shape with a banking word nearby
 LABEL_SCORE = 0.95  # with an explicit label (口座番号, account number, 記号番号)

@@ -47,6 +47,7 @@ from classifiers.model import Explanation, Finding
 ENTITY_TYPE = "corporate_number"
 PATTERN = NUMBER
 PRIORITY = 50
+MIN_LENGTH = 13  # the shortest shape, in characters: shorter tokens are skipped unread
 
 BASE_SCORE = 0.6  # 13 digits with a valid check digit, no context
 INVOICE_SCORE = 0.85  # ``T`` + 13 digits with a valid check digit: the invoice number's own shape

@@ -45,6 +45,7 @@ from classifiers.model import Explanation, Finding
 ENTITY_TYPE = "credit_card"
 PATTERN = NUMBER
 PRIORITY = 50
+MIN_LENGTH = 14  # the shortest shape, in characters: shorter tokens are skipped unread
 
 BASE_SCORE = 0.7  # known issuer range and a valid Luhn digit, no context
 CONTEXT_SCORE = 1.0

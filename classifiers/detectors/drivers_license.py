@@ -43,6 +43,7 @@ from classifiers.model import Explanation, Finding
 ENTITY_TYPE = "drivers_license"
 PATTERN = NUMBER
 PRIORITY = 50
+MIN_LENGTH = 12  # the shortest shape, in characters: shorter tokens are skipped unread
 
 BASE_SCORE = 0.9  # shape, commission code and check digit, with a licence word
 

@@ -37,6 +37,7 @@ from classifiers.model import Explanation, Finding
 ENTITY_TYPE = "my_number"
 PATTERN = NUMBER
 PRIORITY = 50
+MIN_LENGTH = 12  # the shortest shape, in characters: shorter tokens are skipped unread
 
 BASE_SCORE = 0.6  # a valid check digit with no context: counts, but lower
 CONTEXT_SCORE = 1.0

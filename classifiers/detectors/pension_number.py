@@ -29,6 +29,7 @@ from classifiers.model import Explanation, Finding
 ENTITY_TYPE = "pension_number"
 PATTERN = NUMBER
 PRIORITY = 50
+MIN_LENGTH = 10  # the shortest shape, in characters: shorter tokens are skipped unread
 
 BASE_SCORE = 0.9  # NNNN-NNNNNN with a pension word
 PLAIN_SCORE = 0.7  # ten contiguous digits with a pension word

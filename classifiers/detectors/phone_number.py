@@ -43,6 +43,7 @@ from classifiers.model import Explanation, Finding
 ENTITY_TYPE = "phone_number"
 PATTERN = NUMBER
 PRIORITY = 50
+MIN_LENGTH = 7  # the shortest shape, in characters: shorter tokens are skipped unread
 
 BASE_SCORE = 0.6  # grouped like a phone number, valid length for its prefix, no context
 PLAIN_SCORE = 0.4  # contiguous digits (or two groups), no context

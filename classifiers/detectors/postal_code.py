@@ -34,6 +34,7 @@ from classifiers.model import Explanation, Finding
 ENTITY_TYPE = "postal_code"
 PATTERN = NUMBER
 PRIORITY = 50
+MIN_LENGTH = 7  # the shortest shape, in characters: shorter tokens are skipped unread
 
 BASE_SCORE = 0.8  # NNN-NNNN with a context word
 MARK_SCORE = 1.0  # led by 〒
