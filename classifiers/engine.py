@@ -50,6 +50,14 @@ class Engine:
             )
             for src, dets in groups.items()
         )
+        #: Per pass: strings one of which a part must contain for the pass to be worth running
+        #: (None: always run). A pass shared by several detectors runs if any of them needs it.
+        self._requires: tuple[tuple[str, ...] | None, ...] = tuple(
+            None
+            if any(getattr(det, "REQUIRES", None) is None for det in dets)
+            else tuple(w for det in dets for w in det.REQUIRES)
+            for dets in groups.values()
+        )
 
     @cached_property
     def combined_pattern(self) -> regex.Pattern[str]:
@@ -67,7 +75,12 @@ class Engine:
         seen: set[tuple[str, int, int]] = set()
         claimed_starts: list[int] = []
         claimed_ends: list[int] = []
-        for pattern, detectors in self.passes:
+        lowered: str | None = None
+        for (pattern, detectors), requires in zip(self.passes, self._requires, strict=True):
+            if requires is not None:
+                lowered = doc.text.lower() if lowered is None else lowered
+                if not any(word in lowered for word in requires):
+                    continue
             spans: list[tuple[int, int]] = []
             for m in pattern.finditer(doc.text):
                 start = m.start()

@@ -12,6 +12,8 @@ A detector is a module (python-stdnum style) with:
 - ``scan(text) -> Iterator[Finding]``: the detector on its own (``scan_with(module, text)``).
 
 Optional: ``PATTERN_LISTS: dict[str, Collection[str]]`` for ``\\L<name>`` named lists;
+``REQUIRES: tuple[str, ...]``, lower-case strings one of which must occur (case-insensitively)
+in a part for ``check`` to ever yield a hit there: the engine skips the pass otherwise;
 ``MIN_LENGTH: int``, the shortest match (in characters) ``check`` could accept: the engine does
 not call ``check`` for shorter ones (most number tokens in a mail are prices and quantities).
 """

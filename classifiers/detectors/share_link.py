@@ -60,6 +60,8 @@ PATTERN = (
     r")"
 )
 PRIORITY = 25
+#: Every share link names one of these hosts (the pattern is lower-case, as they are written).
+REQUIRES = ("box.com", "google.com", "1drv.ms", "onedrive.live.com", "sharepoint.com", "dropbox")
 
 BASE_SCORE = 0.9
 CONTEXT_SCORE = 1.0

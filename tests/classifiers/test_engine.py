@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
+from classifiers.detectors import all_detectors
+from classifiers.detectors._base import scan_with
 from classifiers.engine import count_records, default_engine, scan_parts
 from classifiers.model import Explanation, Finding, Part
 
@@ -71,3 +76,38 @@ def test_segments_give_cell_locations() -> None:
     )
     result = scan_parts([part])
     assert [f.location for f in result.findings if f.type == "my_number"] == ["list.xlsx!顧客!A2"]
+
+
+_FRAGMENTS = [
+    "1985/04/12",
+    "昭和60年4月12日",
+    "2024-11-30",
+    "生",
+    "生年月日: ",
+    "(40歳)",
+    "Born ",
+    "DOB ",
+    "誕生日は",
+    "会議は",
+    "https://drive.google.com/file/d/1AbCdEfGhIjKlMnOp/view",
+    "https://app.box.com/s/abc123XYZ",
+    "https://www.dropbox.com/help",
+    "DROPBOX.COM/s/abcdefg",
+    "資料",
+    "\n",
+    "\t",
+    " ",
+    "氏名\t生年月日\n",
+]
+
+
+@given(st.lists(st.sampled_from(_FRAGMENTS), max_size=12).map("".join))
+def test_prefilters_never_change_what_a_detector_finds(text: str) -> None:
+    """REQUIRES lets the engine skip passes; it must never hide a finding the detector makes."""
+    engine = default_engine()
+    found = engine.scan_text(text)
+    for det in all_detectors():
+        if getattr(det, "REQUIRES", None) is None:
+            continue
+        alone = sorted((f.span, f.normalized) for f in scan_with(det, text))
+        assert alone == sorted((f.span, f.normalized) for f in found if f.type == det.ENTITY_TYPE), det
