@@ -180,6 +180,18 @@ class UiConfig(_Model):
     #: Cookies carry ``Secure`` (keep it behind a TLS reverse proxy); ``false`` is accepted only
     #: when the UI listens on loopback (the demo over plain HTTP).
     secure_cookies: bool = True
+    #: Reverse proxies whose ``X-Forwarded-For`` and single-sign-on header are believed.
+    trusted_proxies: list[Network] = Field(default_factory=list)
+    #: Request header carrying the signed-in user's address from the reverse proxy (e.g.
+    #: ``X-Remote-User``); honoured only from ``trusted_proxies``. Unset: no single sign-on.
+    sso_header: str | None = None
+    #: TOTP for every account, not only approvers and security admins.
+    mfa_for_everyone: bool = False
+    #: Language of the pages until a user picks one.
+    default_language: Literal["ja", "en"] = "ja"
+    #: A session ends after this long without a request, and after ``session_absolute`` anyway.
+    session_idle: Duration = 30 * 60.0
+    session_absolute: Duration = 12 * 3600.0
     #: How long cancel / send-now / approve links stay valid after the hold or approval ends.
     link_validity: Duration = 7 * 86400.0
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import signal
 import sys
 from collections.abc import Callable
@@ -46,7 +47,18 @@ def register(sub: Any) -> None:
 
 def ui_config(config: Config, *, secure_cookies: bool = True) -> UIConfig:
     """The UI settings derived from the gateway's: same state directory, same link secret."""
-    return UIConfig(var_dir=config.store.path, secret=config.secret_bytes, secure_cookies=secure_cookies)
+    ui = config.ui
+    return UIConfig(
+        var_dir=config.store.path,
+        secret=config.secret_bytes,
+        secure_cookies=secure_cookies,
+        trusted_proxies=tuple(ipaddress.ip_network(n, strict=False) for n in ui.trusted_proxies),
+        sso_header=ui.sso_header,
+        mfa_for_everyone=ui.mfa_for_everyone,
+        default_lang=ui.default_language,
+        session_idle=ui.session_idle,
+        session_absolute=ui.session_absolute,
+    )
 
 
 async def serve_ui(
