@@ -350,17 +350,34 @@ def _under(complain: Complain, *prefix: str | int) -> Complain:
     return inner
 
 
+#: Content conditions (findings, records, markings, inspection limits, attachments) fail at
+#: once for ordinary mail, while envelope ones (external recipients) usually hold and build
+#: evidence: ``all`` checks the content ones first and keeps the evidence in the written order.
+_CONTENT = "_sekimori_content"
+
+
+def _content(pred: Predicate) -> Predicate:
+    setattr(pred, _CONTENT, True)
+    return pred
+
+
+def _is_content(pred: Predicate) -> bool:
+    return bool(getattr(pred, _CONTENT, False))
+
+
 def _all(preds: list[Predicate]) -> Predicate:
+    order = sorted(range(len(preds)), key=lambda i: not _is_content(preds[i]))
+
     def check(ctx: EvalContext) -> list[Evidence] | None:
-        out: list[Evidence] = []
-        for p in preds:
-            ev = p(ctx)
+        found: list[list[Evidence]] = [[] for _ in preds]
+        for i in order:
+            ev = preds[i](ctx)
             if ev is None:
                 return None
-            out.extend(ev)
-        return out
+            found[i] = ev
+        return [e for ev in found for e in ev]
 
-    return check
+    return _content(check) if preds and all(map(_is_content, preds)) else check
 
 
 def _any(preds: list[Predicate]) -> Predicate:
@@ -373,7 +390,7 @@ def _any(preds: list[Predicate]) -> Predicate:
                 out = (out or []) + ev
         return out
 
-    return check
+    return _content(check) if preds and all(map(_is_content, preds)) else check
 
 
 def _not(pred: Predicate) -> Predicate:
@@ -505,7 +522,7 @@ def _entity(cond: EntityCond) -> Predicate:
             _finding_evidence(t, hits, f"{len(hits)} × {t} (score ≥ {min_score:g})") for t, hits in per_type
         ]
 
-    return check
+    return _content(check)
 
 
 def _records(rng: Range) -> Predicate:
@@ -516,7 +533,7 @@ def _records(rng: Range) -> Predicate:
         where = [p.location for p in ctx.scan.parts if p.records]
         return [_evidence(None, n, (), where, f"personal data of {n} people")]
 
-    return check
+    return _content(check)
 
 
 def _confidential(cond: ConfidentialCond) -> Predicate:
@@ -543,7 +560,7 @@ def _confidential(cond: ConfidentialCond) -> Predicate:
             return None
         return [_finding_evidence("confidential_marking", hits, "confidential marking")]
 
-    return check
+    return _content(check)
 
 
 def _encrypted(want: bool) -> Predicate:
@@ -553,7 +570,7 @@ def _encrypted(want: bool) -> Predicate:
             return None
         return [_evidence(None, len(where), (), where, "encrypted parts (not inspected)")] if where else []
 
-    return check
+    return _content(check)
 
 
 def _truncated(want: bool) -> Predicate:
@@ -575,7 +592,7 @@ def _truncated(want: bool) -> Predicate:
             )
         ]
 
-    return check
+    return _content(check)
 
 
 def _fully_inspected(want: bool) -> Predicate:
@@ -589,7 +606,7 @@ def _fully_inspected(want: bool) -> Predicate:
         where = [loc for loc, _ in cut] + list(encrypted)
         return [_evidence(None, len(where) or 1, reasons, where, "not fully inspected")]
 
-    return check
+    return _content(check)
 
 
 def _attachment(cond: AttachmentCond) -> Predicate:
@@ -617,7 +634,7 @@ def _attachment(cond: AttachmentCond) -> Predicate:
         shown = list(dict.fromkeys(h[0] for h in hits))
         return [_evidence(None, len(shown), shown, [h[1] for h in hits], "attachments")]
 
-    return check
+    return _content(check)
 
 
 def _size(rng: Range) -> Predicate:
