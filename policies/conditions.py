@@ -271,7 +271,7 @@ def _memo(pred: Predicate) -> Predicate:
         result = memo[slot] = pred(ctx)
         return result
 
-    return check
+    return _content(check) if _is_content(pred) else check
 
 
 def _compile(
@@ -367,17 +367,28 @@ def _is_content(pred: Predicate) -> bool:
 
 def _all(preds: list[Predicate]) -> Predicate:
     order = sorted(range(len(preds)), key=lambda i: not _is_content(preds[i]))
+    content = bool(preds) and all(map(_is_content, preds))
 
-    def check(ctx: EvalContext) -> list[Evidence] | None:
-        found: list[list[Evidence]] = [[] for _ in preds]
+    def in_order(ctx: EvalContext) -> list[Evidence] | None:
+        out: list[Evidence] = []
+        for p in preds:
+            ev = p(ctx)
+            if ev is None:
+                return None
+            out.extend(ev)
+        return out
+
+    def content_first(ctx: EvalContext) -> list[Evidence] | None:
+        found: dict[int, list[Evidence]] = {}
         for i in order:
             ev = preds[i](ctx)
             if ev is None:
                 return None
             found[i] = ev
-        return [e for ev in found for e in ev]
+        return [e for i in sorted(found) for e in found[i]]
 
-    return _content(check) if preds and all(map(_is_content, preds)) else check
+    check = in_order if order == sorted(order) else content_first
+    return _content(check) if content else check
 
 
 def _any(preds: list[Predicate]) -> Predicate:
