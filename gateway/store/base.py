@@ -206,7 +206,6 @@ class Store(Protocol):
         """Spool ``raw`` and create the record in state ``received``, audited (action ``accept``,
         by ``actor``). Durable before returning: spool file written, flushed, fsynced, renamed,
         directory fsynced, row committed. Only then may the SMTP layer answer 250."""
-        ...
 
     async def transition(
         self,
@@ -229,7 +228,6 @@ class Store(Protocol):
         :class:`InvalidTransition`. The lease is set to ``owner`` (``None`` leaves the message
         unowned). Entering a state of :data:`DISCARDS_RAW` removes the spool file; entering
         ``delivered`` records the recipients' domains for :meth:`has_written_to`."""
-        ...
 
     async def claim(
         self,
@@ -248,22 +246,18 @@ class Store(Protocol):
         when given and different. Returns ``None`` when someone else won or the state moved on;
         exactly one of many concurrent claimers gets the record. Claiming again with the same
         owner renews the lease."""
-        ...
 
     async def get(self, msg_id: str) -> MessageRecord | None: ...
 
     async def load_raw(self, msg_id: str) -> bytes:
         """The spooled message; :class:`NotFound` if there is none, :class:`SpoolCorrupt` if
         its SHA-256 no longer matches."""
-        ...
 
     async def replace_raw(self, msg_id: str, raw: bytes, *, actor: str, reason: str) -> MessageRecord:
         """Durably replace the spooled message (e.g. after Bcc conversion), audited."""
-        ...
 
     async def delete_raw(self, msg_id: str, *, actor: str, reason: str) -> MessageRecord:
         """Remove the spooled body of a message in a terminal state (retention), audited."""
-        ...
 
     async def list_messages(
         self,
@@ -274,20 +268,17 @@ class Store(Protocol):
         limit: int = 100,
     ) -> list[MessageRecord]:
         """Newest first; ``before`` (an id) pages on: only messages older than it."""
-        ...
 
     async def due(self, now: datetime, *, limit: int = 1000) -> list[MessageRecord]:
         """Work whose time has come: ``held`` with ``release_at <= now``, ``deferred`` with
         ``next_attempt_at <= now``, ``pending_approval`` with ``expires_at <= now``, and
         ``received``/``delivering`` messages without a live lease. Oldest first."""
-        ...
 
     async def recover(self, owner: str, *, lease: float = DEFAULT_LEASE) -> list[MessageRecord]:
         """At start: take over (lease to ``owner``) every ``received``/``delivering`` message
         owned by ``owner``, by nobody, or with an expired lease, and return them so the caller
         resumes each (classify a ``received`` one again, deliver a ``delivering`` one). Also
         removes spool files that no committed record refers to (a crash mid-accept)."""
-        ...
 
     async def note(
         self,
@@ -299,21 +290,17 @@ class Store(Protocol):
         extra: Mapping[str, Any] | None = None,
     ) -> AuditEvent:
         """Append an audit event that changes no state (a notification sent, a refusal ...)."""
-        ...
 
     async def has_written_to(self, sender: str, domain: str) -> bool:
         """Whether a message from ``sender`` was ever delivered to a recipient at ``domain``."""
-        ...
 
     async def known_domains(self, sender: str) -> frozenset[str]:
         """Snapshot of the domains ``sender`` has had mail delivered to (lower-case), for the
         pure policy evaluator."""
-        ...
 
     async def audit_events(
         self, *, msg_id: str | None = None, after_seq: int = 0, limit: int = 1000
     ) -> list[AuditEvent]:
         """Events in chain order (ascending ``seq``) after ``after_seq``."""
-        ...
 
     async def close(self) -> None: ...
