@@ -3,6 +3,10 @@
 Each message is scanned and evaluated in the same run, interleaved; the figure is the sum of the
 best-of-7 evaluation times over the sum of the best-of-7 scan times. Target: under 2%.
 
+Two mixes: five hand-made messages (three of them one-line mails, the worst case for the ratio:
+a few hundred microseconds of scanning against a fixed cost per rule), and the 150-message
+Japanese business mail mix of ``bench_scan.py`` (signatures, PII lines, HTML alternatives).
+
     python benchmarks/bench_policy.py
 """
 
@@ -74,7 +78,9 @@ def messages() -> list[tuple[str, bytes]]:
     ]
 
 
-def best_pair(scan: Callable[[], object], decide: Callable[[], object]) -> tuple[float, float]:
+def best_pair(
+    scan: Callable[[], object], decide: Callable[[], object], repeat: int = REPEAT
+) -> tuple[float, float]:
     """Best-of-N per-call times of both, measured interleaved so machine load hits both alike."""
     # CPU time of this process: other jobs on a shared machine slow both alike, not the figure.
     t_scan = timeit.Timer(scan, timer=time.process_time)
@@ -82,7 +88,7 @@ def best_pair(scan: Callable[[], object], decide: Callable[[], object]) -> tuple
     n_scan = max(1, t_scan.autorange()[0] // 4)
     n_eval = max(1, t_eval.autorange()[0] // 4)
     best_scan = best_eval = float("inf")
-    for _ in range(REPEAT):
+    for _ in range(repeat):
         best_scan = min(best_scan, t_scan.timeit(n_scan) / n_scan)
         best_eval = min(best_eval, t_eval.timeit(n_eval) / n_eval)
     return best_scan, best_eval
@@ -107,6 +113,26 @@ def main() -> int:
     ratio = eval_total / scan_total
     print(
         f"policy evaluate / scan = {ratio:.1%} (target < {TARGET:.0%}: {'met' if ratio < TARGET else 'missed'})"
+    )
+
+    from benchmarks.bench_scan import mail_mix
+
+    raws, _ = mail_mix()
+    mix_scan = mix_eval = 0.0
+    for raw in raws:
+        envelope = envelope_from_message(raw)
+        result = scan_message(raw)
+        t_scan, t_eval = best_pair(
+            partial(scan_message, raw),
+            partial(evaluate, policy, envelope, result, now=NOW, history=history),
+            repeat=3,
+        )
+        mix_scan += t_scan
+        mix_eval += t_eval
+    mix = mix_eval / mix_scan
+    print(
+        f"policy evaluate / scan over bench_scan's mail mix ({len(raws)} messages) = {mix:.1%}"
+        f" (target < {TARGET:.0%}: {'met' if mix < TARGET else 'missed'})"
     )
     return 0
 
