@@ -38,6 +38,7 @@ def _one_to_one() -> dict[int, str]:
     return table
 
 
+_ALWAYS_DASH_RE = regex.compile("[" + regex.escape(_ALWAYS_DASH) + "]")
 _DIGIT_DASH_RE = regex.compile(r"(?<=\d)[ーｰ]|[ーｰ](?=\d)")
 
 
@@ -97,6 +98,12 @@ def normalize(text: str) -> Normalized:
     """
     if text.isascii():
         return Normalized(text, text, (), ())
+    if unicodedata.is_normalized("NFKC", text):
+        # The common case (a quick check in C): only the dashes can still change, one for one.
+        folded = _ALWAYS_DASH_RE.sub("-", text)
+        if "ー" in folded or "ｰ" in folded:
+            folded = _DIGIT_DASH_RE.sub("-", folded)
+        return Normalized(text, folded, (), ())
     folded = text.translate(_one_to_one())
     if "ー" in folded or "ｰ" in folded:
         folded = _DIGIT_DASH_RE.sub("-", folded)
