@@ -8,7 +8,7 @@ import contextlib
 import email
 import email.policy
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from gateway.scheduler import Scheduler
 from gateway.smtp import start_server
 from gateway.store.sqlite import SQLiteStore
 from policies import PolicyHolder
+from tests.gateway.redis_server import RedisServer
 
 SECRET = "test-secret-0123456789abcdef-0123456789"
 
@@ -282,3 +283,12 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0)
 
 def queue_id(reply: str) -> str:
     return reply.rsplit(" ", 1)[-1]
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real ``redis-server`` for the whole session; tests keep apart by key prefix."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
