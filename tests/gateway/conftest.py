@@ -21,7 +21,7 @@ from gateway.pipeline import Inspector
 from gateway.relay import Relay
 from gateway.scheduler import Scheduler
 from gateway.smtp import start_server
-from gateway.store.sqlite import SQLiteStore
+from gateway.store import Store, open_store
 from policies import PolicyHolder
 from tests.gateway.redis_server import RedisServer
 
@@ -185,7 +185,7 @@ secret: "{SECRET}"
 @dataclass
 class Gateway:
     config: Config
-    store: SQLiteStore
+    store: Store
     relay: Relay
     scheduler: Scheduler
     server: asyncio.Server
@@ -205,7 +205,7 @@ class Gateway:
 
 
 async def start_gateway(config: Config) -> Gateway:
-    store = await SQLiteStore.open(config.store.path)
+    store = await open_store(config.store)
     inspector = Inspector(
         PolicyHolder(config.policy.path), scan_time=config.scan.time, workers=config.scan.worker_count
     )
