@@ -37,6 +37,9 @@ serialised by a lock, so retries happen only between instances. This is what mak
 :meth:`RedisStore.claim` exactly-once across instances: of several claimers that read the same
 ``ver``, one script succeeds and the others see the new state on their retry.
 
+One server (with replicas if wanted, but the durability rule is checked on the one the URL
+names); Redis Cluster is not supported, since one commit touches keys of many hash slots.
+
 A body is written first (``SET ... NX PX``, with a one-hour expiry) and made permanent by the
 script that commits its record, so a crash between the two leaves nothing behind: the orphan
 expires by itself, and :meth:`RedisStore.recover` has no spool to sweep.
@@ -520,33 +523,31 @@ class RedisStore:
             "lease_until": str(to_micros(now + timedelta(seconds=lease))) if owner else "",
             "has_raw": "1",
         }
-        try:
-            async with self._lock:
-                for _ in range(MAX_ROUNDS):
-                    _, head = await self._read(msg_id)
-                    event = self._event(
-                        head,
-                        at=now,
-                        actor=actor,
-                        action="accept",
-                        msg_id=msg_id,
-                        from_state="",
-                        to_state=State.RECEIVED.value,
-                        reason="message spooled",
-                        extra={"size": len(raw), "sha256": digest, "recipients": len(recipients)},
-                    )
-                    w = _Write(self, msg_id)
-                    w.fields = fields
-                    w.op("persist", key)
-                    w.op("zadd", self._k("ids"), msg_id)
-                    w.op("zadd", self._k("sender", sender), msg_id)
-                    w.index(None, fields)
-                    if await self._apply(w, ver="", head=head, event=event):
-                        return _record(fields)
-                raise StoreError(f"{self._where()}: too many concurrent writers; try again")
-        except BaseException:
-            await self._drop(key)
-            raise
+        # No clean-up on failure: a write whose reply was lost may have committed, and deleting its
+        # body would lose the message; an uncommitted body expires by itself.
+        async with self._lock:
+            for _ in range(MAX_ROUNDS):
+                _, head = await self._read(msg_id)
+                event = self._event(
+                    head,
+                    at=now,
+                    actor=actor,
+                    action="accept",
+                    msg_id=msg_id,
+                    from_state="",
+                    to_state=State.RECEIVED.value,
+                    reason="message spooled",
+                    extra={"size": len(raw), "sha256": digest, "recipients": len(recipients)},
+                )
+                w = _Write(self, msg_id)
+                w.fields = fields
+                w.op("persist", key)
+                w.op("zadd", self._k("ids"), msg_id)
+                w.op("zadd", self._k("sender", sender), msg_id)
+                w.index(None, fields)
+                if await self._apply(w, ver="", head=head, event=event):
+                    return _record(fields)
+            raise StoreError(f"{self._where()}: too many concurrent writers; try again")
 
     async def _change(
         self,
@@ -726,7 +727,9 @@ class RedisStore:
 
         try:
             record: MessageRecord = await self._change(msg_id, build)
-        except BaseException:
+        except (NotFound, InvalidTransition):
+            # Refused before the commit; after any other failure the commit may have happened,
+            # and an uncommitted body expires by itself.
             if created:
                 await self._drop(key)
             raise
@@ -808,17 +811,21 @@ class RedisStore:
         loose = await self._call("ZRANGEBYSCORE", self._k("active"), "-inf", t)
         ids = sorted({_text(v) for v in (*timers, *loose)})
         out: list[MessageRecord] = []
-        for rec in await self._records(ids):
-            timer = _TIMER_FIELD.get(rec.state)
-            if timer is not None:
-                at = getattr(rec, timer)
-                ok = at is not None and to_micros(at) <= t
-            else:
-                ok = rec.state in ACTIVE and (
-                    rec.owner is None or rec.lease_until is None or to_micros(rec.lease_until) <= t
-                )
-            if ok:
-                out.append(rec)
+        step = max(int(limit), 1)
+        for start in range(0, len(ids), step):
+            for rec in await self._records(ids[start : start + step]):
+                timer = _TIMER_FIELD.get(rec.state)
+                if timer is not None:
+                    at = getattr(rec, timer)
+                    ok = at is not None and to_micros(at) <= t
+                else:
+                    ok = rec.state in ACTIVE and (
+                        rec.owner is None or rec.lease_until is None or to_micros(rec.lease_until) <= t
+                    )
+                if ok:
+                    out.append(rec)
+            if len(out) >= limit:
+                break
         return out[: int(limit)]
 
     async def recover(self, owner: str, *, lease: float = DEFAULT_LEASE) -> list[MessageRecord]:
