@@ -230,8 +230,28 @@ class SchedulerConfig(_Model):
 
 
 class StoreConfig(_Model):
-    #: Folder of the embedded store (SQLite database and spool files).
+    #: Folder of the embedded store (SQLite database and spool files); the default store.
     path: Path = Path("var")
+    #: A Redis server shared by several gateway instances (``redis://host:6379/0``,
+    #: ``rediss://`` with TLS, ``unix:///run/redis.sock``); when set it is the store and
+    #: ``path`` only keeps the UI's own database. The server must run with ``appendonly yes``
+    #: and ``appendfsync always``.
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("store.url must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @property
+    def where(self) -> str:
+        """The store for log lines: the Redis URL without its password, or the folder."""
+        if self.url is None:
+            return str(self.path)
+        scheme, _, rest = self.url.partition("://")
+        return f"{scheme}://{rest.rpartition('@')[2]}"
 
 
 class PolicyConfig(_Model):

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-from gateway.store import SQLiteStore, Store
+from gateway.store import Store, is_redis_url, open_store
 from gateway.store.sqlite import DB_NAME
 
 T = TypeVar("T")
@@ -18,13 +18,16 @@ def store_options() -> argparse.ArgumentParser:
     """A parent parser with ``--config`` / ``--var``."""
     p = argparse.ArgumentParser(add_help=False)
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--config", metavar="FILE", help="the gateway's config file (uses its store.path)")
+    where.add_argument(
+        "--config", metavar="FILE", help="the gateway's config file (uses its store.url or store.path)"
+    )
     where.add_argument("--var", metavar="DIR", help="the store folder (default: var)")
     return p
 
 
-def store_path(args: argparse.Namespace) -> Path:
-    """The store folder named by ``--var``, by the config's ``store.path``, or ``var``.
+def store_path(args: argparse.Namespace) -> Path | str:
+    """The store named by ``--var``, by the config's ``store.url`` (a Redis URL) or
+    ``store.path``, or the folder ``var``.
 
     Raises :class:`gateway.config.ConfigError` for a bad config file."""
     if args.var:
@@ -32,7 +35,8 @@ def store_path(args: argparse.Namespace) -> Path:
     if args.config:
         from gateway.config import load_config
 
-        return load_config(args.config).store.path
+        store = load_config(args.config).store
+        return store.url or store.path
     return Path("var")
 
 
@@ -45,11 +49,12 @@ def operator() -> str:
     return f"operator:{user}"
 
 
-async def with_store(path: Path, fn: Callable[[Store], Awaitable[T]]) -> T:
-    """Open the store at ``path`` (it must exist), run ``fn`` on it, close it."""
-    if not (path / DB_NAME).is_file():
+async def with_store(path: Path | str, fn: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the store at ``path`` (a folder, which must hold a store, or a Redis URL), run
+    ``fn`` on it, close it."""
+    if not is_redis_url(path) and not (Path(path) / DB_NAME).is_file():
         raise FileNotFoundError(f"{path}: no Sekimori store here ({DB_NAME} missing)")
-    store = await SQLiteStore.open(path)
+    store = await open_store(path)
     try:
         return await fn(store)
     finally:

@@ -23,7 +23,7 @@ from gateway.pipeline import Inspector
 from gateway.relay import Relay
 from gateway.scheduler import Scheduler
 from gateway.smtp import hash_password, start_server
-from gateway.store.sqlite import SQLiteStore
+from gateway.store import StoreError, open_store
 from policies import PolicyHolder
 
 log = logging.getLogger("sekimori.run")
@@ -88,7 +88,7 @@ async def serve(config: Config, *, demo: bool, stop: asyncio.Event, with_ui: boo
             host=config.upstream.host,
             port=config.upstream.port,
         )
-    store = await SQLiteStore.open(config.store.path)
+    store = await open_store(config.store)
     holder = PolicyHolder(config.policy.path)
     inspector = Inspector(
         holder,
@@ -107,7 +107,7 @@ async def serve(config: Config, *, demo: bool, stop: asyncio.Event, with_ui: boo
         addr = server.sockets[0].getsockname()
         line = (
             f"sekimori: SMTP relay on {addr[0]}:{addr[1]} -> upstream {config.upstream.host}:{config.upstream.port}"
-            f", store {config.store.path}, policy {config.policy.path}"
+            f", store {config.store.where}, policy {config.policy.path}"
         )
         if with_ui and config.ui.enabled:
             ui_ready = asyncio.Event()
@@ -189,7 +189,7 @@ def main(args: argparse.Namespace) -> int:
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command log
     try:
         asyncio.run(_main())
-    except OSError as exc:
+    except (OSError, StoreError) as exc:
         print(f"sekimori: cannot start: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -24,8 +24,7 @@ from typing import Any
 from gateway.config import Config, ConfigError, load_config
 from gateway.pipeline import Inspector
 from gateway.relay import Relay
-from gateway.store import Store
-from gateway.store.sqlite import SQLiteStore
+from gateway.store import Store, StoreError, open_store
 from policies import PolicyError, PolicyHolder
 from quarantine_ui.app import build_server
 from quarantine_ui.config import UIConfig
@@ -99,14 +98,14 @@ async def serve_ui(
 
 
 async def _run(config: Config, args: argparse.Namespace, stop: asyncio.Event) -> None:
-    store = await SQLiteStore.open(config.store.path)
+    store = await open_store(config.store)
     inspector = Inspector(PolicyHolder(config.policy.path), scan_time=config.scan.time, workers=0)
     relay = Relay(config, store, inspector)
     relay.delivery.start()
     host = args.host or config.ui.host
     port = args.port or config.ui.port
     try:
-        print(f"sekimori: quarantine UI on http://{host}:{port}/ (store {config.store.path})", flush=True)
+        print(f"sekimori: quarantine UI on http://{host}:{port}/ (store {config.store.where})", flush=True)
         await serve_ui(
             config,
             store,
@@ -142,7 +141,7 @@ def main(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         print(f"sekimori: {exc.text_ja}\nsekimori: {exc.text_en}", file=sys.stderr)
         return 2
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, StoreError) as exc:
         print(f"sekimori: cannot start the UI: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -1,8 +1,8 @@
 """The store seam: one Protocol for the queue, the spool and the audit trail.
 
-Every backend (the embedded SQLite + spool files default in :mod:`gateway.store.sqlite`, a Redis
-backend for several gateway instances later) implements :class:`Store` and passes the same
-contract tests (``tests/gateway/test_store_contract.py``).
+Every backend (the embedded SQLite + spool files default in :mod:`gateway.store.sqlite`, the Redis
+backend for several gateway instances in :mod:`gateway.store.redis`) implements :class:`Store` and
+passes the same contract tests (``tests/gateway/test_store_contract.py``).
 
 Life cycle (``/work/shared/design.md``)::
 

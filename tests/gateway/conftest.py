@@ -8,7 +8,7 @@ import contextlib
 import email
 import email.policy
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,8 +21,9 @@ from gateway.pipeline import Inspector
 from gateway.relay import Relay
 from gateway.scheduler import Scheduler
 from gateway.smtp import start_server
-from gateway.store.sqlite import SQLiteStore
+from gateway.store import Store, open_store
 from policies import PolicyHolder
+from tests.gateway.redis_server import RedisServer
 
 SECRET = "test-secret-0123456789abcdef-0123456789"
 
@@ -184,7 +185,7 @@ secret: "{SECRET}"
 @dataclass
 class Gateway:
     config: Config
-    store: SQLiteStore
+    store: Store
     relay: Relay
     scheduler: Scheduler
     server: asyncio.Server
@@ -204,7 +205,7 @@ class Gateway:
 
 
 async def start_gateway(config: Config) -> Gateway:
-    store = await SQLiteStore.open(config.store.path)
+    store = await open_store(config.store)
     inspector = Inspector(
         PolicyHolder(config.policy.path), scan_time=config.scan.time, workers=config.scan.worker_count
     )
@@ -282,3 +283,12 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0)
 
 def queue_id(reply: str) -> str:
     return reply.rsplit(" ", 1)[-1]
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real ``redis-server`` for the whole session; tests keep apart by key prefix."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()

@@ -2,13 +2,15 @@
 
 Backends are listed in ``BACKENDS``; each entry opens a *new* store instance on the same
 underlying storage every time it is called, so durability and multi-instance races are tested
-through the public interface only. A Redis backend adds one entry here.
+through the public interface only. The Redis backend runs on the session's real
+``redis-server``, each test under its own key prefix.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import secrets
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ from gateway.store import (
     Store,
     StoreError,
 )
+from gateway.store.redis import RedisStore
 
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 
@@ -61,21 +64,34 @@ class Harness:
         return store
 
 
-def _sqlite(tmp_path: Path, clock: Clock) -> Opener:
+def _sqlite(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Opener:
     async def opener() -> Store:
         return await SQLiteStore.open(tmp_path / "var", clock=clock)
 
     return opener
 
 
-#: name -> factory(tmp_path, clock) returning an opener for that backend.
-BACKENDS: dict[str, Callable[[Path, Clock], Opener]] = {"sqlite": _sqlite}
+def _redis(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Opener:
+    url = request.getfixturevalue("redis_server").url
+    prefix = f"contract-{secrets.token_hex(6)}:"
+
+    async def opener() -> Store:
+        return await RedisStore.open(url, prefix=prefix, clock=clock)
+
+    return opener
+
+
+#: name -> factory(request, tmp_path, clock) returning an opener for that backend.
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path, Clock], Opener]] = {
+    "redis": _redis,
+    "sqlite": _sqlite,
+}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
     clock = Clock()
-    h = Harness(BACKENDS[request.param](tmp_path, clock), clock)
+    h = Harness(BACKENDS[request.param](request, tmp_path, clock), clock)
     yield h
     for store in h.opened:
         await store.close()
