@@ -207,7 +207,9 @@ class ScanConfig(_Model):
     #: Classification budget per message; past it the message counts as not fully inspected.
     time: Duration = 10.0
     #: Worker processes for classification (0: a thread in the gateway process; ``auto``: one
-    #: less than the CPUs, at least one, so the event loop keeps a core).
+    #: less than the CPUs so the event loop keeps a core, but two on a two-core machine: with
+    #: one, each scan waits for the previous one while the loop's core idles between
+    #: messages; bench_smtp at concurrency 32 measured about +15% throughput with two).
     workers: int | Literal["auto"] = "auto"
 
     @field_validator("workers")
@@ -220,7 +222,8 @@ class ScanConfig(_Model):
     @property
     def worker_count(self) -> int:
         if self.workers == "auto":
-            return max(1, (os.cpu_count() or 2) - 1)
+            cpus = os.cpu_count() or 1
+            return 1 if cpus < 2 else max(2, cpus - 1)
         return int(self.workers)
 
 

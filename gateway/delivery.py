@@ -246,11 +246,12 @@ class Delivery:
     ) -> tuple[aiosmtplib.SMTP | None, Outcome]:
         out = Outcome()
         try:
+            # A kept connection is between transactions: the upstream's reply to DATA ended the
+            # last one (RFC 5321 s4.1.4), and aiosmtplib sends RSET itself after a refused one,
+            # so no RSET round trip is needed before the next MAIL.
             if client is None or not client.is_connected:
                 client = self._client()
                 await client.connect()
-            else:
-                await client.rset()
             if client.is_ehlo_or_helo_needed:
                 await client.ehlo()
             options: list[str] = []

@@ -14,6 +14,7 @@ import concurrent.futures
 import email.parser
 import email.policy
 import email.utils
+import functools
 import logging
 import multiprocessing
 import time
@@ -49,9 +50,12 @@ def _scan(raw: bytes, seconds: float) -> ScanResult:
     return scan_message(raw, Limits(max_seconds=seconds))
 
 
-def _header_addresses(raw: bytes) -> tuple[tuple[str, ...], tuple[str, ...], str]:
-    head_end = raw.find(b"\r\n\r\n")
-    head = raw[: head_end + 2] if head_end >= 0 else raw
+#: Header blocks up to this size have their facts cached (the relay asks once when it spools
+#: a message and again when the policy decides; each parse costs ~0.3 ms of the event loop).
+_CACHED_HEAD = 64 * 1024
+
+
+def _header_addresses(head: bytes) -> tuple[tuple[str, ...], tuple[str, ...], str]:
     msg = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
 
     def addrs(name: str) -> tuple[str, ...]:
@@ -66,13 +70,26 @@ def _header_addresses(raw: bytes) -> tuple[tuple[str, ...], tuple[str, ...], str
     return addrs("To"), addrs("Cc"), subject[:500]
 
 
-def header_facts(raw: bytes) -> tuple[tuple[str, ...], tuple[str, ...], str]:
-    """``(to, cc, subject)`` from the header block; never raises on malformed headers."""
+def _head_facts(head: bytes) -> tuple[tuple[str, ...], tuple[str, ...], str]:
     try:
-        return _header_addresses(raw)
+        return _header_addresses(head)
     except Exception:  # hostile headers must not stop the relay
         log.debug("unparseable headers", exc_info=True)
         return (), (), ""
+
+
+_cached_head_facts = functools.lru_cache(maxsize=256)(_head_facts)
+
+
+def header_facts(raw: bytes) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """``(to, cc, subject)`` from the header block; never raises on malformed headers.
+
+    >>> header_facts(b"To: a@x.jp, B <b@y.jp>\\r\\nCc: c@z.jp\\r\\nSubject: =?utf-8?b?5qGI5Lu2?=\\r\\n\\r\\nbody")
+    (('a@x.jp', 'b@y.jp'), ('c@z.jp',), '案件')
+    """
+    head_end = raw.find(b"\r\n\r\n")
+    head = raw[: head_end + 2] if head_end >= 0 else raw
+    return _cached_head_facts(head) if len(head) <= _CACHED_HEAD else _head_facts(head)
 
 
 def make_envelope(raw: bytes, sender: str, recipients: Iterable[str], scan: ScanResult) -> Envelope:

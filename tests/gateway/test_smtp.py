@@ -6,13 +6,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from aiosmtpd.smtp import SMTP
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway import replies
 from gateway.config import load_config
 from gateway.relay import Relay
-from gateway.smtp import RelayHandler, check_password, has_bare_line_ending, hash_password
+from gateway.smtp import RelayHandler, check_password, has_bare_line_ending, hash_password, plain_path
 from gateway.store import State
 from tests.gateway.conftest import Gateway, Sink, make_mail, send, start_gateway, write_config
 
@@ -208,3 +212,29 @@ async def test_exception_in_a_hook_answers_451_not_500(
     await c.cmd(b"MAIL FROM:<taro@example.co.jp>\r\n")
     assert await c.cmd(b"RCPT TO:<hanako@example.co.jp>\r\n") == str(replies.INTERNAL_ERROR)
     await c.aclose()
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.text(alphabet=" \t<>@.\"()[]\\:;,=+-_'aZ09\u3042\x0b", max_size=24)
+    | st.builds(
+        lambda lead, local, domain, rest: f"{lead}<{local}@{domain}>{rest}",
+        st.sampled_from(["", " ", "\t "]),
+        st.lists(st.text(alphabet="ab+-_'\"", min_size=1, max_size=3), min_size=1, max_size=3).map(".".join),
+        st.lists(st.text(alphabet="ab-1[]", min_size=1, max_size=3), min_size=1, max_size=3).map(".".join),
+        st.sampled_from(["", " SIZE=1", "  BODY=8BITMIME", " (c) SIZE=1", "x", " ", "\tSIZE=1 ", " =1"]),
+    )
+)
+def test_plain_path_agrees_with_aiosmtpd(arg: str) -> None:
+    """Where the fast path answers, aiosmtpd's own parser gives the same address and rest."""
+    plain = plain_path(arg)
+    if plain is not None:
+        assert SMTP._getaddr(SimpleNamespace(local_part_limit=0), arg) == plain  # type: ignore[arg-type]
+
+
+def test_plain_path_is_taken_for_ordinary_commands() -> None:
+    assert plain_path("<hanako.suzuki@example.co.jp>") == ("hanako.suzuki@example.co.jp", "")
+    assert plain_path(" <a+b@x-y.jp>  SIZE=10") == ("a+b@x-y.jp", "SIZE=10")
+    assert plain_path("<>") is None
+    assert plain_path("<a@[192.0.2.1]>") is None
+    assert plain_path("<a@b>\n") is None
