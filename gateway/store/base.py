@@ -32,9 +32,11 @@ Errors (a small tree, rooted in builtins)::
 
 from __future__ import annotations
 
+import json
+import secrets
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -304,3 +306,51 @@ class Store(Protocol):
         """Events in chain order (ascending ``seq``) after ``after_seq``."""
 
     async def close(self) -> None: ...
+
+
+# Helpers shared by the backends (no I/O).
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def new_id(now: datetime | None = None) -> str:
+    """A 26-character, time-sortable queue id (ULID layout: 48-bit milliseconds, 80 random bits).
+
+    >>> a = new_id(datetime(2026, 1, 1, tzinfo=UTC)); b = new_id(datetime(2026, 1, 2, tzinfo=UTC))
+    >>> len(a), a < b, a.isalnum()
+    (26, True, True)
+    """
+    ms = ((now or datetime.now(UTC)) - _EPOCH) // timedelta(milliseconds=1)
+    value = (ms << 80) | secrets.randbits(80)
+    return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in range(25, -1, -1))
+
+
+def canonical_json(value: Any) -> str:
+    """The stored JSON form (sorted keys, no spaces, UTF-8 text) of decisions, scans, metadata."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2].strip().rstrip(".").lower()
+
+
+def as_states(value: State | Collection[State]) -> frozenset[State]:
+    if isinstance(value, State):
+        return frozenset({value})
+    return frozenset(State(v) for v in value)
+
+
+def check_changes(changes: Mapping[str, Any]) -> None:
+    """Refuse fields ``transition`` may not change (a programming error, not a state conflict)."""
+    unknown = set(changes) - UPDATABLE
+    if unknown:
+        raise TypeError(f"transition() cannot change {sorted(unknown)}; allowed: {sorted(UPDATABLE)}")
+
+
+def check_move(msg_id: str, current: State, to: State, expected: frozenset[State] | None) -> None:
+    """The compare-and-set of a transition: the expected current state, then the life cycle."""
+    if expected is not None and current not in expected:
+        names = ", ".join(sorted(s.value for s in expected))
+        raise InvalidTransition(f"{msg_id} is {current.value}, expected {names}")
+    check_transition(current, to)

@@ -63,7 +63,6 @@ from gateway.store.base import (
     DEFAULT_LEASE,
     DISCARDS_RAW,
     TERMINAL,
-    UPDATABLE,
     AuditEvent,
     InvalidTransition,
     MessageRecord,
@@ -71,9 +70,14 @@ from gateway.store.base import (
     SpoolCorrupt,
     State,
     StoreError,
+    as_states,
+    canonical_json,
+    check_changes,
+    check_move,
     check_transition,
+    domain_of,
+    new_id,
 )
-from gateway.store.sqlite import new_id
 
 #: How long a body written ahead of its record lives if the record never comes (milliseconds).
 ORPHAN_TTL_MS = 3_600_000
@@ -141,20 +145,6 @@ return 1
 """
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _domain(address: str) -> str:
-    return address.rpartition("@")[2].strip().rstrip(".").lower()
-
-
-def _states(value: State | Collection[State]) -> frozenset[State]:
-    if isinstance(value, State):
-        return frozenset({value})
-    return frozenset(State(v) for v in value)
-
-
 def _encode_change(key: str, value: Any) -> str:
     if key in ("release_at", "next_attempt_at", "expires_at"):
         if value is None:
@@ -163,9 +153,9 @@ def _encode_change(key: str, value: Any) -> str:
             raise TypeError(f"{key} must be a timezone-aware datetime or None")
         return str(to_micros(value))
     if key in ("decision", "scan", "meta"):
-        return _json(dict(value))
+        return canonical_json(dict(value))
     if key == "approvers":
-        return _json(list(value))
+        return canonical_json(list(value))
     if key == "attempts":
         return str(int(value))
     return str(value)
@@ -206,7 +196,7 @@ def _record(h: Mapping[str, str]) -> MessageRecord:
 
 
 def _event_json(event: AuditEvent) -> str:
-    return _json(
+    return canonical_json(
         {
             "seq": event.seq,
             "at": to_micros(event.at),
@@ -442,7 +432,7 @@ class RedisStore:
             "from_state": from_state,
             "to_state": to_state,
             "reason": reason,
-            "extra": json.loads(_json(dict(extra or {}))),
+            "extra": json.loads(canonical_json(dict(extra or {}))),
             "prev_hash": prev,
         }
         return AuditEvent(hash=event_hash(**fields), **fields)
@@ -504,7 +494,7 @@ class RedisStore:
             "id": msg_id,
             "state": State.RECEIVED.value,
             "sender": sender,
-            "recipients": _json(list(recipients)),
+            "recipients": canonical_json(list(recipients)),
             "size": str(len(raw)),
             "sha256": digest,
             "received_at": t,
@@ -518,7 +508,7 @@ class RedisStore:
             "scan": "{}",
             "last_error": "",
             "approvers": "[]",
-            "meta": _json(dict(meta or {})),
+            "meta": canonical_json(dict(meta or {})),
             "owner": owner or "",
             "lease_until": str(to_micros(now + timedelta(seconds=lease))) if owner else "",
             "has_raw": "1",
@@ -582,19 +572,14 @@ class RedisStore:
         **changes: Any,
     ) -> MessageRecord:
         to = State(to)
-        unknown = set(changes) - UPDATABLE
-        if unknown:
-            raise TypeError(f"transition() cannot change {sorted(unknown)}; allowed: {sorted(UPDATABLE)}")
+        check_changes(changes)
         encoded = {k: _encode_change(k, v) for k, v in changes.items()}
-        expected = None if expect is None else _states(expect)
+        expected = None if expect is None else as_states(expect)
 
         def build(h: dict[str, str], head: str) -> tuple[_Write, AuditEvent, MessageRecord]:
             now = self._now()
             current = State(h["state"])
-            if expected is not None and current not in expected:
-                names = ", ".join(sorted(s.value for s in expected))
-                raise InvalidTransition(f"{msg_id} is {current.value}, expected {names}")
-            check_transition(current, to)
+            check_move(msg_id, current, to, expected)
             w = _Write(self, msg_id)
             w.fields = dict(encoded)
             w.fields["state"] = to.value
@@ -608,7 +593,7 @@ class RedisStore:
             w.index(h, new)
             if to is State.DELIVERED:
                 corr = self._k("corr", h["sender"].lower())
-                for domain in sorted({_domain(r) for r in json.loads(h["recipients"])}):
+                for domain in sorted({domain_of(r) for r in json.loads(h["recipients"])}):
                     w.op("sadd", corr, domain)
             event = self._event(
                 head,
@@ -638,7 +623,7 @@ class RedisStore:
         lease: float = DEFAULT_LEASE,
         now: datetime | None = None,
     ) -> MessageRecord | None:
-        allowed = _states(from_states)
+        allowed = as_states(from_states)
         target = None if to is None else State(to)
 
         def build(

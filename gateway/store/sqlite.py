@@ -47,7 +47,6 @@ from gateway.store.base import (
     DEFAULT_LEASE,
     DISCARDS_RAW,
     TERMINAL,
-    UPDATABLE,
     AuditEvent,
     InvalidTransition,
     MessageRecord,
@@ -55,7 +54,13 @@ from gateway.store.base import (
     SpoolCorrupt,
     State,
     StoreError,
+    as_states,
+    canonical_json,
+    check_changes,
+    check_move,
     check_transition,
+    domain_of,
+    new_id,
 )
 
 log = logging.getLogger(__name__)
@@ -113,24 +118,6 @@ CREATE TABLE IF NOT EXISTS correspondents (
 ) WITHOUT ROWID;
 """
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-def new_id(now: datetime | None = None) -> str:
-    """A 26-character, time-sortable queue id (ULID layout: 48-bit milliseconds, 80 random bits).
-
-    >>> a = new_id(datetime(2026, 1, 1, tzinfo=UTC)); b = new_id(datetime(2026, 1, 2, tzinfo=UTC))
-    >>> len(a), a < b, a.isalnum()
-    (26, True, True)
-    """
-    ms = to_micros(now or datetime.now(UTC)) // 1000
-    value = (ms << 80) | secrets.randbits(80)
-    return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in range(25, -1, -1))
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
 
 def _opt_micros(value: datetime | None) -> int | None:
     return None if value is None else to_micros(value)
@@ -140,28 +127,18 @@ def _opt_dt(value: int | None) -> datetime | None:
     return None if value is None else from_micros(value)
 
 
-def _domain(address: str) -> str:
-    return address.rpartition("@")[2].strip().rstrip(".").lower()
-
-
 def _encode_change(key: str, value: Any) -> Any:
     if key in ("release_at", "next_attempt_at", "expires_at"):
         if value is not None and not (isinstance(value, datetime) and value.tzinfo is not None):
             raise TypeError(f"{key} must be a timezone-aware datetime or None")
         return _opt_micros(value)
     if key in ("decision", "scan", "meta"):
-        return _json(dict(value))
+        return canonical_json(dict(value))
     if key == "approvers":
-        return _json(list(value))
+        return canonical_json(list(value))
     if key == "attempts":
         return int(value)
     return str(value)
-
-
-def _states(value: State | Collection[State]) -> frozenset[State]:
-    if isinstance(value, State):
-        return frozenset({value})
-    return frozenset(State(v) for v in value)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -378,7 +355,7 @@ class SQLiteStore:
         last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         seq = 1 if last is None else int(last["seq"]) + 1
         prev = GENESIS if last is None else str(last["hash"])
-        extra_doc: dict[str, Any] = json.loads(_json(dict(extra or {})))
+        extra_doc: dict[str, Any] = json.loads(canonical_json(dict(extra or {})))
         fields: dict[str, Any] = {
             "seq": seq,
             "at": at,
@@ -404,7 +381,7 @@ class SQLiteStore:
                 from_state,
                 to_state,
                 reason,
-                _json(extra_doc),
+                canonical_json(extra_doc),
                 prev,
                 digest,
             ),
@@ -480,13 +457,13 @@ class SQLiteStore:
                     msg_id,
                     State.RECEIVED.value,
                     sender,
-                    _json(list(recipients)),
+                    canonical_json(list(recipients)),
                     len(raw),
                     digest,
                     to_micros(now),
                     to_micros(now),
                     subject,
-                    _json(dict(meta or {})),
+                    canonical_json(dict(meta or {})),
                     owner,
                     lease_until,
                 ),
@@ -526,11 +503,9 @@ class SQLiteStore:
         **changes: Any,
     ) -> MessageRecord:
         to = State(to)
-        unknown = set(changes) - UPDATABLE
-        if unknown:
-            raise TypeError(f"transition() cannot change {sorted(unknown)}; allowed: {sorted(UPDATABLE)}")
+        check_changes(changes)
         encoded = {k: _encode_change(k, v) for k, v in changes.items()}
-        expected = None if expect is None else _states(expect)
+        expected = None if expect is None else as_states(expect)
 
         def do(conn: sqlite3.Connection) -> tuple[MessageRecord, Path | None]:
             now = self._now()
@@ -538,10 +513,7 @@ class SQLiteStore:
             if row is None:
                 raise NotFound(msg_id)
             current = State(row["state"])
-            if expected is not None and current not in expected:
-                names = ", ".join(sorted(s.value for s in expected))
-                raise InvalidTransition(f"{msg_id} is {current.value}, expected {names}")
-            check_transition(current, to)
+            check_move(msg_id, current, to, expected)
             sets = dict(encoded)
             sets["state"] = to.value
             sets["updated_at"] = to_micros(now)
@@ -555,7 +527,7 @@ class SQLiteStore:
             conn.execute(f"UPDATE messages SET {cols} WHERE id = ?", (*sets.values(), msg_id))  # noqa: S608
             if to is State.DELIVERED:
                 sender = str(row["sender"]).lower()
-                for domain in sorted({_domain(r) for r in json.loads(row["recipients"])}):
+                for domain in sorted({domain_of(r) for r in json.loads(row["recipients"])}):
                     conn.execute(
                         "INSERT OR IGNORE INTO correspondents (sender, domain, first_at) VALUES (?,?,?)",
                         (sender, domain, to_micros(now)),
@@ -592,7 +564,7 @@ class SQLiteStore:
         lease: float = DEFAULT_LEASE,
         now: datetime | None = None,
     ) -> MessageRecord | None:
-        allowed = _states(from_states)
+        allowed = as_states(from_states)
         target = None if to is None else State(to)
 
         def do(conn: sqlite3.Connection) -> MessageRecord | None:

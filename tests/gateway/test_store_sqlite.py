@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import gateway.store.base
 import gateway.store.sqlite
 from gateway.store import SpoolCorrupt, SQLiteStore, State, StoreError
 from gateway.store.sqlite import DB_NAME, SCHEMA_VERSION
@@ -22,7 +23,7 @@ RAW = b"Subject: spool\r\n\r\nbody\r\n"
 
 
 def test_doctests() -> None:
-    result = doctest.testmod(gateway.store.sqlite)
+    result = doctest.testmod(gateway.store.base)  # the queue id layout (new_id)
     assert result.attempted >= 2
     assert result.failed == 0
 
