@@ -86,6 +86,38 @@ def event_hash(**fields: Any) -> str:
     return hashlib.sha256(canonical(**fields)).hexdigest()
 
 
+def next_event(
+    last_seq: int,
+    prev_hash: str,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    msg_id: str,
+    from_state: str,
+    to_state: str,
+    reason: str,
+    extra: Mapping[str, Any] | None,
+) -> AuditEvent:
+    """The event that follows ``(last_seq, prev_hash)`` in the chain (``0, GENESIS`` for the first),
+    with ``extra`` as it will read back from storage (its canonical JSON form) and its hash."""
+    from gateway.store.base import AuditEvent  # at run time only: the store package imports us
+
+    fields: dict[str, Any] = {
+        "seq": last_seq + 1,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "msg_id": msg_id,
+        "from_state": from_state,
+        "to_state": to_state,
+        "reason": reason,
+        "extra": json.loads(json.dumps(dict(extra or {}), sort_keys=True, ensure_ascii=False)),
+        "prev_hash": prev_hash,
+    }
+    return AuditEvent(hash=event_hash(**fields), **fields)
+
+
 def recompute(event: AuditEvent) -> str:
     """The hash ``event`` should carry, from its content."""
     return event_hash(

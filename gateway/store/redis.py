@@ -57,7 +57,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from gateway.audit import GENESIS, event_hash, from_micros, to_micros
+from gateway.audit import GENESIS, from_micros, next_event, to_micros
 from gateway.store.base import (
     ACTIVE,
     DEFAULT_LEASE,
@@ -418,24 +418,19 @@ class RedisStore:
         reason: str,
         extra: Mapping[str, Any] | None,
     ) -> AuditEvent:
-        if head:
-            last_seq, _, prev = head.partition(" ")
-            seq = int(last_seq) + 1
-        else:
-            seq, prev = 1, GENESIS
-        fields: dict[str, Any] = {
-            "seq": seq,
-            "at": at,
-            "actor": actor,
-            "action": action,
-            "msg_id": msg_id,
-            "from_state": from_state,
-            "to_state": to_state,
-            "reason": reason,
-            "extra": json.loads(canonical_json(dict(extra or {}))),
-            "prev_hash": prev,
-        }
-        return AuditEvent(hash=event_hash(**fields), **fields)
+        last_seq, _, prev = head.partition(" ") if head else ("0", "", GENESIS)
+        return next_event(
+            int(last_seq),
+            prev,
+            at=at,
+            actor=actor,
+            action=action,
+            msg_id=msg_id,
+            from_state=from_state,
+            to_state=to_state,
+            reason=reason,
+            extra=extra,
+        )
 
     async def _apply(self, w: _Write, *, ver: str, head: str, event: AuditEvent | None) -> bool:
         """Run the commit script; ``False`` when the record or the chain moved (read again)."""

@@ -41,7 +41,7 @@ from hashlib import sha256
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gateway.audit import GENESIS, event_hash, from_micros, to_micros
+from gateway.audit import GENESIS, from_micros, next_event, to_micros
 from gateway.store.base import (
     ACTIVE,
     DEFAULT_LEASE,
@@ -353,27 +353,23 @@ class SQLiteStore:
         extra: Mapping[str, Any] | None,
     ) -> AuditEvent:
         last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-        seq = 1 if last is None else int(last["seq"]) + 1
-        prev = GENESIS if last is None else str(last["hash"])
-        extra_doc: dict[str, Any] = json.loads(canonical_json(dict(extra or {})))
-        fields: dict[str, Any] = {
-            "seq": seq,
-            "at": at,
-            "actor": actor,
-            "action": action,
-            "msg_id": msg_id,
-            "from_state": from_state,
-            "to_state": to_state,
-            "reason": reason,
-            "extra": extra_doc,
-            "prev_hash": prev,
-        }
-        digest = event_hash(**fields)
+        event = next_event(
+            0 if last is None else int(last["seq"]),
+            GENESIS if last is None else str(last["hash"]),
+            at=at,
+            actor=actor,
+            action=action,
+            msg_id=msg_id,
+            from_state=from_state,
+            to_state=to_state,
+            reason=reason,
+            extra=extra,
+        )
         conn.execute(
             "INSERT INTO audit (seq, at, actor, action, msg_id, from_state, to_state, reason, extra,"
             " prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
-                seq,
+                event.seq,
                 to_micros(at),
                 actor,
                 action,
@@ -381,12 +377,12 @@ class SQLiteStore:
                 from_state,
                 to_state,
                 reason,
-                canonical_json(extra_doc),
-                prev,
-                digest,
+                canonical_json(event.extra),
+                event.prev_hash,
+                event.hash,
             ),
         )
-        return AuditEvent(hash=digest, **fields)
+        return event
 
     @staticmethod
     def _record(row: sqlite3.Row) -> MessageRecord:
