@@ -198,12 +198,8 @@ class PolicyAdmin:
 
     async def activate(self, text: str, by: str, comment: str, *, action: str = "policy_activate") -> int:
         """Validate, store as a new version, make it the active file, audit. Returns the version."""
-        self.validate(text)
-        if not self.versions():
-            # Keep what was active before the first change, so it can be rolled back to.
-            self._save_version(self.active_text(), "", "initial policy")
-        number = self._save_version(text, by, comment)
-        write_atomically(self.active, text.encode("utf-8"))
+        # Parsing and fsynced writes are blocking: off the event loop the relay may share.
+        number = await to_thread.run_sync(self._install, text, by, comment)
         if self.on_change is not None:
             self.on_change()
         await self.store.note(
@@ -215,6 +211,15 @@ class PolicyAdmin:
         )
         return number
 
+    def _install(self, text: str, by: str, comment: str) -> int:
+        self.validate(text)
+        if not self.versions():
+            # Keep what was active before the first change, so it can be rolled back to.
+            self._save_version(self.active_text(), "", "initial policy")
+        number = self._save_version(text, by, comment)
+        write_atomically(self.active, text.encode("utf-8"))
+        return number
+
     async def rollback(self, number: int, by: str) -> int:
         text = self.version_text(number)
         return await self.activate(text, by, f"rollback to version {number}", action="policy_rollback")
@@ -223,8 +228,8 @@ class PolicyAdmin:
 
     async def simulate(self, text: str, *, limit: int = 50) -> Simulation:
         """Decide the last ``limit`` stored messages with the active and the edited policy."""
-        new = self.validate(text)
-        old = load_policy(self.active)
+        new = await to_thread.run_sync(self.validate, text)
+        old = await to_thread.run_sync(load_policy, self.active)
         recs = await self.store.list_messages(limit=limit * 3)
         checked = skipped = 0
         changes: list[SimulatedChange] = []
