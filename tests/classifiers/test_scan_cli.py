@@ -118,3 +118,37 @@ def test_command_runs_as_a_process_and_exits_zero(files: dict[str, Path], tmp_pa
     assert "error" in by_path[str(files["missing"])]
     assert {str(files["mail"]), str(files["text"]), str(files["clean"])} <= set(by_path)
     assert any(f["type"] == "my_number" for f in by_path[str(files["text"])]["findings"])  # type: ignore[attr-defined]
+
+
+class _Terminal:
+    """Standard error as a person's terminal (tqdm only draws a bar there)."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, data: str) -> int:
+        self.text += data
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("count", "shown"), [(25, True), (5, False)])
+def test_table_shows_a_progress_bar_on_long_runs_at_a_terminal(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    count: int,
+    shown: bool,
+) -> None:
+    for i in range(count):
+        (tmp_path / f"memo{i:02}.txt").write_text("本日の会議は15時からです。\n", encoding="utf-8")
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["scan", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.count("(nothing found)") == count
+    assert (f"{count}/{count}" in terminal.text) is shown
