@@ -67,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     files = _expand(args.paths)
     out = sys.stdout
     show_progress = args.format == "table" and len(files) > 20 and sys.stderr.isatty()
-    for path in tqdm(files, disable=not show_progress, unit="file", file=sys.stderr):
+    # mininterval keeps redraws cheap; tqdm's monitor thread is not needed for one short loop.
+    tqdm.monitor_interval = 0
+    for path in tqdm(files, disable=not show_progress, unit="file", file=sys.stderr, mininterval=0.2):
         name = str(path)
         try:
             result = scan_file(path)
