@@ -14,7 +14,6 @@ between delivers it again after restart (a duplicate, bounded by what was in fli
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email.header
 import email.utils
 import logging
@@ -28,6 +27,7 @@ import aiosmtplib
 
 from gateway.config import Config
 from gateway.store import MessageRecord, NotFound, SpoolCorrupt, State, Store, StoreError
+from gateway.tasks import stop_tasks
 from gateway.tokens import LOOP_HEADER, VERDICT_HEADER, loop_header
 
 log = logging.getLogger(__name__)
@@ -168,11 +168,7 @@ class Delivery:
             self._workers.append(asyncio.create_task(self._worker(n), name=f"delivery-{n}"))
 
     async def stop(self) -> None:
-        for task in self._workers:
-            task.cancel()
-        for task in self._workers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(self._workers)
         self._workers.clear()
 
     def enqueue(self, msg_id: str, hint: tuple[MessageRecord, bytes] | None = None) -> bool:
@@ -212,7 +208,8 @@ class Delivery:
         try:
             while True:
                 try:
-                    msg_id = await asyncio.wait_for(self._queue.get(), timeout=30.0)
+                    async with asyncio.timeout(30.0):
+                        msg_id = await self._queue.get()
                 except TimeoutError:
                     await self._close(client)
                     client = None
@@ -236,7 +233,8 @@ class Delivery:
     async def _close(self, client: aiosmtplib.SMTP | None) -> None:
         if client is not None and client.is_connected:
             try:
-                await asyncio.wait_for(client.quit(), timeout=5)
+                async with asyncio.timeout(5):
+                    await client.quit()
             except (aiosmtplib.SMTPException, OSError, TimeoutError):
                 client.close()
         return None

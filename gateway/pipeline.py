@@ -135,7 +135,8 @@ class Inspector:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._pool, _scan, raw, self.scan_time)
         try:
-            return await asyncio.wait_for(future, timeout=2 * self.scan_time + 5)
+            async with asyncio.timeout(2 * self.scan_time + 5):
+                return await future
         except TimeoutError:
             log.warning("classification exceeded its budget (%.1fs)", self.scan_time)
             return ScanResult(parts=(), records=0, size=len(raw), errors=("scan: time budget exceeded",))

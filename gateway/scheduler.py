@@ -7,13 +7,13 @@ with several instances each message is taken exactly once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from gateway.relay import Relay
 from gateway.store import State, StoreError
+from gateway.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +32,8 @@ class Scheduler:
         self._task = asyncio.create_task(self._run(), name="scheduler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

@@ -231,6 +231,8 @@ def build_server(
         log_level="info",
         log_config=None,
         lifespan="off",
+        # A stuck request must not keep a stopping gateway alive for ever.
+        timeout_graceful_shutdown=5,
     )
     return uvicorn.Server(settings)
 
