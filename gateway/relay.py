@@ -8,6 +8,7 @@ in ``received`` or ``delivering``; :class:`gateway.scheduler.Scheduler` drives t
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import logging
 import socket
@@ -124,6 +125,8 @@ class Relay:
         self.notifier = Notifier(
             config, store, self.delivery, owner=self.owner, is_internal=self.is_internal, clock=clock
         )
+        #: Hand-offs from SMTP sessions still being decided; stopping lets them finish.
+        self._receiving: set[asyncio.Task[Any]] = set()
 
     def is_internal(self, address: str) -> bool:
         return bool(self.inspector.policies.current.is_internal(address))
@@ -133,7 +136,17 @@ class Relay:
         self.delivery.start()
         await self.recover()
 
-    async def stop(self) -> None:
+    async def stop(self, *, drain: float | None = None) -> None:
+        """Let messages being received get their decision (for at most ``drain`` seconds,
+        by default the classification budget and a little more), then stop delivering. What
+        is still undecided then stays ``received`` in the store and resumes at the next start."""
+        if self._receiving:
+            budget = drain if drain is not None else 2 * self.config.scan.time + 5
+            _, late = await asyncio.wait(set(self._receiving), timeout=budget)
+            if late:
+                log.warning(
+                    "stopping with %d message(s) still undecided; they resume at next start", len(late)
+                )
         await self.delivery.stop()
 
     async def recover(self) -> int:
@@ -158,6 +171,16 @@ class Relay:
 
     # --- the SMTP hand-off -------------------------------------------------------------------
     async def receive(self, raw: bytes, sender: str, recipients: list[str], meta: dict[str, Any]) -> Reply:
+        task = asyncio.current_task()
+        if task is None:
+            return await self._receive(raw, sender, recipients, meta)
+        self._receiving.add(task)
+        try:
+            return await self._receive(raw, sender, recipients, meta)
+        finally:
+            self._receiving.discard(task)
+
+    async def _receive(self, raw: bytes, sender: str, recipients: list[str], meta: dict[str, Any]) -> Reply:
         loop_value = _loop_value(raw)
         passed = verify_loop(self.config.secret_bytes, loop_value, raw, self.clock()) if loop_value else None
         if passed is None:

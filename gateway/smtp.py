@@ -146,6 +146,9 @@ class RelayHandler:
         self.receive = receive
         self.networks = [ipaddress.ip_network(n, strict=False) for n in config.smtp.networks]
         self.limits = config.smtp.limits
+        #: Hand-offs still running, strongly referenced: the event loop keeps only weak
+        #: references to tasks, and one whose client hung up must not be collected midway.
+        self.inflight: set[asyncio.Task[Reply]] = set()
 
     # --- access ------------------------------------------------------------------------------
     def client_permitted(self, session: Session) -> bool:
@@ -225,6 +228,8 @@ class RelayHandler:
         # The client may hang up while we inspect; the work must still finish (the message is
         # already spooled), so it runs in its own task and the session only waits for it.
         task = asyncio.ensure_future(self.receive(raw, sender, list(envelope.rcpt_tos), meta))
+        self.inflight.add(task)
+        task.add_done_callback(self.inflight.discard)
         reply = await asyncio.shield(task)
         return str(reply)
 
