@@ -38,10 +38,14 @@ class Engine:
     def __init__(self, detectors: Sequence[ModuleType]) -> None:
         groups: dict[str, list[ModuleType]] = {}
         self._lists: dict[str, Collection[str]] = {}
+        #: Each detector's PATTERN once, for the combined baseline.
+        self._sources: list[str] = []
         for det in sorted(detectors, key=lambda d: d.PRIORITY):
-            groups.setdefault(det.PATTERN, []).append(det)
+            if det.PATTERN not in self._sources:
+                self._sources.append(det.PATTERN)
+            for source in getattr(det, "PASSES", None) or (det.PATTERN,):
+                groups.setdefault(source, []).append(det)
             self._lists.update(getattr(det, "PATTERN_LISTS", {}))
-        self._sources = list(groups)
         #: (compiled pattern, its detectors with the shortest match each can use)
         self.passes: tuple[tuple[regex.Pattern[str], tuple[tuple[ModuleType, int], ...]], ...] = tuple(
             (

@@ -4,9 +4,10 @@ A detector is a module (python-stdnum style) with:
 
 - ``ENTITY_TYPE``: one of :data:`classifiers.model.ENTITY_TYPES`;
 - ``PATTERN``: regex source (``regex`` module syntax, VERSION0) matched against *normalised*
-  text in the engine's single combined pass. Detectors that look at the same kind of token
-  share the exact same pattern string (see :mod:`classifiers.detectors._tokens`); the engine
-  then compiles it once and hands every match to all of them;
+  text, one pass per distinct pattern (see :mod:`classifiers.engine`). Detectors that look at
+  the same kind of token share the exact same pattern string (see
+  :mod:`classifiers.detectors._tokens`); the engine then compiles it once and hands every match
+  to all of them;
 - ``PRIORITY``: lower runs first where two patterns could start at the same position;
 - ``check(match, doc) -> Iterable[Hit]``: validate a candidate, weigh its context;
 - ``scan(text) -> Iterator[Finding]``: the detector on its own (``scan_with(module, text)``).
@@ -15,7 +16,10 @@ Optional: ``PATTERN_LISTS: dict[str, Collection[str]]`` for ``\\L<name>`` named 
 ``REQUIRES: tuple[str, ...]``, lower-case strings one of which must occur (case-insensitively)
 in a part for ``check`` to ever yield a hit there: the engine skips the pass otherwise;
 ``MIN_LENGTH: int``, the shortest match (in characters) ``check`` could accept: the engine does
-not call ``check`` for shorter ones (most number tokens in a mail are prices and quantities).
+not call ``check`` for shorter ones (most number tokens in a mail are prices and quantities);
+``PASSES: tuple[str, ...]``, the branches of an alternation ``PATTERN`` that start with disjoint
+characters, each matching what ``PATTERN`` matches there: the engine runs them as separate
+passes, because the ``regex`` module skips ahead to a possible start only within one pattern.
 """
 
 from __future__ import annotations
