@@ -86,13 +86,17 @@ class Engine:
                 if not any(word in lowered for word in requires):
                     continue
             spans: list[tuple[int, int]] = []
+            shortest = min(min_length for _, min_length in detectors)
             for m in pattern.finditer(doc.text):
-                start = m.start()
+                span = m.span()
+                start = span[0]
                 k = bisect.bisect_right(claimed_starts, start) - 1
                 if k >= 0 and start < claimed_ends[k]:
                     continue
-                spans.append(m.span())
-                length = m.end() - start
+                spans.append(span)
+                length = span[1] - start
+                if length < shortest:
+                    continue  # too short for every detector of this pass (claimed all the same)
                 for det, min_length in detectors:
                     if length < min_length:
                         continue  # prices and quantities: too short for any shape of this type
