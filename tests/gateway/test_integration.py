@@ -160,3 +160,20 @@ async def test_tag_adds_policy_headers(gateway: Gateway, sink: Sink) -> None:
     assert got.data.endswith(data)
     assert got.message["X-Classification"] == "社外秘"
     assert got.message[VERDICT_HEADER].startswith("tag")
+
+
+async def test_stopping_lets_a_message_being_received_get_its_decision(gateway: Gateway) -> None:
+    """A hand-off still being decided when the relay stops finishes first: it is spooled and
+    decided (here: queued for delivery), not left half-way."""
+    data = make_mail(to=["hanako@example.co.jp"], body="停止中に受け付けたメールです。\n")
+    task = asyncio.create_task(
+        gateway.relay.receive(data, SENDER, ["hanako@example.co.jp"], {"client_ip": "127.0.0.1"})
+    )
+    await asyncio.sleep(0)  # the hand-off starts and waits on the store's thread
+    assert not task.done()
+    await gateway.relay.stop()
+    assert task.done()
+    reply = task.result()
+    assert reply.code == 250
+    rec = await gateway.store.get(queue_id(str(reply)))
+    assert rec is not None and rec.state is State.DELIVERING
