@@ -348,8 +348,7 @@ def test_narrowed_pattern_loses_no_name() -> None:
             f"(?=[{det._HAN}{det._KATA}\\p{{Hiragana}}A-Z])",
         )
         .replace(det._ROMAJI_CUE, ")?")
-        .replace(f"(?={det._KATA_FIRST})", "")
-        .replace(f"(?={det._HIRA_FIRST})", "")
+        .replace(f"{det._KATA_FIRST}(?<![{det._KATA}].)", f"[{det._KATA}](?<![{det._KATA}].)")
     )
     assert broad != det.PATTERN
     narrow_re, broad_re = regex.compile(det.PATTERN), regex.compile(broad)
