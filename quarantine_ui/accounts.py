@@ -6,12 +6,19 @@ one client address within the window throttle that address. Only a completed log
 when required, TOTP) resets an address's count, so knowing the password does not buy unlimited
 TOTP guesses. Unknown addresses are counted and locked exactly like known ones, so lockout does not
 reveal which addresses exist. Every attempt is an auth event (log line and ``auth_events`` row).
+
+TOTP secrets are sealed at rest with AES-GCM under a key derived (HKDF) from the UI's secret and
+bound to the user's id, so a copy of the database alone does not give away anyone's second
+factor. Changing the secret therefore invalidates enrolments (``sekimori user reset-mfa``).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import logging
+import os
 import re
 import secrets
 import sqlite3
@@ -21,6 +28,10 @@ from enum import StrEnum
 
 import pyotp
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from quarantine_ui.config import ROLES, UIConfig
 from quarantine_ui.db import Database
@@ -141,6 +152,38 @@ def _row_to_user(row: sqlite3.Row) -> User:
     )
 
 
+#: Prefix of a sealed TOTP secret; a value without it was stored before sealing existed.
+SEALED_PREFIX = "v1:"
+
+
+class SecretBox:
+    """Seals TOTP secrets for the database: AES-256-GCM, the user's id as associated data (a
+    sealed value copied to another user's row does not open)."""
+
+    def __init__(self, secret: bytes) -> None:
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"sekimori totp at rest v1").derive(
+            secret
+        )
+        self._aead = AESGCM(key)
+
+    def seal(self, plain: str, user_id: int) -> str:
+        nonce = os.urandom(12)
+        sealed = self._aead.encrypt(nonce, plain.encode("ascii"), f"user:{user_id}".encode())
+        return SEALED_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
+
+    def open(self, stored: str, user_id: int) -> str | None:
+        """The plain secret, or None when it does not open (another secret, another row)."""
+        if not stored.startswith(SEALED_PREFIX):
+            return stored  # stored before sealing; sealed again at its next use
+        try:
+            data = base64.urlsafe_b64decode(stored[len(SEALED_PREFIX) :])
+            plain = self._aead.decrypt(data[:12], data[12:], f"user:{user_id}".encode())
+        except (InvalidTag, ValueError, binascii.Error):
+            log.error("the TOTP secret of user %d does not open: was the secret changed?", user_id)
+            return None
+        return plain.decode("ascii")
+
+
 def _match_step(secret: str, code: str, now: float) -> int | None:
     """Return the TOTP time step whose code equals ``code`` within the window, else None."""
     code = code.replace(" ", "")
@@ -164,6 +207,7 @@ class Accounts:
         #: Also receives every auth event (the gateway's hash-chained audit log, once wired in).
         self.audit = audit
         self._dummy: str | None = None
+        self._box = SecretBox(config.secret)
 
     @property
     def _dummy_hash(self) -> str:
@@ -385,7 +429,9 @@ class Accounts:
             row = conn.execute("SELECT address FROM users WHERE id = ?", (user_id,)).fetchone()
             if row is None:
                 raise AccountError(f"no such user id: {user_id}")
-            conn.execute("UPDATE users SET mfa_pending = ? WHERE id = ?", (secret, user_id))
+            conn.execute(
+                "UPDATE users SET mfa_pending = ? WHERE id = ?", (self._box.seal(secret, user_id), user_id)
+            )
         return self._enrolment(row["address"], secret)
 
     def pending_enrolment(self, user_id: int) -> Enrolment | None:
@@ -396,7 +442,8 @@ class Accounts:
             ).fetchone()
         if row is None or row["mfa_pending"] is None:
             return None
-        return self._enrolment(row["address"], row["mfa_pending"])
+        secret = self._box.open(row["mfa_pending"], user_id)
+        return None if secret is None else self._enrolment(row["address"], secret)
 
     def _enrolment(self, address: str, secret: str) -> Enrolment:
         uri = pyotp.TOTP(secret, interval=TOTP_PERIOD).provisioning_uri(
@@ -430,7 +477,8 @@ class Accounts:
         refused, attempt = self._begin(addr, ip, now, "mfa")
         if refused is not None:
             return refused
-        secret = row["mfa_pending"] if enrol else row["mfa_secret"]
+        stored = row["mfa_pending"] if enrol else row["mfa_secret"]
+        secret = self._box.open(stored, user_id) if stored else None
         step = _match_step(secret, code, now) if secret else None
         last = row["mfa_last_step"]
         if step is None or (last is not None and step <= last):
@@ -444,6 +492,12 @@ class Accounts:
                 )
             else:
                 conn.execute("UPDATE users SET mfa_last_step = ? WHERE id = ?", (step, user_id))
+            if secret is not None and not stored.startswith(SEALED_PREFIX):
+                # Stored before sealing existed: seal it now (after an enrolment it moved to
+                # mfa_secret as well).
+                conn.execute(
+                    "UPDATE users SET mfa_secret = ? WHERE id = ?", (self._box.seal(secret, user_id), user_id)
+                )
             conn.execute("UPDATE login_attempts SET ok = 1 WHERE id = ?", (attempt,))
         if enrol:
             self._log("mfa_enrolled", addr, ip, "", at=now)

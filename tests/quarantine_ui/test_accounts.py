@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import pyotp
 import pytest
 
-from quarantine_ui.accounts import AccountError, Outcome, normalize_address
-from tests.quarantine_ui.conftest import PASSWORD, Env
+from quarantine_ui.accounts import SEALED_PREFIX, AccountError, Outcome, SecretBox, normalize_address
+from tests.quarantine_ui.conftest import PASSWORD, Env, make_env
 
 IP = "192.0.2.1"
 
@@ -306,3 +307,60 @@ def test_sync_refuses_bad_entries_before_changing_anything(
         env.ui.accounts.sync([DirectoryEntry(*e) for e in entries])
     user = env.ui.accounts.get("someone@example.jp")
     assert user is not None and not user.disabled
+
+
+def _stored(env: Env, address: str) -> tuple[str | None, str | None]:
+    with env.ui.db.lock:
+        row = env.ui.db.conn.execute(
+            "SELECT mfa_secret, mfa_pending FROM users WHERE address = ?", (address,)
+        ).fetchone()
+    return row["mfa_secret"], row["mfa_pending"]
+
+
+def test_totp_secrets_are_sealed_at_rest(env: Env) -> None:
+    accounts = env.ui.accounts
+    user = accounts.add_user("p@example.jp", "P", ["approver"])
+    enrolment = accounts.begin_enrolment(user.id)
+    _, pending = _stored(env, "p@example.jp")
+    assert pending is not None and pending.startswith(SEALED_PREFIX)
+    assert enrolment.secret not in pending
+    assert accounts.confirm_enrolment(user.id, pyotp.TOTP(enrolment.secret).at(env.clock()), IP).ok
+    active, pending = _stored(env, "p@example.jp")
+    assert pending is None and active is not None and active.startswith(SEALED_PREFIX)
+    assert enrolment.secret not in active
+    # The database alone does not open it: another secret, or the value moved to another user.
+    assert SecretBox(b"t" * 32).open(active, user.id) is None
+    assert SecretBox(env.config.secret).open(active, user.id + 1) is None
+    assert SecretBox(env.config.secret).open(active, user.id) == enrolment.secret
+
+
+def test_a_secret_stored_before_sealing_still_works_and_is_sealed_at_its_next_use(env: Env) -> None:
+    accounts = env.ui.accounts
+    user = accounts.add_user("p@example.jp", "P", ["approver"])
+    plain = pyotp.random_base32()
+    with env.ui.db.transaction() as conn:
+        conn.execute("UPDATE users SET mfa_secret = ? WHERE id = ?", (plain, user.id))
+    assert accounts.verify_totp(user.id, pyotp.TOTP(plain).at(env.clock()), IP).ok
+    active, _ = _stored(env, "p@example.jp")
+    assert active is not None and active.startswith(SEALED_PREFIX) and plain not in active
+    assert accounts.verify_totp(user.id, pyotp.TOTP(plain).at(env.clock() + 30), IP).ok
+
+
+def test_a_changed_secret_refuses_codes_until_mfa_is_reset(tmp_path: Path) -> None:
+    first = make_env(tmp_path)
+    user = first.ui.accounts.add_user("p@example.jp", "P", ["approver"])
+    enrolment = first.ui.accounts.begin_enrolment(user.id)
+    code = pyotp.TOTP(enrolment.secret).at(first.clock())
+    assert first.ui.accounts.confirm_enrolment(user.id, code, IP).ok
+    first.ui.db.close()
+    second = make_env(tmp_path, secret=b"t" * 32)
+    try:
+        later = pyotp.TOTP(enrolment.secret).at(second.clock() + 30)
+        result = second.ui.accounts.verify_totp(user.id, later, IP)
+        assert result.outcome is Outcome.BAD_CREDENTIALS
+        second.ui.accounts.reset_mfa("p@example.jp")
+        fresh = second.ui.accounts.begin_enrolment(user.id)
+        ok = second.ui.accounts.confirm_enrolment(user.id, pyotp.TOTP(fresh.secret).at(second.clock()), IP)
+        assert ok.ok
+    finally:
+        second.ui.db.close()
