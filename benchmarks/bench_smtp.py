@@ -5,8 +5,9 @@ the *baseline* is a plain aiosmtpd server whose handler relays each message with
 before answering; *Sekimori* is ``sekimori run`` (deliver path: full scan, shipped default
 policy, internal recipients). The client sends a ~20 KB Japanese multipart mail at concurrency
 1, 8 and 32. Throughput counts messages that reached the sink per second; latency is the
-client's time from MAIL to the final reply. Figures are printed as ratios to the baseline;
-the target is at least 0.5 of its throughput at concurrency 32.
+client's time from MAIL to the final reply. Each level runs three alternating rounds and keeps
+the best of each side (the latencies are those of that run). Figures are printed as ratios to
+the baseline; the target is at least 0.5 of its throughput at concurrency 32.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 ROOT = Path(__file__).resolve().parents[1]
 LEVELS = ((1, 40), (8, 160), (32, 320))  # (concurrency, messages)
+ROUNDS = 3  # per level, alternating baseline and gateway; the best run of each counts
 
 
 def free_port() -> int:
@@ -186,8 +188,17 @@ def main() -> int:
             )
             asyncio.run(_load(gw_port, data, 2, 10, counter))  # warm up scan workers
             for concurrency, total in LEVELS:
-                bare_rate, bare_lat = asyncio.run(_load(bare_port, data, concurrency, total, counter))
-                gw_rate, gw_lat = asyncio.run(_load(gw_port, data, concurrency, total, counter))
+                # Interleaved rounds, best of each: load from elsewhere on the machine hits one
+                # run, rarely all of them, and hits both sides alike.
+                bare_rate, bare_lat = 0.0, [0.0]
+                gw_rate, gw_lat = 0.0, [0.0]
+                for _ in range(ROUNDS):
+                    rate, lat = asyncio.run(_load(bare_port, data, concurrency, total, counter))
+                    if rate > bare_rate:
+                        bare_rate, bare_lat = rate, lat
+                    rate, lat = asyncio.run(_load(gw_port, data, concurrency, total, counter))
+                    if rate > gw_rate:
+                        gw_rate, gw_lat = rate, lat
                 p50 = (_pct(gw_lat, 50) - _pct(bare_lat, 50)) * 1000
                 p99 = (_pct(gw_lat, 99) - _pct(bare_lat, 99)) * 1000
                 print(
