@@ -220,10 +220,18 @@ class GatewaySMTP(SMTP):
             self._set_post_data_state()  # type: ignore[no-untyped-call]
             return
         original = body.content()
+        content: str | bytes = original
+        if self._decode_data:  # not how the relay runs (it keeps bytes), but as aiosmtpd does
+            if self.enable_SMTPUTF8:
+                content = original.decode("utf-8", errors="surrogateescape")
+            else:
+                try:
+                    content = original.decode("ascii", errors="strict")
+                except UnicodeDecodeError:
+                    await self.push("500 Error: strict ASCII mode")
+                    return
         self.envelope.original_content = original
-        self.envelope.content = (
-            original.decode("utf-8", errors="surrogateescape") if self._decode_data else original
-        )
+        self.envelope.content = content
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()  # type: ignore[no-untyped-call]
         await self.push("250 OK" if status is MISSING else status)
