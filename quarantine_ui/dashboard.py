@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from html import escape
 from typing import Any
 
@@ -44,6 +44,32 @@ class Stats:
         }
 
 
+async def first_seq_since(store: Store, since: datetime) -> int:
+    """The ``after_seq`` from which the audit chain holds the events at or after ``since``.
+
+    The chain is appended in time order, so the first such event is found by doubling and then
+    halving over sequence numbers: some 2·log2(n) reads of one event, where reading the whole
+    chain grew with every message ever handled. (An event stamped out of order by a clock step
+    near the boundary may be left out of, or added to, the dashboard's window.)
+    """
+
+    async def at(seq: int) -> datetime | None:
+        found = await store.audit_events(after_seq=seq - 1, limit=1)
+        return found[0].at if found else None
+
+    lo, hi = 0, 1  # invariant: event ``lo`` (if any) is before ``since``
+    while (stamp := await at(hi)) is not None and stamp < since:
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:  # event ``hi`` is at or after ``since``, or past the end
+        mid = (lo + hi) // 2
+        stamp = await at(mid)
+        if stamp is not None and stamp < since:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
 async def collect(store: Store, *, now: datetime, days: int = 14, utc_offset_minutes: int = 540) -> Stats:
     tz = timezone(timedelta(minutes=utc_offset_minutes))
     today = now.astimezone(tz).date()
@@ -72,10 +98,13 @@ async def collect(store: Store, *, now: datetime, days: int = 14, utc_offset_min
             if action == "hold":
                 held += 1
     cancelled = sent_now = 0
-    after = 0
+    since = datetime.combine(day_list[0], time.min, tzinfo=tz)
+    after = await first_seq_since(store, since)
     while True:
         events = await store.audit_events(after_seq=after, limit=2000)
         for ev in events:
+            if ev.at < since:
+                continue
             if ev.action == "transition" and ev.actor.startswith("sender:") and ev.from_state == State.HELD:
                 if ev.to_state == State.CANCELLED:
                     cancelled += 1

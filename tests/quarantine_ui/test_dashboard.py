@@ -1,0 +1,64 @@
+"""The dashboard's figures cover its window and read only that part of the audit chain."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from gateway.store import State
+from gateway.store.sqlite import SQLiteStore
+from quarantine_ui.dashboard import collect, first_seq_since
+
+NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+
+
+class Reads:
+    """The real store, counting how many audit events the dashboard asks it for."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self.store = store
+        self.events_read = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    async def audit_events(self, **kwargs: Any) -> Any:
+        found = await self.store.audit_events(**kwargs)
+        self.events_read += len(found)
+        return found
+
+
+async def _held_then_cancelled(store: SQLiteStore, clock: list[datetime], when: datetime) -> None:
+    clock[0] = when
+    rec = await store.accept(
+        b"Subject: x\r\n\r\nbody\r\n", sender="taro@example.co.jp", recipients=["a@x.jp"]
+    )
+    rec = await store.transition(
+        rec.id, State.HELD, actor="policy", reason="hold", release_at=when + timedelta(minutes=5),
+        decision={"action": "hold", "rules": ["r-hold"]},
+    )  # fmt: skip
+    await store.transition(rec.id, State.CANCELLED, actor="sender:taro@example.co.jp", reason="cancelled")
+
+
+async def test_only_the_window_is_counted_and_read(tmp_path: Path) -> None:
+    clock = [NOW]
+    store = await SQLiteStore.open(tmp_path / "var", clock=lambda: clock[0])
+    try:
+        for days_ago in (400, 90, 30, 15):  # all before the 14-day window
+            for _ in range(20):
+                await _held_then_cancelled(store, clock, NOW - timedelta(days=days_ago))
+        for _ in range(3):
+            await _held_then_cancelled(store, clock, NOW - timedelta(days=2))
+        reads = Reads(store)
+        stats = await collect(reads, now=NOW)
+        assert stats.cancelled_by_sender == 3 and stats.held == 3
+        # 249 events in all, 9 in the window: the search reads a handful, not the chain.
+        assert reads.events_read < 9 + 2 * 9
+        start = datetime(2026, 11, 7, tzinfo=UTC) - timedelta(hours=9)  # 14 days, in JST
+        first = await first_seq_since(store, start)
+        assert first == 240
+        assert await first_seq_since(store, NOW + timedelta(days=1)) == 249
+        assert await first_seq_since(store, NOW - timedelta(days=999)) == 0
+    finally:
+        await store.close()
