@@ -207,10 +207,14 @@ class GatewaySMTP(SMTP):
                 except asyncio.LimitOverrunError as exc:  # no end in sight yet: take what came
                     piece = await self._reader.readexactly(exc.consumed)
                 body.feed(piece)
-        except (asyncio.CancelledError, asyncio.IncompleteReadError):
+        except asyncio.CancelledError:  # aiosmtpd cancels the session when the client hangs up
             log.info("Connection lost during DATA")
             self._writer.close()
             raise
+        except asyncio.IncompleteReadError:  # the end of the stream came first: nothing to answer
+            log.info("Connection lost during DATA")
+            self._writer.close()
+            return
         if body.state == DataBody.TOO_LONG:
             await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
             self._set_post_data_state()  # type: ignore[no-untyped-call]
