@@ -127,6 +127,8 @@ class Relay:
         )
         #: Hand-offs from SMTP sessions still being decided; stopping lets them finish.
         self._receiving: set[asyncio.Task[Any]] = set()
+        #: Set when stopping: sessions still open get 421 for new messages (nothing spooled).
+        self.closing = False
 
     def is_internal(self, address: str) -> bool:
         return bool(self.inspector.policies.current.is_internal(address))
@@ -139,7 +141,10 @@ class Relay:
     async def stop(self, *, drain: float | None = None) -> None:
         """Let messages being received get their decision (for at most ``drain`` seconds,
         by default the classification budget and a little more), then stop delivering. What
-        is still undecided then stays ``received`` in the store and resumes at the next start."""
+        is still undecided then stays ``received`` in the store and resumes at the next start.
+        From now on a message that arrives is answered 421 4.3.2 before it is spooled, so its
+        client sends it again later (to this instance after a restart, or to another)."""
+        self.closing = True
         if self._receiving:
             budget = drain if drain is not None else 2 * self.config.scan.time + 5
             _, late = await asyncio.wait(set(self._receiving), timeout=budget)
@@ -181,6 +186,8 @@ class Relay:
             self._receiving.discard(task)
 
     async def _receive(self, raw: bytes, sender: str, recipients: list[str], meta: dict[str, Any]) -> Reply:
+        if self.closing:
+            return replies.SHUTTING_DOWN
         loop_value = _loop_value(raw)
         passed = verify_loop(self.config.secret_bytes, loop_value, raw, self.clock()) if loop_value else None
         if passed is None:

@@ -177,3 +177,16 @@ async def test_stopping_lets_a_message_being_received_get_its_decision(gateway: 
     assert reply.code == 250
     rec = await gateway.store.get(queue_id(str(reply)))
     assert rec is not None and rec.state is State.DELIVERING
+
+
+async def test_a_message_arriving_while_stopping_is_deferred_not_spooled(
+    gateway: Gateway, sink: Sink
+) -> None:
+    """Once the relay stops, sessions still open get 421 4.3.2: the client keeps the message
+    and sends it again later; nothing half-handled is left in the store."""
+    await gateway.relay.stop()
+    data = make_mail(to=["hanako@example.co.jp"], body="停止中です。\n")
+    code, reply = await send(gateway.port, SENDER, ["hanako@example.co.jp"], data)
+    assert code == 421 and reply.startswith("4.3.2")
+    assert await gateway.store.list_messages(limit=10) == []
+    assert sink.messages == []
