@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from gateway.store import State
+import pytest
+
+from gateway.store import State, Store
+from gateway.store.redis import RedisStore
 from gateway.store.sqlite import SQLiteStore
 from quarantine_ui.dashboard import collect, first_seq_since
+from tests.gateway.conftest import redis_server  # noqa: F401 - the real redis-server fixture
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 
@@ -16,7 +21,7 @@ NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 class Reads:
     """The real store, counting how many audit events the dashboard asks it for."""
 
-    def __init__(self, store: SQLiteStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self.events_read = 0
 
@@ -29,7 +34,7 @@ class Reads:
         return found
 
 
-async def _held_then_cancelled(store: SQLiteStore, clock: list[datetime], when: datetime) -> None:
+async def _held_then_cancelled(store: Store, clock: list[datetime], when: datetime) -> None:
     clock[0] = when
     rec = await store.accept(
         b"Subject: x\r\n\r\nbody\r\n", sender="taro@example.co.jp", recipients=["a@x.jp"]
@@ -41,9 +46,19 @@ async def _held_then_cancelled(store: SQLiteStore, clock: list[datetime], when: 
     await store.transition(rec.id, State.CANCELLED, actor="sender:taro@example.co.jp", reason="cancelled")
 
 
-async def test_only_the_window_is_counted_and_read(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+async def test_only_the_window_is_counted_and_read(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     clock = [NOW]
-    store = await SQLiteStore.open(tmp_path / "var", clock=lambda: clock[0])
+    store: Store
+    if backend == "redis":
+        url = request.getfixturevalue("redis_server").url
+        store = await RedisStore.open(
+            url, prefix=f"dashboard-{secrets.token_hex(6)}:", clock=lambda: clock[0]
+        )
+    else:
+        store = await SQLiteStore.open(tmp_path / "var", clock=lambda: clock[0])
     try:
         for days_ago in (400, 90, 30, 15):  # all before the 14-day window
             for _ in range(20):
