@@ -101,7 +101,7 @@ class DataBody:
 
     def __init__(self, size_limit: int | None, line_limit: int) -> None:
         self.size_limit = size_limit or None
-        #: The longest line taken, CRLF included (aiosmtpd's ``line_length_limit``).
+        #: The longest line taken, without its CRLF (aiosmtpd's ``line_length_limit`` counts it).
         self.longest = line_limit - 2
         self.state = self.NOMINAL
         #: Bytes of the body as sent, dots and CRLFs included, as aiosmtpd counts them.
@@ -146,7 +146,9 @@ class DataBody:
             self._line, start = 0, 1
         parts = piece[start:].split(b"\r\n")
         line = self._line
-        if line + len(parts[0]) > self.longest or any(len(x) > self.longest for x in parts[1:]):
+        if line + len(parts[0]) > self.longest or (
+            len(parts) > 1 and max(map(len, parts[1:])) > self.longest
+        ):
             # Rare: find the byte. A trailing CR may still be the start of a CRLF.
             pos, last = start, len(parts) - 1
             for i, part in enumerate(parts):
