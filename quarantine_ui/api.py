@@ -153,7 +153,9 @@ async def logout(request: Request) -> Response:
     return JSONResponse({"status": "logged_out"})
 
 
-async def me(request: Request) -> Response:
+def logged_in(request: Request) -> tuple[User, Session]:
+    """The caller and their session, once the login (password and any second factor) is complete;
+    otherwise 401 naming the step that is missing."""
     session: Session | None = request.state.session
     user: User | None = request.state.user
     if session is None or user is None:
@@ -162,6 +164,11 @@ async def me(request: Request) -> Response:
         raise APIError(401, "mfa_required")
     if session.stage is Stage.ENROL:
         raise APIError(401, "mfa_enrolment_required")
+    return user, session
+
+
+async def me(request: Request) -> Response:
+    user, session = logged_in(request)
     return JSONResponse({**user_json(user, session), "csrf_token": session.csrf, "lang": request.state.lang})
 
 

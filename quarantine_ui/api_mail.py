@@ -16,25 +16,16 @@ from starlette.responses import JSONResponse, Response
 from policies import PolicyError
 from quarantine_ui import auditlog, dashboard, pages
 from quarantine_ui.accounts import User
-from quarantine_ui.api import APIError, check_csrf, read_json
+from quarantine_ui.api import APIError, check_csrf, logged_in, read_json
 from quarantine_ui.mailroom import ADMIN_QUEUES, MailError
 from quarantine_ui.policy_admin import MAX_POLICY_BYTES
 from quarantine_ui.services import get_ui
-from quarantine_ui.sessions import Session, Stage
 
 MAX_BULK = 500
 
 
 def _user(request: Request) -> User:
-    session: Session | None = request.state.session
-    user: User | None = request.state.user
-    if session is None or user is None:
-        raise APIError(401, "not_logged_in")
-    if session.stage is Stage.MFA:
-        raise APIError(401, "mfa_required")
-    if session.stage is Stage.ENROL:
-        raise APIError(401, "mfa_enrolment_required")
-    return user
+    return logged_in(request)[0]
 
 
 async def _acting(request: Request) -> tuple[User, dict[str, Any]]:
