@@ -34,6 +34,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
+from policies.loader import line_of
+
 
 class ConfigError(ValueError):
     """A configuration file problem, with where it is: ``file:line: reason``."""
@@ -303,23 +305,6 @@ class Config(_Model):
         return self.secret.encode("utf-8")
 
 
-def _line_of(node: Any, loc: tuple[int | str, ...]) -> int | None:
-    """1-based line of the deepest node of ``loc`` found in the ruamel tree."""
-    line: int | None = None
-    for key in loc:
-        if isinstance(node, CommentedMap) and key in node:
-            line = node.lc.key(key)[0] + 1
-            node = node[key]
-        elif isinstance(node, CommentedSeq) and isinstance(key, int) and 0 <= key < len(node):
-            line = node.lc.item(key)[0] + 1
-            node = node[key]
-        else:
-            break
-    if line is None and isinstance(node, CommentedMap | CommentedSeq):
-        line = node.lc.line + 1
-    return line
-
-
 def load_config(path: str | os.PathLike[str], *, base: Path | None = None) -> Config:
     """Read and validate a configuration file. Relative paths in it are resolved against
     ``base`` (default: the current directory, as ``make run`` runs from the repository root)."""
@@ -346,18 +331,18 @@ def load_config(path: str | os.PathLike[str], *, base: Path | None = None) -> Co
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
-        raise ConfigError(name, _line_of(tree, loc), f"{dotted}: {msg}") from None
+        raise ConfigError(name, line_of(tree, loc), f"{dotted}: {msg}") from None
     config = _resolve(config, base or Path.cwd())
     tls = config.smtp.tls
     if tls is not None:
         for key, file in (("cert", tls.cert), ("key", tls.key)):
             if not file.is_file():
                 raise ConfigError(
-                    name, _line_of(tree, ("smtp", "tls", key)), f"smtp.tls.{key}: no such file: {file}"
+                    name, line_of(tree, ("smtp", "tls", key)), f"smtp.tls.{key}: no such file: {file}"
                 )
     if config.smtp.auth.users and tls is None:
         raise ConfigError(
-            name, _line_of(tree, ("smtp", "auth")), "smtp.auth: AUTH needs smtp.tls (passwords only over TLS)"
+            name, line_of(tree, ("smtp", "auth")), "smtp.auth: AUTH needs smtp.tls (passwords only over TLS)"
         )
     return config
 
