@@ -177,8 +177,7 @@ class Relay:
     # --- the SMTP hand-off -------------------------------------------------------------------
     async def receive(self, raw: bytes, sender: str, recipients: list[str], meta: dict[str, Any]) -> Reply:
         task = asyncio.current_task()
-        if task is None:
-            return await self._receive(raw, sender, recipients, meta)
+        assert task is not None  # a coroutine run by asyncio always has its task
         self._receiving.add(task)
         try:
             return await self._receive(raw, sender, recipients, meta)
