@@ -62,6 +62,8 @@ class Engine:
             else tuple(w for det in dets for w in det.REQUIRES)
             for dets in groups.values()
         )
+        #: Per pass: the shortest match any of its detectors reads (shorter ones only claim).
+        self._shortest: tuple[int, ...] = tuple(min(n for _, n in dets) for _, dets in self.passes)
 
     @cached_property
     def combined_pattern(self) -> regex.Pattern[str]:
@@ -80,13 +82,14 @@ class Engine:
         claimed_starts: list[int] = []
         claimed_ends: list[int] = []
         lowered: str | None = None
-        for (pattern, detectors), requires in zip(self.passes, self._requires, strict=True):
+        for (pattern, detectors), requires, shortest in zip(
+            self.passes, self._requires, self._shortest, strict=True
+        ):
             if requires is not None:
                 lowered = doc.text.lower() if lowered is None else lowered
                 if not any(word in lowered for word in requires):
                     continue
             spans: list[tuple[int, int]] = []
-            shortest = min(min_length for _, min_length in detectors)
             for m in pattern.finditer(doc.text):
                 span = m.span()
                 start = span[0]
