@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from classifiers.detectors import all_detectors
 from classifiers.detectors._base import scan_with
+from classifiers.detectors._tokens import NUMBER, NUMBER_ANY_LENGTH
 from classifiers.engine import Engine, count_records, default_engine, scan_parts
 from classifiers.model import Explanation, Finding, Part
 from tests.classifiers import corpus
@@ -142,3 +143,46 @@ def test_separate_passes_find_what_the_alternation_finds() -> None:
         assert a == b, text[:200]
         compared += sum(1 for f in a if f[0] == "person_name")
     assert compared > 50
+
+
+def _any_length(det: ModuleType) -> ModuleType:
+    """The same detector, reading the number token without its length look-ahead."""
+    if det.PATTERN != NUMBER:
+        return det
+    clone = ModuleType(f"{det.__name__}_any_length")
+    clone.__dict__.update(vars(det))
+    clone.__dict__["PATTERN"] = NUMBER_ANY_LENGTH
+    return clone
+
+
+_NUMBER_FRAGMENTS = [
+    *"0123456789-/.()+T ,\n#",
+    "12",
+    "345",
+    "090",
+    "1234",
+    "5678",
+    "TEL",
+    "FAX",
+    "ORD-",
+    "〒",
+    "電話",
+    "個人番号",
+    "口座",
+    "部品",
+    "山田",
+    "太郎",
+    "Mr. Tanaka ",
+    "生年月日",
+    "2024/01/02",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_NUMBER_FRAGMENTS), max_size=25).map("".join))
+def test_the_number_length_look_ahead_changes_no_finding(text: str) -> None:
+    """Short runs the look-ahead refuses are neither findings nor claims another pass needs."""
+    fast = default_engine()
+    plain = Engine([_any_length(det) for det in all_detectors()])
+    a = [(f.type, f.span, f.normalized, f.score) for f in fast.scan_text(text)]
+    assert a == [(f.type, f.span, f.normalized, f.score) for f in plain.scan_text(text)]

@@ -20,7 +20,7 @@ from classifiers.detectors._numeric import (
     is_labelled_as,
 )
 from classifiers.detectors._table import column_cell
-from classifiers.detectors._tokens import NUMBER
+from classifiers.detectors._tokens import NUMBER, NUMBER_ANY_LENGTH, NUMBER_MIN_LENGTH
 from classifiers.errors import ValidationError
 from classifiers.normalize import normalize
 from tests.classifiers.detectors._support import only, scan_engine
@@ -157,3 +157,39 @@ def test_junk_input(name, junk):
     for f in module.scan(junk):
         assert junk[f.span[0] : f.span[1]] == f.value
         assert 0 < f.score <= 1
+
+
+_ANY_LENGTH = regex.compile(NUMBER_ANY_LENGTH)
+_TOKEN_READERS = [
+    n for n in NUMBER_DETECTORS if importlib.import_module(f"classifiers.detectors.{n}").PATTERN == NUMBER
+]
+
+
+def test_every_number_token_reader_declares_the_shared_minimum() -> None:
+    assert len(_TOKEN_READERS) == 8
+    for name in _TOKEN_READERS:
+        assert importlib.import_module(f"classifiers.detectors.{name}").MIN_LENGTH >= NUMBER_MIN_LENGTH, name
+
+
+@settings(max_examples=200, deadline=None)
+@given(junk=st.text(alphabet=_JUNK_ALPHABET, max_size=60))
+def test_number_is_the_any_length_token_cut_at_the_minimum(junk: str) -> None:
+    """The look-ahead refuses most short runs early; it never loses or changes a long token."""
+    text = normalize(junk).text
+
+    def long_enough(pattern: regex.Pattern[str]) -> list[tuple[int, int]]:
+        return [m.span() for m in pattern.finditer(text) if m.end() - m.start() >= NUMBER_MIN_LENGTH]
+
+    assert long_enough(_TOKEN) == long_enough(_ANY_LENGTH)
+
+
+@pytest.mark.parametrize("name", _TOKEN_READERS)
+@settings(max_examples=60, deadline=None)
+@given(junk=st.text(alphabet=_JUNK_ALPHABET, max_size=60))
+def test_min_length_never_hides_a_finding(name: str, junk: str) -> None:
+    """A detector's check accepts no token shorter than its MIN_LENGTH, so skipping them is safe."""
+    module = importlib.import_module(f"classifiers.detectors.{name}")
+    doc = Document(normalize(junk))
+    for m in _ANY_LENGTH.finditer(doc.text):
+        if list(module.check(m, doc)):
+            assert m.end() - m.start() >= module.MIN_LENGTH, m.group()
