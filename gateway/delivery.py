@@ -14,6 +14,7 @@ between delivers it again after restart (a duplicate, bounded by what was in fli
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.header
 import email.utils
 import logging
@@ -124,6 +125,46 @@ def strip_own_headers(raw: bytes) -> bytes:
         if not dropping:
             kept.append(line)
     return b"\r\n".join(kept) + b"\r\n" + raw[head_end + 2 :]
+
+
+def wire_size(data: bytes) -> int:
+    """The octets ``data`` takes in DATA once every bare CR or LF is a CRLF and it ends in one:
+    the SIZE of RFC 1870, as aiosmtplib would send it, counted without rewriting the message.
+
+    >>> wire_size(b"a\\r\\nb\\nc\\rd"), wire_size(b"a\\r\\n")
+    (12, 3)
+    """
+    crlf = data.count(b"\r\n")
+    size = len(data) + (data.count(b"\r") - crlf) + (data.count(b"\n") - crlf)
+    return size if data.endswith((b"\n", b"\r")) else size + 2
+
+
+async def transaction(
+    client: aiosmtplib.SMTP, sender: str, rcpts: list[str], data: bytes, options: list[str]
+) -> dict[str, aiosmtplib.SMTPResponse]:
+    """MAIL, RCPT for each recipient, DATA: what ``aiosmtplib.SMTP.sendmail`` does, without its
+    extra pass rewriting the whole message only to measure it for SIZE (a tenth of the relay's
+    CPU per mail). Returns the refused recipients; raises as ``sendmail`` does, after RSET."""
+    encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
+    if client.supports_extension("size"):
+        options = [f"SIZE={wire_size(data)}", *options]
+    refused: list[aiosmtplib.SMTPRecipientRefused] = []
+    try:
+        await client.mail(sender, options=options, encoding=encoding)
+        for rcpt in rcpts:
+            try:
+                await client.rcpt(rcpt, encoding=encoding)
+            except aiosmtplib.SMTPRecipientRefused as exc:
+                refused.append(exc)
+        if len(refused) == len(rcpts):
+            raise aiosmtplib.SMTPRecipientsRefused(refused)
+        await client.data(data)
+    except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
+        # Leave a kept connection between transactions (a broken one is closed by the caller).
+        with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+            await client.rset()
+        raise
+    return {e.recipient: aiosmtplib.SMTPResponse(e.code, e.message) for e in refused}
 
 
 def backoff(attempts: int, first: float, cap: float) -> float:
@@ -259,7 +300,7 @@ class Delivery:
                 "smtputf8"
             ):
                 options.append("SMTPUTF8")
-            errors, _ = await client.sendmail(sender, rcpts, data, mail_options=options)
+            errors = await transaction(client, sender, rcpts, data, options)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             for refused in exc.recipients:
                 bucket = out.permanent if refused.code >= 500 else out.transient

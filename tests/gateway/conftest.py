@@ -92,6 +92,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+    mail_options: list[str] = field(default_factory=list)
 
     @property
     def message(self) -> email.message.EmailMessage:
@@ -108,15 +109,27 @@ class Sink:
     messages: list[Received] = field(default_factory=list)
     fail_with: str | None = None
     fail_only_to: str | None = None
+    #: RCPT TO address -> the reply refusing it
+    refuse_rcpt: dict[str, str] = field(default_factory=dict)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     server: asyncio.Server | None = None
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address in self.refuse_rcpt:
+            return self.refuse_rcpt[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.fail_with and (self.fail_only_to is None or self.fail_only_to in envelope.rcpt_tos):
             return self.fail_with
         data = envelope.original_content
         assert isinstance(data, bytes)
-        self.messages.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos), data))
+        self.messages.append(
+            Received(str(envelope.mail_from), list(envelope.rcpt_tos), data, list(envelope.mail_options))
+        )
         self.arrived.set()
         return "250 2.0.0 OK sink"
 

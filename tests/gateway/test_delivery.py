@@ -8,8 +8,12 @@ import email
 import email.policy
 from pathlib import Path
 
+from aiosmtplib.protocol import normalize_message_line_endings
+from hypothesis import given
+from hypothesis import strategies as st
+
 from gateway.config import load_config
-from gateway.delivery import backoff, strip_own_headers
+from gateway.delivery import backoff, strip_own_headers, wire_size
 from gateway.store import State
 from tests.gateway.conftest import (
     Gateway,
@@ -91,6 +95,58 @@ async def test_permanent_failure_sends_rfc3464_dsn(gateway: Gateway, sink: Sink)
     assert "Action: failed" in status and "Status: 5.1.1" in status
     assert "配送できません" in parts[0].get_content()
     assert msg_id in str(dsn["Subject"]) or msg_id in parts[0].get_content()
+
+
+async def test_a_recipient_refused_at_rcpt_bounces_alone(gateway: Gateway, sink: Sink) -> None:
+    sink.refuse_rcpt["gone@example.co.jp"] = "550 5.1.1 No such user"
+    rcpts = ["kept@example.co.jp", "gone@example.co.jp"]
+    code, reply = await send(gateway.port, SENDER, rcpts, make_mail(to=rcpts, subject="一部不達"))
+    assert code == 250
+    msg_id = queue_id(reply)
+
+    async def delivered() -> bool:
+        return (await states(gateway, [msg_id])) == [State.DELIVERED]
+
+    await eventually(delivered)
+    assert [m.rcpt_tos for m in sink.user_mail("kept@example.co.jp")] == [["kept@example.co.jp"]]
+    await sink.wait_for(lambda: bool(sink.to(SENDER)))
+    status = sink.to(SENDER)[0].message.as_string()
+    assert "Final-Recipient: rfc822; gone@example.co.jp" in status and "Status: 5.1.1" in status
+    assert "kept@example.co.jp" not in status.split("message/delivery-status", 1)[1].split("text/rfc822")[0]
+    rec = await gateway.store.get(msg_id)
+    assert rec is not None and rec.meta["delivered_to"] == ["kept@example.co.jp"]
+
+
+async def test_every_recipient_refused_at_rcpt_bounces_the_message(gateway: Gateway, sink: Sink) -> None:
+    sink.refuse_rcpt["gone@example.co.jp"] = "550 5.1.1 No such user"
+    sink.refuse_rcpt["left@example.co.jp"] = "553 5.1.3 Bad address"
+    rcpts = ["gone@example.co.jp", "left@example.co.jp"]
+    code, reply = await send(gateway.port, SENDER, rcpts, make_mail(to=rcpts))
+    assert code == 250
+    msg_id = queue_id(reply)
+
+    async def bounced() -> bool:
+        return (await states(gateway, [msg_id])) == [State.BOUNCED]
+
+    await eventually(bounced)
+    await sink.wait_for(lambda: bool(sink.to(SENDER)))
+    status = sink.to(SENDER)[0].message.as_string()
+    assert "Status: 5.1.1" in status and "Status: 5.1.3" in status
+    assert not sink.user_mail("gone@example.co.jp") and not sink.user_mail("left@example.co.jp")
+
+
+async def test_declared_size_is_what_arrives(gateway: Gateway, sink: Sink) -> None:
+    rcpt = "size@example.co.jp"
+    code, _ = await send(gateway.port, SENDER, [rcpt], make_mail(to=[rcpt], body="本文です。\n" * 200))
+    assert code == 250
+    await sink.wait_for(lambda: bool(sink.to(rcpt)))
+    got = sink.to(rcpt)[0]
+    assert f"SIZE={len(got.data)}" in [o.upper() for o in got.mail_options]
+
+
+@given(st.binary(max_size=40).map(lambda b: b.translate(bytes.maketrans(b"abc", b"\r\n."))))
+def test_wire_size_is_the_length_aiosmtplib_sends(data: bytes) -> None:
+    assert wire_size(data) == len(normalize_message_line_endings(data))
 
 
 async def test_queue_lifetime_runs_out_into_dsn(tmp_path: Path, sink: Sink) -> None:
