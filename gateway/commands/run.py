@@ -15,6 +15,7 @@ import signal
 import sys
 from typing import Any
 
+import uvloop
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway.commands.ui import serve_ui
@@ -188,7 +189,7 @@ def main(args: argparse.Namespace) -> int:
     if not args.verbose:
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command log
     try:
-        asyncio.run(_main())
+        uvloop.run(_main())
     except (OSError, StoreError) as exc:
         print(f"sekimori: cannot start: {exc}", file=sys.stderr)
         return 1

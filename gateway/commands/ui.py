@@ -21,6 +21,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import uvloop
+
 from gateway.config import Config, ConfigError, load_config
 from gateway.pipeline import Inspector
 from gateway.relay import Relay
@@ -137,7 +139,7 @@ def main(args: argparse.Namespace) -> int:
         await _run(config, args, stop)
 
     try:
-        asyncio.run(_main())
+        uvloop.run(_main())
     except PolicyError as exc:
         print(f"sekimori: {exc.text_ja}\nsekimori: {exc.text_en}", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvloop
 
 from classifiers import scan_message
 from gateway.pipeline import scan_summary
@@ -164,7 +165,7 @@ class Told:
 
 
 def open_mail_env(tmp_path: Path, **overrides: object) -> Iterator[MailEnv]:
-    loop = asyncio.new_event_loop()
+    loop = uvloop.new_event_loop()
     clock = FakeClock(START)
     store = loop.run_until_complete(
         SQLiteStore.open(tmp_path / "gw", clock=lambda: datetime.fromtimestamp(clock(), UTC))

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import pyotp
 import pytest
+import uvloop
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from gateway.config import load_config
@@ -139,7 +140,7 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("browser")
-    loop = asyncio.new_event_loop()
+    loop = uvloop.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="gateway-loop", daemon=True)
     thread.start()
 
