@@ -45,6 +45,10 @@ PATTERN = (
     r"|(?<![\p{Han}])(?P<confidential_marking_hi>秘)(?![\p{Han}]))"
 )
 PRIORITY = 40
+#: Every branch of PATTERN holds one of these (in the lower-cased, NFKC text; the case-blind
+#: English words match only letters whose lower case is the same ASCII letter there): a part
+#: with none of them is not scanned for markings at all, which is most parts.
+REQUIRES = ("秘", "社内限", "機密", "注意", "confidential", "internal", "secret", "sensitivity-label:")
 
 STAMP_SCORE = 1.0
 STRONG_SCORE = 0.85

@@ -58,6 +58,27 @@ PATTERN = (
     r")"
 )
 PRIORITY = 15
+#: Every branch of PATTERN holds one of these (in the lower-cased, NFKC text): the key prefixes,
+#: the PEM armour, the AWS secret's key name and every password label (``pass`` covers
+#: password/passwd/passcode/pass phrase, ``pw`` covers pwd). A part with none is not scanned.
+REQUIRES = (
+    "akia",
+    "asia",
+    "secret",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "xox",
+    "-----begin",
+    "pass",
+    "pw",
+    "パスワード",
+    "パスコード",
+    "暗証番号",
+)
 
 _SCORES = {
     "credential_aws": (0.9, "AWS access key id"),
