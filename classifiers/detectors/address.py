@@ -123,6 +123,9 @@ PATTERN = (
     rf" ?{_TOWN}{{0,20}}? ?(?P<address_block>{_BLOCK}){_BUILDING}"
 )
 PRIORITY = 35
+#: Every match names a municipality: the prefecture branch ends in one of these, a designated
+#: city in 市, a Tokyo ward in 区. A part with none of them is not scanned for addresses.
+REQUIRES = ("市", "区", "町", "村")
 
 BASE_SCORE = 0.8
 NO_PREFECTURE_SCORE = 0.7

@@ -130,6 +130,12 @@ _FRAGMENTS = [
     "non-confidential",
     "sensitivity-label: 社外秘 (Confidential)",
     "秘書",
+    # address
+    "住所：東京都千代田区丸の内一丁目２番３号 丸の内ビル５F",
+    "北海道虻田郡倶知安町字山田123",
+    "横浜市中区山下町1-2",
+    "港区芝公園4-2-8",
+    "大阪府堺市堺区",
 ]
 
 
@@ -161,7 +167,7 @@ def test_every_prefiltered_fragment_is_found() -> None:
     """The fragments above do reach each prefiltered detector (the property is not vacuous)."""
     found = {f.type for text in _FRAGMENTS for f in default_engine().scan_text(text)}
     prefiltered = {det.ENTITY_TYPE for det in all_detectors() if getattr(det, "REQUIRES", None)}
-    assert prefiltered == {"credential", "confidential_marking", "date_of_birth", "share_link"}
+    assert prefiltered == {"address", "credential", "confidential_marking", "date_of_birth", "share_link"}
     assert prefiltered <= found
 
 
