@@ -8,6 +8,8 @@ inside it are located.
 
 from __future__ import annotations
 
+from itertools import accumulate
+
 import regex
 
 from classifiers.extract.charset import decode_text
@@ -33,12 +35,20 @@ def declared_charset(data: bytes, kind: str) -> str | None:
     return m.group(1).decode("ascii") if m else None
 
 
+#: Where str.splitlines breaks a line besides CR, LF and CRLF (a csv record does not end there).
+_OTHER_BREAKS = regex.compile("[\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
 def record_starts(text: str) -> list[int]:
     """Offsets where each csv record starts (a newline inside double quotes does not end one).
 
     >>> record_starts('a,b\\n"x\\ny",z\\nlast')
     [0, 4, 12]
     """
+    if '"' not in text and not _OTHER_BREAKS.search(text):
+        # No quotes, and str.splitlines would break only where a record ends: all in C.
+        # Each line's end but the last (the end of the text) starts a record.
+        return [0, *list(accumulate(map(len, text.splitlines(keepends=True))))[:-1]]
     starts = [0]
     quoted = False
     for m in regex.finditer(r'"|\r\n|\n|\r', text):

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import pytest
+import regex
+from hypothesis import given
+from hypothesis import strategies as st
 
 from classifiers.extract import extract_file
 from classifiers.extract.text import declared_charset, record_starts
@@ -24,6 +27,22 @@ def extract(data: bytes, name: str, limits: Limits | None = None):
 )
 def test_record_starts(text, starts):
     assert record_starts(text) == starts
+
+
+def _starts_by_hand(text: str) -> list[int]:
+    starts, quoted = [0], False
+    for m in regex.finditer(r'"|\r\n|\n|\r', text):
+        if m.group() == '"':
+            quoted = not quoted
+        elif not quoted and m.end() < len(text):
+            starts.append(m.end())
+    return starts
+
+
+@given(st.text(alphabet='ab,"\r\n\v\x1c\u2028', max_size=30))
+def test_record_starts_with_and_without_quotes(text: str) -> None:
+    """The quick path (no quotes) and the quote-tracking one agree with a plain reading."""
+    assert record_starts(text) == _starts_by_hand(text)
 
 
 @pytest.mark.parametrize(
