@@ -143,11 +143,14 @@ async def transaction(
     client: aiosmtplib.SMTP, sender: str, rcpts: list[str], data: bytes, options: list[str]
 ) -> dict[str, aiosmtplib.SMTPResponse]:
     """MAIL, RCPT for each recipient, DATA: what ``aiosmtplib.SMTP.sendmail`` does, without its
-    extra pass rewriting the whole message only to measure it for SIZE (a tenth of the relay's
-    CPU per mail). Returns the refused recipients; raises as ``sendmail`` does, after RSET."""
+    extra pass rewriting the whole message only to measure it for SIZE (~0.15 ms of the relay's
+    ~3 ms of CPU per 20 KB mail). Returns the refused recipients; raises as ``sendmail`` does, after RSET."""
+    if client.is_ehlo_or_helo_needed:
+        await client.ehlo()  # before asking for extensions
     encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
+    size = wire_size(data)
     if client.supports_extension("size"):
-        options = [f"SIZE={wire_size(data)}", *options]
+        options = [f"SIZE={size}", *options]
     refused: list[aiosmtplib.SMTPRecipientRefused] = []
     try:
         await client.mail(sender, options=options, encoding=encoding)
@@ -158,13 +161,35 @@ async def transaction(
                 refused.append(exc)
         if len(refused) == len(rcpts):
             raise aiosmtplib.SMTPRecipientsRefused(refused)
-        await client.data(data)
+        if size == len(data):
+            await _data_as_is(client, data)
+        else:
+            await client.data(data)  # bare CR or LF: aiosmtplib rewrites them
     except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
         # Leave a kept connection between transactions (a broken one is closed by the caller).
         with contextlib.suppress(aiosmtplib.SMTPException, OSError):
             await client.rset()
         raise
     return {e.recipient: aiosmtplib.SMTPResponse(e.code, e.message) for e in refused}
+
+
+async def _data_as_is(client: aiosmtplib.SMTP, data: bytes) -> None:
+    """DATA for a message already in wire form (CRLF throughout and at the end, as every spooled
+    message is): dot-stuffed with one ``bytes.replace`` and written as it is. ``SMTP.data``
+    runs two regular-expression passes over the whole message for the general case (~0.25 ms
+    of the relay's ~3 ms of CPU per 20 KB mail). Replies and errors are those of ``SMTP.data``."""
+    protocol = client.protocol
+    response = await client.execute_command(b"DATA")
+    if response.code != 354:
+        raise aiosmtplib.SMTPDataError(response.code, response.message)
+    if protocol is None or client.protocol is not protocol:
+        raise aiosmtplib.SMTPServerDisconnected("connection lost before the message was sent")
+    stuffed = data.replace(b"\r\n.", b"\r\n..")
+    # read_response waits for the reply to what was just written (no await in between).
+    protocol.write((b"." if stuffed.startswith(b".") else b"") + stuffed + b".\r\n")
+    response = await protocol.read_response(timeout=client.timeout)
+    if response.code != 250:
+        raise aiosmtplib.SMTPDataError(response.code, response.message)
 
 
 def backoff(attempts: int, first: float, cap: float) -> float:

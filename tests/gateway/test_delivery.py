@@ -8,12 +8,13 @@ import email
 import email.policy
 from pathlib import Path
 
+import aiosmtplib
 from aiosmtplib.protocol import normalize_message_line_endings
 from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.config import load_config
-from gateway.delivery import backoff, strip_own_headers, wire_size
+from gateway.delivery import backoff, strip_own_headers, transaction, wire_size
 from gateway.store import State
 from tests.gateway.conftest import (
     Gateway,
@@ -142,6 +143,34 @@ async def test_declared_size_is_what_arrives(gateway: Gateway, sink: Sink) -> No
     await sink.wait_for(lambda: bool(sink.to(rcpt)))
     got = sink.to(rcpt)[0]
     assert f"SIZE={len(got.data)}" in [o.upper() for o in got.mail_options]
+
+
+async def test_lines_starting_with_a_dot_arrive_intact(gateway: Gateway, sink: Sink) -> None:
+    rcpt = "dots@example.co.jp"
+    body = ".\n..\n.hidden\n本文\n. \n...\n"
+    data = make_mail(to=[rcpt], body=body)
+    code, _ = await send(gateway.port, SENDER, [rcpt], data)
+    assert code == 250
+    await sink.wait_for(lambda: bool(sink.to(rcpt)))
+    got = sink.to(rcpt)[0].data
+    sent_body = data.split(b"\r\n\r\n", 1)[1]
+    assert sent_body.startswith(b".\r\n..\r\n.hidden\r\n"), "the lines go out as they are (8bit)"
+    assert got.split(b"\r\n\r\n", 1)[1] == sent_body
+
+
+async def test_transaction_sends_wire_form_as_is_and_rewrites_anything_else(sink: Sink) -> None:
+    """Both DATA paths over a real connection: CRLF mail as it is, bare line ends rewritten."""
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=sink.port, start_tls=False)
+    await client.connect()
+    try:
+        wire = b"Subject: a\r\n\r\n.one\r\ntwo\r\n"
+        bare = b"Subject: b\n\n.one\rtwo"
+        for data in (wire, bare):
+            assert await transaction(client, SENDER, ["x@example.co.jp"], data, []) == {}
+    finally:
+        await client.quit()
+    assert [m.data for m in sink.messages] == [wire, b"Subject: b\r\n\r\n.one\r\ntwo\r\n"]
+    assert [m.mail_options for m in sink.messages] == [["SIZE=25"], ["SIZE=25"]]
 
 
 @given(st.binary(max_size=40).map(lambda b: b.translate(bytes.maketrans(b"abc", b"\r\n."))))
