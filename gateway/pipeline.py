@@ -3,8 +3,9 @@ decide. The SMTP handler and crash recovery both come through here.
 
 Classification is CPU-bound and runs in a pool of worker processes (``scan.workers``; ``0`` runs
 it in a thread, for tests and tiny installs). ``classifiers.scan_message`` enforces the budget
-itself; if a worker still does not answer within twice the budget, the message counts as not
-fully inspected (``errors`` carries why) and the policy decides on that.
+itself; a worker that still does not answer within twice the budget is killed and replaced
+(``gateway.workers``), and the message counts as not fully inspected (``errors`` carries why):
+the policy decides on that.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import email.policy
 import email.utils
 import functools
 import logging
-import multiprocessing
 import os
 import time
 from collections.abc import Iterable
@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from classifiers import Limits, ScanResult, redact, scan_message
+from gateway.workers import WorkerError, WorkerLost, WorkerPool
 from policies import Decision, Envelope, PolicyHolder, evaluate
 
 log = logging.getLogger(__name__)
@@ -141,28 +142,31 @@ class Inspector:
         self.scan_time = scan_time
         self.reload_interval = reload_interval
         self._next_reload = time.monotonic() + reload_interval
-        self._pool: concurrent.futures.Executor
-        if workers > 0:
-            self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=multiprocessing.get_context("forkserver"),
-                initializer=_worker_start,
-            )
-        else:
-            self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="scan")
+        self._pool: WorkerPool | None = (
+            WorkerPool(workers, initializer=_worker_start) if workers > 0 else None
+        )
+        self._threads = (
+            concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="scan")
+            if workers == 0
+            else None
+        )
 
     async def classify(self, raw: bytes) -> ScanResult:
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._pool, _scan, raw, self.scan_time)
+        # scan_message keeps to the budget itself; past twice that the worker is stuck (killed).
+        limit = 2 * self.scan_time + 5
         try:
-            async with asyncio.timeout(2 * self.scan_time + 5):
-                return await future
+            if self._pool is not None:
+                result: ScanResult = await self._pool.call(_scan, raw, self.scan_time, kill_after=limit)
+                return result
+            loop = asyncio.get_running_loop()
+            async with asyncio.timeout(limit):
+                return await loop.run_in_executor(self._threads, _scan, raw, self.scan_time)
         except TimeoutError:
-            log.warning("classification exceeded its budget (%.1fs)", self.scan_time)
+            log.warning("classification exceeded its budget (%.1fs); the worker was stopped", self.scan_time)
             return ScanResult(parts=(), records=0, size=len(raw), errors=("scan: time budget exceeded",))
-        except concurrent.futures.process.BrokenProcessPool:
-            log.exception("classification worker died")
-            return ScanResult(parts=(), records=0, size=len(raw), errors=("scan: worker crashed",))
+        except (WorkerLost, WorkerError) as exc:
+            log.error("classification failed: %s", exc)
+            return ScanResult(parts=(), records=0, size=len(raw), errors=(f"scan: worker crashed ({exc})",))
 
     async def inspect(
         self,
@@ -190,7 +194,10 @@ class Inspector:
         self._next_reload = 0.0
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.close()
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)
 
 
 def findings_for_notice(decision: Decision) -> list[dict[str, Any]]:

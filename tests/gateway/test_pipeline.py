@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 
@@ -17,8 +16,8 @@ async def test_workers_run_as_batch_work_and_classify() -> None:
     inspector = Inspector(PolicyHolder(ROOT / "policies" / "default.yaml"), scan_time=10, workers=1)
     try:
         # A worker process as the pool starts it: its initializer has run.
-        loop = asyncio.get_running_loop()
-        policy = await loop.run_in_executor(inspector._pool, os.sched_getscheduler, 0)
+        assert inspector._pool is not None
+        policy = await inspector._pool.call(os.sched_getscheduler, 0, kill_after=30)
         assert policy == os.SCHED_BATCH
         assert os.sched_getscheduler(0) != os.SCHED_BATCH, "the relay itself keeps its policy"
         scan = await inspector.classify(make_mail(to=["a@example.co.jp"], body="個人番号 1234 5678 9018\n"))
