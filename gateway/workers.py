@@ -186,6 +186,10 @@ class WorkerPool:
                         call.future.set_exception(WorkerError(value))
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             self._lost(worker)
+        except Exception:  # a reply that does not unpickle: nothing more from it can be trusted
+            log.exception("unreadable reply from classification worker %s: killed", worker.process.pid)
+            worker.process.kill()
+            self._lost(worker)
 
     def _lost(self, worker: _Worker) -> None:
         """The worker is gone (killed, crashed, or the pool closing): fail its running call,

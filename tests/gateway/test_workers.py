@@ -27,6 +27,19 @@ def fail() -> None:
     raise ValueError("no good")
 
 
+def _refuse() -> None:
+    raise RuntimeError("cannot be loaded")
+
+
+class _Unloadable:
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        return (_refuse, ())
+
+
+def unloadable() -> _Unloadable:
+    return _Unloadable()
+
+
 def mark() -> None:
     os.environ["SEKIMORI_TEST_INIT"] = "done"
 
@@ -83,6 +96,18 @@ async def test_a_dying_worker_is_reported_and_replaced() -> None:
         with pytest.raises(WorkerLost, match="died"):
             await pool.call(die, kill_after=30)
         assert (await pool.call(echo, 1, kill_after=30))[1] == 1
+    finally:
+        pool.close()
+
+
+async def test_an_unreadable_reply_costs_that_worker_only() -> None:
+    pool = WorkerPool(1)
+    try:
+        (pid, _) = await pool.call(echo, 0, kill_after=30)
+        with pytest.raises(WorkerLost):
+            await pool.call(unloadable, kill_after=30)
+        (after, value) = await pool.call(echo, 1, kill_after=30)
+        assert value == 1 and after != pid
     finally:
         pool.close()
 
