@@ -49,6 +49,11 @@ def record_starts(text: str) -> list[int]:
         # No quotes, and str.splitlines would break only where a record ends: all in C.
         # Each line's end but the last (the end of the text) starts a record.
         return [0, *list(accumulate(map(len, text.splitlines(keepends=True))))[:-1]]
+    return _quoted_record_starts(text)
+
+
+def _quoted_record_starts(text: str) -> list[int]:
+    """:func:`record_starts` for any text, tracking double quotes."""
     starts = [0]
     quoted = False
     for m in regex.finditer(r'"|\r\n|\n|\r', text):

@@ -4,8 +4,6 @@ or when the queue lifetime runs out; nothing is lost."""
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 from pathlib import Path
 
 import aiosmtplib
@@ -18,6 +16,7 @@ from gateway.delivery import backoff, strip_own_headers, transaction, wire_size
 from gateway.store import State
 from tests.gateway.conftest import (
     Gateway,
+    Received,
     Sink,
     eventually,
     make_mail,
@@ -68,19 +67,31 @@ async def test_upstream_down_then_back_loses_nothing(gateway: Gateway, sink: Sin
     assert subjects == sorted(f"m{n}" for n in range(10)), "each message exactly once"
 
 
+async def accepted(gw: Gateway, rcpts: list[str], data: bytes) -> str:
+    """Send a message that must be accepted; its queue id."""
+    code, reply = await send(gw.port, SENDER, rcpts, data)
+    assert code == 250
+    return queue_id(reply)
+
+
+async def ends_in(gw: Gateway, msg_id: str, state: State) -> None:
+    async def there() -> bool:
+        return (await states(gw, [msg_id])) == [state]
+
+    await eventually(there)
+
+
+async def dsn_to_sender(sink: Sink) -> Received:
+    await sink.wait_for(lambda: bool(sink.to(SENDER)))
+    return sink.to(SENDER)[0]
+
+
 async def test_permanent_failure_sends_rfc3464_dsn(gateway: Gateway, sink: Sink) -> None:
     sink.fail_with, sink.fail_only_to = "550 5.1.1 No such user", "nobody@example.co.jp"
     data = make_mail(to=["nobody@example.co.jp"], subject="宛先不明テスト")
-    code, reply = await send(gateway.port, SENDER, ["nobody@example.co.jp"], data)
-    assert code == 250
-    msg_id = queue_id(reply)
-
-    async def bounced() -> bool:
-        return (await states(gateway, [msg_id])) == [State.BOUNCED]
-
-    await eventually(bounced)
-    await sink.wait_for(lambda: bool(sink.to(SENDER)))
-    got = sink.to(SENDER)[0]
+    msg_id = await accepted(gateway, ["nobody@example.co.jp"], data)
+    await ends_in(gateway, msg_id, State.BOUNCED)
+    got = await dsn_to_sender(sink)
     assert got.mail_from == "<>", "DSNs use the null reverse path"
     dsn = got.message
     assert dsn.get_content_type() == "multipart/report"
@@ -101,17 +112,10 @@ async def test_permanent_failure_sends_rfc3464_dsn(gateway: Gateway, sink: Sink)
 async def test_a_recipient_refused_at_rcpt_bounces_alone(gateway: Gateway, sink: Sink) -> None:
     sink.refuse_rcpt["gone@example.co.jp"] = "550 5.1.1 No such user"
     rcpts = ["kept@example.co.jp", "gone@example.co.jp"]
-    code, reply = await send(gateway.port, SENDER, rcpts, make_mail(to=rcpts, subject="一部不達"))
-    assert code == 250
-    msg_id = queue_id(reply)
-
-    async def delivered() -> bool:
-        return (await states(gateway, [msg_id])) == [State.DELIVERED]
-
-    await eventually(delivered)
+    msg_id = await accepted(gateway, rcpts, make_mail(to=rcpts, subject="一部不達"))
+    await ends_in(gateway, msg_id, State.DELIVERED)
     assert [m.rcpt_tos for m in sink.user_mail("kept@example.co.jp")] == [["kept@example.co.jp"]]
-    await sink.wait_for(lambda: bool(sink.to(SENDER)))
-    status = sink.to(SENDER)[0].message.as_string()
+    status = (await dsn_to_sender(sink)).message.as_string()
     assert "Final-Recipient: rfc822; gone@example.co.jp" in status and "Status: 5.1.1" in status
     assert "kept@example.co.jp" not in status.split("message/delivery-status", 1)[1].split("text/rfc822")[0]
     rec = await gateway.store.get(msg_id)
@@ -122,16 +126,9 @@ async def test_every_recipient_refused_at_rcpt_bounces_the_message(gateway: Gate
     sink.refuse_rcpt["gone@example.co.jp"] = "550 5.1.1 No such user"
     sink.refuse_rcpt["left@example.co.jp"] = "553 5.1.3 Bad address"
     rcpts = ["gone@example.co.jp", "left@example.co.jp"]
-    code, reply = await send(gateway.port, SENDER, rcpts, make_mail(to=rcpts))
-    assert code == 250
-    msg_id = queue_id(reply)
-
-    async def bounced() -> bool:
-        return (await states(gateway, [msg_id])) == [State.BOUNCED]
-
-    await eventually(bounced)
-    await sink.wait_for(lambda: bool(sink.to(SENDER)))
-    status = sink.to(SENDER)[0].message.as_string()
+    msg_id = await accepted(gateway, rcpts, make_mail(to=rcpts))
+    await ends_in(gateway, msg_id, State.BOUNCED)
+    status = (await dsn_to_sender(sink)).message.as_string()
     assert "Status: 5.1.1" in status and "Status: 5.1.3" in status
     assert not sink.user_mail("gone@example.co.jp") and not sink.user_mail("left@example.co.jp")
 
@@ -185,21 +182,11 @@ async def test_queue_lifetime_runs_out_into_dsn(tmp_path: Path, sink: Sink) -> N
     gw = await start_gateway(cfg)
     try:
         sink.fail_with, sink.fail_only_to = "451 4.3.0 try later", "late@example.co.jp"
-        code, reply = await send(
-            gw.port, SENDER, ["late@example.co.jp"], make_mail(to=["late@example.co.jp"])
-        )
-        assert code == 250
-        msg_id = queue_id(reply)
-
-        async def bounced() -> bool:
-            return (await states(gw, [msg_id])) == [State.BOUNCED]
-
-        await eventually(bounced)
+        msg_id = await accepted(gw, ["late@example.co.jp"], make_mail(to=["late@example.co.jp"]))
+        await ends_in(gw, msg_id, State.BOUNCED)
         rec = await gw.store.get(msg_id)
         assert rec is not None and rec.attempts >= 2
-        await sink.wait_for(lambda: bool(sink.to(SENDER)))
-        dsn = email.message_from_bytes(sink.to(SENDER)[0].data, policy=email.policy.default)
-        assert "Status: 5.4.7" in dsn.as_string()
+        assert "Status: 5.4.7" in (await dsn_to_sender(sink)).message.as_string()
     finally:
         await gw.stop()
 

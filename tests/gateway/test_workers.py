@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -48,92 +49,93 @@ def marked() -> str | None:
     return os.environ.get("SEKIMORI_TEST_INIT")
 
 
-async def test_calls_spread_over_the_workers_and_return_their_values() -> None:
-    pool = WorkerPool(2)
-    try:
-        results = await asyncio.gather(*(pool.call(echo, n, kill_after=30) for n in range(20)))
-        assert [value for _, value in results] == list(range(20))
-        pids = {pid for pid, _ in results}
-        assert len(pids) == 2 and os.getpid() not in pids
-        big = b"x" * 3_000_000  # larger than any socket buffer: sent and answered whole
-        assert (await pool.call(echo, big, kill_after=30))[1] == big
-    finally:
+@pytest.fixture
+async def pool_of() -> AsyncIterator[Callable[..., WorkerPool]]:
+    """Pools made by a test, closed after it."""
+    made: list[WorkerPool] = []
+
+    def make(size: int) -> WorkerPool:
+        made.append(WorkerPool(size))
+        return made[-1]
+
+    yield make
+    for pool in made:
         pool.close()
 
 
-async def test_a_stuck_call_kills_its_worker_and_the_pool_keeps_its_size() -> None:
-    pool = WorkerPool(1)
-    try:
-        (first, _) = await pool.call(echo, None, kill_after=30)
-        started = time.monotonic()
-        with pytest.raises(TimeoutError):
-            await pool.call(hang, 60, kill_after=0.5)
-        assert time.monotonic() - started < 10
-        (second, value) = await pool.call(echo, "after", kill_after=30)
-        assert value == "after" and second != first
-        with pytest.raises(ProcessLookupError):
-            os.kill(first, 0)  # the stuck worker is gone, not left running
-    finally:
-        pool.close()
+async def test_calls_spread_over_the_workers_and_return_their_values(
+    pool_of: Callable[..., WorkerPool],
+) -> None:
+    pool = pool_of(2)
+    results = await asyncio.gather(*(pool.call(echo, n, kill_after=30) for n in range(20)))
+    assert [value for _, value in results] == list(range(20))
+    pids = {pid for pid, _ in results}
+    assert len(pids) == 2 and os.getpid() not in pids
+    big = b"x" * 3_000_000  # larger than any socket buffer: sent and answered whole
+    assert (await pool.call(echo, big, kill_after=30))[1] == big
 
 
-async def test_a_call_queued_behind_a_stuck_one_runs_on_the_replacement() -> None:
-    pool = WorkerPool(1)
-    try:
-        stuck = asyncio.create_task(pool.call(hang, 60, kill_after=0.5))
-        await asyncio.sleep(0)  # the stuck call is sent first; the next one waits behind it
-        queued = asyncio.create_task(pool.call(echo, "queued", kill_after=30))
-        with pytest.raises(TimeoutError):
-            await stuck
-        assert (await asyncio.wait_for(queued, 30))[1] == "queued"
-    finally:
-        pool.close()
+async def test_a_stuck_call_kills_its_worker_and_the_pool_keeps_its_size(
+    pool_of: Callable[..., WorkerPool],
+) -> None:
+    pool = pool_of(1)
+    (first, _) = await pool.call(echo, None, kill_after=30)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        await pool.call(hang, 60, kill_after=0.5)
+    assert time.monotonic() - started < 10
+    (second, value) = await pool.call(echo, "after", kill_after=30)
+    assert value == "after" and second != first
+    with pytest.raises(ProcessLookupError):
+        os.kill(first, 0)  # the stuck worker is gone, not left running
 
 
-async def test_a_dying_worker_is_reported_and_replaced() -> None:
-    pool = WorkerPool(1)
-    try:
-        with pytest.raises(WorkerLost, match="died"):
-            await pool.call(die, kill_after=30)
-        assert (await pool.call(echo, 1, kill_after=30))[1] == 1
-    finally:
-        pool.close()
+async def test_a_call_queued_behind_a_stuck_one_runs_on_the_replacement(
+    pool_of: Callable[..., WorkerPool],
+) -> None:
+    pool = pool_of(1)
+    stuck = asyncio.create_task(pool.call(hang, 60, kill_after=0.5))
+    await asyncio.sleep(0)  # the stuck call is sent first; the next one waits behind it
+    queued = asyncio.create_task(pool.call(echo, "queued", kill_after=30))
+    with pytest.raises(TimeoutError):
+        await stuck
+    assert (await asyncio.wait_for(queued, 30))[1] == "queued"
 
 
-async def test_an_unreadable_reply_costs_that_worker_only() -> None:
-    pool = WorkerPool(1)
-    try:
-        (pid, _) = await pool.call(echo, 0, kill_after=30)
-        with pytest.raises(WorkerLost):
-            await pool.call(unloadable, kill_after=30)
-        (after, value) = await pool.call(echo, 1, kill_after=30)
-        assert value == 1 and after != pid
-    finally:
-        pool.close()
+async def test_a_dying_worker_is_reported_and_replaced(pool_of: Callable[..., WorkerPool]) -> None:
+    pool = pool_of(1)
+    with pytest.raises(WorkerLost, match="died"):
+        await pool.call(die, kill_after=30)
+    assert (await pool.call(echo, 1, kill_after=30))[1] == 1
 
 
-async def test_an_exception_is_reported_and_the_worker_goes_on() -> None:
-    pool = WorkerPool(1)
-    try:
-        (pid, _) = await pool.call(echo, 0, kill_after=30)
-        with pytest.raises(WorkerError, match="ValueError: no good"):
-            await pool.call(fail, kill_after=30)
-        assert (await pool.call(echo, 0, kill_after=30))[0] == pid
-    finally:
-        pool.close()
+async def test_an_unreadable_reply_costs_that_worker_only(pool_of: Callable[..., WorkerPool]) -> None:
+    pool = pool_of(1)
+    (pid, _) = await pool.call(echo, 0, kill_after=30)
+    with pytest.raises(WorkerLost):
+        await pool.call(unloadable, kill_after=30)
+    (after, value) = await pool.call(echo, 1, kill_after=30)
+    assert value == 1 and after != pid
 
 
-async def test_a_cancelled_caller_does_not_leave_a_reply_for_the_next_one() -> None:
-    pool = WorkerPool(1)
-    try:
-        task = asyncio.create_task(pool.call(hang, 0.5, kill_after=30))
-        await asyncio.sleep(0.2)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        assert (await pool.call(echo, "next", kill_after=30))[1] == "next"
-    finally:
-        pool.close()
+async def test_an_exception_is_reported_and_the_worker_goes_on(pool_of: Callable[..., WorkerPool]) -> None:
+    pool = pool_of(1)
+    (pid, _) = await pool.call(echo, 0, kill_after=30)
+    with pytest.raises(WorkerError, match="ValueError: no good"):
+        await pool.call(fail, kill_after=30)
+    assert (await pool.call(echo, 0, kill_after=30))[0] == pid
+
+
+async def test_a_cancelled_caller_does_not_leave_a_reply_for_the_next_one(
+    pool_of: Callable[..., WorkerPool],
+) -> None:
+    pool = pool_of(1)
+    task = asyncio.create_task(pool.call(hang, 0.5, kill_after=30))
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert (await pool.call(echo, "next", kill_after=30))[1] == "next"
 
 
 async def test_the_initializer_runs_in_every_worker_and_close_stops_them() -> None:
