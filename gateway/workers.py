@@ -129,7 +129,13 @@ class WorkerPool:
             raise RuntimeError("the worker pool is closed")
         if self._started is None:
             self._started = asyncio.get_running_loop().create_task(self._start())
-        await asyncio.shield(self._started)
+        started = self._started
+        try:
+            await asyncio.shield(started)
+        except Exception:
+            if self._started is started:
+                self._started = None  # the next call tries again (a passing fork failure)
+            raise
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append(_Call(fn, args, kill_after, future))
         self._dispatch()
@@ -216,7 +222,7 @@ class WorkerPool:
 
     # --- processes ---------------------------------------------------------------------------
     async def _start(self) -> None:
-        for _ in range(self.size):
+        while len(self._workers) < self.size:
             self._add(await self._spawn())
 
     async def _spawn(self) -> _Worker:

@@ -149,3 +149,23 @@ async def test_the_initializer_runs_in_every_worker_and_close_stops_them() -> No
             os.kill(pid, 0)
     with pytest.raises(RuntimeError):
         await pool.call(echo, 0, kill_after=30)
+
+
+async def test_a_failed_start_is_tried_again_by_the_next_call(
+    pool_of: Callable[..., WorkerPool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = pool_of(2)
+    spawn = pool._spawn
+    failures = [OSError("fork refused")]
+
+    async def flaky() -> object:
+        if failures:
+            raise failures.pop()
+        return await spawn()
+
+    monkeypatch.setattr(pool, "_spawn", flaky)
+    with pytest.raises(OSError, match="fork refused"):
+        await pool.call(echo, 0, kill_after=30)
+    results = await asyncio.gather(*(pool.call(echo, n, kill_after=30) for n in range(6)))
+    assert [v for _, v in results] == list(range(6))
+    assert len({pid for pid, _ in results}) == 2, "the retry started the whole pool, no more"
