@@ -262,8 +262,12 @@ class WorkerPool:
             log.exception("cannot start a classification worker; the pool has one fewer")
 
     def close(self) -> None:
-        """Stop every worker: an idle one exits when its socket closes, a busy one is killed (its
-        message is still ``received`` and is decided again at the next start)."""
+        """Stop every worker: an idle one exits when its socket closes, a busy one is killed.
+
+        Calls not answered yet are cancelled, not failed: a message whose classification is cut
+        short by a stop was not found uninspectable, it stays ``received`` and is decided again
+        at the next start.
+        """
         self._closed = True
         workers, self._workers = self._workers, []
         for worker in workers:
@@ -272,9 +276,8 @@ class WorkerPool:
             if worker.timer is not None:
                 worker.timer.cancel()
             worker.writer.close()
-            for call in (*worker.inflight, *self._pending):
-                if not call.future.done():
-                    call.future.set_exception(WorkerLost("the classification pool was closed"))
+        for call in (*(c for w in workers for c in w.inflight), *self._pending):
+            call.future.cancel()
         self._pending.clear()
         for worker in workers:
             worker.process.join(timeout=0.5)

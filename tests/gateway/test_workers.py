@@ -169,3 +169,19 @@ async def test_a_failed_start_is_tried_again_by_the_next_call(
     results = await asyncio.gather(*(pool.call(echo, n, kill_after=30) for n in range(6)))
     assert [v for _, v in results] == list(range(6))
     assert len({pid for pid, _ in results}) == 2, "the retry started the whole pool, no more"
+
+
+async def test_calls_cut_short_by_close_are_cancelled_not_failed() -> None:
+    """The relay leaves such a message ``received`` (decided again at the next start) instead
+    of treating it as uninspectable."""
+    pool = WorkerPool(1)
+    running = asyncio.create_task(pool.call(hang, 30, kill_after=60))
+    waiting = asyncio.create_task(pool.call(hang, 30, kill_after=60))
+    behind = asyncio.create_task(pool.call(hang, 30, kill_after=60))  # not even sent yet
+    await asyncio.sleep(0.5)
+    started = time.monotonic()
+    pool.close()
+    for task in (running, waiting, behind):
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert time.monotonic() - started < 5, "the busy worker was killed, not waited for"
