@@ -6,9 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from classifiers.model import ScanResult
 from policies import Action, Envelope, HistoryView, evaluate
+from policies.model import is_in_domains
 from tests.policies.helpers import EMPTY, NOW, finding, mail, part, policy_with, rule_yaml, scan, upload
 
 EXT = "sato@partner.example.com"
@@ -565,3 +568,21 @@ def test_not_keeps_no_evidence_of_its_negated_branch(tmp_path: Path) -> None:
     policy = policy_with(tmp_path, rule_yaml("r", "{not: {entity: {type: my_number}}}"))
     (match,) = evaluate(policy, mail(EXT), scan(part(CC)), now=NOW).matches
     assert match.evidence == ()
+
+
+_LABELS = st.sampled_from(["example", "co", "jp", "com", "sub", "a", "mail", ""])
+
+
+@given(
+    st.lists(_LABELS, min_size=0, max_size=5).map(".".join),
+    st.frozensets(st.lists(_LABELS.filter(bool), min_size=1, max_size=3).map(".".join), max_size=4),
+)
+def test_a_domain_is_in_a_list_as_itself_or_under_a_listed_parent(
+    domain: str, listed: frozenset[str]
+) -> None:
+    """The list's own names, or any subdomain of a listed name of two labels or more (never of a
+    bare top-level label such as ``jp``)."""
+    expected = bool(domain) and any(
+        domain == name or ("." in name and domain.endswith("." + name)) for name in listed
+    )
+    assert is_in_domains(domain, listed) == expected
