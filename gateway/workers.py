@@ -260,6 +260,14 @@ class WorkerPool:
             self._add(await self._spawn())
         except Exception:
             log.exception("cannot start a classification worker; the pool has one fewer")
+            if not self._workers and len(self._replacing) <= 1:  # none left, none coming
+                # Fail the waiting calls rather than keep them for ever; the next call starts
+                # the pool afresh.
+                self._started = None
+                while self._pending:
+                    call = self._pending.popleft()
+                    if not call.future.done():
+                        call.future.set_exception(WorkerLost("no classification worker could be started"))
 
     def close(self) -> None:
         """Stop every worker: an idle one exits when its socket closes, a busy one is killed.

@@ -185,3 +185,30 @@ async def test_calls_cut_short_by_close_are_cancelled_not_failed() -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
     assert time.monotonic() - started < 5, "the busy worker was killed, not waited for"
+
+
+async def test_when_no_worker_can_be_started_waiting_calls_fail_and_the_next_starts_again(
+    pool_of: Callable[..., WorkerPool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = pool_of(1)
+    await pool.call(echo, 0, kill_after=30)
+    spawn = pool._spawn
+    gate = asyncio.Event()
+    refused: list[bool] = []
+
+    async def refuse_once() -> object:
+        if not refused:
+            await gate.wait()
+            refused.append(True)
+            raise OSError("fork refused")
+        return await spawn()
+
+    monkeypatch.setattr(pool, "_spawn", refuse_once)
+    with pytest.raises(WorkerLost):
+        await pool.call(die, kill_after=30)
+    waiting = asyncio.create_task(pool.call(echo, 1, kill_after=30))  # no worker to run it yet
+    await asyncio.sleep(0.2)
+    gate.set()  # the replacement fails: nobody is left to run the waiting call
+    with pytest.raises(WorkerLost, match="could be started"):
+        await asyncio.wait_for(waiting, 20)
+    assert (await pool.call(echo, 2, kill_after=30))[1] == 2
