@@ -162,11 +162,14 @@ class Inspector:
             async with asyncio.timeout(limit):
                 return await loop.run_in_executor(self._threads, _scan, raw, self.scan_time)
         except TimeoutError:
-            log.warning("classification exceeded its budget (%.1fs); the worker was stopped", self.scan_time)
+            log.warning("classification exceeded its budget (%.1fs)", self.scan_time)
             return ScanResult(parts=(), records=0, size=len(raw), errors=("scan: time budget exceeded",))
-        except (WorkerLost, WorkerError) as exc:
+        except WorkerLost as exc:
             log.error("classification failed: %s", exc)
             return ScanResult(parts=(), records=0, size=len(raw), errors=(f"scan: worker crashed ({exc})",))
+        except WorkerError as exc:  # scan_message does not raise; if it ever does, say so
+            log.error("classification raised: %s", exc)
+            return ScanResult(parts=(), records=0, size=len(raw), errors=(f"scan: {exc}",))
 
     async def inspect(
         self,
