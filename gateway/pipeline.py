@@ -140,6 +140,9 @@ class Inspector:
     ) -> None:
         self.policies = policies
         self.scan_time = scan_time
+        #: How long a classification may take at most: scan_message keeps to ``scan_time``
+        #: itself; a worker still busy after twice that and 5 s more is stuck (and killed).
+        self.time_limit = 2 * scan_time + 5
         self.reload_interval = reload_interval
         self._next_reload = time.monotonic() + reload_interval
         self._pool: WorkerPool | None = (
@@ -152,8 +155,7 @@ class Inspector:
         )
 
     async def classify(self, raw: bytes) -> ScanResult:
-        # scan_message keeps to the budget itself; past twice that the worker is stuck (killed).
-        limit = 2 * self.scan_time + 5
+        limit = self.time_limit
         try:
             if self._pool is not None:
                 result: ScanResult = await self._pool.call(_scan, raw, self.scan_time, kill_after=limit)

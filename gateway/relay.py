@@ -146,7 +146,7 @@ class Relay:
         client sends it again later (to this instance after a restart, or to another)."""
         self.closing = True
         if self._receiving:
-            budget = drain if drain is not None else 2 * self.config.scan.time + 5
+            budget = drain if drain is not None else self.inspector.time_limit
             _, late = await asyncio.wait(set(self._receiving), timeout=budget)
             if late:
                 log.warning(

@@ -117,12 +117,13 @@ class DataBody:
         what reading up to and including the next ``.CRLF`` gives."""
         if self.done:
             raise ValueError("the body has ended")
-        if (self._tail + piece)[-5:] == b"\r\n.\r\n":
+        end = (self._tail + piece[-5:])[-5:]  # the last bytes of the stream so far
+        if end == b"\r\n.\r\n":
             piece = piece[:-3]  # the dot line ends the body; the CRLF before it is the body's
             self.done = True
         if not piece:
             return
-        self._tail = (self._tail + piece)[-2:]
+        self._tail = (self._tail + piece[-2:])[-2:]
         if self.state is not self.NOMINAL:
             return  # refused: only the end is looked for
         over_size = None

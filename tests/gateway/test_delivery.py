@@ -163,7 +163,7 @@ async def test_transaction_sends_wire_form_as_is_and_rewrites_anything_else(sink
         wire = b"Subject: a\r\n\r\n.one\r\ntwo\r\n"
         bare = b"Subject: b\n\n.one\rtwo"
         for data in (wire, bare):
-            assert await transaction(client, SENDER, ["x@example.co.jp"], data, []) == {}
+            assert await transaction(client, SENDER, ["x@example.co.jp"], data) == {}
     finally:
         await client.quit()
     assert [m.data for m in sink.messages] == [wire, b"Subject: b\r\n\r\n.one\r\ntwo\r\n"]
