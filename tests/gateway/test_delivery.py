@@ -170,6 +170,23 @@ async def test_transaction_sends_wire_form_as_is_and_rewrites_anything_else(sink
     assert [m.mail_options for m in sink.messages] == [["SIZE=25"], ["SIZE=25"]]
 
 
+async def test_transaction_declares_8bit_bodies_and_international_addresses(sink: Sink) -> None:
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=sink.port, start_tls=False)
+    await client.connect()
+    eight_bit = "Subject: a\r\n\r\n本文\r\n".encode()
+    plain = b"Subject: b\r\n\r\nx\r\n"
+    try:
+        await transaction(client, SENDER, ["x@example.co.jp"], eight_bit)
+        await transaction(client, "山田@example.co.jp", ["x@example.co.jp"], plain)
+    finally:
+        await client.quit()
+    assert [m.mail_options for m in sink.messages] == [
+        [f"SIZE={len(eight_bit)}", "BODY=8BITMIME"],
+        [f"SIZE={len(plain)}", "SMTPUTF8"],
+    ]
+    assert sink.messages[1].mail_from == "山田@example.co.jp"
+
+
 @given(st.binary(max_size=40).map(lambda b: b.translate(bytes.maketrans(b"abc", b"\r\n."))))
 def test_wire_size_is_the_length_aiosmtplib_sends(data: bytes) -> None:
     assert wire_size(data) == len(normalize_message_line_endings(data))
