@@ -1,0 +1,39 @@
+"""Hostile input at several MiB of each shape (tests/fuzz/shapes.py): every scan returns within
+twice its budget, never raises, and keeps the My Number planted before the trouble.
+
+The atheris harness in tests/fuzz/ (``make fuzz``) runs the same shapes, sized and mixed by the
+fuzzer, for as long as one likes.
+"""
+
+from __future__ import annotations
+
+import time
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from classifiers import Limits, scan_bytes, scan_message
+from tests.fuzz import shapes
+
+BUDGET = 1.0
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+@given(shape=st.sampled_from(shapes.SHAPES), mib=st.integers(min_value=1, max_value=6), as_file=st.booleans())
+def test_each_hostile_shape_is_bounded_and_keeps_what_was_found(shape: str, mib: int, as_file: bool) -> None:
+    limits = Limits(max_seconds=BUDGET)
+    if as_file and shape in shapes.FILES:
+        name, build = shapes.FILES[shape]
+        data = build(mib)
+        started = time.monotonic()
+        result = scan_bytes(data, name, limits)
+    else:
+        data = shapes.message(shape, mib)
+        started = time.monotonic()
+        result = scan_message(data, limits)
+    took = time.monotonic() - started
+    assert took <= 2 * BUDGET, f"{shape} at {mib} MiB took {took:.2f}s"
+    assert any(f.normalized == shapes.PLANTED_DIGITS for f in result.findings), (shape, result.truncated)
+    assert not result.errors or not result.fully_inspected
