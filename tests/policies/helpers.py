@@ -58,6 +58,7 @@ def part(
     encrypted: bool = False,
     truncated: tuple[str, ...] = (),
     records: int = 0,
+    type_mismatch: tuple[str, ...] = (),
 ) -> PartResult:
     return PartResult(
         location=location or (filename if filename else kind),
@@ -69,6 +70,7 @@ def part(
         encrypted=encrypted,
         findings=findings,
         records=records,
+        type_mismatch=type_mismatch,
     )
 
 
