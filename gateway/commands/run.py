@@ -96,6 +96,8 @@ async def serve(config: Config, *, demo: bool, stop: asyncio.Event, with_ui: boo
         scan_time=config.scan.time,
         workers=config.scan.worker_count,
         reload_interval=config.policy.reload_interval,
+        memory=config.scan.memory_bytes,
+        slow_slots=config.scan.slow_slot_count,
     )
     relay = Relay(config, store, inspector)
     scheduler = Scheduler(relay, interval=config.scheduler.interval)

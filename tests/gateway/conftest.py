@@ -220,7 +220,11 @@ class Gateway:
 async def start_gateway(config: Config) -> Gateway:
     store = await open_store(config.store)
     inspector = Inspector(
-        PolicyHolder(config.policy.path), scan_time=config.scan.time, workers=config.scan.worker_count
+        PolicyHolder(config.policy.path),
+        scan_time=config.scan.time,
+        workers=config.scan.worker_count,
+        memory=config.scan.memory_bytes,
+        slow_slots=config.scan.slow_slot_count,
     )
     relay = Relay(config, store, inspector)
     scheduler = Scheduler(relay, interval=config.scheduler.interval)
