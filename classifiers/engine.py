@@ -22,7 +22,7 @@ from types import ModuleType
 
 import regex
 
-from classifiers.detectors import all_detectors
+from classifiers.detectors import all_detectors, on_refresh
 from classifiers.detectors._base import Document, compile_with_lists, to_finding
 from classifiers.limits import Deadline
 from classifiers.model import PERSONAL_TYPES, Finding, Part, PartResult, ScanResult
@@ -121,6 +121,9 @@ class Engine:
 @lru_cache(maxsize=1)
 def default_engine() -> Engine:
     return Engine(all_detectors())
+
+
+on_refresh(default_engine.cache_clear)
 
 
 #: Identifiers a person usually has several of (TEL, FAX and mobile in one signature): they

@@ -77,6 +77,8 @@ from classifiers.detectors._table import column_header
 from classifiers.model import Explanation, Finding
 
 ENTITY_TYPE = "person_name"
+#: Identifies or describes a natural person: counts towards ``records``.
+PERSONAL = True
 
 _HAN = r"\p{Han}々〆ヶ"
 _KATA = r"\p{Katakana}ー"
