@@ -174,3 +174,13 @@ def column_header(doc: Document, pos: int) -> str | None:
     """The header of the table column that contains offset ``pos``, if any."""
     cell = column_cell(doc, pos)
     return None if cell is None else cell[0]
+
+
+def row_headers(doc: Document, pos: int) -> tuple[str, ...]:
+    """The header cells of the table whose row contains offset ``pos`` (empty outside tables)."""
+    layout = _layout(doc)
+    if not layout.tables:
+        return ()
+    i = bisect.bisect_right(layout.starts, pos) - 1
+    header = layout.headers[i] if 0 <= i < len(layout.headers) else None
+    return () if header is None else header[1]
