@@ -24,8 +24,8 @@ import regex
 
 from classifiers.detectors import all_detectors
 from classifiers.detectors._base import Document, compile_with_lists, to_finding
-from classifiers.limits import Deadline
 from classifiers.holders import assign_holders, count_organisations, count_people
+from classifiers.limits import Deadline
 from classifiers.model import Finding, Part, PartResult, ScanResult
 from classifiers.normalize import normalize
 

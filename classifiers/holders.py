@@ -38,7 +38,15 @@ from classifiers.normalize import Normalized
 
 #: Types only a natural person has.
 PERSON_ONLY = frozenset(
-    {"my_number", "person_name", "passport_number", "drivers_license", "pension_number", "date_of_birth", "credit_card"}
+    {
+        "my_number",
+        "person_name",
+        "passport_number",
+        "drivers_license",
+        "pension_number",
+        "date_of_birth",
+        "credit_card",
+    }
 )
 #: Contact data that may be a person's or an organisation's.
 CONTACT_TYPES = PERSONAL_TYPES - PERSON_ONLY
@@ -53,9 +61,13 @@ _ROLE_MAILBOX = regex.compile(
     r"|unsubscribe|marketing|event|events|seminar|henshu|editor|unko|team|staff|center|centre)(?:[._-]?\w{0,12})?$"
 )
 #: A column that holds an organisation's contact data.
-_ORG_COLUMN = regex.compile(r"(?i)代表|本社|本店|所在地|会社|法人|事業所|店舗|窓口|部署|事務局|company|office|head")
+_ORG_COLUMN = regex.compile(
+    r"(?i)代表|本社|本店|所在地|会社|法人|事業所|店舗|窓口|部署|事務局|company|office|head"
+)
 #: A column that names the organisation of each row, and one that names a person.
-_ORG_NAME_COLUMN = regex.compile(r"(?i)会社名|社名|取引先|仕入先|得意先|法人名|企業名|店舗名|店名|事業者|団体名|company|vendor|supplier")
+_ORG_NAME_COLUMN = regex.compile(
+    r"(?i)会社名|社名|取引先|仕入先|得意先|法人名|企業名|店舗名|店名|事業者|団体名|company|vendor|supplier"
+)
 _PERSON_COLUMN = regex.compile(r"(?i)氏名|名前|担当者|受取人|会員名|顧客名|お客様名|契約者|申込者|宛名|name")
 #: Words that name an organisation or one of its units.
 _ORG_WORDS = regex.compile(
@@ -66,7 +78,9 @@ _ORG_WORDS = regex.compile(
     r"|発行元|配信元|発行者|お問い合わせ|お問合せ|問い合わせ先"
 )
 #: A label right before a value that says it is an organisation's (代表, 本社所在地, 会場).
-_ORG_LABEL = regex.compile(r"(?:代表|本社|本店|所在地|会場|店舗|受付|窓口|事務局|センター|支店|営業所)[^\n]{0,6}$")
+_ORG_LABEL = regex.compile(
+    r"(?:代表|本社|本店|所在地|会場|店舗|受付|窓口|事務局|センター|支店|営業所)[^\n]{0,6}$"
+)
 _BLOCK_LINES = 8  # a block is at most this many lines either side of the value
 
 
@@ -106,7 +120,9 @@ def assign_holders(text: str, findings: Sequence[Finding]) -> list[Finding]:
     """Each finding with ``holder`` and ``holder_reason`` set (non-personal types unchanged)."""
     if not any(f.type in CONTACT_TYPES for f in findings):
         return [
-            replace(f, holder="person", holder_reason=f"{f.type} identifies a person") if f.type in PERSON_ONLY else f
+            replace(f, holder="person", holder_reason=f"{f.type} identifies a person")
+            if f.type in PERSON_ONLY
+            else f
             for f in findings
         ]
     # Offsets of findings are into the original text: tables are read on it as written.
@@ -129,7 +145,9 @@ def assign_holders(text: str, findings: Sequence[Finding]) -> list[Finding]:
     return out
 
 
-def _contact_holder(f: Finding, doc: Document, layout: _Layout, names_by_line: dict[int, int]) -> tuple[str, str]:
+def _contact_holder(
+    f: Finding, doc: Document, layout: _Layout, names_by_line: dict[int, int]
+) -> tuple[str, str]:
     if f.type == "phone_number" and _phone_digits(f.normalized or f.value).startswith(_FREE_DIAL):
         return "organisation", "free-dial number"
     if f.type == "email_address":
@@ -159,6 +177,12 @@ def _contact_holder(f: Finding, doc: Document, layout: _Layout, names_by_line: d
     m = _ORG_WORDS.search(layout.lines_text(first, last))
     if m:
         return "organisation", f"in an organisation's contact block ({m.group(0)})"
+    # Paragraphs one line each (HTML <p>): the lines just above head the same contact block.
+    above = [k for k in range(max(0, first - 4), first) if layout.lines_text(k, k).strip()][-2:]
+    if above and not any(names_by_line.get(k) for k in above):
+        m = _ORG_WORDS.search(layout.lines_text(above[0], above[-1]))
+        if m:
+            return "organisation", f"under an organisation's name ({m.group(0)})"
     return "person", "no organisation named"
 
 

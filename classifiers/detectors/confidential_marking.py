@@ -64,10 +64,12 @@ PUBLIC_LABEL_SCORE = 0.2
 #: Brackets that set a marking apart as a stamp; quotation marks (「」『』) only quote a word.
 _OPEN = "【〔([［<〈《"
 _CLOSE = "】〕)]］>〉》"
-_QUOTES = "「」『』\"“”"
+_QUOTES = '「」『』"“”'
 _PUBLIC_LABELS = regex.compile(r"(?i)^(?:public|公開|一般公開|general|一般|non-business|personal|個人用)$")
 #: What may precede a marking at the start of a line (bullets, brackets, a label such as 区分:).
-_LINE_HEAD = regex.compile(r"(?:^|\n)[\s\p{P}\p{S}]*(?:(?:機密)?区分|分類|取扱区分|Classification|Label)?[\s:：]*$")
+_LINE_HEAD = regex.compile(
+    r"(?:^|\n)[\s\p{P}\p{S}]*(?:(?:機密)?区分|分類|取扱区分|Classification|Label)?[\s:：]*$"
+)
 #: What may follow a marking that heads a line: the line's end, a space, a separator.
 _HEAD_TAIL = regex.compile(r"(?:$|\n|[\s\p{P}\p{S}])")
 #: A sentence that declares the document itself restricted (本資料は社外秘です, 社外秘につき).
@@ -75,7 +77,9 @@ _DECLARED_BEFORE = regex.compile(
     r"(?:本|この|当|添付の?|下記の?|以下の?|上記の?)(?:資料|文書|書類|メール|ファイル|データ|内容|情報|議事録|報告書|ページ)"
     r"[^。\n]{0,10}?(?:は|を)[^。\n]{0,4}$"
 )
-_DECLARED_AFTER = regex.compile(r"^(?:扱い|につき|のため|です|とします|とする|として(?:取り?扱|管理)|で(?:お願い|願い))")
+_DECLARED_AFTER = regex.compile(
+    r"^(?:扱い|につき|のため|です|とします|とする|として(?:取り?扱|管理)|で(?:お願い|願い))"
+)
 _DECLARED_BEFORE_EN = regex.compile(
     r"(?i)\b(?:this|the attached|attached)\s+(?:deck|document|e-?mail|file|material|presentation|memo|report|message)"
     r"\s+(?:is|are)\s+$"
@@ -101,7 +105,9 @@ def _declared(doc: Document, start: int, end: int) -> bool:
     """Whether a sentence declares the document itself restricted (本資料は社外秘です)."""
     before = doc.before(start, 40)
     return bool(
-        _DECLARED_BEFORE.search(before) or _DECLARED_BEFORE_EN.search(before) or _DECLARED_AFTER.match(doc.after(end, 8))
+        _DECLARED_BEFORE.search(before)
+        or _DECLARED_BEFORE_EN.search(before)
+        or _DECLARED_AFTER.match(doc.after(end, 8))
     )
 
 

@@ -175,7 +175,8 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
             continue
         context = find_context(doc, start, end, _CONTEXT, before=40, after=20)
         if not context and (
-            is_labelled_as(doc, start, end, _NEGATIVE) or (len(value) == 13 and corporate_number.is_valid(value))
+            is_labelled_as(doc, start, end, _NEGATIVE)
+            or (len(value) == 13 and corporate_number.is_valid(value))
         ):
             continue
         taken = end

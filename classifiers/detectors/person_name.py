@@ -74,6 +74,7 @@ import regex
 
 from classifiers.detectors._base import Document, Hit, scan_with, words_pattern
 from classifiers.detectors._table import column_header
+from classifiers.detectors._vocab import lines as _vocabulary_lines
 from classifiers.model import Explanation, Finding
 
 ENTITY_TYPE = "person_name"
@@ -89,10 +90,16 @@ def load(name: str) -> frozenset[str]:
     return frozenset(line for line in text.splitlines() if line)
 
 
+def load_vocabulary(name: str) -> frozenset[str]:
+    return frozenset(_vocabulary_lines(name))
+
+
 def _hiragana(katakana: Iterable[str]) -> frozenset[str]:
     return frozenset("".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in k) for k in katakana)
 
 
+#: Words of two or three kanji that are never a name on their own (関連, 中心, 多大, 文章, 一連).
+COMMON_WORDS = load_vocabulary("common_words.txt")
 SURNAMES = load("surnames.txt")
 GIVEN_NAMES = load("given_names.txt")
 SURNAMES_KANA = load("surnames_kana.txt") | _hiragana(load("surnames_kana.txt"))
@@ -109,6 +116,7 @@ SURNAME_HONORIFIC_SCORE = 0.85
 SURNAME_TITLE_SCORE = 0.7
 UNKNOWN_SCORE = 0.6
 ROMAJI_CONTEXT_SCORE = 0.9
+CELL_SCORE = 0.9  # a whole cell under a name column (氏名, お届け先氏名...)
 READING_SCORE = 0.45  # a reading or Latin spelling next to the kanji name: reported, not counted
 
 #: Honorifics written in kanji end the kanji run (田中様), as do job titles (田中部長); kana
@@ -203,10 +211,20 @@ _BRANCHES = (
     + _ROMAJI_CUE
     + r"(?![A-Za-z])).)",
 )
-PATTERN = rf"(?=[{_HAN}A-Z]|{_KATA_FIRST}|{_HIRA_FIRST})(?:" + "|".join(_BRANCHES) + ")"
+#: A whole table cell of kana or kanji (two words at most): a name when its column header says
+#: so (氏名, フリガナ...), whatever the dictionary knows. Zero-width, so that it hides nothing
+#: from the other branches; :func:`_cell` decides.
+_CELL_BRANCH = (
+    rf"(?m)(?:^|(?<=[\t,]))\"?(?=(?P<person_name_c>[{_HAN}\p{{Katakana}}\p{{Hiragana}}ー・]{{1,10}}"
+    rf"(?: [{_HAN}\p{{Katakana}}\p{{Hiragana}}ー]{{1,10}})?)\"?(?:[\t,\r\n]|$))"
+)
+_ALL_BRANCHES: tuple[str, ...] = (_CELL_BRANCH, *_BRANCHES)
+PATTERN = (
+    rf"(?:{_CELL_BRANCH}|(?=[{_HAN}A-Z]|{_KATA_FIRST}|{_HIRA_FIRST})(?:" + "|".join(_BRANCHES) + "))"
+)
 #: The same candidates as ``PATTERN``, one pass per branch: the ``regex`` module skips ahead to
 #: a possible start only within one pattern, and the alternation costs about twice the sum.
-PASSES = _BRANCHES
+PASSES = _ALL_BRANCHES
 PRIORITY = 90
 
 
@@ -416,6 +434,14 @@ _NAME_END = regex.compile(
 )
 
 
+#: A surname introducing its writer: 総務の福田です, 保険サービスの宮本でございます.
+_SELF_INTRODUCTION = regex.compile(r"(?:です|でございます|と申します)")
+#: A title before a surname: 代表取締役社長の前川は, 担当の佐藤が.
+_TITLE_BEFORE = regex.compile(
+    r"(?:社長|会長|部長|課長|係長|室長|所長|支店長|取締役|代表|担当|教授|理事長|院長)の$"
+)
+
+
 def _kana_given(doc: Document, pos: int, particles: bool = False) -> tuple[int, bool] | None:
     """A given name written in hiragana (さゆり) or kana + a name kanji (くみ子) at ``pos``,
     ending where a name ends (or, with ``particles``, before a particle: 佐藤 さくらです):
@@ -510,14 +536,33 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
     if run_end < len(doc.text) and _HAN_CHAR.match(doc.text, run_end):
         return  # a run too long to be a name
     word, role, hon = strip_tail(run)
-    if not word or _given_after_surname(doc, start, word):
+    if not word or _given_after_surname(doc, start, word) or word in COMMON_WORDS or word.endswith("円"):
         return
     if start and doc.text[start - 1] in _HONORIFIC_PREFIX:
         return
     second = match.group("person_name_k2")
     if second is not None:
-        yield from _kanji_spaced(match, doc, run, second)
-        return
+        _, second_role, second_hon = strip_tail(second)
+        if strip_tail(second)[0] or not (second_role or second_hon) or word in SURNAMES:
+            yield from _kanji_spaced(match, doc, run, second)
+            return
+        role, hon = role or second_role, hon or second_hon  # 伊藤舞 様: the run, then its honorific
+    elif not role and not hon and word in SURNAMES and word not in COMMON_SINGLE:
+        context: tuple[str, ...]
+        intro = _SELF_INTRODUCTION.match(doc.text, run_end)
+        titled = _TITLE_BEFORE.search(doc.before(start, 8))
+        if (intro and (start == 0 or doc.text[start - 1] in "の、 \n")) or titled:
+            context = ("self-introduction",) if intro else (titled.group(0) if titled else "",)
+            yield _hit(
+                start,
+                run_end,
+                SURNAME_HONORIFIC_SCORE,
+                word,
+                "surname (dictionary)",
+                SURNAME_HONORIFIC_SCORE,
+                context,
+            )
+            return
     if word == run and word in SURNAMES and word not in COMMON_SINGLE:
         given = _kana_given(doc, run_end)  # 山本さゆり, 山本くみ子: the given name in kana
         if given is not None:
@@ -718,9 +763,56 @@ def _romaji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
     yield _hit(start, end, score, normalized, pattern, FULL_SCORE, context)
 
 
+#: Column headers that name a person in every cell below, and the readings among them.
+_NAME_COLUMN = regex.compile(
+    r"(?i)氏名|名前|お名前|name|フリガナ|ふりがな|カナ|かな|よみ|受取人|会員名|顧客名|契約者|申込者|宛名|担当者"
+)
+_READING_COLUMN = regex.compile(r"(?i)フリガナ|ふりがな|カナ|かな|よみ|読み|kana")
+#: Headers of columns that name an organisation, even with 名/カナ in them (取引先名カナ).
+_ORG_COLUMN = regex.compile(
+    r"会社|取引先|仕入先|得意先|社名|法人|企業|店|部署|団体|事業者|施設|銀行|支店|company|vendor"
+)
+_ORG_IN_CELL = regex.compile(
+    r"株式|有限|合同会社|会社|法人|組合|協会|カブシキ|ユウゲン|ガイシャ|ガイシヤ|[部課店局]$"
+)
+
+
+def _name_header(doc: Document, pos: int) -> str | None:
+    header = column_header(doc, pos)
+    if header is None or not _NAME_COLUMN.search(header) or _ORG_COLUMN.search(header):
+        return None
+    return header
+
+
+def _in_name_column(doc: Document, pos: int) -> bool:
+    return _name_header(doc, pos) is not None
+
+
+def _cell(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
+    """A whole cell under a name column: the name as written, whatever the dictionary knows."""
+    start, end = match.span("person_name_c")
+    header = _name_header(doc, start)
+    if header is None:
+        return
+    value = match.group("person_name_c")
+    if len(value.replace(" ", "")) < 2 or _ORG_IN_CELL.search(value) or value in NOT_NAMES:
+        return
+    normalized = value.replace(" ", "")
+    context = (f"column {header}",)
+    if _READING_COLUMN.search(header) and not regex.search(rf"[{_HAN}]", value):
+        pattern = "cell under a name column, reading of the name on its row"
+        yield _hit(start, end, READING_SCORE, normalized, pattern, READING_SCORE, context)
+        return
+    yield _hit(start, end, CELL_SCORE, normalized, "cell under a name column", CELL_SCORE, context)
+
+
 def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
     # A match comes from PATTERN or from one of PASSES, which has only its branch's groups.
     groups = match.re.groupindex
+    if "person_name_c" in groups and match.group("person_name_c") is not None:
+        return _cell(match, doc)
+    if _in_name_column(doc, match.start()):
+        return ()  # the cell branch reads it whole
     if "person_name_k" in groups and match.group("person_name_k") is not None:
         hits = _kanji(match, doc)
     elif ("person_name_kk" in groups and match.group("person_name_kk") is not None) or (

@@ -34,9 +34,9 @@ import csv
 import io
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 
@@ -157,7 +157,7 @@ def _render_eml(meta: dict[str, str], body: str) -> tuple[bytes, list[Entity]]:
     msg["From"] = "sender@example.co.jp"
     msg["To"] = "recipient@example.net"
     msg["Subject"] = subject
-    msg["Date"] = format_datetime(datetime(2025, 3, 17, 9, 30, tzinfo=timezone.utc))
+    msg["Date"] = format_datetime(datetime(2025, 3, 17, 9, 30, tzinfo=UTC))
     msg["Message-ID"] = "<harder-corpus@example.co.jp>"
     charset = meta.get("charset", "utf-8")
     msg.set_content(text, charset=charset, cte="base64" if charset == "utf-8" else "7bit")
@@ -168,8 +168,8 @@ def _render_csv(meta: dict[str, str], body: str) -> tuple[bytes, list[Entity]]:
     rows = list(csv.reader(io.StringIO(body.strip("\n") + "\n")))
     plain_rows, truth = _label_rows(rows, _columns(meta.get("columns", "")))
     out = io.StringIO()
-    quoting = csv.QUOTE_ALL if body.lstrip().startswith('"') else csv.QUOTE_MINIMAL
-    writer = csv.writer(out, quoting=quoting, lineterminator="\r\n")
+    quote_all = body.lstrip().startswith('"')
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL, lineterminator="\r\n")
     writer.writerows(plain_rows)
     return out.getvalue().encode(meta.get("encoding", "utf-8-sig")), truth
 
@@ -223,7 +223,9 @@ def _render_docx(meta: dict[str, str], body: str) -> tuple[bytes, list[Entity]]:
 
 def _render_html(meta: dict[str, str], body: str) -> tuple[bytes, list[Entity]]:
     blocks, truth = _labelled_blocks(body, _columns(meta.get("columns", "")))
-    html = ['<!DOCTYPE html>\n<html lang="ja"><head><meta charset="utf-8"><title>document</title></head><body>']
+    html = [
+        '<!DOCTYPE html>\n<html lang="ja"><head><meta charset="utf-8"><title>document</title></head><body>'
+    ]
     for block in blocks:
         if isinstance(block, str):
             if block.strip():
