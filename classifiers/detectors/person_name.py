@@ -785,7 +785,12 @@ def _name_header(doc: Document, pos: int) -> str | None:
 
 
 def _in_name_column(doc: Document, pos: int) -> bool:
-    return _name_header(doc, pos) is not None
+    """Whether the cell branch reads the cell at ``pos`` (tab- or comma-separated rows only:
+    PDF layout text splits cells by runs of spaces, where the dictionary branches decide)."""
+    line_start = doc.text.rfind("\n", 0, pos) + 1
+    line_end = doc.text.find("\n", pos)
+    line = doc.text[line_start : line_end if line_end >= 0 else len(doc.text)]
+    return ("\t" in line or "," in line) and _name_header(doc, pos) is not None
 
 
 def _cell(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
