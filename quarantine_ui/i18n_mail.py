@@ -34,6 +34,9 @@ STATE_NAMES = {
     "quarantined": ("隔離中", "Quarantined"),
     "deleted": ("削除済み", "Deleted"),
     "refused": ("送信拒否", "Refused"),
+    "passed": ("アップロード許可済み", "Passed"),
+    "approved": ("承認済み", "Approved"),
+    "expired": ("期限切れ", "Expired"),
 }
 ACTION_NAMES = {
     "deliver": ("送信", "deliver"),

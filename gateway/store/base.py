@@ -4,7 +4,8 @@ Every backend (the embedded SQLite + spool files default in :mod:`gateway.store.
 backend for several gateway instances in :mod:`gateway.store.redis`) implements :class:`Store` and
 passes the same contract tests (``tests/gateway/test_store_contract.py``).
 
-Life cycle (``/work/shared/design.md``)::
+Items are of two kinds (:class:`ItemKind`), each with its life cycle (``/work/shared/design.md``).
+A message (``mail``)::
 
     received ─decide─> delivering ──> delivered
         │                  └─> deferred (retry, backoff) ──> delivering | bounced
@@ -12,6 +13,18 @@ Life cycle (``/work/shared/design.md``)::
         ├──> pending_approval ──> delivering | rejected | quarantined (timeout escalation)
         ├──> quarantined ──> delivering | deleted
         └──> refused (550 in the SMTP session; the raw message is removed)
+
+An upload (``upload``) is kept, approved, quarantined and audited like a message but never
+delivered: the proxy passes the request on or refuses it, and the spooled content stays for the
+reviewers. An approval lets the same content from the same user to the same destination pass
+until it expires::
+
+    received ─decide─> passed                      (the proxy let the request through)
+        ├──> refused                               (403; the content is removed)
+        ├──> held (release_at) ──> approved | expired      (coaching: the user may go on)
+        ├──> pending_approval ──> approved | rejected | quarantined (timeout escalation)
+        ├──> quarantined ──> approved | deleted
+        └──  approved (expires_at) ──> expired     (validity over or uses spent)
 
 ``delivering`` means *to be delivered now*. A message in ``delivering`` (or ``received``) is
 owned by a worker through a lease (``owner``, ``lease_until``). The process that moves a message
@@ -32,13 +45,22 @@ Errors (a small tree, rooted in builtins)::
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import secrets
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
+
+
+class ItemKind(StrEnum):
+    """What an item in the store is: a message through the relay, or an upload through the proxy."""
+
+    MAIL = "mail"
+    UPLOAD = "upload"
 
 
 class State(StrEnum):
@@ -54,11 +76,14 @@ class State(StrEnum):
     QUARANTINED = "quarantined"
     DELETED = "deleted"
     REFUSED = "refused"
+    PASSED = "passed"
+    APPROVED = "approved"
+    EXPIRED = "expired"
 
 
 _S = State
 
-#: Every allowed transition; anything else raises :class:`InvalidTransition`.
+#: Every allowed transition of a message; anything else raises :class:`InvalidTransition`.
 ALLOWED: Mapping[State, frozenset[State]] = {
     _S.RECEIVED: frozenset(
         {_S.DELIVERING, _S.HELD, _S.PENDING_APPROVAL, _S.QUARANTINED, _S.REFUSED},
@@ -76,14 +101,48 @@ ALLOWED: Mapping[State, frozenset[State]] = {
     _S.REFUSED: frozenset(),
 }
 
-#: States with no way out.
-TERMINAL: frozenset[State] = frozenset(s for s, nxt in ALLOWED.items() if not nxt)
+#: Every allowed transition of an upload. No state leads to ``delivering``: an upload is never
+#: delivered by the gateway.
+UPLOAD_ALLOWED: Mapping[State, frozenset[State]] = {
+    _S.RECEIVED: frozenset({_S.PASSED, _S.REFUSED, _S.HELD, _S.PENDING_APPROVAL, _S.QUARANTINED}),
+    _S.HELD: frozenset({_S.APPROVED, _S.EXPIRED}),
+    _S.PENDING_APPROVAL: frozenset({_S.APPROVED, _S.REJECTED, _S.QUARANTINED}),
+    _S.QUARANTINED: frozenset({_S.APPROVED, _S.DELETED}),
+    _S.APPROVED: frozenset({_S.EXPIRED}),
+    _S.PASSED: frozenset(),
+    _S.REFUSED: frozenset(),
+    _S.REJECTED: frozenset(),
+    _S.DELETED: frozenset(),
+    _S.EXPIRED: frozenset(),
+}
+
+#: The life cycle of each kind of item.
+LIFECYCLE: Mapping[ItemKind, Mapping[State, frozenset[State]]] = {
+    ItemKind.MAIL: ALLOWED,
+    ItemKind.UPLOAD: UPLOAD_ALLOWED,
+}
+
+#: States with no way out (for every kind that has them).
+TERMINAL: frozenset[State] = frozenset(
+    s for cycle in LIFECYCLE.values() for s, nxt in cycle.items() if not nxt
+)
+assert not any(s in TERMINAL for cycle in LIFECYCLE.values() for s, nxt in cycle.items() if nxt), (
+    "a state must be terminal for every kind or for none"
+)
 
 #: Entering these removes the raw message from the spool (no body kept).
 DISCARDS_RAW: frozenset[State] = frozenset({State.REFUSED, State.DELETED})
 
 #: States that need a live worker; :meth:`Store.recover` takes them over after a crash.
 ACTIVE: frozenset[State] = frozenset({State.RECEIVED, State.DELIVERING})
+
+#: The time field that makes an item in a state due (:meth:`Store.due`), for every kind.
+TIMER_FIELD: Mapping[State, str] = {
+    State.HELD: "release_at",
+    State.DEFERRED: "next_attempt_at",
+    State.PENDING_APPROVAL: "expires_at",
+    State.APPROVED: "expires_at",
+}
 
 #: States an operator may release into ``delivering``.
 RELEASABLE: frozenset[State] = frozenset({State.HELD, State.QUARANTINED, State.PENDING_APPROVAL})
@@ -103,6 +162,9 @@ UPDATABLE: frozenset[str] = frozenset(
         "meta",
     }
 )
+
+#: A body to spool: the bytes, or the path of a file holding them.
+Body = bytes | os.PathLike[str]
 
 #: Default lease of a worker on a message it owns, in seconds; renew by claiming again.
 DEFAULT_LEASE = 600.0
@@ -129,19 +191,62 @@ class SpoolCorrupt(StoreError):
     transient = False
 
 
-def check_transition(current: State, to: State) -> None:
-    """Raise :class:`InvalidTransition` unless ``current -> to`` is in :data:`ALLOWED`."""
-    if to not in ALLOWED[current]:
-        raise InvalidTransition(f"{current.value} -> {to.value} is not an allowed transition")
+def check_transition(current: State, to: State, kind: ItemKind = ItemKind.MAIL) -> None:
+    """Raise :class:`InvalidTransition` unless ``current -> to`` is in the kind's life cycle.
+
+    >>> check_transition(State.RECEIVED, State.PASSED, ItemKind.UPLOAD)
+    >>> check_transition(State.RECEIVED, State.PASSED)
+    Traceback (most recent call last):
+    ...
+    gateway.store.base.InvalidTransition: received -> passed is not an allowed transition (mail)
+    """
+    if to not in LIFECYCLE[kind].get(current, frozenset()):
+        raise InvalidTransition(f"{current.value} -> {to.value} is not an allowed transition ({kind.value})")
+
+
+@dataclass(frozen=True)
+class UploadFacts:
+    """What the proxy knows about an upload, kept in the item's ``meta["upload"]``.
+
+    ``service`` names the service module (``google_drive``, ``box``, ``microsoft_graph``,
+    ``dropbox``, ``slack``, ``generic``); ``destination`` is what the request shows of where the
+    file goes (folder, channel), for reviewers; never a URL with tokens in it.
+
+    >>> f = UploadFacts(service="box", host="upload.box.com", filename="顧客.csv", tenant="12345")
+    >>> UploadFacts.from_meta({"upload": f.to_meta()}) == f
+    True
+    """
+
+    service: str
+    host: str
+    filename: str
+    content_type: str = ""
+    tenant: str | None = None
+    sharing_scope: str | None = None
+    destination: str = ""
+
+    def to_meta(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any]) -> UploadFacts | None:
+        found = meta.get("upload")
+        if not isinstance(found, Mapping):
+            return None
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in found.items() if k in names})
 
 
 @dataclass(frozen=True)
 class MessageRecord:
-    """One queued message. Times are timezone-aware UTC ``datetime``\\ s.
+    """One item in the store: a queued message, or an upload (``kind``). Times are
+    timezone-aware UTC ``datetime``\\ s.
 
     ``decision`` is the policy's ``Decision.to_dict()``, ``scan`` a JSON summary of the scan
     (redacted: never raw PII values), ``meta`` the session facts (client address, HELO, auth user,
-    notification ids, ...). ``sha256`` is the hash of the spooled raw message.
+    notification ids, ...; an upload's :class:`UploadFacts` under ``"upload"``). ``sha256`` is
+    the hash of the spooled content. An upload has the user as ``sender``, no ``recipients``
+    and the file name as ``subject``.
     """
 
     id: str
@@ -165,6 +270,12 @@ class MessageRecord:
     owner: str | None = None
     lease_until: datetime | None = None
     has_raw: bool = True
+    kind: ItemKind = ItemKind.MAIL
+
+    @property
+    def upload(self) -> UploadFacts | None:
+        """The upload's facts (``None`` for a message)."""
+        return UploadFacts.from_meta(self.meta) if self.kind is ItemKind.UPLOAD else None
 
 
 @dataclass(frozen=True)
@@ -195,7 +306,7 @@ class Store(Protocol):
 
     async def accept(
         self,
-        raw: bytes,
+        raw: Body,
         *,
         sender: str,
         recipients: Sequence[str],
@@ -204,10 +315,13 @@ class Store(Protocol):
         owner: str | None = None,
         lease: float = DEFAULT_LEASE,
         actor: str = "smtp",
+        kind: ItemKind = ItemKind.MAIL,
     ) -> MessageRecord:
-        """Spool ``raw`` and create the record in state ``received``, audited (action ``accept``,
-        by ``actor``). Durable before returning: spool file written, flushed, fsynced, renamed,
-        directory fsynced, row committed. Only then may the SMTP layer answer 250."""
+        """Spool ``raw`` (bytes, or the path of a file to copy, read in a thread) and create the
+        record of ``kind`` in state ``received``, audited (action ``accept``, by ``actor``).
+        Durable before returning: spool file written, flushed, fsynced, renamed, directory
+        fsynced, row committed. Only then may the SMTP layer answer 250. A file given by path
+        stays where it is (the caller removes it)."""
 
     async def transition(
         self,
@@ -226,8 +340,8 @@ class Store(Protocol):
         transaction with its audit event (action ``transition``; ``extra`` goes into the event).
 
         Compare-and-set: the current state is read inside the transaction; if ``expect`` is
-        given the current state must be (one of) it. Raises :class:`NotFound`,
-        :class:`InvalidTransition`. The lease is set to ``owner`` (``None`` leaves the message
+        given the current state must be (one of) it, and the move must be in the item's life
+        cycle (:data:`LIFECYCLE`). Raises :class:`NotFound`, :class:`InvalidTransition`. The lease is set to ``owner`` (``None`` leaves the message
         unowned). Entering a state of :data:`DISCARDS_RAW` removes the spool file; entering
         ``delivered`` records the recipients' domains for :meth:`has_written_to`."""
 
@@ -268,13 +382,16 @@ class Store(Protocol):
         sender: str | None = None,
         before: str | None = None,
         limit: int = 100,
+        kinds: Collection[ItemKind] | None = None,
     ) -> list[MessageRecord]:
-        """Newest first; ``before`` (an id) pages on: only messages older than it."""
+        """Newest first; ``before`` (an id) pages on: only items older than it. ``kinds``
+        narrows to messages or uploads (default: both)."""
 
     async def due(self, now: datetime, *, limit: int = 1000) -> list[MessageRecord]:
-        """Work whose time has come: ``held`` with ``release_at <= now``, ``deferred`` with
-        ``next_attempt_at <= now``, ``pending_approval`` with ``expires_at <= now``, and
-        ``received``/``delivering`` messages without a live lease. Oldest first."""
+        """Work whose time has come, of every kind: an item in a state of :data:`TIMER_FIELD`
+        whose time field is ``<= now`` (``held``/``release_at``, ``deferred``/``next_attempt_at``,
+        ``pending_approval`` and ``approved``/``expires_at``), and ``received``/``delivering``
+        items without a live lease. Oldest first."""
 
     async def recover(self, owner: str, *, lease: float = DEFAULT_LEASE) -> list[MessageRecord]:
         """At start: take over (lease to ``owner``) every ``received``/``delivering`` message
@@ -348,9 +465,11 @@ def check_changes(changes: Mapping[str, Any]) -> None:
         raise TypeError(f"transition() cannot change {sorted(unknown)}; allowed: {sorted(UPDATABLE)}")
 
 
-def check_move(msg_id: str, current: State, to: State, expected: frozenset[State] | None) -> None:
+def check_move(
+    msg_id: str, kind: ItemKind, current: State, to: State, expected: frozenset[State] | None
+) -> None:
     """The compare-and-set of a transition: the expected current state, then the life cycle."""
     if expected is not None and current not in expected:
         names = ", ".join(sorted(s.value for s in expected))
         raise InvalidTransition(f"{msg_id} is {current.value}, expected {names}")
-    check_transition(current, to)
+    check_transition(current, to, kind)

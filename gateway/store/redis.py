@@ -52,6 +52,7 @@ import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
+from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -63,8 +64,11 @@ from gateway.store.base import (
     DEFAULT_LEASE,
     DISCARDS_RAW,
     TERMINAL,
+    TIMER_FIELD,
     AuditEvent,
+    Body,
     InvalidTransition,
+    ItemKind,
     MessageRecord,
     NotFound,
     SpoolCorrupt,
@@ -84,12 +88,6 @@ ORPHAN_TTL_MS = 3_600_000
 
 #: Give up on a write that kept losing races for this many rounds (another instance is busy).
 MAX_ROUNDS = 1000
-
-_TIMER_FIELD = {
-    State.HELD: "release_at",
-    State.DEFERRED: "next_attempt_at",
-    State.PENDING_APPROVAL: "expires_at",
-}
 
 _TIME_FIELDS = ("release_at", "next_attempt_at", "expires_at", "lease_until", "received_at", "updated_at")
 
@@ -192,6 +190,7 @@ def _record(h: Mapping[str, str]) -> MessageRecord:
         owner=h["owner"] or None,
         lease_until=_opt_dt(h["lease_until"]),
         has_raw=h["has_raw"] == "1",
+        kind=ItemKind(h.get("kind") or ItemKind.MAIL),
     )
 
 
@@ -275,7 +274,7 @@ class _Write:
         if old is not None and old["state"] != new["state"]:
             self.op("zrem", s._k("state", old["state"]), self.msg_id)
         self.op("zadd", s._k("state", state.value), self.msg_id)
-        timer = _TIMER_FIELD.get(state)
+        timer = TIMER_FIELD.get(state)
         if timer is not None and new[timer]:
             self.op("zadd", s._k("timer"), self.msg_id, new[timer])
         else:
@@ -453,13 +452,18 @@ class RedisStore:
             raise SpoolCorrupt(f"{w.msg_id}: the body written for this change has vanished")
         return bool(result == 1)
 
-    async def _put_body(self, msg_id: str, raw: bytes) -> tuple[str, str, bool]:
+    async def _put_body(self, msg_id: str, raw: Body) -> tuple[str, str, int, bool]:
         """Write ``raw`` ahead of its record, expiring unless a commit makes it permanent.
-        Returns the key, the SHA-256 and whether this call created the key."""
+        Returns the key, the SHA-256, the size and whether this call created the key."""
+        if not isinstance(raw, bytes):
+            try:
+                raw = await asyncio.to_thread(Path(raw).read_bytes)
+            except OSError as exc:
+                raise StoreError(f"cannot read the body for {msg_id}: {exc}") from exc
         digest = sha256(raw).hexdigest()
         key = self._raw_key(msg_id, digest)
         created = await self._call("SET", key, raw, "NX", "PX", ORPHAN_TTL_MS)
-        return key, digest, created is not None
+        return key, digest, len(raw), created is not None
 
     async def _drop(self, key: str) -> None:
         try:
@@ -471,7 +475,7 @@ class RedisStore:
 
     async def accept(
         self,
-        raw: bytes,
+        raw: Body,
         *,
         sender: str,
         recipients: Sequence[str],
@@ -480,17 +484,18 @@ class RedisStore:
         owner: str | None = None,
         lease: float = DEFAULT_LEASE,
         actor: str = "smtp",
+        kind: ItemKind = ItemKind.MAIL,
     ) -> MessageRecord:
         now = self._now()
         msg_id = new_id(now)
-        key, digest, _ = await self._put_body(msg_id, raw)
+        key, digest, size, _ = await self._put_body(msg_id, raw)
         t = str(to_micros(now))
         fields = {
             "id": msg_id,
             "state": State.RECEIVED.value,
             "sender": sender,
             "recipients": canonical_json(list(recipients)),
-            "size": str(len(raw)),
+            "size": str(size),
             "sha256": digest,
             "received_at": t,
             "updated_at": t,
@@ -507,6 +512,7 @@ class RedisStore:
             "owner": owner or "",
             "lease_until": str(to_micros(now + timedelta(seconds=lease))) if owner else "",
             "has_raw": "1",
+            "kind": ItemKind(kind).value,
         }
         # No clean-up on failure: a write whose reply was lost may have committed, and deleting its
         # body would lose the message; an uncommitted body expires by itself.
@@ -522,7 +528,7 @@ class RedisStore:
                     from_state="",
                     to_state=State.RECEIVED.value,
                     reason="message spooled",
-                    extra={"size": len(raw), "sha256": digest, "recipients": len(recipients)},
+                    extra={"size": size, "sha256": digest, "recipients": len(recipients)},
                 )
                 w = _Write(self, msg_id)
                 w.fields = fields
@@ -574,7 +580,7 @@ class RedisStore:
         def build(h: dict[str, str], head: str) -> tuple[_Write, AuditEvent, MessageRecord]:
             now = self._now()
             current = State(h["state"])
-            check_move(msg_id, current, to, expected)
+            check_move(msg_id, _record(h).kind, current, to, expected)
             w = _Write(self, msg_id)
             w.fields = dict(encoded)
             w.fields["state"] = to.value
@@ -633,7 +639,7 @@ class RedisStore:
                 return None, None, None
             new_state = current if target is None else target
             if new_state is not current:
-                check_transition(current, new_state)
+                check_transition(current, new_state, _record(h).kind)
             w = _Write(self, msg_id)
             w.fields = {
                 "state": new_state.value,
@@ -680,7 +686,7 @@ class RedisStore:
         return bytes(raw)
 
     async def replace_raw(self, msg_id: str, raw: bytes, *, actor: str, reason: str) -> MessageRecord:
-        key, digest, created = await self._put_body(msg_id, raw)
+        key, digest, _, created = await self._put_body(msg_id, raw)
 
         def build(h: dict[str, str], head: str) -> tuple[_Write, AuditEvent, MessageRecord]:
             now = self._now()
@@ -756,7 +762,11 @@ class RedisStore:
         sender: str | None = None,
         before: str | None = None,
         limit: int = 100,
+        kinds: Collection[ItemKind] | None = None,
     ) -> list[MessageRecord]:
+        kind_set = None if kinds is None else frozenset(ItemKind(k) for k in kinds)
+        if kind_set is not None and not kind_set:
+            return []
         if states is not None:
             wanted = frozenset(State(s) for s in states)
             if not wanted:
@@ -777,7 +787,11 @@ class RedisStore:
             if not ids:
                 break
             for rec in await self._records(ids):
-                if (states is None or rec.state in wanted) and (sender is None or rec.sender == sender):
+                if (
+                    (states is None or rec.state in wanted)
+                    and (sender is None or rec.sender == sender)
+                    and (kind_set is None or rec.kind in kind_set)
+                ):
                     out.append(rec)
             if len(ids) < batch:
                 break
@@ -794,7 +808,7 @@ class RedisStore:
         step = max(int(limit), 1)
         for start in range(0, len(ids), step):
             for rec in await self._records(ids[start : start + step]):
-                timer = _TIMER_FIELD.get(rec.state)
+                timer = TIMER_FIELD.get(rec.state)
                 if timer is not None:
                     at = getattr(rec, timer)
                     ok = at is not None and to_micros(at) <= t

@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from gateway.audit import GENESIS, from_micros, next_event, to_micros
 from gateway.store.base import (
@@ -47,8 +47,11 @@ from gateway.store.base import (
     DEFAULT_LEASE,
     DISCARDS_RAW,
     TERMINAL,
+    TIMER_FIELD,
     AuditEvent,
+    Body,
     InvalidTransition,
+    ItemKind,
     MessageRecord,
     NotFound,
     SpoolCorrupt,
@@ -68,7 +71,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DB_NAME = "sekimori.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -92,7 +95,8 @@ CREATE TABLE IF NOT EXISTS messages (
     meta TEXT NOT NULL DEFAULT '{}',
     owner TEXT,
     lease_until INTEGER,
-    has_raw INTEGER NOT NULL DEFAULT 1
+    has_raw INTEGER NOT NULL DEFAULT 1,
+    kind TEXT NOT NULL DEFAULT 'mail'
 );
 CREATE INDEX IF NOT EXISTS messages_state ON messages (state, id);
 CREATE INDEX IF NOT EXISTS messages_sender ON messages (sender, id);
@@ -139,6 +143,18 @@ def _encode_change(key: str, value: Any) -> Any:
     if key == "attempts":
         return int(value)
     return str(value)
+
+
+def _copy(source: os.PathLike[str], out: BinaryIO) -> tuple[str, int]:
+    """Copy a file into ``out`` in chunks; its SHA-256 and size."""
+    h = sha256()
+    size = 0
+    with open(source, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
 
 
 def _fsync_dir(path: Path) -> None:
@@ -210,6 +226,9 @@ class SQLiteStore:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
+                columns = {r["name"] for r in conn.execute("PRAGMA table_info(messages)")}
+                if "kind" not in columns:  # version 1: every item was a message
+                    conn.execute("ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'mail'")
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             for d in (self.base, self.spool):
                 _fsync_dir(d)
@@ -314,26 +333,30 @@ class SQLiteStore:
     def _spool_path(self, msg_id: str, digest: str) -> Path:
         return self.spool / f"{msg_id}-{digest[:16]}.eml"
 
-    def _write_spool(self, msg_id: str, raw: bytes) -> tuple[Path, str]:
-        """Durably place ``raw`` in the spool; returns its path and SHA-256."""
-        digest = sha256(raw).hexdigest()
-        final = self._spool_path(msg_id, digest)
+    def _write_spool(self, msg_id: str, raw: Body) -> tuple[Path, str, int]:
+        """Durably place ``raw`` (bytes, or a file copied in chunks) in the spool; returns its
+        path, SHA-256 and size."""
         tmp = self.tmp / f"{msg_id}.{secrets.token_hex(6)}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(raw)
+                if isinstance(raw, bytes):
+                    fh.write(raw)
+                    digest, size = sha256(raw).hexdigest(), len(raw)
+                else:
+                    digest, size = _copy(raw, fh)
                 fh.flush()
                 os.fsync(fh.fileno())
+            final = self._spool_path(msg_id, digest)
             os.replace(tmp, final)
         except BaseException:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
         _fsync_dir(self.spool)
-        return final, digest
+        return final, digest, size
 
-    async def _spool_write(self, msg_id: str, raw: bytes) -> tuple[Path, str]:
+    async def _spool_write(self, msg_id: str, raw: Body) -> tuple[Path, str, int]:
         try:
             return await asyncio.to_thread(self._write_spool, msg_id, raw)
         except OSError as exc:
@@ -408,6 +431,7 @@ class SQLiteStore:
             owner=row["owner"],
             lease_until=_opt_dt(row["lease_until"]),
             has_raw=bool(row["has_raw"]),
+            kind=ItemKind(row["kind"]),
         )
 
     @staticmethod
@@ -430,7 +454,7 @@ class SQLiteStore:
 
     async def accept(
         self,
-        raw: bytes,
+        raw: Body,
         *,
         sender: str,
         recipients: Sequence[str],
@@ -439,22 +463,24 @@ class SQLiteStore:
         owner: str | None = None,
         lease: float = DEFAULT_LEASE,
         actor: str = "smtp",
+        kind: ItemKind = ItemKind.MAIL,
     ) -> MessageRecord:
+        kind = ItemKind(kind)
         now = self._now()
         msg_id = new_id(now)
-        path, digest = await self._spool_write(msg_id, raw)
+        path, digest, size = await self._spool_write(msg_id, raw)
         lease_until = to_micros(now + timedelta(seconds=lease)) if owner else None
 
         def insert(conn: sqlite3.Connection) -> MessageRecord:
             conn.execute(
                 "INSERT INTO messages (id, state, sender, recipients, size, sha256, received_at,"
-                " updated_at, subject, meta, owner, lease_until) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " updated_at, subject, meta, owner, lease_until, kind) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     msg_id,
                     State.RECEIVED.value,
                     sender,
                     canonical_json(list(recipients)),
-                    len(raw),
+                    size,
                     digest,
                     to_micros(now),
                     to_micros(now),
@@ -462,6 +488,7 @@ class SQLiteStore:
                     canonical_json(dict(meta or {})),
                     owner,
                     lease_until,
+                    kind.value,
                 ),
             )
             self._append_audit(
@@ -473,7 +500,7 @@ class SQLiteStore:
                 from_state="",
                 to_state=State.RECEIVED.value,
                 reason="message spooled",
-                extra={"size": len(raw), "sha256": digest, "recipients": len(recipients)},
+                extra={"size": size, "sha256": digest, "recipients": len(recipients)},
             )
             row = self._row(conn, msg_id)
             assert row is not None
@@ -509,7 +536,7 @@ class SQLiteStore:
             if row is None:
                 raise NotFound(msg_id)
             current = State(row["state"])
-            check_move(msg_id, current, to, expected)
+            check_move(msg_id, ItemKind(row["kind"]), current, to, expected)
             sets = dict(encoded)
             sets["state"] = to.value
             sets["updated_at"] = to_micros(now)
@@ -576,7 +603,7 @@ class SQLiteStore:
                 return None
             new_state = current if target is None else target
             if new_state is not current:
-                check_transition(current, new_state)
+                check_transition(current, new_state, ItemKind(row["kind"]))
             conn.execute(
                 "UPDATE messages SET state = ?, owner = ?, lease_until = ?, updated_at = ? WHERE id = ?",
                 (
@@ -630,7 +657,7 @@ class SQLiteStore:
         return raw
 
     async def replace_raw(self, msg_id: str, raw: bytes, *, actor: str, reason: str) -> MessageRecord:
-        path, digest = await self._spool_write(msg_id, raw)
+        path, digest, _ = await self._spool_write(msg_id, raw)
 
         def do(conn: sqlite3.Connection) -> tuple[MessageRecord, Path | None]:
             now = self._now()
@@ -718,9 +745,16 @@ class SQLiteStore:
         sender: str | None = None,
         before: str | None = None,
         limit: int = 100,
+        kinds: Collection[ItemKind] | None = None,
     ) -> list[MessageRecord]:
         where: list[str] = []
         params: list[Any] = []
+        if kinds is not None:
+            wanted_kinds = sorted(ItemKind(k).value for k in kinds)
+            if not wanted_kinds:
+                return []
+            where.append(f"kind IN ({','.join('?' * len(wanted_kinds))})")
+            params.extend(wanted_kinds)
         if states is not None:
             wanted = sorted(State(s).value for s in states)
             if not wanted:
@@ -747,12 +781,14 @@ class SQLiteStore:
     async def due(self, now: datetime, *, limit: int = 1000) -> list[MessageRecord]:
         t = to_micros(now)
 
+        timers = " OR ".join(
+            f"(state = '{state.value}' AND {column} IS NOT NULL AND {column} <= :t)"
+            for state, column in sorted(TIMER_FIELD.items())
+        )
+
         def do() -> list[MessageRecord]:
             rows = self._db().execute(
-                "SELECT * FROM messages WHERE"
-                " (state = 'held' AND release_at IS NOT NULL AND release_at <= :t)"
-                " OR (state = 'deferred' AND next_attempt_at IS NOT NULL AND next_attempt_at <= :t)"
-                " OR (state = 'pending_approval' AND expires_at IS NOT NULL AND expires_at <= :t)"
+                f"SELECT * FROM messages WHERE {timers}"  # noqa: S608 - names from TIMER_FIELD
                 " OR (state IN ('received', 'delivering') AND (owner IS NULL OR lease_until <= :t))"
                 " ORDER BY id LIMIT :n",
                 {"t": t, "n": int(limit)},
