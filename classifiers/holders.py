@@ -186,6 +186,18 @@ def _contact_holder(
     return "person", "no organisation named"
 
 
+#: The patterns of :mod:`classifiers.detectors.person_name` that find a surname without its
+#: given name (田中様, 前川は, Mr. Suzuki): the same person as a full name that begins with it.
+SURNAME_ALONE = frozenset(
+    {
+        "surname (dictionary)",
+        "kana surname (dictionary)",
+        "romanised surname (dictionary)",
+        "kanji + honorific",
+    }
+)
+
+
 def _is_reading(f: Finding) -> bool:
     return "reading" in f.explanation.pattern
 
@@ -193,16 +205,20 @@ def _is_reading(f: Finding) -> bool:
 def count_people(findings: Iterable[Finding], min_score: float, secondary: frozenset[str]) -> int:
     """Distinct natural persons among person-held findings (see :func:`classifiers.engine.count_records`)."""
     distinct: dict[str, set[str]] = {}
+    surnames: set[str] = set()  # names found as a surname alone
     for f in findings:
         if f.type in PERSONAL_TYPES and f.score >= min_score and f.holder != "organisation":
             if f.type == "person_name" and _is_reading(f):
                 continue
             distinct.setdefault(f.type, set()).add(f.normalized or f.value)
+            if f.type == "person_name" and f.explanation.pattern in SURNAME_ALONE:
+                surnames.add(f.normalized or f.value)
     names = distinct.get("person_name")
-    if names:
+    if names and surnames:
         # A surname alone that begins a full name found too (前川浩之 … 前川は) is that person.
-        full = [n for n in names if len(n) > 3 or not n.isascii()]
-        distinct["person_name"] = {n for n in names if not any(o != n and o.startswith(n) for o in full)}
+        distinct["person_name"] = {
+            n for n in names if n not in surnames or not any(o != n and o.startswith(n) for o in names)
+        }
     primary = max((len(v) for t, v in distinct.items() if t not in secondary), default=0)
     if primary:
         return primary

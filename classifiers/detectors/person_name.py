@@ -75,6 +75,7 @@ import regex
 from classifiers.detectors._base import Document, Hit, scan_with, words_pattern
 from classifiers.detectors._table import column_header
 from classifiers.detectors._vocab import lines as _vocabulary_lines
+from classifiers.detectors._vocab import rows as _vocabulary_rows
 from classifiers.model import Explanation, Finding
 
 ENTITY_TYPE = "person_name"
@@ -106,6 +107,16 @@ SURNAMES_KANA = load("surnames_kana.txt") | _hiragana(load("surnames_kana.txt"))
 GIVEN_NAMES_KANA = load("given_names_kana.txt") | _hiragana(load("given_names_kana.txt"))
 SURNAMES_ROMAJI = load("surnames_romaji.txt")
 GIVEN_NAMES_ROMAJI = load("given_names_romaji.txt")
+#: Surnames (IPAdic surnames and place names: 轟木, 梶谷, 羽生田) that are a name only where
+#: something says so: an honorific, a title, a label, a self-introduction, a given name after a
+#: space where the name ends. Never on their own: most are place names.
+SURNAMES_CUED = load_vocabulary("surnames_cued.txt")
+_KANA_CUED = _vocabulary_rows("names_kana_cued.txt")
+#: Readings of IPAdic names, for two kana words with a space (スガワラ ダイチ, たかぎ そうた).
+_SEI_CUED = frozenset(r for kind, r in _KANA_CUED if kind == "sei")
+_MEI_CUED = frozenset(r for kind, r in _KANA_CUED if kind == "mei")
+SURNAMES_KANA_WIDE = SURNAMES_KANA | _SEI_CUED | _hiragana(_SEI_CUED)
+GIVEN_NAMES_KANA_WIDE = GIVEN_NAMES_KANA | _MEI_CUED | _hiragana(_MEI_CUED)
 
 FULL_CONTEXT_SCORE = 1.0
 FULL_SPACED_SCORE = 0.6
@@ -171,8 +182,8 @@ def _prefix_trie(words: Iterable[str]) -> str:
     return "(?:" + "|".join(regex.escape(f) + _char_class(s) for f, s in sorted(seconds.items())) + ")"
 
 
-_KATA_SURNAMES = [n for n in SURNAMES_KANA if len(n) >= 2 and regex.fullmatch(rf"[{_KATA}]+", n)]
-_HIRA_SURNAMES = [n for n in SURNAMES_KANA if len(n) >= 2 and regex.fullmatch(r"\p{Hiragana}+", n)]
+_KATA_SURNAMES = [n for n in SURNAMES_KANA_WIDE if len(n) >= 2 and regex.fullmatch(rf"[{_KATA}]+", n)]
+_HIRA_SURNAMES = [n for n in SURNAMES_KANA_WIDE if len(n) >= 2 and regex.fullmatch(r"\p{Hiragana}+", n)]
 
 #: Where a candidate starts, decided inside the regex so that most runs never reach Python: a
 #: run of kanji only where a dictionary surname can start (a one-kanji surname, or the first
@@ -184,7 +195,11 @@ _KANJI_START = (
     f"(?={_char_class(_ONE_KANJI_SURNAMES)}"
     f"|{_char_class(n[0] for n in SURNAMES if len(n) >= 2)}{_char_class(n[1] for n in SURNAMES if len(n) >= 2)}"
     rf"|[{_HAN}]{{1,16}}(?<={_char_class(_TAIL_LAST)})(?![{_HAN}])"
-    rf"|[{_HAN}]{{1,16}}(?![{_HAN}]) ?(?:さん|さま|くん|ちゃん|様|殿|氏|君|先生))"
+    rf"|[{_HAN}]{{1,16}}(?![{_HAN}]) ?(?:さん|さま|くん|ちゃん|様|殿|氏|君|先生)"
+    # a surname that only a cue makes one: a self-introduction (梶谷です), a given name after a
+    # space where the line ends (a signature: 梶谷 美咲)
+    rf"|[{_HAN}]{{2,3}}(?:です|でございます|と申します)"
+    rf"|[{_HAN}]{{2,3}}[ ・](?:[{_HAN}]{{1,3}}|[{_KATA}]{{2,6}})(?![{_HAN}{_KATA}]))"
 )
 #: A capitalised word alone is a candidate only after a title (Mr. Suzuki): otherwise it needs
 #: a second one (Taro Yamada) or -san.
@@ -199,13 +214,13 @@ _HIRA_FIRST = _char_class(n[0] for n in _HIRA_SURNAMES)
 #: starts with a look-around is tried at every position (five times slower on the Latin branch).
 _BRANCHES = (
     rf"[{_HAN}](?<![{_HAN}].)(?<=(?={_KANJI_START}(?P<person_name_k>[{_HAN}]{{1,16}})(?:(?P<person_name_ksp>[ ・])"
-    rf"(?P<person_name_k2>[{_HAN}]{{1,6}}|\p{{Hiragana}}{{1,3}}[{_HAN}]|\p{{Hiragana}}{{2,6}}))?).)",
+    rf"(?P<person_name_k2>[{_HAN}]{{1,6}}|\p{{Hiragana}}{{1,3}}[{_HAN}]|\p{{Hiragana}}{{2,6}}|[{_KATA}]{{2,6}}))?).)",
     rf"{_KATA_FIRST}(?<![{_KATA}].)(?<=(?={_prefix_trie(_KATA_SURNAMES)})(?=(?P<person_name_kk>[{_KATA}]{{2,12}})"
     rf"(?:(?P<person_name_kksp>[ ・])(?P<person_name_kk2>[{_KATA}]{{2,8}}))?).)",
     # Hiragana names are read only as two spaced words; this branch consumes them, so the
     # regex module can look for the space first (a hundred times faster than trying every kana).
     rf"(?<!\p{{Hiragana}})(?={_prefix_trie(_HIRA_SURNAMES)})"
-    r"(?P<person_name_h>\p{Hiragana}{2,6}) (?P<person_name_h2>\p{Hiragana}{2,6})(?!\p{Hiragana})",
+    r"(?P<person_name_h>\p{Hiragana}{2,6}) (?P<person_name_h2>\p{Hiragana}{2,6}?)(?:(?!\p{Hiragana})|(?=さん|さま|くん|ちゃん))",
     r"[A-Z](?<![A-Za-z].)(?<=(?=(?P<person_name_rt>(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.? )?(?P<person_name_r>[A-Z][A-Za-z]{1,14})"
     r"(?:,? (?P<person_name_r2>[A-Z][A-Za-z]{1,14})|(?P<person_name_rsan>-(?:san|sama|sensei|kun|chan))"
     + _ROMAJI_CUE
@@ -219,9 +234,7 @@ _CELL_BRANCH = (
     rf"(?: [{_HAN}\p{{Katakana}}\p{{Hiragana}}ー]{{1,10}})?)\"?(?:[\t,\r\n]|$))"
 )
 _ALL_BRANCHES: tuple[str, ...] = (_CELL_BRANCH, *_BRANCHES)
-PATTERN = (
-    rf"(?:{_CELL_BRANCH}|(?=[{_HAN}A-Z]|{_KATA_FIRST}|{_HIRA_FIRST})(?:" + "|".join(_BRANCHES) + "))"
-)
+PATTERN = rf"(?:{_CELL_BRANCH}|(?=[{_HAN}A-Z]|{_KATA_FIRST}|{_HIRA_FIRST})(?:" + "|".join(_BRANCHES) + "))"
 #: The same candidates as ``PATTERN``, one pass per branch: the ``regex`` module skips ahead to
 #: a possible start only within one pattern, and the alternation costs about twice the sum.
 PASSES = _ALL_BRANCHES
@@ -436,6 +449,12 @@ _NAME_END = regex.compile(
 
 #: A surname introducing its writer: 総務の福田です, 保険サービスの宮本でございます.
 _SELF_INTRODUCTION = regex.compile(r"(?:です|でございます|と申します)")
+#: Who a writer introduces himself as part of: 株式会社東邦メディカルの梶谷です, 総務部の福田です
+#: (but not 東京の新宿です).
+_INTRO_ORG = regex.compile(
+    r"(?:会社|[部課室係局店院校所社]|センター|グループ|チーム|事務所|事務局|法人|組合|協会"
+    r"|[\p{Katakana}ー]{2,}|[A-Za-z]{2,})の$"
+)
 #: A title before a surname: 代表取締役社長の前川は, 担当の佐藤が.
 _TITLE_BEFORE = regex.compile(
     r"(?:社長|会長|部長|課長|係長|室長|所長|支店長|取締役|代表|担当|教授|理事長|院長)の$"
@@ -540,7 +559,12 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
         return
     if start and doc.text[start - 1] in _HONORIFIC_PREFIX:
         return
+    if word in SURNAMES_CUED:
+        yield from _cued_surname(match, doc, word, role, hon)
+        return
     second = match.group("person_name_k2")
+    if second is not None and second[0] in "様殿" and not role and not hon:
+        hon, second = second[0], None  # 伊藤舞 様名義, 山田 様方: the honorific starts a word
     if second is not None:
         _, second_role, second_hon = strip_tail(second)
         if strip_tail(second)[0] or not (second_role or second_hon) or word in SURNAMES:
@@ -615,6 +639,70 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
             return
     if hon in _UNKNOWN_HON and not role and 2 <= len(word) <= 5 and not _is_not_name(word):
         yield _hit(start, end, UNKNOWN_SCORE, word, "kanji + honorific", UNKNOWN_SCORE, cues)
+
+
+def _cued_surname(
+    match: regex.Match[str], doc: Document, sei: str, role: str | None, hon: str | None
+) -> Iterator[Hit]:
+    """A surname that is also a place name (轟木, 梶谷, 羽生田): a name only where something says so.
+
+    An honorific or a job title after it (梶谷様, 沢渡氏, 羽生田 透教授), a self-introduction
+    (東邦メディカルの梶谷です), a title before it, or a dictionary given name after a space where
+    the name ends (a signature line: 梶谷 美咲).
+    """
+    start, run_end = match.span("person_name_k")
+    end = start + len(sei)
+    second = match.group("person_name_k2")
+    cues: tuple[str, ...] = tuple(c for c in (role, hon) if c)
+    if second is not None and not cues:
+        second_start = match.start("person_name_k2")
+        second_end = match.end("person_name_k2")
+        if second[0] in "様殿" or regex.match(rf"(?:{'|'.join(_ROLES)})$", second):
+            cues = (second,)  # 梶谷 様, 梶谷 部長
+        else:
+            mei, second_role, second_hon = strip_tail(second)
+            if second_end < len(doc.text) and (
+                _HAN_CHAR.match(doc.text, second_end) or regex.match(rf"[{_KATA}]", doc.text[second_end])
+            ):
+                return
+            name_end = second_start + len(mei)
+            after = _HON_AFTER.match(doc.text, name_end)
+            name_cues = tuple(c for c in (second_role, second_hon, after and after.group(0).strip()) if c)
+            is_given = mei in GIVEN_NAMES or mei in GIVEN_NAMES_KANA_WIDE
+            # a one-kanji given name (透) only with an honorific or title after it
+            ends_alone = (
+                is_given
+                and (len(mei) >= 2 or not _HAN_CHAR.match(mei))
+                and _NAME_END.match(doc.text, name_end)
+            )
+            if mei and (name_cues or ends_alone):
+                context = name_cues or _context(doc, start, name_end)
+                yield _hit(
+                    start,
+                    name_end,
+                    UNKNOWN_GIVEN_SCORE,
+                    sei + mei,
+                    "surname + given name",
+                    WEAK_PAIR_SCORE,
+                    context,
+                )
+            return
+    if not cues:
+        after = _HON_AFTER.match(doc.text, end)
+        if after:
+            cues = (after.group(0).strip(),)
+    if not cues:
+        intro = _SELF_INTRODUCTION.match(doc.text, run_end)
+        if intro and (start == 0 or doc.text[start - 1] == "\n" or _INTRO_ORG.search(doc.before(start, 30))):
+            cues = ("self-introduction",)
+        titled = _TITLE_BEFORE.search(doc.before(start, 8))
+        if titled:
+            cues = (titled.group(0),)
+    if not cues:
+        cues = doc.context(start, end, _CONTEXT, before=12, after=0)
+    if cues:
+        score = SURNAME_TITLE_SCORE if role and not hon else SURNAME_HONORIFIC_SCORE
+        yield _hit(start, end, score, sei, "surname (dictionary)", score, cues)
 
 
 def _kana_given_hit(doc: Document, start: int, sei: str, end: int, known: bool) -> Iterator[Hit]:
@@ -715,6 +803,12 @@ def _kana(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
     if second is not None:
         spaced = True
         pair = (first, second) if first in SURNAMES_KANA and second in GIVEN_NAMES_KANA else None
+        if pair is None and first in SURNAMES_KANA_WIDE and second in GIVEN_NAMES_KANA_WIDE:
+            # readings of IPAdic names: only where the two words stand alone (a cell, a list
+            # item, a line) or something says "name"
+            alone = (start == 0 or not doc.text[start - 1].isalnum()) and bool(_NAME_END.match(doc.text, end))
+            if hon or alone or _context(doc, start, end):
+                pair = (first, second)
     else:
         spaced = False
         pair = split_name(first, SURNAMES_KANA, GIVEN_NAMES_KANA, shortest=2)
@@ -723,7 +817,7 @@ def _kana(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
         base = FULL_SPACED_SCORE if spaced else FULL_SCORE
         score = FULL_CONTEXT_SCORE if context else base
         pattern = "kana surname + given name (dictionary)"
-        if _line_has_kanji_name(doc, start, end):
+        if not hon and _line_has_kanji_name(doc, start, end):
             score, pattern = READING_SCORE, pattern + ", reading of the kanji name on its line"
         yield _hit(start, end, score, "".join(pair), pattern, base, context)
         return
@@ -808,7 +902,8 @@ def _cell(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
         pattern = "cell under a name column, reading of the name on its row"
         yield _hit(start, end, READING_SCORE, normalized, pattern, READING_SCORE, context)
         return
-    yield _hit(start, end, CELL_SCORE, normalized, "cell under a name column", CELL_SCORE, context)
+    score = FULL_CONTEXT_SCORE if split_name(normalized, SURNAMES, GIVEN_NAMES) else CELL_SCORE
+    yield _hit(start, end, score, normalized, "cell under a name column", CELL_SCORE, context)
 
 
 def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
