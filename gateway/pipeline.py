@@ -30,6 +30,7 @@ from typing import Any
 from classifiers import Limits, ScanResult, redact, scan_bytes, scan_message
 from gateway.workers import WorkerError, WorkerLost, WorkerPool
 from policies import Decision, Envelope, HistoryView, PolicyHolder, evaluate
+from policies.model import normalize_domain
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +92,10 @@ class KnownDomains:
 
     def __init__(self, sender: str, domains: Iterable[str]) -> None:
         self._sender = sender.lower()
-        self._domains = frozenset(d.lower() for d in domains)
+        self._domains = frozenset(normalize_domain(d) for d in domains)
 
     def has_written_to(self, sender: str, domain: str) -> bool:
-        return sender.lower() == self._sender and domain.lower() in self._domains
+        return sender.lower() == self._sender and normalize_domain(domain) in self._domains
 
 
 def _worker_start() -> None:

@@ -15,7 +15,6 @@ within a few characters of a My Number). :func:`find_context` and :func:`is_labe
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Iterator
 
 import regex
@@ -23,26 +22,18 @@ import regex
 from classifiers.detectors._base import Document
 from classifiers.detectors._table import column_cell
 from classifiers.detectors._vocab import lines
+from classifiers.normalize import fold as fold  # the one normalisation, for compact()
 
 #: Wrap a shape so that it only matches whole chunks of a token.
 CHUNK_START = r"(?<![^ /])"
 CHUNK_END = r"(?![^ /])"
 
 _SEPARATORS = "-. /"
-_DASHES = str.maketrans(dict.fromkeys("ー‐‑‒–—―−ｰ", "-"))
 
 
 def chunk_shape(source: str) -> regex.Pattern[str]:
     """Compile a shape that matches only at chunk boundaries of a token."""
     return regex.compile(f"{CHUNK_START}(?:{source}){CHUNK_END}")
-
-
-def fold(text: str) -> str:
-    """NFKC and the dash family, for the public ``compact()`` functions called on raw input.
-
-    The scan path never needs this (it sees normalised text); ``validate("１００ー０００１")`` does.
-    """
-    return unicodedata.normalize("NFKC", text).translate(_DASHES).strip()
 
 
 def digits(text: str) -> str:

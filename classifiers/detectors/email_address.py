@@ -26,6 +26,7 @@ import regex
 from classifiers.detectors._base import Document, Hit, scan_with, words_pattern
 from classifiers.errors import InvalidFormat, InvalidLength
 from classifiers.model import Explanation, Finding
+from classifiers.normalize import fold
 
 ENTITY_TYPE = "email_address"
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
@@ -46,8 +47,9 @@ _LABEL = regex.compile(r"[\w](?:[\w-]{0,61}[\w])?")
 
 
 def compact(address: str) -> str:
-    """Strip surrounding space; addresses compare case-insensitively in practice."""
-    return address.strip().lower()
+    """Normalised as the scan normalises (full-width ＠ and letters), without surrounding
+    space; addresses compare case-insensitively in practice."""
+    return fold(address).lower()
 
 
 def validate(address: str) -> str:

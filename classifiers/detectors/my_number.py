@@ -28,6 +28,7 @@ from classifiers.detectors._numeric import (
     chunk_shape,
     context_words,
     find_context,
+    fold,
     is_labelled_as,
 )
 from classifiers.detectors._tokens import NUMBER
@@ -63,8 +64,8 @@ _GROUPED = chunk_shape(r"\d{4}([- .]?)\d{4}\1\d{4}")
 
 
 def compact(number: str) -> str:
-    """Remove separators."""
-    return "".join(ch for ch in number if ch.isdigit())
+    """Remove separators (after the scan's normalisation: full-width digits, every dash)."""
+    return "".join(ch for ch in fold(number) if ch.isdigit())
 
 
 def calc_check_digit(first11: str) -> str:

@@ -448,10 +448,6 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def domain_of(address: str) -> str:
-    return address.rpartition("@")[2].strip().rstrip(".").lower()
-
-
 def as_states(value: State | Collection[State]) -> frozenset[State]:
     if isinstance(value, State):
         return frozenset({value})

@@ -79,9 +79,9 @@ from gateway.store.base import (
     check_changes,
     check_move,
     check_transition,
-    domain_of,
     new_id,
 )
+from policies.model import domain_of, normalize_domain
 
 #: How long a body written ahead of its record lives if the record never comes (milliseconds).
 ORPHAN_TTL_MS = 3_600_000
@@ -878,9 +878,7 @@ class RedisStore:
         raise StoreError(f"{self._where()}: too many concurrent writers; try again")
 
     async def has_written_to(self, sender: str, domain: str) -> bool:
-        found = await self._call(
-            "SISMEMBER", self._k("corr", sender.lower()), domain.strip().rstrip(".").lower()
-        )
+        found = await self._call("SISMEMBER", self._k("corr", sender.lower()), normalize_domain(domain))
         return bool(found)
 
     async def known_domains(self, sender: str) -> frozenset[str]:

@@ -62,9 +62,9 @@ from gateway.store.base import (
     check_changes,
     check_move,
     check_transition,
-    domain_of,
     new_id,
 )
+from policies.model import domain_of, normalize_domain
 
 log = logging.getLogger(__name__)
 
@@ -869,7 +869,7 @@ class SQLiteStore:
                 self._db()
                 .execute(
                     "SELECT 1 FROM correspondents WHERE sender = ? AND domain = ?",
-                    (sender.lower(), domain.strip().rstrip(".").lower()),
+                    (sender.lower(), normalize_domain(domain)),
                 )
                 .fetchone()
             )
