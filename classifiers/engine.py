@@ -24,8 +24,9 @@ import regex
 
 from classifiers.detectors import all_detectors, on_refresh
 from classifiers.detectors._base import Document, compile_with_lists, to_finding
+from classifiers.holders import assign_holders, count_organisations, count_people
 from classifiers.limits import Deadline
-from classifiers.model import PERSONAL_TYPES, Finding, Part, PartResult, ScanResult
+from classifiers.model import Finding, Part, PartResult, ScanResult
 from classifiers.normalize import normalize
 
 #: A finding below this score is reported but does not count towards ``records``.
@@ -135,18 +136,14 @@ def count_records(findings: Iterable[Finding]) -> int:
     """How many distinct natural persons' data appear.
 
     The count is the largest number of distinct values of any one primary personal type (name,
-    e-mail, address, My Number...): a customer list of 300 rows with a name, a phone and an
-    address per row is 300; a signature with a name, an address and TEL/FAX/mobile is 1. Phone
-    numbers count only when nothing else identifies a person.
+    e-mail, address, My Number...) among the findings held by a person (an organisation's
+    switchboard, shop address or press mailbox is not a person: see :mod:`classifiers.holders`):
+    a customer list of 300 rows with a name, a phone and an address per row is 300; a signature
+    with a name, an address and TEL/FAX/mobile is 1; a supplier master is 0. A reading (フリガナ)
+    of a name and a surname repeating a full name are the same person. Phone numbers count
+    only when nothing else identifies a person.
     """
-    distinct: dict[str, set[str]] = {}
-    for f in findings:
-        if f.type in PERSONAL_TYPES and f.score >= RECORD_MIN_SCORE:
-            distinct.setdefault(f.type, set()).add(f.normalized or f.value)
-    primary = max((len(v) for t, v in distinct.items() if t not in SECONDARY_TYPES), default=0)
-    if primary:
-        return primary
-    return max((len(v) for v in distinct.values()), default=0)
+    return count_people(findings, RECORD_MIN_SCORE, SECONDARY_TYPES)
 
 
 def scan_parts(
@@ -162,7 +159,7 @@ def scan_parts(
             findings: list[Finding] = []
             truncated = (*truncated, "time") if "time" not in truncated else truncated
         else:
-            findings = engine.scan_text(part.text, part)
+            findings = assign_holders(part.text, engine.scan_text(part.text, part))
         if part.alternative is not None:
             # Keep what an earlier body of the same alternative did not already show; repeats
             # inside this body stay, as they would in a message without alternatives.
@@ -180,7 +177,14 @@ def scan_parts(
                 encrypted=part.encrypted,
                 findings=tuple(findings),
                 records=count_records(findings),
+                organisations=count_organisations(findings, RECORD_MIN_SCORE),
             )
         )
-    total = count_records(f for r in results for f in r.findings)
-    return ScanResult(parts=tuple(results), records=total, size=size, errors=tuple(errors))
+    every = [f for r in results for f in r.findings]
+    return ScanResult(
+        parts=tuple(results),
+        records=count_records(every),
+        size=size,
+        errors=tuple(errors),
+        organisations=count_organisations(every, RECORD_MIN_SCORE),
+    )

@@ -62,16 +62,24 @@ class Finding:
     span: tuple[int, int]
     normalized: str
     explanation: Explanation
+    #: Whose data it is, for the personal types: "person" or "organisation" (see
+    #: :mod:`classifiers.holders`), and why; empty for the other types.
+    holder: str = ""
+    holder_reason: str = ""
 
     def to_dict(self, *, redact: bool = False) -> dict[str, Any]:
         from classifiers.redact import redact as _redact
 
-        return {
+        out: dict[str, Any] = {
             "type": self.type,
             "value": _redact(self.type, self.value) if redact else self.value,
             "score": round(self.score, 3),
             "location": self.location,
         }
+        if self.holder:
+            out["holder"] = self.holder
+            out["holder_reason"] = self.holder_reason
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +131,7 @@ class PartResult:
     encrypted: bool
     findings: tuple[Finding, ...]
     records: int
+    organisations: int = 0  # distinct organisations whose contact data appear (not people)
 
     def to_dict(self, *, redact: bool = False) -> dict[str, Any]:
         return {
@@ -135,6 +144,7 @@ class PartResult:
             "encrypted": self.encrypted,
             "findings": [f.to_dict(redact=redact) for f in self.findings],
             "records": self.records,
+            "organisations": self.organisations,
         }
 
 
@@ -143,9 +153,10 @@ class ScanResult:
     """Everything the classifiers found in one message or file."""
 
     parts: tuple[PartResult, ...]
-    records: int
+    records: int  # distinct natural persons whose data appear
     size: int = 0
     errors: tuple[str, ...] = field(default=())
+    organisations: int = 0  # distinct organisations whose contact data appear
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -178,6 +189,7 @@ class ScanResult:
         return {
             "parts": [p.to_dict(redact=redact) for p in self.parts],
             "records": self.records,
+            "organisations": self.organisations,
             "size": self.size,
             "errors": list(self.errors),
         }
