@@ -61,13 +61,14 @@ def render(template: str, **context: Any) -> tuple[str, str]:
 
 
 class Notifier:
-    """Builds notifications and queues them for delivery."""
+    """Builds notifications and queues them for delivery. Without a ``delivery`` of its own (the
+    command line) a notification is queued unowned, for the running gateway's scheduler."""
 
     def __init__(
         self,
         config: Config,
         store: Store,
-        delivery: Delivery,
+        delivery: Delivery | None,
         *,
         owner: str,
         is_internal: Callable[[str], bool],
@@ -96,6 +97,8 @@ class Notifier:
     async def _queue(
         self, raw: bytes, to: Sequence[str], *, kind: str, about: str, subject: str, why: str
     ) -> str:
+        # Leased to us while received; handed on unowned when we have no delivery of our own.
+        owner = self.owner if self.delivery is not None else None
         rec = await self.store.accept(
             raw,
             sender="",
@@ -111,9 +114,10 @@ class Notifier:
             actor="notify",
             reason=f"{kind}: {why}",
             expect=State.RECEIVED,
-            owner=self.owner,
+            owner=owner,
         )
-        self.delivery.enqueue(rec.id)
+        if self.delivery is not None:
+            self.delivery.enqueue(rec.id)
         if about:
             await self.store.note(
                 about,

@@ -1,20 +1,23 @@
-"""Inspect one message: classify it off the event loop within its time budget, let the policy
-decide. The SMTP handler and crash recovery both come through here.
+"""Inspect one item, mail or upload: classify it off the event loop within its time budget, let
+the policy decide. Nothing here knows SMTP or HTTP: the adapters build the :class:`Content` and
+the :class:`policies.Envelope` (:mod:`gateway.mail` for mail, the proxy's upload adapter for
+uploads) and call :meth:`Inspector.inspect`.
 
 Classification is CPU-bound and runs in a pool of worker processes (``scan.workers``; ``0`` runs
-it in a thread, for tests and tiny installs). ``classifiers.scan_message`` enforces the budget
-itself; a worker that still does not answer within twice the budget is killed and replaced
-(``gateway.workers``), and the message counts as not fully inspected (``errors`` carries why):
-the policy decides on that.
+it in a thread, for tests and tiny installs). The classifiers enforce the budget themselves; a
+worker that still does not answer within twice the budget is killed and replaced
+(``gateway.workers``), and the item counts as not fully inspected (``errors`` carries why): the
+policy decides on that.
+
+What crosses the process boundary is the :class:`Content`: a message's bytes, or a file's name,
+declared type and either its bytes or the path of a spooled copy, which the worker reads itself
+(so an upload of many megabytes is not pickled through a pipe).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import email.parser
-import email.policy
-import email.utils
 import functools
 import logging
 import os
@@ -22,21 +25,70 @@ import resource
 import signal
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from classifiers import Limits, ScanResult, limits, redact, scan_message
+from classifiers import Limits, ScanResult, redact, scan_bytes, scan_message
+from classifiers.limits import resume, stop_now
 from gateway.workers import WorkerError, WorkerLost, WorkerPool
-from policies import Decision, Envelope, PolicyHolder, evaluate
+from policies import Decision, Envelope, HistoryView, PolicyHolder, evaluate
+from policies.model import normalize_domain
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class MailContent:
+    """An RFC 5322 message, classified with :func:`classifiers.scan_message`."""
+
+    raw: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.raw)
+
+
+@dataclass(frozen=True, slots=True)
+class FileContent:
+    """A file (an upload, a form part, a text body): its name as the client gave it, the declared
+    content type, and exactly one of ``data`` (small bodies) or ``path`` (a spooled copy the
+    worker reads; the caller keeps it until :meth:`Inspector.inspect` returns). Classified with
+    :func:`classifiers.scan_bytes`, which sniffs the type from the content.
+
+    >>> FileContent("顧客.csv", "text/csv", data=b"a,b\\n").size
+    4
+    """
+
+    name: str
+    content_type: str = ""
+    data: bytes | None = None
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.data is None) == (self.path is None):
+            raise ValueError("FileContent needs exactly one of data= or path=")
+
+    @property
+    def size(self) -> int:
+        if self.data is not None:
+            return len(self.data)
+        try:
+            return os.stat(str(self.path)).st_size
+        except OSError:
+            return 0
+
+
+Content = MailContent | FileContent
 
 
 @dataclass(frozen=True, slots=True)
 class Inspection:
     scan: ScanResult
     decision: Decision
+    #: The envelope the policy saw: the adapter's, with the file names found in the content.
+    envelope: Envelope
 
 
 class KnownDomains:
@@ -44,19 +96,19 @@ class KnownDomains:
 
     def __init__(self, sender: str, domains: Iterable[str]) -> None:
         self._sender = sender.lower()
-        self._domains = frozenset(d.lower() for d in domains)
+        self._domains = frozenset(normalize_domain(d) for d in domains)
 
     def has_written_to(self, sender: str, domain: str) -> bool:
-        return sender.lower() == self._sender and domain.lower() in self._domains
+        return sender.lower() == self._sender and normalize_domain(domain) in self._domains
 
 
 def _worker_start(memory: int | None = None) -> None:
     """Run in each classification worker as it starts.
 
-    Its address space is limited to ``memory`` bytes (RLIMIT_AS): a message that would need
-    more fails in that worker alone (a MemoryError the scan reports, or the worker's death),
-    never the relay or the machine. SIGUSR1 asks the running scan to stop at its next check
-    and answer with what it found (the pool's way to free a slot without losing the findings).
+    Its address space is limited to ``memory`` bytes (RLIMIT_AS): an item that would need more
+    fails in that worker alone (a MemoryError the scan reports, or the worker's death), never
+    the relay or the machine. SIGUSR1 asks the running scan to stop at its next check and
+    answer with what it found (the pool's way to free a slot without losing the findings).
 
     Scheduled as batch work (``SCHED_BATCH``): the worker is CPU-bound and non-interactive, so
     the kernel need not preempt it whenever the relay, the upstream or a client wakes up. On the
@@ -76,68 +128,35 @@ def _worker_start(memory: int | None = None) -> None:
 
 
 def _stop_scan(signum: int, frame: object) -> None:
-    limits.stop_now()
+    stop_now()
 
 
-def _scan(raw: bytes, seconds: float) -> ScanResult:
-    limits.resume()
-    return scan_message(raw, Limits(max_seconds=seconds))
+def classify(content: Content, seconds: float) -> ScanResult:
+    """Classify ``content`` within ``seconds`` (runs in a worker). Never raises: a spooled file
+    that cannot be read is a scan error, so the item counts as not fully inspected."""
+    resume()  # a stop asked for the previous call is not for this one
+    limits = Limits(max_seconds=seconds)
+    if isinstance(content, MailContent):
+        return scan_message(content.raw, limits)
+    data = content.data
+    if data is None:
+        try:
+            data = Path(str(content.path)).read_bytes()
+        except OSError as exc:
+            return ScanResult(
+                parts=(), records=0, size=0, errors=(f"scan: cannot read the spooled file: {exc}",)
+            )
+    return scan_bytes(data, content.name, limits, declared_type=content.content_type or None)
 
 
-#: Header blocks up to this size have their facts cached (the relay asks once when it spools
-#: a message and again when the policy decides; each parse costs ~0.3 ms of the event loop).
-_CACHED_HEAD = 64 * 1024
-
-
-def _header_addresses(head: bytes) -> tuple[tuple[str, ...], tuple[str, ...], str]:
-    msg = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
-
-    def addrs(name: str) -> tuple[str, ...]:
-        values = [str(v) for v in msg.get_all(name, [])]
-        return tuple(a for _, a in email.utils.getaddresses(values) if a)
-
-    subject = str(msg.get("Subject", ""))
-    try:
-        subject = str(email.header.make_header(email.header.decode_header(subject)))
-    except (ValueError, LookupError, UnicodeError):
-        subject = subject.encode("ascii", "replace").decode()
-    return addrs("To"), addrs("Cc"), subject[:500]
-
-
-def _head_facts(head: bytes) -> tuple[tuple[str, ...], tuple[str, ...], str]:
-    try:
-        return _header_addresses(head)
-    except Exception:  # hostile headers must not stop the relay
-        log.debug("unparseable headers", exc_info=True)
-        return (), (), ""
-
-
-_cached_head_facts = functools.lru_cache(maxsize=256)(_head_facts)
-
-
-def header_facts(raw: bytes) -> tuple[tuple[str, ...], tuple[str, ...], str]:
-    """``(to, cc, subject)`` from the header block; never raises on malformed headers.
-
-    >>> header_facts(b"To: a@x.jp, B <b@y.jp>\\r\\nCc: c@z.jp\\r\\nSubject: =?utf-8?b?5qGI5Lu2?=\\r\\n\\r\\nbody")
-    (('a@x.jp', 'b@y.jp'), ('c@z.jp',), '案件')
-    """
-    head_end = raw.find(b"\r\n\r\n")
-    head = raw[: head_end + 2] if head_end >= 0 else raw
-    return _cached_head_facts(head) if len(head) <= _CACHED_HEAD else _head_facts(head)
-
-
-def make_envelope(raw: bytes, sender: str, recipients: Iterable[str], scan: ScanResult) -> Envelope:
-    to, cc, _ = header_facts(raw)
-    names = tuple(p.filename for p in scan.parts if p.filename)
-    return Envelope(
-        direction="mail",
-        sender=sender,
-        recipients=tuple(recipients),
-        to=to,
-        cc=cc,
-        size=len(raw),
-        attachment_names=names,
-    )
+def complete_envelope(envelope: Envelope, scan: ScanResult) -> Envelope:
+    """The envelope with the names of the files found in the content added (attachments of a
+    message, members of an archive), for the policy's file-name conditions."""
+    found = tuple(p.filename for p in scan.parts if p.filename)
+    if not found:
+        return envelope
+    names = tuple(dict.fromkeys((*envelope.attachment_names, *found)))
+    return replace(envelope, attachment_names=names)
 
 
 def scan_summary(scan: ScanResult) -> dict[str, Any]:
@@ -148,7 +167,7 @@ def scan_summary(scan: ScanResult) -> dict[str, Any]:
 
 
 class Inspector:
-    """Classification pool + the current policy."""
+    """Classification pool, time budget and the current policy: ``inspect(content, envelope)``."""
 
     def __init__(
         self,
@@ -162,12 +181,13 @@ class Inspector:
     ) -> None:
         self.policies = policies
         self.scan_time = scan_time
-        #: How long a classification may take at most: scan_message keeps to ``scan_time``
-        #: itself; a worker still busy after twice that and 5 s more is stuck (and killed).
+        #: How long a classification may take at most: the classifiers keep to ``scan_time``
+        #: themselves; a worker still busy after twice that and 5 s more is stuck (and killed).
         self.time_limit = 2 * scan_time + 5
         self.reload_interval = reload_interval
         self._next_reload = time.monotonic() + reload_interval
-        #: A call still running after this long is slow (see :mod:`gateway.workers`).
+        #: An item still being classified after this long is slow (see :mod:`gateway.workers`):
+        #: it leaves the pool with its worker, which a fresh one replaces.
         self.slow_after = min(1.0, scan_time / 2)
         self._pool: WorkerPool | None = (
             WorkerPool(
@@ -185,48 +205,42 @@ class Inspector:
             else None
         )
 
-    async def classify(self, raw: bytes) -> ScanResult:
+    async def classify(self, content: Content) -> ScanResult:
         limit = self.time_limit
         try:
             if self._pool is not None:
-                result: ScanResult = await self._pool.call(_scan, raw, self.scan_time, kill_after=limit)
+                result: ScanResult = await self._pool.call(
+                    classify, content, self.scan_time, kill_after=limit
+                )
                 return result
             loop = asyncio.get_running_loop()
             async with asyncio.timeout(limit):
-                return await loop.run_in_executor(self._threads, _scan, raw, self.scan_time)
+                return await loop.run_in_executor(self._threads, classify, content, self.scan_time)
         except TimeoutError:
             log.warning("classification exceeded its budget (%.1fs)", self.scan_time)
-            return ScanResult(parts=(), records=0, size=len(raw), errors=("scan: time budget exceeded",))
+            return _failed(content, "scan: time budget exceeded")
         except WorkerLost as exc:
             log.error("classification failed: %s", exc)
-            return ScanResult(parts=(), records=0, size=len(raw), errors=(f"scan: worker crashed ({exc})",))
-        except WorkerError as exc:  # scan_message does not raise; if it ever does, say so
+            return _failed(content, f"scan: worker crashed ({exc})")
+        except WorkerError as exc:  # the classifiers do not raise; if they ever do, say so
             log.error("classification raised: %s", exc)
-            return ScanResult(parts=(), records=0, size=len(raw), errors=(f"scan: {exc}",))
+            return _failed(content, f"scan: {exc}")
 
     async def inspect(
-        self,
-        raw: bytes,
-        sender: str,
-        recipients: Iterable[str],
-        *,
-        known_domains: Iterable[str],
-        now: datetime,
+        self, content: Content, envelope: Envelope, *, history: HistoryView, now: datetime
     ) -> Inspection:
-        recipients = tuple(recipients)
-        scan = await self.classify(raw)
+        """Classify ``content`` and let the current policy decide on it with ``envelope``."""
+        scan = await self.classify(content)
         if time.monotonic() >= self._next_reload:
             # Reading the policy files is blocking I/O: keep it off the loop and rare.
             self._next_reload = time.monotonic() + self.reload_interval
             await asyncio.to_thread(self.policies.reload_if_changed)
-        envelope = make_envelope(raw, sender, recipients, scan)
-        decision = evaluate(
-            self.policies.current, envelope, scan, now=now, history=KnownDomains(sender, known_domains)
-        )
-        return Inspection(scan, decision)
+        envelope = complete_envelope(envelope, scan)
+        decision = evaluate(self.policies.current, envelope, scan, now=now, history=history)
+        return Inspection(scan, decision, envelope)
 
     def reload_soon(self) -> None:
-        """Check the policy files before the next message (the UI activated a new version)."""
+        """Check the policy files before the next item (the UI activated a new version)."""
         self._next_reload = 0.0
 
     def close(self) -> None:
@@ -234,6 +248,10 @@ class Inspector:
             self._pool.close()
         if self._threads is not None:
             self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+def _failed(content: Content, error: str) -> ScanResult:
+    return ScanResult(parts=(), records=0, size=content.size, errors=(error,))
 
 
 def findings_for_notice(decision: Decision) -> list[dict[str, Any]]:
@@ -264,12 +282,15 @@ def findings_for_notice(decision: Decision) -> list[dict[str, Any]]:
 
 
 __all__ = [
+    "Content",
+    "FileContent",
     "Inspection",
     "Inspector",
     "KnownDomains",
+    "MailContent",
+    "classify",
+    "complete_envelope",
     "findings_for_notice",
-    "header_facts",
-    "make_envelope",
     "redact",
     "scan_summary",
 ]

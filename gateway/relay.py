@@ -16,13 +16,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway import replies
+from gateway import replies, uploads
 from gateway.config import Config
 from gateway.delivery import OWN_KINDS, Delivery, Failure, strip_own_headers
+from gateway.mail import header_facts, inspect_mail
 from gateway.notify import Notifier
-from gateway.pipeline import Inspection, Inspector, header_facts, scan_summary
+from gateway.pipeline import Inspection, Inspector, scan_summary
 from gateway.replies import Reply
-from gateway.store import InvalidTransition, MessageRecord, State, Store, StoreError
+from gateway.store import InvalidTransition, ItemKind, MessageRecord, State, Store, StoreError
 from gateway.tokens import LOOP_HEADER, verify_loop
 from policies import Action
 
@@ -164,8 +165,11 @@ class Relay:
         return len(records)
 
     async def resume(self, rec: MessageRecord) -> None:
-        """Continue a message this process owns: decide a ``received`` one, deliver the rest."""
-        if rec.state is State.DELIVERING:
+        """Continue a message this process owns: decide a ``received`` one, deliver the rest.
+        An upload left ``received`` lost its request with the process: it did not pass."""
+        if rec.kind is ItemKind.UPLOAD:
+            await uploads.on_due(self.store, rec)
+        elif rec.state is State.DELIVERING:
             self.delivery.enqueue(rec.id)
         elif rec.state is State.RECEIVED:
             try:
@@ -238,8 +242,8 @@ class Relay:
             await self._to_delivery(rec, raw, decision, {}, f"already inspected as {passed}")
             return replies.queued(rec.id)
         known = await self.store.known_domains(rec.sender)
-        inspection = await self.inspector.inspect(
-            raw, rec.sender, rec.recipients, known_domains=known, now=self.clock()
+        inspection = await inspect_mail(
+            self.inspector, raw, rec.sender, rec.recipients, known_domains=known, now=self.clock()
         )
         return await self.apply(rec, raw, inspection, in_session=in_session)
 

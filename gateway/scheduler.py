@@ -11,8 +11,9 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from gateway import uploads
 from gateway.relay import Relay
-from gateway.store import State, StoreError
+from gateway.store import ItemKind, State, StoreError
 from gateway.tasks import stop_task
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,9 @@ class Scheduler:
         owner = self.relay.owner
         moved = 0
         for rec in await self.store.due(now):
+            if rec.kind is ItemKind.UPLOAD:
+                moved += await uploads.on_due(self.store, rec)
+                continue
             if self.relay.delivery.busy(rec.id):
                 continue
             if rec.state is State.PENDING_APPROVAL:

@@ -44,13 +44,24 @@ class Action(enum.StrEnum):
 TRANSFORMS: tuple[Action, ...] = (Action.TAG, Action.BCC)
 
 
-def domain_of(address: str) -> str:
-    """The lower-case domain of an address ('' if there is none).
+def normalize_domain(domain: str) -> str:
+    """A domain as policies and the store compare it: lower case, without the trailing dot of
+    a fully qualified name (RFC 1034 s3.1: ``example.jp.`` and ``example.jp`` are one domain).
 
-    >>> domain_of("Taro@Example.CO.JP")
-    'example.co.jp'
+    >>> normalize_domain(" Example.JP. ")
+    'example.jp'
     """
-    return address.rpartition("@")[2].strip().strip(">").lower() if "@" in address else ""
+    return domain.strip().strip(">").strip().rstrip(".").lower()
+
+
+def domain_of(address: str) -> str:
+    """The normalised domain of an address ('' if there is none). The one definition: the
+    store records correspondents with it and the policy compares with it.
+
+    >>> domain_of("Taro@Example.CO.JP"), domain_of("x@Example.jp."), domain_of("nobody")
+    ('example.co.jp', 'example.jp', '')
+    """
+    return normalize_domain(address.rpartition("@")[2]) if "@" in address else ""
 
 
 @dataclass(frozen=True)
@@ -281,4 +292,5 @@ __all__ = [
     "RuleMatch",
     "domain_of",
     "is_in_domains",
+    "normalize_domain",
 ]

@@ -13,6 +13,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway import actions
+from gateway.store import ItemKind
 from policies import PolicyError
 from quarantine_ui import auditlog, dashboard, pages
 from quarantine_ui.accounts import User
@@ -76,23 +78,11 @@ async def message_action(request: Request) -> Response:
     user, data = await _acting(request)
     room = pages.mailroom(request)
     msg_id = request.path_params["msg_id"]
-    action = request.path_params["action"]
-    if action == "cancel":
-        await room.cancel(user, msg_id, via="api")
-    elif action == "send-now":
-        await room.send_now(user, msg_id, via="api")
-    elif action == "justify":
-        await room.justify(user, msg_id, _text(data, "justification", required=True), via="api")
-    elif action == "approve":
-        await room.approve(user, msg_id, _text(data, "comment"), via="api")
-    elif action == "reject":
-        await room.reject(user, msg_id, _text(data, "comment"), via="api")
-    elif action == "release":
-        await room.release(user, msg_id, _text(data, "comment"), via="api")
-    elif action == "delete":
-        await room.delete(user, msg_id, _text(data, "comment"), via="api")
-    else:
-        raise MailError(404, "not_found")
+    action = pages.action_name(request)
+    required = any(actions.needs_text(action, kind) for kind in ItemKind)
+    await room.act(
+        user, msg_id, action, _text(data, actions.text_field(action), required=required), via="api"
+    )
     return JSONResponse({"status": "done", "message": await _message_json(request, msg_id)})
 
 

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from gateway import auditexport
 from gateway.audit import verify_store
+from gateway.auditexport import export_record
 from gateway.store import AuditEvent, Store
 
 PAGE = 2000
 SHOWN = 200
-CSV_FIELDS = ("seq", "at", "actor", "action", "msg_id", "from_state", "to_state", "reason", "extra", "hash")
 
 
 @dataclass(frozen=True)
@@ -38,20 +36,8 @@ class Filters:
         return not (self.until is not None and ev.at >= self.until)
 
 
-def event_dict(ev: AuditEvent) -> dict[str, Any]:
-    return {
-        "seq": ev.seq,
-        "at": ev.at.isoformat(),
-        "actor": ev.actor,
-        "action": ev.action,
-        "msg_id": ev.msg_id,
-        "from_state": ev.from_state,
-        "to_state": ev.to_state,
-        "reason": ev.reason,
-        "extra": dict(ev.extra),
-        "prev_hash": ev.prev_hash,
-        "hash": ev.hash,
-    }
+#: An event as every export writes it (:mod:`gateway.auditexport`).
+event_dict = export_record
 
 
 async def matching(store: Store, filters: Filters) -> AsyncIterator[AuditEvent]:
@@ -78,29 +64,12 @@ async def latest(store: Store, filters: Filters, shown: int = SHOWN) -> tuple[li
     return kept[::-1], total
 
 
-def _csv_cell(value: str) -> str:
-    # Spreadsheet formula injection: a cell starting with = + - @ is text, not a formula.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+def export_jsonl(store: Store, filters: Filters) -> AsyncIterator[bytes]:
+    return auditexport.export_jsonl(matching(store, filters))
 
 
-async def export_jsonl(store: Store, filters: Filters) -> AsyncIterator[bytes]:
-    async for ev in matching(store, filters):
-        yield (json.dumps(event_dict(ev), ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
-
-
-async def export_csv(store: Store, filters: Filters) -> AsyncIterator[bytes]:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(CSV_FIELDS)
-    async for ev in matching(store, filters):
-        d = event_dict(ev)
-        d["extra"] = json.dumps(d["extra"], ensure_ascii=False, sort_keys=True)
-        writer.writerow([_csv_cell(str(d[k])) for k in CSV_FIELDS])
-        if buf.tell() > 64 * 1024:
-            yield buf.getvalue().encode("utf-8")
-            buf.seek(0)
-            buf.truncate()
-    yield buf.getvalue().encode("utf-8")
+def export_csv(store: Store, filters: Filters) -> AsyncIterator[bytes]:
+    return auditexport.export_csv(matching(store, filters))
 
 
 async def verification(store: Store) -> dict[str, Any]:

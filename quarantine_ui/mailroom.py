@@ -1,8 +1,9 @@
 """Who may see and do what with queued mail, over the gateway store.
 
-Every action is one compare-and-set :meth:`Store.transition` (or :meth:`Store.note` for a
-justification or comment that changes no state), so it lands in the hash-chained audit trail with
-the acting user (``sender:<addr>``, ``approver:<addr>``, ``admin:<addr>``) and ``extra.user``.
+Every action is a row of the one table in :mod:`gateway.actions` (the queue CLI acts through it
+too): one compare-and-set store change, audited with the acting user (``sender:<addr>``,
+``approver:<addr>``, ``admin:<addr>``) and ``extra.user``. This module says which of the table's
+roles a user holds on a message.
 
 Access is decided here, once, for pages, API and links alike: a sender reaches only messages whose
 envelope sender is their address; an approver only messages that name them (or someone who
@@ -16,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
 
-from gateway.store import InvalidTransition, MessageRecord, NotFound, State, Store
+from gateway import actions
+from gateway.actions import Role
+from gateway.store import ItemKind, MessageRecord, State, Store
 from policies import PolicyHolder
 from quarantine_ui.accounts import User
 from quarantine_ui.actions import ActionResult, HeldMessage
@@ -42,8 +44,12 @@ SENDER_STATES = (
 )
 #: The queues a security admin works on.
 ADMIN_QUEUES = (State.QUARANTINED, State.PENDING_APPROVAL, State.HELD, State.DEFERRED)
-MAX_TEXT = 2000
 LIST_LIMIT = 500
+#: What the queue page's bulk form may do.
+BULK_ACTIONS = ("release", "delete")
+#: Roles that do not depend on the message: an action needing only these is refused to
+#: everyone else before the message is looked up.
+_UNRELATED = frozenset({Role.ADMIN, Role.OPERATOR})
 
 
 class MailError(Exception):
@@ -55,10 +61,8 @@ class MailError(Exception):
         self.code = code
 
 
-class Notifications(Protocol):
-    """What the UI asks the relay's notifier to send (``gateway.notify.Notifier`` fits)."""
-
-    async def rejected(self, rec: MessageRecord, decision: dict[str, Any], reason: str) -> None: ...
+#: What the UI asks the relay's notifier to send (``gateway.notify.Notifier`` fits).
+Notifications = actions.Notices
 
 
 @dataclass(frozen=True)
@@ -195,179 +199,61 @@ class Mailroom:
 
     # -- acting ------------------------------------------------------------------------------
 
-    async def _move(
-        self,
-        rec: MessageRecord,
-        to: State,
-        *,
-        expect: State | tuple[State, ...],
-        actor: str,
-        user: str,
-        reason: str,
-        via: str,
-        comment: str = "",
-    ) -> MessageRecord:
-        extra: dict[str, Any] = {"user": user, "via": via}
-        if comment:
-            extra["comment"] = comment[:MAX_TEXT]
-        try:
-            return await self.store.transition(
-                rec.id, to, actor=actor, reason=reason, expect=expect, extra=extra
-            )
-        except InvalidTransition:
-            raise MailError(409, "state_changed") from None
-        except NotFound:
-            raise MailError(404, "not_found") from None
-
-    def _as_sender(self, user: User, rec: MessageRecord) -> None:
-        if _lower(rec.sender) != user.address:
-            raise MailError(404, "not_found") if not self.may_see(user, rec) else MailError(403, "forbidden")
-
-    def _as_approver(self, user: User, rec: MessageRecord) -> str:
-        """The approver role the user acts in: ``approver`` (named or delegated) or ``admin``."""
-        scope = self.approver_scope(user.address) if "approver" in user.roles else frozenset()
-        if any(_lower(a) in scope for a in rec.approvers):
-            return "approver"
+    def roles_on(self, user: User, rec: MessageRecord) -> frozenset[Role]:
+        """The roles of :mod:`gateway.actions` that ``user`` holds on ``rec``."""
+        held: set[Role] = set()
+        if _lower(rec.sender) == user.address:
+            held.add(Role.SENDER)
+        if "approver" in user.roles and any(
+            _lower(a) in self.approver_scope(user.address) for a in rec.approvers
+        ):
+            held.add(Role.APPROVER)
         if "security_admin" in user.roles:
-            return "admin"
-        raise MailError(404, "not_found") if not self.may_see(user, rec) else MailError(403, "forbidden")
+            held.add(Role.ADMIN)
+        return frozenset(held)
 
-    async def cancel(self, user: User, msg_id: str, via: str = "web") -> MessageRecord:
-        rec = await self.record_for(user, msg_id)
-        self._as_sender(user, rec)
-        if rec.state is not State.HELD:
-            raise MailError(409, "state_changed")
-        return await self._move(
-            rec,
-            State.CANCELLED,
-            expect=State.HELD,
-            actor=f"sender:{user.address}",
-            user=user.address,
-            reason="cancelled by the sender",
-            via=via,
-        )
+    def offered(self, user: User, rec: MessageRecord) -> tuple[str, ...]:
+        """The actions ``user`` may take on ``rec`` now (the buttons a page shows)."""
+        return actions.offered(rec.kind, rec.state, self.roles_on(user, rec))
 
-    async def send_now(self, user: User, msg_id: str, via: str = "web") -> MessageRecord:
-        rec = await self.record_for(user, msg_id)
-        self._as_sender(user, rec)
-        if rec.state is not State.HELD or (rec.release_at is not None and rec.release_at <= self.now()):
-            raise MailError(409, "state_changed")
-        return await self._move(
-            rec,
-            State.DELIVERING,
-            expect=State.HELD,
-            actor=f"sender:{user.address}",
-            user=user.address,
-            reason="sender: send now",
-            via=via,
-        )
-
-    async def justify(self, user: User, msg_id: str, text: str, via: str = "web") -> None:
-        """The sender asks for approval (a message pending approval) or release (a quarantined
-        one) and says why; approvers and the security team see it."""
-        rec = await self.record_for(user, msg_id)
-        self._as_sender(user, rec)
-        text = text.strip()
-        if not text:
-            raise MailError(400, "justification_required")
-        if rec.state not in (State.PENDING_APPROVAL, State.QUARANTINED):
-            raise MailError(409, "state_changed")
-        action = "approval_requested" if rec.state is State.PENDING_APPROVAL else "release_requested"
-        await self.store.note(
-            rec.id,
-            action=action,
-            actor=f"sender:{user.address}",
-            reason=f"sender: {action.replace('_', ' ')}",
-            extra={"user": user.address, "via": via, "justification": text[:MAX_TEXT]},
-        )
-
-    async def approve(self, user: User, msg_id: str, comment: str = "", via: str = "web") -> MessageRecord:
-        rec = await self.record_for(user, msg_id)
-        role = self._as_approver(user, rec)
-        if rec.state is not State.PENDING_APPROVAL:
-            raise MailError(409, "state_changed")
-        return await self._move(
-            rec,
-            State.DELIVERING,
-            expect=State.PENDING_APPROVAL,
-            actor=f"{role}:{user.address}",
-            user=user.address,
-            reason="approved",
-            via=via,
-            comment=comment.strip(),
-        )
-
-    async def reject(self, user: User, msg_id: str, comment: str = "", via: str = "web") -> MessageRecord:
-        rec = await self.record_for(user, msg_id)
-        role = self._as_approver(user, rec)
-        if rec.state is not State.PENDING_APPROVAL:
-            raise MailError(409, "state_changed")
-        done = await self._move(
-            rec,
-            State.REJECTED,
-            expect=State.PENDING_APPROVAL,
-            actor=f"{role}:{user.address}",
-            user=user.address,
-            reason="rejected",
-            via=via,
-            comment=comment.strip(),
-        )
-        await self._tell_rejected(done, comment.strip())
-        return done
-
-    async def _tell_rejected(self, rec: MessageRecord, comment: str) -> None:
-        if self.notifier is not None:
-            reason = comment or "承認者が却下しました / the approver rejected it"
-            await self.notifier.rejected(rec, dict(rec.decision), reason)
-
-    def _admin(self, user: User) -> None:
-        if "security_admin" not in user.roles:
+    async def act(
+        self, user: User, msg_id: str, action: str, text: str = "", via: str = "web"
+    ) -> MessageRecord:
+        """Take ``action`` of the table on a message, as ``user``. An action only the security
+        team may take is refused before the message is looked up, so ids cannot be probed."""
+        if action not in actions.ACTIONS:
+            raise MailError(404, "not_found")
+        anyone = frozenset(r for kind in ItemKind for r in actions.roles_of(action, kind))
+        if anyone <= _UNRELATED and "security_admin" not in user.roles:
             raise MailError(403, "forbidden")
-
-    async def release(self, user: User, msg_id: str, comment: str = "", via: str = "web") -> MessageRecord:
-        self._admin(user)
         rec = await self.record_for(user, msg_id)
-        if rec.state not in (State.QUARANTINED, State.PENDING_APPROVAL, State.HELD):
-            raise MailError(409, "state_changed")
-        return await self._move(
-            rec,
-            State.DELIVERING,
-            expect=rec.state,
-            actor=f"admin:{user.address}",
-            user=user.address,
-            reason=f"released by the security team from {rec.state.value}",
-            via=via,
-            comment=comment.strip(),
-        )
-
-    async def delete(self, user: User, msg_id: str, comment: str = "", via: str = "web") -> MessageRecord:
-        self._admin(user)
-        rec = await self.record_for(user, msg_id)
-        if rec.state is not State.QUARANTINED:
-            raise MailError(409, "state_changed")
-        return await self._move(
-            rec,
-            State.DELETED,
-            expect=State.QUARANTINED,
-            actor=f"admin:{user.address}",
-            user=user.address,
-            reason="deleted by the security team",
-            via=via,
-            comment=comment.strip(),
-        )
+        try:
+            role = actions.acting_role(action, rec.kind, self.roles_on(user, rec))
+            return await actions.perform(
+                self.store,
+                rec,
+                action,
+                actions.Actor(role, user.address),
+                now=self.now(),
+                via=via,
+                text=text,
+                notices=self.notifier,
+            )
+        except actions.Refused as exc:
+            raise MailError(exc.status, exc.code) from None
 
     async def bulk(
         self, user: User, action: str, ids: list[str], comment: str = "", via: str = "web"
     ) -> dict[str, str]:
         """Release or delete many messages; the outcome per id (``done`` or an error code)."""
-        self._admin(user)
-        act = {"release": self.release, "delete": self.delete}.get(action)
-        if act is None:
+        if "security_admin" not in user.roles:
+            raise MailError(403, "forbidden")
+        if action not in BULK_ACTIONS:
             raise MailError(400, "bad_request")
         out: dict[str, str] = {}
         for msg_id in dict.fromkeys(ids):
             try:
-                await act(user, msg_id, comment, via)
+                await self.act(user, msg_id, action, comment, via)
                 out[msg_id] = "done"
             except MailError as exc:
                 out[msg_id] = exc.code
@@ -375,22 +261,23 @@ class Mailroom:
 
     # -- signed links (quarantine_ui.actions.MessageActions) --------------------------------
 
-    def _link_allowed(self, rec: MessageRecord, action: str, actor: str) -> bool:
-        kind, _, address = actor.partition(":")
-        if action in ("cancel", "send_now"):
-            return kind == "sender" and _lower(address) == _lower(rec.sender) and rec.state is State.HELD
-        if action in ("approve", "reject"):
-            scope = self.approver_scope(address)
-            return (
-                kind == "approver"
-                and any(_lower(a) in scope for a in rec.approvers)
-                and rec.state is State.PENDING_APPROVAL
-            )
-        return False
+    def _link_role(self, rec: MessageRecord, action: str, holder: str) -> Role | None:
+        """The role the holder of a link (``sender:<addr>`` or ``approver:<addr>``) takes
+        ``action`` in, if the table lets them take it on ``rec`` now."""
+        kind, _, address = holder.partition(":")
+        held: set[Role] = set()
+        if kind == "sender" and _lower(address) == _lower(rec.sender):
+            held.add(Role.SENDER)
+        if kind == "approver" and any(_lower(a) in self.approver_scope(address) for a in rec.approvers):
+            held.add(Role.APPROVER)
+        row = actions.row_for(action, rec.kind, rec.state)
+        if row is None:
+            return None
+        return next((r for r in row.roles if r in held), None)
 
     async def link_target(self, message_id: str, action: str, actor: str) -> HeldMessage | None:
         rec = await self.store.get(message_id)
-        if rec is None or not self._link_allowed(rec, action, actor):
+        if rec is None or self._link_role(rec, action, actor) is None:
             return None
         release = rec.release_at.timestamp() if rec.release_at and rec.state is State.HELD else None
         return HeldMessage(rec.id, rec.sender, rec.subject, rec.recipients, release)
@@ -399,24 +286,20 @@ class Mailroom:
         rec = await self.store.get(message_id)
         if rec is None:
             return ActionResult.UNKNOWN
-        if not self._link_allowed(rec, action, actor):
-            return ActionResult.NOT_HELD
-        address = actor.partition(":")[2]
-        moves = {
-            "cancel": (State.CANCELLED, State.HELD, "cancelled by the sender (notification link)"),
-            "send_now": (State.DELIVERING, State.HELD, "sender: send now (notification link)"),
-            "approve": (State.DELIVERING, State.PENDING_APPROVAL, "approved (notification link)"),
-            "reject": (State.REJECTED, State.PENDING_APPROVAL, "rejected (notification link)"),
-        }
-        to, expect, reason = moves[action]
-        if action == "send_now" and rec.release_at is not None and rec.release_at <= self.now():
+        role = self._link_role(rec, action, actor)
+        if role is None:
             return ActionResult.NOT_HELD
         try:
-            done = await self._move(
-                rec, to, expect=expect, actor=actor, user=address, reason=reason, via="link", comment=comment
+            await actions.perform(
+                self.store,
+                rec,
+                action,
+                actions.Actor(role, actor.partition(":")[2]),
+                now=self.now(),
+                via="link",
+                text=comment,
+                notices=self.notifier,
             )
-        except MailError:
+        except actions.Refused:
             return ActionResult.NOT_HELD
-        if action == "reject":
-            await self._tell_rejected(done, comment.strip())
         return ActionResult.DONE

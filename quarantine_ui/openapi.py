@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from gateway.auditexport import EXPORT_FIELDS
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -405,13 +407,25 @@ _MAIL_PATHS: dict[str, Any] = {
         "get": _op(
             "auditLog",
             "The newest matching audit events (auditor, security admin); filters actor, action, msg_id, since, until",
-            {"200": _json("Events", _OBJ)},
+            {
+                "200": _json(
+                    "Events, newest first, and how many matched",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "total": {"type": "integer"},
+                            "events": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEvent"}},
+                        },
+                    },
+                )
+            },
         )
     },
     "/api/audit/export": {
         "get": _op(
             "auditExport",
-            "All matching audit events as JSONL (`format=jsonl`) or CSV (`format=csv`)",
+            "All matching audit events as JSONL (`format=jsonl`, one AuditEvent a line) or CSV"
+            " (`format=csv`, a header of the AuditEvent field names, `extra` as JSON text)",
             {"200": {"description": "The export, as a download"}},
         )
     },
@@ -448,6 +462,14 @@ _DOCUMENT["components"]["schemas"]["Message"] = {
         "approvers": {"type": "array", "items": {"type": "string"}},
         "notes": {"type": "array", "items": _OBJ},
     },
+}
+
+_AUDIT_TYPES = {"seq": "integer", "extra": "object"}
+_DOCUMENT["components"]["schemas"]["AuditEvent"] = {
+    "type": "object",
+    "description": "One audit event, in the schema of every export (API, UI download, `sekimori audit list`)",
+    "required": list(EXPORT_FIELDS),
+    "properties": {name: {"type": _AUDIT_TYPES.get(name, "string")} for name in EXPORT_FIELDS},
 }
 
 

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from gateway import actions
 from gateway.store import State, StoreError
 from policies import PolicyError
 from quarantine_ui import auditlog, dashboard
@@ -159,39 +160,37 @@ async def message_page(request: Request) -> Response:
     return _page(request, "message.html", ctx)
 
 
+#: Where a page goes after each action of the table, and the notice it shows there
+#: (``None``: back to the message).
+AFTER_ACTION: dict[str, tuple[str | None, str]] = {
+    "cancel": (None, "cancelled"),
+    "send_now": (None, "sent"),
+    "justify": (None, "justified"),
+    "approve": ("/approvals", "approved"),
+    "reject": ("/approvals", "rejected"),
+    "release": ("/admin", "released"),
+    "delete": ("/admin", "deleted"),
+}
+
+
+def action_name(request: Request) -> str:
+    """The table's action named by the URL (``send-now`` is ``send_now``)."""
+    action = str(request.path_params["action"]).replace("-", "_")
+    if action not in AFTER_ACTION:
+        raise MailError(404, "not_found")
+    return action
+
+
 async def message_action(request: Request) -> Response:
     got = await _form(request)
     if isinstance(got, Response):
         return got
     user, form = got
-    room = mailroom(request)
     msg_id = request.path_params["msg_id"]
-    action = request.path_params["action"]
-    comment = str(form.get("comment", ""))
-    if action == "cancel":
-        await room.cancel(user, msg_id)
-        done = "cancelled"
-    elif action == "send-now":
-        await room.send_now(user, msg_id)
-        done = "sent"
-    elif action == "justify":
-        await room.justify(user, msg_id, str(form.get("justification", "")))
-        done = "justified"
-    elif action == "approve":
-        await room.approve(user, msg_id, comment)
-        return _back("/approvals", "approved")
-    elif action == "reject":
-        await room.reject(user, msg_id, comment)
-        return _back("/approvals", "rejected")
-    elif action == "release":
-        await room.release(user, msg_id, comment)
-        return _back("/admin", "released")
-    elif action == "delete":
-        await room.delete(user, msg_id, comment)
-        return _back("/admin", "deleted")
-    else:
-        raise MailError(404, "not_found")
-    return _back(f"/messages/{msg_id}", done)
+    action = action_name(request)
+    await mailroom(request).act(user, msg_id, action, str(form.get(actions.text_field(action), "")))
+    back, done = AFTER_ACTION[action]
+    return _back(back or f"/messages/{msg_id}", done)
 
 
 # -- approver -------------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ from typing import Any
 from anyio import to_thread
 
 from classifiers import scan_message
-from gateway.pipeline import KnownDomains, make_envelope
+from gateway.mail import mail_envelope
+from gateway.pipeline import KnownDomains, complete_envelope
 from gateway.store import MessageRecord, Store, StoreError
 from policies import Decision, Policy, PolicyError, diff_decisions, evaluate, load_policy, parse_policy
 
@@ -258,7 +259,7 @@ class PolicyAdmin:
         old: Policy, new: Policy, rec: MessageRecord, raw: bytes, known: frozenset[str]
     ) -> SimulatedChange | None:
         scan = scan_message(raw)
-        envelope = make_envelope(raw, rec.sender, rec.recipients, scan)
+        envelope = complete_envelope(mail_envelope(raw, rec.sender, rec.recipients), scan)
         history = KnownDomains(rec.sender, known)
         before = evaluate(old, envelope, scan, now=rec.received_at, history=history)
         after = evaluate(new, envelope, scan, now=rec.received_at, history=history)

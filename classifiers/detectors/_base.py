@@ -1,8 +1,10 @@
 """What every detector module provides, and the helpers they share.
 
-A detector is a module (python-stdnum style) with:
+A detector is a module (python-stdnum style) whose docstring's first line names the type,
+``English name (日本語名, …).`` (the UI's labels), with:
 
-- ``ENTITY_TYPE``: one of :data:`classifiers.model.ENTITY_TYPES`;
+- ``ENTITY_TYPE``: the type's name in scan output and policies (the list of types is the list
+  of these modules);
 - ``PATTERN``: regex source (``regex`` module syntax, VERSION0) matched against *normalised*
   text, one pass per distinct pattern (see :mod:`classifiers.engine`). Detectors that look at
   the same kind of token share the exact same pattern string (see
@@ -12,7 +14,10 @@ A detector is a module (python-stdnum style) with:
 - ``check(match, doc) -> Iterable[Hit]``: validate a candidate, weigh its context;
 - ``scan(text) -> Iterator[Finding]``: the detector on its own (``scan_with(module, text)``).
 
-Optional: ``PATTERN_LISTS: dict[str, Collection[str]]`` for ``\\L<name>`` named lists;
+Optional: ``PERSONAL = True`` for a type that identifies or describes a person (it counts
+towards ``records``); ``KEEP_TAIL: int`` (characters left unmasked at the end when a value is
+shown) or ``redact(value) -> str``; ``compact``/``validate``/``is_valid`` as in stdnum, starting
+from :func:`classifiers.normalize.fold`; ``PATTERN_LISTS: dict[str, Collection[str]]`` for ``\\L<name>`` named lists;
 ``REQUIRES: tuple[str, ...]``, lower-case strings one of which must occur (case-insensitively)
 in a part for ``check`` to ever yield a hit there: the engine skips the pass otherwise;
 ``MIN_LENGTH: int``, the shortest match (in characters) ``check`` could accept: the engine does

@@ -15,33 +15,25 @@ within a few characters of a My Number). :func:`find_context` and :func:`is_labe
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Iterator
 
 import regex
 
 from classifiers.detectors._base import Document
 from classifiers.detectors._table import column_cell
+from classifiers.detectors._vocab import lines
+from classifiers.normalize import fold as fold  # the one normalisation, for compact()
 
 #: Wrap a shape so that it only matches whole chunks of a token.
 CHUNK_START = r"(?<![^ /])"
 CHUNK_END = r"(?![^ /])"
 
 _SEPARATORS = "-. /"
-_DASHES = str.maketrans(dict.fromkeys("ー‐‑‒–—―−ｰ", "-"))
 
 
 def chunk_shape(source: str) -> regex.Pattern[str]:
     """Compile a shape that matches only at chunk boundaries of a token."""
     return regex.compile(f"{CHUNK_START}(?:{source}){CHUNK_END}")
-
-
-def fold(text: str) -> str:
-    """NFKC and the dash family, for the public ``compact()`` functions called on raw input.
-
-    The scan path never needs this (it sees normalised text); ``validate("１００ー０００１")`` does.
-    """
-    return unicodedata.normalize("NFKC", text).translate(_DASHES).strip()
 
 
 def digits(text: str) -> str:
@@ -163,35 +155,6 @@ def context_words(words: Iterable[str]) -> regex.Pattern[str]:
     return regex.compile("|".join(parts), regex.IGNORECASE)
 
 
-#: Words that say a number is something else (an order, a parcel, a product code...).
-ORDER_LIKE = (
-    "注文",
-    "受注",
-    "発注",
-    "伝票",
-    "追跡",
-    "問い合わせ番号",
-    "問合せ番号",
-    "お問合せ番号",
-    "受付番号",
-    "管理番号",
-    "会員番号",
-    "会員ID",
-    "お客様番号",
-    "顧客番号",
-    "請求書番号",
-    "伝票番号",
-    "品番",
-    "型番",
-    "商品コード",
-    "JANコード",
-    "JAN",
-    "EAN",
-    "バーコード",
-    "シリアル",
-    "製造番号",
-    "order",
-    "tracking",
-    "serial",
-    "invoice no",
-)
+#: Labels that say a number is something else (a slip, an order, a member, a product...): the
+#: vocabulary ``classifiers/data/negative_labels.txt``.
+ORDER_LIKE: tuple[str, ...] = lines("negative_labels.txt")

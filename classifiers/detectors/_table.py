@@ -44,26 +44,57 @@ _EMPTY = _Layout((), (), False)
 _layout_cache: dict[int, tuple[str, _Layout]] = {}
 
 
+def _quoted_starts(line: str, sep: str) -> list[int]:
+    """Where each cell of a CSV line starts when a field is quoted (a separator inside double
+    quotes does not end a cell: ``"東京都港区1-2-3, 5F"``)."""
+    starts = [0]
+    quoted = False
+    for i, ch in enumerate(line):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == sep and not quoted:
+            starts.append(i + 1)
+    return starts
+
+
 def _split(line: str, sep: str) -> list[str]:
-    return _SPACES.split(line.strip(" ")) if sep == "  " else line.split(sep)
+    if sep == "  ":
+        return _SPACES.split(line.strip(" "))
+    if '"' not in line:
+        return line.split(sep)
+    starts = _quoted_starts(line, sep)
+    ends = [s - 1 for s in starts[1:]] + [len(line)]
+    return [line[a:b] for a, b in zip(starts, ends, strict=True)]
 
 
 def _cells(line: str) -> tuple[str, list[str]] | None:
     """A table line's separator (tab, comma, or two spaces or more) and its cells."""
     for sep in ("\t", ","):
         if sep in line:
-            return sep, line.split(sep)
+            return sep, _split(line, sep)
     if "  " in line.strip(" "):
         return "  ", _split(line, "  ")
     return None
 
 
+_LETTER = regex.compile(r"[\p{L}〒#№]")
+
+
+def _is_label(cell: str) -> bool:
+    """A header cell: a short label with a letter in it and at most two digits (住所1, TEL2,
+    No.), not a value (an address, a mail address, a number)."""
+    return (
+        len(cell) <= _MAX_HEADER_CELL
+        and sum(ch.isdigit() for ch in cell) <= 2
+        and bool(_LETTER.search(cell))
+        and "@" not in cell
+    )
+
+
 def _is_header(cells: list[str]) -> bool:
     labels = [c.strip().strip('"') for c in cells]
     filled = [c for c in labels if c]
-    return len(filled) >= 2 and all(
-        len(c) <= _MAX_HEADER_CELL and not any(ch.isdigit() for ch in c) for c in filled
-    )
+    return len(filled) >= 2 and all(_is_label(c) for c in filled)
 
 
 def _build(text: str) -> _Layout:
@@ -128,6 +159,8 @@ def column_cell(doc: Document, pos: int) -> tuple[str, str] | None:
             while line_start < line_end and doc.text[line_start] == " ":
                 line_start += 1
             ends = [m.end() for m in _SPACES.finditer(doc.text, line_start, line_end)]
+        elif '"' in doc.text[line_start:line_end]:
+            ends = [line_start + k for k in _quoted_starts(doc.text[line_start:line_end], sep)[1:]]
         else:
             ends = [k + 1 for k, ch in enumerate(doc.text[line_start:line_end], line_start) if ch == sep]
         starts = layout.cell_starts[i] = (line_start, *ends)
@@ -141,3 +174,13 @@ def column_header(doc: Document, pos: int) -> str | None:
     """The header of the table column that contains offset ``pos``, if any."""
     cell = column_cell(doc, pos)
     return None if cell is None else cell[0]
+
+
+def row_headers(doc: Document, pos: int) -> tuple[str, ...]:
+    """The header cells of the table whose row contains offset ``pos`` (empty outside tables)."""
+    layout = _layout(doc)
+    if not layout.tables:
+        return ()
+    i = bisect.bisect_right(layout.starts, pos) - 1
+    header = layout.headers[i] if 0 <= i < len(layout.headers) else None
+    return () if header is None else header[1]

@@ -31,6 +31,8 @@ from classifiers.detectors._table import column_header
 from classifiers.model import Explanation, Finding
 
 ENTITY_TYPE = "address"
+#: Identifies or describes a natural person: counts towards ``records``.
+PERSONAL = True
 
 DESIGNATED_CITIES = [
     "札幌市",

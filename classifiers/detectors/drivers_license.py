@@ -41,6 +41,10 @@ from classifiers.errors import InvalidChecksum, InvalidFormat, InvalidLength
 from classifiers.model import Explanation, Finding
 
 ENTITY_TYPE = "drivers_license"
+#: Identifies or describes a natural person: counts towards ``records``.
+PERSONAL = True
+#: Characters kept at the end when a value is shown masked (``classifiers.redact``).
+KEEP_TAIL = 4
 PATTERN = NUMBER
 PRIORITY = 50
 MIN_LENGTH = 12  # the shortest shape, in characters: shorter tokens are skipped unread

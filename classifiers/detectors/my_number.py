@@ -1,4 +1,4 @@
-"""My Number (個人番号, Individual Number).
+"""My Number (マイナンバー, 個人番号: Individual Number).
 
 Twelve digits; the last is a check digit over the first eleven, as defined by the
 Ordinance of the Ministry of Internal Affairs and Communications on the Individual Number
@@ -28,6 +28,7 @@ from classifiers.detectors._numeric import (
     chunk_shape,
     context_words,
     find_context,
+    fold,
     is_labelled_as,
 )
 from classifiers.detectors._tokens import NUMBER
@@ -35,6 +36,10 @@ from classifiers.errors import InvalidChecksum, InvalidFormat, InvalidLength
 from classifiers.model import Explanation, Finding
 
 ENTITY_TYPE = "my_number"
+#: Identifies or describes a natural person: counts towards ``records``.
+PERSONAL = True
+#: Characters kept at the end when a value is shown masked (``classifiers.redact``).
+KEEP_TAIL = 4
 PATTERN = NUMBER
 PRIORITY = 50
 MIN_LENGTH = 12  # the shortest shape, in characters: shorter tokens are skipped unread
@@ -63,8 +68,8 @@ _GROUPED = chunk_shape(r"\d{4}([- .]?)\d{4}\1\d{4}")
 
 
 def compact(number: str) -> str:
-    """Remove separators."""
-    return "".join(ch for ch in number if ch.isdigit())
+    """Remove separators (after the scan's normalisation: full-width digits, every dash)."""
+    return "".join(ch for ch in fold(number) if ch.isdigit())
 
 
 def calc_check_digit(first11: str) -> str:

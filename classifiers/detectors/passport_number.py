@@ -31,6 +31,10 @@ from classifiers.errors import InvalidFormat, InvalidLength
 from classifiers.model import Explanation, Finding
 
 ENTITY_TYPE = "passport_number"
+#: Identifies or describes a natural person: counts towards ``records``.
+PERSONAL = True
+#: Characters kept at the end when a value is shown masked (``classifiers.redact``).
+KEEP_TAIL = 3
 PATTERN = r"(?<![0-9A-Za-z_])[A-Z]{2}[- ]?\d{7}(?![0-9A-Za-z])"
 PRIORITY = 40
 

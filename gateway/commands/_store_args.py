@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+from gateway.actions import Actor, Role
 from gateway.store import Store, is_redis_url, open_store
 from gateway.store.sqlite import DB_NAME
 
@@ -40,13 +41,13 @@ def store_path(args: argparse.Namespace) -> Path | str:
     return Path("var")
 
 
-def operator() -> str:
+def operator() -> Actor:
     """``operator:<os user>``, the actor of every command-line action."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "unknown"
-    return f"operator:{user}"
+    return Actor(Role.OPERATOR, user)
 
 
 async def with_store(path: Path | str, fn: Callable[[Store], Awaitable[T]]) -> T:

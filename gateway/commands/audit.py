@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from typing import Any
 
 from gateway.audit import iter_events, verify_store
+from gateway.auditexport import jsonl_line
 from gateway.commands._store_args import store_options, store_path, with_store
 from gateway.config import ConfigError
-from gateway.store import AuditEvent, Store, StoreError
+from gateway.store import Store, StoreError
 
 
 def register(sub: Any) -> None:
@@ -32,22 +32,6 @@ def register(sub: Any) -> None:
     ls.add_argument("--limit", type=int, default=1000)
     ls.add_argument("--format", choices=("table", "jsonl"), default="table")
     ls.set_defaults(func=run)
-
-
-def event_json(e: AuditEvent) -> dict[str, Any]:
-    return {
-        "seq": e.seq,
-        "at": e.at.isoformat(),
-        "actor": e.actor,
-        "action": e.action,
-        "msg_id": e.msg_id,
-        "from": e.from_state,
-        "to": e.to_state,
-        "reason": e.reason,
-        "extra": dict(e.extra),
-        "prev_hash": e.prev_hash,
-        "hash": e.hash,
-    }
 
 
 async def _main(store: Store, args: argparse.Namespace) -> int:
@@ -79,7 +63,7 @@ async def _main(store: Store, args: argparse.Namespace) -> int:
     events = await store.audit_events(msg_id=args.msg, after_seq=args.after, limit=args.limit)
     for e in events:
         if args.format == "jsonl":
-            out.write(json.dumps(event_json(e), ensure_ascii=False) + "\n")
+            out.write(jsonl_line(e))
         else:
             move = e.to_state if e.from_state == e.to_state else f"{e.from_state or '-'} -> {e.to_state}"
             stamp = e.at.astimezone().strftime("%Y-%m-%d %H:%M:%S")

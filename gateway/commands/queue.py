@@ -12,24 +12,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import secrets
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
+from gateway import actions
 from gateway.commands._store_args import operator, store_options, store_path, with_store
-from gateway.config import ConfigError, parse_duration
-from gateway.store import (
-    RELEASABLE,
-    TERMINAL,
-    AuditEvent,
-    MessageRecord,
-    State,
-    Store,
-    StoreError,
-)
-
-#: ``cancel``: the message is never delivered.
-CANCEL_TO = {State.HELD: State.CANCELLED, State.PENDING_APPROVAL: State.REJECTED}
+from gateway.config import Config, ConfigError, load_config, parse_duration
+from gateway.notify import Notifier
+from gateway.store import TERMINAL, AuditEvent, MessageRecord, State, Store, StoreError
 
 
 class Refused(Exception):
@@ -55,7 +47,7 @@ def register(sub: Any) -> None:
 
     for name, text in (
         ("release", "deliver a held, quarantined or approval-pending message now"),
-        ("cancel", "never deliver a held (cancelled) or approval-pending (rejected) message"),
+        ("cancel", "never deliver a held (cancelled) or approval-pending (rejected, sender told) message"),
         ("delete", "delete a quarantined message, or purge the body of a finished one"),
     ):
         act = actions.add_parser(name, parents=[parent], help=text)
@@ -146,45 +138,59 @@ def _show(rec: MessageRecord, events: list[AuditEvent], out: TextIO) -> None:
         out.write(f"  #{e.seq} {_when(e.at)}  {e.action:<11} {move:<28} {e.actor}  {e.reason}\n")
 
 
+#: What each command does: the first action of the table that applies to the message's state.
+VERBS: dict[str, tuple[str, ...]] = {
+    "release": ("release",),
+    # A message waiting for approval is rejected, and its sender told, as in the UI.
+    "cancel": ("cancel", "reject"),
+    "delete": ("delete", "purge"),
+}
+_CANNOT = {
+    "release": ("解放できません", "cannot release a {state} message"),
+    "cancel": ("取り消せません", "cannot cancel a {state} message"),
+    "delete": (
+        "削除できません（先に取り消してください）",
+        "cannot delete a {state} message (cancel it first)",
+    ),
+}
+
+
+def _notices(args: argparse.Namespace, store: Store) -> Notifier:
+    """Notices leave through the running gateway: they are queued in the store unowned, and its
+    scheduler delivers them (or the next gateway to start does). Their sender address and the
+    UI's address come from ``--config``; with ``--var`` the defaults are used."""
+    config = load_config(args.config) if args.config else Config(secret=secrets.token_hex(32))
+    return Notifier(config, store, None, owner=str(operator()), is_internal=lambda _: False)
+
+
 async def _act(store: Store, args: argparse.Namespace) -> MessageRecord:
     rec = await store.get(args.id)
     if rec is None:
         raise Refused(f"メッセージがありません / no such message: {args.id}")
-    actor = operator()
-    reason = args.reason or f"{args.action} by operator"
-    if args.action == "release":
-        if rec.state not in RELEASABLE:
-            raise Refused(
-                f"{rec.state.value} のメッセージは解放できません / cannot release a {rec.state.value} message"
-            )
-        return await store.transition(
-            rec.id,
-            State.DELIVERING,
-            actor=actor,
-            reason=reason,
-            expect=rec.state,
-            next_attempt_at=datetime.now(UTC),
+    action = next((a for a in VERBS[args.action] if actions.row_for(a, rec.kind, rec.state)), None)
+    if action is None:
+        ja, en = _CANNOT[args.action]
+        raise Refused(f"{rec.state.value} のメッセージは{ja} / {en.format(state=rec.state.value)}")
+    try:
+        return await actions.perform(
+            store,
+            rec,
+            action,
+            operator(),
+            now=datetime.now(UTC),
+            via="cli",
+            text=args.reason,
+            reason=args.reason or f"{args.action} by operator",
+            notices=_notices(args, store),
         )
-    if args.action == "cancel":
-        to = CANCEL_TO.get(rec.state)
-        if to is None:
-            raise Refused(
-                f"{rec.state.value} のメッセージは取り消せません / cannot cancel a {rec.state.value} message"
-            )
-        return await store.transition(rec.id, to, actor=actor, reason=reason, expect=rec.state)
-    if rec.state is State.QUARANTINED:
-        return await store.transition(rec.id, State.DELETED, actor=actor, reason=reason, expect=rec.state)
-    if rec.state in TERMINAL:
-        return await store.delete_raw(rec.id, actor=actor, reason=reason)
-    raise Refused(
-        f"{rec.state.value} のメッセージは削除できません（先に取り消してください）"
-        f" / cannot delete a {rec.state.value} message (cancel it first)"
-    )
+    except actions.Refused as exc:
+        raise Refused(f"{args.id}: {exc.code}") from None
 
 
 async def _purge(store: Store, older_than: float) -> int:
     """Retention: drop the spooled bodies of finished messages last changed before the cutoff."""
-    cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
+    now = datetime.now(UTC)
+    cutoff = now - timedelta(seconds=older_than)
     actor = operator()
     removed = 0
     cursor: str | None = None
@@ -193,7 +199,7 @@ async def _purge(store: Store, older_than: float) -> int:
         for rec in page:
             if rec.has_raw and rec.updated_at < cutoff:
                 reason = f"retention: finished more than {older_than:g}s ago"
-                await store.delete_raw(rec.id, actor=actor, reason=reason)
+                await actions.perform(store, rec, "purge", actor, now=now, via="cli", reason=reason)
                 removed += 1
         if len(page) < 500:
             return removed

@@ -4,7 +4,8 @@ Every backend (the embedded SQLite + spool files default in :mod:`gateway.store.
 backend for several gateway instances in :mod:`gateway.store.redis`) implements :class:`Store` and
 passes the same contract tests (``tests/gateway/test_store_contract.py``).
 
-Life cycle (``/work/shared/design.md``)::
+Items are of two kinds (:class:`ItemKind`), each with its life cycle (``/work/shared/design.md``).
+A message (``mail``)::
 
     received ─decide─> delivering ──> delivered
         │                  └─> deferred (retry, backoff) ──> delivering | bounced
@@ -12,6 +13,18 @@ Life cycle (``/work/shared/design.md``)::
         ├──> pending_approval ──> delivering | rejected | quarantined (timeout escalation)
         ├──> quarantined ──> delivering | deleted
         └──> refused (550 in the SMTP session; the raw message is removed)
+
+An upload (``upload``) is kept, approved, quarantined and audited like a message but never
+delivered: the proxy passes the request on or refuses it, and the spooled content stays for the
+reviewers. An approval lets the same content from the same user to the same destination pass
+until it expires::
+
+    received ─decide─> passed                      (the proxy let the request through)
+        ├──> refused                               (403; the content is removed)
+        ├──> held (release_at) ──> approved | expired      (coaching: the user may go on)
+        ├──> pending_approval ──> approved | rejected | quarantined (timeout escalation)
+        ├──> quarantined ──> approved | deleted
+        └──  approved (expires_at) ──> expired     (validity over or uses spent)
 
 ``delivering`` means *to be delivered now*. A message in ``delivering`` (or ``received``) is
 owned by a worker through a lease (``owner``, ``lease_until``). The process that moves a message
@@ -32,13 +45,27 @@ Errors (a small tree, rooted in builtins)::
 
 from __future__ import annotations
 
+import abc
+import dataclasses
+import hashlib
 import json
+import os
 import secrets
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
+
+from gateway.audit import from_micros, next_event, to_micros
+from policies.model import domain_of
+
+
+class ItemKind(StrEnum):
+    """What an item in the store is: a message through the relay, or an upload through the proxy."""
+
+    MAIL = "mail"
+    UPLOAD = "upload"
 
 
 class State(StrEnum):
@@ -54,11 +81,14 @@ class State(StrEnum):
     QUARANTINED = "quarantined"
     DELETED = "deleted"
     REFUSED = "refused"
+    PASSED = "passed"
+    APPROVED = "approved"
+    EXPIRED = "expired"
 
 
 _S = State
 
-#: Every allowed transition; anything else raises :class:`InvalidTransition`.
+#: Every allowed transition of a message; anything else raises :class:`InvalidTransition`.
 ALLOWED: Mapping[State, frozenset[State]] = {
     _S.RECEIVED: frozenset(
         {_S.DELIVERING, _S.HELD, _S.PENDING_APPROVAL, _S.QUARANTINED, _S.REFUSED},
@@ -76,14 +106,48 @@ ALLOWED: Mapping[State, frozenset[State]] = {
     _S.REFUSED: frozenset(),
 }
 
-#: States with no way out.
-TERMINAL: frozenset[State] = frozenset(s for s, nxt in ALLOWED.items() if not nxt)
+#: Every allowed transition of an upload. No state leads to ``delivering``: an upload is never
+#: delivered by the gateway.
+UPLOAD_ALLOWED: Mapping[State, frozenset[State]] = {
+    _S.RECEIVED: frozenset({_S.PASSED, _S.REFUSED, _S.HELD, _S.PENDING_APPROVAL, _S.QUARANTINED}),
+    _S.HELD: frozenset({_S.APPROVED, _S.EXPIRED}),
+    _S.PENDING_APPROVAL: frozenset({_S.APPROVED, _S.REJECTED, _S.QUARANTINED}),
+    _S.QUARANTINED: frozenset({_S.APPROVED, _S.DELETED}),
+    _S.APPROVED: frozenset({_S.EXPIRED}),
+    _S.PASSED: frozenset(),
+    _S.REFUSED: frozenset(),
+    _S.REJECTED: frozenset(),
+    _S.DELETED: frozenset(),
+    _S.EXPIRED: frozenset(),
+}
+
+#: The life cycle of each kind of item.
+LIFECYCLE: Mapping[ItemKind, Mapping[State, frozenset[State]]] = {
+    ItemKind.MAIL: ALLOWED,
+    ItemKind.UPLOAD: UPLOAD_ALLOWED,
+}
+
+#: States with no way out (for every kind that has them).
+TERMINAL: frozenset[State] = frozenset(
+    s for cycle in LIFECYCLE.values() for s, nxt in cycle.items() if not nxt
+)
+assert not any(s in TERMINAL for cycle in LIFECYCLE.values() for s, nxt in cycle.items() if nxt), (
+    "a state must be terminal for every kind or for none"
+)
 
 #: Entering these removes the raw message from the spool (no body kept).
 DISCARDS_RAW: frozenset[State] = frozenset({State.REFUSED, State.DELETED})
 
 #: States that need a live worker; :meth:`Store.recover` takes them over after a crash.
 ACTIVE: frozenset[State] = frozenset({State.RECEIVED, State.DELIVERING})
+
+#: The time field that makes an item in a state due (:meth:`Store.due`), for every kind.
+TIMER_FIELD: Mapping[State, str] = {
+    State.HELD: "release_at",
+    State.DEFERRED: "next_attempt_at",
+    State.PENDING_APPROVAL: "expires_at",
+    State.APPROVED: "expires_at",
+}
 
 #: States an operator may release into ``delivering``.
 RELEASABLE: frozenset[State] = frozenset({State.HELD, State.QUARANTINED, State.PENDING_APPROVAL})
@@ -103,6 +167,9 @@ UPDATABLE: frozenset[str] = frozenset(
         "meta",
     }
 )
+
+#: A body to spool: the bytes, or the path of a file holding them.
+Body = bytes | os.PathLike[str]
 
 #: Default lease of a worker on a message it owns, in seconds; renew by claiming again.
 DEFAULT_LEASE = 600.0
@@ -129,19 +196,62 @@ class SpoolCorrupt(StoreError):
     transient = False
 
 
-def check_transition(current: State, to: State) -> None:
-    """Raise :class:`InvalidTransition` unless ``current -> to`` is in :data:`ALLOWED`."""
-    if to not in ALLOWED[current]:
-        raise InvalidTransition(f"{current.value} -> {to.value} is not an allowed transition")
+def check_transition(current: State, to: State, kind: ItemKind = ItemKind.MAIL) -> None:
+    """Raise :class:`InvalidTransition` unless ``current -> to`` is in the kind's life cycle.
+
+    >>> check_transition(State.RECEIVED, State.PASSED, ItemKind.UPLOAD)
+    >>> check_transition(State.RECEIVED, State.PASSED)
+    Traceback (most recent call last):
+    ...
+    gateway.store.base.InvalidTransition: received -> passed is not an allowed transition (mail)
+    """
+    if to not in LIFECYCLE[kind].get(current, frozenset()):
+        raise InvalidTransition(f"{current.value} -> {to.value} is not an allowed transition ({kind.value})")
+
+
+@dataclass(frozen=True)
+class UploadFacts:
+    """What the proxy knows about an upload, kept in the item's ``meta["upload"]``.
+
+    ``service`` names the service module (``google_drive``, ``box``, ``microsoft_graph``,
+    ``dropbox``, ``slack``, ``generic``); ``destination`` is what the request shows of where the
+    file goes (folder, channel), for reviewers; never a URL with tokens in it.
+
+    >>> f = UploadFacts(service="box", host="upload.box.com", filename="顧客.csv", tenant="12345")
+    >>> UploadFacts.from_meta({"upload": f.to_meta()}) == f
+    True
+    """
+
+    service: str
+    host: str
+    filename: str
+    content_type: str = ""
+    tenant: str | None = None
+    sharing_scope: str | None = None
+    destination: str = ""
+
+    def to_meta(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any]) -> UploadFacts | None:
+        found = meta.get("upload")
+        if not isinstance(found, Mapping):
+            return None
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in found.items() if k in names})
 
 
 @dataclass(frozen=True)
 class MessageRecord:
-    """One queued message. Times are timezone-aware UTC ``datetime``\\ s.
+    """One item in the store: a queued message, or an upload (``kind``). Times are
+    timezone-aware UTC ``datetime``\\ s.
 
     ``decision`` is the policy's ``Decision.to_dict()``, ``scan`` a JSON summary of the scan
     (redacted: never raw PII values), ``meta`` the session facts (client address, HELO, auth user,
-    notification ids, ...). ``sha256`` is the hash of the spooled raw message.
+    notification ids, ...; an upload's :class:`UploadFacts` under ``"upload"``). ``sha256`` is
+    the hash of the spooled content. An upload has the user as ``sender``, no ``recipients``
+    and the file name as ``subject``.
     """
 
     id: str
@@ -165,6 +275,12 @@ class MessageRecord:
     owner: str | None = None
     lease_until: datetime | None = None
     has_raw: bool = True
+    kind: ItemKind = ItemKind.MAIL
+
+    @property
+    def upload(self) -> UploadFacts | None:
+        """The upload's facts (``None`` for a message)."""
+        return UploadFacts.from_meta(self.meta) if self.kind is ItemKind.UPLOAD else None
 
 
 @dataclass(frozen=True)
@@ -185,17 +301,38 @@ class AuditEvent:
     hash: str
 
 
-@runtime_checkable
-class Store(Protocol):
+@dataclass(frozen=True)
+class Staged:
+    """A body written ahead of the record that will refer to it: the backend's handle (a spool
+    path, a Redis key), its SHA-256 and size, and whether this write created it."""
+
+    ref: Any
+    sha256: str
+    size: int
+    created: bool = True
+
+
+class Store(abc.ABC):
     """Queue + spool + audit. All methods are coroutines and never block the event loop.
 
     ``actor`` strings name who acted: ``smtp``, ``policy``, ``delivery``, ``scheduler``,
     ``sender:<addr>``, ``approver:<addr>``, ``operator:<os user>``, ``admin:<user>``.
+
+    The writes are decided here, once, by the pure ``plan_*`` functions below; a backend only
+    reads and persists (as httpx keeps all I/O behind ``BaseTransport``). It implements the
+    queries and four primitives: :meth:`_stage` a body ahead of its record, :meth:`_unstage` it
+    after a failed write, :meth:`_insert` a new record, and :meth:`_change`: read a record,
+    let a decision plan the write and persist the plan with its audit event atomically.
     """
+
+    _clock: Callable[[], datetime]
+
+    def _now(self) -> datetime:
+        return checked_now(self._clock)
 
     async def accept(
         self,
-        raw: bytes,
+        raw: Body,
         *,
         sender: str,
         recipients: Sequence[str],
@@ -204,10 +341,36 @@ class Store(Protocol):
         owner: str | None = None,
         lease: float = DEFAULT_LEASE,
         actor: str = "smtp",
+        kind: ItemKind = ItemKind.MAIL,
     ) -> MessageRecord:
-        """Spool ``raw`` and create the record in state ``received``, audited (action ``accept``,
-        by ``actor``). Durable before returning: spool file written, flushed, fsynced, renamed,
-        directory fsynced, row committed. Only then may the SMTP layer answer 250."""
+        """Spool ``raw`` (bytes, or the path of a file to copy, read in a thread) and create the
+        record of ``kind`` in state ``received``, audited (action ``accept``, by ``actor``).
+        Durable before returning: spool file written, flushed, fsynced, renamed, directory
+        fsynced, row committed. Only then may the SMTP layer answer 250. A file given by path
+        stays where it is (the caller removes it)."""
+        now = self._now()
+        msg_id = new_id(now)
+        staged = await self._stage(msg_id, raw)
+        plan = plan_accept(
+            msg_id,
+            kind=kind,
+            sender=sender,
+            recipients=recipients,
+            subject=subject,
+            meta=meta,
+            owner=owner,
+            lease=lease,
+            actor=actor,
+            size=staged.size,
+            sha256=staged.sha256,
+            now=now,
+        )
+        try:
+            await self._insert(plan, staged)
+        except BaseException as exc:
+            await self._unstage(msg_id, staged, exc)
+            raise
+        return plan.record
 
     async def transition(
         self,
@@ -226,10 +389,30 @@ class Store(Protocol):
         transaction with its audit event (action ``transition``; ``extra`` goes into the event).
 
         Compare-and-set: the current state is read inside the transaction; if ``expect`` is
-        given the current state must be (one of) it. Raises :class:`NotFound`,
-        :class:`InvalidTransition`. The lease is set to ``owner`` (``None`` leaves the message
-        unowned). Entering a state of :data:`DISCARDS_RAW` removes the spool file; entering
-        ``delivered`` records the recipients' domains for :meth:`has_written_to`."""
+        given the current state must be (one of) it, and the move must be in the item's life
+        cycle (:data:`LIFECYCLE`). Raises :class:`NotFound`, :class:`InvalidTransition`. The
+        lease is set to ``owner`` (``None`` leaves the message unowned). Entering a state of
+        :data:`DISCARDS_RAW` removes the spool file; entering ``delivered`` records the
+        recipients' domains for :meth:`has_written_to` (see :func:`plan_transition`)."""
+        check_changes(changes)
+
+        def decide(rec: MessageRecord, now: datetime) -> Plan:
+            return plan_transition(
+                rec,
+                to,
+                actor=actor,
+                reason=reason,
+                expect=expect,
+                owner=owner,
+                lease=lease,
+                extra=extra,
+                changes=changes,
+                now=now,
+            )
+
+        plan = await self._change(msg_id, decide)
+        assert plan is not None
+        return plan.record
 
     async def claim(
         self,
@@ -247,20 +430,73 @@ class Store(Protocol):
         *other* owner holds a live lease. Sets ``owner`` and a lease; moves to ``to`` (audited)
         when given and different. Returns ``None`` when someone else won or the state moved on;
         exactly one of many concurrent claimers gets the record. Claiming again with the same
-        owner renews the lease."""
+        owner renews the lease (see :func:`plan_claim`)."""
 
+        def decide(rec: MessageRecord, clock_now: datetime) -> Plan | None:
+            return plan_claim(
+                rec,
+                owner=owner,
+                from_states=from_states,
+                to=to,
+                actor=actor,
+                reason=reason,
+                lease=lease,
+                now=now or clock_now,
+            )
+
+        plan = await self._change(msg_id, decide)
+        return None if plan is None else plan.record
+
+    @abc.abstractmethod
     async def get(self, msg_id: str) -> MessageRecord | None: ...
 
     async def load_raw(self, msg_id: str) -> bytes:
         """The spooled message; :class:`NotFound` if there is none, :class:`SpoolCorrupt` if
-        its SHA-256 no longer matches."""
+        it is missing or its SHA-256 no longer matches."""
+        rec = await self.get(msg_id)
+        if rec is None:
+            raise NotFound(msg_id)
+        if not rec.has_raw:
+            raise NotFound(f"{msg_id} has no spooled body ({rec.state.value})")
+        raw, where = await self._read_body(rec)
+        if raw is None:
+            raise SpoolCorrupt(f"{msg_id}: the body {where} is missing")
+        if hashlib.sha256(raw).hexdigest() != rec.sha256:
+            raise SpoolCorrupt(f"{msg_id}: the body {where} does not match its SHA-256")
+        return raw
 
     async def replace_raw(self, msg_id: str, raw: bytes, *, actor: str, reason: str) -> MessageRecord:
         """Durably replace the spooled message (e.g. after Bcc conversion), audited."""
+        staged = await self._stage(msg_id, raw)
+
+        def decide(rec: MessageRecord, now: datetime) -> Plan:
+            return plan_replace(
+                rec, sha256=staged.sha256, size=staged.size, actor=actor, reason=reason, now=now
+            )
+
+        try:
+            plan = await self._change(msg_id, decide, staged=staged)
+        except BaseException as exc:
+            await self._unstage(msg_id, staged, exc)
+            raise
+        assert plan is not None
+        return plan.record
 
     async def delete_raw(self, msg_id: str, *, actor: str, reason: str) -> MessageRecord:
         """Remove the spooled body of a message in a terminal state (retention), audited."""
 
+        def decide(rec: MessageRecord, now: datetime) -> Plan | None:
+            return plan_purge(rec, actor=actor, reason=reason, now=now)
+
+        plan = await self._change(msg_id, decide)
+        if plan is not None:
+            return plan.record
+        rec = await self.get(msg_id)  # the body was gone already
+        if rec is None:
+            raise NotFound(msg_id)
+        return rec
+
+    @abc.abstractmethod
     async def list_messages(
         self,
         *,
@@ -268,20 +504,26 @@ class Store(Protocol):
         sender: str | None = None,
         before: str | None = None,
         limit: int = 100,
+        kinds: Collection[ItemKind] | None = None,
     ) -> list[MessageRecord]:
-        """Newest first; ``before`` (an id) pages on: only messages older than it."""
+        """Newest first; ``before`` (an id) pages on: only items older than it. ``kinds``
+        narrows to messages or uploads (default: both)."""
 
+    @abc.abstractmethod
     async def due(self, now: datetime, *, limit: int = 1000) -> list[MessageRecord]:
-        """Work whose time has come: ``held`` with ``release_at <= now``, ``deferred`` with
-        ``next_attempt_at <= now``, ``pending_approval`` with ``expires_at <= now``, and
-        ``received``/``delivering`` messages without a live lease. Oldest first."""
+        """Work whose time has come (:func:`is_due`), of every kind: an item in a state of
+        :data:`TIMER_FIELD` whose time field is ``<= now`` (``held``/``release_at``,
+        ``deferred``/``next_attempt_at``, ``pending_approval`` and ``approved``/``expires_at``),
+        and ``received``/``delivering`` items without a live lease. Oldest first."""
 
+    @abc.abstractmethod
     async def recover(self, owner: str, *, lease: float = DEFAULT_LEASE) -> list[MessageRecord]:
-        """At start: take over (lease to ``owner``) every ``received``/``delivering`` message
+        """At start: take over (:func:`plan_recover`) every ``received``/``delivering`` message
         owned by ``owner``, by nobody, or with an expired lease, and return them so the caller
         resumes each (classify a ``received`` one again, deliver a ``delivering`` one). Also
         removes spool files that no committed record refers to (a crash mid-accept)."""
 
+    @abc.abstractmethod
     async def note(
         self,
         msg_id: str,
@@ -291,24 +533,65 @@ class Store(Protocol):
         reason: str,
         extra: Mapping[str, Any] | None = None,
     ) -> AuditEvent:
-        """Append an audit event that changes no state (a notification sent, a refusal ...)."""
+        """Append an audit event that changes no state (a notification sent, a refusal ...;
+        see :func:`note_event`)."""
 
+    @abc.abstractmethod
     async def has_written_to(self, sender: str, domain: str) -> bool:
         """Whether a message from ``sender`` was ever delivered to a recipient at ``domain``."""
 
+    @abc.abstractmethod
     async def known_domains(self, sender: str) -> frozenset[str]:
         """Snapshot of the domains ``sender`` has had mail delivered to (lower-case), for the
         pure policy evaluator."""
 
+    @abc.abstractmethod
     async def audit_events(
         self, *, msg_id: str | None = None, after_seq: int = 0, limit: int = 1000
     ) -> list[AuditEvent]:
         """Events in chain order (ascending ``seq``) after ``after_seq``."""
 
+    @abc.abstractmethod
     async def close(self) -> None: ...
 
+    # -- the I/O primitives a backend provides ------------------------------------------------
 
-# Helpers shared by the backends (no I/O).
+    @abc.abstractmethod
+    async def _stage(self, msg_id: str, raw: Body) -> Staged:
+        """Write a body durably ahead of the record that will refer to it."""
+
+    @abc.abstractmethod
+    async def _unstage(self, msg_id: str, staged: Staged, error: BaseException) -> None:
+        """After the write that was to refer to ``staged`` failed with ``error``: remove the
+        body unless that write may have committed."""
+
+    @abc.abstractmethod
+    async def _read_body(self, rec: MessageRecord) -> tuple[bytes | None, str]:
+        """The committed body of ``rec`` (``None`` if it is missing) and where it was looked for."""
+
+    @abc.abstractmethod
+    async def _insert(self, plan: Plan, staged: Staged) -> None:
+        """Persist a new record (:func:`plan_accept`) with its audit event, atomically."""
+
+    @abc.abstractmethod
+    async def _change(
+        self,
+        msg_id: str,
+        decide: Callable[[MessageRecord, datetime], Plan | None],
+        *,
+        staged: Staged | None = None,
+    ) -> Plan | None:
+        """Read the record (:class:`NotFound` if none), call ``decide(record, now)`` and persist
+        the plan it returns with its audit event, atomically (compare-and-set against a write
+        that raced), making ``staged`` permanent; then remove the body the plan drops.
+        ``None`` from ``decide``: nothing is written and ``None`` returned."""
+
+
+# -- the rules, above the I/O seam ----------------------------------------------------------------
+#
+# Every decision a write depends on is a pure function here: both backends read the current
+# record, ask a ``plan_*`` function what to write, and persist the :class:`Plan` (with the audit
+# event chained to the head they read) in one atomic step. The backends only read and persist.
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -331,14 +614,214 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def domain_of(address: str) -> str:
-    return address.rpartition("@")[2].strip().rstrip(".").lower()
-
-
 def as_states(value: State | Collection[State]) -> frozenset[State]:
     if isinstance(value, State):
         return frozenset({value})
     return frozenset(State(v) for v in value)
+
+
+def checked_now(clock: Callable[[], datetime]) -> datetime:
+    """The store's clock reading; a naive datetime is a programming error."""
+    now = clock()
+    if now.tzinfo is None:
+        raise TypeError("the store's clock must return timezone-aware datetimes")
+    return now
+
+
+# Stored form: both backends keep a record as these fields. Times are integer microseconds since
+# the epoch (``None`` when unset; Redis writes ``""``), mappings and lists canonical JSON text,
+# ``has_raw`` 0/1. ``Row`` is that form; :func:`encode_record` and :func:`decode_record` convert.
+
+Row = dict[str, Any]
+TIME_FIELDS = ("received_at", "updated_at", "release_at", "next_attempt_at", "expires_at", "lease_until")
+_JSON_FIELDS = {"recipients": list, "decision": dict, "scan": dict, "approvers": list, "meta": dict}
+#: Fields stored as integers (besides the times).
+INT_FIELDS = ("size", "attempts", "has_raw")
+#: Every stored field, in the order of the SQLite table.
+FIELDS = (
+    "id",
+    "state",
+    "sender",
+    "recipients",
+    "size",
+    "sha256",
+    "received_at",
+    "updated_at",
+    "subject",
+    "release_at",
+    "next_attempt_at",
+    "expires_at",
+    "attempts",
+    "decision",
+    "scan",
+    "last_error",
+    "approvers",
+    "meta",
+    "owner",
+    "lease_until",
+    "has_raw",
+    "kind",
+)
+
+
+def _micros(at: datetime | None) -> int | None:
+    return None if at is None else to_micros(at)
+
+
+def encode_value(key: str, value: Any) -> Any:
+    """One field in stored form.
+
+    >>> encode_value("release_at", datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)), encode_value("approvers", ("a",))
+    (1000000, '["a"]')
+    """
+    if key in TIME_FIELDS:
+        if value is not None and not (isinstance(value, datetime) and value.tzinfo is not None):
+            raise TypeError(f"{key} must be a timezone-aware datetime or None")
+        return _micros(value)
+    if key in _JSON_FIELDS:
+        return canonical_json(_JSON_FIELDS[key](value))
+    if key in INT_FIELDS:
+        return int(value)
+    if key == "owner":
+        return value or None
+    return str(value)
+
+
+def encode_record(rec: MessageRecord) -> Row:
+    return {k: encode_value(k, getattr(rec, k)) for k in FIELDS}
+
+
+def decode_record(row: Mapping[str, Any]) -> MessageRecord:
+    """A record from its stored form (a ``Row``, or a Redis hash of strings)."""
+
+    def time(key: str) -> datetime | None:
+        value = row.get(key)
+        return None if value is None or value == "" else from_micros(int(value))
+
+    def required_time(key: str) -> datetime:
+        value = time(key)
+        assert value is not None, f"{key} is always set"
+        return value
+
+    return MessageRecord(
+        id=str(row["id"]),
+        state=State(row["state"]),
+        sender=str(row["sender"]),
+        recipients=tuple(json.loads(row["recipients"])),
+        size=int(row["size"]),
+        sha256=str(row["sha256"]),
+        received_at=required_time("received_at"),
+        updated_at=required_time("updated_at"),
+        subject=str(row["subject"]),
+        release_at=time("release_at"),
+        next_attempt_at=time("next_attempt_at"),
+        expires_at=time("expires_at"),
+        attempts=int(row["attempts"]),
+        decision=json.loads(row["decision"]),
+        scan=json.loads(row["scan"]),
+        last_error=str(row["last_error"]),
+        approvers=tuple(json.loads(row["approvers"])),
+        meta=json.loads(row["meta"]),
+        owner=row["owner"] or None,
+        lease_until=time("lease_until"),
+        has_raw=int(row["has_raw"]) == 1,
+        kind=ItemKind(row.get("kind") or ItemKind.MAIL),
+    )
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """An audit event before it is chained (the backend adds ``seq`` and the hashes)."""
+
+    at: datetime
+    actor: str
+    action: str
+    msg_id: str
+    from_state: str
+    to_state: str
+    reason: str
+    extra: Mapping[str, Any] | None = None
+
+
+def chain(draft: EventDraft, last_seq: int, prev_hash: str) -> AuditEvent:
+    """The event a draft becomes after the chain's newest event ``(last_seq, prev_hash)``."""
+    return next_event(
+        last_seq,
+        prev_hash,
+        at=draft.at,
+        actor=draft.actor,
+        action=draft.action,
+        msg_id=draft.msg_id,
+        from_state=draft.from_state,
+        to_state=draft.to_state,
+        reason=draft.reason,
+        extra=draft.extra,
+    )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One write, decided: the fields to set (stored form), the audit event, the body to drop
+    after the commit (by its SHA-256), the correspondents to record, and the record after."""
+
+    record: MessageRecord
+    sets: Row
+    event: EventDraft | None = None
+    drop_body: str | None = None
+    #: ``(sender, domain)`` pairs for :meth:`Store.has_written_to`.
+    correspondents: tuple[tuple[str, str], ...] = ()
+
+
+def _apply(rec: MessageRecord, sets: Row) -> MessageRecord:
+    return decode_record({**encode_record(rec), **sets})
+
+
+def _lease(owner: str | None, now: datetime, lease: float) -> int | None:
+    return to_micros(now + timedelta(seconds=lease)) if owner else None
+
+
+def plan_accept(
+    msg_id: str,
+    *,
+    kind: ItemKind,
+    sender: str,
+    recipients: Sequence[str],
+    subject: str,
+    meta: Mapping[str, Any] | None,
+    owner: str | None,
+    lease: float,
+    actor: str,
+    size: int,
+    sha256: str,
+    now: datetime,
+) -> Plan:
+    """A new record in ``received``, owned by ``owner`` for ``lease`` seconds."""
+    rec = MessageRecord(
+        id=msg_id,
+        state=State.RECEIVED,
+        sender=sender,
+        recipients=tuple(recipients),
+        size=size,
+        sha256=sha256,
+        received_at=now,
+        updated_at=now,
+        subject=subject,
+        meta=dict(meta or {}),
+        owner=owner or None,
+        lease_until=None if not owner else now + timedelta(seconds=lease),
+        kind=ItemKind(kind),
+    )
+    event = EventDraft(
+        now,
+        actor,
+        "accept",
+        msg_id,
+        "",
+        State.RECEIVED.value,
+        "message spooled",
+        {"size": size, "sha256": sha256, "recipients": len(recipients)},
+    )
+    return Plan(rec, encode_record(rec), event)
 
 
 def check_changes(changes: Mapping[str, Any]) -> None:
@@ -348,9 +831,151 @@ def check_changes(changes: Mapping[str, Any]) -> None:
         raise TypeError(f"transition() cannot change {sorted(unknown)}; allowed: {sorted(UPDATABLE)}")
 
 
-def check_move(msg_id: str, current: State, to: State, expected: frozenset[State] | None) -> None:
+def check_move(
+    msg_id: str, kind: ItemKind, current: State, to: State, expected: frozenset[State] | None
+) -> None:
     """The compare-and-set of a transition: the expected current state, then the life cycle."""
     if expected is not None and current not in expected:
         names = ", ".join(sorted(s.value for s in expected))
         raise InvalidTransition(f"{msg_id} is {current.value}, expected {names}")
-    check_transition(current, to)
+    check_transition(current, to, kind)
+
+
+def plan_transition(
+    rec: MessageRecord,
+    to: State,
+    *,
+    actor: str,
+    reason: str,
+    expect: State | Collection[State] | None,
+    owner: str | None,
+    lease: float,
+    extra: Mapping[str, Any] | None,
+    changes: Mapping[str, Any],
+    now: datetime,
+) -> Plan:
+    """What :meth:`Store.transition` writes: the move (compare-and-set on ``expect`` and the
+    life cycle), the changes, the lease, the body dropped on entering :data:`DISCARDS_RAW`, and
+    the recipients' domains recorded on entering ``delivered``. Raises :class:`InvalidTransition`."""
+    to = State(to)
+    check_changes(changes)
+    sets = {k: encode_value(k, v) for k, v in changes.items()}
+    check_move(rec.id, rec.kind, rec.state, to, None if expect is None else as_states(expect))
+    sets.update(
+        state=to.value, updated_at=to_micros(now), owner=owner or None, lease_until=_lease(owner, now, lease)
+    )
+    drop = None
+    if to in DISCARDS_RAW and rec.has_raw:
+        sets["has_raw"] = 0
+        drop = rec.sha256
+    corr: tuple[tuple[str, str], ...] = ()
+    if to is State.DELIVERED:
+        sender = rec.sender.lower()
+        corr = tuple((sender, d) for d in sorted({domain_of(r) for r in rec.recipients}) if d)
+    event = EventDraft(now, actor, "transition", rec.id, rec.state.value, to.value, reason, extra)
+    return Plan(_apply(rec, sets), sets, event, drop, corr)
+
+
+def lease_is_live(rec: MessageRecord, now: datetime) -> bool:
+    return rec.owner is not None and rec.lease_until is not None and rec.lease_until > now
+
+
+def plan_claim(
+    rec: MessageRecord,
+    *,
+    owner: str,
+    from_states: State | Collection[State],
+    to: State | None,
+    actor: str,
+    reason: str,
+    lease: float,
+    now: datetime,
+) -> Plan | None:
+    """What :meth:`Store.claim` writes, or ``None`` when the state moved on or another owner
+    holds a live lease. The same owner renews its lease; a move to ``to`` is audited."""
+    if rec.state not in as_states(from_states):
+        return None
+    if lease_is_live(rec, now) and rec.owner != owner:
+        return None
+    new_state = rec.state if to is None else State(to)
+    if new_state is not rec.state:
+        check_transition(rec.state, new_state, rec.kind)
+    sets: Row = {
+        "state": new_state.value,
+        "owner": owner,
+        "lease_until": _lease(owner, now, lease),
+        "updated_at": to_micros(now),
+    }
+    event = None
+    if new_state is not rec.state:
+        event = EventDraft(
+            now, actor, "transition", rec.id, rec.state.value, new_state.value, reason, {"owner": owner}
+        )
+    return Plan(_apply(rec, sets), sets, event)
+
+
+def plan_recover(rec: MessageRecord, *, owner: str, lease: float, now: datetime) -> Plan | None:
+    """At start, take over an active item owned by ``owner``, by nobody, or with an expired
+    lease (not audited: the state does not change)."""
+    if rec.state not in ACTIVE:
+        return None
+    if lease_is_live(rec, now) and rec.owner != owner:
+        return None
+    sets: Row = {"owner": owner, "lease_until": _lease(owner, now, lease)}
+    return Plan(_apply(rec, sets), sets)
+
+
+def plan_replace(
+    rec: MessageRecord, *, sha256: str, size: int, actor: str, reason: str, now: datetime
+) -> Plan:
+    """What :meth:`Store.replace_raw` writes; only a body that is kept and may still change."""
+    if not rec.has_raw or rec.state in TERMINAL:
+        raise InvalidTransition(f"{rec.id} is {rec.state.value}; its body can no longer change")
+    sets: Row = {"sha256": sha256, "size": size, "updated_at": to_micros(now)}
+    state = rec.state.value
+    extra = {"old_sha256": rec.sha256, "sha256": sha256, "size": size}
+    event = EventDraft(now, actor, "replace_raw", rec.id, state, state, reason, extra)
+    drop = rec.sha256 if rec.sha256 != sha256 else None
+    return Plan(_apply(rec, sets), sets, event, drop)
+
+
+def plan_purge(rec: MessageRecord, *, actor: str, reason: str, now: datetime) -> Plan | None:
+    """What :meth:`Store.delete_raw` writes: only a finished item's body goes; ``None`` when it
+    is gone already."""
+    if rec.state not in TERMINAL:
+        raise InvalidTransition(f"{rec.id} is {rec.state.value}; only a finished message's body is purged")
+    if not rec.has_raw:
+        return None
+    sets: Row = {"has_raw": 0, "updated_at": to_micros(now)}
+    state = rec.state.value
+    event = EventDraft(now, actor, "purge", rec.id, state, state, reason, {"sha256": rec.sha256})
+    return Plan(_apply(rec, sets), sets, event, rec.sha256)
+
+
+def note_event(
+    msg_id: str,
+    rec: MessageRecord | None,
+    *,
+    action: str,
+    actor: str,
+    reason: str,
+    extra: Mapping[str, Any] | None,
+    now: datetime,
+) -> EventDraft:
+    """The event of :meth:`Store.note` (the item's state, unchanged, or none for an unknown id)."""
+    state = "" if rec is None else rec.state.value
+    return EventDraft(now, actor, action, msg_id, state, state, reason, extra)
+
+
+def timer_of(rec: MessageRecord) -> datetime | None:
+    """When the item becomes due by its state's timer (:data:`TIMER_FIELD`), if it has one."""
+    field_name = TIMER_FIELD.get(rec.state)
+    return None if field_name is None else getattr(rec, field_name)
+
+
+def is_due(rec: MessageRecord, now: datetime) -> bool:
+    """The rule of :meth:`Store.due`: a timer that has come, or active work without a live lease."""
+    at = timer_of(rec)
+    if at is not None:
+        return at <= now
+    return rec.state in ACTIVE and not lease_is_live(rec, now)

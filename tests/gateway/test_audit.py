@@ -190,7 +190,7 @@ def test_list_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     ids = _populate(tmp_path)
     assert main(["audit", "list", "--var", str(tmp_path), "--format", "jsonl", "--msg", ids[0]]) == 0
     docs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [(d["action"], d["from"], d["to"], d["actor"]) for d in docs] == [
+    assert [(d["action"], d["from_state"], d["to_state"], d["actor"]) for d in docs] == [
         ("accept", "", "received", "smtp"),
         ("transition", "received", "held", "policy"),
         ("transition", "held", "cancelled", "sender:u0@example.jp"),

@@ -1,30 +1,48 @@
-"""The classification pool: worker processes scheduled as batch work, warmed up, limited in memory,
-classifying; hostile messages decided in time without holding up the rest."""
+"""The general inspection: worker processes scheduled as batch work, warmed up, limited in memory,
+classifying mail and files (by bytes or by a spooled path) for the same policy; hostile items
+decided in time without holding up the rest."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
+import io
 import os
 import resource
 import signal
 import time
+import zipfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from classifiers import ScanResult
-from gateway.pipeline import Inspector, _scan, _worker_start
+from gateway.mail import inspect_mail
+from gateway.pipeline import FileContent, Inspector, KnownDomains, MailContent, _worker_start, classify
 from gateway.workers import WorkerPool
-from policies import Action, PolicyHolder
+from policies import Action, Envelope, PolicyHolder
 from tests.fuzz import shapes
 from tests.gateway.conftest import make_mail
 
-NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
-
 ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+MY_NUMBER = "個人番号 1234 5678 9018\n"
+UPLOAD = Envelope(
+    direction="upload", sender="taro@example.co.jp", recipients=(), service="box", host="upload.box.com"
+)
 
 
-async def test_workers_run_as_batch_work_and_classify() -> None:
+@pytest.fixture
+def inspector() -> Iterator[Inspector]:
+    found = Inspector(PolicyHolder(ROOT / "policies" / "default.yaml"), scan_time=10, workers=0)
+    yield found
+    found.close()
+
+
+async def test_workers_run_as_batch_work_and_classify(tmp_path: Path) -> None:
     inspector = Inspector(PolicyHolder(ROOT / "policies" / "default.yaml"), scan_time=10, workers=1)
     try:
         # A worker process as the pool starts it: its initializer has run.
@@ -32,10 +50,73 @@ async def test_workers_run_as_batch_work_and_classify() -> None:
         policy = await inspector._pool.call(os.sched_getscheduler, 0, kill_after=30)
         assert policy == os.SCHED_BATCH
         assert os.sched_getscheduler(0) != os.SCHED_BATCH, "the relay itself keeps its policy"
-        scan = await inspector.classify(make_mail(to=["a@example.co.jp"], body="個人番号 1234 5678 9018\n"))
+        mail = MailContent(make_mail(to=["a@example.co.jp"], body=MY_NUMBER))
+        scan = await inspector.classify(mail)
         assert [f.type for f in scan.findings] == ["my_number"]
+        # A spooled file crosses the process boundary as its path; the worker reads it.
+        spooled = tmp_path / "part-0001"
+        spooled.write_text("氏名,個人番号\n山田太郎,123456789018\n", encoding="utf-8")
+        scan = await inspector.classify(FileContent("顧客.csv", "text/csv", path=str(spooled)))
+        assert "my_number" in {f.type for f in scan.findings}
     finally:
         inspector.close()
+
+
+async def test_a_mail_is_inspected_through_the_mail_adapter(inspector: Inspector) -> None:
+    raw = make_mail(to=["tanaka@partner.example"], body=MY_NUMBER)
+    inspection = await inspect_mail(
+        inspector, raw, "taro@example.co.jp", ["tanaka@partner.example"], known_domains=(), now=NOW
+    )
+    assert inspection.decision.action is Action.BLOCK
+    assert inspection.envelope.recipients == ("tanaka@partner.example",)
+    assert inspection.envelope.to == ("tanaka@partner.example",)
+
+
+@pytest.mark.parametrize("by", ["data", "path"])
+async def test_an_upload_is_inspected_with_the_same_policy(
+    inspector: Inspector, tmp_path: Path, by: str
+) -> None:
+    body = MY_NUMBER.encode()
+    if by == "data":
+        content = FileContent("memo.txt", "text/plain", data=body)
+    else:
+        (tmp_path / "spool").write_bytes(body)
+        content = FileContent("memo.txt", "text/plain", path=str(tmp_path / "spool"))
+    inspection = await inspector.inspect(
+        content, UPLOAD, history=KnownDomains("taro@example.co.jp", ()), now=NOW
+    )
+    assert inspection.decision.action is Action.BLOCK
+    assert "block-my-number-external" in inspection.decision.rule_ids
+    clean = FileContent("memo.txt", "text/plain", data="議事録です。\n".encode())
+    passed = await inspector.inspect(clean, UPLOAD, history=KnownDomains("taro@example.co.jp", ()), now=NOW)
+    assert passed.decision.action is Action.DELIVER
+
+
+async def test_names_found_inside_are_added_to_the_envelope(inspector: Inspector) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("中身/名簿.csv", "a,b\n")
+    content = FileContent("archive.zip", "application/zip", data=buf.getvalue())
+    envelope = dataclasses.replace(UPLOAD, attachment_names=("archive.zip",))
+    inspection = await inspector.inspect(content, envelope, history=KnownDomains("x@y.jp", ()), now=NOW)
+    assert inspection.envelope.attachment_names[0] == "archive.zip"
+    assert any(n.endswith("名簿.csv") for n in inspection.envelope.attachment_names)
+
+
+async def test_a_spooled_file_that_is_gone_is_not_fully_inspected(
+    inspector: Inspector, tmp_path: Path
+) -> None:
+    content = FileContent("gone.csv", "text/csv", path=str(tmp_path / "missing"))
+    scan = await inspector.classify(content)
+    assert not scan.fully_inspected
+    assert scan.errors and "cannot read the spooled file" in scan.errors[0]
+
+
+def test_file_content_takes_bytes_or_a_path() -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        FileContent("a.txt")
+    with pytest.raises(ValueError, match="exactly one"):
+        FileContent("a.txt", data=b"x", path="/tmp/x")
 
 
 GIB = 1 << 30
@@ -69,10 +150,12 @@ async def test_hostile_set_is_decided_within_twice_the_budget_under_the_worker_m
         for shape in shapes.SHAPES:
             raw = shapes.message(shape, HOSTILE_MIB)
             started = time.monotonic()
-            scan: ScanResult = await pool.call(_scan, raw, budget, kill_after=4 * budget)
+            scan: ScanResult = await pool.call(classify, MailContent(raw), budget, kill_after=4 * budget)
             took = time.monotonic() - started
             assert took <= 2 * budget, f"{shape}: {took:.1f}s"
-            assert any(f.normalized == shapes.PLANTED_DIGITS for f in scan.findings), shape
+            found = any(f.normalized == shapes.PLANTED_DIGITS for f in scan.findings)
+            assert found or not scan.fully_inspected, shape
+            assert found or shape not in shapes.PLANTED_FIRST, shape
         assert await pool.call(os.getpid, kill_after=30) == first, "never killed nor replaced"
         assert await pool.call(peak_rss, kill_after=30) < GIB
     finally:
@@ -89,14 +172,20 @@ async def test_normal_mail_is_served_while_slow_messages_hold_their_slots() -> N
         hostile = [shapes.message("text_numbers", 8) for _ in range(4)]
         slow = [
             asyncio.create_task(
-                inspector.inspect(
-                    raw, "taro@example.co.jp", ["tanaka@partner.example"], known_domains=(), now=NOW
+                inspect_mail(
+                    inspector,
+                    raw,
+                    "taro@example.co.jp",
+                    ["tanaka@partner.example"],
+                    known_domains=(),
+                    now=NOW,
                 )
             )
             for raw in hostile
         ]
         await asyncio.sleep(0)
-        normal = await inspector.inspect(
+        normal = await inspect_mail(
+            inspector,
             make_mail(to=["hanako@example.co.jp"], body="明日の会議は 10 時からです。\n"),
             "taro@example.co.jp",
             ["hanako@example.co.jp"],
@@ -126,8 +215,8 @@ async def test_a_killed_worker_s_message_gets_the_not_fully_inspected_decision()
         pid = await inspector._pool.call(os.getpid, kill_after=30)
         raw = shapes.message("text_digits", 8)
         task = asyncio.create_task(
-            inspector.inspect(
-                raw, "taro@example.co.jp", ["tanaka@partner.example"], known_domains=(), now=NOW
+            inspect_mail(
+                inspector, raw, "taro@example.co.jp", ["tanaka@partner.example"], known_domains=(), now=NOW
             )
         )
         await asyncio.sleep(0.5)  # the worker is reading the message

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from gateway.store import State
+from gateway.store import ItemKind, State
 from tests.gateway.conftest import Gateway, Sink, eventually, make_mail, queue_id, send
 
 SENDER = "taro@example.co.jp"
@@ -54,3 +55,38 @@ async def test_release_by_someone_else_is_delivered(gateway: Gateway, sink: Sink
 
     await eventually(delivered)
     assert sink.user_mail("q@quarantine.test")
+
+
+async def test_upload_timers_end_uploads_and_deliver_nothing(gateway: Gateway, sink: Sink) -> None:
+    store = gateway.store
+    now = datetime.now(UTC)
+
+    async def upload(*path: State, **changes: Any) -> str:
+        rec = await store.accept(
+            b"a,b\r\n", kind=ItemKind.UPLOAD, sender=SENDER, recipients=(), subject="a.csv", actor="proxy"
+        )
+        for i, step in enumerate(path):
+            last = i == len(path) - 1
+            await store.transition(rec.id, step, actor="policy", reason="test", **(changes if last else {}))
+        return rec.id
+
+    orphan = await upload()  # the proxy that held the request is gone (no lease)
+    approved = await upload(State.PENDING_APPROVAL, State.APPROVED, expires_at=now)
+    waiting = await upload(State.PENDING_APPROVAL, expires_at=now, decision={"on_timeout": "escalate"})
+    coached = await upload(State.HELD, release_at=now)
+    later = await upload(State.PENDING_APPROVAL, State.APPROVED, expires_at=now + timedelta(days=1))
+    gateway.scheduler.clock = lambda: now + timedelta(seconds=1)
+    await gateway.scheduler.tick()
+
+    async def state(msg_id: str) -> State:
+        rec = await store.get(msg_id)
+        assert rec is not None
+        return rec.state
+
+    assert await state(orphan) is State.REFUSED
+    assert await state(approved) is State.EXPIRED
+    assert await state(waiting) is State.QUARANTINED
+    assert await state(coached) is State.EXPIRED
+    assert await state(later) is State.APPROVED
+    assert await gateway.scheduler.tick() == 0, "each timer fires once"
+    assert not sink.messages

@@ -22,16 +22,18 @@ import pytest
 
 from gateway.audit import verify_store
 from gateway.store import (
-    ALLOWED,
     DISCARDS_RAW,
+    LIFECYCLE,
     TERMINAL,
     InvalidTransition,
+    ItemKind,
     MessageRecord,
     NotFound,
     SQLiteStore,
     State,
     Store,
     StoreError,
+    UploadFacts,
 )
 from gateway.store.redis import RedisStore
 
@@ -111,13 +113,15 @@ async def _accept(store: Store, raw: bytes = RAW, **kw: object) -> MessageRecord
     return await store.accept(raw, **args)  # type: ignore[arg-type]
 
 
-def _path_to(target: State) -> list[State]:
-    """Shortest list of states after ``received`` that reaches ``target`` (BFS over ALLOWED)."""
+def _path_to(target: State, kind: ItemKind = ItemKind.MAIL) -> list[State]:
+    """Shortest list of states after ``received`` that reaches ``target`` (BFS over the kind's
+    life cycle)."""
+    cycle = LIFECYCLE[kind]
     prev: dict[State, State | None] = {State.RECEIVED: None}
     queue = deque([State.RECEIVED])
     while queue:
         s = queue.popleft()
-        for nxt in sorted(ALLOWED[s]):
+        for nxt in sorted(cycle[s]):
             if nxt not in prev:
                 prev[nxt] = s
                 queue.append(nxt)
@@ -130,9 +134,9 @@ def _path_to(target: State) -> list[State]:
     return path[::-1]
 
 
-async def _message_in(store: Store, state: State) -> MessageRecord:
-    rec = await _accept(store)
-    for step in _path_to(state):
+async def _message_in(store: Store, state: State, kind: ItemKind = ItemKind.MAIL) -> MessageRecord:
+    rec = await _accept(store, kind=kind)
+    for step in _path_to(state, kind):
         rec = await store.transition(rec.id, step, actor="test", reason=f"to {step.value}")
     assert rec.state is state
     return rec
@@ -184,14 +188,22 @@ async def test_get_and_load_raw_of_unknown_id(store: Store) -> None:
 
 # -- the life cycle ----------------------------------------------------------------------------
 
-ALLOWED_PAIRS = sorted((src, dst) for src, dsts in ALLOWED.items() for dst in dsts)
+ALLOWED_PAIRS = sorted(
+    (kind, src, dst) for kind, cycle in LIFECYCLE.items() for src, dsts in cycle.items() for dst in dsts
+)
+KIND_STATES = sorted((kind, s) for kind, cycle in LIFECYCLE.items() for s in cycle)
 
 
 @pytest.mark.parametrize(
-    ("src", "dst"), ALLOWED_PAIRS, ids=[f"{a.value}->{b.value}" for a, b in ALLOWED_PAIRS]
+    ("kind", "src", "dst"),
+    ALLOWED_PAIRS,
+    ids=[f"{k.value}:{a.value}->{b.value}" for k, a, b in ALLOWED_PAIRS],
 )
-async def test_every_allowed_transition(harness: Harness, store: Store, src: State, dst: State) -> None:
-    rec = await _message_in(store, src)
+async def test_every_allowed_transition(
+    harness: Harness, store: Store, kind: ItemKind, src: State, dst: State
+) -> None:
+    rec = await _message_in(store, src, kind)
+    assert rec.kind is kind
     harness.clock.advance(5)
     after = await store.transition(rec.id, dst, actor="operator:test", reason="because", expect=src)
     assert after.state is dst
@@ -208,11 +220,11 @@ async def test_every_allowed_transition(harness: Harness, store: Store, src: Sta
         assert await store.load_raw(rec.id) == RAW
 
 
-@pytest.mark.parametrize("src", sorted(State), ids=[s.value for s in sorted(State)])
-async def test_every_forbidden_transition(store: Store, src: State) -> None:
-    rec = await _message_in(store, src)
+@pytest.mark.parametrize(("kind", "src"), KIND_STATES, ids=[f"{k.value}:{s.value}" for k, s in KIND_STATES])
+async def test_every_forbidden_transition(store: Store, kind: ItemKind, src: State) -> None:
+    rec = await _message_in(store, src, kind)
     before = await store.audit_events(msg_id=rec.id)
-    forbidden = [s for s in State if s not in ALLOWED[src]]
+    forbidden = [s for s in State if s not in LIFECYCLE[kind][src]]
     assert forbidden
     for dst in forbidden:
         with pytest.raises(InvalidTransition):
@@ -229,7 +241,24 @@ def test_terminal_states_are_the_ends_of_the_design() -> None:
         "rejected",
         "deleted",
         "refused",
+        "passed",
+        "expired",
     }
+    assert {s for s, nxt in LIFECYCLE[ItemKind.MAIL].items() if not nxt} == {
+        State.DELIVERED,
+        State.BOUNCED,
+        State.CANCELLED,
+        State.REJECTED,
+        State.DELETED,
+        State.REFUSED,
+    }
+
+
+def test_an_upload_is_never_delivered() -> None:
+    cycle = LIFECYCLE[ItemKind.UPLOAD]
+    assert not any(State.DELIVERING in nxt for nxt in cycle.values())
+    assert State.DELIVERING not in cycle
+    assert State.PASSED not in LIFECYCLE[ItemKind.MAIL]
 
 
 async def test_expect_is_compare_and_set(store: Store) -> None:
@@ -470,6 +499,91 @@ async def test_list_messages_filters_newest_first(harness: Harness, store: Store
     assert [r.id for r in await store.list_messages(before=b.id, limit=5)] == [a.id]
     assert await store.list_messages(before=a.id) == []
     assert await store.list_messages(states=()) == []
+
+
+# -- uploads -------------------------------------------------------------------------------------
+
+FACTS = UploadFacts(
+    service="box", host="upload.box.com", filename="顧客一覧.csv", content_type="text/csv", tenant="4711"
+)
+
+
+async def test_an_upload_is_spooled_from_a_file(harness: Harness, store: Store, tmp_path: Path) -> None:
+    body = b"\xef\xbb\xbf" + "氏名,個人番号\r\n".encode() * 50_000
+    spooled = tmp_path / "upload.part"
+    spooled.write_bytes(body)
+    rec = await store.accept(
+        spooled,
+        kind=ItemKind.UPLOAD,
+        sender="taro@example.co.jp",
+        recipients=(),
+        subject=FACTS.filename,
+        meta={"upload": FACTS.to_meta()},
+        owner="proxy-1",
+        actor="proxy",
+    )
+    assert spooled.read_bytes() == body, "the caller's file stays where it is"
+    assert (rec.kind, rec.state, rec.size, rec.owner) == (
+        ItemKind.UPLOAD,
+        State.RECEIVED,
+        len(body),
+        "proxy-1",
+    )
+    assert rec.upload == FACTS
+    await store.close()
+    again = await harness.new()
+    assert await again.get(rec.id) == rec
+    assert await again.load_raw(rec.id) == body
+    [event] = await again.audit_events(msg_id=rec.id)
+    assert (event.action, event.actor, event.extra["size"]) == ("accept", "proxy", len(body))
+
+
+async def test_a_message_has_no_upload_facts(store: Store) -> None:
+    rec = await _accept(store)
+    assert (rec.kind, rec.upload) == (ItemKind.MAIL, None)
+
+
+async def test_list_messages_by_kind(harness: Harness, store: Store) -> None:
+    mail = await _message_in(store, State.QUARANTINED)
+    harness.clock.advance(1)
+    upload = await _message_in(store, State.QUARANTINED, ItemKind.UPLOAD)
+    assert [r.id for r in await store.list_messages()] == [upload.id, mail.id]
+    assert [r.id for r in await store.list_messages(kinds={ItemKind.MAIL})] == [mail.id]
+    both = await store.list_messages(states={State.QUARANTINED}, kinds={ItemKind.UPLOAD, ItemKind.MAIL})
+    assert [r.id for r in both] == [upload.id, mail.id]
+    only = await store.list_messages(states={State.QUARANTINED}, kinds={ItemKind.UPLOAD})
+    assert [r.id for r in only] == [upload.id]
+    assert await store.list_messages(kinds=()) == []
+
+
+async def test_due_lists_upload_timers(harness: Harness, store: Store) -> None:
+    now = harness.clock.now
+    past, future = now - timedelta(seconds=1), now + timedelta(hours=1)
+
+    async def make(state: State, **changes: Any) -> str:
+        rec = await _accept(store, kind=ItemKind.UPLOAD, recipients=())
+        for step in _path_to(state, ItemKind.UPLOAD):
+            extra = changes if step is state else {}
+            rec = await store.transition(rec.id, step, actor="t", reason="r", **extra)
+        return rec.id
+
+    due_ids = {
+        await make(State.APPROVED, expires_at=past),
+        await make(State.HELD, release_at=past),
+        await make(State.PENDING_APPROVAL, expires_at=now),
+        (await _accept(store, kind=ItemKind.UPLOAD, recipients=())).id,
+    }
+    not_due = {
+        await make(State.APPROVED, expires_at=future),
+        await make(State.APPROVED),
+        await make(State.HELD, release_at=future),
+        await make(State.PASSED),
+        await make(State.QUARANTINED),
+        (await _accept(store, kind=ItemKind.UPLOAD, recipients=(), owner="proxy")).id,
+    }
+    got = {r.id for r in await store.due(now)}
+    assert got == due_ids
+    assert not (got & not_due)
 
 
 async def test_correspondents_come_from_deliveries_only(store: Store) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 import gateway.store.base
 import gateway.store.sqlite
-from gateway.store import SpoolCorrupt, SQLiteStore, State, StoreError
+from gateway.store import ItemKind, SpoolCorrupt, SQLiteStore, State, StoreError
 from gateway.store.sqlite import DB_NAME, SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -203,5 +203,32 @@ async def test_claims_from_several_processes_win_each_message_once(tmp_path: Pat
                 assert (got.state, got.owner) == (State.DELIVERING, f"gw-{n}")
         moves = [e for e in await store.audit_events() if e.to_state == "delivering"]
         assert sorted(e.msg_id for e in moves) == sorted(ids)
+    finally:
+        await store.close()
+
+
+async def test_a_version_1_database_gains_item_kinds(tmp_path: Path) -> None:
+    store = await SQLiteStore.open(tmp_path)
+    old = await store.accept(RAW, sender="a@example.co.jp", recipients=["b@example.co.jp"])
+    await store.close()
+
+    def downgrade() -> None:  # what a store written before item kinds looks like
+        conn = sqlite3.connect(tmp_path / DB_NAME)
+        try:
+            conn.execute("ALTER TABLE messages DROP COLUMN kind")
+            conn.execute("PRAGMA user_version=1")
+            conn.commit()
+        finally:
+            conn.close()
+
+    await asyncio.to_thread(downgrade)
+    store = await SQLiteStore.open(tmp_path)
+    try:
+        assert await store.get(old.id) == old
+        assert old.kind is ItemKind.MAIL
+        new = await store.accept(RAW, sender="a@example.co.jp", recipients=(), kind=ItemKind.UPLOAD)
+        assert (await store.get(new.id)) == new
+        assert new.kind is ItemKind.UPLOAD
+        assert await _pragma(store, "user_version") == SCHEMA_VERSION
     finally:
         await store.close()

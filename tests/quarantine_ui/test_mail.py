@@ -7,10 +7,13 @@ import csv
 import io
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gateway.auditexport import EXPORT_FIELDS
+from gateway.cli import main
 from gateway.store import State
 from tests.quarantine_ui.conftest import login, password_step
 from tests.quarantine_ui.mailfix import MailEnv, make_raw
@@ -368,3 +371,25 @@ def test_auditor_reads_filters_exports_and_verifies(mail: MailEnv, people: Any) 
     # Read-only: the auditor cannot act on mail.
     r = auditor.post(f"/api/messages/{held.id}/release", json={}, headers=api_headers(auditor))
     assert r.status_code in (403, 404)
+
+
+def test_every_audit_export_names_the_fields_alike(
+    mail: MailEnv, people: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Regression: ``sekimori audit list --format jsonl`` wrote ``from``/``to`` where the UI's
+    export wrote ``from_state``/``to_state``. One documented schema for CLI, UI and API."""
+    held = mail.put(TARO, ["x@partner.example"])
+    auditor = client_for(mail, people, AUDITOR)
+    ui_jsonl = [json.loads(line) for line in auditor.get("/audit/export?format=jsonl").text.splitlines()]
+    api_jsonl = [json.loads(line) for line in auditor.get("/api/audit/export").text.splitlines()]
+    header = next(csv.reader(io.StringIO(auditor.get("/audit/export?format=csv").text)))
+    api_list = auditor.get("/api/audit").json()["events"]
+    assert main(["audit", "list", "--var", str(tmp_path / "gw"), "--format", "jsonl", "--msg", held.id]) == 0
+    cli_jsonl = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    names = ["seq", "at", "actor", "action", "msg_id", "from_state", "to_state", "reason", "extra"]
+    names += ["prev_hash", "hash"]
+    assert names == list(EXPORT_FIELDS)
+    assert header == names
+    for doc in (*ui_jsonl, *api_jsonl, *api_list, *cli_jsonl):
+        assert list(doc) == names
+    assert ui_jsonl[-1] == cli_jsonl[-1] == api_list[0]

@@ -74,3 +74,11 @@ def test_engine():
     for text, written, _value in VALID:
         found = scan_engine(text)
         assert [(f.type, f.value) for f in found] == [("pension_number", written)]
+
+
+def test_validate_folds_the_dashes_the_scan_folds():
+    """Regression: the scan found 基礎年金番号：1234⁃567890 (U+2043 HYPHEN BULLET) but
+    ``validate`` rejected the number it had found: two dash-folding rules."""
+    (found,) = detector_scan(pension_number, "基礎年金番号：1234⁃567890")
+    assert found.value == "1234⁃567890"
+    assert pension_number.validate(found.value) == "1234567890"
