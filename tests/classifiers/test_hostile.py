@@ -20,7 +20,7 @@ BUDGET = 2.0
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
 @given(shape=st.sampled_from(shapes.SHAPES), mib=st.integers(min_value=1, max_value=6), as_file=st.booleans())
 def test_each_hostile_shape_is_bounded_and_keeps_what_was_found(shape: str, mib: int, as_file: bool) -> None:
