@@ -193,7 +193,9 @@ async def test_normal_mail_is_served_while_slow_messages_hold_their_slots() -> N
             now=NOW,
         )
         assert normal.scan.fully_inspected and normal.decision.action is Action.DELIVER
-        assert not any(task.done() for task in slow), "normal mail did not wait for the slow ones"
+        # The two that hold the slow slots run their whole budget: the normal mail did not wait
+        # for them (the two beyond the slots may have been stopped and answered already).
+        assert sum(not task.done() for task in slow) >= 2, "normal mail waited for the slow ones"
         actions = []
         for inspection in await asyncio.gather(*slow):
             assert not inspection.scan.fully_inspected
