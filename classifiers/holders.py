@@ -33,21 +33,12 @@ import regex
 
 from classifiers.detectors._base import Document
 from classifiers.detectors._table import column_cell, row_headers
-from classifiers.model import PERSONAL_TYPES, Finding
+from classifiers.model import PERSON_ONLY_TYPES, PERSONAL_TYPES, Finding
 from classifiers.normalize import Normalized
 
-#: Types only a natural person has.
-PERSON_ONLY = frozenset(
-    {
-        "my_number",
-        "person_name",
-        "passport_number",
-        "drivers_license",
-        "pension_number",
-        "date_of_birth",
-        "credit_card",
-    }
-)
+#: Types only a natural person has: :func:`classifiers.detectors._base.to_finding` sets their
+#: holder already.
+PERSON_ONLY = PERSON_ONLY_TYPES
 #: Contact data that may be a person's or an organisation's.
 CONTACT_TYPES = PERSONAL_TYPES - PERSON_ONLY
 
@@ -119,12 +110,7 @@ class _Layout:
 def assign_holders(text: str, findings: Sequence[Finding]) -> list[Finding]:
     """Each finding with ``holder`` and ``holder_reason`` set (non-personal types unchanged)."""
     if not any(f.type in CONTACT_TYPES for f in findings):
-        return [
-            replace(f, holder="person", holder_reason=f"{f.type} identifies a person")
-            if f.type in PERSON_ONLY
-            else f
-            for f in findings
-        ]
+        return list(findings)
     # Offsets of findings are into the original text: tables are read on it as written.
     doc = Document(Normalized(text, text, (), ()))
     layout = _Layout(text)
@@ -135,9 +121,7 @@ def assign_holders(text: str, findings: Sequence[Finding]) -> list[Finding]:
             names_by_line[line] = names_by_line.get(line, 0) + 1
     out: list[Finding] = []
     for f in findings:
-        if f.type in PERSON_ONLY:
-            out.append(replace(f, holder="person", holder_reason=f"{f.type} identifies a person"))
-        elif f.type in CONTACT_TYPES:
+        if f.type in CONTACT_TYPES:
             holder, reason = _contact_holder(f, doc, layout, names_by_line)
             out.append(replace(f, holder=holder, holder_reason=reason))
         else:

@@ -64,6 +64,18 @@ PERSONAL_TYPES: Final[frozenset[str]] = frozenset(
         "date_of_birth",
     }
 )
+#: Personal types only a natural person has (the others, contact data, may be a company's).
+PERSON_ONLY_TYPES: Final[frozenset[str]] = frozenset(
+    {
+        "my_number",
+        "person_name",
+        "passport_number",
+        "drivers_license",
+        "pension_number",
+        "date_of_birth",
+        "credit_card",
+    }
+)
 
 PartKind = Literal["subject", "header", "body", "attachment", "metadata", "file"]
 

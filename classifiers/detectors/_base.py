@@ -31,7 +31,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import regex
 
-from classifiers.model import Explanation, Finding, Part
+from classifiers.model import PERSON_ONLY_TYPES, Explanation, Finding, Part
 from classifiers.normalize import Normalized, normalize
 
 
@@ -96,14 +96,18 @@ def words_pattern(words: Iterable[str]) -> regex.Pattern[str]:
 def to_finding(hit: Hit, default_type: str, doc: Document, location: str = "text") -> Finding:
     start, end = doc.norm.span_to_original(hit.start, hit.end)
     loc = doc.part.location_at(start) if doc.part is not None else location
+    entity_type = hit.entity_type or default_type
+    person = entity_type in PERSON_ONLY_TYPES  # contact data: classifiers.holders decides
     return Finding(
-        type=hit.entity_type or default_type,
+        type=entity_type,
         value=doc.norm.original[start:end],
         score=min(1.0, hit.score),
         location=loc,
         span=(start, end),
         normalized=hit.normalized,
         explanation=hit.explanation,
+        holder="person" if person else "",
+        holder_reason=f"{entity_type} identifies a person" if person else "",
     )
 
 

@@ -83,3 +83,15 @@ def municipality_at(text: str) -> str | None:
         if text[:n] in MUNICIPALITIES:
             return text[:n]
     return None
+
+
+def municipality_before(text: str, end: int) -> str | None:
+    """The longest municipality of :data:`MUNICIPALITIES` that ends at ``text[end]``.
+
+    >>> municipality_before("弊社は横浜市港南区日野", 9), municipality_before("東大和市", 4)
+    ('横浜市港南区', '東大和市')
+    """
+    for n in range(min(10, end), 1, -1):
+        if text[end - n : end] in MUNICIPALITIES:
+            return text[end - n : end]
+    return None

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 import regex
 
 from classifiers.detectors._base import Document, Hit, scan_with, words_pattern
-from classifiers.detectors._japan import MUNICIPALITIES, PREFECTURES, municipality_at
+from classifiers.detectors._japan import PREFECTURES, municipality_before
 from classifiers.detectors._table import column_header
 from classifiers.model import Explanation, Finding
 
@@ -72,23 +72,15 @@ _BUILDING = (
 )
 
 
-def _prefix_trie(words: Iterable[str]) -> str:
-    """The first two characters of ``words``, as one alternation grouped by the first one."""
-    seconds: dict[str, set[str]] = {}
-    for word in words:
-        seconds.setdefault(word[0], set()).add(word[1])
-    return "(?:" + "|".join(f"{f}[{''.join(sorted(s))}]" for f, s in sorted(seconds.items())) + ")"
-
-
-_MUNICIPALITY_START = _prefix_trie(MUNICIPALITIES)
-_FIRST = "".join(sorted({w[0] for w in (*PREFECTURES, *MUNICIPALITIES)}))
+_FIRST = "".join(sorted({w[0] for w in PREFECTURES} | set("市区町村")))
 # Every PATTERN of this package starts with a look-ahead for its possible first characters: in
 # the engine's combined alternation it lets most positions fail at once.
 PATTERN = (
     f"(?=[{_FIRST}])(?:"
     rf"(?P<address_pref>{_alternation(PREFECTURES)}) ?(?:{_P}{{1,5}}?郡 ?)?{_P}{{1,8}}?[市区町村](?:{_P}{{1,5}}?区)?"
-    # without the prefecture: a municipality of the closed list (check() looks it up)
-    rf"|(?={_MUNICIPALITY_START})(?P<address_city>{_P}{{1,9}}?[市区町村])"
+    # without the prefecture: the last character of a municipality; check() looks back for the
+    # municipality of the closed list that ends there (a regex of 2,800 names costs far more)
+    r"|(?P<address_city>[市区町村])"
     ")"
     rf" ?{_TOWN}{{0,20}}? ?(?P<address_block>{_BLOCK}){_BUILDING}"
 )
@@ -143,9 +135,11 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
     b0, b1 = match.span("address_block")
     has_prefecture = bool(match.group("address_pref"))
     if not has_prefecture:
-        city = municipality_at(doc.text[start:b0])
-        if city is None or _NOT_TOWN.search(doc.text[start + len(city) : b0].strip()):
+        city_end = match.end("address_city")
+        city = municipality_before(doc.text, city_end)
+        if city is None or _NOT_TOWN.search(doc.text[city_end:b0].strip()):
             return
+        start -= len(city) - 1
     normalized = (doc.text[start:b0] + normalize_block(doc.text[b0:b1]) + doc.text[b1:end]).replace(" ", "")
     context = doc.context(start, end, _CONTEXT, before=20, after=0)
     if not context:
