@@ -135,11 +135,15 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
     b0, b1 = match.span("address_block")
     has_prefecture = bool(match.group("address_pref"))
     if not has_prefecture:
-        city_end = match.end("address_city")
-        city = municipality_before(doc.text, city_end)
-        if city is None or _NOT_TOWN.search(doc.text[city_end:b0].strip()):
+        # the first 市区町村 character where a municipality of the list ends (町田市原町田: not
+        # the 町 that starts it)
+        for p in range(start, b0):
+            city = municipality_before(doc.text, p + 1) if doc.text[p] in "市区町村" else None
+            if city is not None and not _NOT_TOWN.search(doc.text[p + 1 : b0].strip()):
+                start = p + 1 - len(city)
+                break
+        else:
             return
-        start -= len(city) - 1
     normalized = (doc.text[start:b0] + normalize_block(doc.text[b0:b1]) + doc.text[b1:end]).replace(" ", "")
     context = doc.context(start, end, _CONTEXT, before=20, after=0)
     if not context:
