@@ -22,7 +22,7 @@ from types import ModuleType
 
 import regex
 
-from classifiers.detectors import all_detectors
+from classifiers.detectors import all_detectors, on_refresh
 from classifiers.detectors._base import Document, compile_with_lists, to_finding
 from classifiers.holders import assign_holders, count_organisations, count_people
 from classifiers.limits import Deadline
@@ -105,7 +105,9 @@ class Engine:
                     if length < min_length:
                         continue  # prices and quantities: too short for any shape of this type
                     for hit in det.check(m, doc):
-                        finding = to_finding(hit, det.ENTITY_TYPE, doc)
+                        finding = to_finding(
+                            hit, det.ENTITY_TYPE, doc, person_only=getattr(det, "PERSON_ONLY", False)
+                        )
                         key = (finding.type, *finding.span)
                         if key not in seen:
                             seen.add(key)
@@ -122,6 +124,9 @@ class Engine:
 @lru_cache(maxsize=1)
 def default_engine() -> Engine:
     return Engine(all_detectors())
+
+
+on_refresh(default_engine.cache_clear)
 
 
 #: Identifiers a person usually has several of (TEL, FAX and mobile in one signature): they

@@ -7,75 +7,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-EntityType = Literal[
-    "my_number",
-    "corporate_number",
-    "credit_card",
-    "phone_number",
-    "email_address",
-    "postal_code",
-    "address",
-    "person_name",
-    "bank_account",
-    "passport_number",
-    "drivers_license",
-    "pension_number",
-    "date_of_birth",
-    "confidential_marking",
-    "share_link",
-    "credential",
-]
+if TYPE_CHECKING:
+    ENTITY_TYPES: tuple[str, ...]
+    PERSONAL_TYPES: frozenset[str]
 
-#: The 16 entity types of the design, in display order. Shared by scan output, policies and UI.
-ENTITY_TYPES: Final[tuple[str, ...]] = (
-    "my_number",
-    "corporate_number",
-    "credit_card",
-    "phone_number",
-    "email_address",
-    "postal_code",
-    "address",
-    "person_name",
-    "bank_account",
-    "passport_number",
-    "drivers_license",
-    "pension_number",
-    "date_of_birth",
-    "confidential_marking",
-    "share_link",
-    "credential",
-)
 
-#: Types that identify (or describe) a natural person; they count towards ``records``.
-PERSONAL_TYPES: Final[frozenset[str]] = frozenset(
-    {
-        "my_number",
-        "credit_card",
-        "phone_number",
-        "email_address",
-        "address",
-        "person_name",
-        "bank_account",
-        "passport_number",
-        "drivers_license",
-        "pension_number",
-        "date_of_birth",
-    }
-)
-#: Personal types only a natural person has (the others, contact data, may be a company's).
-PERSON_ONLY_TYPES: Final[frozenset[str]] = frozenset(
-    {
-        "my_number",
-        "person_name",
-        "passport_number",
-        "drivers_license",
-        "pension_number",
-        "date_of_birth",
-        "credit_card",
-    }
-)
+def __getattr__(name: str) -> Any:
+    """``ENTITY_TYPES`` and ``PERSONAL_TYPES``, derived from the detector modules when first
+    asked for (see :mod:`classifiers.detectors`; call its functions where a type may have been
+    added since)."""
+    if name in ("ENTITY_TYPES", "PERSONAL_TYPES"):
+        from classifiers import detectors  # the detectors import this module
+
+        return detectors.entity_types() if name == "ENTITY_TYPES" else detectors.personal_types()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 PartKind = Literal["subject", "header", "body", "attachment", "metadata", "file"]
 

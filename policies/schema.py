@@ -13,7 +13,7 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from classifiers.model import ENTITY_TYPES
+from classifiers.detectors import entity_types
 
 #: Actions in order of severity (lowest first).
 ACTION_NAMES: Final[tuple[str, ...]] = ("deliver", "tag", "bcc", "hold", "approval", "quarantine", "block")
@@ -195,9 +195,11 @@ class EntityCond(_Model):
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
         for t in v:
-            if t not in ENTITY_TYPES:
+            if t not in entity_types():
                 raise PydanticCustomError(
-                    "unknown_entity_type", "unknown entity type", {"value": t, "expected": list(ENTITY_TYPES)}
+                    "unknown_entity_type",
+                    "unknown entity type",
+                    {"value": t, "expected": list(entity_types())},
                 )
         return v
 

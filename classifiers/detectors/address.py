@@ -33,6 +33,8 @@ from classifiers.detectors._table import column_header
 from classifiers.model import Explanation, Finding
 
 ENTITY_TYPE = "address"
+#: Identifies or describes a natural person: counts towards ``records``.
+PERSONAL = True
 
 
 def _alternation(words: Iterable[str]) -> str:

@@ -164,3 +164,8 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
 
 def scan(text: str) -> Iterator[Finding]:
     return scan_with(sys.modules[__name__], text)
+
+
+def redact(marking: str) -> str:
+    """A marking is shown as it is: it says how the document is classified, not whose it is."""
+    return marking

@@ -45,6 +45,8 @@ from classifiers.errors import InvalidChecksum, InvalidFormat, InvalidLength
 from classifiers.model import Explanation, Finding
 
 ENTITY_TYPE = "corporate_number"
+#: Characters kept at the end when a value is shown masked (``classifiers.redact``).
+KEEP_TAIL = 4
 PATTERN = NUMBER
 PRIORITY = 50
 MIN_LENGTH = 13  # the shortest shape, in characters: shorter tokens are skipped unread

@@ -79,6 +79,10 @@ from classifiers.detectors._vocab import rows as _vocabulary_rows
 from classifiers.model import Explanation, Finding
 
 ENTITY_TYPE = "person_name"
+#: Identifies or describes a natural person: counts towards ``records``.
+PERSONAL = True
+#: Only a natural person has one: whoever holds the data, it is a person's (classifiers.holders).
+PERSON_ONLY = True
 
 _HAN = r"\p{Han}々〆ヶ"
 _KATA = r"\p{Katakana}ー"

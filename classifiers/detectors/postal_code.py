@@ -33,6 +33,8 @@ from classifiers.errors import InvalidFormat, InvalidLength
 from classifiers.model import Explanation, Finding
 
 ENTITY_TYPE = "postal_code"
+#: Characters kept at the end when a value is shown masked (``classifiers.redact``).
+KEEP_TAIL = 0
 PATTERN = NUMBER
 PRIORITY = 50
 MIN_LENGTH = 7  # the shortest shape, in characters: shorter tokens are skipped unread
