@@ -177,7 +177,9 @@ class Engine:
                             if kept is not None and kept.get(det.ENTITY_TYPE, 0) >= (max_per_type or 0):
                                 continue
                             for hit in det.check(m, doc):
-                                finding = to_finding(hit, det.ENTITY_TYPE, doc)
+                                finding = to_finding(
+                                    hit, det.ENTITY_TYPE, doc, person_only=getattr(det, "PERSON_ONLY", False)
+                                )
                                 key = (finding.type, *finding.span)
                                 if key not in seen:
                                     seen.add(key)

@@ -10,7 +10,6 @@ records and their audit trail stay).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import secrets
 import sys
@@ -18,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from gateway import actions
-from gateway.commands._store_args import operator, store_options, store_path, with_store
-from gateway.config import Config, ConfigError, load_config, parse_duration
+from gateway.commands._store_args import operator, run_on_store, store_options
+from gateway.config import Config, load_config, parse_duration
 from gateway.notify import Notifier
-from gateway.store import TERMINAL, AuditEvent, MessageRecord, State, Store, StoreError
+from gateway.store import TERMINAL, AuditEvent, MessageRecord, State, Store
 
 
 class Refused(Exception):
@@ -238,14 +237,4 @@ async def _main(store: Store, args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    async def go(store: Store) -> int:
-        return await _main(store, args)
-
-    try:
-        return asyncio.run(with_store(store_path(args), go))
-    except Refused as exc:
-        print(f"sekimori queue: {exc}", file=sys.stderr)
-        return 1
-    except (ConfigError, FileNotFoundError, StoreError) as exc:
-        print(f"sekimori queue: {exc}", file=sys.stderr)
-        return 1
+    return run_on_store("queue", args, _main, refusals=(Refused,))
