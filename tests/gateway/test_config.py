@@ -119,7 +119,9 @@ def test_no_proxy_section_means_no_proxy(tmp_path: Path) -> None:
 
 
 def test_proxy_defaults_and_paths_under_the_store(tmp_path: Path) -> None:
-    cfg = load_config(write(tmp_path, f"secret: {SECRET}\nstore:\n  path: state\nproxy: {{}}\n"), base=tmp_path)
+    cfg = load_config(
+        write(tmp_path, f"secret: {SECRET}\nstore:\n  path: state\nproxy: {{}}\n"), base=tmp_path
+    )
     proxy = cfg.proxy
     assert proxy is not None
     assert (proxy.host, proxy.port, proxy.address) == ("127.0.0.1", 3128, "127.0.0.1:3128")
@@ -135,11 +137,19 @@ def test_proxy_defaults_and_paths_under_the_store(tmp_path: Path) -> None:
         ("  bypass:\n    - '*.dropbox.com'\n    - http://x\n", 5, "proxy.bypass.1: not a host pattern"),
         ("  services: [box, onedrive]\n", 3, "proxy.services.1"),
         ("  rules:\n    - name: box\n      hosts: [x.example]\n", 4, "not a built-in service name"),
-        ("  rules:\n    - name: chat\n      hosts: [x.example]\n      paths: [api]\n", 6, "must start with /"),
+        (
+            "  rules:\n    - name: chat\n      hosts: [x.example]\n      paths: [api]\n",
+            6,
+            "must start with /",
+        ),
         ("  rules:\n    - name: chat\n      hosts: []\n", 5, "proxy.rules.0.hosts"),
         ("  identity:\n    networks: {10.0.0.0/24: taro}\n", 4, "not a mail address"),
         ("  identity:\n    header: X-User\n", 4, "needs proxy.identity.trusted_proxies"),
-        ("  tenant_restrictions:\n    microsoft:\n      tenants: [contoso.com]\n", 4, "tenants and context go together"),
+        (
+            "  tenant_restrictions:\n    microsoft:\n      tenants: [contoso.com]\n",
+            4,
+            "tenants and context go together",
+        ),
         ("  tenant_restrictions:\n    microsoft:\n      v2_policy: nope\n", 4, "two GUIDs"),
         ("  limits:\n    memory_body: lots\n", 4, "not a size"),
         ("  upstream_trust: missing.pem\n", 3, "no such file"),
