@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from classifiers.detectors import entity_types
 from classifiers.engine import scan_parts
 from classifiers.extract import extract_file, extract_message
 from classifiers.limits import Deadline, Limits
-from classifiers.model import ENTITY_TYPES, Finding, Part, PartResult, ScanResult
+from classifiers.model import Finding, Part, PartResult, ScanResult
 from classifiers.redact import redact
 
 DEFAULT_LIMITS = Limits()
@@ -65,12 +66,12 @@ def _sniffed_kind(data: bytes) -> str:
 
 __all__ = [
     "DEFAULT_LIMITS",
-    "ENTITY_TYPES",
     "Finding",
     "Limits",
     "Part",
     "PartResult",
     "ScanResult",
+    "entity_types",
     "redact",
     "scan_bytes",
     "scan_file",

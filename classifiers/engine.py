@@ -22,10 +22,11 @@ from types import ModuleType
 
 import regex
 
-from classifiers.detectors import all_detectors
+from classifiers.detectors import all_detectors, on_refresh
 from classifiers.detectors._base import Document, compile_with_lists, to_finding
+from classifiers.holders import assign_holders, count_organisations, count_people
 from classifiers.limits import Deadline
-from classifiers.model import PERSONAL_TYPES, Finding, Part, PartResult, ScanResult
+from classifiers.model import Finding, Part, PartResult, ScanResult
 from classifiers.normalize import normalize
 
 #: A finding below this score is reported but does not count towards ``records``.
@@ -104,7 +105,9 @@ class Engine:
                     if length < min_length:
                         continue  # prices and quantities: too short for any shape of this type
                     for hit in det.check(m, doc):
-                        finding = to_finding(hit, det.ENTITY_TYPE, doc)
+                        finding = to_finding(
+                            hit, det.ENTITY_TYPE, doc, person_only=getattr(det, "PERSON_ONLY", False)
+                        )
                         key = (finding.type, *finding.span)
                         if key not in seen:
                             seen.add(key)
@@ -123,6 +126,9 @@ def default_engine() -> Engine:
     return Engine(all_detectors())
 
 
+on_refresh(default_engine.cache_clear)
+
+
 #: Identifiers a person usually has several of (TEL, FAX and mobile in one signature): they
 #: count persons only where no primary identifier is present (a bare list of phone numbers).
 SECONDARY_TYPES = frozenset({"phone_number"})
@@ -132,18 +138,14 @@ def count_records(findings: Iterable[Finding]) -> int:
     """How many distinct natural persons' data appear.
 
     The count is the largest number of distinct values of any one primary personal type (name,
-    e-mail, address, My Number...): a customer list of 300 rows with a name, a phone and an
-    address per row is 300; a signature with a name, an address and TEL/FAX/mobile is 1. Phone
-    numbers count only when nothing else identifies a person.
+    e-mail, address, My Number...) among the findings held by a person (an organisation's
+    switchboard, shop address or press mailbox is not a person: see :mod:`classifiers.holders`):
+    a customer list of 300 rows with a name, a phone and an address per row is 300; a signature
+    with a name, an address and TEL/FAX/mobile is 1; a supplier master is 0. A reading (フリガナ)
+    of a name and a surname repeating a full name are the same person. Phone numbers count
+    only when nothing else identifies a person.
     """
-    distinct: dict[str, set[str]] = {}
-    for f in findings:
-        if f.type in PERSONAL_TYPES and f.score >= RECORD_MIN_SCORE:
-            distinct.setdefault(f.type, set()).add(f.normalized or f.value)
-    primary = max((len(v) for t, v in distinct.items() if t not in SECONDARY_TYPES), default=0)
-    if primary:
-        return primary
-    return max((len(v) for v in distinct.values()), default=0)
+    return count_people(findings, RECORD_MIN_SCORE, SECONDARY_TYPES)
 
 
 def scan_parts(
@@ -159,7 +161,7 @@ def scan_parts(
             findings: list[Finding] = []
             truncated = (*truncated, "time") if "time" not in truncated else truncated
         else:
-            findings = engine.scan_text(part.text, part)
+            findings = assign_holders(part.text, engine.scan_text(part.text, part))
         if part.alternative is not None:
             # Keep what an earlier body of the same alternative did not already show; repeats
             # inside this body stay, as they would in a message without alternatives.
@@ -177,7 +179,14 @@ def scan_parts(
                 encrypted=part.encrypted,
                 findings=tuple(findings),
                 records=count_records(findings),
+                organisations=count_organisations(findings, RECORD_MIN_SCORE),
             )
         )
-    total = count_records(f for r in results for f in r.findings)
-    return ScanResult(parts=tuple(results), records=total, size=size, errors=tuple(errors))
+    every = [f for r in results for f in r.findings]
+    return ScanResult(
+        parts=tuple(results),
+        records=count_records(every),
+        size=size,
+        errors=tuple(errors),
+        organisations=count_organisations(every, RECORD_MIN_SCORE),
+    )

@@ -7,63 +7,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-EntityType = Literal[
-    "my_number",
-    "corporate_number",
-    "credit_card",
-    "phone_number",
-    "email_address",
-    "postal_code",
-    "address",
-    "person_name",
-    "bank_account",
-    "passport_number",
-    "drivers_license",
-    "pension_number",
-    "date_of_birth",
-    "confidential_marking",
-    "share_link",
-    "credential",
-]
+if TYPE_CHECKING:
+    ENTITY_TYPES: tuple[str, ...]
+    PERSONAL_TYPES: frozenset[str]
 
-#: The 16 entity types of the design, in display order. Shared by scan output, policies and UI.
-ENTITY_TYPES: Final[tuple[str, ...]] = (
-    "my_number",
-    "corporate_number",
-    "credit_card",
-    "phone_number",
-    "email_address",
-    "postal_code",
-    "address",
-    "person_name",
-    "bank_account",
-    "passport_number",
-    "drivers_license",
-    "pension_number",
-    "date_of_birth",
-    "confidential_marking",
-    "share_link",
-    "credential",
-)
 
-#: Types that identify (or describe) a natural person; they count towards ``records``.
-PERSONAL_TYPES: Final[frozenset[str]] = frozenset(
-    {
-        "my_number",
-        "credit_card",
-        "phone_number",
-        "email_address",
-        "address",
-        "person_name",
-        "bank_account",
-        "passport_number",
-        "drivers_license",
-        "pension_number",
-        "date_of_birth",
-    }
-)
+def __getattr__(name: str) -> Any:
+    """``ENTITY_TYPES`` and ``PERSONAL_TYPES``, derived from the detector modules when first
+    asked for (see :mod:`classifiers.detectors`; call its functions where a type may have been
+    added since)."""
+    if name in ("ENTITY_TYPES", "PERSONAL_TYPES"):
+        from classifiers import detectors  # the detectors import this module
+
+        return detectors.entity_types() if name == "ENTITY_TYPES" else detectors.personal_types()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 PartKind = Literal["subject", "header", "body", "attachment", "metadata", "file"]
 
@@ -102,16 +62,24 @@ class Finding:
     span: tuple[int, int]
     normalized: str
     explanation: Explanation
+    #: Whose data it is, for the personal types: "person" or "organisation" (see
+    #: :mod:`classifiers.holders`), and why; empty for the other types.
+    holder: str = ""
+    holder_reason: str = ""
 
     def to_dict(self, *, redact: bool = False) -> dict[str, Any]:
         from classifiers.redact import redact as _redact
 
-        return {
+        out: dict[str, Any] = {
             "type": self.type,
             "value": _redact(self.type, self.value) if redact else self.value,
             "score": round(self.score, 3),
             "location": self.location,
         }
+        if self.holder:
+            out["holder"] = self.holder
+            out["holder_reason"] = self.holder_reason
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +131,7 @@ class PartResult:
     encrypted: bool
     findings: tuple[Finding, ...]
     records: int
+    organisations: int = 0  # distinct organisations whose contact data appear (not people)
 
     def to_dict(self, *, redact: bool = False) -> dict[str, Any]:
         return {
@@ -175,6 +144,7 @@ class PartResult:
             "encrypted": self.encrypted,
             "findings": [f.to_dict(redact=redact) for f in self.findings],
             "records": self.records,
+            "organisations": self.organisations,
         }
 
 
@@ -183,9 +153,10 @@ class ScanResult:
     """Everything the classifiers found in one message or file."""
 
     parts: tuple[PartResult, ...]
-    records: int
+    records: int  # distinct natural persons whose data appear
     size: int = 0
     errors: tuple[str, ...] = field(default=())
+    organisations: int = 0  # distinct organisations whose contact data appear
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -218,6 +189,7 @@ class ScanResult:
         return {
             "parts": [p.to_dict(redact=redact) for p in self.parts],
             "records": self.records,
+            "organisations": self.organisations,
             "size": self.size,
             "errors": list(self.errors),
         }

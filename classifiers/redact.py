@@ -1,18 +1,26 @@
-"""One shared function to show a finding's value without revealing it."""
+"""One shared function to show a finding's value without revealing it.
+
+How a type is masked is said by its detector module: a ``redact(value)`` function of its own
+(e-mail addresses keep their domain), or ``KEEP_TAIL``, how many letters and digits stay at the
+end (card and account numbers); without either, free text keeps its first character only.
+"""
 
 from __future__ import annotations
 
-_KEEP_TAIL = {
-    "my_number": 4,
-    "corporate_number": 4,
-    "credit_card": 4,
-    "phone_number": 4,
-    "bank_account": 3,
-    "passport_number": 3,
-    "drivers_license": 4,
-    "pension_number": 4,
-    "postal_code": 0,
-}
+
+def mask(value: str, keep_tail: int | None) -> str:
+    """``value`` with letters and digits starred, keeping separators, and either the last
+    ``keep_tail`` of them or (``None``) the first one.
+
+    >>> mask("4111-1111-1111-1111", 4), mask("山田 太郎", None), mask("100-0001", 0)
+    ('****-****-****-1111', '山* **', '***-****')
+    """
+    alnum_positions = [i for i, ch in enumerate(value) if ch.isalnum()]
+    if keep_tail is None:
+        keep_idx = set(alnum_positions[:1])
+    else:
+        keep_idx = set(alnum_positions[len(alnum_positions) - keep_tail :]) if keep_tail else set()
+    return "".join(ch if (i in keep_idx or not ch.isalnum()) else "*" for i, ch in enumerate(value))
 
 
 def redact(entity_type: str, value: str) -> str:
@@ -25,20 +33,10 @@ def redact(entity_type: str, value: str) -> str:
     >>> redact("person_name", "山田 太郎")
     '山* **'
     """
-    if entity_type == "email_address" and "@" in value:
-        local, _, domain = value.partition("@")
-        return local[:1] + "*" * max(len(local) - 1, 0) + "@" + domain
-    if entity_type in ("confidential_marking",):
-        return value
-    if entity_type == "share_link":
-        head, sep, _ = value.partition("://")
-        host = value[len(head) + len(sep) :].split("/", 1)[0]
-        return f"{head}{sep}{host}/…" if sep else "…"
-    keep = _KEEP_TAIL.get(entity_type)
-    alnum_positions = [i for i, ch in enumerate(value) if ch.isalnum()]
-    if keep is None:
-        # Free text (names, addresses, credentials): keep the first character only.
-        keep_idx = set(alnum_positions[:1])
-    else:
-        keep_idx = set(alnum_positions[len(alnum_positions) - keep :]) if keep else set()
-    return "".join(ch if (i in keep_idx or not ch.isalnum()) else "*" for i, ch in enumerate(value))
+    from classifiers.detectors import detector_for  # the registry imports the model, which imports us
+
+    module = detector_for(entity_type)
+    own = getattr(module, "redact", None)
+    if callable(own):
+        return str(own(value))
+    return mask(value, getattr(module, "KEEP_TAIL", None))

@@ -14,17 +14,20 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from gateway.store import Store
-from quarantine_ui import api, api_mail, link_views, pages, views
 from quarantine_ui.accounts import AuditSink
 from quarantine_ui.config import UIConfig
+from quarantine_ui.errors import APIError, UIError
+from quarantine_ui.features import accounts, approvals, links, messages, policy, queues
+from quarantine_ui.features import audit as audit_log
 from quarantine_ui.i18n import translator
-from quarantine_ui.mailroom import MailError, Notifications
+from quarantine_ui.mailroom import Notifications
 from quarantine_ui.middleware import UIMiddleware
+from quarantine_ui.respond import error_page, error_response, is_api, render
 from quarantine_ui.security import SECURITY_HEADERS, SecurityHeadersMiddleware
 from quarantine_ui.services import UI
 
@@ -43,27 +46,23 @@ def _templates() -> Jinja2Templates:
     return Jinja2Templates(env=env)
 
 
-def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
-
-
 async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, api.APIError)
-    return api.error_response(request, exc.status, exc.code, exc.headers, **exc.extra)
+    assert isinstance(exc, APIError)
+    return error_response(request, exc.status, exc.code, exc.headers, **exc.extra)
 
 
-async def _mail_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, MailError)
-    if _is_api(request):
-        return api.error_response(request, exc.status, exc.code)
-    return pages.mail_error_page(request, exc)
+async def _ui_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, UIError)
+    if is_api(request):
+        return error_response(request, exc.status, exc.code)
+    return error_page(request, exc.status, f"mail.error.{exc.code}")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     headers = dict(exc.headers or {})
-    if _is_api(request):
-        return api.error_response(request, exc.status_code, f"http_{exc.status_code}", headers)
+    if is_api(request):
+        return error_response(request, exc.status_code, f"http_{exc.status_code}", headers)
     return _error_page(request, exc.status_code, headers)
 
 
@@ -72,8 +71,8 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     headers = dict(SECURITY_HEADERS)
     headers["cache-control"] = "no-store"
-    if _is_api(request):
-        return api.error_response(request, 500, "internal", headers)
+    if is_api(request):
+        return error_response(request, 500, "internal", headers)
     return _error_page(request, 500, headers)
 
 
@@ -83,7 +82,7 @@ def _error_page(request: Request, status: int, headers: dict[str, str]) -> Respo
     t = translator(request.state.lang)
     key = f"error.{status}"
     message = t(key) if t(key) != key else t("error.500")
-    response = views.render(request, "error.html", {"message": message}, status)
+    response = render(request, "error.html", {"message": message}, status)
     response.headers.update(headers)
     return response
 
@@ -117,30 +116,16 @@ def create_app(
         notifier=notifier,
         on_policy_change=on_policy_change,
     )
-    routes = [
-        Route("/", views.home, methods=["GET"]),
-        Route("/login", views.login_page, methods=["GET"]),
-        Route("/login", views.login_submit, methods=["POST"]),
-        Route("/login/mfa", views.mfa_page, methods=["GET"]),
-        Route("/login/mfa", views.mfa_submit, methods=["POST"]),
-        Route("/mfa/enrol", views.enrol_page, methods=["GET"]),
-        Route("/mfa/enrol", views.enrol_submit, methods=["POST"]),
-        Route("/logout", views.logout, methods=["POST"]),
-        Route("/api/login", api.login, methods=["POST"]),
-        Route("/api/login/mfa", api.login_mfa, methods=["POST"]),
-        Route("/api/logout", api.logout, methods=["POST"]),
-        Route("/api/me", api.me, methods=["GET"]),
-        Route("/api/openapi.json", api.openapi, methods=["GET"]),
+    routes: list[BaseRoute] = [
+        *accounts.ROUTES,
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    routes += _mail_routes()
+    # The mail features answer 503 without a store; the signed links exist only with one.
+    routes += [*messages.ROUTES, *approvals.ROUTES, *queues.ROUTES, *policy.ROUTES, *audit_log.ROUTES]
     if pac is not None:
         routes.append(Route("/proxy.pac", _pac_endpoint(pac), methods=["GET"]))
     if store is not None:
-        routes += [
-            Route("/a/{token}", link_views.link_page, methods=["GET"]),
-            Route("/a/{token}", link_views.link_submit, methods=["POST"]),
-        ]
+        routes += links.ROUTES
     app = Starlette(
         routes=routes,
         middleware=[
@@ -148,8 +133,8 @@ def create_app(
             Middleware(UIMiddleware, ui=ui),
         ],
         exception_handlers={
-            api.APIError: _api_error,
-            MailError: _mail_error,
+            APIError: _api_error,
+            UIError: _ui_error,
             HTTPException: _http_error,
             Exception: _server_error,
         },
@@ -167,42 +152,6 @@ def _pac_endpoint(pac: str) -> Callable[[Request], Awaitable[Response]]:
         )
 
     return proxy_pac
-
-
-def _mail_routes() -> list[Route]:
-    """Pages and API over the store; without a store they answer 503."""
-    get, post, delete = ["GET"], ["POST"], ["DELETE"]
-    return [
-        Route("/messages", pages.messages_page, methods=get),
-        Route("/messages/{msg_id}", pages.message_page, methods=get),
-        Route("/messages/{msg_id}/{action}", pages.message_action, methods=post),
-        Route("/approvals", pages.approvals_page, methods=get),
-        Route("/delegations", pages.delegation_submit, methods=post),
-        Route("/delegations/{ident}/end", pages.delegation_end, methods=post),
-        Route("/admin", pages.admin_page, methods=get),
-        Route("/admin/bulk", pages.bulk_submit, methods=post),
-        Route("/policy", pages.policy_page, methods=get),
-        Route("/policy", pages.policy_submit, methods=post),
-        Route("/policy/rollback", pages.policy_rollback, methods=post),
-        Route("/dashboard", pages.dashboard_page, methods=get),
-        Route("/audit", pages.audit_page, methods=get),
-        Route("/audit/export", pages.audit_export, methods=get),
-        Route("/api/messages", api_mail.list_messages, methods=get),
-        Route("/api/messages/{msg_id}", api_mail.get_message, methods=get),
-        Route("/api/messages/{msg_id}/{action}", api_mail.message_action, methods=post),
-        Route("/api/approvals", api_mail.approvals, methods=get),
-        Route("/api/delegations", api_mail.delegations, methods=get),
-        Route("/api/delegations", api_mail.add_delegation, methods=post),
-        Route("/api/delegations/{ident}", api_mail.end_delegation, methods=delete),
-        Route("/api/queue", api_mail.queue, methods=get),
-        Route("/api/queue/bulk", api_mail.bulk, methods=post),
-        Route("/api/policy", api_mail.policy, methods=get),
-        Route("/api/policy/{op}", api_mail.policy_op, methods=post),
-        Route("/api/dashboard", api_mail.dashboard_json, methods=get),
-        Route("/api/audit", api_mail.audit, methods=get),
-        Route("/api/audit/export", api_mail.audit_export, methods=get),
-        Route("/api/audit/verify", api_mail.audit_verify, methods=get),
-    ]
 
 
 def _is_loopback(host: str) -> bool:

@@ -11,9 +11,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from html import escape
-from typing import Any
+from typing import Any, Protocol
 
-from gateway.store import State, Store
+from gateway.store import AuditEvent, MessageRecord, State
+
+
+class Readings(Protocol):
+    """What the dashboard reads from the store (a :class:`gateway.store.Store` fits)."""
+
+    async def list_messages(self, *, limit: int = 100) -> list[MessageRecord]: ...
+
+    async def audit_events(self, *, after_seq: int = 0, limit: int = 1000) -> list[AuditEvent]: ...
+
 
 ACTIONS = ("deliver", "tag", "bcc", "hold", "approval", "quarantine", "block")
 SCAN_LIMIT = 5000
@@ -44,7 +53,7 @@ class Stats:
         }
 
 
-async def first_seq_since(store: Store, since: datetime) -> int:
+async def first_seq_since(store: Readings, since: datetime) -> int:
     """The ``after_seq`` from which the audit chain holds the events at or after ``since``.
 
     The chain is appended in time order, so the first such event is found by doubling and then
@@ -70,7 +79,7 @@ async def first_seq_since(store: Store, since: datetime) -> int:
     return lo
 
 
-async def collect(store: Store, *, now: datetime, days: int = 14, utc_offset_minutes: int = 540) -> Stats:
+async def collect(store: Readings, *, now: datetime, days: int = 14, utc_offset_minutes: int = 540) -> Stats:
     tz = timezone(timedelta(minutes=utc_offset_minutes))
     today = now.astimezone(tz).date()
     day_list = [today - timedelta(days=i) for i in range(days - 1, -1, -1)]

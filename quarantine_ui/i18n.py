@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from classifiers.detectors import display_name
 from quarantine_ui.config import LANGUAGES
 from quarantine_ui.i18n_mail import MAIL_MESSAGES
 
@@ -187,12 +188,19 @@ _BASE: Mapping[str, Mapping[str, str]] = {
 MESSAGES: Mapping[str, Mapping[str, str]] = {lang: {**_BASE[lang], **MAIL_MESSAGES[lang]} for lang in _BASE}
 
 
+def _derived(key: str, lang: str) -> str | None:
+    """Entries that come from elsewhere: ``entity.<type>`` from the type's detector module."""
+    if key.startswith("entity."):
+        return display_name(key.removeprefix("entity."), lang)
+    return None
+
+
 def translator(lang: str) -> Translator:
     """A function ``t(key, **values)`` for ``lang`` (falls back to Japanese, then to the key)."""
     table = MESSAGES.get(lang, MESSAGES["ja"])
 
     def t(key: str, **values: object) -> str:
-        text = table.get(key) or MESSAGES["ja"].get(key) or key
+        text = table.get(key) or MESSAGES["ja"].get(key) or _derived(key, lang) or key
         return text.format(**values) if values else text
 
     return t

@@ -1,26 +1,9 @@
 """Catalogue entries of the mail, approval, policy, dashboard and audit pages (merged into
-:data:`quarantine_ui.i18n.MESSAGES`; the same key and placeholder rules apply)."""
+:data:`quarantine_ui.i18n.MESSAGES`; the same key and placeholder rules apply). The names of
+entity types (``entity.<type>``) are not here: each detector module carries its own."""
 
 from __future__ import annotations
 
-ENTITY_NAMES = {
-    "my_number": ("マイナンバー", "My Number"),
-    "corporate_number": ("法人番号", "corporate number"),
-    "credit_card": ("クレジットカード番号", "credit card number"),
-    "phone_number": ("電話番号", "phone number"),
-    "email_address": ("メールアドレス", "email address"),
-    "postal_code": ("郵便番号", "postal code"),
-    "address": ("住所", "address"),
-    "person_name": ("氏名", "person name"),
-    "bank_account": ("銀行口座", "bank account"),
-    "passport_number": ("旅券番号", "passport number"),
-    "drivers_license": ("運転免許証番号", "driver's licence number"),
-    "pension_number": ("基礎年金番号", "pension number"),
-    "date_of_birth": ("生年月日", "date of birth"),
-    "confidential_marking": ("機密表示", "confidential marking"),
-    "share_link": ("共有リンク", "share link"),
-    "credential": ("認証情報", "credential"),
-}
 STATE_NAMES = {
     "received": ("受信済み", "Received"),
     "delivering": ("送信中", "Sending"),
@@ -42,6 +25,7 @@ ACTION_NAMES = {
     "deliver": ("送信", "deliver"),
     "tag": ("タグ付け", "tag"),
     "bcc": ("BCC 変換", "Bcc"),
+    "warn": ("警告", "warn"),
     "hold": ("保留", "hold"),
     "approval": ("承認", "approval"),
     "quarantine": ("隔離", "quarantine"),
@@ -246,7 +230,6 @@ _PAIRS: dict[str, tuple[str, str]] = {
 
 def _table(index: int) -> dict[str, str]:
     out = {k: v[index] for k, v in _PAIRS.items()}
-    out.update({f"entity.{k}": v[index] for k, v in ENTITY_NAMES.items()})
     out.update({f"state.{k}": v[index] for k, v in STATE_NAMES.items()})
     out.update({f"action.{k}": v[index] for k, v in ACTION_NAMES.items()})
     return out

@@ -17,14 +17,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from gateway import actions
 from gateway.actions import Role
 from gateway.store import ItemKind, MessageRecord, State, Store
 from policies import PolicyHolder
 from quarantine_ui.accounts import User
-from quarantine_ui.actions import ActionResult, HeldMessage
 from quarantine_ui.db import Database
+from quarantine_ui.errors import UIError
 from quarantine_ui.mailview import MessageView, build_view
 
 #: Notifications and bounces the relay sends itself; never shown as anyone's mail.
@@ -52,13 +53,23 @@ BULK_ACTIONS = ("release", "delete")
 _UNRELATED = frozenset({Role.ADMIN, Role.OPERATOR})
 
 
-class MailError(Exception):
-    """An action refused: ``code`` is stable (API), ``status`` the HTTP status."""
+@dataclass(frozen=True)
+class HeldMessage:
+    """What a signed link's page shows about its message."""
 
-    def __init__(self, status: int, code: str) -> None:
-        super().__init__(code)
-        self.status = status
-        self.code = code
+    message_id: str
+    sender: str
+    subject: str
+    recipients: tuple[str, ...]
+    #: When the hold ends and the message leaves (epoch seconds); None if no timer runs.
+    release_at: float | None
+
+
+class ActionResult(StrEnum):
+    DONE = "done"
+    #: The message exists but the action no longer applies (already sent, cancelled, decided …).
+    NOT_HELD = "not_held"
+    UNKNOWN = "unknown"
 
 
 #: What the UI asks the relay's notifier to send (``gateway.notify.Notifier`` fits).
@@ -112,10 +123,10 @@ class Mailroom:
 
     def delegate(self, from_address: str, to_address: str, until: float) -> Delegation:
         if until <= self.clock():
-            raise MailError(400, "bad_delegation")
+            raise UIError(400, "bad_delegation")
         a, b = _lower(from_address), _lower(to_address)
         if a == b or "@" not in b:
-            raise MailError(400, "bad_delegation")
+            raise UIError(400, "bad_delegation")
         with self.db.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO delegations (from_address, to_address, until, created) VALUES (?, ?, ?, ?)",
@@ -167,7 +178,7 @@ class Mailroom:
     async def record_for(self, user: User, msg_id: str) -> MessageRecord:
         rec = await self.store.get(msg_id) if 0 < len(msg_id) <= 200 else None
         if rec is None or not self.may_see(user, rec):
-            raise MailError(404, "not_found")
+            raise UIError(404, "not_found")
         return rec
 
     async def notes(self, msg_id: str) -> tuple[tuple[datetime, str, str], ...]:
@@ -222,10 +233,10 @@ class Mailroom:
         """Take ``action`` of the table on a message, as ``user``. An action only the security
         team may take is refused before the message is looked up, so ids cannot be probed."""
         if action not in actions.ACTIONS:
-            raise MailError(404, "not_found")
+            raise UIError(404, "not_found")
         anyone = frozenset(r for kind in ItemKind for r in actions.roles_of(action, kind))
         if anyone <= _UNRELATED and "security_admin" not in user.roles:
-            raise MailError(403, "forbidden")
+            raise UIError(403, "forbidden")
         rec = await self.record_for(user, msg_id)
         try:
             role = actions.acting_role(action, rec.kind, self.roles_on(user, rec))
@@ -240,26 +251,26 @@ class Mailroom:
                 notices=self.notifier,
             )
         except actions.Refused as exc:
-            raise MailError(exc.status, exc.code) from None
+            raise UIError(exc.status, exc.code) from None
 
     async def bulk(
         self, user: User, action: str, ids: list[str], comment: str = "", via: str = "web"
     ) -> dict[str, str]:
         """Release or delete many messages; the outcome per id (``done`` or an error code)."""
         if "security_admin" not in user.roles:
-            raise MailError(403, "forbidden")
+            raise UIError(403, "forbidden")
         if action not in BULK_ACTIONS:
-            raise MailError(400, "bad_request")
+            raise UIError(400, "bad_request")
         out: dict[str, str] = {}
         for msg_id in dict.fromkeys(ids):
             try:
                 await self.act(user, msg_id, action, comment, via)
                 out[msg_id] = "done"
-            except MailError as exc:
+            except UIError as exc:
                 out[msg_id] = exc.code
         return out
 
-    # -- signed links (quarantine_ui.actions.MessageActions) --------------------------------
+    # -- signed links ------------------------------------------------------------------------
 
     def _link_role(self, rec: MessageRecord, action: str, holder: str) -> Role | None:
         """The role the holder of a link (``sender:<addr>`` or ``approver:<addr>``) takes

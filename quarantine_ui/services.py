@@ -12,9 +12,9 @@ from starlette.templating import Jinja2Templates
 from gateway.store import Store
 from policies import PolicyHolder
 from quarantine_ui.accounts import Accounts, AuditSink
-from quarantine_ui.actions import MessageActions
 from quarantine_ui.config import UIConfig
 from quarantine_ui.db import Database
+from quarantine_ui.errors import UIError
 from quarantine_ui.links import ActionLinks, LinkSigner
 from quarantine_ui.mailroom import Mailroom, Notifications
 from quarantine_ui.policy_admin import PolicyAdmin
@@ -35,11 +35,6 @@ class UI:
     mailroom: Mailroom | None = None
     #: The policy page; None unless the active policy file is known.
     policy_admin: PolicyAdmin | None = None
-
-    @property
-    def actions(self) -> MessageActions | None:
-        """What the signed notification links act through."""
-        return self.mailroom
 
     @classmethod
     def build(
@@ -83,3 +78,18 @@ class UI:
 def get_ui(request: Request) -> UI:
     ui: UI = request.app.state.ui
     return ui
+
+
+def mailroom(request: Request) -> Mailroom:
+    """The mail pages' access rules and actions (503 when the UI runs without a store)."""
+    room = get_ui(request).mailroom
+    if room is None:
+        raise UIError(503, "no_store")
+    return room
+
+
+def policy_admin(request: Request) -> PolicyAdmin:
+    admin = get_ui(request).policy_admin
+    if admin is None:
+        raise UIError(503, "no_policy")
+    return admin

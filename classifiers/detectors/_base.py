@@ -1,8 +1,10 @@
 """What every detector module provides, and the helpers they share.
 
-A detector is a module (python-stdnum style) with:
+A detector is a module (python-stdnum style) whose docstring's first line names the type,
+``English name (日本語名, …).`` (the UI's labels), with:
 
-- ``ENTITY_TYPE``: one of :data:`classifiers.model.ENTITY_TYPES`;
+- ``ENTITY_TYPE``: the type's name in scan output and policies (the list of types is the list
+  of these modules);
 - ``PATTERN``: regex source (``regex`` module syntax, VERSION0) matched against *normalised*
   text, one pass per distinct pattern (see :mod:`classifiers.engine`). Detectors that look at
   the same kind of token share the exact same pattern string (see
@@ -12,7 +14,10 @@ A detector is a module (python-stdnum style) with:
 - ``check(match, doc) -> Iterable[Hit]``: validate a candidate, weigh its context;
 - ``scan(text) -> Iterator[Finding]``: the detector on its own (``scan_with(module, text)``).
 
-Optional: ``PATTERN_LISTS: dict[str, Collection[str]]`` for ``\\L<name>`` named lists;
+Optional: ``PERSONAL = True`` for a type that identifies or describes a person (it counts
+towards ``records``); ``KEEP_TAIL: int`` (characters left unmasked at the end when a value is
+shown) or ``redact(value) -> str``; ``compact``/``validate``/``is_valid`` as in stdnum, starting
+from :func:`classifiers.normalize.fold`; ``PATTERN_LISTS: dict[str, Collection[str]]`` for ``\\L<name>`` named lists;
 ``REQUIRES: tuple[str, ...]``, lower-case strings one of which must occur (case-insensitively)
 in a part for ``check`` to ever yield a hit there: the engine skips the pass otherwise;
 ``MIN_LENGTH: int``, the shortest match (in characters) ``check`` could accept: the engine does
@@ -93,17 +98,24 @@ def words_pattern(words: Iterable[str]) -> regex.Pattern[str]:
     return regex.compile("|".join(regex.escape(w) for w in ordered), regex.IGNORECASE)
 
 
-def to_finding(hit: Hit, default_type: str, doc: Document, location: str = "text") -> Finding:
+def to_finding(
+    hit: Hit, default_type: str, doc: Document, location: str = "text", *, person_only: bool = False
+) -> Finding:
+    """The finding of ``hit``, in original offsets; a type only a person has (``person_only``,
+    the module's ``PERSON_ONLY``) is held by a person (contact data: :mod:`classifiers.holders`)."""
     start, end = doc.norm.span_to_original(hit.start, hit.end)
     loc = doc.part.location_at(start) if doc.part is not None else location
+    entity_type = hit.entity_type or default_type
     return Finding(
-        type=hit.entity_type or default_type,
+        type=entity_type,
         value=doc.norm.original[start:end],
         score=min(1.0, hit.score),
         location=loc,
         span=(start, end),
         normalized=hit.normalized,
         explanation=hit.explanation,
+        holder="person" if person_only else "",
+        holder_reason=f"{entity_type} identifies a person" if person_only else "",
     )
 
 
@@ -125,4 +137,4 @@ def scan_with(module: ModuleType, text: str) -> Iterator[Finding]:
     pattern = compile_one(module)
     for m in pattern.finditer(doc.text):
         for hit in module.check(m, doc):
-            yield to_finding(hit, module.ENTITY_TYPE, doc)
+            yield to_finding(hit, module.ENTITY_TYPE, doc, person_only=getattr(module, "PERSON_ONLY", False))

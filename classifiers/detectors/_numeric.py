@@ -21,6 +21,7 @@ import regex
 
 from classifiers.detectors._base import Document
 from classifiers.detectors._table import column_cell
+from classifiers.detectors._vocab import lines
 from classifiers.normalize import fold as fold  # the one normalisation, for compact()
 
 #: Wrap a shape so that it only matches whole chunks of a token.
@@ -112,9 +113,9 @@ def own_label(
 ) -> bool:
     """Whether ``words`` occur in the label of this number: the text around it up to the
     neighbouring numbers (``個人番号 1234-5678-9018 090-1234-5678``: 個人番号 labels the first
-    number only)."""
+    number only; what follows on the next line is not its label)."""
     left = _LAST_NUMBER.sub("", doc.before(start, before))
-    right = _FIRST_NUMBER.sub("", doc.after(end, after))
+    right = _FIRST_NUMBER.sub("", doc.after(end, after).split("\n", 1)[0])
     return bool(words.search(left) or words.search(right))
 
 
@@ -125,7 +126,9 @@ def find_context(
     the character window around it."""
     cell = column_cell(doc, start)
     if cell is None:
-        return doc.context(start, end, words, before, after)
+        # what follows the number on the next line labels the next line (個人番号 below a slip number)
+        line_end = doc.text.find("\n", end, end + after)
+        return doc.context(start, end, words, before, after if line_end < 0 else line_end - end)
     header, label = cell
     return tuple(dict.fromkeys(m.group(0) for text in (header, label) for m in words.finditer(text)))
 
@@ -137,6 +140,14 @@ def is_labelled_as(doc: Document, start: int, end: int, words: regex.Pattern[str
     if cell is None:
         return own_label(doc, start, end, words)
     return any(words.search(text) for text in cell)
+
+
+def refused_by_label(
+    doc: Document, start: int, end: int, words: regex.Pattern[str], negative: regex.Pattern[str]
+) -> bool:
+    """Whether the number's own label says it is something else (送り状番号, 会員番号, a column
+    配送伝票番号) and not what ``words`` say: its own label decides over words further away."""
+    return is_labelled_as(doc, start, end, negative) and not is_labelled_as(doc, start, end, words)
 
 
 def context_words(words: Iterable[str]) -> regex.Pattern[str]:
@@ -154,35 +165,6 @@ def context_words(words: Iterable[str]) -> regex.Pattern[str]:
     return regex.compile("|".join(parts), regex.IGNORECASE)
 
 
-#: Words that say a number is something else (an order, a parcel, a product code...).
-ORDER_LIKE = (
-    "注文",
-    "受注",
-    "発注",
-    "伝票",
-    "追跡",
-    "問い合わせ番号",
-    "問合せ番号",
-    "お問合せ番号",
-    "受付番号",
-    "管理番号",
-    "会員番号",
-    "会員ID",
-    "お客様番号",
-    "顧客番号",
-    "請求書番号",
-    "伝票番号",
-    "品番",
-    "型番",
-    "商品コード",
-    "JANコード",
-    "JAN",
-    "EAN",
-    "バーコード",
-    "シリアル",
-    "製造番号",
-    "order",
-    "tracking",
-    "serial",
-    "invoice no",
-)
+#: Labels that say a number is something else (a slip, an order, a member, a product...): the
+#: vocabulary ``classifiers/data/negative_labels.txt``.
+ORDER_LIKE: tuple[str, ...] = lines("negative_labels.txt")

@@ -4,8 +4,9 @@ A value in a table carries its meaning in the header of its column (氏名, 生�
 often far away from the value, while the character window around it spans other columns.
 Extraction writes table rows as lines: cells split by tabs (spreadsheets, HTML and Word tables),
 commas (CSV) or runs of two spaces or more (PDF layout text, text exports). The header of a row
-is the nearest line above with the same number of cells, all short labels without digits; blank
-lines between rows keep it, and a few rows that do not fit (a value with a separator in it) do
+is the nearest line above with as many cells (or more: a sheet row drops its empty trailing
+cells), all short labels without digits (not a
+key-value row, 氏名 | 楠木 ゆず, whose first cell labels the second); blank lines between rows keep it, and a few rows that do not fit (a value with a separator in it) do
 not end the table, several in a row do.
 
 >>> from classifiers.normalize import normalize
@@ -44,26 +45,71 @@ _EMPTY = _Layout((), (), False)
 _layout_cache: dict[int, tuple[str, _Layout]] = {}
 
 
+def _quoted_starts(line: str, sep: str) -> list[int]:
+    """Where each cell of a CSV line starts when a field is quoted (a separator inside double
+    quotes does not end a cell: ``"東京都港区1-2-3, 5F"``)."""
+    starts = [0]
+    quoted = False
+    for i, ch in enumerate(line):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == sep and not quoted:
+            starts.append(i + 1)
+    return starts
+
+
 def _split(line: str, sep: str) -> list[str]:
-    return _SPACES.split(line.strip(" ")) if sep == "  " else line.split(sep)
+    if sep == "  ":
+        return _SPACES.split(line.strip(" "))
+    if '"' not in line:
+        return line.split(sep)
+    starts = _quoted_starts(line, sep)
+    ends = [s - 1 for s in starts[1:]] + [len(line)]
+    return [line[a:b] for a, b in zip(starts, ends, strict=True)]
 
 
 def _cells(line: str) -> tuple[str, list[str]] | None:
     """A table line's separator (tab, comma, or two spaces or more) and its cells."""
     for sep in ("\t", ","):
         if sep in line:
-            return sep, line.split(sep)
+            return sep, _split(line, sep)
     if "  " in line.strip(" "):
         return "  ", _split(line, "  ")
     return None
 
 
+_LETTER = regex.compile(r"[\p{L}〒#№]")
+
+
+def _is_label(cell: str) -> bool:
+    """A header cell: a short label with a letter in it and at most two digits (住所1, TEL2,
+    No.), not a value (an address, a mail address, a number)."""
+    return (
+        len(cell) <= _MAX_HEADER_CELL
+        and sum(ch.isdigit() for ch in cell) <= 2
+        and bool(_LETTER.search(cell))
+        and "@" not in cell
+    )
+
+
+#: A field label: how the first cell of a key-value row ends (氏名, 免許証番号, 生年月日, 住所...).
+_FIELD = regex.compile(
+    r"(?i)(?:名|番号|No\.?|日|住所|所在地|先|TEL|FAX|電話|携帯|メール|mail|コード|ID|者|区分|性別|年齢"
+    r"|フリガナ|ふりがな|カナ|口座|〒|郵便|備考|連絡先)[:：]?$"
+)
+
+
 def _is_header(cells: list[str]) -> bool:
     labels = [c.strip().strip('"') for c in cells]
     filled = [c for c in labels if c]
-    return len(filled) >= 2 and all(
-        len(c) <= _MAX_HEADER_CELL and not any(ch.isdigit() for ch in c) for c in filled
-    )
+    if len(filled) == 2 and _FIELD.search(filled[0]) and not _FIELD.search(filled[1]):
+        return False  # a key-value row (氏名 | 楠木 ゆず): the first cell labels the second
+    return len(filled) >= 2 and all(_is_label(c) for c in filled)
+
+
+def _is_new_header(line: str, sep: str) -> bool:
+    cells = _split(line, sep)
+    return _is_header(cells) and sum(bool(_FIELD.search(c.strip().strip('"'))) for c in cells) >= 2
 
 
 def _build(text: str) -> _Layout:
@@ -82,10 +128,14 @@ def _build(text: str) -> _Layout:
         if not line.strip():
             headers.append(current)  # blank lines between rows (PDF layout text) keep the header
             continue
-        if current is not None and len(_split(line, current[0])) == len(current[1]):
-            headers.append(current)
-            misfits = 0
-            continue
+        if current is not None and current[0] in line:
+            width = len(_split(line, current[0]))
+            # a row fits its header with as many cells, or fewer (a sheet row without its empty
+            # trailing cells), unless it is the header of a narrower table
+            if width == len(current[1]) or (width < len(current[1]) and not _is_new_header(line, current[0])):
+                headers.append(current)
+                misfits = 0
+                continue
         split = _cells(line)
         if split is not None and _is_header(split[1]):
             current = (split[0], tuple(c.strip().strip('"') for c in split[1]))
@@ -128,6 +178,8 @@ def column_cell(doc: Document, pos: int) -> tuple[str, str] | None:
             while line_start < line_end and doc.text[line_start] == " ":
                 line_start += 1
             ends = [m.end() for m in _SPACES.finditer(doc.text, line_start, line_end)]
+        elif '"' in doc.text[line_start:line_end]:
+            ends = [line_start + k for k in _quoted_starts(doc.text[line_start:line_end], sep)[1:]]
         else:
             ends = [k + 1 for k, ch in enumerate(doc.text[line_start:line_end], line_start) if ch == sep]
         starts = layout.cell_starts[i] = (line_start, *ends)
@@ -141,3 +193,13 @@ def column_header(doc: Document, pos: int) -> str | None:
     """The header of the table column that contains offset ``pos``, if any."""
     cell = column_cell(doc, pos)
     return None if cell is None else cell[0]
+
+
+def row_headers(doc: Document, pos: int) -> tuple[str, ...]:
+    """The header cells of the table whose row contains offset ``pos`` (empty outside tables)."""
+    layout = _layout(doc)
+    if not layout.tables:
+        return ()
+    i = bisect.bisect_right(layout.starts, pos) - 1
+    header = layout.headers[i] if 0 <= i < len(layout.headers) else None
+    return () if header is None else header[1]

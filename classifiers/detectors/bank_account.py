@@ -34,6 +34,10 @@ from classifiers.errors import InvalidFormat, InvalidLength
 from classifiers.model import Explanation, Finding
 
 ENTITY_TYPE = "bank_account"
+#: Identifies or describes a natural person: counts towards ``records``.
+PERSONAL = True
+#: Characters kept at the end when a value is shown masked (``classifiers.redact``).
+KEEP_TAIL = 3
 PATTERN = NUMBER
 PRIORITY = 50
 MIN_LENGTH = 7  # the shortest shape, in characters: shorter tokens are skipped unread

@@ -5,10 +5,13 @@ classification levels of typical information-security rules (情報セキュリ�
 社外秘), the English equivalents, and Microsoft Purview sensitivity labels (the extractor turns
 a document's label into a metadata line ``sensitivity-label: <Name>``).
 
-Scoring: a marking set apart as a stamp — in brackets (【社外秘】, [Confidential]), alone on its
-line, or in capitals (CONFIDENTIAL) — scores high; the same word inside a sentence scores lower,
-the ambiguous 機密 and 取扱注意 lower still, and English "confidential" in a sentence below the
-counting threshold, because mail disclaimers ("may contain confidential information") carry it.
+A marking is a word set apart as a stamp — in brackets (【社外秘】, [Confidential]), alone on its
+line, heading a line (``社外秘 2025年度予算案``, ``区分：極秘``), or in capitals (CONFIDENTIAL) —
+or a word in a subject line, a document property or a sensitivity label, or a sentence that
+declares the document itself restricted (本資料は社外秘です, 社外秘につき). The same word inside
+any other sentence is prose about markings (社外秘の表示がある文書は…, 機密情報の取り扱い,
+「極秘」「秘」「社外秘」の区分, "may contain confidential information") and is not a finding.
+The ambiguous 機密 and 取扱注意 count only as stamps and properties.
 
 Not markings (hard negatives): 秘書, 神秘, 便秘 and every word where 秘 is part of a longer word;
 秘密保持契約 / 機密保持契約 (NDA) and 機密性 (confidentiality as a property) name a kind of contract
@@ -58,27 +61,64 @@ ENGLISH_WEAK_SCORE = 0.4  # "confidential" inside a sentence: disclaimers
 LABEL_SCORE = 0.95
 PUBLIC_LABEL_SCORE = 0.2
 
-_OPEN = "【〔([［「『<〈《"
-_CLOSE = "】〕)]］」』>〉》"
+#: Brackets that set a marking apart as a stamp; quotation marks (「」『』) only quote a word.
+_OPEN = "【〔([［<〈《"
+_CLOSE = "】〕)]］>〉》"
+_QUOTES = '「」『』"“”'
 _PUBLIC_LABELS = regex.compile(r"(?i)^(?:public|公開|一般公開|general|一般|non-business|personal|個人用)$")
+#: What may precede a marking at the start of a line (bullets, brackets, a label such as 区分:).
+_LINE_HEAD = regex.compile(
+    r"(?:^|\n)[\s\p{P}\p{S}]*(?:(?:機密)?区分|分類|取扱区分|Classification|Label)?[\s:：]*$"
+)
+#: What may follow a marking that heads a line: the line's end, a space, a separator.
+_HEAD_TAIL = regex.compile(r"(?:$|\n|[\s\p{P}\p{S}])")
+#: A sentence that declares the document itself restricted (本資料は社外秘です, 社外秘につき).
+_DECLARED_BEFORE = regex.compile(
+    r"(?:本|この|当|添付の?|下記の?|以下の?|上記の?)(?:資料|文書|書類|メール|ファイル|データ|内容|情報|議事録|報告書|ページ)"
+    r"[^。\n]{0,10}?(?:は|を)[^。\n]{0,4}$"
+)
+_DECLARED_AFTER = regex.compile(
+    r"^(?:扱い|につき|のため|です|とします|とする|として(?:取り?扱|管理)|で(?:お願い|願い))"
+)
+_DECLARED_BEFORE_EN = regex.compile(
+    r"(?i)\b(?:this|the attached|attached)\s+(?:deck|document|e-?mail|file|material|presentation|memo|report|message)"
+    r"\s+(?:is|are)\s+$"
+)
 
 
 def _is_stamp(doc: Document, start: int, end: int) -> bool:
-    """Bracketed, alone on its line (punctuation aside), or written in capitals."""
+    """Set apart as a stamp: bracketed, alone on its line, heading a line, or in capitals."""
     prev = doc.text[start - 1] if start else "\n"
     nxt = doc.text[end] if end < len(doc.text) else "\n"
     if prev in _OPEN and nxt in _CLOSE:
         return True
+    if prev in _QUOTES or nxt in _QUOTES:
+        return False  # 「社外秘」: the word quoted in a sentence
     line_start = doc.text.rfind("\n", 0, start) + 1
-    line_end = doc.text.find("\n", end)
-    line = doc.text[line_start : line_end if line_end >= 0 else len(doc.text)]
-    if regex.fullmatch(r"[\s\p{P}\p{S}]*", line.replace(doc.text[start:end], "", 1)):
+    if _LINE_HEAD.search(doc.text[line_start:start]) and _HEAD_TAIL.match(doc.text, end):
         return True
     word = doc.text[start:end]
     return word.isascii() and word.isupper() and len(word) > 3
 
 
+def _declared(doc: Document, start: int, end: int) -> bool:
+    """Whether a sentence declares the document itself restricted (本資料は社外秘です)."""
+    before = doc.before(start, 40)
+    return bool(
+        _DECLARED_BEFORE.search(before)
+        or _DECLARED_BEFORE_EN.search(before)
+        or _DECLARED_AFTER.match(doc.after(end, 8))
+    )
+
+
+def _kind(doc: Document) -> str:
+    return doc.part.kind if doc.part is not None else "body"
+
+
 def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
+    """A marking is a stamp, a header, a subject tag, a document property or a sensitivity
+    label; the same word inside a sentence about such markings (社外秘の表示がある文書は…,
+    機密情報の取り扱い, 「極秘」「秘」の区分) is not one."""
     if match.group("confidential_marking_label") is not None:
         start, end = match.span("confidential_marking_label")
         name = doc.text[start:end]
@@ -90,27 +130,42 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
             break
     start, end = match.span(group)
     word = doc.text[start:end]
-    stamp = _is_stamp(doc, start, end)
     if group == "confidential_marking_hi":
         original = doc.norm.original[slice(*doc.norm.span_to_original(start, end))]
         prev = doc.text[start - 1] if start else "\n"
         nxt = doc.text[end] if end < len(doc.text) else "\n"
         at_line_start = start < 2 or doc.text[start - 2] == "\n"
-        bracketed = prev in _OPEN and nxt in _CLOSE and (prev not in "「『" or at_line_start)
+        bracketed = (prev in _OPEN and nxt in _CLOSE) or (prev == "「" and nxt == "」" and at_line_start)
         if not (original == "㊙" or bracketed):
             return
-        yield Hit(start, end, STAMP_SCORE, "秘", Explanation("秘 stamp", "keyword", STAMP_SCORE))
+        yield Hit(start, end, STAMP_SCORE, "秘", Explanation("秘 stamp", "keyword", STAMP_SCORE, ("stamp",)))
         return
+    kind = _kind(doc)
+    stamp = _is_stamp(doc, start, end)
+    if stamp:
+        context: tuple[str, ...] = ("stamp",)
+    elif kind == "metadata":
+        context = ("document property",)
+    elif group == "confidential_marking_strong" and kind == "subject":
+        context = ("subject",)
+    elif group == "confidential_marking_strong" and _declared(doc, start, end):
+        context = ("declared",)
+    else:
+        return  # the word inside a sentence: prose about markings, not a marking
     if group == "confidential_marking_strong":
         score = STAMP_SCORE if stamp else STRONG_SCORE
         base = STRONG_SCORE
     else:
         base = ENGLISH_WEAK_SCORE if word.isascii() else WEAK_SCORE
-        score = WEAK_STAMP_SCORE if stamp else base
-    context = ("stamp",) if stamp else ()
+        score = WEAK_STAMP_SCORE if stamp else max(base, WEAK_SCORE)
     normalized = regex.sub(r"\s+", " ", word).lower() if word.isascii() else word
     yield Hit(start, end, score, normalized, Explanation(f"marking word {word}", "keyword", base, context))
 
 
 def scan(text: str) -> Iterator[Finding]:
     return scan_with(sys.modules[__name__], text)
+
+
+def redact(marking: str) -> str:
+    """A marking is shown as it is: it says how the document is classified, not whose it is."""
+    return marking

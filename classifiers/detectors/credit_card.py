@@ -4,11 +4,16 @@ A primary account number of ISO/IEC 7812-1: an issuer identification number (IIN
 account number and a final check digit computed with the Luhn formula (ISO/IEC 7812-1,
 Annex B: double every second digit from the right, sum the digits, the total must be a
 multiple of 10). The prefixes and lengths accepted are those the card networks publish for
-their cards: Visa ``4`` (16 or 19 digits), Mastercard ``51``-``55`` and ``2221``-``2720``
+their cards: Visa ``4`` (13, 16 or 19 digits: Visa still honours the 13-digit numbers it
+issued), Mastercard ``51``-``55`` and ``2221``-``2720``
 (16), American Express ``34``/``37`` (15), JCB ``3528``-``3589`` (16-19), Diners Club
 ``300``-``305``/``3095``/``36``/``38``/``39`` (14-19), Discover ``6011``/``644``-``649``/``65``
-(16-19) and UnionPay ``62`` (16-19). Written contiguous or grouped 4-4-4-4 (4-4-4-4-3 for 19
-digits), 4-6-5 (Amex) or 4-6-4 (Diners), with spaces, hyphens or dots.
+(16-19), UnionPay ``62`` and ``81`` (16-19), Mir ``2200``-``2204`` (16-19), RuPay ``60``/``508``
+(16) and Troy ``9792`` (16). Written contiguous or grouped 4-4-4-4 (4-4-4-4-3 for 19 digits),
+4-6-5 (Amex), 4-6-4 (Diners) or 4-3-3-3 (13-digit Visa), with spaces, hyphens or dots.
+
+A 13-digit number that is also a valid corporate number (法人番号: its own check digit) is taken
+for one unless the context says card.
 
 >>> validate("4111 1111 1111 1111")
 '4111111111111111'
@@ -27,6 +32,7 @@ from collections.abc import Iterable, Iterator
 
 import regex
 
+from classifiers.detectors import corporate_number
 from classifiers.detectors._base import Document, Hit, scan_with
 from classifiers.detectors._numeric import (
     ORDER_LIKE,
@@ -36,16 +42,22 @@ from classifiers.detectors._numeric import (
     digits,
     find_context,
     fold,
-    is_labelled_as,
+    refused_by_label,
 )
 from classifiers.detectors._tokens import NUMBER
 from classifiers.errors import InvalidChecksum, InvalidFormat, InvalidLength
 from classifiers.model import Explanation, Finding
 
 ENTITY_TYPE = "credit_card"
+#: Identifies or describes a natural person: counts towards ``records``.
+PERSONAL = True
+#: Only a natural person has one: whoever holds the data, it is a person's (classifiers.holders).
+PERSON_ONLY = True
+#: Characters kept at the end when a value is shown masked (``classifiers.redact``).
+KEEP_TAIL = 4
 PATTERN = NUMBER
 PRIORITY = 50
-MIN_LENGTH = 14  # the shortest shape, in characters: shorter tokens are skipped unread
+MIN_LENGTH = 13  # the shortest shape, in characters: shorter tokens are skipped unread
 
 BASE_SCORE = 0.7  # known issuer range and a valid Luhn digit, no context
 CONTEXT_SCORE = 1.0
@@ -76,16 +88,17 @@ _CONTEXT = context_words(
         "銀聯",
     ]
 )
-_NEGATIVE = context_words(ORDER_LIKE)
+_NEGATIVE = context_words([*ORDER_LIKE, "法人番号", "登録番号", "口座", "電話", "TEL", "FAX"])
 _SHAPE = chunk_shape(
-    r"\d{14,19}"
+    r"\d{13,19}"
     r"|\d{4}([-. ])\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?"  # 4-4-4-4, 4-4-4-4-3
     r"|\d{4}([-. ])\d{6}\2\d{4,5}"  # 4-6-5 (Amex), 4-6-4 (Diners)
+    r"|4\d{3}([-. ])\d{3}\3\d{3}\3\d{3}"  # 4-3-3-3 (13-digit Visa)
 )
 
 #: (network, first IIN, last IIN, prefix length, lengths)
 _RANGES: tuple[tuple[str, int, int, int, tuple[int, ...]], ...] = (
-    ("Visa", 4, 4, 1, (16, 19)),
+    ("Visa", 4, 4, 1, (13, 16, 19)),
     ("Mastercard", 51, 55, 2, (16,)),
     ("Mastercard", 2221, 2720, 4, (16,)),
     ("American Express", 34, 34, 2, (15,)),
@@ -99,6 +112,11 @@ _RANGES: tuple[tuple[str, int, int, int, tuple[int, ...]], ...] = (
     ("Discover", 644, 649, 3, (16, 17, 18, 19)),
     ("Discover", 65, 65, 2, (16, 17, 18, 19)),
     ("UnionPay", 62, 62, 2, (16, 17, 18, 19)),
+    ("UnionPay", 81, 81, 2, (16, 17, 18, 19)),
+    ("Mir", 2200, 2204, 4, (16, 17, 18, 19)),
+    ("RuPay", 60, 60, 2, (16,)),
+    ("RuPay", 508, 508, 3, (16,)),
+    ("Troy", 9792, 9792, 4, (16,)),
 )
 
 
@@ -136,7 +154,7 @@ def validate(number: str) -> str:
     value = compact(number)
     if not value.isdigit():
         raise InvalidFormat(number)
-    if not 14 <= len(value) <= 19:
+    if not 13 <= len(value) <= 19:
         raise InvalidLength(number)
     if issuer(value) is None:
         raise InvalidFormat(number)
@@ -162,7 +180,9 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
         if not is_valid(value):
             continue
         context = find_context(doc, start, end, _CONTEXT, before=40, after=20)
-        if not context and is_labelled_as(doc, start, end, _NEGATIVE):
+        if refused_by_label(doc, start, end, _CONTEXT, _NEGATIVE) or (
+            not context and len(value) == 13 and corporate_number.is_valid(value)
+        ):
             continue
         taken = end
         score = CONTEXT_SCORE if context else BASE_SCORE

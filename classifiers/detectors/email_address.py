@@ -27,8 +27,11 @@ from classifiers.detectors._base import Document, Hit, scan_with, words_pattern
 from classifiers.errors import InvalidFormat, InvalidLength
 from classifiers.model import Explanation, Finding
 from classifiers.normalize import fold
+from classifiers.redact import mask
 
 ENTITY_TYPE = "email_address"
+#: Identifies or describes a natural person: counts towards ``records``.
+PERSONAL = True
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 PATTERN = (
     rf"(?={_ATEXT})(?<![A-Za-z0-9!#$%&'*+/=?^_`{{|}}~.-]){_ATEXT}{{1,64}}(?:\.{_ATEXT}{{1,64}}){{0,16}}"
@@ -89,3 +92,15 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
 
 def scan(text: str) -> Iterator[Finding]:
     return scan_with(sys.modules[__name__], text)
+
+
+def redact(address: str) -> str:
+    """The address masked for display: the local part's first character and the domain.
+
+    >>> redact("taro.yamada@example.co.jp")
+    't**********@example.co.jp'
+    """
+    local, at, domain = address.partition("@")
+    if not at:
+        return mask(address, None)
+    return local[:1] + "*" * max(len(local) - 1, 0) + "@" + domain

@@ -74,9 +74,15 @@ import regex
 
 from classifiers.detectors._base import Document, Hit, scan_with, words_pattern
 from classifiers.detectors._table import column_header
+from classifiers.detectors._vocab import lines as _vocabulary_lines
+from classifiers.detectors._vocab import rows as _vocabulary_rows
 from classifiers.model import Explanation, Finding
 
 ENTITY_TYPE = "person_name"
+#: Identifies or describes a natural person: counts towards ``records``.
+PERSONAL = True
+#: Only a natural person has one: whoever holds the data, it is a person's (classifiers.holders).
+PERSON_ONLY = True
 
 _HAN = r"\p{Han}々〆ヶ"
 _KATA = r"\p{Katakana}ー"
@@ -89,16 +95,32 @@ def load(name: str) -> frozenset[str]:
     return frozenset(line for line in text.splitlines() if line)
 
 
+def load_vocabulary(name: str) -> frozenset[str]:
+    return frozenset(_vocabulary_lines(name))
+
+
 def _hiragana(katakana: Iterable[str]) -> frozenset[str]:
     return frozenset("".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in k) for k in katakana)
 
 
+#: Words of two or three kanji that are never a name on their own (関連, 中心, 多大, 文章, 一連).
+COMMON_WORDS = load_vocabulary("common_words.txt")
 SURNAMES = load("surnames.txt")
 GIVEN_NAMES = load("given_names.txt")
 SURNAMES_KANA = load("surnames_kana.txt") | _hiragana(load("surnames_kana.txt"))
 GIVEN_NAMES_KANA = load("given_names_kana.txt") | _hiragana(load("given_names_kana.txt"))
 SURNAMES_ROMAJI = load("surnames_romaji.txt")
 GIVEN_NAMES_ROMAJI = load("given_names_romaji.txt")
+#: Surnames (IPAdic surnames and place names: 轟木, 梶谷, 羽生田) that are a name only where
+#: something says so: an honorific, a title, a label, a self-introduction, a given name after a
+#: space where the name ends. Never on their own: most are place names.
+SURNAMES_CUED = load_vocabulary("surnames_cued.txt")
+_KANA_CUED = _vocabulary_rows("names_kana_cued.txt")
+#: Readings of IPAdic names, for two kana words with a space (スガワラ ダイチ, たかぎ そうた).
+_SEI_CUED = frozenset(r for kind, r in _KANA_CUED if kind == "sei")
+_MEI_CUED = frozenset(r for kind, r in _KANA_CUED if kind == "mei")
+SURNAMES_KANA_WIDE = SURNAMES_KANA | _SEI_CUED | _hiragana(_SEI_CUED)
+GIVEN_NAMES_KANA_WIDE = GIVEN_NAMES_KANA | _MEI_CUED | _hiragana(_MEI_CUED)
 
 FULL_CONTEXT_SCORE = 1.0
 FULL_SPACED_SCORE = 0.6
@@ -109,6 +131,7 @@ SURNAME_HONORIFIC_SCORE = 0.85
 SURNAME_TITLE_SCORE = 0.7
 UNKNOWN_SCORE = 0.6
 ROMAJI_CONTEXT_SCORE = 0.9
+CELL_SCORE = 0.9  # a whole cell under a name column (氏名, お届け先氏名...)
 READING_SCORE = 0.45  # a reading or Latin spelling next to the kanji name: reported, not counted
 
 #: Honorifics written in kanji end the kanji run (田中様), as do job titles (田中部長); kana
@@ -164,7 +187,10 @@ def _prefix_trie(words: Iterable[str]) -> str:
 
 
 _KATA_SURNAMES = [n for n in SURNAMES_KANA if len(n) >= 2 and regex.fullmatch(rf"[{_KATA}]+", n)]
-_HIRA_SURNAMES = [n for n in SURNAMES_KANA if len(n) >= 2 and regex.fullmatch(r"\p{Hiragana}+", n)]
+#: IPAdic readings start a candidate only as the first of two words (スガワラ ダイチ): most
+#: katakana runs are loanwords.
+_KATA_SURNAMES_WIDE = [n for n in SURNAMES_KANA_WIDE if len(n) >= 2 and regex.fullmatch(rf"[{_KATA}]+", n)]
+_HIRA_SURNAMES = [n for n in SURNAMES_KANA_WIDE if len(n) >= 2 and regex.fullmatch(r"\p{Hiragana}+", n)]
 
 #: Where a candidate starts, decided inside the regex so that most runs never reach Python: a
 #: run of kanji only where a dictionary surname can start (a one-kanji surname, or the first
@@ -176,12 +202,16 @@ _KANJI_START = (
     f"(?={_char_class(_ONE_KANJI_SURNAMES)}"
     f"|{_char_class(n[0] for n in SURNAMES if len(n) >= 2)}{_char_class(n[1] for n in SURNAMES if len(n) >= 2)}"
     rf"|[{_HAN}]{{1,16}}(?<={_char_class(_TAIL_LAST)})(?![{_HAN}])"
-    rf"|[{_HAN}]{{1,16}}(?![{_HAN}]) ?(?:さん|さま|くん|ちゃん|様|殿|氏|君|先生))"
+    rf"|[{_HAN}]{{1,16}}(?![{_HAN}]) ?(?:さん|さま|くん|ちゃん|様|殿|氏|君|先生)"
+    # a surname that only a cue makes one: a self-introduction (梶谷です), a given name after a
+    # space where the line ends (a signature: 梶谷 美咲)
+    rf"|[{_HAN}]{{2,3}}(?:です|でございます|と申します)"
+    rf"|[{_HAN}]{{2,3}}[ ・](?:[{_HAN}]{{1,3}}|[{_KATA}]{{2,6}})(?![{_HAN}{_KATA}]))"
 )
 #: A capitalised word alone is a candidate only after a title (Mr. Suzuki): otherwise it needs
 #: a second one (Taro Yamada) or -san.
 _ROMAJI_CUE = "|(?(person_name_rt)|(?!)))"
-_KATA_FIRST = _char_class(n[0] for n in _KATA_SURNAMES)
+_KATA_FIRST = _char_class(n[0] for n in _KATA_SURNAMES_WIDE)
 _HIRA_FIRST = _char_class(n[0] for n in _HIRA_SURNAMES)
 #: The four kinds of candidate start with disjoint characters (kanji, katakana, hiragana, Latin),
 #: so at most one branch matches at any position, and the engine may run them as separate passes
@@ -191,22 +221,32 @@ _HIRA_FIRST = _char_class(n[0] for n in _HIRA_SURNAMES)
 #: starts with a look-around is tried at every position (five times slower on the Latin branch).
 _BRANCHES = (
     rf"[{_HAN}](?<![{_HAN}].)(?<=(?={_KANJI_START}(?P<person_name_k>[{_HAN}]{{1,16}})(?:(?P<person_name_ksp>[ ・])"
-    rf"(?P<person_name_k2>[{_HAN}]{{1,6}}|\p{{Hiragana}}{{1,3}}[{_HAN}]|\p{{Hiragana}}{{2,6}}))?).)",
-    rf"{_KATA_FIRST}(?<![{_KATA}].)(?<=(?={_prefix_trie(_KATA_SURNAMES)})(?=(?P<person_name_kk>[{_KATA}]{{2,12}})"
+    rf"(?P<person_name_k2>[{_HAN}]{{1,6}}|\p{{Hiragana}}{{1,3}}[{_HAN}]|\p{{Hiragana}}{{2,6}}|[{_KATA}]{{2,6}}))?).)",
+    rf"{_KATA_FIRST}(?<![{_KATA}].)(?<=(?:(?={_prefix_trie(_KATA_SURNAMES)})|(?={_prefix_trie(_KATA_SURNAMES_WIDE)})(?=[{_KATA}]{{2,12}}[ ・][{_KATA}]))(?=(?P<person_name_kk>[{_KATA}]{{2,12}})"
     rf"(?:(?P<person_name_kksp>[ ・])(?P<person_name_kk2>[{_KATA}]{{2,8}}))?).)",
     # Hiragana names are read only as two spaced words; this branch consumes them, so the
     # regex module can look for the space first (a hundred times faster than trying every kana).
     rf"(?<!\p{{Hiragana}})(?={_prefix_trie(_HIRA_SURNAMES)})"
-    r"(?P<person_name_h>\p{Hiragana}{2,6}) (?P<person_name_h2>\p{Hiragana}{2,6})(?!\p{Hiragana})",
+    r"(?P<person_name_h>\p{Hiragana}{2,6}) (?P<person_name_h2>\p{Hiragana}{2,6}?)(?:(?!\p{Hiragana})|(?=さん|さま|くん|ちゃん))",
     r"[A-Z](?<![A-Za-z].)(?<=(?=(?P<person_name_rt>(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.? )?(?P<person_name_r>[A-Z][A-Za-z]{1,14})"
     r"(?:,? (?P<person_name_r2>[A-Z][A-Za-z]{1,14})|(?P<person_name_rsan>-(?:san|sama|sensei|kun|chan))"
     + _ROMAJI_CUE
     + r"(?![A-Za-z])).)",
 )
-PATTERN = rf"(?=[{_HAN}A-Z]|{_KATA_FIRST}|{_HIRA_FIRST})(?:" + "|".join(_BRANCHES) + ")"
+#: A whole table cell of kana or kanji (two words at most): a name when its column header says
+#: so (氏名, フリガナ...), whatever the dictionary knows. It consumes only the separator before
+#: the cell (starting with a character class lets the engine skip to the next one), so that it
+#: hides nothing from the other branches; :func:`_cell` decides. A first line is never under a
+#: header.
+_CELL_BRANCH = (
+    rf"[\n\t,]\"?(?=(?P<person_name_c>[{_HAN}\p{{Katakana}}\p{{Hiragana}}ー・]{{1,10}}"
+    rf"(?: [{_HAN}\p{{Katakana}}\p{{Hiragana}}ー]{{1,10}})?)\"?(?:[\t,\r\n]|$))"
+)
+_ALL_BRANCHES: tuple[str, ...] = (_CELL_BRANCH, *_BRANCHES)
+PATTERN = rf"(?:{_CELL_BRANCH}|(?=[{_HAN}A-Z]|{_KATA_FIRST}|{_HIRA_FIRST})(?:" + "|".join(_BRANCHES) + "))"
 #: The same candidates as ``PATTERN``, one pass per branch: the ``regex`` module skips ahead to
 #: a possible start only within one pattern, and the alternation costs about twice the sum.
-PASSES = _BRANCHES
+PASSES = _ALL_BRANCHES
 PRIORITY = 90
 
 
@@ -416,6 +456,20 @@ _NAME_END = regex.compile(
 )
 
 
+#: A surname introducing its writer: 総務の福田です, 保険サービスの宮本でございます.
+_SELF_INTRODUCTION = regex.compile(r"(?:です|でございます|と申します)")
+#: Who a writer introduces himself as part of: 株式会社東邦メディカルの梶谷です, 総務部の福田です
+#: (but not 東京の新宿です).
+_INTRO_ORG = regex.compile(
+    r"(?:会社|[部課室係局店院校所社]|センター|グループ|チーム|事務所|事務局|法人|組合|協会"
+    r"|[\p{Katakana}ー]{2,}|[A-Za-z]{2,})の$"
+)
+#: A title before a surname: 代表取締役社長の前川は, 担当の佐藤が.
+_TITLE_BEFORE = regex.compile(
+    r"(?:社長|会長|部長|課長|係長|室長|所長|支店長|取締役|代表|担当|教授|理事長|院長)の$"
+)
+
+
 def _kana_given(doc: Document, pos: int, particles: bool = False) -> tuple[int, bool] | None:
     """A given name written in hiragana (さゆり) or kana + a name kanji (くみ子) at ``pos``,
     ending where a name ends (or, with ``particles``, before a particle: 佐藤 さくらです):
@@ -510,14 +564,38 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
     if run_end < len(doc.text) and _HAN_CHAR.match(doc.text, run_end):
         return  # a run too long to be a name
     word, role, hon = strip_tail(run)
-    if not word or _given_after_surname(doc, start, word):
+    if not word or _given_after_surname(doc, start, word) or word in COMMON_WORDS or word.endswith("円"):
         return
     if start and doc.text[start - 1] in _HONORIFIC_PREFIX:
         return
-    second = match.group("person_name_k2")
-    if second is not None:
-        yield from _kanji_spaced(match, doc, run, second)
+    if word in SURNAMES_CUED:
+        yield from _cued_surname(match, doc, word, role, hon)
         return
+    second = match.group("person_name_k2")
+    if second is not None and second[0] in "様殿" and not role and not hon:
+        hon, second = second[0], None  # 伊藤舞 様名義, 山田 様方: the honorific starts a word
+    if second is not None:
+        _, second_role, second_hon = strip_tail(second)
+        if strip_tail(second)[0] or not (second_role or second_hon) or word in SURNAMES:
+            yield from _kanji_spaced(match, doc, run, second)
+            return
+        role, hon = role or second_role, hon or second_hon  # 伊藤舞 様: the run, then its honorific
+    elif not role and not hon and word in SURNAMES and word not in COMMON_SINGLE:
+        context: tuple[str, ...]
+        intro = _SELF_INTRODUCTION.match(doc.text, run_end)
+        titled = _TITLE_BEFORE.search(doc.before(start, 8))
+        if (intro and (start == 0 or doc.text[start - 1] in "の、 \n")) or titled:
+            context = ("self-introduction",) if intro else (titled.group(0) if titled else "",)
+            yield _hit(
+                start,
+                run_end,
+                SURNAME_HONORIFIC_SCORE,
+                word,
+                "surname (dictionary)",
+                SURNAME_HONORIFIC_SCORE,
+                context,
+            )
+            return
     if word == run and word in SURNAMES and word not in COMMON_SINGLE:
         given = _kana_given(doc, run_end)  # 山本さゆり, 山本くみ子: the given name in kana
         if given is not None:
@@ -570,6 +648,70 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
             return
     if hon in _UNKNOWN_HON and not role and 2 <= len(word) <= 5 and not _is_not_name(word):
         yield _hit(start, end, UNKNOWN_SCORE, word, "kanji + honorific", UNKNOWN_SCORE, cues)
+
+
+def _cued_surname(
+    match: regex.Match[str], doc: Document, sei: str, role: str | None, hon: str | None
+) -> Iterator[Hit]:
+    """A surname that is also a place name (轟木, 梶谷, 羽生田): a name only where something says so.
+
+    An honorific or a job title after it (梶谷様, 沢渡氏, 羽生田 透教授), a self-introduction
+    (東邦メディカルの梶谷です), a title before it, or a dictionary given name after a space where
+    the name ends (a signature line: 梶谷 美咲).
+    """
+    start, run_end = match.span("person_name_k")
+    end = start + len(sei)
+    second = match.group("person_name_k2")
+    cues: tuple[str, ...] = tuple(c for c in (role, hon) if c)
+    if second is not None and not cues:
+        second_start = match.start("person_name_k2")
+        second_end = match.end("person_name_k2")
+        if second[0] in "様殿" or regex.match(rf"(?:{'|'.join(_ROLES)})$", second):
+            cues = (second,)  # 梶谷 様, 梶谷 部長
+        else:
+            mei, second_role, second_hon = strip_tail(second)
+            if second_end < len(doc.text) and (
+                _HAN_CHAR.match(doc.text, second_end) or regex.match(rf"[{_KATA}]", doc.text[second_end])
+            ):
+                return
+            name_end = second_start + len(mei)
+            after = _HON_AFTER.match(doc.text, name_end)
+            name_cues = tuple(c for c in (second_role, second_hon, after and after.group(0).strip()) if c)
+            is_given = mei in GIVEN_NAMES or mei in GIVEN_NAMES_KANA_WIDE
+            # a one-kanji given name (透) only with an honorific or title after it
+            ends_alone = (
+                is_given
+                and (len(mei) >= 2 or not _HAN_CHAR.match(mei))
+                and _NAME_END.match(doc.text, name_end)
+            )
+            if mei and (name_cues or ends_alone):
+                context = name_cues or _context(doc, start, name_end)
+                yield _hit(
+                    start,
+                    name_end,
+                    UNKNOWN_GIVEN_SCORE,
+                    sei + mei,
+                    "surname + given name",
+                    WEAK_PAIR_SCORE,
+                    context,
+                )
+            return
+    if not cues:
+        after = _HON_AFTER.match(doc.text, end)
+        if after:
+            cues = (after.group(0).strip(),)
+    if not cues:
+        intro = _SELF_INTRODUCTION.match(doc.text, run_end)
+        if intro and (start == 0 or doc.text[start - 1] == "\n" or _INTRO_ORG.search(doc.before(start, 30))):
+            cues = ("self-introduction",)
+        titled = _TITLE_BEFORE.search(doc.before(start, 8))
+        if titled:
+            cues = (titled.group(0),)
+    if not cues:
+        cues = doc.context(start, end, _CONTEXT, before=12, after=0)
+    if cues:
+        score = SURNAME_TITLE_SCORE if role and not hon else SURNAME_HONORIFIC_SCORE
+        yield _hit(start, end, score, sei, "surname (dictionary)", score, cues)
 
 
 def _kana_given_hit(doc: Document, start: int, sei: str, end: int, known: bool) -> Iterator[Hit]:
@@ -670,6 +812,12 @@ def _kana(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
     if second is not None:
         spaced = True
         pair = (first, second) if first in SURNAMES_KANA and second in GIVEN_NAMES_KANA else None
+        if pair is None and first in SURNAMES_KANA_WIDE and second in GIVEN_NAMES_KANA_WIDE:
+            # readings of IPAdic names: only where the two words stand alone (a cell, a list
+            # item, a line) or something says "name"
+            alone = (start == 0 or not doc.text[start - 1].isalnum()) and bool(_NAME_END.match(doc.text, end))
+            if hon or alone or _context(doc, start, end):
+                pair = (first, second)
     else:
         spaced = False
         pair = split_name(first, SURNAMES_KANA, GIVEN_NAMES_KANA, shortest=2)
@@ -678,7 +826,7 @@ def _kana(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
         base = FULL_SPACED_SCORE if spaced else FULL_SCORE
         score = FULL_CONTEXT_SCORE if context else base
         pattern = "kana surname + given name (dictionary)"
-        if _line_has_kanji_name(doc, start, end):
+        if not hon and _line_has_kanji_name(doc, start, end):
             score, pattern = READING_SCORE, pattern + ", reading of the kanji name on its line"
         yield _hit(start, end, score, "".join(pair), pattern, base, context)
         return
@@ -718,9 +866,62 @@ def _romaji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
     yield _hit(start, end, score, normalized, pattern, FULL_SCORE, context)
 
 
+#: Column headers that name a person in every cell below, and the readings among them.
+_NAME_COLUMN = regex.compile(
+    r"(?i)氏名|名前|お名前|name|フリガナ|ふりがな|カナ|かな|よみ|受取人|会員名|顧客名|契約者|申込者|宛名|担当者"
+)
+_READING_COLUMN = regex.compile(r"(?i)フリガナ|ふりがな|カナ|かな|よみ|読み|kana")
+#: Headers of columns that name an organisation, even with 名/カナ in them (取引先名カナ).
+_ORG_COLUMN = regex.compile(
+    r"会社|取引先|仕入先|得意先|社名|法人|企業|店|部署|団体|事業者|施設|銀行|支店|company|vendor"
+)
+_ORG_IN_CELL = regex.compile(
+    r"株式|有限|合同会社|会社|法人|組合|協会|カブシキ|ユウゲン|ガイシャ|ガイシヤ|[部課店局]$"
+)
+
+
+def _name_header(doc: Document, pos: int) -> str | None:
+    header = column_header(doc, pos)
+    if header is None or not _NAME_COLUMN.search(header) or _ORG_COLUMN.search(header):
+        return None
+    return header
+
+
+def _in_name_column(doc: Document, pos: int) -> bool:
+    """Whether the cell branch reads the cell at ``pos`` (tab- or comma-separated rows only:
+    PDF layout text splits cells by runs of spaces, where the dictionary branches decide)."""
+    line_start = doc.text.rfind("\n", 0, pos) + 1
+    line_end = doc.text.find("\n", pos)
+    line = doc.text[line_start : line_end if line_end >= 0 else len(doc.text)]
+    return ("\t" in line or "," in line) and _name_header(doc, pos) is not None
+
+
+def _cell(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
+    """A whole cell under a name column: the name as written, whatever the dictionary knows."""
+    start, end = match.span("person_name_c")
+    header = _name_header(doc, start)
+    if header is None:
+        return
+    value = match.group("person_name_c")
+    if len(value.replace(" ", "")) < 2 or _ORG_IN_CELL.search(value) or value in NOT_NAMES:
+        return
+    normalized = value.replace(" ", "")
+    context = (f"column {header}",)
+    if _READING_COLUMN.search(header) and not regex.search(rf"[{_HAN}]", value):
+        pattern = "cell under a name column, reading of the name on its row"
+        yield _hit(start, end, READING_SCORE, normalized, pattern, READING_SCORE, context)
+        return
+    score = FULL_CONTEXT_SCORE if split_name(normalized, SURNAMES, GIVEN_NAMES) else CELL_SCORE
+    yield _hit(start, end, score, normalized, "cell under a name column", CELL_SCORE, context)
+
+
 def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
     # A match comes from PATTERN or from one of PASSES, which has only its branch's groups.
     groups = match.re.groupindex
+    if "person_name_c" in groups and match.group("person_name_c") is not None:
+        return _cell(match, doc)
+    if _in_name_column(doc, match.start()):
+        return ()  # the cell branch reads it whole
     if "person_name_k" in groups and match.group("person_name_k") is not None:
         hits = _kanji(match, doc)
     elif ("person_name_kk" in groups and match.group("person_name_kk") is not None) or (

@@ -34,13 +34,17 @@ from classifiers.detectors._numeric import (
     context_words,
     find_context,
     fold,
-    is_labelled_as,
+    refused_by_label,
 )
 from classifiers.detectors._tokens import NUMBER
 from classifiers.errors import InvalidFormat, InvalidLength
 from classifiers.model import Explanation, Finding
 
 ENTITY_TYPE = "phone_number"
+#: Identifies or describes a natural person: counts towards ``records``.
+PERSONAL = True
+#: Characters kept at the end when a value is shown masked (``classifiers.redact``).
+KEEP_TAIL = 4
 PATTERN = NUMBER
 PRIORITY = 50
 MIN_LENGTH = 7  # the shortest shape, in characters: shorter tokens are skipped unread
@@ -167,7 +171,7 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
         except ValueError:
             continue
         context = find_context(doc, start, end, _CONTEXT, before=30, after=10)
-        if not context and is_labelled_as(doc, start, end, _NEGATIVE):
+        if refused_by_label(doc, start, end, _CONTEXT, _NEGATIVE):
             continue
         grouped = len(_groups(text)) >= 3
         if grouped:

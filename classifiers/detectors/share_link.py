@@ -124,3 +124,14 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
 
 def scan(text: str) -> Iterator[Finding]:
     return scan_with(sys.modules[__name__], text)
+
+
+def redact(url: str) -> str:
+    """The link masked for display: its scheme and host only.
+
+    >>> redact("https://drive.google.com/file/d/1AbC/view")
+    'https://drive.google.com/…'
+    """
+    head, sep, _ = url.partition("://")
+    host = url[len(head) + len(sep) :].split("/", 1)[0]
+    return f"{head}{sep}{host}/…" if sep else "…"

@@ -303,6 +303,19 @@ def _column_ref(index: int) -> str:
     return letters
 
 
+#: Empty columns written as tabs between two cells of a row, at most (a cell at XFD1 after A1
+#: must not cost 16,000 tabs).
+_MAX_GAP = 64
+
+
+def _column_index(letters: str) -> int:
+    """``A`` -> 0, ``Z`` -> 25, ``AA`` -> 26."""
+    index = 0
+    for ch in letters:
+        index = index * 26 + ord(ch) - 64
+    return index - 1
+
+
 def _xlsx(pkg: _Package, main: str, where: Where) -> None:
     ctx = pkg.ctx
     rels = pkg.rels(main)
@@ -332,6 +345,7 @@ def _write_sheet(pkg: _Package, part: str, loc: str, strings: list[str], sink: T
     value: list[str] = []
     col = 0
     row = 0
+    written = 0  # tab-separated fields written on the current row
     skip = 0
     for event, el in pkg.iterparse(part):
         tag = _local(el.tag)
@@ -344,6 +358,7 @@ def _write_sheet(pkg: _Package, part: str, loc: str, strings: list[str], sink: T
             if tag == "row":
                 row = int(el.get("r") or row + 1) if (el.get("r") or "").isdigit() else row + 1
                 col = 0
+                written = 0
             elif tag == "c":
                 ref = el.get("r") or f"{_column_ref(col)}{row}"
                 m = _COLUMN.match(ref)
@@ -363,9 +378,17 @@ def _write_sheet(pkg: _Package, part: str, loc: str, strings: list[str], sink: T
             elif ctype == "b":
                 text = "TRUE" if text == "1" else "FALSE"
             if text:
+                # Empty cells keep their column: a row's n-th tab-separated field is column n
+                # (counted from the first column written), so a header row names every cell.
+                m = _COLUMN.match(ref)
+                index = _column_index(m.group(1)) if m else col - 1
+                if index >= written:
+                    sink.write("\t" * min(index - written, _MAX_GAP))
+                    written = index
                 sink.mark(f"{loc}!{ref}")
-                sink.write(text)
+                sink.write(text.replace("\t", " ").replace("\n", " "))
                 sink.write("\t")
+                written += 1
             el.clear()
         elif tag == "row":
             sink.write("\n")

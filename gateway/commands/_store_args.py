@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
 from gateway.actions import Actor, Role
-from gateway.store import Store, is_redis_url, open_store
+from gateway.config import ConfigError
+from gateway.store import Store, StoreError, is_redis_url, open_store
 from gateway.store.sqlite import DB_NAME
 
 T = TypeVar("T")
@@ -48,6 +51,26 @@ def operator() -> Actor:
     except (KeyError, OSError):
         user = "unknown"
     return Actor(Role.OPERATOR, user)
+
+
+def run_on_store(
+    command: str,
+    args: argparse.Namespace,
+    main: Callable[[Store, argparse.Namespace], Awaitable[int]],
+    refusals: tuple[type[Exception], ...] = (),
+) -> int:
+    """Run ``main(store, args)`` on the store the arguments name; a bad config, a missing store,
+    a store error or one of ``refusals`` is one line on stderr and exit status 1."""
+
+    async def go(store: Store) -> int:
+        return await main(store, args)
+
+    expected: tuple[type[Exception], ...] = (ConfigError, FileNotFoundError, StoreError, *refusals)
+    try:
+        return asyncio.run(with_store(store_path(args), go))
+    except expected as exc:
+        print(f"sekimori {command}: {exc}", file=sys.stderr)
+        return 1
 
 
 async def with_store(path: Path | str, fn: Callable[[Store], Awaitable[T]]) -> T:

@@ -7,15 +7,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from typing import Any
 
 from gateway.audit import iter_events, verify_store
 from gateway.auditexport import jsonl_line
-from gateway.commands._store_args import store_options, store_path, with_store
-from gateway.config import ConfigError
-from gateway.store import Store, StoreError
+from gateway.commands._store_args import run_on_store, store_options
+from gateway.store import Store
 
 
 def register(sub: Any) -> None:
@@ -74,11 +72,4 @@ async def _main(store: Store, args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    async def go(store: Store) -> int:
-        return await _main(store, args)
-
-    try:
-        return asyncio.run(with_store(store_path(args), go))
-    except (ConfigError, FileNotFoundError, StoreError) as exc:
-        print(f"sekimori audit: {exc}", file=sys.stderr)
-        return 1
+    return run_on_store("audit", args, _main)

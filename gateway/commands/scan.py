@@ -36,10 +36,17 @@ def jsonl_line(path: str, result: ScanResult) -> dict[str, Any]:
     return {
         "path": path,
         "findings": [
-            {"type": f.type, "value": f.value, "score": round(f.score, 3), "location": f.location}
+            {
+                "type": f.type,
+                "value": f.value,
+                "score": round(f.score, 3),
+                "location": f.location,
+                **({"holder": f.holder, "holder_reason": f.holder_reason} if f.holder else {}),
+            }
             for f in result.findings
         ],
         "records": result.records,
+        "organisations": result.organisations,
         "truncated": [{"location": loc, "reason": why} for loc, why in result.truncated],
         "encrypted": list(result.encrypted),
     }
@@ -54,7 +61,10 @@ def _table(path: str, result: ScanResult, out: TextIO) -> None:
         examples = list(dict.fromkeys(redact(etype, f.value) for f in result.findings if f.type == etype))
         shown = ", ".join(examples[:3]) + (" …" if len(examples) > 3 else "")
         out.write(f"  {etype:<22} {n:>5}  {shown}\n")
-    out.write(f"  records: {result.records}\n")
+    out.write(f"  records: {result.records}")
+    if result.organisations:
+        out.write(f" (and contact data of {result.organisations} organisation(s), not counted)")
+    out.write("\n")
     for loc, why in result.truncated:
         out.write(f"  limit tripped: {why} at {loc}\n")
     for loc in result.encrypted:

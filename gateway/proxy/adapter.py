@@ -6,12 +6,15 @@ Each file (or text) of a request is one item. The policy's decision maps onto th
 cycle (``UPLOAD_ALLOWED`` in :mod:`gateway.store.base`)::
 
     deliver, tag, bcc  -> passed             the request goes on
-    block              -> refused            403
+    warn, hold         -> held               403: the user may go on with a reason (coaching)
     approval           -> pending_approval   403: wait for the approver, then upload again
     quarantine         -> quarantined        403: the security team reviews it
-    hold               -> held               403: coaching (the user may go on, issue 12)
+    block              -> refused            403
 
-A request passes only if every item passes. Content is kept for the items people will look at
+An upload the policy would hold back for a person (warn, hold, approval, quarantine) passes
+after all when a person already let the same content from the same user to the same service
+and tenant through: :func:`gateway.uploads.redeem` spends one use of that pass, and the item
+records which pass let it through. A request passes only if every item passes. Content is kept for the items people will look at
 (held, pending approval, quarantined); a passed item keeps only its name, size and SHA-256
 unless ``proxy.keep_passed`` says otherwise, and a refused one never keeps its content.
 
@@ -34,6 +37,7 @@ from typing import Any
 from classifiers import ScanResult
 from gateway.pipeline import FileContent, Inspection, Inspector, KnownDomains, scan_summary
 from gateway.store import ItemKind, State, Store, UploadFacts
+from gateway.uploads import redeem
 from policies import Action, Envelope
 
 log = logging.getLogger("sekimori.proxy")
@@ -43,6 +47,7 @@ STATE_OF: dict[Action, State] = {
     Action.DELIVER: State.PASSED,
     Action.TAG: State.PASSED,
     Action.BCC: State.PASSED,
+    Action.WARN: State.HELD,
     Action.HOLD: State.HELD,
     Action.APPROVAL: State.PENDING_APPROVAL,
     Action.QUARANTINE: State.QUARANTINED,
@@ -154,8 +159,7 @@ class UploadJudge:
         request goes on or is refused: the store item's id is the reference the user sees."""
         inspected = await asyncio.gather(*(self._inspect(i, uploader) for i in items))
         verdicts = [ItemVerdict(item, insp, STATE_OF[insp.decision.action]) for item, insp in inspected]
-        refs = await asyncio.gather(*(self._record(v, uploader, method) for v in verdicts))
-        verdicts = [replace(v, ref=ref) for v, ref in zip(verdicts, refs, strict=True)]
+        verdicts = list(await asyncio.gather(*(self._record(v, uploader, method) for v in verdicts)))
         result = Verdict(verdicts)
         for v in verdicts:
             log.info(
@@ -203,7 +207,9 @@ class UploadJudge:
         history = KnownDomains(uploader.user, ())
         return item, await self.inspector.decide(scan, envelope, history=history, now=self.clock())
 
-    async def _record(self, v: ItemVerdict, uploader: Uploader, method: str) -> str:
+    async def _record(self, v: ItemVerdict, uploader: Uploader, method: str) -> ItemVerdict:
+        """Record the item (durably, audited) and move it to its verdict's state; an upload the
+        policy holds back passes if a live pass for it is redeemed."""
         item, decision = v.item, v.inspection.decision
         keep = v.state in KEEPS_CONTENT or (v.state is State.PASSED and self.keep_passed)
         body: bytes | Path = b""
@@ -232,20 +238,30 @@ class UploadJudge:
             actor="proxy",
         )
         rules = ",".join(decision.rule_ids) or "none"
+        reason = f"policy: {decision.action.value} (rules {rules})"
+        state = v.state
         changes: dict[str, Any] = {"decision": decision.to_dict(), "scan": scan_summary(v.inspection.scan)}
-        if v.state is State.PENDING_APPROVAL:
+        used = await redeem(
+            self.store,
+            user=uploader.user,
+            sha256=item.sha256,
+            service=item.facts.service,
+            tenant=item.facts.tenant,
+            action=decision.action,
+            for_item=rec.id,
+        )
+        if used is not None:
+            state = State.PASSED
+            reason += f"; passed with the approval of {used.id} by {used.meta.get('pass', {}).get('by', '?')}"
+            changes["meta"] = {**meta, "passed_by": used.id}
+        elif state is State.PENDING_APPROVAL:
             changes.update(approvers=tuple(decision.approvers), expires_at=decision.approval_deadline)
-        elif v.state is State.HELD:
+        elif state is State.HELD:
             changes["release_at"] = decision.release_at or self.clock()
         await self.store.transition(
-            rec.id,
-            v.state,
-            actor="policy",
-            reason=f"policy: {decision.action.value} (rules {rules})",
-            expect=State.RECEIVED,
-            **changes,
+            rec.id, state, actor="policy", reason=reason, expect=State.RECEIVED, **changes
         )
-        return rec.id
+        return replace(v, state=state, ref=rec.id)
 
 
 __all__ = ["STATE_OF", "ItemVerdict", "UploadItem", "UploadJudge", "Uploader", "Verdict"]

@@ -35,8 +35,10 @@ _NEXT_STEP: dict[State, tuple[str, str]] = {
         "The security team must review this upload; the request has been recorded. Upload the same file again once it is released.",
     ),
     State.HELD: (
-        "アップロードを保留しました。内容と送り先をもう一度確認してください。",
-        "This upload was held. Check its content and destination again.",
+        "アップロードを保留しました。内容と送り先をもう一度確認してください。業務上必要な場合は、"
+        "Sekimori の画面で理由を入力して続行を選ぶと、同じファイルをもう一度アップロードできます。",
+        "This upload was held. Check its content and destination again. If it is needed for your "
+        "work, give the reason and choose to go on in Sekimori; then upload the same file again.",
     ),
 }
 

@@ -26,6 +26,12 @@ until it expires::
         ├──> quarantined ──> approved | deleted
         └──  approved (expires_at) ──> expired     (validity over or uses spent)
 
+An ``approved`` upload is a *pass*: its ``meta["pass"]`` holds the uses granted, ``attempts``
+counts the uses made. :meth:`Store.passes` finds the live passes for a new upload (the same
+content by SHA-256, user, service and tenant) and :meth:`Store.use_pass` spends one use in one
+compare-and-set write (see :func:`plan_use_pass`), so of several instances only as many uploads
+pass as were granted.
+
 ``delivering`` means *to be delivered now*. A message in ``delivering`` (or ``received``) is
 owned by a worker through a lease (``owner``, ``lease_until``). The process that moves a message
 to ``delivering`` and delivers it itself passes ``owner=`` to :meth:`Store.transition`; anyone
@@ -45,15 +51,20 @@ Errors (a small tree, rooted in builtins)::
 
 from __future__ import annotations
 
+import abc
 import dataclasses
+import hashlib
 import json
 import os
 import secrets
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
+
+from gateway.audit import from_micros, next_event, to_micros
+from policies.model import domain_of
 
 
 class ItemKind(StrEnum):
@@ -242,7 +253,8 @@ class MessageRecord:
     """One item in the store: a queued message, or an upload (``kind``). Times are
     timezone-aware UTC ``datetime``\\ s.
 
-    ``decision`` is the policy's ``Decision.to_dict()``, ``scan`` a JSON summary of the scan
+    ``attempts`` counts delivery attempts of a message, and the uses made of an approved
+    upload's pass. ``decision`` is the policy's ``Decision.to_dict()``, ``scan`` a JSON summary of the scan
     (redacted: never raw PII values), ``meta`` the session facts (client address, HELO, auth user,
     notification ids, ...; an upload's :class:`UploadFacts` under ``"upload"``). ``sha256`` is
     the hash of the spooled content. An upload has the user as ``sender``, no ``recipients``
@@ -296,13 +308,34 @@ class AuditEvent:
     hash: str
 
 
-@runtime_checkable
-class Store(Protocol):
+@dataclass(frozen=True)
+class Staged:
+    """A body written ahead of the record that will refer to it: the backend's handle (a spool
+    path, a Redis key), its SHA-256 and size, and whether this write created it."""
+
+    ref: Any
+    sha256: str
+    size: int
+    created: bool = True
+
+
+class Store(abc.ABC):
     """Queue + spool + audit. All methods are coroutines and never block the event loop.
 
     ``actor`` strings name who acted: ``smtp``, ``policy``, ``delivery``, ``scheduler``,
     ``sender:<addr>``, ``approver:<addr>``, ``operator:<os user>``, ``admin:<user>``.
+
+    The writes are decided here, once, by the pure ``plan_*`` functions below; a backend only
+    reads and persists (as httpx keeps all I/O behind ``BaseTransport``). It implements the
+    queries and four primitives: :meth:`_stage` a body ahead of its record, :meth:`_unstage` it
+    after a failed write, :meth:`_insert` a new record, and :meth:`_change`: read a record,
+    let a decision plan the write and persist the plan with its audit event atomically.
     """
+
+    _clock: Callable[[], datetime]
+
+    def _now(self) -> datetime:
+        return checked_now(self._clock)
 
     async def accept(
         self,
@@ -322,6 +355,29 @@ class Store(Protocol):
         Durable before returning: spool file written, flushed, fsynced, renamed, directory
         fsynced, row committed. Only then may the SMTP layer answer 250. A file given by path
         stays where it is (the caller removes it)."""
+        now = self._now()
+        msg_id = new_id(now)
+        staged = await self._stage(msg_id, raw)
+        plan = plan_accept(
+            msg_id,
+            kind=kind,
+            sender=sender,
+            recipients=recipients,
+            subject=subject,
+            meta=meta,
+            owner=owner,
+            lease=lease,
+            actor=actor,
+            size=staged.size,
+            sha256=staged.sha256,
+            now=now,
+        )
+        try:
+            await self._insert(plan, staged)
+        except BaseException as exc:
+            await self._unstage(msg_id, staged, exc)
+            raise
+        return plan.record
 
     async def transition(
         self,
@@ -341,9 +397,29 @@ class Store(Protocol):
 
         Compare-and-set: the current state is read inside the transaction; if ``expect`` is
         given the current state must be (one of) it, and the move must be in the item's life
-        cycle (:data:`LIFECYCLE`). Raises :class:`NotFound`, :class:`InvalidTransition`. The lease is set to ``owner`` (``None`` leaves the message
-        unowned). Entering a state of :data:`DISCARDS_RAW` removes the spool file; entering
-        ``delivered`` records the recipients' domains for :meth:`has_written_to`."""
+        cycle (:data:`LIFECYCLE`). Raises :class:`NotFound`, :class:`InvalidTransition`. The
+        lease is set to ``owner`` (``None`` leaves the message unowned). Entering a state of
+        :data:`DISCARDS_RAW` removes the spool file; entering ``delivered`` records the
+        recipients' domains for :meth:`has_written_to` (see :func:`plan_transition`)."""
+        check_changes(changes)
+
+        def decide(rec: MessageRecord, now: datetime) -> Plan:
+            return plan_transition(
+                rec,
+                to,
+                actor=actor,
+                reason=reason,
+                expect=expect,
+                owner=owner,
+                lease=lease,
+                extra=extra,
+                changes=changes,
+                now=now,
+            )
+
+        plan = await self._change(msg_id, decide)
+        assert plan is not None
+        return plan.record
 
     async def claim(
         self,
@@ -361,20 +437,129 @@ class Store(Protocol):
         *other* owner holds a live lease. Sets ``owner`` and a lease; moves to ``to`` (audited)
         when given and different. Returns ``None`` when someone else won or the state moved on;
         exactly one of many concurrent claimers gets the record. Claiming again with the same
-        owner renews the lease."""
+        owner renews the lease (see :func:`plan_claim`)."""
 
+        def decide(rec: MessageRecord, clock_now: datetime) -> Plan | None:
+            return plan_claim(
+                rec,
+                owner=owner,
+                from_states=from_states,
+                to=to,
+                actor=actor,
+                reason=reason,
+                lease=lease,
+                now=now or clock_now,
+            )
+
+        plan = await self._change(msg_id, decide)
+        return None if plan is None else plan.record
+
+    @abc.abstractmethod
     async def get(self, msg_id: str) -> MessageRecord | None: ...
 
     async def load_raw(self, msg_id: str) -> bytes:
         """The spooled message; :class:`NotFound` if there is none, :class:`SpoolCorrupt` if
-        its SHA-256 no longer matches."""
+        it is missing or its SHA-256 no longer matches."""
+        rec = await self.get(msg_id)
+        if rec is None:
+            raise NotFound(msg_id)
+        if not rec.has_raw:
+            raise NotFound(f"{msg_id} has no spooled body ({rec.state.value})")
+        raw, where = await self._read_body(rec)
+        if raw is None:
+            raise SpoolCorrupt(f"{msg_id}: the body {where} is missing")
+        if hashlib.sha256(raw).hexdigest() != rec.sha256:
+            raise SpoolCorrupt(f"{msg_id}: the body {where} does not match its SHA-256")
+        return raw
 
     async def replace_raw(self, msg_id: str, raw: bytes, *, actor: str, reason: str) -> MessageRecord:
         """Durably replace the spooled message (e.g. after Bcc conversion), audited."""
+        staged = await self._stage(msg_id, raw)
+
+        def decide(rec: MessageRecord, now: datetime) -> Plan:
+            return plan_replace(
+                rec, sha256=staged.sha256, size=staged.size, actor=actor, reason=reason, now=now
+            )
+
+        try:
+            plan = await self._change(msg_id, decide, staged=staged)
+        except BaseException as exc:
+            await self._unstage(msg_id, staged, exc)
+            raise
+        assert plan is not None
+        return plan.record
 
     async def delete_raw(self, msg_id: str, *, actor: str, reason: str) -> MessageRecord:
         """Remove the spooled body of a message in a terminal state (retention), audited."""
 
+        def decide(rec: MessageRecord, now: datetime) -> Plan | None:
+            return plan_purge(rec, actor=actor, reason=reason, now=now)
+
+        plan = await self._change(msg_id, decide)
+        if plan is not None:
+            return plan.record
+        rec = await self.get(msg_id)  # the body was gone already
+        if rec is None:
+            raise NotFound(msg_id)
+        return rec
+
+    async def passes(
+        self, *, user: str, sha256: str, service: str, tenant: str | None, limit: int = 100
+    ) -> list[MessageRecord]:
+        """The live passes (:func:`pass_fits`) for an upload of ``sha256`` by ``user`` to
+        ``service`` and ``tenant``, the soonest to expire first."""
+        now = self._now()
+        found: list[MessageRecord] = []
+        before: str | None = None
+        while True:
+            page = await self.list_messages(
+                kinds={ItemKind.UPLOAD}, states={State.APPROVED}, before=before, limit=500
+            )
+            found += [
+                r
+                for r in page
+                if pass_fits(r, user=user, sha256=sha256, service=service, tenant=tenant, now=now)
+            ]
+            if len(page) < 500:
+                break
+            before = page[-1].id
+        found.sort(key=lambda r: (r.expires_at or now, r.id))
+        return found[:limit]
+
+    async def use_pass(
+        self,
+        msg_id: str,
+        *,
+        user: str,
+        sha256: str,
+        service: str,
+        tenant: str | None,
+        actor: str,
+        for_item: str = "",
+    ) -> MessageRecord | None:
+        """Spend one use of the pass ``msg_id`` for an upload that fits it, audited (action
+        ``pass_used``; the last use moves it to ``expired``) in one compare-and-set write.
+        ``None`` when the pass does not fit (any more): expired, spent, or another upload."""
+
+        def decide(rec: MessageRecord, now: datetime) -> Plan | None:
+            return plan_use_pass(
+                rec,
+                user=user,
+                sha256=sha256,
+                service=service,
+                tenant=tenant,
+                actor=actor,
+                for_item=for_item,
+                now=now,
+            )
+
+        try:
+            plan = await self._change(msg_id, decide)
+        except NotFound:
+            return None
+        return None if plan is None else plan.record
+
+    @abc.abstractmethod
     async def list_messages(
         self,
         *,
@@ -387,18 +572,21 @@ class Store(Protocol):
         """Newest first; ``before`` (an id) pages on: only items older than it. ``kinds``
         narrows to messages or uploads (default: both)."""
 
+    @abc.abstractmethod
     async def due(self, now: datetime, *, limit: int = 1000) -> list[MessageRecord]:
-        """Work whose time has come, of every kind: an item in a state of :data:`TIMER_FIELD`
-        whose time field is ``<= now`` (``held``/``release_at``, ``deferred``/``next_attempt_at``,
-        ``pending_approval`` and ``approved``/``expires_at``), and ``received``/``delivering``
-        items without a live lease. Oldest first."""
+        """Work whose time has come (:func:`is_due`), of every kind: an item in a state of
+        :data:`TIMER_FIELD` whose time field is ``<= now`` (``held``/``release_at``,
+        ``deferred``/``next_attempt_at``, ``pending_approval`` and ``approved``/``expires_at``),
+        and ``received``/``delivering`` items without a live lease. Oldest first."""
 
+    @abc.abstractmethod
     async def recover(self, owner: str, *, lease: float = DEFAULT_LEASE) -> list[MessageRecord]:
-        """At start: take over (lease to ``owner``) every ``received``/``delivering`` message
+        """At start: take over (:func:`plan_recover`) every ``received``/``delivering`` message
         owned by ``owner``, by nobody, or with an expired lease, and return them so the caller
         resumes each (classify a ``received`` one again, deliver a ``delivering`` one). Also
         removes spool files that no committed record refers to (a crash mid-accept)."""
 
+    @abc.abstractmethod
     async def note(
         self,
         msg_id: str,
@@ -408,24 +596,65 @@ class Store(Protocol):
         reason: str,
         extra: Mapping[str, Any] | None = None,
     ) -> AuditEvent:
-        """Append an audit event that changes no state (a notification sent, a refusal ...)."""
+        """Append an audit event that changes no state (a notification sent, a refusal ...;
+        see :func:`note_event`)."""
 
+    @abc.abstractmethod
     async def has_written_to(self, sender: str, domain: str) -> bool:
         """Whether a message from ``sender`` was ever delivered to a recipient at ``domain``."""
 
+    @abc.abstractmethod
     async def known_domains(self, sender: str) -> frozenset[str]:
         """Snapshot of the domains ``sender`` has had mail delivered to (lower-case), for the
         pure policy evaluator."""
 
+    @abc.abstractmethod
     async def audit_events(
         self, *, msg_id: str | None = None, after_seq: int = 0, limit: int = 1000
     ) -> list[AuditEvent]:
         """Events in chain order (ascending ``seq``) after ``after_seq``."""
 
+    @abc.abstractmethod
     async def close(self) -> None: ...
 
+    # -- the I/O primitives a backend provides ------------------------------------------------
 
-# Helpers shared by the backends (no I/O).
+    @abc.abstractmethod
+    async def _stage(self, msg_id: str, raw: Body) -> Staged:
+        """Write a body durably ahead of the record that will refer to it."""
+
+    @abc.abstractmethod
+    async def _unstage(self, msg_id: str, staged: Staged, error: BaseException) -> None:
+        """After the write that was to refer to ``staged`` failed with ``error``: remove the
+        body unless that write may have committed."""
+
+    @abc.abstractmethod
+    async def _read_body(self, rec: MessageRecord) -> tuple[bytes | None, str]:
+        """The committed body of ``rec`` (``None`` if it is missing) and where it was looked for."""
+
+    @abc.abstractmethod
+    async def _insert(self, plan: Plan, staged: Staged) -> None:
+        """Persist a new record (:func:`plan_accept`) with its audit event, atomically."""
+
+    @abc.abstractmethod
+    async def _change(
+        self,
+        msg_id: str,
+        decide: Callable[[MessageRecord, datetime], Plan | None],
+        *,
+        staged: Staged | None = None,
+    ) -> Plan | None:
+        """Read the record (:class:`NotFound` if none), call ``decide(record, now)`` and persist
+        the plan it returns with its audit event, atomically (compare-and-set against a write
+        that raced), making ``staged`` permanent; then remove the body the plan drops.
+        ``None`` from ``decide``: nothing is written and ``None`` returned."""
+
+
+# -- the rules, above the I/O seam ----------------------------------------------------------------
+#
+# Every decision a write depends on is a pure function here: both backends read the current
+# record, ask a ``plan_*`` function what to write, and persist the :class:`Plan` (with the audit
+# event chained to the head they read) in one atomic step. The backends only read and persist.
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -454,6 +683,211 @@ def as_states(value: State | Collection[State]) -> frozenset[State]:
     return frozenset(State(v) for v in value)
 
 
+def checked_now(clock: Callable[[], datetime]) -> datetime:
+    """The store's clock reading; a naive datetime is a programming error."""
+    now = clock()
+    if now.tzinfo is None:
+        raise TypeError("the store's clock must return timezone-aware datetimes")
+    return now
+
+
+# Stored form: both backends keep a record as these fields. Times are integer microseconds since
+# the epoch (``None`` when unset; Redis writes ``""``), mappings and lists canonical JSON text,
+# ``has_raw`` 0/1. ``Row`` is that form; :func:`encode_record` and :func:`decode_record` convert.
+
+Row = dict[str, Any]
+TIME_FIELDS = ("received_at", "updated_at", "release_at", "next_attempt_at", "expires_at", "lease_until")
+_JSON_FIELDS = {"recipients": list, "decision": dict, "scan": dict, "approvers": list, "meta": dict}
+#: Fields stored as integers (besides the times).
+INT_FIELDS = ("size", "attempts", "has_raw")
+#: Every stored field, in the order of the SQLite table.
+FIELDS = (
+    "id",
+    "state",
+    "sender",
+    "recipients",
+    "size",
+    "sha256",
+    "received_at",
+    "updated_at",
+    "subject",
+    "release_at",
+    "next_attempt_at",
+    "expires_at",
+    "attempts",
+    "decision",
+    "scan",
+    "last_error",
+    "approvers",
+    "meta",
+    "owner",
+    "lease_until",
+    "has_raw",
+    "kind",
+)
+
+
+def _micros(at: datetime | None) -> int | None:
+    return None if at is None else to_micros(at)
+
+
+def encode_value(key: str, value: Any) -> Any:
+    """One field in stored form.
+
+    >>> encode_value("release_at", datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)), encode_value("approvers", ("a",))
+    (1000000, '["a"]')
+    """
+    if key in TIME_FIELDS:
+        if value is not None and not (isinstance(value, datetime) and value.tzinfo is not None):
+            raise TypeError(f"{key} must be a timezone-aware datetime or None")
+        return _micros(value)
+    if key in _JSON_FIELDS:
+        return canonical_json(_JSON_FIELDS[key](value))
+    if key in INT_FIELDS:
+        return int(value)
+    if key == "owner":
+        return value or None
+    return str(value)
+
+
+def encode_record(rec: MessageRecord) -> Row:
+    return {k: encode_value(k, getattr(rec, k)) for k in FIELDS}
+
+
+def decode_record(row: Mapping[str, Any]) -> MessageRecord:
+    """A record from its stored form (a ``Row``, or a Redis hash of strings)."""
+
+    def time(key: str) -> datetime | None:
+        value = row.get(key)
+        return None if value is None or value == "" else from_micros(int(value))
+
+    def required_time(key: str) -> datetime:
+        value = time(key)
+        assert value is not None, f"{key} is always set"
+        return value
+
+    return MessageRecord(
+        id=str(row["id"]),
+        state=State(row["state"]),
+        sender=str(row["sender"]),
+        recipients=tuple(json.loads(row["recipients"])),
+        size=int(row["size"]),
+        sha256=str(row["sha256"]),
+        received_at=required_time("received_at"),
+        updated_at=required_time("updated_at"),
+        subject=str(row["subject"]),
+        release_at=time("release_at"),
+        next_attempt_at=time("next_attempt_at"),
+        expires_at=time("expires_at"),
+        attempts=int(row["attempts"]),
+        decision=json.loads(row["decision"]),
+        scan=json.loads(row["scan"]),
+        last_error=str(row["last_error"]),
+        approvers=tuple(json.loads(row["approvers"])),
+        meta=json.loads(row["meta"]),
+        owner=row["owner"] or None,
+        lease_until=time("lease_until"),
+        has_raw=int(row["has_raw"]) == 1,
+        kind=ItemKind(row.get("kind") or ItemKind.MAIL),
+    )
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """An audit event before it is chained (the backend adds ``seq`` and the hashes)."""
+
+    at: datetime
+    actor: str
+    action: str
+    msg_id: str
+    from_state: str
+    to_state: str
+    reason: str
+    extra: Mapping[str, Any] | None = None
+
+
+def chain(draft: EventDraft, last_seq: int, prev_hash: str) -> AuditEvent:
+    """The event a draft becomes after the chain's newest event ``(last_seq, prev_hash)``."""
+    return next_event(
+        last_seq,
+        prev_hash,
+        at=draft.at,
+        actor=draft.actor,
+        action=draft.action,
+        msg_id=draft.msg_id,
+        from_state=draft.from_state,
+        to_state=draft.to_state,
+        reason=draft.reason,
+        extra=draft.extra,
+    )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One write, decided: the fields to set (stored form), the audit event, the body to drop
+    after the commit (by its SHA-256), the correspondents to record, and the record after."""
+
+    record: MessageRecord
+    sets: Row
+    event: EventDraft | None = None
+    drop_body: str | None = None
+    #: ``(sender, domain)`` pairs for :meth:`Store.has_written_to`.
+    correspondents: tuple[tuple[str, str], ...] = ()
+
+
+def _apply(rec: MessageRecord, sets: Row) -> MessageRecord:
+    return decode_record({**encode_record(rec), **sets})
+
+
+def _lease(owner: str | None, now: datetime, lease: float) -> int | None:
+    return to_micros(now + timedelta(seconds=lease)) if owner else None
+
+
+#: The upload facts an ``accept`` event carries (no file name: it may name a person).
+_AUDITED_FACTS = ("service", "host", "tenant", "sharing_scope")
+
+
+def plan_accept(
+    msg_id: str,
+    *,
+    kind: ItemKind,
+    sender: str,
+    recipients: Sequence[str],
+    subject: str,
+    meta: Mapping[str, Any] | None,
+    owner: str | None,
+    lease: float,
+    actor: str,
+    size: int,
+    sha256: str,
+    now: datetime,
+) -> Plan:
+    """A new record in ``received``, owned by ``owner`` for ``lease`` seconds."""
+    rec = MessageRecord(
+        id=msg_id,
+        state=State.RECEIVED,
+        sender=sender,
+        recipients=tuple(recipients),
+        size=size,
+        sha256=sha256,
+        received_at=now,
+        updated_at=now,
+        subject=subject,
+        meta=dict(meta or {}),
+        owner=owner or None,
+        lease_until=None if not owner else now + timedelta(seconds=lease),
+        kind=ItemKind(kind),
+    )
+    extra: dict[str, Any] = {"size": size, "sha256": sha256, "recipients": len(recipients)}
+    facts = rec.upload
+    if facts is not None:
+        # Exports tell an upload from a message, and where it went, from the trail alone.
+        extra["kind"] = rec.kind.value
+        extra.update({k: v for k, v in facts.to_meta().items() if k in _AUDITED_FACTS})
+    event = EventDraft(now, actor, "accept", msg_id, "", State.RECEIVED.value, "message spooled", extra)
+    return Plan(rec, encode_record(rec), event)
+
+
 def check_changes(changes: Mapping[str, Any]) -> None:
     """Refuse fields ``transition`` may not change (a programming error, not a state conflict)."""
     unknown = set(changes) - UPDATABLE
@@ -469,3 +903,215 @@ def check_move(
         names = ", ".join(sorted(s.value for s in expected))
         raise InvalidTransition(f"{msg_id} is {current.value}, expected {names}")
     check_transition(current, to, kind)
+
+
+def plan_transition(
+    rec: MessageRecord,
+    to: State,
+    *,
+    actor: str,
+    reason: str,
+    expect: State | Collection[State] | None,
+    owner: str | None,
+    lease: float,
+    extra: Mapping[str, Any] | None,
+    changes: Mapping[str, Any],
+    now: datetime,
+) -> Plan:
+    """What :meth:`Store.transition` writes: the move (compare-and-set on ``expect`` and the
+    life cycle), the changes, the lease, the body dropped on entering :data:`DISCARDS_RAW`, and
+    the recipients' domains recorded on entering ``delivered``. Raises :class:`InvalidTransition`."""
+    to = State(to)
+    check_changes(changes)
+    sets = {k: encode_value(k, v) for k, v in changes.items()}
+    check_move(rec.id, rec.kind, rec.state, to, None if expect is None else as_states(expect))
+    sets.update(
+        state=to.value, updated_at=to_micros(now), owner=owner or None, lease_until=_lease(owner, now, lease)
+    )
+    drop = None
+    if to in DISCARDS_RAW and rec.has_raw:
+        sets["has_raw"] = 0
+        drop = rec.sha256
+    corr: tuple[tuple[str, str], ...] = ()
+    if to is State.DELIVERED:
+        sender = rec.sender.lower()
+        corr = tuple((sender, d) for d in sorted({domain_of(r) for r in rec.recipients}) if d)
+    event = EventDraft(now, actor, "transition", rec.id, rec.state.value, to.value, reason, extra)
+    return Plan(_apply(rec, sets), sets, event, drop, corr)
+
+
+def lease_is_live(rec: MessageRecord, now: datetime) -> bool:
+    return rec.owner is not None and rec.lease_until is not None and rec.lease_until > now
+
+
+def plan_claim(
+    rec: MessageRecord,
+    *,
+    owner: str,
+    from_states: State | Collection[State],
+    to: State | None,
+    actor: str,
+    reason: str,
+    lease: float,
+    now: datetime,
+) -> Plan | None:
+    """What :meth:`Store.claim` writes, or ``None`` when the state moved on or another owner
+    holds a live lease. The same owner renews its lease; a move to ``to`` is audited."""
+    if rec.state not in as_states(from_states):
+        return None
+    if lease_is_live(rec, now) and rec.owner != owner:
+        return None
+    new_state = rec.state if to is None else State(to)
+    if new_state is not rec.state:
+        check_transition(rec.state, new_state, rec.kind)
+    sets: Row = {
+        "state": new_state.value,
+        "owner": owner,
+        "lease_until": _lease(owner, now, lease),
+        "updated_at": to_micros(now),
+    }
+    event = None
+    if new_state is not rec.state:
+        event = EventDraft(
+            now, actor, "transition", rec.id, rec.state.value, new_state.value, reason, {"owner": owner}
+        )
+    return Plan(_apply(rec, sets), sets, event)
+
+
+def plan_recover(rec: MessageRecord, *, owner: str, lease: float, now: datetime) -> Plan | None:
+    """At start, take over an active item owned by ``owner``, by nobody, or with an expired
+    lease (not audited: the state does not change)."""
+    if rec.state not in ACTIVE:
+        return None
+    if lease_is_live(rec, now) and rec.owner != owner:
+        return None
+    sets: Row = {"owner": owner, "lease_until": _lease(owner, now, lease)}
+    return Plan(_apply(rec, sets), sets)
+
+
+def plan_replace(
+    rec: MessageRecord, *, sha256: str, size: int, actor: str, reason: str, now: datetime
+) -> Plan:
+    """What :meth:`Store.replace_raw` writes; only a body that is kept and may still change."""
+    if not rec.has_raw or rec.state in TERMINAL:
+        raise InvalidTransition(f"{rec.id} is {rec.state.value}; its body can no longer change")
+    sets: Row = {"sha256": sha256, "size": size, "updated_at": to_micros(now)}
+    state = rec.state.value
+    extra = {"old_sha256": rec.sha256, "sha256": sha256, "size": size}
+    event = EventDraft(now, actor, "replace_raw", rec.id, state, state, reason, extra)
+    drop = rec.sha256 if rec.sha256 != sha256 else None
+    return Plan(_apply(rec, sets), sets, event, drop)
+
+
+def plan_purge(rec: MessageRecord, *, actor: str, reason: str, now: datetime) -> Plan | None:
+    """What :meth:`Store.delete_raw` writes: only a finished item's body goes; ``None`` when it
+    is gone already."""
+    if rec.state not in TERMINAL:
+        raise InvalidTransition(f"{rec.id} is {rec.state.value}; only a finished message's body is purged")
+    if not rec.has_raw:
+        return None
+    sets: Row = {"has_raw": 0, "updated_at": to_micros(now)}
+    state = rec.state.value
+    event = EventDraft(now, actor, "purge", rec.id, state, state, reason, {"sha256": rec.sha256})
+    return Plan(_apply(rec, sets), sets, event, rec.sha256)
+
+
+def pass_uses(rec: MessageRecord) -> int:
+    """How many uses the pass ``rec`` was granted (``meta["pass"]["uses"]``; 0 if none)."""
+    granted = rec.meta.get("pass")
+    uses = granted.get("uses") if isinstance(granted, Mapping) else None
+    return uses if isinstance(uses, int) and not isinstance(uses, bool) else 0
+
+
+def pass_fits(
+    rec: MessageRecord, *, user: str, sha256: str, service: str, tenant: str | None, now: datetime
+) -> bool:
+    """Whether the approved upload ``rec`` lets this upload pass now: the same content (its
+    SHA-256), from the same user (case-insensitive), to the same service and the same tenant (an
+    unknown tenant fits only an unknown tenant), before ``expires_at`` and with uses left.
+
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> facts = UploadFacts(service="box", host="upload.box.com", filename="a.csv", tenant="77")
+    >>> rec = MessageRecord("P", State.APPROVED, "taro@example.co.jp", (), 3, "ab", t, t,
+    ...     expires_at=t + timedelta(hours=24), kind=ItemKind.UPLOAD,
+    ...     meta={"upload": facts.to_meta(), "pass": {"uses": 1}})
+    >>> pass_fits(rec, user="Taro@example.co.jp", sha256="ab", service="box", tenant="77", now=t)
+    True
+    >>> [pass_fits(rec, user="taro@example.co.jp", sha256=h, service=s, tenant=n, now=t)
+    ...  for h, s, n in (("cd", "box", "77"), ("ab", "dropbox", "77"), ("ab", "box", "78"), ("ab", "box", None))]
+    [False, False, False, False]
+    >>> pass_fits(rec, user="taro@example.co.jp", sha256="ab", service="box", tenant="77", now=t + timedelta(days=1))
+    False
+    """
+    facts = rec.upload
+    return (
+        facts is not None
+        and rec.state is State.APPROVED
+        and rec.has_raw
+        and bool(user)
+        and rec.sender.strip().lower() == user.strip().lower()
+        and rec.sha256 == sha256
+        and facts.service == service
+        and facts.tenant == tenant
+        and rec.expires_at is not None
+        and now < rec.expires_at
+        and rec.attempts < pass_uses(rec)
+    )
+
+
+def plan_use_pass(
+    rec: MessageRecord,
+    *,
+    user: str,
+    sha256: str,
+    service: str,
+    tenant: str | None,
+    actor: str,
+    for_item: str,
+    now: datetime,
+) -> Plan | None:
+    """What :meth:`Store.use_pass` writes: one more use counted (``attempts``), and the move to
+    ``expired`` with the last one; ``None`` when the pass does not fit (:func:`pass_fits`)."""
+    if not pass_fits(rec, user=user, sha256=sha256, service=service, tenant=tenant, now=now):
+        return None
+    used, uses = rec.attempts + 1, pass_uses(rec)
+    sets: Row = {"attempts": used, "updated_at": to_micros(now)}
+    to = rec.state
+    reason = f"approval used ({used} of {uses})"
+    if used >= uses:
+        to = State.EXPIRED
+        check_transition(rec.state, to, rec.kind)
+        sets["state"] = to.value
+        reason += ": used up"
+    extra = {"for": for_item, "use": used, "uses": uses}
+    event = EventDraft(now, actor, "pass_used", rec.id, rec.state.value, to.value, reason, extra)
+    return Plan(_apply(rec, sets), sets, event)
+
+
+def note_event(
+    msg_id: str,
+    rec: MessageRecord | None,
+    *,
+    action: str,
+    actor: str,
+    reason: str,
+    extra: Mapping[str, Any] | None,
+    now: datetime,
+) -> EventDraft:
+    """The event of :meth:`Store.note` (the item's state, unchanged, or none for an unknown id)."""
+    state = "" if rec is None else rec.state.value
+    return EventDraft(now, actor, action, msg_id, state, state, reason, extra)
+
+
+def timer_of(rec: MessageRecord) -> datetime | None:
+    """When the item becomes due by its state's timer (:data:`TIMER_FIELD`), if it has one."""
+    field_name = TIMER_FIELD.get(rec.state)
+    return None if field_name is None else getattr(rec, field_name)
+
+
+def is_due(rec: MessageRecord, now: datetime) -> bool:
+    """The rule of :meth:`Store.due`: a timer that has come, or active work without a live lease."""
+    at = timer_of(rec)
+    if at is not None:
+        return at <= now
+    return rec.state in ACTIVE and not lease_is_live(rec, now)

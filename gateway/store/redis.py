@@ -50,7 +50,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
@@ -58,30 +58,32 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from gateway.audit import GENESIS, from_micros, next_event, to_micros
+from gateway.audit import GENESIS, from_micros, to_micros
 from gateway.store.base import (
     ACTIVE,
     DEFAULT_LEASE,
-    DISCARDS_RAW,
-    TERMINAL,
-    TIMER_FIELD,
     AuditEvent,
     Body,
+    EventDraft,
     InvalidTransition,
     ItemKind,
     MessageRecord,
     NotFound,
+    Plan,
     SpoolCorrupt,
+    Staged,
     State,
+    Store,
     StoreError,
-    as_states,
     canonical_json,
-    check_changes,
-    check_move,
-    check_transition,
-    new_id,
+    chain,
+    decode_record,
+    is_due,
+    note_event,
+    plan_recover,
+    timer_of,
 )
-from policies.model import domain_of, normalize_domain
+from policies.model import normalize_domain
 
 #: How long a body written ahead of its record lives if the record never comes (milliseconds).
 ORPHAN_TTL_MS = 3_600_000
@@ -143,55 +145,13 @@ return 1
 """
 
 
-def _encode_change(key: str, value: Any) -> str:
-    if key in ("release_at", "next_attempt_at", "expires_at"):
-        if value is None:
-            return ""
-        if not (isinstance(value, datetime) and value.tzinfo is not None):
-            raise TypeError(f"{key} must be a timezone-aware datetime or None")
-        return str(to_micros(value))
-    if key in ("decision", "scan", "meta"):
-        return canonical_json(dict(value))
-    if key == "approvers":
-        return canonical_json(list(value))
-    if key == "attempts":
-        return str(int(value))
-    return str(value)
-
-
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
-def _opt_dt(value: str) -> datetime | None:
-    return from_micros(int(value)) if value else None
-
-
-def _record(h: Mapping[str, str]) -> MessageRecord:
-    return MessageRecord(
-        id=h["id"],
-        state=State(h["state"]),
-        sender=h["sender"],
-        recipients=tuple(json.loads(h["recipients"])),
-        size=int(h["size"]),
-        sha256=h["sha256"],
-        received_at=from_micros(int(h["received_at"])),
-        updated_at=from_micros(int(h["updated_at"])),
-        subject=h["subject"],
-        release_at=_opt_dt(h["release_at"]),
-        next_attempt_at=_opt_dt(h["next_attempt_at"]),
-        expires_at=_opt_dt(h["expires_at"]),
-        attempts=int(h["attempts"]),
-        decision=json.loads(h["decision"]),
-        scan=json.loads(h["scan"]),
-        last_error=h["last_error"],
-        approvers=tuple(json.loads(h["approvers"])),
-        meta=json.loads(h["meta"]),
-        owner=h["owner"] or None,
-        lease_until=_opt_dt(h["lease_until"]),
-        has_raw=h["has_raw"] == "1",
-        kind=ItemKind(h.get("kind") or ItemKind.MAIL),
-    )
+def _hash_value(value: Any) -> str:
+    """A stored field (:data:`gateway.store.base.Row`) as a hash value: ``None`` is ``""``."""
+    return "" if value is None else str(value)
 
 
 def _event_json(event: AuditEvent) -> str:
@@ -263,29 +223,41 @@ class _Write:
         ]
         self.ops: list[str] = []
 
+    @classmethod
+    def of(cls, store: RedisStore, plan: Plan, old: MessageRecord | None) -> _Write:
+        """The commit that persists ``plan`` over ``old`` (``None``: a new record)."""
+        w = cls(store, plan.record.id)
+        w.fields = {k: _hash_value(v) for k, v in plan.sets.items()}
+        if plan.drop_body is not None:
+            w.op("del", store._raw_key(w.msg_id, plan.drop_body))
+        for sender, domain in plan.correspondents:
+            w.op("sadd", store._k("corr", sender), domain)
+        w.index(old, plan.record)
+        return w
+
     def op(self, name: str, key: str, member: str = "", score: str = "0") -> None:
         self.keys.append(key)
         self.ops.extend((name, str(len(self.keys)), score, member))
 
-    def index(self, old: Mapping[str, str] | None, new: Mapping[str, str]) -> None:
+    def index(self, old: MessageRecord | None, new: MessageRecord) -> None:
         """Keep the state, timer and lease indexes in step with ``new``."""
         s = self.store
-        state = State(new["state"])
-        if old is not None and old["state"] != new["state"]:
-            self.op("zrem", s._k("state", old["state"]), self.msg_id)
-        self.op("zadd", s._k("state", state.value), self.msg_id)
-        timer = TIMER_FIELD.get(state)
-        if timer is not None and new[timer]:
-            self.op("zadd", s._k("timer"), self.msg_id, new[timer])
+        if old is not None and old.state is not new.state:
+            self.op("zrem", s._k("state", old.state.value), self.msg_id)
+        self.op("zadd", s._k("state", new.state.value), self.msg_id)
+        at = timer_of(new)
+        if at is not None:
+            self.op("zadd", s._k("timer"), self.msg_id, str(to_micros(at)))
         else:
             self.op("zrem", s._k("timer"), self.msg_id)
-        if state in ACTIVE:
-            self.op("zadd", s._k("active"), self.msg_id, new["lease_until"] or "0")
+        if new.state in ACTIVE:
+            lease = "0" if new.lease_until is None else str(to_micros(new.lease_until))
+            self.op("zadd", s._k("active"), self.msg_id, lease)
         else:
             self.op("zrem", s._k("active"), self.msg_id)
 
 
-class RedisStore:
+class RedisStore(Store):
     """The shared :class:`~gateway.store.base.Store`. Open with :meth:`open`."""
 
     def __init__(
@@ -353,12 +325,6 @@ class RedisStore:
     def _raw_key(self, msg_id: str, digest: str) -> str:
         return self._k("raw", msg_id, digest[:16])
 
-    def _now(self) -> datetime:
-        now = self._clock()
-        if now.tzinfo is None:
-            raise TypeError("the store's clock must return timezone-aware datetimes")
-        return now
-
     async def _exec(self, *args: Any) -> Any:
         # redis-py leaves the client's execute_command unannotated; every command goes through here.
         return await self._client.execute_command(*args)  # type: ignore[no-untyped-call]
@@ -402,34 +368,15 @@ class RedisStore:
                 rows = await pipe.execute()
         except RedisError as exc:
             raise StoreError(f"{self._where()}: {exc}") from exc
-        return [_record(h) for row in rows if (h := self._decode_hash(row)) is not None]
+        return [decode_record(h) for row in rows if (h := self._decode_hash(row)) is not None]
 
     @staticmethod
-    def _event(
-        head: str,
-        *,
-        at: datetime,
-        actor: str,
-        action: str,
-        msg_id: str,
-        from_state: str,
-        to_state: str,
-        reason: str,
-        extra: Mapping[str, Any] | None,
-    ) -> AuditEvent:
+    def _event(head: str, draft: EventDraft | None) -> AuditEvent | None:
+        """``draft`` chained after the head read with the record (``"<seq> <hash>"``)."""
+        if draft is None:
+            return None
         last_seq, _, prev = head.partition(" ") if head else ("0", "", GENESIS)
-        return next_event(
-            int(last_seq),
-            prev,
-            at=at,
-            actor=actor,
-            action=action,
-            msg_id=msg_id,
-            from_state=from_state,
-            to_state=to_state,
-            reason=reason,
-            extra=extra,
-        )
+        return chain(draft, int(last_seq), prev)
 
     async def _apply(self, w: _Write, *, ver: str, head: str, event: AuditEvent | None) -> bool:
         """Run the commit script; ``False`` when the record or the chain moved (read again)."""
@@ -473,282 +420,61 @@ class RedisStore:
 
     # -- the Store protocol ---------------------------------------------------------------
 
-    async def accept(
-        self,
-        raw: Body,
-        *,
-        sender: str,
-        recipients: Sequence[str],
-        subject: str = "",
-        meta: Mapping[str, Any] | None = None,
-        owner: str | None = None,
-        lease: float = DEFAULT_LEASE,
-        actor: str = "smtp",
-        kind: ItemKind = ItemKind.MAIL,
-    ) -> MessageRecord:
-        now = self._now()
-        msg_id = new_id(now)
-        key, digest, size, _ = await self._put_body(msg_id, raw)
-        t = str(to_micros(now))
-        fields = {
-            "id": msg_id,
-            "state": State.RECEIVED.value,
-            "sender": sender,
-            "recipients": canonical_json(list(recipients)),
-            "size": str(size),
-            "sha256": digest,
-            "received_at": t,
-            "updated_at": t,
-            "subject": subject,
-            "release_at": "",
-            "next_attempt_at": "",
-            "expires_at": "",
-            "attempts": "0",
-            "decision": "{}",
-            "scan": "{}",
-            "last_error": "",
-            "approvers": "[]",
-            "meta": canonical_json(dict(meta or {})),
-            "owner": owner or "",
-            "lease_until": str(to_micros(now + timedelta(seconds=lease))) if owner else "",
-            "has_raw": "1",
-            "kind": ItemKind(kind).value,
-        }
-        # No clean-up on failure: a write whose reply was lost may have committed, and deleting its
-        # body would lose the message; an uncommitted body expires by itself.
+    async def _stage(self, msg_id: str, raw: Body) -> Staged:
+        key, digest, size, created = await self._put_body(msg_id, raw)
+        return Staged(key, digest, size, created)
+
+    async def _unstage(self, msg_id: str, staged: Staged, error: BaseException) -> None:
+        # Only a write refused before its commit surely left the body unused; after any other
+        # failure the commit may have happened (a lost reply), and an unused body expires.
+        if staged.created and isinstance(error, (NotFound, InvalidTransition)):
+            await self._drop(staged.ref)
+
+    async def _insert(self, plan: Plan, staged: Staged) -> None:
+        msg_id = plan.record.id
         async with self._lock:
             for _ in range(MAX_ROUNDS):
                 _, head = await self._read(msg_id)
-                event = self._event(
-                    head,
-                    at=now,
-                    actor=actor,
-                    action="accept",
-                    msg_id=msg_id,
-                    from_state="",
-                    to_state=State.RECEIVED.value,
-                    reason="message spooled",
-                    extra={"size": size, "sha256": digest, "recipients": len(recipients)},
-                )
-                w = _Write(self, msg_id)
-                w.fields = fields
-                w.op("persist", key)
+                w = _Write.of(self, plan, None)
+                w.op("persist", staged.ref)
                 w.op("zadd", self._k("ids"), msg_id)
-                w.op("zadd", self._k("sender", sender), msg_id)
-                w.index(None, fields)
-                if await self._apply(w, ver="", head=head, event=event):
-                    return _record(fields)
-            raise StoreError(f"{self._where()}: too many concurrent writers; try again")
+                w.op("zadd", self._k("sender", plan.record.sender), msg_id)
+                if await self._apply(w, ver="", head=head, event=self._event(head, plan.event)):
+                    return
+        raise StoreError(f"{self._where()}: too many concurrent writers; try again")
 
     async def _change(
         self,
         msg_id: str,
-        build: Callable[[dict[str, str], str], tuple[_Write | None, AuditEvent | None, Any]],
-    ) -> Any:
-        """Read, build a write with ``build(record, head)`` and commit it, again while it races.
-        ``build`` returns ``(None, None, result)`` to finish without writing."""
+        decide: Callable[[MessageRecord, datetime], Plan | None],
+        *,
+        staged: Staged | None = None,
+    ) -> Plan | None:
+        # Read the record with the audit head; commit only if neither moved, else read again.
         async with self._lock:
             for _ in range(MAX_ROUNDS):
                 h, head = await self._read(msg_id)
                 if h is None:
                     raise NotFound(msg_id)
-                w, event, result = build(h, head)
-                if w is None:
-                    return result
-                if await self._apply(w, ver=h["ver"], head=head, event=event):
-                    return result
+                rec = decode_record(h)
+                plan = decide(rec, self._now())
+                if plan is None:
+                    return None
+                w = _Write.of(self, plan, rec)
+                if staged is not None:
+                    w.op("persist", staged.ref)
+                if await self._apply(w, ver=h["ver"], head=head, event=self._event(head, plan.event)):
+                    return plan
         raise StoreError(f"{self._where()}: too many concurrent writers on {msg_id}; try again")
-
-    async def transition(
-        self,
-        msg_id: str,
-        to: State,
-        *,
-        actor: str,
-        reason: str,
-        expect: State | Collection[State] | None = None,
-        owner: str | None = None,
-        lease: float = DEFAULT_LEASE,
-        extra: Mapping[str, Any] | None = None,
-        **changes: Any,
-    ) -> MessageRecord:
-        to = State(to)
-        check_changes(changes)
-        encoded = {k: _encode_change(k, v) for k, v in changes.items()}
-        expected = None if expect is None else as_states(expect)
-
-        def build(h: dict[str, str], head: str) -> tuple[_Write, AuditEvent, MessageRecord]:
-            now = self._now()
-            current = State(h["state"])
-            check_move(msg_id, _record(h).kind, current, to, expected)
-            w = _Write(self, msg_id)
-            w.fields = dict(encoded)
-            w.fields["state"] = to.value
-            w.fields["updated_at"] = str(to_micros(now))
-            w.fields["owner"] = owner or ""
-            w.fields["lease_until"] = str(to_micros(now + timedelta(seconds=lease))) if owner else ""
-            if to in DISCARDS_RAW and h["has_raw"] == "1":
-                w.fields["has_raw"] = "0"
-                w.op("del", self._raw_key(msg_id, h["sha256"]))
-            new = {**h, **w.fields}
-            w.index(h, new)
-            if to is State.DELIVERED:
-                corr = self._k("corr", h["sender"].lower())
-                for domain in sorted({domain_of(r) for r in json.loads(h["recipients"])}):
-                    w.op("sadd", corr, domain)
-            event = self._event(
-                head,
-                at=now,
-                actor=actor,
-                action="transition",
-                msg_id=msg_id,
-                from_state=current.value,
-                to_state=to.value,
-                reason=reason,
-                extra=extra,
-            )
-            return w, event, _record(new)
-
-        record: MessageRecord = await self._change(msg_id, build)
-        return record
-
-    async def claim(
-        self,
-        msg_id: str,
-        *,
-        owner: str,
-        from_states: State | Collection[State],
-        to: State | None = None,
-        actor: str,
-        reason: str,
-        lease: float = DEFAULT_LEASE,
-        now: datetime | None = None,
-    ) -> MessageRecord | None:
-        allowed = as_states(from_states)
-        target = None if to is None else State(to)
-
-        def build(
-            h: dict[str, str], head: str
-        ) -> tuple[_Write | None, AuditEvent | None, MessageRecord | None]:
-            at = now or self._now()
-            current = State(h["state"])
-            if current not in allowed:
-                return None, None, None
-            held_by = h["owner"]
-            if held_by and held_by != owner and int(h["lease_until"] or 0) > to_micros(at):
-                return None, None, None
-            new_state = current if target is None else target
-            if new_state is not current:
-                check_transition(current, new_state, _record(h).kind)
-            w = _Write(self, msg_id)
-            w.fields = {
-                "state": new_state.value,
-                "owner": owner,
-                "lease_until": str(to_micros(at + timedelta(seconds=lease))),
-                "updated_at": str(to_micros(at)),
-            }
-            new = {**h, **w.fields}
-            w.index(h, new)
-            event = None
-            if new_state is not current:
-                event = self._event(
-                    head,
-                    at=at,
-                    actor=actor,
-                    action="transition",
-                    msg_id=msg_id,
-                    from_state=current.value,
-                    to_state=new_state.value,
-                    reason=reason,
-                    extra={"owner": owner},
-                )
-            return w, event, _record(new)
-
-        result: MessageRecord | None = await self._change(msg_id, build)
-        return result
 
     async def get(self, msg_id: str) -> MessageRecord | None:
         h = self._decode_hash(await self._call("HGETALL", self._k("msg", msg_id)))
-        return None if h is None else _record(h)
+        return None if h is None else decode_record(h)
 
-    async def load_raw(self, msg_id: str) -> bytes:
-        record = await self.get(msg_id)
-        if record is None:
-            raise NotFound(msg_id)
-        if not record.has_raw:
-            raise NotFound(f"{msg_id} has no spooled body ({record.state.value})")
-        key = self._raw_key(msg_id, record.sha256)
+    async def _read_body(self, rec: MessageRecord) -> tuple[bytes | None, str]:
+        key = self._raw_key(rec.id, rec.sha256)
         raw = await self._call("GET", key)
-        if raw is None:
-            raise SpoolCorrupt(f"{msg_id}: the body {key} is missing")
-        if sha256(raw).hexdigest() != record.sha256:
-            raise SpoolCorrupt(f"{msg_id}: the body {key} does not match its SHA-256")
-        return bytes(raw)
-
-    async def replace_raw(self, msg_id: str, raw: bytes, *, actor: str, reason: str) -> MessageRecord:
-        key, digest, _, created = await self._put_body(msg_id, raw)
-
-        def build(h: dict[str, str], head: str) -> tuple[_Write, AuditEvent, MessageRecord]:
-            now = self._now()
-            if h["has_raw"] != "1" or State(h["state"]) in TERMINAL:
-                raise InvalidTransition(f"{msg_id} is {h['state']}; its body can no longer change")
-            w = _Write(self, msg_id)
-            w.fields = {"sha256": digest, "size": str(len(raw)), "updated_at": str(to_micros(now))}
-            w.op("persist", key)
-            old = self._raw_key(msg_id, h["sha256"])
-            if old != key:
-                w.op("del", old)
-            event = self._event(
-                head,
-                at=now,
-                actor=actor,
-                action="replace_raw",
-                msg_id=msg_id,
-                from_state=h["state"],
-                to_state=h["state"],
-                reason=reason,
-                extra={"old_sha256": h["sha256"], "sha256": digest, "size": len(raw)},
-            )
-            return w, event, _record({**h, **w.fields})
-
-        try:
-            record: MessageRecord = await self._change(msg_id, build)
-        except (NotFound, InvalidTransition):
-            # Refused before the commit; after any other failure the commit may have happened,
-            # and an uncommitted body expires by itself.
-            if created:
-                await self._drop(key)
-            raise
-        return record
-
-    async def delete_raw(self, msg_id: str, *, actor: str, reason: str) -> MessageRecord:
-        def build(h: dict[str, str], head: str) -> tuple[_Write | None, AuditEvent | None, MessageRecord]:
-            now = self._now()
-            state = State(h["state"])
-            if state not in TERMINAL:
-                raise InvalidTransition(
-                    f"{msg_id} is {state.value}; only a finished message's body is purged"
-                )
-            if h["has_raw"] != "1":
-                return None, None, _record(h)
-            w = _Write(self, msg_id)
-            w.fields = {"has_raw": "0", "updated_at": str(to_micros(now))}
-            w.op("del", self._raw_key(msg_id, h["sha256"]))
-            event = self._event(
-                head,
-                at=now,
-                actor=actor,
-                action="purge",
-                msg_id=msg_id,
-                from_state=state.value,
-                to_state=state.value,
-                reason=reason,
-                extra={"sha256": h["sha256"]},
-            )
-            return w, event, _record({**h, **w.fields})
-
-        record: MessageRecord = await self._change(msg_id, build)
-        return record
+        return (None if raw is None else bytes(raw)), key
 
     async def _ids_before(self, key: str, before: str | None, count: int) -> list[str]:
         top = "+" if before is None else f"({before}"
@@ -800,6 +526,7 @@ class RedisStore:
         return out[: int(limit)]
 
     async def due(self, now: datetime, *, limit: int = 1000) -> list[MessageRecord]:
+        # Candidates through the timer and lease indexes; is_due decides.
         t = to_micros(now)
         timers = await self._call("ZRANGEBYSCORE", self._k("timer"), "-inf", t)
         loose = await self._call("ZRANGEBYSCORE", self._k("active"), "-inf", t)
@@ -807,17 +534,7 @@ class RedisStore:
         out: list[MessageRecord] = []
         step = max(int(limit), 1)
         for start in range(0, len(ids), step):
-            for rec in await self._records(ids[start : start + step]):
-                timer = TIMER_FIELD.get(rec.state)
-                if timer is not None:
-                    at = getattr(rec, timer)
-                    ok = at is not None and to_micros(at) <= t
-                else:
-                    ok = rec.state in ACTIVE and (
-                        rec.owner is None or rec.lease_until is None or to_micros(rec.lease_until) <= t
-                    )
-                if ok:
-                    out.append(rec)
+            out += [rec for rec in await self._records(ids[start : start + step]) if is_due(rec, now)]
             if len(out) >= limit:
                 break
         return out[: int(limit)]
@@ -825,26 +542,17 @@ class RedisStore:
     async def recover(self, owner: str, *, lease: float = DEFAULT_LEASE) -> list[MessageRecord]:
         found = await self._call("ZRANGE", self._k("active"), 0, -1)
         out: list[MessageRecord] = []
+
+        def decide(rec: MessageRecord, now: datetime) -> Plan | None:
+            return plan_recover(rec, owner=owner, lease=lease, now=now)
+
         for msg_id in sorted(_text(v) for v in found):
-
-            def build(h: dict[str, str], head: str) -> tuple[_Write | None, None, MessageRecord | None]:
-                now = self._now()
-                lease_until = int(h["lease_until"] or 0)
-                free = not h["owner"] or h["owner"] == owner or lease_until <= to_micros(now)
-                if State(h["state"]) not in ACTIVE or not free:
-                    return None, None, None
-                w = _Write(self, h["id"])
-                w.fields = {"owner": owner, "lease_until": str(to_micros(now + timedelta(seconds=lease)))}
-                new = {**h, **w.fields}
-                w.index(h, new)
-                return w, None, _record(new)
-
             try:
-                rec: MessageRecord | None = await self._change(msg_id, build)
+                plan = await self._change(msg_id, decide)
             except NotFound:
                 continue
-            if rec is not None:
-                out.append(rec)
+            if plan is not None:
+                out.append(plan.record)
         return out
 
     async def note(
@@ -859,21 +567,14 @@ class RedisStore:
         async with self._lock:
             for _ in range(MAX_ROUNDS):
                 h, head = await self._read(msg_id)
-                state = "" if h is None else h["state"]
-                event = self._event(
-                    head,
-                    at=self._now(),
-                    actor=actor,
-                    action=action,
-                    msg_id=msg_id,
-                    from_state=state,
-                    to_state=state,
-                    reason=reason,
-                    extra=extra,
+                rec = None if h is None else decode_record(h)
+                draft = note_event(
+                    msg_id, rec, action=action, actor=actor, reason=reason, extra=extra, now=self._now()
                 )
-                if await self._apply(
-                    _Write(self, msg_id), ver="" if h is None else h["ver"], head=head, event=event
-                ):
+                event = self._event(head, draft)
+                assert event is not None
+                ver = "" if h is None else h["ver"]
+                if await self._apply(_Write(self, msg_id), ver=ver, head=head, event=event):
                     return event
         raise StoreError(f"{self._where()}: too many concurrent writers; try again")
 

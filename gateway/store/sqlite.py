@@ -34,37 +34,37 @@ import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from hashlib import sha256
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-from gateway.audit import GENESIS, from_micros, next_event, to_micros
+from gateway.audit import GENESIS, from_micros, to_micros
 from gateway.store.base import (
     ACTIVE,
     DEFAULT_LEASE,
-    DISCARDS_RAW,
-    TERMINAL,
     TIMER_FIELD,
     AuditEvent,
     Body,
-    InvalidTransition,
+    EventDraft,
     ItemKind,
     MessageRecord,
     NotFound,
-    SpoolCorrupt,
+    Plan,
+    Staged,
     State,
+    Store,
     StoreError,
-    as_states,
     canonical_json,
-    check_changes,
-    check_move,
-    check_transition,
-    new_id,
+    chain,
+    decode_record,
+    is_due,
+    note_event,
+    plan_recover,
 )
-from policies.model import domain_of, normalize_domain
+from policies.model import normalize_domain
 
 log = logging.getLogger(__name__)
 
@@ -123,28 +123,6 @@ CREATE TABLE IF NOT EXISTS correspondents (
 """
 
 
-def _opt_micros(value: datetime | None) -> int | None:
-    return None if value is None else to_micros(value)
-
-
-def _opt_dt(value: int | None) -> datetime | None:
-    return None if value is None else from_micros(value)
-
-
-def _encode_change(key: str, value: Any) -> Any:
-    if key in ("release_at", "next_attempt_at", "expires_at"):
-        if value is not None and not (isinstance(value, datetime) and value.tzinfo is not None):
-            raise TypeError(f"{key} must be a timezone-aware datetime or None")
-        return _opt_micros(value)
-    if key in ("decision", "scan", "meta"):
-        return canonical_json(dict(value))
-    if key == "approvers":
-        return canonical_json(list(value))
-    if key == "attempts":
-        return int(value)
-    return str(value)
-
-
 def _copy(source: os.PathLike[str], out: BinaryIO) -> tuple[str, int]:
     """Copy a file into ``out`` in chunks; its SHA-256 and size."""
     h = sha256()
@@ -165,7 +143,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class SQLiteStore:
+class SQLiteStore(Store):
     """The embedded :class:`~gateway.store.base.Store`. Open with :meth:`open`."""
 
     def __init__(
@@ -324,12 +302,6 @@ class SQLiteStore:
             raise StoreError("the store is not open")
         return self._conn
 
-    def _now(self) -> datetime:
-        now = self._clock()
-        if now.tzinfo is None:
-            raise TypeError("the store's clock must return timezone-aware datetimes")
-        return now
-
     def _spool_path(self, msg_id: str, digest: str) -> Path:
         return self.spool / f"{msg_id}-{digest[:16]}.eml"
 
@@ -362,44 +334,23 @@ class SQLiteStore:
         except OSError as exc:
             raise StoreError(f"cannot write the spool file for {msg_id}: {exc}") from exc
 
-    def _append_audit(
-        self,
-        conn: sqlite3.Connection,
-        *,
-        at: datetime,
-        actor: str,
-        action: str,
-        msg_id: str,
-        from_state: str,
-        to_state: str,
-        reason: str,
-        extra: Mapping[str, Any] | None,
-    ) -> AuditEvent:
+    def _append_audit(self, conn: sqlite3.Connection, draft: EventDraft) -> AuditEvent:
         last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-        event = next_event(
-            0 if last is None else int(last["seq"]),
-            GENESIS if last is None else str(last["hash"]),
-            at=at,
-            actor=actor,
-            action=action,
-            msg_id=msg_id,
-            from_state=from_state,
-            to_state=to_state,
-            reason=reason,
-            extra=extra,
+        event = (
+            chain(draft, 0, GENESIS) if last is None else chain(draft, int(last["seq"]), str(last["hash"]))
         )
         conn.execute(
             "INSERT INTO audit (seq, at, actor, action, msg_id, from_state, to_state, reason, extra,"
             " prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
                 event.seq,
-                to_micros(at),
-                actor,
-                action,
-                msg_id,
-                from_state,
-                to_state,
-                reason,
+                to_micros(event.at),
+                event.actor,
+                event.action,
+                event.msg_id,
+                event.from_state,
+                event.to_state,
+                event.reason,
                 canonical_json(event.extra),
                 event.prev_hash,
                 event.hash,
@@ -409,35 +360,41 @@ class SQLiteStore:
 
     @staticmethod
     def _record(row: sqlite3.Row) -> MessageRecord:
-        return MessageRecord(
-            id=row["id"],
-            state=State(row["state"]),
-            sender=row["sender"],
-            recipients=tuple(json.loads(row["recipients"])),
-            size=row["size"],
-            sha256=row["sha256"],
-            received_at=from_micros(row["received_at"]),
-            updated_at=from_micros(row["updated_at"]),
-            subject=row["subject"],
-            release_at=_opt_dt(row["release_at"]),
-            next_attempt_at=_opt_dt(row["next_attempt_at"]),
-            expires_at=_opt_dt(row["expires_at"]),
-            attempts=row["attempts"],
-            decision=json.loads(row["decision"]),
-            scan=json.loads(row["scan"]),
-            last_error=row["last_error"],
-            approvers=tuple(json.loads(row["approvers"])),
-            meta=json.loads(row["meta"]),
-            owner=row["owner"],
-            lease_until=_opt_dt(row["lease_until"]),
-            has_raw=bool(row["has_raw"]),
-            kind=ItemKind(row["kind"]),
-        )
+        return decode_record(dict(row))
 
     @staticmethod
     def _row(conn: sqlite3.Connection, msg_id: str) -> sqlite3.Row | None:
         row: sqlite3.Row | None = conn.execute("SELECT * FROM messages WHERE id = ?", (msg_id,)).fetchone()
         return row
+
+    def _current(self, conn: sqlite3.Connection, msg_id: str) -> MessageRecord:
+        row = self._row(conn, msg_id)
+        if row is None:
+            raise NotFound(msg_id)
+        return self._record(row)
+
+    def _persist(self, conn: sqlite3.Connection, plan: Plan) -> MessageRecord:
+        """Write what a plan decided, inside the caller's transaction."""
+        if plan.sets:
+            cols = ", ".join(f"{k} = ?" for k in plan.sets)
+            conn.execute(
+                f"UPDATE messages SET {cols} WHERE id = ?",  # noqa: S608 - names from base.FIELDS
+                (*plan.sets.values(), plan.record.id),
+            )
+        conn.executemany(
+            "INSERT OR IGNORE INTO correspondents (sender, domain, first_at) VALUES (?,?,?)",
+            [(sender, domain, to_micros(plan.record.updated_at)) for sender, domain in plan.correspondents],
+        )
+        if plan.event is not None:
+            self._append_audit(conn, plan.event)
+        return plan.record
+
+    def _body_of(self, plan: Plan | None) -> Path | None:
+        return (
+            None
+            if plan is None or plan.drop_body is None
+            else self._spool_path(plan.record.id, plan.drop_body)
+        )
 
     def _unlink(self, path: Path) -> None:
         try:
@@ -452,185 +409,51 @@ class SQLiteStore:
 
     # -- the Store protocol ---------------------------------------------------------------
 
-    async def accept(
-        self,
-        raw: Body,
-        *,
-        sender: str,
-        recipients: Sequence[str],
-        subject: str = "",
-        meta: Mapping[str, Any] | None = None,
-        owner: str | None = None,
-        lease: float = DEFAULT_LEASE,
-        actor: str = "smtp",
-        kind: ItemKind = ItemKind.MAIL,
-    ) -> MessageRecord:
-        kind = ItemKind(kind)
-        now = self._now()
-        msg_id = new_id(now)
+    async def _stage(self, msg_id: str, raw: Body) -> Staged:
         path, digest, size = await self._spool_write(msg_id, raw)
-        lease_until = to_micros(now + timedelta(seconds=lease)) if owner else None
+        return Staged(path, digest, size)
 
-        def insert(conn: sqlite3.Connection) -> MessageRecord:
+    async def _unstage(self, msg_id: str, staged: Staged, error: BaseException) -> None:
+        if await self._sha_of(msg_id) != staged.sha256:
+            await asyncio.to_thread(self._unlink, staged.ref)
+
+    async def _sha_of(self, msg_id: str) -> str | None:
+        with contextlib.suppress(StoreError):
+            record = await self.get(msg_id)
+            return None if record is None else record.sha256
+        return None
+
+    async def _insert(self, plan: Plan, staged: Staged) -> None:
+        def insert(conn: sqlite3.Connection) -> None:
+            cols = ", ".join(plan.sets)
             conn.execute(
-                "INSERT INTO messages (id, state, sender, recipients, size, sha256, received_at,"
-                " updated_at, subject, meta, owner, lease_until, kind) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    msg_id,
-                    State.RECEIVED.value,
-                    sender,
-                    canonical_json(list(recipients)),
-                    size,
-                    digest,
-                    to_micros(now),
-                    to_micros(now),
-                    subject,
-                    canonical_json(dict(meta or {})),
-                    owner,
-                    lease_until,
-                    kind.value,
-                ),
+                f"INSERT INTO messages ({cols}) VALUES ({','.join('?' * len(plan.sets))})",  # noqa: S608
+                tuple(plan.sets.values()),
             )
-            self._append_audit(
-                conn,
-                at=now,
-                actor=actor,
-                action="accept",
-                msg_id=msg_id,
-                from_state="",
-                to_state=State.RECEIVED.value,
-                reason="message spooled",
-                extra={"size": size, "sha256": digest, "recipients": len(recipients)},
-            )
-            row = self._row(conn, msg_id)
-            assert row is not None
-            return self._record(row)
+            assert plan.event is not None
+            self._append_audit(conn, plan.event)
 
-        try:
-            return await self._write(insert)
-        except BaseException:
-            await asyncio.to_thread(self._unlink, path)
-            raise
+        await self._write(insert)
 
-    async def transition(
+    async def _change(
         self,
         msg_id: str,
-        to: State,
+        decide: Callable[[MessageRecord, datetime], Plan | None],
         *,
-        actor: str,
-        reason: str,
-        expect: State | Collection[State] | None = None,
-        owner: str | None = None,
-        lease: float = DEFAULT_LEASE,
-        extra: Mapping[str, Any] | None = None,
-        **changes: Any,
-    ) -> MessageRecord:
-        to = State(to)
-        check_changes(changes)
-        encoded = {k: _encode_change(k, v) for k, v in changes.items()}
-        expected = None if expect is None else as_states(expect)
+        staged: Staged | None = None,
+    ) -> Plan | None:
+        # A staged body is already in its final place; the committed row makes it the body.
+        def do(conn: sqlite3.Connection) -> Plan | None:
+            plan = decide(self._current(conn, msg_id), self._now())
+            if plan is not None:
+                self._persist(conn, plan)
+            return plan
 
-        def do(conn: sqlite3.Connection) -> tuple[MessageRecord, Path | None]:
-            now = self._now()
-            row = self._row(conn, msg_id)
-            if row is None:
-                raise NotFound(msg_id)
-            current = State(row["state"])
-            check_move(msg_id, ItemKind(row["kind"]), current, to, expected)
-            sets = dict(encoded)
-            sets["state"] = to.value
-            sets["updated_at"] = to_micros(now)
-            sets["owner"] = owner
-            sets["lease_until"] = to_micros(now + timedelta(seconds=lease)) if owner else None
-            discard = None
-            if to in DISCARDS_RAW and row["has_raw"]:
-                sets["has_raw"] = 0
-                discard = self._spool_path(msg_id, row["sha256"])
-            cols = ", ".join(f"{k} = ?" for k in sets)
-            conn.execute(f"UPDATE messages SET {cols} WHERE id = ?", (*sets.values(), msg_id))  # noqa: S608
-            if to is State.DELIVERED:
-                sender = str(row["sender"]).lower()
-                for domain in sorted({domain_of(r) for r in json.loads(row["recipients"])}):
-                    conn.execute(
-                        "INSERT OR IGNORE INTO correspondents (sender, domain, first_at) VALUES (?,?,?)",
-                        (sender, domain, to_micros(now)),
-                    )
-            self._append_audit(
-                conn,
-                at=now,
-                actor=actor,
-                action="transition",
-                msg_id=msg_id,
-                from_state=current.value,
-                to_state=to.value,
-                reason=reason,
-                extra=extra,
-            )
-            new = self._row(conn, msg_id)
-            assert new is not None
-            return self._record(new), discard
-
-        record, discard = await self._write(do)
-        if discard is not None:
-            await asyncio.to_thread(self._unlink, discard)
-        return record
-
-    async def claim(
-        self,
-        msg_id: str,
-        *,
-        owner: str,
-        from_states: State | Collection[State],
-        to: State | None = None,
-        actor: str,
-        reason: str,
-        lease: float = DEFAULT_LEASE,
-        now: datetime | None = None,
-    ) -> MessageRecord | None:
-        allowed = as_states(from_states)
-        target = None if to is None else State(to)
-
-        def do(conn: sqlite3.Connection) -> MessageRecord | None:
-            at = now or self._now()
-            row = self._row(conn, msg_id)
-            if row is None:
-                raise NotFound(msg_id)
-            current = State(row["state"])
-            if current not in allowed:
-                return None
-            held_by = row["owner"]
-            if held_by is not None and held_by != owner and (row["lease_until"] or 0) > to_micros(at):
-                return None
-            new_state = current if target is None else target
-            if new_state is not current:
-                check_transition(current, new_state, ItemKind(row["kind"]))
-            conn.execute(
-                "UPDATE messages SET state = ?, owner = ?, lease_until = ?, updated_at = ? WHERE id = ?",
-                (
-                    new_state.value,
-                    owner,
-                    to_micros(at + timedelta(seconds=lease)),
-                    to_micros(at),
-                    msg_id,
-                ),
-            )
-            if new_state is not current:
-                self._append_audit(
-                    conn,
-                    at=at,
-                    actor=actor,
-                    action="transition",
-                    msg_id=msg_id,
-                    from_state=current.value,
-                    to_state=new_state.value,
-                    reason=reason,
-                    extra={"owner": owner},
-                )
-            new = self._row(conn, msg_id)
-            assert new is not None
-            return self._record(new)
-
-        return await self._write(do)
+        plan = await self._write(do)
+        body = self._body_of(plan)
+        if body is not None:
+            await asyncio.to_thread(self._unlink, body)
+        return plan
 
     async def get(self, msg_id: str) -> MessageRecord | None:
         def do() -> MessageRecord | None:
@@ -639,104 +462,14 @@ class SQLiteStore:
 
         return await self._run(do)
 
-    async def load_raw(self, msg_id: str) -> bytes:
-        record = await self.get(msg_id)
-        if record is None:
-            raise NotFound(msg_id)
-        if not record.has_raw:
-            raise NotFound(f"{msg_id} has no spooled body ({record.state.value})")
-        path = self._spool_path(msg_id, record.sha256)
+    async def _read_body(self, rec: MessageRecord) -> tuple[bytes | None, str]:
+        path = self._spool_path(rec.id, rec.sha256)
         try:
-            raw = await asyncio.to_thread(path.read_bytes)
-        except FileNotFoundError as exc:
-            raise SpoolCorrupt(f"{msg_id}: spool file {path} is missing") from exc
+            return await asyncio.to_thread(path.read_bytes), str(path)
+        except FileNotFoundError:
+            return None, str(path)
         except OSError as exc:
-            raise StoreError(f"{msg_id}: cannot read {path}: {exc}") from exc
-        if sha256(raw).hexdigest() != record.sha256:
-            raise SpoolCorrupt(f"{msg_id}: spool file {path} does not match its SHA-256")
-        return raw
-
-    async def replace_raw(self, msg_id: str, raw: bytes, *, actor: str, reason: str) -> MessageRecord:
-        path, digest, _ = await self._spool_write(msg_id, raw)
-
-        def do(conn: sqlite3.Connection) -> tuple[MessageRecord, Path | None]:
-            now = self._now()
-            row = self._row(conn, msg_id)
-            if row is None:
-                raise NotFound(msg_id)
-            if not row["has_raw"] or State(row["state"]) in TERMINAL:
-                raise InvalidTransition(f"{msg_id} is {row['state']}; its body can no longer change")
-            conn.execute(
-                "UPDATE messages SET sha256 = ?, size = ?, updated_at = ? WHERE id = ?",
-                (digest, len(raw), to_micros(now), msg_id),
-            )
-            self._append_audit(
-                conn,
-                at=now,
-                actor=actor,
-                action="replace_raw",
-                msg_id=msg_id,
-                from_state=row["state"],
-                to_state=row["state"],
-                reason=reason,
-                extra={"old_sha256": row["sha256"], "sha256": digest, "size": len(raw)},
-            )
-            new = self._row(conn, msg_id)
-            assert new is not None
-            old = self._spool_path(msg_id, row["sha256"])
-            return self._record(new), (None if old == path else old)
-
-        try:
-            record, old = await self._write(do)
-        except BaseException:
-            if await self._sha_of(msg_id) != digest:
-                await asyncio.to_thread(self._unlink, path)
-            raise
-        if old is not None:
-            await asyncio.to_thread(self._unlink, old)
-        return record
-
-    async def _sha_of(self, msg_id: str) -> str | None:
-        with contextlib.suppress(StoreError):
-            record = await self.get(msg_id)
-            return None if record is None else record.sha256
-        return None
-
-    async def delete_raw(self, msg_id: str, *, actor: str, reason: str) -> MessageRecord:
-        def do(conn: sqlite3.Connection) -> tuple[MessageRecord, Path | None]:
-            now = self._now()
-            row = self._row(conn, msg_id)
-            if row is None:
-                raise NotFound(msg_id)
-            state = State(row["state"])
-            if state not in TERMINAL:
-                raise InvalidTransition(
-                    f"{msg_id} is {state.value}; only a finished message's body is purged"
-                )
-            if not row["has_raw"]:
-                return self._record(row), None
-            conn.execute(
-                "UPDATE messages SET has_raw = 0, updated_at = ? WHERE id = ?", (to_micros(now), msg_id)
-            )
-            self._append_audit(
-                conn,
-                at=now,
-                actor=actor,
-                action="purge",
-                msg_id=msg_id,
-                from_state=state.value,
-                to_state=state.value,
-                reason=reason,
-                extra={"sha256": row["sha256"]},
-            )
-            new = self._row(conn, msg_id)
-            assert new is not None
-            return self._record(new), self._spool_path(msg_id, row["sha256"])
-
-        record, path = await self._write(do)
-        if path is not None:
-            await asyncio.to_thread(self._unlink, path)
-        return record
+            raise StoreError(f"{rec.id}: cannot read {path}: {exc}") from exc
 
     async def list_messages(
         self,
@@ -779,21 +512,21 @@ class SQLiteStore:
         return await self._run(do)
 
     async def due(self, now: datetime, *, limit: int = 1000) -> list[MessageRecord]:
+        # Candidates through the indexes (a timer's column, or an active state); is_due decides.
         t = to_micros(now)
-
         timers = " OR ".join(
-            f"(state = '{state.value}' AND {column} IS NOT NULL AND {column} <= :t)"
-            for state, column in sorted(TIMER_FIELD.items())
+            f"(state = '{state.value}' AND {column} <= :t)" for state, column in sorted(TIMER_FIELD.items())
         )
+        active = ", ".join(f"'{s.value}'" for s in sorted(ACTIVE))
 
         def do() -> list[MessageRecord]:
             rows = self._db().execute(
-                f"SELECT * FROM messages WHERE {timers}"  # noqa: S608 - names from TIMER_FIELD
-                " OR (state IN ('received', 'delivering') AND (owner IS NULL OR lease_until <= :t))"
+                f"SELECT * FROM messages WHERE {timers}"  # noqa: S608 - names from base
+                f" OR (state IN ({active}) AND (owner IS NULL OR lease_until IS NULL OR lease_until <= :t))"
                 " ORDER BY id LIMIT :n",
                 {"t": t, "n": int(limit)},
             )
-            return [self._record(r) for r in rows]
+            return [rec for r in rows if is_due(rec := self._record(r), now)]
 
         return await self._run(do)
 
@@ -802,17 +535,11 @@ class SQLiteStore:
             now = self._now()
             active = [s.value for s in sorted(ACTIVE)]
             rows = conn.execute(
-                f"SELECT id FROM messages WHERE state IN ({','.join('?' * len(active))})"  # noqa: S608
-                " AND (owner IS NULL OR owner = ? OR lease_until <= ?) ORDER BY id",
-                (*active, owner, to_micros(now)),
+                f"SELECT * FROM messages WHERE state IN ({','.join('?' * len(active))}) ORDER BY id",  # noqa: S608
+                active,
             ).fetchall()
-            ids = [r["id"] for r in rows]
-            until = to_micros(now + timedelta(seconds=lease))
-            conn.executemany(
-                "UPDATE messages SET owner = ?, lease_until = ? WHERE id = ?",
-                [(owner, until, i) for i in ids],
-            )
-            return [self._record(r) for i in ids if (r := self._row(conn, i)) is not None]
+            plans = [plan_recover(self._record(r), owner=owner, lease=lease, now=now) for r in rows]
+            return [self._persist(conn, p) for p in plans if p is not None]
 
         out = await self._write(do)
         await self._run(self._sweep_spool)
@@ -846,20 +573,12 @@ class SQLiteStore:
         extra: Mapping[str, Any] | None = None,
     ) -> AuditEvent:
         def do(conn: sqlite3.Connection) -> AuditEvent:
-            now = self._now()
             row = self._row(conn, msg_id)
-            state = "" if row is None else str(row["state"])
-            return self._append_audit(
-                conn,
-                at=now,
-                actor=actor,
-                action=action,
-                msg_id=msg_id,
-                from_state=state,
-                to_state=state,
-                reason=reason,
-                extra=extra,
+            rec = None if row is None else self._record(row)
+            draft = note_event(
+                msg_id, rec, action=action, actor=actor, reason=reason, extra=extra, now=self._now()
             )
+            return self._append_audit(conn, draft)
 
         return await self._write(do)
 

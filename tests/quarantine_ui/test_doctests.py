@@ -10,7 +10,7 @@ import pytest
 
 import quarantine_ui
 
-MODULES = sorted(m.name for m in pkgutil.iter_modules(quarantine_ui.__path__, "quarantine_ui."))
+MODULES = sorted(m.name for m in pkgutil.walk_packages(quarantine_ui.__path__, "quarantine_ui."))
 
 
 @pytest.mark.parametrize("name", MODULES)

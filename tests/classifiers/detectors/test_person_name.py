@@ -179,7 +179,8 @@ def test_hostile_input_is_bounded() -> None:
 
 def test_column_header_counts_known_surname_with_unknown_given_name() -> None:
     text = "氏名,電話\n佐藤花子,03-1111-2222\n"
-    assert [(f.value, f.score) for f in det.scan(text)] == [("佐藤花子", 0.85)]
+    # the whole cell is the name, whatever the dictionary knows of the given name
+    assert [(f.value, f.score) for f in det.scan(text)] == [("佐藤花子", det.CELL_SCORE)]
     assert list(det.scan(text.replace("氏名", "品名"))) == []
 
 
@@ -205,10 +206,43 @@ def test_table_column_header_gives_context() -> None:
     rows = "".join(f"{n},データ{n},03-1111-{n:04d}\n" for n in range(1, 4))
     text = f"No,氏名,電話\n{rows}4,高橋,03-1111-2222\n5,佐藤健太,03-3333-4444\n"
     found = list(det.scan(text))
-    assert [(f.value, f.score) for f in found] == [("高橋", 0.85), ("佐藤健太", 1.0)]
+    # a cell under 氏名 is a name (a surname alone too); one the dictionary knows whole scores 1.0
+    assert [(f.value, f.score) for f in found] == [("高橋", det.CELL_SCORE), ("佐藤健太", 1.0)]
     assert found[0].explanation.context == ("column 氏名",)
     other = list(det.scan(text.replace("氏名", "品名")))
     assert [(f.value, f.score) for f in other] == [("佐藤健太", 0.5)]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        # surnames that are also place names, with something that says "name"
+        ("株式会社東邦メディカルの梶谷です。", "梶谷"),
+        ("当社法務部長の沢渡氏とも協議済みです", "沢渡"),
+        ("東都大学の羽生田 透教授にもご同席", "羽生田 透"),
+        ("株式会社東邦メディカル 法務部\n梶谷 美咲\n", "梶谷 美咲"),
+        ("轟木 様\nお世話になっております", "轟木"),
+        # names in kana with a space, before さん/くん
+        ("たかぎ そうたくん、もりやま けいくん", "たかぎ そうた"),
+        ("スガワラ ダイチ,090-1234-5678", "スガワラ ダイチ"),
+        # a kanji surname with a katakana given name
+        ("お茶当番：松居 ユリアさん", "松居 ユリア"),
+        ("山口 ルカくん", "山口 ルカ"),
+        # the honorific starts a word: 様名義, 様方
+        ("ご契約者 伊藤舞 様名義の契約が満期を迎えます", "伊藤舞"),
+    ],
+)
+def test_names_as_offices_write_them(text: str, value: str) -> None:
+    found = [f for f in det.scan(text) if f.score >= RECORD_MIN_SCORE]
+    assert [f.value for f in found][:1] == [value]
+
+
+def test_a_kana_name_with_an_honorific_is_not_the_reading_of_its_line() -> None:
+    found = det.scan("お茶当番：松居 ユリアさん（まつい ゆうきくんのお母さま）")
+    assert [(f.value, f.score >= RECORD_MIN_SCORE) for f in found] == [
+        ("松居 ユリア", True),
+        ("まつい ゆうき", True),
+    ]
 
 
 NEGATIVES = [
@@ -233,6 +267,12 @@ NEGATIVES = [
     "幾何学模様の布",
     "同様に処理します",
     "諸君、聞きたまえ",
+    # place names are surnames only where something says "name"
+    "本社は東京の新宿です",
+    "東京 本社にて",
+    "大阪 梅田の店舗",
+    "横浜の港北です",
+    "これは まだ です",
 ]
 
 

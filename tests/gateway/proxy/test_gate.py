@@ -495,3 +495,30 @@ async def test_chunks_in_another_instances_spool_make_the_file_not_fully_inspect
     item = refused_json(last)["items"][0]  # type: ignore[index]
     assert item["fully_inspected"] is False and "another instance's spool" in " ".join(item["not_inspected"])
     assert a.origin.providers.files["microsoft_graph"] == []
+
+
+async def test_an_approved_upload_passes_again_as_often_as_granted(gateway_factory: GatewayFactory) -> None:
+    from datetime import UTC, datetime
+
+    from gateway import actions
+
+    gateway = await gateway_factory(
+        proxy_extra="  identity:\n    networks: {127.0.0.0/8: taro@example.co.jp}\n"
+    )
+    async with gateway.client() as c:
+        first = await clients.dropbox_upload(c, "/給与一覧.xlsx", CLEAN)
+        ref = refused_json(first)["reference"]
+        pending = await gateway.store.get(str(ref))
+        assert pending is not None and pending.state is State.PENDING_APPROVAL
+        approver = actions.Actor(actions.Role.APPROVER, "boss@example.co.jp")
+        await actions.perform(
+            gateway.store, pending, "approve", approver, now=datetime.now(UTC), via="api", text="OK"
+        )
+        again = await clients.dropbox_upload(c, "/給与一覧.xlsx", CLEAN)
+        other = await clients.dropbox_upload(c, "/給与一覧.xlsx", CLEAN + b"x")  # other content: no pass
+        spent = await clients.dropbox_upload(c, "/給与一覧.xlsx", CLEAN)  # the one use is spent
+    assert again.status_code == 200
+    passed = await gateway.store.get(again.headers["x-sekimori-reference"])
+    assert passed is not None and passed.state is State.PASSED and passed.meta["passed_by"] == ref
+    assert (other.status_code, spent.status_code) == (403, 403)
+    assert [f.data for f in gateway.origin.providers.files["dropbox"]] == [CLEAN]

@@ -1,0 +1,223 @@
+"""Whose data a finding is: a natural person's, or an organisation's.
+
+``records`` counts people. A supplier master (company names, 法人番号/T-numbers, head-office
+addresses, switchboard numbers), a newsletter's shop list and a press release's contact block
+hold contact data of companies, not of people; a customer list, a roster and a signature hold
+people's. A natural person needs a personal identifier tied to a person: a name, or a number
+only a person has (My Number, licence, passport, pension, card, birth date). Phone numbers,
+mail addresses, postal addresses and bank accounts belong to whoever they sit with:
+
+- a free-dial number (0120, 0800, 0570...) and a role mailbox (info@, support@, press@...)
+  are an organisation's wherever they appear;
+- in a table, the column header says it (代表電話, 本社所在地, 窓口メール), or the row does: a
+  table whose rows name companies (a 会社名 / 取引先名 column, or 株式会社 in the row) and no
+  person is an organisation's list;
+- elsewhere, the block of lines the value sits in: a block that names a person (a signature, a
+  delivery address with the recipient) is that person's; a block that names only an
+  organisation (株式会社…, 広報部, 事務局, …店, 発行元) is the organisation's.
+
+Every finding of a personal type gets ``holder`` ("person" or "organisation") and
+``holder_reason`` (why, shown in the scan output). :func:`count_people` counts distinct people
+over person-held findings; a reading (フリガナ) or a surname that repeats a full name found in
+the same part is the same person.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from itertools import accumulate
+
+import regex
+
+from classifiers.detectors import person_only_types, personal_types
+from classifiers.detectors._base import Document
+from classifiers.detectors._table import column_cell, row_headers
+from classifiers.model import Finding
+from classifiers.normalize import Normalized
+
+
+def contact_types() -> frozenset[str]:
+    """Personal types a company has too (phone, mail, address, bank account): whose they are is
+    decided here. The types only a person has (``PERSON_ONLY`` in their module) are held by a
+    person when they are found (:func:`classifiers.detectors._base.to_finding`)."""
+    return personal_types() - person_only_types()
+
+
+_FREE_DIAL = ("0120", "0800", "0570", "0180", "0990")
+_ROLE_MAILBOX = regex.compile(
+    r"^(?:info|information|support|help|helpdesk|desk|contact|contacts|inquiry|inquiries|enquiry|toiawase|otoiawase"
+    r"|press|pr|koho|kouhou|ir|media|news|newsletter|magazine|mm|mail|webmaster|admin|administrator|office|jimu"
+    r"|jimukyoku|soumu|somu|jinji|romu|keiri|accounting|finance|sales|eigyo|eigyou|order|orders|juchu|shop|store"
+    r"|service|services|customer|customers|cs|recruit|saiyo|saiyou|hr|legal|houmu|kobai|purchase|purchasing"
+    r"|shizai|gyomu|koji|qa|noreply|no-reply|donotreply|postmaster|abuse|security|privacy|billing|invoice"
+    r"|unsubscribe|marketing|event|events|seminar|henshu|editor|unko|team|staff|center|centre)(?:[._-]?\w{0,12})?$"
+)
+#: A column that holds an organisation's contact data.
+_ORG_COLUMN = regex.compile(
+    r"(?i)代表|本社|本店|所在地|会社|法人|事業所|店舗|窓口|部署|事務局|company|office|head"
+)
+#: A column that names the organisation of each row, and one that names a person.
+_ORG_NAME_COLUMN = regex.compile(
+    r"(?i)会社名|社名|取引先|仕入先|得意先|法人名|企業名|店舗名|店名|事業者|団体名|company|vendor|supplier"
+)
+_PERSON_COLUMN = regex.compile(r"(?i)氏名|名前|担当者|受取人|会員名|顧客名|お客様名|契約者|申込者|宛名|name")
+#: Words that name an organisation or one of its units.
+_ORG_WORDS = regex.compile(
+    r"株式会社|有限会社|合同会社|合資会社|合名会社|㈱|㈲|\((?:株|有)\)|一般社団法人|一般財団法人|公益社団法人|公益財団法人"
+    r"|社団法人|財団法人|学校法人|医療法人|社会福祉法人|NPO法人|特定非営利活動法人|協同組合|組合|協会|事務局|事務所"
+    r"|(?i:co\.,? ?ltd|inc\.|corporation|corp\.|k\.k\.|llc)"
+    r"|本社|本店|支店|支社|営業所|事業所|工場|センター|窓口|店(?![主長員])|[部課室局]"
+    r"|発行元|配信元|発行者|お問い合わせ|お問合せ|問い合わせ先"
+)
+#: A label right before a value that says it is an organisation's (代表, 本社所在地, 会場).
+_ORG_LABEL = regex.compile(
+    r"(?:代表|本社|本店|所在地|会場|店舗|受付|窓口|事務局|センター|支店|営業所)[^\n]{0,6}$"
+)
+_BLOCK_LINES = 8  # a block is at most this many lines either side of the value
+
+
+def _phone_digits(value: str) -> str:
+    return "".join(ch for ch in value if ch.isdigit())
+
+
+class _Layout:
+    """Lines and blocks (runs of non-blank lines) of a part's text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        lines = text.split("\n")
+        self.starts = [0, *accumulate(len(line) + 1 for line in lines[:-1])]
+        self.block_of = list(accumulate((0 if line.strip() else 1 for line in lines), initial=0))[1:]
+
+    def line_of(self, pos: int) -> int:
+        return bisect.bisect_right(self.starts, pos) - 1
+
+    def lines_text(self, first: int, last: int) -> str:
+        end = self.starts[last + 1] if last + 1 < len(self.starts) else len(self.text)
+        return self.text[self.starts[first] : end]
+
+    def block(self, line: int) -> tuple[int, int]:
+        """The first and last line of the block around ``line`` (at most _BLOCK_LINES away)."""
+        b = self.block_of[line]
+        first = line
+        while first > 0 and self.block_of[first - 1] == b and line - first < _BLOCK_LINES:
+            first -= 1
+        last = line
+        while last + 1 < len(self.starts) and self.block_of[last + 1] == b and last - line < _BLOCK_LINES:
+            last += 1
+        return first, last
+
+
+def assign_holders(text: str, findings: Sequence[Finding]) -> list[Finding]:
+    """Each finding with ``holder`` and ``holder_reason`` set (non-personal types unchanged)."""
+    contact = contact_types()
+    if not any(f.type in contact for f in findings):
+        return list(findings)
+    # Offsets of findings are into the original text: tables are read on it as written.
+    doc = Document(Normalized(text, text, (), ()))
+    layout = _Layout(text)
+    names_by_line: dict[int, int] = {}
+    for f in findings:
+        if f.type == "person_name":
+            line = layout.line_of(f.span[0])
+            names_by_line[line] = names_by_line.get(line, 0) + 1
+    out: list[Finding] = []
+    for f in findings:
+        if f.type in contact:
+            holder, reason = _contact_holder(f, doc, layout, names_by_line)
+            out.append(replace(f, holder=holder, holder_reason=reason))
+        else:
+            out.append(f)
+    return out
+
+
+def _contact_holder(
+    f: Finding, doc: Document, layout: _Layout, names_by_line: dict[int, int]
+) -> tuple[str, str]:
+    if f.type == "phone_number" and _phone_digits(f.normalized or f.value).startswith(_FREE_DIAL):
+        return "organisation", "free-dial number"
+    if f.type == "email_address":
+        local = (f.normalized or f.value).split("@", 1)[0].lower()
+        if _ROLE_MAILBOX.match(local):
+            return "organisation", f"role mailbox {local}@"
+    line = layout.line_of(f.span[0])
+    cell = column_cell(doc, f.span[0])
+    if cell is not None:
+        header = cell[0]
+        if _ORG_COLUMN.search(header):
+            return "organisation", f"column {header}"
+        headers = row_headers(doc, f.span[0])
+        if any(_PERSON_COLUMN.search(h) for h in headers) or names_by_line.get(line):
+            return "person", "row names a person"
+        if any(_ORG_NAME_COLUMN.search(h) for h in headers):
+            return "organisation", "row of an organisation list"
+        if _ORG_WORDS.search(layout.lines_text(line, line)):
+            return "organisation", "row names an organisation"
+        return "person", "table row"
+    before = layout.text[max(0, f.span[0] - 30) : f.span[0]]
+    if _ORG_LABEL.search(before.split("\n")[-1]):
+        return "organisation", "labelled as an organisation's"
+    first, last = layout.block(line)
+    if any(names_by_line.get(k) for k in range(first, last + 1)):
+        return "person", "with a person's name"
+    m = _ORG_WORDS.search(layout.lines_text(first, last))
+    if m:
+        return "organisation", f"in an organisation's contact block ({m.group(0)})"
+    # Paragraphs one line each (HTML <p>): the lines just above head the same contact block.
+    above = [k for k in range(max(0, first - 4), first) if layout.lines_text(k, k).strip()][-2:]
+    if above and not any(names_by_line.get(k) for k in above):
+        m = _ORG_WORDS.search(layout.lines_text(above[0], above[-1]))
+        if m:
+            return "organisation", f"under an organisation's name ({m.group(0)})"
+    return "person", "no organisation named"
+
+
+#: The patterns of :mod:`classifiers.detectors.person_name` that find a surname without its
+#: given name (田中様, 前川は, Mr. Suzuki): the same person as a full name that begins with it.
+SURNAME_ALONE = frozenset(
+    {
+        "surname (dictionary)",
+        "kana surname (dictionary)",
+        "romanised surname (dictionary)",
+        "kanji + honorific",
+    }
+)
+
+
+def _is_reading(f: Finding) -> bool:
+    return "reading" in f.explanation.pattern
+
+
+def count_people(findings: Iterable[Finding], min_score: float, secondary: frozenset[str]) -> int:
+    """Distinct natural persons among person-held findings (see :func:`classifiers.engine.count_records`)."""
+    personal = personal_types()
+    distinct: dict[str, set[str]] = {}
+    surnames: set[str] = set()  # names found as a surname alone
+    for f in findings:
+        if f.type in personal and f.score >= min_score and f.holder != "organisation":
+            if f.type == "person_name" and _is_reading(f):
+                continue
+            distinct.setdefault(f.type, set()).add(f.normalized or f.value)
+            if f.type == "person_name" and f.explanation.pattern in SURNAME_ALONE:
+                surnames.add(f.normalized or f.value)
+    names = distinct.get("person_name")
+    if names and surnames:
+        # A surname alone that begins a full name found too (前川浩之 … 前川は) is that person.
+        distinct["person_name"] = {
+            n for n in names if n not in surnames or not any(o != n and o.startswith(n) for o in names)
+        }
+    primary = max((len(v) for t, v in distinct.items() if t not in secondary), default=0)
+    if primary:
+        return primary
+    return max((len(v) for v in distinct.values()), default=0)
+
+
+def count_organisations(findings: Iterable[Finding], min_score: float) -> int:
+    """Distinct organisations' contact data: the most distinct values of one contact type."""
+    distinct: dict[str, set[str]] = {}
+    for f in findings:
+        if f.holder == "organisation" and f.score >= min_score:
+            distinct.setdefault(f.type, set()).add(f.normalized or f.value)
+    return max((len(v) for v in distinct.values()), default=0)

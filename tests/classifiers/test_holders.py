@@ -1,0 +1,71 @@
+"""Whose data a finding is (person or organisation), and how people are counted."""
+
+from __future__ import annotations
+
+import pytest
+
+from classifiers.engine import RECORD_MIN_SCORE, count_records, default_engine
+from classifiers.holders import SURNAME_ALONE, assign_holders
+from classifiers.model import Explanation, Finding
+
+
+def _name(value: str, pattern: str = "surname + given name (dictionary)") -> Finding:
+    return Finding(
+        "person_name", value, 0.9, "body", (0, len(value)), value, Explanation(pattern, "dictionary", 0.9)
+    )
+
+
+def _holders(text: str) -> list[tuple[str, str, str | None]]:
+    findings = assign_holders(text, default_engine().scan_text(text))
+    return [(f.type, f.value, f.holder) for f in findings if f.type != "person_name" and f.holder]
+
+
+def test_a_surname_alone_is_the_person_whose_full_name_begins_with_it() -> None:
+    pattern = next(iter(SURNAME_ALONE))
+    assert count_records([_name("前川浩之"), _name("前川", "surname (dictionary)")]) == 1
+    assert count_records([_name("前川浩之"), _name("前川", pattern)]) == 1
+
+
+def test_a_full_name_that_begins_another_is_a_second_person() -> None:
+    # Only a name found as a surname alone folds into a longer one: name1 and name10 are two.
+    assert count_records([_name(f"name{i}") for i in range(1, 11)]) == 10
+    assert count_records([_name("林"), _name("林真理子")]) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A signature names the person: the phone and mail in its block are hers.
+        (
+            "山田 花子 様\n〒105-0011 東京都港区芝公園1-2-3\nTEL 090-1234-5678\nhanako.yamada@example.jp\n",
+            "person",
+        ),
+        # A company's contact block names only the company.
+        (
+            "株式会社サンプル 広報部\n〒105-0011 東京都港区芝公園1-2-3\nTEL 03-1234-5678\npress@example.co.jp\n",
+            "organisation",
+        ),
+        # A supplier table: rows name companies, no person.
+        (
+            "取引先名\t電話\t所在地\n株式会社北山商事\t03-1234-5678\t東京都港区芝公園1-2-3\n",
+            "organisation",
+        ),
+        # A customer table: the header names a person.
+        ("氏名\t電話\t住所\n山田花子\t03-1234-5678\t東京都港区芝公園1-2-3\n", "person"),
+    ],
+)
+def test_contact_data_belongs_to_whoever_it_sits_with(text: str, expected: str) -> None:
+    holders = _holders(text)
+    assert holders and {h for _, _, h in holders} == {expected}, holders
+
+
+def test_free_dial_and_role_mailboxes_are_an_organisations() -> None:
+    text = "山田 花子\nTEL 0120-123-456\ninfo@example.co.jp\n"
+    assert {h for _, _, h in _holders(text)} == {"organisation"}
+
+
+def test_every_contact_finding_says_why() -> None:
+    text = "株式会社サンプル\n代表 03-1234-5678\n"
+    (f,) = [f for f in assign_holders(text, default_engine().scan_text(text)) if f.type == "phone_number"]
+    assert f.holder == "organisation" and f.holder_reason
+    assert f.score >= RECORD_MIN_SCORE

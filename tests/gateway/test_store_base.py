@@ -1,0 +1,170 @@
+"""The store's rules as pure functions (``gateway/store/base.py``): what a write decides, before
+any backend persists it. The contract suite runs the same rules through both real backends."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from gateway.store import InvalidTransition, ItemKind, MessageRecord, State
+from gateway.store.base import (
+    Plan,
+    decode_record,
+    encode_record,
+    is_due,
+    plan_accept,
+    plan_claim,
+    plan_purge,
+    plan_recover,
+    plan_replace,
+    plan_transition,
+)
+
+T = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+
+
+def _rec(state: State = State.RECEIVED, **kw: object) -> MessageRecord:
+    base = MessageRecord(
+        id="01ID",
+        state=state,
+        sender="Taro@Example.co.jp",
+        recipients=("a@Partner.Example.", "b@partner.example", "c@other.example"),
+        size=10,
+        sha256="ab" * 32,
+        received_at=T,
+        updated_at=T,
+    )
+    return dataclasses.replace(base, **kw)  # type: ignore[arg-type]
+
+
+def _move(rec: MessageRecord, to: State, **kw: object) -> Plan:
+    args: dict[str, object] = {
+        "actor": "t",
+        "reason": "r",
+        "expect": None,
+        "owner": None,
+        "lease": 60.0,
+        "extra": None,
+        "changes": {},
+        "now": T,
+    }
+    args.update(kw)
+    return plan_transition(rec, to, **args)  # type: ignore[arg-type]
+
+
+def test_records_survive_their_stored_form() -> None:
+    rec = _rec(
+        State.HELD,
+        release_at=T + timedelta(minutes=5),
+        decision={"action": "hold"},
+        approvers=("boss@x.jp",),
+        meta={"upload": {"service": "box"}},
+        owner="gw",
+        lease_until=T,
+        kind=ItemKind.UPLOAD,
+    )
+    assert decode_record(encode_record(rec)) == rec
+    as_redis = {k: "" if v is None else str(v) for k, v in encode_record(rec).items()}
+    assert decode_record(as_redis) == rec
+    del as_redis["kind"]  # written before items had kinds
+    assert decode_record(as_redis).kind is ItemKind.MAIL
+
+
+def test_a_delivery_records_each_domain_once_and_a_refusal_drops_the_body() -> None:
+    done = _move(_rec(State.DELIVERING), State.DELIVERED)
+    assert done.correspondents == (
+        ("taro@example.co.jp", "other.example"),
+        ("taro@example.co.jp", "partner.example"),
+    )
+    assert done.drop_body is None
+    refused = _move(_rec(), State.REFUSED)
+    assert refused.drop_body == "ab" * 32 and not refused.record.has_raw
+    assert refused.correspondents == ()
+
+
+def test_a_transition_checks_expectation_then_life_cycle_then_fields() -> None:
+    with pytest.raises(InvalidTransition, match="expected held"):
+        _move(_rec(), State.DELIVERING, expect=State.HELD)
+    with pytest.raises(InvalidTransition, match=r"\(upload\)"):
+        _move(_rec(kind=ItemKind.UPLOAD), State.DELIVERING)
+    with pytest.raises(TypeError, match="cannot change"):
+        _move(_rec(), State.DELIVERING, changes={"sender": "x"})
+    with pytest.raises(TypeError, match="timezone-aware"):
+        _move(_rec(), State.HELD, changes={"release_at": datetime(2026, 1, 1)})
+    owned = _move(_rec(), State.DELIVERING, owner="gw")
+    assert owned.record.lease_until == T + timedelta(seconds=60)
+
+
+@pytest.mark.parametrize(
+    ("owner", "lease_until", "claimer", "wins"),
+    [
+        (None, None, "b", True),
+        ("a", T + timedelta(seconds=1), "b", False),  # a live lease of someone else
+        ("a", T + timedelta(seconds=1), "a", True),  # renewing one's own
+        ("a", T, "b", True),  # expired exactly now
+    ],
+)
+def test_the_lease_rule_of_claim_and_recover(
+    owner: str | None, lease_until: datetime | None, claimer: str, wins: bool
+) -> None:
+    rec = _rec(State.DELIVERING, owner=owner, lease_until=lease_until)
+    claim = plan_claim(
+        rec, owner=claimer, from_states=State.DELIVERING, to=None, actor="d", reason="r", lease=30, now=T
+    )
+    assert (claim is not None) is wins
+    assert (plan_recover(rec, owner=claimer, lease=30, now=T) is not None) is wins
+    assert is_due(rec, T) is (owner is None or (lease_until is not None and lease_until <= T))
+
+
+@pytest.mark.parametrize(
+    ("state", "field", "due"),
+    [
+        (State.HELD, "release_at", True),
+        (State.DEFERRED, "next_attempt_at", True),
+        (State.PENDING_APPROVAL, "expires_at", True),
+        (State.APPROVED, "expires_at", True),
+        (State.QUARANTINED, "expires_at", False),  # no timer in this state
+        (State.DELIVERED, "release_at", False),
+    ],
+)
+def test_is_due_by_the_timer_of_the_state(state: State, field: str, due: bool) -> None:
+    assert is_due(_rec(state, **{field: T}), T) is due
+    assert not is_due(_rec(state, **{field: T + timedelta(seconds=1)}), T)
+    assert not is_due(_rec(state), T)
+
+
+def test_bodies_change_only_while_kept_and_go_only_when_finished() -> None:
+    with pytest.raises(InvalidTransition):
+        plan_replace(_rec(State.DELIVERED), sha256="cd" * 32, size=1, actor="p", reason="r", now=T)
+    replaced = plan_replace(_rec(State.RECEIVED), sha256="cd" * 32, size=1, actor="p", reason="r", now=T)
+    assert replaced.drop_body == "ab" * 32 and replaced.record.sha256 == "cd" * 32
+    with pytest.raises(InvalidTransition):
+        plan_purge(_rec(State.HELD), actor="o", reason="r", now=T)
+    assert plan_purge(_rec(State.DELIVERED, has_raw=False), actor="o", reason="r", now=T) is None
+    purged = plan_purge(_rec(State.DELIVERED), actor="o", reason="r", now=T)
+    assert purged is not None and purged.drop_body == "ab" * 32 and purged.event is not None
+
+
+def test_accept_owns_the_new_item_for_its_lease() -> None:
+    plan = plan_accept(
+        "01NEW",
+        kind=ItemKind.UPLOAD,
+        sender="u@x.jp",
+        recipients=(),
+        subject="a.csv",
+        meta=None,
+        owner="proxy",
+        lease=10,
+        actor="proxy",
+        size=3,
+        sha256="ef" * 32,
+        now=T,
+    )
+    assert (plan.record.kind, plan.record.owner, plan.record.lease_until) == (
+        ItemKind.UPLOAD,
+        "proxy",
+        T + timedelta(seconds=10),
+    )
+    assert plan.event is not None and (plan.event.action, plan.event.actor) == ("accept", "proxy")
