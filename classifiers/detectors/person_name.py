@@ -73,7 +73,7 @@ from importlib import resources
 import regex
 
 from classifiers.detectors._base import Document, Hit, scan_with, words_pattern
-from classifiers.detectors._table import column_header
+from classifiers.detectors._table import column_header, row_label
 from classifiers.detectors._vocab import lines as _vocabulary_lines
 from classifiers.detectors._vocab import rows as _vocabulary_rows
 from classifiers.model import Explanation, Finding
@@ -420,6 +420,26 @@ _CONTEXT = words_pattern(
         "承認者",
         "申請者",
         "受取人",
+        # who is who in minutes, audits, events and schools (主査：鷲尾 直人、補助者：新田 エレナ)
+        "主査",
+        "補助者",
+        "出席者",
+        "参加者",
+        "欠席者",
+        "講師",
+        "司会",
+        "幹事",
+        "発表者",
+        "報告者",
+        "記入者",
+        "記録者",
+        "依頼者",
+        "保護者",
+        "担任",
+        "同行者",
+        "応募者",
+        "候補者",
+        "紹介者",
         "フリガナ",
         "ふりがな",
         "Name",
@@ -684,8 +704,9 @@ def _cued_surname(
                 and (len(mei) >= 2 or not _HAN_CHAR.match(mei))
                 and _NAME_END.match(doc.text, name_end)
             )
-            if mei and (name_cues or ends_alone):
-                context = name_cues or _context(doc, start, name_end)
+            read = () if name_cues or ends_alone else _row_reading(doc, start, name_end)
+            if mei and (name_cues or ends_alone or read):
+                context = name_cues or read or _context(doc, start, name_end)
                 yield _hit(
                     start,
                     name_end,
@@ -764,7 +785,7 @@ def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str)
         return
     if mei in SURNAMES:
         return  # two surnames in a row: the look-ahead at the second one decides about it
-    context = cues or _context(doc, start, end)
+    context = cues or _context(doc, start, end) or _row_reading(doc, start, end)
     single_ok = sei not in COMMON_SINGLE and (bool(context) or bool(_NAME_END.match(doc.text, end)))
     if len(mei) <= 3 and not _is_not_name(mei) and (len(sei) >= 2 or single_ok):
         # 佐藤 花子, 林 千代、: a known surname, a space and a short run of kanji is written like
@@ -779,6 +800,37 @@ def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str)
             yield _hit(start, start + len(sei), score, sei, "surname (dictionary)", score, context)
 
 
+_KANA_PAIR_CELL = regex.compile(
+    r"(?:^|[\t,])\"?(?:[\p{Katakana}ー]{2,8}[ ・][\p{Katakana}ー]{1,8}|\p{Hiragana}{2,8} \p{Hiragana}{1,8})\"?(?=[\t,]|$)"
+)
+
+
+_KANJI_PAIR_CELL = regex.compile(rf"(?:^|[\t,])\"?[{_HAN}]{{1,4}} [{_HAN}]{{1,3}}\"?(?=[\t,]|$)")
+
+
+def _reading_label(doc: Document, start: int) -> str | None:
+    """The label that says the kana at ``start`` is a reading: its column header (フリガナ,
+    Kana) or the first cell of its key-value row (フリガナ | ウサミ サオリ)."""
+    for label in (column_header(doc, start), row_label(doc, start)):
+        if label is not None and _READING_COLUMN.search(label):
+            return label
+    return None
+
+
+def _row_reading(doc: Document, start: int, end: int) -> tuple[str, ...]:
+    """``("reading on its row",)`` when the kanji name at ``start:end`` is a whole cell of a
+    table row that holds a reading too (宗像 葵 | むなかた あおい | 070-...): a roster without
+    a header, where the dictionary does not know the given name."""
+    if (start and doc.text[start - 1] not in '\t,\n"') or (
+        end < len(doc.text) and doc.text[end] not in '\t,\r\n"'
+    ):
+        return ()
+    line_start = doc.text.rfind("\n", 0, start) + 1
+    line_end = doc.text.find("\n", end)
+    line = doc.text[line_start : line_end if line_end >= 0 else len(doc.text)]
+    return ("reading on its row",) if _KANA_PAIR_CELL.search(line) else ()
+
+
 def _line_has_kanji_name(doc: Document, start: int, end: int) -> bool:
     """Whether the kana or Latin name at ``start:end`` sits on a line with a kanji name.
 
@@ -788,6 +840,8 @@ def _line_has_kanji_name(doc: Document, start: int, end: int) -> bool:
     line_start = max(doc.text.rfind("\n", 0, start) + 1, start - _READING_WINDOW)
     line_end = doc.text.find("\n", end, end + _READING_WINDOW)
     line = doc.text[line_start : line_end if line_end >= 0 else end + _READING_WINDOW]
+    if _KANJI_PAIR_CELL.search(line):
+        return True  # a table row with the name as a cell of two kanji words (宗像 葵)
     for run in _HAN_RUN.finditer(line):
         word = strip_tail(run.group(0))[0]
         if word and (
@@ -826,7 +880,10 @@ def _kana(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
         base = FULL_SPACED_SCORE if spaced else FULL_SCORE
         score = FULL_CONTEXT_SCORE if context else base
         pattern = "kana surname + given name (dictionary)"
-        if not hon and _line_has_kanji_name(doc, start, end):
+        label = None if hon else _reading_label(doc, start)
+        if label is not None:
+            score, pattern = READING_SCORE, pattern + f", reading ({label})"
+        elif not hon and _line_has_kanji_name(doc, start, end):
             score, pattern = READING_SCORE, pattern + ", reading of the kanji name on its line"
         yield _hit(start, end, score, "".join(pair), pattern, base, context)
         return
@@ -854,6 +911,8 @@ def _romaji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
         normalized = a + b
     elif a in GIVEN_NAMES_ROMAJI and b in SURNAMES_ROMAJI:
         normalized = b + a
+    elif b in SURNAMES_ROMAJI and (title or _context(doc, start, end)):
+        normalized = b + a  # a given name the dictionary lacks (Kevin Tanaka), with a label or title
     else:
         return
     context = _context(doc, start, end)
