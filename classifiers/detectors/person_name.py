@@ -226,7 +226,8 @@ _BRANCHES = (
     rf"(?:(?P<person_name_kksp>[ ・])(?P<person_name_kk2>[{_KATA}]{{2,8}}))?).)",
     # Hiragana names are read only as two spaced words; this branch consumes them, so the
     # regex module can look for the space first (a hundred times faster than trying every kana).
-    rf"(?<!\p{{Hiragana}})(?={_prefix_trie(_HIRA_SURNAMES)})"
+    # after a particle too (班長はふじさわ ひなたちゃん)
+    rf"(?:(?<!\p{{Hiragana}})|(?<=[はがをにのともへや]))(?={_prefix_trie(_HIRA_SURNAMES)})"
     r"(?P<person_name_h>\p{Hiragana}{2,6}) (?P<person_name_h2>\p{Hiragana}{2,6}?)(?:(?!\p{Hiragana})|(?=さん|さま|くん|ちゃん))",
     r"[A-Z](?<![A-Za-z].)(?<=(?=(?P<person_name_rt>(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.? )?(?P<person_name_r>[A-Z][A-Za-z]{1,14})"
     r"(?:,? (?P<person_name_r2>[A-Z][A-Za-z]{1,14})|(?P<person_name_rsan>-(?:san|sama|sensei|kun|chan))"
@@ -457,7 +458,7 @@ _HAN_CHAR = regex.compile(rf"[{_HAN}]")
 _HAN_RUN = regex.compile(rf"(?<![{_HAN}])[{_HAN}]{{2,8}}(?![{_HAN}])")
 _READING_WINDOW = 200
 _HIRAGANA_CHAR = regex.compile(r"\p{Hiragana}")
-_KANA_TAILS = frozenset({"", "さん", "さま", "くん", "ちゃん"})
+_KANA_HONORIFICS = ("さん", "さま", "くん", "ちゃん")
 _PARTICLES = ("です", "は", "が", "の", "に", "を", "と", "へ", "も", "や", "より", "から")
 #: Kanji that end given names written in kana and kanji (くみ子, さち代, はる香).
 _GIVEN_KANJI_END = frozenset("子美代江恵香奈乃枝里世")
@@ -516,7 +517,7 @@ def _kana_given(doc: Document, pos: int, particles: bool = False) -> tuple[int, 
         if given in _NOT_GIVEN_KANA or (given not in GIVEN_NAMES_KANA and given not in GIVEN_NAMES):
             continue
         if (
-            (rest and rest in _KANA_TAILS)
+            (rest and rest.startswith(_KANA_HONORIFICS))  # さくらさん, さくらさんに
             or (not rest and _NAME_END.match(doc.text, end))
             or (particles and rest.startswith(_PARTICLES))
         ):
@@ -756,9 +757,8 @@ def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str)
     """Surname, space, second run: a given name, an honorific or title, or something else."""
     start = match.start("person_name_k")
     end_of_run = match.end("person_name_k2")
-    last_kind = _HIRAGANA_CHAR if _HIRAGANA_CHAR.match(second[-1]) else _HAN_CHAR
-    if end_of_run < len(doc.text) and last_kind.match(doc.text, end_of_run):
-        return  # the second run goes on: not a name
+    if _HAN_CHAR.match(second[-1]) and end_of_run < len(doc.text) and _HAN_CHAR.match(doc.text, end_of_run):
+        return  # the second run of kanji goes on: not a name (a given name in kana ends where _kana_given says)
     if _HIRAGANA_CHAR.match(second[0]):  # a given name in kana (あすか, くみ子), maybe with さん
         given = _kana_given(doc, match.start("person_name_k2"), particles=True) if sei in SURNAMES else None
         if given is not None and sei not in COMMON_SINGLE:
@@ -787,7 +787,8 @@ def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str)
         return  # two surnames in a row: the look-ahead at the second one decides about it
     context = cues or _context(doc, start, end) or _row_reading(doc, start, end)
     single_ok = sei not in COMMON_SINGLE and (bool(context) or bool(_NAME_END.match(doc.text, end)))
-    if len(mei) <= 3 and not _is_not_name(mei) and (len(sei) >= 2 or single_ok):
+    katakana = bool(regex.match(rf"[{_KATA}]+$", mei))  # 山口 ルカ, 小池 ジョージ
+    if (len(mei) <= 3 or katakana) and not _is_not_name(mei) and (len(sei) >= 2 or single_ok):
         # 佐藤 花子, 林 千代、: a known surname, a space and a short run of kanji is written like
         # a name (after a one-kanji surname, only where a name ends: 林 千代に is not)
         score = UNKNOWN_GIVEN_SCORE if context else WEAK_PAIR_SCORE
@@ -840,6 +841,8 @@ def _line_has_kanji_name(doc: Document, start: int, end: int) -> bool:
     line_start = max(doc.text.rfind("\n", 0, start) + 1, start - _READING_WINDOW)
     line_end = doc.text.find("\n", end, end + _READING_WINDOW)
     line = doc.text[line_start : line_end if line_end >= 0 else end + _READING_WINDOW]
+    if "、" in line and not any(sep in line for sep in "\t,/（("):
+        return False  # a list of people (補助者：新田 エレナ、Kevin Tanaka), not a name and its reading
     if _KANJI_PAIR_CELL.search(line):
         return True  # a table row with the name as a cell of two kanji words (宗像 葵)
     for run in _HAN_RUN.finditer(line):
@@ -860,6 +863,12 @@ def _kana(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
     else:
         first, second = match.group("person_name_h"), match.group("person_name_h2")
         start, end = match.start("person_name_h"), match.end("person_name_h2")
+        if (
+            first[0] in "はがをにのともへや"
+            and first not in SURNAMES_KANA_WIDE
+            and first[1:] in SURNAMES_KANA_WIDE
+        ):
+            first, start = first[1:], start + 1  # 班長はふじさわ ひなた: the particle is not the name
     after = _HON_AFTER.match(doc.text, end)
     hon = after.group(0).strip() if after else None
     pair: tuple[str, str] | None

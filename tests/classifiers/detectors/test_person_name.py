@@ -235,6 +235,10 @@ def test_table_column_header_gives_context() -> None:
         # a label for who someone is in a meeting, an audit, an event
         ("補助者：新田 エレナ、Kevin Tanaka", "新田 エレナ"),
         ("補助者：Kevin Tanaka", "Kevin Tanaka"),
+        # names right after a particle, given names in kana before さん + a particle
+        ("1班の班長はふじさわ ひなたちゃん、", "ふじさわ ひなた"),
+        ("副班長は岩永 さくらさんにお願いしました。", "岩永 さくら"),
+        ("2班の班長は小池 ジョージくんです。", "小池 ジョージ"),
     ],
 )
 def test_names_as_offices_write_them(text: str, value: str) -> None:
