@@ -27,17 +27,19 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from functools import cache
 from itertools import accumulate
 
 import regex
 
-from classifiers.detectors import person_only_types, personal_types
+from classifiers.detectors import on_refresh, person_only_types, personal_types
 from classifiers.detectors._base import Document
 from classifiers.detectors._table import column_cell, row_headers
 from classifiers.model import Finding
-from classifiers.normalize import Normalized
+from classifiers.normalize import normalize
 
 
+@cache
 def contact_types() -> frozenset[str]:
     """Personal types a company has too (phone, mail, address, bank account): whose they are is
     decided here. The types only a person has (``PERSON_ONLY`` in their module) are held by a
@@ -111,14 +113,26 @@ class _Layout:
         return first, last
 
 
-def assign_holders(text: str, findings: Sequence[Finding]) -> list[Finding]:
-    """Each finding with ``holder`` and ``holder_reason`` set (non-personal types unchanged)."""
+@cache
+def _personal() -> frozenset[str]:
+    return personal_types()
+
+
+on_refresh(contact_types.cache_clear)
+on_refresh(_personal.cache_clear)
+
+
+def assign_holders(doc: Document | str, findings: Sequence[Finding]) -> list[Finding]:
+    """Each finding with ``holder`` and ``holder_reason`` set (non-personal types unchanged).
+
+    ``doc`` is the part the engine scanned (tables are read on its normalised text, as the
+    detectors read them) or the part's text."""
     contact = contact_types()
     if not any(f.type in contact for f in findings):
         return list(findings)
-    # Offsets of findings are into the original text: tables are read on it as written.
-    doc = Document(Normalized(text, text, (), ()))
-    layout = _Layout(text)
+    if isinstance(doc, str):
+        doc = Document(normalize(doc))
+    layout = _Layout(doc.norm.original)  # offsets of findings are into the original text
     names_by_line: dict[int, int] = {}
     for f in findings:
         if f.type == "person_name":
@@ -144,12 +158,13 @@ def _contact_holder(
         if _ROLE_MAILBOX.match(local):
             return "organisation", f"role mailbox {local}@"
     line = layout.line_of(f.span[0])
-    cell = column_cell(doc, f.span[0])
+    at = doc.norm.to_normalized(f.span[0])
+    cell = column_cell(doc, at)
     if cell is not None:
         header = cell[0]
         if _ORG_COLUMN.search(header):
             return "organisation", f"column {header}"
-        headers = row_headers(doc, f.span[0])
+        headers = row_headers(doc, at)
         if any(_PERSON_COLUMN.search(h) for h in headers) or names_by_line.get(line):
             return "person", "row names a person"
         if any(_ORG_NAME_COLUMN.search(h) for h in headers):
@@ -193,7 +208,7 @@ def _is_reading(f: Finding) -> bool:
 
 def count_people(findings: Iterable[Finding], min_score: float, secondary: frozenset[str]) -> int:
     """Distinct natural persons among person-held findings (see :func:`classifiers.engine.count_records`)."""
-    personal = personal_types()
+    personal = _personal()
     distinct: dict[str, set[str]] = {}
     surnames: set[str] = set()  # names found as a surname alone
     for f in findings:

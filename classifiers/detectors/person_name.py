@@ -205,13 +205,12 @@ _KANJI_START = (
     rf"|[{_HAN}]{{1,16}}(?![{_HAN}]) ?(?:さん|さま|くん|ちゃん|様|殿|氏|君|先生)"
     # a surname that only a cue makes one: a self-introduction (梶谷です), a given name after a
     # space where the line ends (a signature: 梶谷 美咲)
-    rf"|[{_HAN}]{{2,3}}(?:です|でございます|と申します)"
-    rf"|[{_HAN}]{{2,3}}[ ・](?:[{_HAN}]{{1,3}}|[{_KATA}]{{2,6}})(?![{_HAN}{_KATA}]))"
+    rf"|(?>[{_HAN}]{{2,3}})(?:です|でございます|と申します|[ ・](?:[{_HAN}]{{1,3}}|[{_KATA}]{{2,6}})(?![{_HAN}{_KATA}])))"
 )
 #: A capitalised word alone is a candidate only after a title (Mr. Suzuki): otherwise it needs
 #: a second one (Taro Yamada) or -san.
 _ROMAJI_CUE = "|(?(person_name_rt)|(?!)))"
-_KATA_FIRST = _char_class(n[0] for n in _KATA_SURNAMES_WIDE)
+_KATA_FIRST = _char_class(n[0] for n in _KATA_SURNAMES)
 _HIRA_FIRST = _char_class(n[0] for n in _HIRA_SURNAMES)
 #: The four kinds of candidate start with disjoint characters (kanji, katakana, hiragana, Latin),
 #: so at most one branch matches at any position, and the engine may run them as separate passes
@@ -222,8 +221,11 @@ _HIRA_FIRST = _char_class(n[0] for n in _HIRA_SURNAMES)
 _BRANCHES = (
     rf"[{_HAN}](?<![{_HAN}].)(?<=(?={_KANJI_START}(?P<person_name_k>[{_HAN}]{{1,16}})(?:(?P<person_name_ksp>[ ・])"
     rf"(?P<person_name_k2>[{_HAN}]{{1,6}}|\p{{Hiragana}}{{1,3}}[{_HAN}]|\p{{Hiragana}}{{2,6}}|[{_KATA}]{{2,6}}))?).)",
-    rf"{_KATA_FIRST}(?<![{_KATA}].)(?<=(?:(?={_prefix_trie(_KATA_SURNAMES)})|(?={_prefix_trie(_KATA_SURNAMES_WIDE)})(?=[{_KATA}]{{2,12}}[ ・][{_KATA}]))(?=(?P<person_name_kk>[{_KATA}]{{2,12}})"
+    rf"{_KATA_FIRST}(?<![{_KATA}].)(?<=(?={_prefix_trie(_KATA_SURNAMES)})(?=(?P<person_name_kk>[{_KATA}]{{2,12}})"
     rf"(?:(?P<person_name_kksp>[ ・])(?P<person_name_kk2>[{_KATA}]{{2,8}}))?).)",
+    # Two katakana words with a space whose first is an IPAdic surname reading (スガワラ ダイチ):
+    # anchored at the space, which is rare between katakana, so that loanwords cost nothing.
+    rf"[ ・](?<=(?<![{_KATA}])(?P<person_name_kw>[{_KATA}]{{2,12}})[ ・])(?=(?P<person_name_kw2>[{_KATA}]{{2,8}})(?![{_KATA}]))",
     # Hiragana names are read only as two spaced words; this branch consumes them, so the
     # regex module can look for the space first (a hundred times faster than trying every kana).
     # after a particle too (班長はふじさわ ひなたちゃん)
@@ -244,7 +246,7 @@ _CELL_BRANCH = (
     rf"(?: [{_HAN}\p{{Katakana}}\p{{Hiragana}}ー]{{1,10}})?)\"?(?:[\t,\r\n]|$))"
 )
 _ALL_BRANCHES: tuple[str, ...] = (_CELL_BRANCH, *_BRANCHES)
-PATTERN = rf"(?:{_CELL_BRANCH}|(?=[{_HAN}A-Z]|{_KATA_FIRST}|{_HIRA_FIRST})(?:" + "|".join(_BRANCHES) + "))"
+PATTERN = rf"(?:{_CELL_BRANCH}|(?=[{_HAN}A-Z ・]|{_KATA_FIRST}|{_HIRA_FIRST})(?:" + "|".join(_BRANCHES) + "))"
 #: The same candidates as ``PATTERN``, one pass per branch: the ``regex`` module skips ahead to
 #: a possible start only within one pattern, and the alternation costs about twice the sum.
 PASSES = _ALL_BRANCHES
@@ -455,6 +457,8 @@ _HEADER = regex.compile(
 _AFTER_TITLE = regex.compile(r"(?<![A-Za-z])(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.? $")
 
 _HAN_CHAR = regex.compile(rf"[{_HAN}]")
+_KATA_CHAR = regex.compile(rf"[{_KATA}]")
+_KATA_WORD = regex.compile(rf"[{_KATA}]+")
 _HAN_RUN = regex.compile(rf"(?<![{_HAN}])[{_HAN}]{{2,8}}(?![{_HAN}])")
 _READING_WINDOW = 200
 _HIRAGANA_CHAR = regex.compile(r"\p{Hiragana}")
@@ -687,12 +691,12 @@ def _cued_surname(
     if second is not None and not cues:
         second_start = match.start("person_name_k2")
         second_end = match.end("person_name_k2")
-        if second[0] in "様殿" or regex.match(rf"(?:{'|'.join(_ROLES)})$", second):
+        if second[0] in "様殿" or second in _ROLES:
             cues = (second,)  # 梶谷 様, 梶谷 部長
         else:
             mei, second_role, second_hon = strip_tail(second)
             if second_end < len(doc.text) and (
-                _HAN_CHAR.match(doc.text, second_end) or regex.match(rf"[{_KATA}]", doc.text[second_end])
+                _HAN_CHAR.match(doc.text, second_end) or _KATA_CHAR.match(doc.text, second_end)
             ):
                 return
             name_end = second_start + len(mei)
@@ -787,7 +791,7 @@ def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str)
         return  # two surnames in a row: the look-ahead at the second one decides about it
     context = cues or _context(doc, start, end) or _row_reading(doc, start, end)
     single_ok = sei not in COMMON_SINGLE and (bool(context) or bool(_NAME_END.match(doc.text, end)))
-    katakana = bool(regex.match(rf"[{_KATA}]+$", mei))  # 山口 ルカ, 小池 ジョージ
+    katakana = bool(_KATA_WORD.fullmatch(mei))  # 山口 ルカ, 小池 ジョージ
     if (len(mei) <= 3 or katakana) and not _is_not_name(mei) and (len(sei) >= 2 or single_ok):
         # 佐藤 花子, 林 千代、: a known surname, a space and a short run of kanji is written like
         # a name (after a one-kanji surname, only where a name ends: 林 千代に is not)
@@ -855,11 +859,17 @@ def _line_has_kanji_name(doc: Document, start: int, end: int) -> bool:
 
 
 def _kana(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
-    if "person_name_kk" in match.re.groupindex and match.group("person_name_kk") is not None:
+    groups = match.re.groupindex
+    if "person_name_kk" in groups and match.group("person_name_kk") is not None:
         first, second = match.group("person_name_kk"), match.group("person_name_kk2")
         start, end = match.span("person_name_kk")
         if second is not None:
             end = match.end("person_name_kk2")
+    elif "person_name_kw" in groups and match.group("person_name_kw") is not None:
+        first, second = match.group("person_name_kw"), match.group("person_name_kw2")
+        if first in SURNAMES_KANA and second in GIVEN_NAMES_KANA:
+            return  # the candidate at the surname reported it
+        start, end = match.start("person_name_kw"), match.end("person_name_kw2")
     else:
         first, second = match.group("person_name_h"), match.group("person_name_h2")
         start, end = match.start("person_name_h"), match.end("person_name_h2")
@@ -992,8 +1002,10 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
         return ()  # the cell branch reads it whole
     if "person_name_k" in groups and match.group("person_name_k") is not None:
         hits = _kanji(match, doc)
-    elif ("person_name_kk" in groups and match.group("person_name_kk") is not None) or (
-        "person_name_h" in groups and match.group("person_name_h") is not None
+    elif (
+        ("person_name_kk" in groups and match.group("person_name_kk") is not None)
+        or ("person_name_kw" in groups and match.group("person_name_kw") is not None)
+        or ("person_name_h" in groups and match.group("person_name_h") is not None)
     ):
         hits = _kana(match, doc)
     else:
