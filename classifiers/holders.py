@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from functools import cache
-from itertools import accumulate
 
 import regex
 
@@ -79,6 +77,7 @@ _ORG_LABEL = regex.compile(
     r"(?:代表|本社|本店|所在地|会場|店舗|受付|窓口|事務局|センター|支店|営業所)[^\n]{0,6}$"
 )
 _BLOCK_LINES = 8  # a block is at most this many lines either side of the value
+_NEWLINE = regex.compile("\n")
 
 
 def _phone_digits(value: str) -> str:
@@ -90,9 +89,10 @@ class _Layout:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        lines = text.split("\n")
-        self.starts = [0, *accumulate(len(line) + 1 for line in lines[:-1])]
-        self.block_of = list(accumulate((0 if line.strip() else 1 for line in lines), initial=0))[1:]
+        self.starts = [0, *(m.end() for m in _NEWLINE.finditer(text))]
+
+    def _blank(self, line: int) -> bool:
+        return not self.lines_text(line, line).strip()
 
     def line_of(self, pos: int) -> int:
         return bisect.bisect_right(self.starts, pos) - 1
@@ -103,12 +103,11 @@ class _Layout:
 
     def block(self, line: int) -> tuple[int, int]:
         """The first and last line of the block around ``line`` (at most _BLOCK_LINES away)."""
-        b = self.block_of[line]
         first = line
-        while first > 0 and self.block_of[first - 1] == b and line - first < _BLOCK_LINES:
+        while first > 0 and not self._blank(first - 1) and line - first < _BLOCK_LINES:
             first -= 1
         last = line
-        while last + 1 < len(self.starts) and self.block_of[last + 1] == b and last - line < _BLOCK_LINES:
+        while last + 1 < len(self.starts) and not self._blank(last + 1) and last - line < _BLOCK_LINES:
             last += 1
         return first, last
 
@@ -139,17 +138,22 @@ def assign_holders(doc: Document | str, findings: Sequence[Finding]) -> list[Fin
             line = layout.line_of(f.span[0])
             names_by_line[line] = names_by_line.get(line, 0) + 1
     out: list[Finding] = []
+    blocks: dict[int, tuple[str, str]] = {}  # the verdict of a block, for its other values
     for f in findings:
         if f.type in contact:
-            holder, reason = _contact_holder(f, doc, layout, names_by_line)
-            out.append(replace(f, holder=holder, holder_reason=reason))
+            holder, reason = _contact_holder(f, doc, layout, names_by_line, blocks)
+            out.append(f.held_by(holder, reason))
         else:
             out.append(f)
     return out
 
 
 def _contact_holder(
-    f: Finding, doc: Document, layout: _Layout, names_by_line: dict[int, int]
+    f: Finding,
+    doc: Document,
+    layout: _Layout,
+    names_by_line: dict[int, int],
+    blocks: dict[int, tuple[str, str]],
 ) -> tuple[str, str]:
     if f.type == "phone_number" and _phone_digits(f.normalized or f.value).startswith(_FREE_DIAL):
         return "organisation", "free-dial number"
@@ -175,7 +179,16 @@ def _contact_holder(
     before = layout.text[max(0, f.span[0] - 30) : f.span[0]]
     if _ORG_LABEL.search(before.split("\n")[-1]):
         return "organisation", "labelled as an organisation's"
-    first, last = layout.block(line)
+    verdict = blocks.get(line)
+    if verdict is None:
+        first, last = layout.block(line)
+        verdict = _block_holder(layout, first, last, names_by_line)
+        blocks.update(dict.fromkeys(range(first, last + 1), verdict))  # the block's other lines
+    return verdict
+
+
+def _block_holder(layout: _Layout, first: int, last: int, names_by_line: dict[int, int]) -> tuple[str, str]:
+    """Whose the contact data in the block of lines ``first..last`` (outside tables) is."""
     if any(names_by_line.get(k) for k in range(first, last + 1)):
         return "person", "with a person's name"
     m = _ORG_WORDS.search(layout.lines_text(first, last))
