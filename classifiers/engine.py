@@ -135,6 +135,27 @@ class Engine:
             doc = Document(normalize(text), part)
         except MemoryError:
             return "memory"
+        return self._scan_doc(doc, part, offset, core_start, core_end, out, deadline, kept, max_per_type)
+
+    def scan_document(self, doc: Document) -> list[Finding]:
+        """Every finding in one normalised part, whatever its length (no limits; offsets into
+        its original text)."""
+        out: list[Finding] = []
+        self._scan_doc(doc, doc.part, 0, 0, len(doc.norm.original), out, None, None, None)
+        return out
+
+    def _scan_doc(
+        self,
+        doc: Document,
+        part: Part | None,
+        offset: int,
+        core_start: int,
+        core_end: int,
+        out: list[Finding],
+        deadline: Deadline | None,
+        kept: dict[str, int] | None,
+        max_per_type: int | None,
+    ) -> str | None:
         seen: set[tuple[str, int, int]] = set()
         claimed_starts: list[int] = []
         claimed_ends: list[int] = []
@@ -199,7 +220,7 @@ class Engine:
         found.sort(key=lambda f: f.span)
         try:
             # Whose data each is, read on this window's text (a block of lines, a table's header).
-            found = assign_holders(text, found)
+            found = assign_holders(doc, found)
         except MemoryError:
             reason = reason or "memory"
         for f in found:
