@@ -483,6 +483,10 @@ _NAME_END = regex.compile(
 
 #: A surname introducing its writer: 総務の福田です, 保険サービスの宮本でございます.
 _SELF_INTRODUCTION = regex.compile(r"(?:です|でございます|と申します)")
+#: A surname the reader is to contact: ご不明な点は、五味までお問い合わせください.
+_CONTACT_ME = regex.compile(
+    r"まで(?:お問い合わせ|お問合せ|お問い合せ|ご連絡|お知らせ|お申し付け|ご一報|お気軽に)"
+)
 #: Who a writer introduces himself as part of: 株式会社東邦メディカルの梶谷です, 総務部の福田です
 #: (but not 東京の新宿です).
 _INTRO_ORG = regex.compile(
@@ -607,7 +611,9 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
         role, hon = role or second_role, hon or second_hon  # 伊藤舞 様: the run, then its honorific
     elif not role and not hon and word in SURNAMES and word not in COMMON_SINGLE:
         context: tuple[str, ...]
-        intro = _SELF_INTRODUCTION.match(doc.text, run_end)
+        intro = _SELF_INTRODUCTION.match(doc.text, run_end) or (
+            _CONTACT_ME.match(doc.text, run_end) if len(word) >= 2 else None
+        )
         titled = _TITLE_BEFORE.search(doc.before(start, 8))
         if (intro and (start == 0 or doc.text[start - 1] in "の、 \n")) or titled:
             context = ("self-introduction",) if intro else (titled.group(0) if titled else "",)
@@ -730,6 +736,8 @@ def _cued_surname(
         intro = _SELF_INTRODUCTION.match(doc.text, run_end)
         if intro and (start == 0 or doc.text[start - 1] == "\n" or _INTRO_ORG.search(doc.before(start, 30))):
             cues = ("self-introduction",)
+        elif _CONTACT_ME.match(doc.text, run_end) and start and doc.text[start - 1] in "、 \n":
+            cues = ("contact",)
         titled = _TITLE_BEFORE.search(doc.before(start, 8))
         if titled:
             cues = (titled.group(0),)

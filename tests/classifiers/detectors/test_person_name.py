@@ -239,6 +239,9 @@ def test_table_column_header_gives_context() -> None:
         ("1班の班長はふじさわ ひなたちゃん、", "ふじさわ ひなた"),
         ("副班長は岩永 さくらさんにお願いしました。", "岩永 さくら"),
         ("2班の班長は小池 ジョージくんです。", "小池 ジョージ"),
+        # the writer's surname as the one to contact
+        ("ご不明な点がございましたら、五味までお問い合わせください。", "五味"),
+        ("詳細は、梶谷までご連絡ください。", "梶谷"),
     ],
 )
 def test_names_as_offices_write_them(text: str, value: str) -> None:
@@ -295,6 +298,8 @@ NEGATIVES = [
     "大阪 梅田の店舗",
     "横浜の港北です",
     "これは まだ です",
+    "ご不明な点は、総務部までお問い合わせください",
+    "詳しくは、大阪までお越しください",
 ]
 
 
