@@ -799,8 +799,15 @@ def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str)
         return  # two surnames in a row: the look-ahead at the second one decides about it
     context = cues or _context(doc, start, end) or _row_reading(doc, start, end)
     single_ok = sei not in COMMON_SINGLE and (bool(context) or bool(_NAME_END.match(doc.text, end)))
-    katakana = bool(_KATA_WORD.fullmatch(mei))  # 山口 ルカ, 小池 ジョージ
-    if (len(mei) <= 3 or katakana) and not _is_not_name(mei) and (len(sei) >= 2 or single_ok):
+    katakana = bool(_KATA_WORD.fullmatch(mei))  # 山口 ルカ, 小池 ジョージ: with a cue (not 森 ビル)
+    if katakana and not context and mei not in GIVEN_NAMES_KANA:
+        return
+    if (
+        (len(mei) <= 3 or katakana)
+        and not _is_not_name(mei)
+        and (context or mei not in COMMON_WORDS)  # 上野 動物園, 安田 講堂
+        and (len(sei) >= 2 or single_ok)
+    ):
         # 佐藤 花子, 林 千代、: a known surname, a space and a short run of kanji is written like
         # a name (after a one-kanji surname, only where a name ends: 林 千代に is not)
         score = UNKNOWN_GIVEN_SCORE if context else WEAK_PAIR_SCORE

@@ -300,6 +300,8 @@ NEGATIVES = [
     "これは まだ です",
     "ご不明な点は、総務部までお問い合わせください",
     "詳しくは、大阪までお越しください",
+    "森 ビル、三井 住友銀行、安田 講堂",  # a surname, a space and a word
+    "会議には林 千代、鈴木",  # 千代 is also a word: without a cue, not a name
 ]
 
 
@@ -368,7 +370,7 @@ def test_concurrent_scans_agree_with_sequential_ones() -> None:
         ("中村 あすかさん", "中村 あすか", True),
         ("有限会社伊藤電気 総務部\n森\u3000くみ子\n〒199-2459", "森\u3000くみ子", False),  # kana + 子: shape
         ("No\t氏名\n1\t山本くみ子\t090-1234-5678\n", "山本くみ子", True),  # not the surname alone
-        ("会議には林 千代、鈴木", "林 千代", False),  # one-kanji surname, unknown given, name ends
+        ("会議には林 沙月、鈴木", "林 沙月", False),  # one-kanji surname, unknown given, name ends
         ("出席者: 林 千代、鈴木", "林 千代", True),  # the label 出席者 says it is a name
     ],
 )
