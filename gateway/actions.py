@@ -129,7 +129,7 @@ def _rows() -> tuple[Row, ...]:
             text_required=True,
         ),
     ]
-    for kind in ItemKind:
+    for kind in (MAIL, UPLOAD):
         granted = _GRANTED[kind]
         rows += [
             Row(
