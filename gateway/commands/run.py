@@ -1,5 +1,6 @@
-"""``sekimori run`` (the relay with its scheduler; ``--demo`` adds a catch-all sink on the
-upstream port) and ``sekimori smtp`` (the same relay, for running the parts separately)."""
+"""``sekimori run`` (the relay with its scheduler, the quarantine UI and the download listener;
+``--demo`` adds a catch-all sink on the upstream port) and ``sekimori smtp`` (the same relay, for
+running the parts separately)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ import signal
 import sys
 from typing import Any
 
+import uvicorn
 import uvloop
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway.commands.ui import serve_ui
 from gateway.config import Config, ConfigError, load_config
+from gateway.links.web import build_server as build_download_server
 from gateway.pipeline import Inspector
 from gateway.relay import Relay
 from gateway.scheduler import Scheduler
@@ -101,6 +104,8 @@ async def serve(config: Config, *, demo: bool, stop: asyncio.Event, with_ui: boo
     scheduler = Scheduler(relay, interval=config.scheduler.interval)
     server = None
     ui_task: asyncio.Task[None] | None = None
+    downloads: uvicorn.Server | None = None
+    download_task: asyncio.Task[None] | None = None
     try:
         await relay.start()
         scheduler.start()
@@ -132,6 +137,17 @@ async def serve(config: Config, *, demo: bool, stop: asyncio.Event, with_ui: boo
             if ui_task.done():
                 ui_task.result()  # the UI could not start: say why instead of running half
             line += f", quarantine UI on http://{config.ui.host}:{config.ui.port}/"
+        if with_ui and config.links.enabled:
+            downloads = build_download_server(relay.links, config.links.host, config.links.port)
+            download_task = asyncio.create_task(downloads.serve(), name="downloads")
+            while not downloads.started:
+                if download_task.done():
+                    download_task.result()  # raises why it could not start
+                    raise OSError(
+                        f"the download listener did not start on {config.links.host}:{config.links.port}"
+                    )
+                await asyncio.sleep(0.02)
+            line += f", download pages on http://{config.links.host}:{config.links.port}/ (links: {config.links.base_url})"
         if demo:
             line += f"; demo sink on {config.upstream.host}:{config.upstream.port} prints what it receives"
         print(line, flush=True)
@@ -148,6 +164,10 @@ async def serve(config: Config, *, demo: bool, stop: asyncio.Event, with_ui: boo
         if ui_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await ui_task
+        if downloads is not None and download_task is not None:
+            downloads.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await download_task
         if server is not None:
             server.close()
             await server.wait_closed()
