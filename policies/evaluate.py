@@ -32,6 +32,10 @@ from policies.model import (
 DEFAULT_GRACE = timedelta(minutes=5)
 #: Used when an ``approval`` action does not say how long the approvers have.
 DEFAULT_APPROVAL_TIMEOUT = timedelta(hours=24)
+#: How long an approved upload passes again, when the rule does not say.
+DEFAULT_APPROVAL_VALIDITY = timedelta(hours=24)
+#: How long a warned user has to go on, and then to upload again, when the rule does not say.
+DEFAULT_WARN_VALIDITY = timedelta(hours=1)
 #: The header a ``tag`` action adds when it does not name its own.
 DEFAULT_TAG_HEADER = "X-Sekimori-Tag"
 
@@ -142,11 +146,19 @@ def evaluate(
     deadline: datetime | None = None
     on_timeout: Literal["reject", "escalate"] | None = None
     escalate_to: tuple[str, ...] = ()
+    pass_valid_for: timedelta | None = None
+    pass_uses: int | None = None
+    winners = [r for r, m in matched if m.action is action]
+    if action in (Action.WARN, Action.APPROVAL) and envelope.direction == "upload":
+        # The strictest of the winning rules: the shortest validity, the fewest uses.
+        default = DEFAULT_WARN_VALIDITY if action is Action.WARN else DEFAULT_APPROVAL_VALIDITY
+        pass_valid_for = min([r.spec.valid_for or default for r in winners])
+        pass_uses = min([r.spec.uses or 1 for r in winners])
     if action is Action.HOLD:
-        winners = [r for r, m in matched if m.action is action]
         release_at = now + max([r.spec.grace or DEFAULT_GRACE for r in winners])
+    elif action is Action.WARN:
+        release_at = now + (pass_valid_for or DEFAULT_WARN_VALIDITY)
     elif action is Action.APPROVAL:
-        winners = [r for r, m in matched if m.action is action]
         approvers = tuple(dict.fromkeys([a for r in winners for a in _approvers(r, ctx)]))
         deadline = now + min([r.spec.timeout or DEFAULT_APPROVAL_TIMEOUT for r in winners])
         # The strictest outcome wins here too: one rule asking to reject on timeout is enough.
@@ -183,6 +195,8 @@ def evaluate(
         tag_headers=headers,
         notify_security=notify,
         link=link,
+        pass_valid_for=pass_valid_for,
+        pass_uses=pass_uses,
     )
 
 
@@ -195,7 +209,7 @@ def _link_plan(rules: list[Rule], envelope: Envelope, policy: Policy) -> LinkPla
             r for r in envelope.recipients if not is_in_domains(domain_of(r), policy.internal_domains)
         )
     )
-    if not rules or not outside:
+    if not rules or not outside or envelope.direction != "mail":
         return None
     select: list[AttachmentSelect] = []
     for rule in rules:

@@ -32,6 +32,8 @@ class Action(enum.StrEnum):
     TAG = "tag"
     BCC = "bcc"
     LINK_ATTACHMENTS = "link_attachments"
+    #: Uploads only (user coaching): refused, with the offer to go on with a reason.
+    WARN = "warn"
     HOLD = "hold"
     APPROVAL = "approval"
     QUARANTINE = "quarantine"
@@ -230,9 +232,12 @@ class Decision:
     """The outcome: the most severe matched action, plus the transforms that ride along.
 
     ``transforms`` is a subset of ``("tag", "bcc", "link_attachments")`` in that order.
-    ``release_at`` is set for ``hold``; ``approvers``, ``approval_deadline``, ``on_timeout`` and
-    ``escalate_to`` for ``approval``; ``link`` when ``link_attachments`` applies (it is applied
-    when the message leaves, whatever decided that).
+    ``release_at`` is set for ``hold`` (and for ``warn``: until when the user may go on);
+    ``approvers``, ``approval_deadline``, ``on_timeout`` and ``escalate_to`` for ``approval``;
+    ``link`` when ``link_attachments`` applies (it is applied when the message leaves, whatever
+    decided that). For an upload that is warned or needs approval, ``pass_valid_for`` and
+    ``pass_uses`` say how long, and how many times, the same upload passes once the user went on
+    or an approver approved.
     """
 
     action: Action
@@ -246,6 +251,8 @@ class Decision:
     tag_headers: tuple[tuple[str, str], ...] = ()
     notify_security: bool = False
     link: LinkPlan | None = None
+    pass_valid_for: timedelta | None = None
+    pass_uses: int | None = None
 
     @property
     def winning_rules(self) -> tuple[RuleMatch, ...]:
@@ -271,6 +278,9 @@ class Decision:
             "tag_headers": [list(h) for h in self.tag_headers],
             "notify_security": self.notify_security,
             "link": None if self.link is None else self.link.to_dict(),
+            "pass": None
+            if self.pass_valid_for is None
+            else {"valid_for": int(self.pass_valid_for.total_seconds()), "uses": self.pass_uses or 1},
         }
 
 

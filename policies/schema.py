@@ -24,11 +24,14 @@ from pydantic_core import PydanticCustomError
 from classifiers.detectors import entity_types
 
 #: Actions in order of severity (lowest first).
+#: ``warn`` is for uploads only (user coaching): the upload is refused with the offer to go on
+#: with a reason (see :func:`upload_only`).
 ACTION_NAMES: Final[tuple[str, ...]] = (
     "deliver",
     "tag",
     "bcc",
     "link_attachments",
+    "warn",
     "hold",
     "approval",
     "quarantine",
@@ -49,8 +52,11 @@ ACTION_FIELDS: Final[dict[str, frozenset[str]]] = {
     "tag": frozenset({"headers"}),
     "bcc": frozenset(),
     "link_attachments": frozenset({"attachments", "expiry", "max_downloads"}),
+    "warn": frozenset({"valid_for", "uses"}),
     "hold": frozenset({"grace"}),
-    "approval": frozenset({"approvers", "fallback_approvers", "timeout", "on_timeout", "escalate_to"}),
+    "approval": frozenset(
+        {"approvers", "fallback_approvers", "timeout", "on_timeout", "escalate_to", "valid_for", "uses"}
+    ),
     "quarantine": frozenset(),
     "block": frozenset(),
 }
@@ -317,6 +323,21 @@ class Condition(_Model):
         return self
 
 
+#: Actions that only make sense for an upload (a person at the browser can be coached; a mail
+#: has already been sent).
+UPLOAD_ONLY_ACTIONS: Final[frozenset[str]] = frozenset({"warn"})
+
+
+def upload_only(cond: Condition) -> bool:
+    """Whether ``cond`` can hold only for uploads: ``direction: upload`` at its top, in one of
+    its ``all`` branches, or in every ``any`` branch."""
+    if cond.direction == "upload":
+        return True
+    if cond.all_ and any(upload_only(c) for c in cond.all_):
+        return True
+    return bool(cond.any_) and all(upload_only(c) for c in cond.any_ or ())
+
+
 def _action_shorthand(value: Any) -> Any:
     return {"type": value} if isinstance(value, str) else value
 
@@ -336,6 +357,10 @@ class ActionSpec(_Model):
     attachments: LinkSelect | None = None
     expiry: Annotated[Duration, AfterValidator(check_link_expiry)] | None = None
     max_downloads: int | None = Field(default=None, ge=1, le=MAX_DOWNLOADS_LIMIT)
+    #: Uploads: how long an approval (or a coaching "go on") lets the same upload pass, and how
+    #: many times.
+    valid_for: Duration | None = None
+    uses: int | None = Field(default=None, ge=1, le=1000)
 
     @field_validator("type")
     @classmethod
@@ -397,6 +422,14 @@ class RuleSpec(_Model):
         if not _RULE_ID.fullmatch(v):
             raise PydanticCustomError("bad_rule_id", "bad rule id", {"value": v})
         return v
+
+    @model_validator(mode="after")
+    def _upload_actions(self) -> RuleSpec:
+        if self.action.type in UPLOAD_ONLY_ACTIONS and not upload_only(self.when):
+            raise PydanticCustomError("upload_only_action", "for uploads only", {"action": self.action.type})
+        if self.action.type == "link_attachments" and upload_only(self.when):
+            raise PydanticCustomError("mail_only_action", "for mail only", {"action": self.action.type})
+        return self
 
 
 class OrganisationSpec(_Model):

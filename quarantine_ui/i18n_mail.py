@@ -30,6 +30,7 @@ ACTION_NAMES = {
     "tag": ("タグ付け", "tag"),
     "bcc": ("BCC 変換", "Bcc"),
     "link_attachments": ("添付のリンク化", "attachments as links"),
+    "warn": ("警告", "warn"),
     "hold": ("保留", "hold"),
     "approval": ("承認", "approval"),
     "quarantine": ("隔離", "quarantine"),
