@@ -105,7 +105,9 @@ class Engine:
                     if length < min_length:
                         continue  # prices and quantities: too short for any shape of this type
                     for hit in det.check(m, doc):
-                        finding = to_finding(hit, det.ENTITY_TYPE, doc)
+                        finding = to_finding(
+                            hit, det.ENTITY_TYPE, doc, person_only=getattr(det, "PERSON_ONLY", False)
+                        )
                         key = (finding.type, *finding.span)
                         if key not in seen:
                             seen.add(key)

@@ -31,25 +31,19 @@ from itertools import accumulate
 
 import regex
 
+from classifiers.detectors import person_only_types, personal_types
 from classifiers.detectors._base import Document
 from classifiers.detectors._table import column_cell, row_headers
-from classifiers.model import PERSONAL_TYPES, Finding
+from classifiers.model import Finding
 from classifiers.normalize import Normalized
 
-#: Types only a natural person has.
-PERSON_ONLY = frozenset(
-    {
-        "my_number",
-        "person_name",
-        "passport_number",
-        "drivers_license",
-        "pension_number",
-        "date_of_birth",
-        "credit_card",
-    }
-)
-#: Contact data that may be a person's or an organisation's.
-CONTACT_TYPES = PERSONAL_TYPES - PERSON_ONLY
+
+def contact_types() -> frozenset[str]:
+    """Personal types a company has too (phone, mail, address, bank account): whose they are is
+    decided here. The types only a person has (``PERSON_ONLY`` in their module) are held by a
+    person when they are found (:func:`classifiers.detectors._base.to_finding`)."""
+    return personal_types() - person_only_types()
+
 
 _FREE_DIAL = ("0120", "0800", "0570", "0180", "0990")
 _ROLE_MAILBOX = regex.compile(
@@ -118,13 +112,9 @@ class _Layout:
 
 def assign_holders(text: str, findings: Sequence[Finding]) -> list[Finding]:
     """Each finding with ``holder`` and ``holder_reason`` set (non-personal types unchanged)."""
-    if not any(f.type in CONTACT_TYPES for f in findings):
-        return [
-            replace(f, holder="person", holder_reason=f"{f.type} identifies a person")
-            if f.type in PERSON_ONLY
-            else f
-            for f in findings
-        ]
+    contact = contact_types()
+    if not any(f.type in contact for f in findings):
+        return list(findings)
     # Offsets of findings are into the original text: tables are read on it as written.
     doc = Document(Normalized(text, text, (), ()))
     layout = _Layout(text)
@@ -135,9 +125,7 @@ def assign_holders(text: str, findings: Sequence[Finding]) -> list[Finding]:
             names_by_line[line] = names_by_line.get(line, 0) + 1
     out: list[Finding] = []
     for f in findings:
-        if f.type in PERSON_ONLY:
-            out.append(replace(f, holder="person", holder_reason=f"{f.type} identifies a person"))
-        elif f.type in CONTACT_TYPES:
+        if f.type in contact:
             holder, reason = _contact_holder(f, doc, layout, names_by_line)
             out.append(replace(f, holder=holder, holder_reason=reason))
         else:
@@ -204,10 +192,11 @@ def _is_reading(f: Finding) -> bool:
 
 def count_people(findings: Iterable[Finding], min_score: float, secondary: frozenset[str]) -> int:
     """Distinct natural persons among person-held findings (see :func:`classifiers.engine.count_records`)."""
+    personal = personal_types()
     distinct: dict[str, set[str]] = {}
     surnames: set[str] = set()  # names found as a surname alone
     for f in findings:
-        if f.type in PERSONAL_TYPES and f.score >= min_score and f.holder != "organisation":
+        if f.type in personal and f.score >= min_score and f.holder != "organisation":
             if f.type == "person_name" and _is_reading(f):
                 continue
             distinct.setdefault(f.type, set()).add(f.normalized or f.value)

@@ -7,7 +7,9 @@ the rest of Sekimori knows about a type comes from its module, so nothing else i
 - its display names, Japanese and English, from the first line of the module's docstring
   (python-stdnum takes a format's name from there), written ``English name (日本語名, …).``:
   :func:`display_name`;
-- whether it counts towards ``records`` (``PERSONAL = True``): :func:`personal_types`;
+- whether it counts towards ``records`` (``PERSONAL = True``): :func:`personal_types`; whether
+  only a natural person has one (``PERSON_ONLY = True``; the other personal types are contact
+  data a company has too, see :mod:`classifiers.holders`): :func:`person_only_types`;
 - how a value is masked for display (``redact(value)``, or ``KEEP_TAIL`` characters kept at
   the end, else only the first character): :func:`classifiers.redact.redact`.
 
@@ -79,6 +81,11 @@ def personal_types() -> frozenset[str]:
     return frozenset(t for t, m in _by_type().items() if getattr(m, "PERSONAL", False))
 
 
+def person_only_types() -> frozenset[str]:
+    """The personal types only a natural person has (My Number, a name, a licence...)."""
+    return frozenset(t for t, m in _by_type().items() if getattr(m, "PERSON_ONLY", False))
+
+
 def names_of(module: ModuleType) -> tuple[str, str]:
     """``(japanese, english)`` from the first docstring line ``English name (日本語名, …).``;
     the type's own name for both when the line does not say.
@@ -111,6 +118,7 @@ __all__ = [
     "entity_types",
     "names_of",
     "on_refresh",
+    "person_only_types",
     "personal_types",
     "refresh",
 ]

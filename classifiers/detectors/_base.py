@@ -98,17 +98,24 @@ def words_pattern(words: Iterable[str]) -> regex.Pattern[str]:
     return regex.compile("|".join(regex.escape(w) for w in ordered), regex.IGNORECASE)
 
 
-def to_finding(hit: Hit, default_type: str, doc: Document, location: str = "text") -> Finding:
+def to_finding(
+    hit: Hit, default_type: str, doc: Document, location: str = "text", *, person_only: bool = False
+) -> Finding:
+    """The finding of ``hit``, in original offsets; a type only a person has (``person_only``,
+    the module's ``PERSON_ONLY``) is held by a person (contact data: :mod:`classifiers.holders`)."""
     start, end = doc.norm.span_to_original(hit.start, hit.end)
     loc = doc.part.location_at(start) if doc.part is not None else location
+    entity_type = hit.entity_type or default_type
     return Finding(
-        type=hit.entity_type or default_type,
+        type=entity_type,
         value=doc.norm.original[start:end],
         score=min(1.0, hit.score),
         location=loc,
         span=(start, end),
         normalized=hit.normalized,
         explanation=hit.explanation,
+        holder="person" if person_only else "",
+        holder_reason=f"{entity_type} identifies a person" if person_only else "",
     )
 
 
@@ -130,4 +137,4 @@ def scan_with(module: ModuleType, text: str) -> Iterator[Finding]:
     pattern = compile_one(module)
     for m in pattern.finditer(doc.text):
         for hit in module.check(m, doc):
-            yield to_finding(hit, module.ENTITY_TYPE, doc)
+            yield to_finding(hit, module.ENTITY_TYPE, doc, person_only=getattr(module, "PERSON_ONLY", False))

@@ -51,3 +51,47 @@ PREFECTURES: tuple[str, ...] = (
     "鹿児島県",
     "沖縄県",
 )
+
+
+def _municipalities() -> frozenset[str]:
+    """Every municipality as written in addresses: Japan Post's names (横浜市港南区, 白井市,
+    上北郡横浜町), designated cities without their ward (横浜市) and towns and villages without
+    their 郡 (横浜町). Source and licence: ``classifiers/data/municipalities.tsv``."""
+    from classifiers.detectors._vocab import rows
+
+    names: set[str] = set()
+    for _, city in rows("municipalities.tsv"):
+        names.add(city)
+        if "市" in city[:-1] and city.endswith("区"):
+            names.add(city[: city.index("市") + 1])  # 横浜市 of 横浜市港南区
+        if "郡" in city[:-1] and city.endswith(("町", "村")):
+            names.add(city[city.index("郡") + 1 :])  # 横浜町 of 上北郡横浜町
+    return frozenset(names)
+
+
+#: Municipalities (市区町村) of Japan Post's postal code data, with the short forms people write.
+MUNICIPALITIES: frozenset[str] = _municipalities()
+
+
+def municipality_at(text: str) -> str | None:
+    """The longest municipality of :data:`MUNICIPALITIES` that ``text`` starts with.
+
+    >>> municipality_at("横浜市港南区日野"), municipality_at("白井市堀込"), municipality_at("東村山市本町")
+    ('横浜市港南区', '白井市', '東村山市')
+    """
+    for n in range(min(10, len(text)), 1, -1):
+        if text[:n] in MUNICIPALITIES:
+            return text[:n]
+    return None
+
+
+def municipality_before(text: str, end: int) -> str | None:
+    """The longest municipality of :data:`MUNICIPALITIES` that ends at ``text[end]``.
+
+    >>> municipality_before("弊社は横浜市港南区日野", 9), municipality_before("東大和市", 4)
+    ('横浜市港南区', '東大和市')
+    """
+    for n in range(min(10, end), 1, -1):
+        if text[end - n : end] in MUNICIPALITIES:
+            return text[end - n : end]
+    return None

@@ -113,9 +113,9 @@ def own_label(
 ) -> bool:
     """Whether ``words`` occur in the label of this number: the text around it up to the
     neighbouring numbers (``個人番号 1234-5678-9018 090-1234-5678``: 個人番号 labels the first
-    number only)."""
+    number only; what follows on the next line is not its label)."""
     left = _LAST_NUMBER.sub("", doc.before(start, before))
-    right = _FIRST_NUMBER.sub("", doc.after(end, after))
+    right = _FIRST_NUMBER.sub("", doc.after(end, after).split("\n", 1)[0])
     return bool(words.search(left) or words.search(right))
 
 
@@ -126,7 +126,9 @@ def find_context(
     the character window around it."""
     cell = column_cell(doc, start)
     if cell is None:
-        return doc.context(start, end, words, before, after)
+        # what follows the number on the next line labels the next line (個人番号 below a slip number)
+        line_end = doc.text.find("\n", end, end + after)
+        return doc.context(start, end, words, before, after if line_end < 0 else line_end - end)
     header, label = cell
     return tuple(dict.fromkeys(m.group(0) for text in (header, label) for m in words.finditer(text)))
 
@@ -138,6 +140,14 @@ def is_labelled_as(doc: Document, start: int, end: int, words: regex.Pattern[str
     if cell is None:
         return own_label(doc, start, end, words)
     return any(words.search(text) for text in cell)
+
+
+def refused_by_label(
+    doc: Document, start: int, end: int, words: regex.Pattern[str], negative: regex.Pattern[str]
+) -> bool:
+    """Whether the number's own label says it is something else (送り状番号, 会員番号, a column
+    配送伝票番号) and not what ``words`` say: its own label decides over words further away."""
+    return is_labelled_as(doc, start, end, negative) and not is_labelled_as(doc, start, end, words)
 
 
 def context_words(words: Iterable[str]) -> regex.Pattern[str]:

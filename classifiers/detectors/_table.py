@@ -4,8 +4,9 @@ A value in a table carries its meaning in the header of its column (氏名, 生�
 often far away from the value, while the character window around it spans other columns.
 Extraction writes table rows as lines: cells split by tabs (spreadsheets, HTML and Word tables),
 commas (CSV) or runs of two spaces or more (PDF layout text, text exports). The header of a row
-is the nearest line above with the same number of cells, all short labels without digits; blank
-lines between rows keep it, and a few rows that do not fit (a value with a separator in it) do
+is the nearest line above with as many cells (or more: a sheet row drops its empty trailing
+cells), all short labels without digits (not a
+key-value row, 氏名 | 楠木 ゆず, whose first cell labels the second); blank lines between rows keep it, and a few rows that do not fit (a value with a separator in it) do
 not end the table, several in a row do.
 
 >>> from classifiers.normalize import normalize
@@ -91,10 +92,24 @@ def _is_label(cell: str) -> bool:
     )
 
 
+#: A field label: how the first cell of a key-value row ends (氏名, 免許証番号, 生年月日, 住所...).
+_FIELD = regex.compile(
+    r"(?i)(?:名|番号|No\.?|日|住所|所在地|先|TEL|FAX|電話|携帯|メール|mail|コード|ID|者|区分|性別|年齢"
+    r"|フリガナ|ふりがな|カナ|口座|〒|郵便|備考|連絡先)[:：]?$"
+)
+
+
 def _is_header(cells: list[str]) -> bool:
     labels = [c.strip().strip('"') for c in cells]
     filled = [c for c in labels if c]
+    if len(filled) == 2 and _FIELD.search(filled[0]) and not _FIELD.search(filled[1]):
+        return False  # a key-value row (氏名 | 楠木 ゆず): the first cell labels the second
     return len(filled) >= 2 and all(_is_label(c) for c in filled)
+
+
+def _is_new_header(line: str, sep: str) -> bool:
+    cells = _split(line, sep)
+    return _is_header(cells) and sum(bool(_FIELD.search(c.strip().strip('"'))) for c in cells) >= 2
 
 
 def _build(text: str) -> _Layout:
@@ -113,10 +128,14 @@ def _build(text: str) -> _Layout:
         if not line.strip():
             headers.append(current)  # blank lines between rows (PDF layout text) keep the header
             continue
-        if current is not None and len(_split(line, current[0])) == len(current[1]):
-            headers.append(current)
-            misfits = 0
-            continue
+        if current is not None and current[0] in line:
+            width = len(_split(line, current[0]))
+            # a row fits its header with as many cells, or fewer (a sheet row without its empty
+            # trailing cells), unless it is the header of a narrower table
+            if width == len(current[1]) or (width < len(current[1]) and not _is_new_header(line, current[0])):
+                headers.append(current)
+                misfits = 0
+                continue
         split = _cells(line)
         if split is not None and _is_header(split[1]):
             current = (split[0], tuple(c.strip().strip('"') for c in split[1]))

@@ -3,9 +3,11 @@
 A whole Japanese address, not its pieces: prefecture (都道府県, the 47 of the Local Autonomy
 Act's annex, 地方自治法 別表) + municipality (市・区・町・村, with 郡 and the wards of designated
 cities) + town (町域, 大字・字) + block numbers (住居表示: 丁目・番・号, or 地番: 番地, or the
-``1-2-3`` shorthand) + optional building and room. Addresses written without a prefecture count
-when they start with a designated city (政令指定都市, the 20 of 地方自治法施行令 174条の26) or a
-ward of Tokyo (特別区, 23) and carry block numbers.
+``1-2-3`` shorthand, or a bare lot number where the address ends: 山下町27) + optional
+building and room. Addresses written without the prefecture (横浜市港南区…, 白井市…) count when
+they start with a municipality of the closed list (``classifiers/data/municipalities.tsv``:
+Japan Post's 1,892 市区町村, with designated cities without their ward and towns without their
+郡) and carry block numbers.
 
 A prefecture and a municipality alone (``東京都港区在住``) locate no one and are not findings.
 
@@ -26,61 +28,13 @@ from collections.abc import Iterable, Iterator
 import regex
 
 from classifiers.detectors._base import Document, Hit, scan_with, words_pattern
-from classifiers.detectors._japan import PREFECTURES
+from classifiers.detectors._japan import PREFECTURES, municipality_before
 from classifiers.detectors._table import column_header
 from classifiers.model import Explanation, Finding
 
 ENTITY_TYPE = "address"
 #: Identifies or describes a natural person: counts towards ``records``.
 PERSONAL = True
-
-DESIGNATED_CITIES = [
-    "札幌市",
-    "仙台市",
-    "さいたま市",
-    "千葉市",
-    "横浜市",
-    "川崎市",
-    "相模原市",
-    "新潟市",
-    "静岡市",
-    "浜松市",
-    "名古屋市",
-    "京都市",
-    "大阪市",
-    "堺市",
-    "神戸市",
-    "岡山市",
-    "広島市",
-    "北九州市",
-    "福岡市",
-    "熊本市",
-]
-TOKYO_WARDS = [
-    "千代田区",
-    "中央区",
-    "港区",
-    "新宿区",
-    "文京区",
-    "台東区",
-    "墨田区",
-    "江東区",
-    "品川区",
-    "目黒区",
-    "大田区",
-    "世田谷区",
-    "渋谷区",
-    "中野区",
-    "杉並区",
-    "豊島区",
-    "北区",
-    "荒川区",
-    "板橋区",
-    "練馬区",
-    "足立区",
-    "葛飾区",
-    "江戸川区",
-]
 
 
 def _alternation(words: Iterable[str]) -> str:
@@ -91,13 +45,17 @@ def _alternation(words: Iterable[str]) -> str:
 
 _P = r"[\p{Han}\p{Hiragana}\p{Katakana}ー々ヶ・]"  # characters of place names
 # Towns may hold a Latin name (JPタワー); ー before a digit is folded to - by the normaliser.
-_TOWN = r"[\p{Han}\p{Hiragana}\p{Katakana}ー々ヶ・A-Za-z-]"
+# 札幌市北区北7条西5丁目: the 条 and 線 of Hokkaido's grid towns carry a number.
+_TOWN = r"(?:[\p{Han}\p{Hiragana}\p{Katakana}ー々ヶ・A-Za-z-]|\d{1,2}(?=条|線|地割))"
 _KN = "[一二三四五六七八九十]{1,3}"
 _BLOCK = (
-    rf"(?:(?:\d{{1,3}}|{_KN})丁目 ?(?:\d{{1,5}}(?:番地?|-|の) ?)?(?:\d{{1,5}}号?)?"
+    rf"(?:(?:\d{{1,3}}|{_KN})丁目 ?(?:\d{{1,5}}(?:番地?の?|-|の) ?)?(?:\d{{1,5}}号?)?"
     r"|\d{1,5}(?:番地?|-) ?\d{1,5}(?:(?:番地?|-|の) ?\d{1,5})?(?:号|番地?)?"
-    r"|\d{1,5}番地?(?:の\d{1,5})?)"
+    r"|\d{1,5}番地?(?:の\d{1,5})?"
+    # a bare lot number (山下町27, 上山口2135) where the address ends
+    r"|\d{1,5}(?=$|[\s,、。)）\"」』]))"
     r"(?:-\d{1,5})?(?![\d目])"  # 5番目 is "the fifth"
+    r"(?![人件回位勝敗点日月年時分秒歳名個台枚円%])"  # 2-3日, 3-1で勝利: not an address
 )
 _NAME = r"[\p{Han}\p{Katakana}\p{Hiragana}ー々・A-Za-z0-9&'-]"  # ー before a digit is folded to -
 _BLDG_SUFFIX = (
@@ -108,19 +66,23 @@ _NOT_BUILDING = r"(?!TEL|Tel|tel|FAX|Fax|fax|電話|携帯|ファックス|フ�
 _BUILDING = (
     rf"(?: ?{_NOT_BUILDING}(?P<address_bldg>"
     rf"(?:{_NAME}{{1,25}}? ?)?\d{{1,4}}(?:階|F|号室)"  # ...ビル 5F, 101号室
+    r"|(?:[A-Z][A-Za-z0-9&'.-]* ){1,4}\d{1,3}(?:階|F)"  # ThinkPark Tower 15F
     # a name and a room number without a unit (メゾン八幡101); not a number that goes on (03-...)
     rf"|(?=[^\x00-\x7f]){_NAME}{{1,25}}?\d{{2,4}}(?![\d-])"
     rf"|{_NAME}{{1,25}}{_BLDG_SUFFIX}"  # the longest name that ends in a building word
     "))?"
 )
-_FIRST = "".join(sorted({w[0] for w in (*PREFECTURES, *DESIGNATED_CITIES, *TOKYO_WARDS)}))
+
+
+_FIRST = "".join(sorted({w[0] for w in PREFECTURES} | set("市区町村")))
 # Every PATTERN of this package starts with a look-ahead for its possible first characters: in
 # the engine's combined alternation it lets most positions fail at once.
 PATTERN = (
     f"(?=[{_FIRST}])(?:"
     rf"(?P<address_pref>{_alternation(PREFECTURES)}) ?(?:{_P}{{1,5}}?郡 ?)?{_P}{{1,8}}?[市区町村](?:{_P}{{1,5}}?区)?"
-    rf"|(?<![\p{{Han}}\p{{Hiragana}}\p{{Katakana}}])(?P<address_city>{_alternation(DESIGNATED_CITIES)}(?:{_P}{{1,5}}?区)?"
-    rf"|{_alternation(TOKYO_WARDS)})"
+    # without the prefecture: the last character of a municipality; check() looks back for the
+    # municipality of the closed list that ends there (a regex of 2,800 names costs far more)
+    r"|(?P<address_city>[市区町村])"
     ")"
     rf" ?{_TOWN}{{0,20}}? ?(?P<address_block>{_BLOCK}){_BUILDING}"
 )
@@ -138,7 +100,7 @@ _CONTEXT = words_pattern(
 )
 _HEADER = regex.compile(r"(?i)住所|所在地|送付先|届け先|address")
 _KANJI_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九", start=0)}
-_BLOCK_WORDS = regex.compile(r" ?(?:丁目|番地|番|号|の|-) ?")
+_BLOCK_WORDS = regex.compile(r"(?: ?(?:丁目|番地|番|号|の|-) ?)+")
 
 
 def kanji_number(text: str) -> int:
@@ -164,18 +126,35 @@ def normalize_block(block: str) -> str:
     return _BLOCK_WORDS.sub("-", block).strip("-")
 
 
+#: Particles that never end or start a town name: 横浜市では2、 is a sentence, not an address.
+_NOT_TOWN = regex.compile(
+    r"^[でをにへはもやのがとか内外民長立営議]|[でをにへはもやのがと]$|では|には|での|から|まで|より|など|ので|にて"
+)
+
+
 def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
     start, end = match.span()
     b0, b1 = match.span("address_block")
+    has_prefecture = bool(match.group("address_pref"))
+    if not has_prefecture:
+        # the first 市区町村 character where a municipality of the list ends (町田市原町田: not
+        # the 町 that starts it)
+        for p in range(start, b0):
+            city = municipality_before(doc.text, p + 1) if doc.text[p] in "市区町村" else None
+            if city is not None and not _NOT_TOWN.search(doc.text[p + 1 : b0].strip()):
+                start = p + 1 - len(city)
+                break
+        else:
+            return
     normalized = (doc.text[start:b0] + normalize_block(doc.text[b0:b1]) + doc.text[b1:end]).replace(" ", "")
     context = doc.context(start, end, _CONTEXT, before=20, after=0)
     if not context:
         header = column_header(doc, start)
         if header is not None and _HEADER.search(header):
             context = (f"column {header}",)
-    base = BASE_SCORE if match.group("address_pref") else NO_PREFECTURE_SCORE
+    base = BASE_SCORE if has_prefecture else NO_PREFECTURE_SCORE
     score = CONTEXT_SCORE if context else base
-    pattern = "prefecture+municipality+town+block" if match.group("address_pref") else "city/ward+town+block"
+    pattern = "prefecture+municipality+town+block" if has_prefecture else "municipality+town+block"
     yield Hit(start, end, score, normalized, Explanation(pattern, "format", base, context))
 
 

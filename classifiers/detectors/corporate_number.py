@@ -38,7 +38,7 @@ from classifiers.detectors._numeric import (
     digits,
     find_context,
     fold,
-    is_labelled_as,
+    refused_by_label,
 )
 from classifiers.detectors._tokens import NUMBER
 from classifiers.errors import InvalidChecksum, InvalidFormat, InvalidLength
@@ -128,11 +128,10 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
             continue
         invoice = text.startswith("T")
         context = find_context(doc, start, end, _CONTEXT, before=40, after=20)
-        if not context:
-            if is_labelled_as(doc, start, end, _NEGATIVE):
-                continue
-            if not invoice and value[:2] in ("45", "49") and _ean13_valid(value):
-                continue
+        if refused_by_label(doc, start, end, _CONTEXT, _NEGATIVE):
+            continue
+        if not context and not invoice and value[:2] in ("45", "49") and _ean13_valid(value):
+            continue  # a JAN/EAN product code
         base = INVOICE_SCORE if invoice else BASE_SCORE
         score = CONTEXT_SCORE if context else base
         pattern = (

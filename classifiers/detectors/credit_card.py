@@ -42,7 +42,7 @@ from classifiers.detectors._numeric import (
     digits,
     find_context,
     fold,
-    is_labelled_as,
+    refused_by_label,
 )
 from classifiers.detectors._tokens import NUMBER
 from classifiers.errors import InvalidChecksum, InvalidFormat, InvalidLength
@@ -51,6 +51,8 @@ from classifiers.model import Explanation, Finding
 ENTITY_TYPE = "credit_card"
 #: Identifies or describes a natural person: counts towards ``records``.
 PERSONAL = True
+#: Only a natural person has one: whoever holds the data, it is a person's (classifiers.holders).
+PERSON_ONLY = True
 #: Characters kept at the end when a value is shown masked (``classifiers.redact``).
 KEEP_TAIL = 4
 PATTERN = NUMBER
@@ -178,9 +180,8 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
         if not is_valid(value):
             continue
         context = find_context(doc, start, end, _CONTEXT, before=40, after=20)
-        if not context and (
-            is_labelled_as(doc, start, end, _NEGATIVE)
-            or (len(value) == 13 and corporate_number.is_valid(value))
+        if refused_by_label(doc, start, end, _CONTEXT, _NEGATIVE) or (
+            not context and len(value) == 13 and corporate_number.is_valid(value)
         ):
             continue
         taken = end

@@ -43,6 +43,8 @@ from classifiers.model import Explanation, Finding
 ENTITY_TYPE = "date_of_birth"
 #: Identifies or describes a natural person: counts towards ``records``.
 PERSONAL = True
+#: Only a natural person has one: whoever holds the data, it is a person's (classifiers.holders).
+PERSON_ONLY = True
 
 _M = r"(?:0?[1-9]|1[0-2])"
 _D = r"(?:0?[1-9]|[12]\d|3[01])"

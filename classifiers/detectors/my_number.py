@@ -29,7 +29,7 @@ from classifiers.detectors._numeric import (
     context_words,
     find_context,
     fold,
-    is_labelled_as,
+    refused_by_label,
 )
 from classifiers.detectors._tokens import NUMBER
 from classifiers.errors import InvalidChecksum, InvalidFormat, InvalidLength
@@ -38,6 +38,8 @@ from classifiers.model import Explanation, Finding
 ENTITY_TYPE = "my_number"
 #: Identifies or describes a natural person: counts towards ``records``.
 PERSONAL = True
+#: Only a natural person has one: whoever holds the data, it is a person's (classifiers.holders).
+PERSON_ONLY = True
 #: Characters kept at the end when a value is shown masked (``classifiers.redact``).
 KEEP_TAIL = 4
 PATTERN = NUMBER
@@ -110,7 +112,7 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
         if not is_valid(digits):
             continue
         context = find_context(doc, start, end, _CONTEXT, before=40, after=20)
-        if not context and is_labelled_as(doc, start, end, _NEGATIVE):
+        if refused_by_label(doc, start, end, _CONTEXT, _NEGATIVE):
             continue
         taken = end
         score = CONTEXT_SCORE if context else BASE_SCORE

@@ -33,6 +33,8 @@ from classifiers.model import Explanation, Finding
 ENTITY_TYPE = "passport_number"
 #: Identifies or describes a natural person: counts towards ``records``.
 PERSONAL = True
+#: Only a natural person has one: whoever holds the data, it is a person's (classifiers.holders).
+PERSON_ONLY = True
 #: Characters kept at the end when a value is shown masked (``classifiers.redact``).
 KEEP_TAIL = 3
 PATTERN = r"(?<![0-9A-Za-z_])[A-Z]{2}[- ]?\d{7}(?![0-9A-Za-z])"

@@ -81,6 +81,8 @@ from classifiers.model import Explanation, Finding
 ENTITY_TYPE = "person_name"
 #: Identifies or describes a natural person: counts towards ``records``.
 PERSONAL = True
+#: Only a natural person has one: whoever holds the data, it is a person's (classifiers.holders).
+PERSON_ONLY = True
 
 _HAN = r"\p{Han}々〆ヶ"
 _KATA = r"\p{Katakana}ー"
@@ -184,7 +186,10 @@ def _prefix_trie(words: Iterable[str]) -> str:
     return "(?:" + "|".join(regex.escape(f) + _char_class(s) for f, s in sorted(seconds.items())) + ")"
 
 
-_KATA_SURNAMES = [n for n in SURNAMES_KANA_WIDE if len(n) >= 2 and regex.fullmatch(rf"[{_KATA}]+", n)]
+_KATA_SURNAMES = [n for n in SURNAMES_KANA if len(n) >= 2 and regex.fullmatch(rf"[{_KATA}]+", n)]
+#: IPAdic readings start a candidate only as the first of two words (スガワラ ダイチ): most
+#: katakana runs are loanwords.
+_KATA_SURNAMES_WIDE = [n for n in SURNAMES_KANA_WIDE if len(n) >= 2 and regex.fullmatch(rf"[{_KATA}]+", n)]
 _HIRA_SURNAMES = [n for n in SURNAMES_KANA_WIDE if len(n) >= 2 and regex.fullmatch(r"\p{Hiragana}+", n)]
 
 #: Where a candidate starts, decided inside the regex so that most runs never reach Python: a
@@ -206,7 +211,7 @@ _KANJI_START = (
 #: A capitalised word alone is a candidate only after a title (Mr. Suzuki): otherwise it needs
 #: a second one (Taro Yamada) or -san.
 _ROMAJI_CUE = "|(?(person_name_rt)|(?!)))"
-_KATA_FIRST = _char_class(n[0] for n in _KATA_SURNAMES)
+_KATA_FIRST = _char_class(n[0] for n in _KATA_SURNAMES_WIDE)
 _HIRA_FIRST = _char_class(n[0] for n in _HIRA_SURNAMES)
 #: The four kinds of candidate start with disjoint characters (kanji, katakana, hiragana, Latin),
 #: so at most one branch matches at any position, and the engine may run them as separate passes
@@ -217,7 +222,7 @@ _HIRA_FIRST = _char_class(n[0] for n in _HIRA_SURNAMES)
 _BRANCHES = (
     rf"[{_HAN}](?<![{_HAN}].)(?<=(?={_KANJI_START}(?P<person_name_k>[{_HAN}]{{1,16}})(?:(?P<person_name_ksp>[ ・])"
     rf"(?P<person_name_k2>[{_HAN}]{{1,6}}|\p{{Hiragana}}{{1,3}}[{_HAN}]|\p{{Hiragana}}{{2,6}}|[{_KATA}]{{2,6}}))?).)",
-    rf"{_KATA_FIRST}(?<![{_KATA}].)(?<=(?={_prefix_trie(_KATA_SURNAMES)})(?=(?P<person_name_kk>[{_KATA}]{{2,12}})"
+    rf"{_KATA_FIRST}(?<![{_KATA}].)(?<=(?:(?={_prefix_trie(_KATA_SURNAMES)})|(?={_prefix_trie(_KATA_SURNAMES_WIDE)})(?=[{_KATA}]{{2,12}}[ ・][{_KATA}]))(?=(?P<person_name_kk>[{_KATA}]{{2,12}})"
     rf"(?:(?P<person_name_kksp>[ ・])(?P<person_name_kk2>[{_KATA}]{{2,8}}))?).)",
     # Hiragana names are read only as two spaced words; this branch consumes them, so the
     # regex module can look for the space first (a hundred times faster than trying every kana).
@@ -229,10 +234,12 @@ _BRANCHES = (
     + r"(?![A-Za-z])).)",
 )
 #: A whole table cell of kana or kanji (two words at most): a name when its column header says
-#: so (氏名, フリガナ...), whatever the dictionary knows. Zero-width, so that it hides nothing
-#: from the other branches; :func:`_cell` decides.
+#: so (氏名, フリガナ...), whatever the dictionary knows. It consumes only the separator before
+#: the cell (starting with a character class lets the engine skip to the next one), so that it
+#: hides nothing from the other branches; :func:`_cell` decides. A first line is never under a
+#: header.
 _CELL_BRANCH = (
-    rf"(?m)(?:^|(?<=[\t,]))\"?(?=(?P<person_name_c>[{_HAN}\p{{Katakana}}\p{{Hiragana}}ー・]{{1,10}}"
+    rf"[\n\t,]\"?(?=(?P<person_name_c>[{_HAN}\p{{Katakana}}\p{{Hiragana}}ー・]{{1,10}}"
     rf"(?: [{_HAN}\p{{Katakana}}\p{{Hiragana}}ー]{{1,10}})?)\"?(?:[\t,\r\n]|$))"
 )
 _ALL_BRANCHES: tuple[str, ...] = (_CELL_BRANCH, *_BRANCHES)

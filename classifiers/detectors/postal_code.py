@@ -3,8 +3,9 @@
 Seven digits written ``NNN-NNNN`` (Japan Post, 郵便番号制度 since 1998: a three-digit area part
 and a four-digit town part). There is no check digit, and seven digits alone are too common to
 mean anything, so a candidate counts only with context: the postal mark ``〒`` (which also
-allows the unhyphenated ``〒1234567``), the words 郵便番号/住所/所在地/postal/zip before it, or a
-prefecture name right after it (``123-4567 東京都...``). The area part is never ``000``.
+allows the unhyphenated ``〒1234567``), the words 郵便番号/住所/所在地/postal/zip before it (or
+a column header 〒/郵便番号 above it), or a prefecture or municipality name right after it
+(``123-4567 東京都...``, ``359-0042 所沢市...``). The area part is never ``000``.
 
 >>> validate("１００ー０００１")
 '1000001'
@@ -25,7 +26,7 @@ from collections.abc import Iterable, Iterator
 import regex
 
 from classifiers.detectors._base import Document, Hit, scan_with
-from classifiers.detectors._japan import PREFECTURES
+from classifiers.detectors._japan import PREFECTURES, municipality_at
 from classifiers.detectors._numeric import candidates, chunk_shape, context_words, find_context, fold
 from classifiers.detectors._tokens import NUMBER
 from classifiers.errors import InvalidFormat, InvalidLength
@@ -43,7 +44,7 @@ MARK_SCORE = 1.0  # led by 〒
 
 _MARK = regex.compile(r"〒\s?$")
 _CONTEXT = context_words(
-    ["郵便番号", "郵便", "住所", "所在地", "送付先", "postal", "zip", "post code", "postcode"]
+    ["郵便番号", "郵便", "〒", "住所", "所在地", "送付先", "postal", "zip", "post code", "postcode"]
 )
 _PREFECTURE_AFTER = regex.compile(r"^\s*(?:" + "|".join(PREFECTURES) + ")")
 _SHAPE = chunk_shape(r"\d{3}-\d{4}|\d{7}")
@@ -86,8 +87,10 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
         prefecture = _PREFECTURE_AFTER.match(doc.after(end, 8))
         if prefecture:
             context = (*context, prefecture.group(0).strip())
+        elif city := municipality_at(doc.after(end, 12).lstrip()):
+            context = (*context, city)
         if marked:
-            context = ("〒", *context)
+            context = tuple(dict.fromkeys(("〒", *context)))
         elif not context:
             continue
         taken = end

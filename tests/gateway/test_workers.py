@@ -10,6 +10,21 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from gateway.workers import WorkerError, WorkerLost, WorkerPool
+from tests.gateway.conftest import eventually
+
+
+def sent(pool: WorkerPool) -> int:
+    """Calls handed to a worker and not answered yet."""
+    return sum(len(w.inflight) for w in pool._workers)
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait for the pool to reach a state (not for a time that is usually enough)."""
+
+    async def check() -> bool:
+        return condition()
+
+    await eventually(check)
 
 
 def echo(value: object) -> tuple[int, object]:
@@ -131,7 +146,7 @@ async def test_a_cancelled_caller_does_not_leave_a_reply_for_the_next_one(
 ) -> None:
     pool = pool_of(1)
     task = asyncio.create_task(pool.call(hang, 0.5, kill_after=30))
-    await asyncio.sleep(0.2)
+    await until(lambda: sent(pool) == 1)  # the call is with the worker: its reply will come
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -178,7 +193,7 @@ async def test_calls_cut_short_by_close_are_cancelled_not_failed() -> None:
     running = asyncio.create_task(pool.call(hang, 30, kill_after=60))
     waiting = asyncio.create_task(pool.call(hang, 30, kill_after=60))
     behind = asyncio.create_task(pool.call(hang, 30, kill_after=60))  # not even sent yet
-    await asyncio.sleep(0.5)
+    await until(lambda: sent(pool) == 2 and len(pool._pending) == 1)
     started = time.monotonic()
     pool.close()
     for task in (running, waiting, behind):
@@ -207,7 +222,7 @@ async def test_when_no_worker_can_be_started_waiting_calls_fail_and_the_next_sta
     with pytest.raises(WorkerLost):
         await pool.call(die, kill_after=30)
     waiting = asyncio.create_task(pool.call(echo, 1, kill_after=30))  # no worker to run it yet
-    await asyncio.sleep(0.2)
+    await until(lambda: len(pool._pending) == 1)
     gate.set()  # the replacement fails: nobody is left to run the waiting call
     with pytest.raises(WorkerLost, match="could be started"):
         await asyncio.wait_for(waiting, 20)
