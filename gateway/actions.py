@@ -40,6 +40,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from gateway import uploads
 from gateway.store import (
     LIFECYCLE,
     InvalidTransition,
@@ -353,7 +354,11 @@ async def perform(
         if row.purge:
             return await store.delete_raw(rec.id, actor=str(actor), reason=why)
         assert row.to is not None
-        changes: dict[str, Any] = {"next_attempt_at": now} if row.to is State.DELIVERING else {}
+        changes: dict[str, Any] = {}
+        if row.to is State.DELIVERING:
+            changes["next_attempt_at"] = now
+        elif row.to is State.APPROVED:  # an upload: a pass for the same upload (gateway.uploads)
+            changes.update(uploads.grant(rec, by=str(actor), now=now))
         done = await store.transition(
             rec.id, row.to, actor=str(actor), reason=why, expect=rec.state, extra=extra, **changes
         )

@@ -216,7 +216,8 @@ def _track(expected: dict[str, _Expected], event: AuditEvent, discards: frozense
     exp = expected.get(event.msg_id)
     if exp is None:
         return
-    if event.action == "transition":
+    if event.action == "transition" or event.to_state != event.from_state:
+        # A transition, or a change of state recorded under its own name (a link used up).
         exp.state = event.to_state
         if event.to_state in discards:
             exp.has_raw = False

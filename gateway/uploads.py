@@ -11,15 +11,120 @@ are here, called by :class:`gateway.scheduler.Scheduler` for the uploads that
 - ``pending_approval`` past ``expires_at``: ``quarantined`` when the decision says
   ``on_timeout: escalate``, else ``rejected`` (as for mail).
 - ``approved`` past ``expires_at``: ``expired``.
+
+An approved upload is a pass (:func:`grant`, set by the approving action of
+:mod:`gateway.actions`): the proxy calls :func:`redeem` for an upload the policy would hold
+back, and the same content from the same user to the same service and tenant passes, as long
+and as often as the pass allows.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
+from typing import Any
 
-from gateway.store import InvalidTransition, ItemKind, MessageRecord, State, Store
+from gateway.store import InvalidTransition, ItemKind, MessageRecord, State, Store, pass_uses
+from policies import Action
+from policies.evaluate import DEFAULT_APPROVAL_VALIDITY
 
 log = logging.getLogger(__name__)
+
+#: Decisions a pass can lift: what would hold the upload back for a person to decide. A block
+#: is never lifted, and an allowed upload does not use a pass up.
+LIFTABLE: frozenset[Action] = frozenset({Action.WARN, Action.HOLD, Action.APPROVAL, Action.QUARANTINE})
+
+
+def pass_terms(rec: MessageRecord) -> tuple[timedelta, int]:
+    """How long, and how many times, the same upload passes once ``rec`` is approved: the
+    policy's terms (``decision["pass"]``, from the rule's ``valid_for`` and ``uses``), else 24
+    hours and once (a release by the security team of an upload quarantined by a rule without
+    terms).
+
+    >>> from datetime import UTC
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> rec = MessageRecord("X", State.HELD, "u@x.jp", (), 1, "", t, t, kind=ItemKind.UPLOAD,
+    ...     decision={"action": "warn", "pass": {"valid_for": 900, "uses": 2}})
+    >>> pass_terms(rec)
+    (datetime.timedelta(seconds=900), 2)
+    """
+    terms = rec.decision.get("pass")
+    if isinstance(terms, dict):
+        valid, uses = terms.get("valid_for"), terms.get("uses")
+        if isinstance(valid, int) and valid > 0 and isinstance(uses, int) and uses > 0:
+            return timedelta(seconds=valid), uses
+    return DEFAULT_APPROVAL_VALIDITY, 1
+
+
+def grant(rec: MessageRecord, *, by: str, now: datetime) -> dict[str, Any]:
+    """The changes that make an upload approved: a pass for the same content, user, service
+    and tenant until ``expires_at``, with its uses (``meta["pass"]``) and none used yet."""
+    valid, uses = pass_terms(rec)
+    granted = {"uses": uses, "valid_for": int(valid.total_seconds()), "by": by}
+    return {"expires_at": now + valid, "attempts": 0, "meta": {**rec.meta, "pass": granted}}
+
+
+def lifts(granted: MessageRecord, action: Action) -> bool:
+    """Whether the pass ``granted`` lets an upload through that the policy now decides
+    ``action`` for: only what a person could decide (:data:`LIFTABLE`), and nothing more severe
+    than what the pass was granted over (a "go on" after a warning does not pass an upload that
+    now needs approval).
+
+    >>> from datetime import UTC
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> warned = MessageRecord("X", State.APPROVED, "u@x.jp", (), 1, "", t, t, kind=ItemKind.UPLOAD,
+    ...     decision={"action": "warn"})
+    >>> lifts(warned, Action.WARN), lifts(warned, Action.APPROVAL), lifts(warned, Action.DELIVER)
+    (True, False, False)
+    """
+    if action not in LIFTABLE:
+        return False
+    try:
+        over = Action(str(granted.decision.get("action") or Action.APPROVAL))
+    except ValueError:
+        return False
+    return action.severity <= over.severity
+
+
+async def redeem(
+    store: Store,
+    *,
+    user: str,
+    sha256: str,
+    service: str,
+    tenant: str | None,
+    action: Action,
+    for_item: str = "",
+) -> MessageRecord | None:
+    """For an upload the policy has just decided ``action`` on: spend one use of a live pass
+    for the same content (``sha256``), user, service and tenant, and return the pass after the
+    use (its ``meta["pass"]["by"]`` names who granted it); ``None`` when none applies, so the
+    decision stands. ``for_item`` (the new upload's id) goes into the pass's audit event.
+    Of several instances, no more uploads pass than the uses granted (:meth:`Store.use_pass`)."""
+    if action not in LIFTABLE or not user:
+        return None
+    for granted in await store.passes(user=user, sha256=sha256, service=service, tenant=tenant):
+        if not lifts(granted, action):
+            continue
+        used = await store.use_pass(
+            granted.id,
+            user=user,
+            sha256=sha256,
+            service=service,
+            tenant=tenant,
+            actor="proxy",
+            for_item=for_item,
+        )
+        if used is not None:
+            log.info(
+                "upload pass %s used (%d of %d) for %s",
+                used.id,
+                used.attempts,
+                pass_uses(used),
+                for_item or "-",
+            )
+            return used
+    return None
 
 
 def timer_move(rec: MessageRecord) -> tuple[State, str] | None:
@@ -62,4 +167,4 @@ async def on_due(store: Store, rec: MessageRecord) -> bool:
     return True
 
 
-__all__ = ["on_due", "timer_move"]
+__all__ = ["LIFTABLE", "grant", "lifts", "on_due", "pass_terms", "redeem", "timer_move"]

@@ -108,6 +108,10 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "期限切れ時に上位承認 (escalate) する場合は escalate_to を書いてください",
         "on_timeout: escalate needs escalate_to",
     ),
+    "upload_only_action": (
+        "アクション {action} はアップロードにだけ使えます。条件に direction: upload を書いてください",
+        "the action {action} is for uploads only: add direction: upload to the condition",
+    ),
     "no_directory": (
         "{what} を使うには organisation.directory に社員名簿を指定してください",
         "{what} needs a directory of people (organisation.directory)",

@@ -28,6 +28,10 @@ from policies.model import (
 DEFAULT_GRACE = timedelta(minutes=5)
 #: Used when an ``approval`` action does not say how long the approvers have.
 DEFAULT_APPROVAL_TIMEOUT = timedelta(hours=24)
+#: How long an approved upload passes again, when the rule does not say.
+DEFAULT_APPROVAL_VALIDITY = timedelta(hours=24)
+#: How long a warned user has to go on, and then to upload again, when the rule does not say.
+DEFAULT_WARN_VALIDITY = timedelta(hours=1)
 #: The header a ``tag`` action adds when it does not name its own.
 DEFAULT_TAG_HEADER = "X-Sekimori-Tag"
 
@@ -132,11 +136,19 @@ def evaluate(
     deadline: datetime | None = None
     on_timeout: Literal["reject", "escalate"] | None = None
     escalate_to: tuple[str, ...] = ()
+    pass_valid_for: timedelta | None = None
+    pass_uses: int | None = None
+    winners = [r for r, m in matched if m.action is action]
+    if action in (Action.WARN, Action.APPROVAL) and envelope.direction == "upload":
+        # The strictest of the winning rules: the shortest validity, the fewest uses.
+        default = DEFAULT_WARN_VALIDITY if action is Action.WARN else DEFAULT_APPROVAL_VALIDITY
+        pass_valid_for = min([r.spec.valid_for or default for r in winners])
+        pass_uses = min([r.spec.uses or 1 for r in winners])
     if action is Action.HOLD:
-        winners = [r for r, m in matched if m.action is action]
         release_at = now + max([r.spec.grace or DEFAULT_GRACE for r in winners])
+    elif action is Action.WARN:
+        release_at = now + (pass_valid_for or DEFAULT_WARN_VALIDITY)
     elif action is Action.APPROVAL:
-        winners = [r for r, m in matched if m.action is action]
         approvers = tuple(dict.fromkeys([a for r in winners for a in _approvers(r, ctx)]))
         deadline = now + min([r.spec.timeout or DEFAULT_APPROVAL_TIMEOUT for r in winners])
         # The strictest outcome wins here too: one rule asking to reject on timeout is enough.
@@ -172,4 +184,6 @@ def evaluate(
         escalate_to=escalate_to,
         tag_headers=headers,
         notify_security=notify,
+        pass_valid_for=pass_valid_for,
+        pass_uses=pass_uses,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -30,6 +30,8 @@ class Action(enum.StrEnum):
     DELIVER = "deliver"
     TAG = "tag"
     BCC = "bcc"
+    #: Uploads only (user coaching): refused, with the offer to go on with a reason.
+    WARN = "warn"
     HOLD = "hold"
     APPROVAL = "approval"
     QUARANTINE = "quarantine"
@@ -150,8 +152,10 @@ class Decision:
     """The outcome: the most severe matched action, plus the transforms that ride along.
 
     ``transforms`` is a subset of ``("tag", "bcc")`` in that order. ``release_at`` is set for
-    ``hold``; ``approvers``, ``approval_deadline``, ``on_timeout`` and ``escalate_to`` for
-    ``approval``.
+    ``hold`` (and for ``warn``: until when the user may go on); ``approvers``,
+    ``approval_deadline``, ``on_timeout`` and ``escalate_to`` for ``approval``. For an upload
+    that is warned or needs approval, ``pass_valid_for`` and ``pass_uses`` say how long, and
+    how many times, the same upload passes once the user went on or an approver approved.
     """
 
     action: Action
@@ -164,6 +168,8 @@ class Decision:
     escalate_to: tuple[str, ...] = ()
     tag_headers: tuple[tuple[str, str], ...] = ()
     notify_security: bool = False
+    pass_valid_for: timedelta | None = None
+    pass_uses: int | None = None
 
     @property
     def winning_rules(self) -> tuple[RuleMatch, ...]:
@@ -188,6 +194,9 @@ class Decision:
             "escalate_to": list(self.escalate_to),
             "tag_headers": [list(h) for h in self.tag_headers],
             "notify_security": self.notify_security,
+            "pass": None
+            if self.pass_valid_for is None
+            else {"valid_for": int(self.pass_valid_for.total_seconds()), "uses": self.pass_uses or 1},
         }
 
 

@@ -16,7 +16,18 @@ from pydantic_core import PydanticCustomError
 from classifiers.detectors import entity_types
 
 #: Actions in order of severity (lowest first).
-ACTION_NAMES: Final[tuple[str, ...]] = ("deliver", "tag", "bcc", "hold", "approval", "quarantine", "block")
+#: ``warn`` is for uploads only (user coaching): the upload is refused with the offer to go on
+#: with a reason (see :func:`upload_only`).
+ACTION_NAMES: Final[tuple[str, ...]] = (
+    "deliver",
+    "tag",
+    "bcc",
+    "warn",
+    "hold",
+    "approval",
+    "quarantine",
+    "block",
+)
 
 #: Part kinds a content condition can be limited to (``classifiers.model.PartKind``).
 LOCATIONS: Final[tuple[str, ...]] = ("subject", "header", "body", "attachment", "metadata", "file")
@@ -26,8 +37,11 @@ ACTION_FIELDS: Final[dict[str, frozenset[str]]] = {
     "deliver": frozenset(),
     "tag": frozenset({"headers"}),
     "bcc": frozenset(),
+    "warn": frozenset({"valid_for", "uses"}),
     "hold": frozenset({"grace"}),
-    "approval": frozenset({"approvers", "fallback_approvers", "timeout", "on_timeout", "escalate_to"}),
+    "approval": frozenset(
+        {"approvers", "fallback_approvers", "timeout", "on_timeout", "escalate_to", "valid_for", "uses"}
+    ),
     "quarantine": frozenset(),
     "block": frozenset(),
 }
@@ -269,6 +283,21 @@ class Condition(_Model):
         return self
 
 
+#: Actions that only make sense for an upload (a person at the browser can be coached; a mail
+#: has already been sent).
+UPLOAD_ONLY_ACTIONS: Final[frozenset[str]] = frozenset({"warn"})
+
+
+def upload_only(cond: Condition) -> bool:
+    """Whether ``cond`` can hold only for uploads: ``direction: upload`` at its top, in one of
+    its ``all`` branches, or in every ``any`` branch."""
+    if cond.direction == "upload":
+        return True
+    if cond.all_ and any(upload_only(c) for c in cond.all_):
+        return True
+    return bool(cond.any_) and all(upload_only(c) for c in cond.any_ or ())
+
+
 def _action_shorthand(value: Any) -> Any:
     return {"type": value} if isinstance(value, str) else value
 
@@ -285,6 +314,10 @@ class ActionSpec(_Model):
     timeout: Duration | None = None
     on_timeout: Literal["reject", "escalate"] | None = None
     escalate_to: StrList | None = None
+    #: Uploads: how long an approval (or a coaching "go on") lets the same upload pass, and how
+    #: many times.
+    valid_for: Duration | None = None
+    uses: int | None = Field(default=None, ge=1, le=1000)
 
     @field_validator("type")
     @classmethod
@@ -346,6 +379,12 @@ class RuleSpec(_Model):
         if not _RULE_ID.fullmatch(v):
             raise PydanticCustomError("bad_rule_id", "bad rule id", {"value": v})
         return v
+
+    @model_validator(mode="after")
+    def _upload_actions(self) -> RuleSpec:
+        if self.action.type in UPLOAD_ONLY_ACTIONS and not upload_only(self.when):
+            raise PydanticCustomError("upload_only_action", "for uploads only", {"action": self.action.type})
+        return self
 
 
 class OrganisationSpec(_Model):

@@ -25,6 +25,7 @@ ACTION_NAMES = {
     "deliver": ("送信", "deliver"),
     "tag": ("タグ付け", "tag"),
     "bcc": ("BCC 変換", "Bcc"),
+    "warn": ("警告", "warn"),
     "hold": ("保留", "hold"),
     "approval": ("承認", "approval"),
     "quarantine": ("隔離", "quarantine"),

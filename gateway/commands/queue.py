@@ -20,7 +20,7 @@ from gateway import actions
 from gateway.commands._store_args import operator, run_on_store, store_options
 from gateway.config import Config, load_config, parse_duration
 from gateway.notify import Notifier
-from gateway.store import TERMINAL, AuditEvent, MessageRecord, State, Store
+from gateway.store import TERMINAL, AuditEvent, ItemKind, MessageRecord, State, Store
 
 
 class Refused(Exception):
@@ -34,7 +34,8 @@ def register(sub: Any) -> None:
 
     ls = actions.add_parser("list", parents=[parent], help="list messages, newest first")
     ls.add_argument("--state", action="append", choices=[s.value for s in State], help="repeatable")
-    ls.add_argument("--sender", help="only messages from this envelope sender")
+    ls.add_argument("--sender", help="only messages from this envelope sender (or uploads of this user)")
+    ls.add_argument("--kind", choices=[k.value for k in ItemKind], help="only messages or only uploads")
     ls.add_argument("--limit", type=int, default=50)
     ls.add_argument("--format", choices=("table", "jsonl"), default="table")
     ls.set_defaults(func=run)
@@ -95,6 +96,9 @@ def record_json(rec: MessageRecord) -> dict[str, Any]:
         "approvers": list(rec.approvers),
         "owner": rec.owner,
         "has_raw": rec.has_raw,
+        "kind": rec.kind.value,
+        "upload": rec.meta.get("upload") if rec.kind is ItemKind.UPLOAD else None,
+        "pass": rec.meta.get("pass") if rec.kind is ItemKind.UPLOAD else None,
     }
 
 
@@ -129,6 +133,17 @@ def _show(rec: MessageRecord, events: list[AuditEvent], out: TextIO) -> None:
         ("owner", rec.owner or "-"),
         ("body", "spooled" if rec.has_raw else "removed"),
     ]
+    facts = rec.upload
+    if facts is not None:
+        where = f"{facts.service} {facts.host}" + (f" tenant {facts.tenant}" if facts.tenant else "")
+        if facts.sharing_scope:
+            where += f" sharing {facts.sharing_scope}"
+        rows[1:1] = [("kind", rec.kind.value), ("upload", where)]
+        if isinstance(rec.meta.get("pass"), dict):
+            granted = rec.meta["pass"]
+            rows.append(
+                ("pass", f"used {rec.attempts} of {granted.get('uses')}, by {granted.get('by', '-')}")
+            )
     for key, value in rows:
         out.write(f"{key + ':':<14}{value}\n")
     out.write("history:\n")
@@ -209,7 +224,8 @@ async def _main(store: Store, args: argparse.Namespace) -> int:
     out = sys.stdout
     if args.action == "list":
         states = None if not args.state else {State(s) for s in args.state}
-        records = await store.list_messages(states=states, sender=args.sender, limit=args.limit)
+        kinds = None if not args.kind else {ItemKind(args.kind)}
+        records = await store.list_messages(states=states, sender=args.sender, limit=args.limit, kinds=kinds)
         if args.format == "jsonl":
             for r in records:
                 out.write(json.dumps(record_json(r), ensure_ascii=False) + "\n")

@@ -30,6 +30,8 @@ from gateway.store.base import (
     StoreError,
     UploadFacts,
     check_transition,
+    pass_fits,
+    pass_uses,
 )
 from gateway.store.sqlite import SQLiteStore
 
@@ -89,4 +91,6 @@ __all__ = [
     "check_transition",
     "is_redis_url",
     "open_store",
+    "pass_fits",
+    "pass_uses",
 ]

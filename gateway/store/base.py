@@ -26,6 +26,12 @@ until it expires::
         ├──> quarantined ──> approved | deleted
         └──  approved (expires_at) ──> expired     (validity over or uses spent)
 
+An ``approved`` upload is a *pass*: its ``meta["pass"]`` holds the uses granted, ``attempts``
+counts the uses made. :meth:`Store.passes` finds the live passes for a new upload (the same
+content by SHA-256, user, service and tenant) and :meth:`Store.use_pass` spends one use in one
+compare-and-set write (see :func:`plan_use_pass`), so of several instances only as many uploads
+pass as were granted.
+
 ``delivering`` means *to be delivered now*. A message in ``delivering`` (or ``received``) is
 owned by a worker through a lease (``owner``, ``lease_until``). The process that moves a message
 to ``delivering`` and delivers it itself passes ``owner=`` to :meth:`Store.transition`; anyone
@@ -247,7 +253,8 @@ class MessageRecord:
     """One item in the store: a queued message, or an upload (``kind``). Times are
     timezone-aware UTC ``datetime``\\ s.
 
-    ``decision`` is the policy's ``Decision.to_dict()``, ``scan`` a JSON summary of the scan
+    ``attempts`` counts delivery attempts of a message, and the uses made of an approved
+    upload's pass. ``decision`` is the policy's ``Decision.to_dict()``, ``scan`` a JSON summary of the scan
     (redacted: never raw PII values), ``meta`` the session facts (client address, HELO, auth user,
     notification ids, ...; an upload's :class:`UploadFacts` under ``"upload"``). ``sha256`` is
     the hash of the spooled content. An upload has the user as ``sender``, no ``recipients``
@@ -495,6 +502,62 @@ class Store(abc.ABC):
         if rec is None:
             raise NotFound(msg_id)
         return rec
+
+    async def passes(
+        self, *, user: str, sha256: str, service: str, tenant: str | None, limit: int = 100
+    ) -> list[MessageRecord]:
+        """The live passes (:func:`pass_fits`) for an upload of ``sha256`` by ``user`` to
+        ``service`` and ``tenant``, the soonest to expire first."""
+        now = self._now()
+        found: list[MessageRecord] = []
+        before: str | None = None
+        while True:
+            page = await self.list_messages(
+                kinds={ItemKind.UPLOAD}, states={State.APPROVED}, before=before, limit=500
+            )
+            found += [
+                r
+                for r in page
+                if pass_fits(r, user=user, sha256=sha256, service=service, tenant=tenant, now=now)
+            ]
+            if len(page) < 500:
+                break
+            before = page[-1].id
+        found.sort(key=lambda r: (r.expires_at or now, r.id))
+        return found[:limit]
+
+    async def use_pass(
+        self,
+        msg_id: str,
+        *,
+        user: str,
+        sha256: str,
+        service: str,
+        tenant: str | None,
+        actor: str,
+        for_item: str = "",
+    ) -> MessageRecord | None:
+        """Spend one use of the pass ``msg_id`` for an upload that fits it, audited (action
+        ``pass_used``; the last use moves it to ``expired``) in one compare-and-set write.
+        ``None`` when the pass does not fit (any more): expired, spent, or another upload."""
+
+        def decide(rec: MessageRecord, now: datetime) -> Plan | None:
+            return plan_use_pass(
+                rec,
+                user=user,
+                sha256=sha256,
+                service=service,
+                tenant=tenant,
+                actor=actor,
+                for_item=for_item,
+                now=now,
+            )
+
+        try:
+            plan = await self._change(msg_id, decide)
+        except NotFound:
+            return None
+        return None if plan is None else plan.record
 
     @abc.abstractmethod
     async def list_messages(
@@ -780,6 +843,10 @@ def _lease(owner: str | None, now: datetime, lease: float) -> int | None:
     return to_micros(now + timedelta(seconds=lease)) if owner else None
 
 
+#: The upload facts an ``accept`` event carries (no file name: it may name a person).
+_AUDITED_FACTS = ("service", "host", "tenant", "sharing_scope")
+
+
 def plan_accept(
     msg_id: str,
     *,
@@ -811,16 +878,13 @@ def plan_accept(
         lease_until=None if not owner else now + timedelta(seconds=lease),
         kind=ItemKind(kind),
     )
-    event = EventDraft(
-        now,
-        actor,
-        "accept",
-        msg_id,
-        "",
-        State.RECEIVED.value,
-        "message spooled",
-        {"size": size, "sha256": sha256, "recipients": len(recipients)},
-    )
+    extra: dict[str, Any] = {"size": size, "sha256": sha256, "recipients": len(recipients)}
+    facts = rec.upload
+    if facts is not None:
+        # Exports tell an upload from a message, and where it went, from the trail alone.
+        extra["kind"] = rec.kind.value
+        extra.update({k: v for k, v in facts.to_meta().items() if k in _AUDITED_FACTS})
+    event = EventDraft(now, actor, "accept", msg_id, "", State.RECEIVED.value, "message spooled", extra)
     return Plan(rec, encode_record(rec), event)
 
 
@@ -950,6 +1014,78 @@ def plan_purge(rec: MessageRecord, *, actor: str, reason: str, now: datetime) ->
     state = rec.state.value
     event = EventDraft(now, actor, "purge", rec.id, state, state, reason, {"sha256": rec.sha256})
     return Plan(_apply(rec, sets), sets, event, rec.sha256)
+
+
+def pass_uses(rec: MessageRecord) -> int:
+    """How many uses the pass ``rec`` was granted (``meta["pass"]["uses"]``; 0 if none)."""
+    granted = rec.meta.get("pass")
+    uses = granted.get("uses") if isinstance(granted, Mapping) else None
+    return uses if isinstance(uses, int) and not isinstance(uses, bool) else 0
+
+
+def pass_fits(
+    rec: MessageRecord, *, user: str, sha256: str, service: str, tenant: str | None, now: datetime
+) -> bool:
+    """Whether the approved upload ``rec`` lets this upload pass now: the same content (its
+    SHA-256), from the same user (case-insensitive), to the same service and the same tenant (an
+    unknown tenant fits only an unknown tenant), before ``expires_at`` and with uses left.
+
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> facts = UploadFacts(service="box", host="upload.box.com", filename="a.csv", tenant="77")
+    >>> rec = MessageRecord("P", State.APPROVED, "taro@example.co.jp", (), 3, "ab", t, t,
+    ...     expires_at=t + timedelta(hours=24), kind=ItemKind.UPLOAD,
+    ...     meta={"upload": facts.to_meta(), "pass": {"uses": 1}})
+    >>> pass_fits(rec, user="Taro@example.co.jp", sha256="ab", service="box", tenant="77", now=t)
+    True
+    >>> [pass_fits(rec, user="taro@example.co.jp", sha256=h, service=s, tenant=n, now=t)
+    ...  for h, s, n in (("cd", "box", "77"), ("ab", "dropbox", "77"), ("ab", "box", "78"), ("ab", "box", None))]
+    [False, False, False, False]
+    >>> pass_fits(rec, user="taro@example.co.jp", sha256="ab", service="box", tenant="77", now=t + timedelta(days=1))
+    False
+    """
+    facts = rec.upload
+    return (
+        facts is not None
+        and rec.state is State.APPROVED
+        and rec.has_raw
+        and bool(user)
+        and rec.sender.strip().lower() == user.strip().lower()
+        and rec.sha256 == sha256
+        and facts.service == service
+        and facts.tenant == tenant
+        and rec.expires_at is not None
+        and now < rec.expires_at
+        and rec.attempts < pass_uses(rec)
+    )
+
+
+def plan_use_pass(
+    rec: MessageRecord,
+    *,
+    user: str,
+    sha256: str,
+    service: str,
+    tenant: str | None,
+    actor: str,
+    for_item: str,
+    now: datetime,
+) -> Plan | None:
+    """What :meth:`Store.use_pass` writes: one more use counted (``attempts``), and the move to
+    ``expired`` with the last one; ``None`` when the pass does not fit (:func:`pass_fits`)."""
+    if not pass_fits(rec, user=user, sha256=sha256, service=service, tenant=tenant, now=now):
+        return None
+    used, uses = rec.attempts + 1, pass_uses(rec)
+    sets: Row = {"attempts": used, "updated_at": to_micros(now)}
+    to = rec.state
+    reason = f"approval used ({used} of {uses})"
+    if used >= uses:
+        to = State.EXPIRED
+        check_transition(rec.state, to, rec.kind)
+        sets["state"] = to.value
+        reason += ": used up"
+    extra = {"for": for_item, "use": used, "uses": uses}
+    event = EventDraft(now, actor, "pass_used", rec.id, rec.state.value, to.value, reason, extra)
+    return Plan(_apply(rec, sets), sets, event)
 
 
 def note_event(

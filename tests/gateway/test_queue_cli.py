@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway import actions
 from gateway.cli import main
-from gateway.store import ItemKind, MessageRecord, SQLiteStore, State
+from gateway.store import ItemKind, MessageRecord, SQLiteStore, State, UploadFacts
 from tests.gateway.conftest import Gateway, Sink, make_mail, queue_id, send
 
 RAW = b"Subject: test\r\n\r\nbody\r\n"
@@ -288,3 +289,46 @@ def test_the_commands_act_on_uploads_through_the_same_table(
     assert main(["queue", verb, "--var", str(tmp_path), rec.id]) == 0
     assert capsys.readouterr().out.startswith(f"{rec.id}: {to.value}")
     assert _get(tmp_path, rec.id).state is to
+
+
+def test_list_and_show_uploads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    facts = UploadFacts(service="box", host="upload.box.com", filename="顧客.csv", tenant="4711")
+
+    async def seed() -> MessageRecord:
+        store = await SQLiteStore.open(tmp_path)
+        try:
+            await store.accept(RAW, sender="u@example.co.jp", recipients=["x@partner.example"])
+            rec = await store.accept(
+                b"a,b\r\n",
+                kind=ItemKind.UPLOAD,
+                sender="u@example.co.jp",
+                recipients=(),
+                subject=facts.filename,
+                meta={"upload": facts.to_meta()},
+            )
+            rec = await store.transition(rec.id, State.QUARANTINED, actor="policy", reason="seed")
+            return await actions.perform(
+                store,
+                rec,
+                "release",
+                actions.Actor(actions.Role.OPERATOR, "root"),
+                now=rec.received_at,
+                via="cli",
+            )
+        finally:
+            await store.close()
+
+    rec = asyncio.run(seed())
+    assert main(["queue", "list", "--var", str(tmp_path), "--kind", "upload", "--format", "jsonl"]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    listed = json.loads(line)
+    assert (listed["id"], listed["kind"], listed["upload"]["service"], listed["pass"]["uses"]) == (
+        rec.id,
+        "upload",
+        "box",
+        1,
+    )
+    assert main(["queue", "show", "--var", str(tmp_path), rec.id]) == 0
+    shown = capsys.readouterr().out
+    assert "upload:       box upload.box.com tenant 4711" in shown
+    assert "pass:         used 0 of 1, by operator:root" in shown

@@ -536,6 +536,13 @@ async def test_an_upload_is_spooled_from_a_file(harness: Harness, store: Store, 
     assert await again.load_raw(rec.id) == body
     [event] = await again.audit_events(msg_id=rec.id)
     assert (event.action, event.actor, event.extra["size"]) == ("accept", "proxy", len(body))
+    assert {k: event.extra[k] for k in ("kind", "service", "host", "tenant")} == {
+        "kind": "upload",
+        "service": "box",
+        "host": "upload.box.com",
+        "tenant": "4711",
+    }
+    assert "filename" not in event.extra
 
 
 async def test_a_message_has_no_upload_facts(store: Store) -> None:
@@ -653,4 +660,91 @@ async def test_concurrent_writes_fail_alone(store: Store) -> None:
     fresh = results[6]
     assert isinstance(fresh, MessageRecord)
     assert (await store.audit_events(msg_id=fresh.id))[0].actor == "notify"
-    assert (await verify_store(store)).ok
+    v = await verify_store(store)
+    assert v.ok, v
+
+
+# -- passes: an approved upload lets the same upload through, as often as granted ------------
+
+
+async def _pass(
+    harness: Harness, store: Store, *, uses: int = 1, valid: float = 3600, body: bytes = b"a,b\r\n1,2\r\n"
+) -> MessageRecord:
+    rec = await store.accept(
+        body,
+        kind=ItemKind.UPLOAD,
+        sender="taro@example.co.jp",
+        recipients=(),
+        subject=FACTS.filename,
+        meta={"upload": FACTS.to_meta()},
+        actor="proxy",
+    )
+    await store.transition(rec.id, State.PENDING_APPROVAL, actor="policy", reason="approval")
+    return await store.transition(
+        rec.id,
+        State.APPROVED,
+        actor="approver:boss@example.co.jp",
+        reason="approved",
+        expires_at=harness.clock.now + timedelta(seconds=valid),
+        meta={**rec.meta, "pass": {"uses": uses}},
+    )
+
+
+def _key(rec: MessageRecord, **over: Any) -> dict[str, Any]:
+    key: dict[str, Any] = {"user": rec.sender, "sha256": rec.sha256, "service": "box", "tenant": "4711"}
+    key.update(over)
+    return key
+
+
+async def test_a_pass_is_found_for_the_same_upload_only(harness: Harness, store: Store) -> None:
+    granted = await _pass(harness, store)
+    await _message_in(store, State.QUARANTINED, ItemKind.UPLOAD)  # not approved: no pass
+    assert [r.id for r in await store.passes(**_key(granted))] == [granted.id]
+    assert [r.id for r in await store.passes(**_key(granted, user="TARO@example.co.jp"))] == [granted.id]
+    for other in (
+        {"user": "jiro@example.co.jp"},
+        {"sha256": "0" * 64},
+        {"service": "dropbox"},
+        {"tenant": "4712"},
+        {"tenant": None},
+    ):
+        assert await store.passes(**_key(granted, **other)) == [], other
+    harness.clock.advance(3600)
+    assert await store.passes(**_key(granted)) == [], "validity over"
+
+
+async def test_using_a_pass_counts_and_expires_it(harness: Harness, store: Store) -> None:
+    granted = await _pass(harness, store, uses=2)
+    first = await store.use_pass(granted.id, actor="proxy", for_item="U1", **_key(granted))
+    assert first is not None and (first.state, first.attempts) == (State.APPROVED, 1)
+    assert await store.use_pass(granted.id, actor="proxy", **_key(granted, service="dropbox")) is None
+    second = await store.use_pass(granted.id, actor="proxy", for_item="U2", **_key(granted))
+    assert second is not None and (second.state, second.attempts) == (State.EXPIRED, 2)
+    assert await store.use_pass(granted.id, actor="proxy", **_key(granted)) is None
+    assert await store.use_pass("NO-SUCH-ID", actor="proxy", **_key(granted)) is None
+    used = [e for e in await store.audit_events(msg_id=granted.id) if e.action == "pass_used"]
+    assert [(e.from_state, e.to_state, e.extra) for e in used] == [
+        ("approved", "approved", {"for": "U1", "use": 1, "uses": 2}),
+        ("approved", "expired", {"for": "U2", "use": 2, "uses": 2}),
+    ]
+    assert await store.passes(**_key(granted)) == []
+
+
+async def test_a_pass_past_its_time_is_not_used(harness: Harness, store: Store) -> None:
+    granted = await _pass(harness, store, valid=60)
+    harness.clock.advance(60)
+    assert await store.use_pass(granted.id, actor="proxy", **_key(granted)) is None
+    assert (await store.get(granted.id)) == granted
+
+
+async def test_concurrent_uses_never_exceed_the_uses_granted(harness: Harness, store: Store) -> None:
+    other = await harness.new()
+    granted = await _pass(harness, store, uses=3)
+    results = await asyncio.gather(
+        *((store if i % 2 else other).use_pass(granted.id, actor="proxy", **_key(granted)) for i in range(20))
+    )
+    assert len([r for r in results if r is not None]) == 3
+    final = await store.get(granted.id)
+    assert final is not None and (final.state, final.attempts) == (State.EXPIRED, 3)
+    v = await verify_store(store)
+    assert v.ok, v

@@ -62,11 +62,72 @@ def test_severity_order() -> None:
         "deliver",
         "tag",
         "bcc",
+        "warn",
         "hold",
         "approval",
         "quarantine",
         "block",
     ]
+
+
+# -- uploads: coaching (warn) and how long an approval lets the same upload pass ---------------
+
+UPLOADS = "{direction: upload}"
+
+
+@pytest.mark.parametrize(
+    ("action_yaml", "action", "valid_for", "uses"),
+    [
+        ("warn", Action.WARN, timedelta(hours=1), 1),
+        ("{type: warn, valid_for: 15m, uses: 2}", Action.WARN, timedelta(minutes=15), 2),
+        ("{type: approval, approvers: [manager]}", Action.APPROVAL, timedelta(hours=24), 1),
+        (
+            "{type: approval, approvers: [manager], valid_for: 2d, uses: 5}",
+            Action.APPROVAL,
+            timedelta(days=2),
+            5,
+        ),
+    ],
+)
+def test_upload_pass_terms(
+    tmp_path: Path, action_yaml: str, action: Action, valid_for: timedelta, uses: int
+) -> None:
+    policy = policy_with(tmp_path, rule_yaml("r", UPLOADS, action_yaml))
+    d = evaluate(policy, upload(service="box"), EMPTY, now=NOW)
+    assert d.action is action
+    assert (d.pass_valid_for, d.pass_uses) == (valid_for, uses)
+    assert d.to_dict()["pass"] == {"valid_for": int(valid_for.total_seconds()), "uses": uses}
+    # A warned user has as long to go on as the retry is valid for.
+    assert (d.release_at == NOW + valid_for) is (action is Action.WARN)
+
+
+def test_the_strictest_pass_terms_win(tmp_path: Path) -> None:
+    policy = policy_with(
+        tmp_path,
+        rule_yaml("a", UPLOADS, "{type: approval, approvers: [manager], valid_for: 2h, uses: 3}"),
+        rule_yaml("b", UPLOADS, "{type: approval, approvers: [manager], valid_for: 8h, uses: 1}"),
+    )
+    d = evaluate(policy, upload(), EMPTY, now=NOW)
+    assert (d.pass_valid_for, d.pass_uses) == (timedelta(hours=2), 1)
+
+
+def test_a_harder_rule_outranks_a_warning(tmp_path: Path) -> None:
+    policy = policy_with(
+        tmp_path,
+        rule_yaml("w", UPLOADS, "warn"),
+        rule_yaml("a", UPLOADS, "{type: approval, approvers: [manager]}"),
+    )
+    d = evaluate(policy, upload(), EMPTY, now=NOW)
+    assert d.action is Action.APPROVAL
+    assert d.pass_valid_for == timedelta(hours=24)
+
+
+def test_mail_approval_has_no_pass(tmp_path: Path) -> None:
+    policy = policy_with(
+        tmp_path, rule_yaml("r", ALWAYS, "{type: approval, approvers: [manager], valid_for: 1h}")
+    )
+    d = evaluate(policy, mail(EXT), EMPTY, now=NOW)
+    assert (d.action, d.pass_valid_for, d.to_dict()["pass"]) == (Action.APPROVAL, None, None)
 
 
 def test_no_rule_matches_delivers(tmp_path: Path) -> None:

@@ -160,6 +160,40 @@ BROKEN: list[tuple[str, str, str, str, str]] = [
         "missing_escalate_to",
     ),
     (
+        "coaching on mail",
+        HEADER + GOOD_RULE.replace("action: block", "action: warn"),
+        "- id: r1",
+        "rules[0]",
+        "upload_only_action",
+    ),
+    (
+        "coaching where mail may match too",
+        HEADER
+        + GOOD_RULE.replace("direction: mail", "any: [{direction: upload}, {recipients: external}]").replace(
+            "action: block", "action: warn"
+        ),
+        "- id: r1",
+        "rules[0]",
+        "upload_only_action",
+    ),
+    (
+        "no uses at all",
+        HEADER
+        + GOOD_RULE.replace("direction: mail", "direction: upload").replace(
+            "action: block", "action: {type: warn, uses: 0}"
+        ),
+        "action: {type: warn",
+        "rules[0].action.uses",
+        "too_small",
+    ),
+    (
+        "validity on a block",
+        HEADER + GOOD_RULE.replace("action: block", "action: {type: block, valid_for: 1h}"),
+        "action: {type: block",
+        "rules[0].action.valid_for",
+        "field_not_for_action",
+    ),
+    (
         "unknown group",
         HEADER + GOOD_RULE.replace("direction: mail", "sender: {group: [sales, salse]}"),
         "sender: {group",
