@@ -10,6 +10,8 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
+from gateway.commands._terminal import EscapingWriter
+
 
 def command_modules() -> list[str]:
     """Every module of :mod:`gateway.commands` with a ``register`` function, by name."""
@@ -40,7 +42,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    result: int = args.func(args)
+    out, err = sys.stdout, sys.stderr
+    # Whatever a command prints reaches a terminal: no control character in the data it shows
+    # goes out raw (gateway.commands._terminal).
+    sys.stdout, sys.stderr = EscapingWriter(out), EscapingWriter(err)
+    try:
+        result: int = args.func(args)
+    finally:
+        sys.stdout, sys.stderr = out, err
     return result
 
 
