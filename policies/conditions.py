@@ -609,7 +609,7 @@ def _type_mismatch(want: bool) -> Predicate:
                 len(found),
                 [what for _, what in found],
                 [loc for loc, _ in found],
-                "file name or declared type disagrees with the content",
+                "type_mismatch",
             )
         ]
 
