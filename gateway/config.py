@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import ssl
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -67,6 +68,19 @@ def parse_duration(value: object) -> float:
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
     return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest way to write a duration as the configuration does.
+
+    >>> format_duration(2592000), format_duration(90), format_duration(1.5)
+    ('30d', '90s', '1.5s')
+    """
+    for unit in ("d", "h", "m"):
+        size = _DURATION_UNITS[unit]
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
 
 
 def parse_size(value: object) -> int:
@@ -261,9 +275,18 @@ class StoreConfig(_Model):
 
 
 class PolicyConfig(_Model):
+    #: The policy as configured (e.g. the shipped ``policies/default.yaml``); never rewritten.
     path: Path = Path("policies/default.yaml")
     #: How often the policy file is checked for changes.
     reload_interval: Duration = 5.0
+    #: Where versions activated from the UI are kept (``v0001.yaml`` … and ``active.yaml``, the
+    #: one in force, which takes precedence over ``path``); default ``<store.path>/policies``.
+    versions: Path | None = None
+
+    @property
+    def active_file(self) -> Path | None:
+        """The activated version in force, when one has been activated (see :attr:`versions`)."""
+        return self.versions / "active.yaml" if self.versions is not None else None
 
 
 class NotifyConfig(_Model):
@@ -538,7 +561,10 @@ def load_config(path: str | os.PathLike[str], *, base: Path | None = None) -> Co
     try:
         config = Config.model_validate(_plain(tree))
     except ValidationError as exc:
-        err = exc.errors()[0]
+        # A misspelt key (``secrte:``) is reported as unknown, on its own line, before the
+        # required key it was meant to be (``secret``) is reported missing.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        err = errors[0]
         loc = tuple(err["loc"])
         dotted = ".".join(str(p) for p in loc) or "(top)"
         msg = err["msg"].removeprefix("Value error, ")
@@ -553,6 +579,16 @@ def load_config(path: str | os.PathLike[str], *, base: Path | None = None) -> Co
                 raise ConfigError(
                     name, line_of(tree, ("smtp", "tls", key)), f"smtp.tls.{key}: no such file: {file}"
                 )
+    if tls is not None:
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(tls.cert, tls.key)
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigError(
+                name,
+                line_of(tree, ("smtp", "tls", "cert")),
+                f"smtp.tls: cannot load {tls.cert} with {tls.key} as a PEM certificate chain and its key"
+                f" ({getattr(exc, 'reason', None) or exc})",
+            ) from None
     if config.smtp.auth.users and tls is None:
         raise ConfigError(
             name, line_of(tree, ("smtp", "auth")), "smtp.auth: AUTH needs smtp.tls (passwords only over TLS)"
@@ -607,7 +643,14 @@ def _resolve(config: Config, base: Path) -> Config:
         update={
             "smtp": smtp,
             "store": store,
-            "policy": config.policy.model_copy(update={"path": abs_(config.policy.path)}),
+            "policy": config.policy.model_copy(
+                update={
+                    "path": abs_(config.policy.path),
+                    "versions": abs_(config.policy.versions)
+                    if config.policy.versions is not None
+                    else store.path / "policies",
+                }
+            ),
             "proxy": proxy,
         }
     )

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from gateway.accountaudit import AccountAudit
 from gateway.store import Store
 from quarantine_ui.accounts import AuditSink
 from quarantine_ui.config import UIConfig
@@ -93,6 +94,7 @@ def create_app(
     audit: AuditSink | None = None,
     *,
     policy_path: Path | None = None,
+    policy_versions: Path | None = None,
     notifier: Notifications | None = None,
     on_policy_change: Callable[[], None] | None = None,
     pac: str | None = None,
@@ -107,12 +109,16 @@ def create_app(
 
     The links in notifications are signed with ``config.secret``: give the UI the gateway's
     ``secret`` so that it accepts them."""
+    if audit is None and store is not None:
+        # Logins, lockouts and account changes go into the store's hash-chained audit trail.
+        audit = AccountAudit(store)
     ui = UI.build(
         config,
         _templates(),
         store,
         audit,
         policy_path=policy_path,
+        policy_versions=policy_versions,
         notifier=notifier,
         on_policy_change=on_policy_change,
     )
@@ -171,6 +177,7 @@ def build_server(
     audit: AuditSink | None = None,
     *,
     policy_path: Path | None = None,
+    policy_versions: Path | None = None,
     notifier: Notifications | None = None,
     on_policy_change: Callable[[], None] | None = None,
     pac: str | None = None,
@@ -187,6 +194,7 @@ def build_server(
         store,
         audit,
         policy_path=policy_path,
+        policy_versions=policy_versions,
         notifier=notifier,
         on_policy_change=on_policy_change,
         pac=pac,

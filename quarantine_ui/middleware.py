@@ -62,6 +62,11 @@ class UIMiddleware:
 
         async def send_with_cookies(message: Message) -> None:
             if message["type"] == "http.response.start":
+                # The account events of this request (a login, a lockout) are in the audit trail
+                # before the answer leaves.
+                drain = getattr(ui.audit, "drain", None)
+                if drain is not None:
+                    await drain()
                 headers = MutableHeaders(scope=message)
                 token = state.get("session_cookie")
                 if token is not None:

@@ -61,7 +61,7 @@ def describe(server: ProxyServer) -> str:
 async def _run(config: Config, stop: asyncio.Event) -> None:
     store = await open_store(config.store)
     inspector = Inspector(
-        PolicyHolder(config.policy.path),
+        PolicyHolder(config.policy.path, override=config.policy.active_file),
         scan_time=config.scan.time,
         workers=config.scan.worker_count,
         reload_interval=config.policy.reload_interval,

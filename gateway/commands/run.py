@@ -90,6 +90,8 @@ class DemoSink:
 async def serve(
     config: Config, *, demo: bool, stop: asyncio.Event, with_ui: bool = True, with_proxy: bool = True
 ) -> None:
+    # The policy first: a broken one stops the start before anything listens or opens.
+    holder = PolicyHolder(config.policy.path, override=config.policy.active_file)
     sink_server = None
     if demo:
         loop = asyncio.get_running_loop()
@@ -100,7 +102,6 @@ async def serve(
             port=config.upstream.port,
         )
     store = await open_store(config.store)
-    holder = PolicyHolder(config.policy.path)
     inspector = Inspector(
         holder,
         scan_time=config.scan.time,

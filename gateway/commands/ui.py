@@ -84,6 +84,7 @@ async def serve_ui(
         port,
         store,
         policy_path=config.policy.path,
+        policy_versions=config.policy.versions,
         notifier=notifier,
         on_policy_change=on_policy_change,
         pac=pac,
@@ -105,7 +106,11 @@ async def serve_ui(
 
 async def _run(config: Config, args: argparse.Namespace, stop: asyncio.Event) -> None:
     store = await open_store(config.store)
-    inspector = Inspector(PolicyHolder(config.policy.path), scan_time=config.scan.time, workers=0)
+    inspector = Inspector(
+        PolicyHolder(config.policy.path, override=config.policy.active_file),
+        scan_time=config.scan.time,
+        workers=0,
+    )
     relay = Relay(config, store, inspector)
     relay.delivery.start()
     host = args.host or config.ui.host
