@@ -24,7 +24,9 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid
 from typing import Any
@@ -34,6 +36,8 @@ import jinja2
 
 from gateway.config import Config
 from gateway.delivery import Delivery, Failure
+from gateway.links.facts import FileFacts, LinkFacts
+from gateway.links.service import human_size
 from gateway.store import MessageRecord, State, Store
 from gateway.tokens import link_url, sign_link
 from policies import explain
@@ -91,15 +95,15 @@ def _tidy(text: str) -> str:
     return re.sub("\ue000\n+", "\n", text).replace("\ue000", "") + "\n"
 
 
-def render(name: str, *, html: bool = True, **context: Any) -> Rendered:
-    """The notice ``name`` (``held`` for ``held.j2``) over ``context``."""
-    text_tpl = _TEXT.get_template(f"{name}.j2")
-    if "subject" not in text_tpl.blocks:
-        raise ValueError(f"notice {name} has no subject block")
-    subject_ctx = text_tpl.new_context(dict(context))
-    subject = " ".join("".join(text_tpl.blocks["subject"](subject_ctx)).split())
+def render(notice: str, /, *, html: bool = True, **context: Any) -> Rendered:
+    """The notice ``notice`` (``held`` for ``held.j2``) over ``context``."""
+    text_tpl = _TEXT.get_template(f"{notice}.j2")
+    subject = ""
+    if "subject" in text_tpl.blocks:  # a notice inside another mail (link_notice) has none
+        subject_ctx = text_tpl.new_context(dict(context))
+        subject = " ".join("".join(text_tpl.blocks["subject"](subject_ctx)).split())
     text = _tidy(text_tpl.render(**context))
-    markup = _HTML.get_template(f"{name}.j2").render(**context) if html else None
+    markup = _HTML.get_template(f"{notice}.j2").render(**context) if html else None
     return Rendered(subject, text, markup)
 
 
@@ -231,13 +235,15 @@ class Notifier:
             )
         return rec.id
 
-    async def send(self, name: str, to: Iterable[str], *, about: str, why: str, **context: Any) -> str | None:
-        """Render the notice ``name`` and queue it to ``to``; ``why`` is the audit reason of the
+    async def send(
+        self, notice: str, to: Iterable[str], /, *, about: str, why: str, **context: Any
+    ) -> str | None:
+        """Render the notice ``notice`` and queue it to ``to``; ``why`` is the audit reason of the
         ``notify`` note on ``about`` (``sender told of …``). Returns the notification's id."""
         rcpts = [a for a in dict.fromkeys(to) if a]
         if not rcpts:
             return None
-        rendered = render(name, **context)
+        rendered = render(notice, **context)
         msg = notice_message(
             rendered,
             sender=self.config.notify.sender,
@@ -407,6 +413,55 @@ class Notifier:
                 "going_out": rec.state in (State.DELIVERING, State.DEFERRED, State.DELIVERED),
             },
         )
+
+    # --- download links ----------------------------------------------------------------------
+    async def link_code(self, link: MessageRecord, facts: LinkFacts, code: str) -> None:
+        """The one-time code, to the link's own recipient and no one else."""
+        await self.send(
+            "link_code",
+            [facts.recipient],
+            about=link.id,
+            why=f"one-time code sent to {facts.recipient}",
+            recipient=facts.recipient,
+            sender=link.sender,
+            code=code,
+            until=facts.code_until,
+        )
+
+    async def first_download(self, link: MessageRecord, facts: LinkFacts, file: FileFacts) -> None:
+        await self.send(
+            "link_downloaded",
+            [link.sender],
+            about=link.id,
+            why="sender told of the first download",
+            sender=link.sender,
+            recipient=facts.recipient,
+            file=file.name,
+            at=facts.first_download,
+            subject=link.subject,
+            ui=self.config.ui.base_url,
+        )
+
+    def link_notice(self, facts: LinkFacts, file: FileFacts, url: str, expires_at: datetime) -> Message:
+        """What stands in an outside recipient's copy where the attachment was: text and HTML
+        alternatives from the same template, with the same link."""
+        notice = render(
+            "link_notice",
+            name=file.name,
+            size=human_size(file.size),
+            url=url,
+            expires=expires_at,
+            downloads=facts.max_downloads,
+            needs_code=facts.needs_code,
+            recipient=facts.recipient,
+            inspected=file.inspected,
+            note=file.note,
+        )
+        part = MIMEMultipart("alternative")
+        part.attach(MIMEText(notice.text, "plain", "utf-8"))
+        if notice.html is not None:
+            part.attach(MIMEText(notice.html, "html", "utf-8"))
+        return part
 
     async def dsn(
         self, rec: MessageRecord, failures: Sequence[Failure], original_headers: bytes
