@@ -134,10 +134,12 @@ def local(request: Request, when: datetime | str | None) -> str:
     """A time in the UI's zone (``ui.utc_offset``, JST by default); ISO 8601 text is read first."""
     if isinstance(when, str):
         try:
-            when = datetime.fromisoformat(when)
+            at = datetime.fromisoformat(when)
         except ValueError:
             return when
-    return when.astimezone(tz(request)).strftime("%Y-%m-%d %H:%M") if when else ""
+    else:
+        at = when  # type: ignore[assignment]
+    return at.astimezone(tz(request)).strftime("%Y-%m-%d %H:%M") if at else ""
 
 
 def local_epoch(request: Request, epoch: float | None) -> str:

@@ -117,10 +117,12 @@ def _audited(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
         if not args.audit.pending:
             return status
 
+        audit: AccountAudit = args.audit
+
         async def write() -> int:
             store = await open_store(store_at)
             try:
-                return await args.audit.flush(store)
+                return await audit.flush(store)
             finally:
                 await store.close()
 

@@ -3,6 +3,7 @@ ends in a line naming the file (and line) and an exit status, never a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,8 @@ def _garbage_tls(tmp: Path) -> str:
     return f"{{port: 1, tls: {{cert: {pem}, key: {pem}}}}}"
 
 
-CASES = {
+Case = tuple[Callable[[Path], list[str]], int, str, str]
+CASES: dict[str, Case] = {
     # The policy's directory file is missing: the same lines as `sekimori policy check`.
     "run, policy directory missing": (
         lambda t: ["run", "--config", str(_config(t, policy=_policy_without_directory(t)))],
@@ -107,7 +109,12 @@ CASES = {
         "cannot read",
         "no.yaml",
     ),
-    "queue, not a store": (lambda t: ["queue", "list", "--var", str(t)], 1, "no Sekimori store", "sekimori.db"),
+    "queue, not a store": (
+        lambda t: ["queue", "list", "--var", str(t)],
+        1,
+        "no Sekimori store",
+        "sekimori.db",
+    ),
     "user sync, not UTF-8": (
         lambda t: ["user", "sync", str(_write(t / "people.csv", b"\xff\xfe\x00")), "--var", str(t / "v")],
         1,

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import pyotp
 import pytest
 import uvloop
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect, sync_playwright
 
 from gateway.config import load_config
 from gateway.store import MessageRecord, State
@@ -475,8 +475,8 @@ def test_language_switch(stack: Stack, users: Users) -> None:
 
 # -- What people see: notices' buttons, decision first, a phone, the QR code, all in Japanese --------
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 
 
 def many_people_csv(rows: int) -> bytes:

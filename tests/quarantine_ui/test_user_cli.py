@@ -175,7 +175,10 @@ def _account_events(var: Path) -> list[tuple[str, str, str]]:
     async def read() -> list[tuple[str, str, str]]:
         store = await open_store(var)
         try:
-            return [(e.action, e.actor, e.extra.get("address", "")) for e in await store.audit_events(msg_id="accounts")]
+            return [
+                (e.action, e.actor, e.extra.get("address", ""))
+                for e in await store.audit_events(msg_id="accounts")
+            ]
         finally:
             await store.close()
 
@@ -187,7 +190,10 @@ def test_account_changes_are_audit_events_with_the_operator(
 ) -> None:
     var = tmp_path / "var"
     monkeypatch.setattr("getpass.getuser", lambda: "root")
-    assert run(var, "add", "hanako@example.jp", "--name", "花子", "--role", "sender", monkeypatch=monkeypatch) == 0
+    assert (
+        run(var, "add", "hanako@example.jp", "--name", "花子", "--role", "sender", monkeypatch=monkeypatch)
+        == 0
+    )
     assert run(var, "set-roles", "hanako@example.jp", "--role", "sender", "--role", "approver",
                monkeypatch=monkeypatch) == 0  # fmt: skip
     assert run(var, "reset-mfa", "hanako@example.jp", monkeypatch=monkeypatch) == 0

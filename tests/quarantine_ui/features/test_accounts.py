@@ -523,4 +523,3 @@ def test_password_form_and_api_share_lockout(env: Env) -> None:
     for _ in range(2):
         r = call(client, "POST", "/api/login", json={"address": "taro@example.jp", "password": "wrong"})
     assert r.status_code == 429
-

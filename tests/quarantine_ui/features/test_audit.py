@@ -60,7 +60,9 @@ def test_every_audit_export_names_the_fields_alike(
     auditor = client_for(mail, people, AUDITOR)
     ui_jsonl = [json.loads(line) for line in auditor.get("/audit/export?format=jsonl").text.splitlines()]
     api_jsonl = [json.loads(line) for line in auditor.get("/api/audit/export").text.splitlines()]
-    header = next(csv.reader(io.StringIO(auditor.get("/audit/export?format=csv").content.decode("utf-8-sig"))))
+    header = next(
+        csv.reader(io.StringIO(auditor.get("/audit/export?format=csv").content.decode("utf-8-sig")))
+    )
     api_list = auditor.get("/api/audit").json()["events"]
     assert main(["audit", "list", "--var", str(tmp_path / "gw"), "--format", "jsonl", "--msg", held.id]) == 0
     cli_jsonl = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

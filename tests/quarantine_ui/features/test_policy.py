@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from gateway.cli import main
-
 from tests.quarantine_ui.features.people import (
     SEC,
     TARO,
