@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import pkgutil
 import sys
 from collections.abc import Sequence
 from importlib import metadata
 
+from gateway import logs
 from gateway.config import ConfigError
 from policies import PolicyError
 
@@ -49,10 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(level="debug" if args.verbose else "info")
     try:
         result: int = args.func(args)
     except PolicyError as err:

@@ -116,7 +116,7 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "mail.received": ("受信日時", "Received"),
     "mail.attachments": ("添付ファイル", "Attachments"),
     "mail.records": ("含まれる個人の数", "People in the data (records)"),
-    "mail.people": ("{n} 人分の個人データ", "{n} people"),
+    "mail.people": ("{n} 人分の個人情報", "{n} people"),
     "mail.organisations": (
         "ほかに {n} 社分の企業の連絡先（個人には数えていません）",
         "and {n} companies' contact data (not counted as people)",

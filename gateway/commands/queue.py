@@ -14,15 +14,15 @@ import json
 import secrets
 import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from gateway import actions
+from gateway import actions, retention
 from gateway.auditexport import export_record
 from gateway.commands._store_args import operator, run_on_store, store_options
-from gateway.config import Config, format_duration, load_config, parse_duration
+from gateway.config import Config, load_config, parse_duration
 from gateway.notify import Notifier
-from gateway.store import TERMINAL, AuditEvent, ItemKind, MessageRecord, State, Store
+from gateway.store import AuditEvent, ItemKind, MessageRecord, State, Store
 from policies import explain
 
 
@@ -240,22 +240,8 @@ async def _act(store: Store, args: argparse.Namespace) -> MessageRecord:
 
 
 async def _purge(store: Store, older_than: float) -> int:
-    """Retention: drop the spooled bodies of finished messages last changed before the cutoff."""
-    now = datetime.now(UTC)
-    cutoff = now - timedelta(seconds=older_than)
-    actor = operator()
-    removed = 0
-    cursor: str | None = None
-    while True:
-        page = await store.list_messages(states=TERMINAL, before=cursor, limit=500)
-        for rec in page:
-            if rec.has_raw and rec.updated_at < cutoff:
-                reason = f"retention: finished more than {format_duration(older_than)} ago"
-                await actions.perform(store, rec, "purge", actor, now=now, via="cli", reason=reason)
-                removed += 1
-        if len(page) < 500:
-            return removed
-        cursor = page[-1].id
+    """Retention by hand: drop the spooled bodies of finished messages last changed before the cutoff."""
+    return await retention.purge(store, older_than, actor=operator(), now=datetime.now(UTC))
 
 
 async def _main(store: Store, args: argparse.Namespace) -> int:

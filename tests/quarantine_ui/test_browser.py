@@ -605,8 +605,8 @@ def test_every_page_fits_a_phone_and_the_audit_table_its_card(
                     for item in page.locator("header.bar nav > a, header.bar nav button").all():
                         box = item.bounding_box()
                         assert box is not None and box["height"] < 40, f"{path}: a header item wraps"
-                    slug = path.strip("/").replace("/", "-").replace("?", "-").replace("=", "-") or "home"
-                    shot(page, f"phone-{slug}.png", screenshots)
+                    if path in ("/messages", "/approvals"):
+                        shot(page, f"phone-{path.strip('/')}.png", screenshots)
         page.set_viewport_size(DESKTOP)
     page = users.page(SEC)
     page.goto("/audit")
