@@ -32,6 +32,7 @@ from typing import Any
 
 from classifiers import Limits, ScanResult, redact, scan_bytes, scan_message
 from classifiers.limits import resume, stop_now
+from gateway import metrics
 from gateway.workers import WorkerError, WorkerLost, WorkerPool
 from policies import Decision, Envelope, HistoryView, PolicyHolder, evaluate
 from policies.model import normalize_domain
@@ -195,6 +196,7 @@ class Inspector:
                 initializer=functools.partial(_worker_start, memory),
                 slow_after=self.slow_after,
                 slow_slots=slow_slots,
+                on_restart=metrics.WORKER_RESTARTS.inc,
             )
             if workers > 0
             else None
@@ -206,6 +208,18 @@ class Inspector:
         )
 
     async def classify(self, content: Content) -> ScanResult:
+        started = time.monotonic()
+        scan = await self._classify(content)
+        metrics.record_scan(
+            time.monotonic() - started, truncated=bool(scan.truncated), uninspected=not scan.fully_inspected
+        )
+        return scan
+
+    def workers_alive(self) -> bool:
+        """Whether classification can run: every worker process is up (or scans run in threads)."""
+        return self._pool is None or self._pool.alive()
+
+    async def _classify(self, content: Content) -> ScanResult:
         limit = self.time_limit
         try:
             if self._pool is not None:

@@ -138,6 +138,7 @@ class WorkerPool:
         slow_after: float | None = None,
         slow_slots: int = 1,
         stop_signal: int = signal.SIGUSR1,
+        on_restart: Callable[[], None] | None = None,
     ) -> None:
         if size < 1:
             raise ValueError("a worker pool needs at least one worker")
@@ -148,6 +149,8 @@ class WorkerPool:
         self.slow_slots = slow_slots
         self.stop_signal = stop_signal
         self._initializer = initializer
+        #: Called each time a worker is replaced (the metrics count restarts).
+        self._on_restart = on_restart
         self._context = multiprocessing.get_context("forkserver")
         self._workers: list[_Worker] = []
         self._pending: collections.deque[_Call] = collections.deque()
@@ -320,12 +323,23 @@ class WorkerPool:
             worker.inflight.clear()
         if self._closed:
             return
+        if self._on_restart is not None:
+            self._on_restart()
         if worker.slow:
             self._dispatch()
             return
         task = asyncio.get_running_loop().create_task(self._replace(worker))
         self._replacing.add(task)
         task.add_done_callback(self._replacing.discard)
+
+    def alive(self) -> bool:
+        """No worker is missing: none has died and not yet been replaced (before the first call
+        the pool has not started, which is fine)."""
+        if self._closed:
+            return False
+        if self._started is None:
+            return True
+        return len(self._workers) == self.size and all(w.process.is_alive() for w in self._workers)
 
     # --- processes ---------------------------------------------------------------------------
     async def _start(self) -> None:

@@ -233,7 +233,7 @@ class Gateway:
 async def start_gateway(config: Config) -> Gateway:
     store = await open_store(config.store)
     inspector = Inspector(
-        PolicyHolder(config.policy.path),
+        PolicyHolder(config.policy.path, override=config.policy.active_file),
         scan_time=config.scan.time,
         workers=config.scan.worker_count,
         memory=config.scan.memory_bytes,
