@@ -19,6 +19,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from functools import cached_property, lru_cache
 from itertools import accumulate
+from operator import itemgetter
 from types import ModuleType
 
 import regex
@@ -29,6 +30,8 @@ from classifiers.holders import assign_holders, contact_types, count_organisatio
 from classifiers.limits import GRACE_MAX, GRACE_SHARE, Deadline, Limits
 from classifiers.model import Finding, Part, PartResult, ScanResult
 from classifiers.normalize import normalize
+
+_START, _END = itemgetter(0), itemgetter(1)
 
 #: A finding below this score is reported but does not count towards ``records``.
 RECORD_MIN_SCORE = 0.5
@@ -199,7 +202,7 @@ class Engine:
                     break  # only unwanted types from here on, and no contact data to hold
                 if requires is not None:
                     lowered = doc.text.lower() if lowered is None else lowered
-                    if not any(word in lowered for word in requires):
+                    if not any(map(lowered.__contains__, requires)):
                         continue
                 if deadline is None:
                     matches = pattern.finditer(doc.text)
@@ -241,9 +244,9 @@ class Engine:
                 finally:
                     if spans:
                         merged = sorted([*zip(claimed_starts, claimed_ends, strict=True), *spans])
-                        claimed_starts = [a for a, _ in merged]
+                        claimed_starts = list(map(_START, merged))
                         # Running maximum: an earlier, longer span may cover a later start.
-                        claimed_ends = list(accumulate((b for _, b in merged), max))
+                        claimed_ends = list(accumulate(map(_END, merged), max))
         except TimeoutError:  # the regex module's timeout: the deadline passed inside a pass
             reason = "time"
         except MemoryError:
