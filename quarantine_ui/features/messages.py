@@ -1,6 +1,7 @@
 """A sender's own mail, one message, and the actions on a message, as pages and as JSON.
 
-``/messages`` (``/api/messages``) lists the sender's held, pending, quarantined and recent mail;
+``/messages`` (``/api/messages``) lists the sender's held, pending, quarantined and recent mail,
+and beside it their uploads that were held back (coaching, approval, review, refusal) or approved;
 ``/messages/{id}`` shows one message to anyone who may see it (its sender, its approvers, the
 security team); ``POST /messages/{id}/{action}`` takes an action of the one table
 (:mod:`gateway.actions`), and the page goes where :data:`AFTER_ACTION` says. Who may see and do
@@ -29,6 +30,8 @@ GROUPS: dict[str, tuple[State, ...]] = {
     "held": (State.HELD,),
     "pending_approval": (State.PENDING_APPROVAL,),
     "quarantined": (State.QUARANTINED,),
+    # Uploads an approver or the security team let through: the user may upload them again.
+    "approved": (State.APPROVED,),
     "refused": (State.REFUSED, State.REJECTED),
 }
 
@@ -38,11 +41,16 @@ AFTER_ACTION: dict[str, tuple[str | None, str]] = {
     "cancel": (None, "cancelled"),
     "send_now": (None, "sent"),
     "justify": (None, "justified"),
+    "proceed": (None, "proceeded"),
     "approve": ("/approvals", "approved"),
     "reject": ("/approvals", "rejected"),
     "release": ("/admin", "released"),
     "delete": ("/admin", "deleted"),
 }
+
+
+#: Notices that say something else for an upload than for a message.
+UPLOAD_NOTICES = frozenset({"approved_upload", "released_upload", "rejected_upload"})
 
 
 async def views_of(request: Request, recs: Any) -> list[MessageView]:
@@ -70,7 +78,8 @@ async def message(request: Request) -> Response:
     if is_api(request):
         return JSONResponse(view.to_dict())
     content = None
-    if "security_admin" in user.roles and rec.has_raw:
+    # An upload's content is never shown in a page (a security admin may download it).
+    if "security_admin" in user.roles and rec.has_raw and rec.kind is ItemKind.MAIL:
         try:
             content = read_content(await room.store.load_raw(rec.id))
         except StoreError:
@@ -79,6 +88,9 @@ async def message(request: Request) -> Response:
         "m": view,
         "content": content,
         "offered": room.offered(user, rec),
+        "file_url": f"/messages/{rec.id}/file"
+        if rec.kind is ItemKind.UPLOAD and rec.has_raw and "security_admin" in user.roles
+        else "",
         "release_epoch": int(view.release_at.timestamp()) if view.release_at else 0,
     }
     return page(request, "message.html", ctx)
@@ -106,8 +118,10 @@ async def act(request: Request) -> Response:
         assert rec is not None
         view = await room.view(rec, request.state.lang)
         return JSONResponse({"status": "done", "message": view.to_dict()})
-    await room.act(current_user(request), msg_id, action, str(form(request).get(field, "")))
+    rec = await room.act(current_user(request), msg_id, action, str(form(request).get(field, "")))
     after, done = AFTER_ACTION[action]
+    if rec.kind is ItemKind.UPLOAD and f"{done}_upload" in UPLOAD_NOTICES:
+        done = f"{done}_upload"  # an upload is not sent: the user may upload it again
     return back(after or f"/messages/{msg_id}", done)
 
 

@@ -45,6 +45,10 @@ def test_every_key_used_in_templates_exists() -> None:
         "state.",
         "messages.group.",
         "mail.justification.",
+        "service.",
+        "sharing.",
+        "kind.",
+        "upload.next.",
     }
     from classifiers.detectors import entity_types
     from gateway.store import State
@@ -58,6 +62,17 @@ def test_every_key_used_in_templates_exists() -> None:
         assert f"state.{state.value}" in MESSAGES["ja"]
     for decision in DECISIONS:
         assert f"action.{decision}" in MESSAGES["ja"]
+    from gateway.store import UPLOAD_ALLOWED, ItemKind
+    from quarantine_ui.features.messages import GROUPS
+
+    for state in UPLOAD_ALLOWED:  # what to do next, for every state of an upload
+        assert f"upload.next.{state.value}" in MESSAGES["ja"]
+    for group in GROUPS:
+        assert f"messages.group.{group}" in MESSAGES["ja"]
+    for kind in (ItemKind.MAIL, ItemKind.UPLOAD):
+        assert f"kind.{kind.value}" in MESSAGES["ja"]
+    for scope in ("anyone", "organization", "specific"):  # the one sharing vocabulary
+        assert f"sharing.{scope}" in MESSAGES["ja"]
     for group in ("held", "pending_approval", "quarantined", "refused", "other"):
         assert f"messages.group.{group}" in MESSAGES["ja"]
     for state_name in ("pending_approval", "quarantined"):
