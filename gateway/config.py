@@ -29,6 +29,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -274,6 +275,216 @@ class NotifyConfig(_Model):
     bcc_notice: bool = True
 
 
+#: The built-in upload services (one module each under ``gateway/proxy/services``).
+ServiceName = Literal["google_drive", "box", "microsoft_graph", "dropbox", "slack"]
+SERVICE_NAMES: tuple[ServiceName, ...] = ("google_drive", "box", "microsoft_graph", "dropbox", "slack")
+_RULE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+
+
+def _host_pattern(value: str) -> str:
+    from gateway.proxy.hosts import HostPattern  # no import cycle: hosts.py imports nothing of ours
+
+    return str(HostPattern.parse(value))
+
+
+HostPatternText = Annotated[str, AfterValidator(_host_pattern)]
+
+
+class ProxyRuleConfig(_Model):
+    """A generic upload rule for a host no built-in service covers."""
+
+    #: Shown as the service in verdicts and the audit trail (``service:`` in policies).
+    name: str
+    hosts: list[HostPatternText] = Field(min_length=1)
+    #: Shell patterns over the path without the query (``/backend-api/*``); default: every path.
+    paths: list[str] = Field(default_factory=lambda: ["*"])
+    methods: list[Literal["POST", "PUT", "PATCH"]] = Field(default_factory=lambda: ["POST", "PUT"])  # type: ignore[arg-type]
+    #: How the body is read: ``auto`` by its Content-Type; ``json`` and ``form`` are scanned as
+    #: text (their string values); ``multipart`` (form-data files and fields); ``raw`` (the body
+    #: is a file).
+    body: Literal["auto", "json", "form", "multipart", "raw"] = "auto"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _RULE_NAME.match(v) or v in SERVICE_NAMES:
+            raise ValueError(
+                f"rule name {v!r}: lower-case letters, digits, '-', '_' or '.', not a built-in service name"
+            )
+        return v
+
+    @field_validator("paths")
+    @classmethod
+    def _paths(cls, v: list[str]) -> list[str]:
+        for p in v:
+            if not p.startswith(("/", "*")):
+                raise ValueError(f"path pattern {p!r} must start with / or *")
+        return v
+
+
+class ProxyIdentityConfig(_Model):
+    """Who is uploading. Tried in this order: ``header`` (from ``trusted_proxies`` only),
+    ``basic`` (proxy authentication against the UI's accounts), ``networks``."""
+
+    #: Ask unidentified clients for proxy credentials (407), checked against the UI's accounts.
+    #: Credentials are only accepted on loopback connections or over TLS to the proxy.
+    basic: bool = False
+    #: Request header carrying the user's address, set by an authenticating front proxy.
+    header: str | None = None
+    #: Front proxies whose ``header`` is believed.
+    trusted_proxies: list[Network] = Field(default_factory=list)
+    #: Client networks and the person each belongs to (``10.1.2.0/24: taro@example.co.jp``).
+    networks: dict[Network, str] = Field(default_factory=dict)
+    #: Refuse requests from clients nobody could be identified for (403).
+    required: bool = False
+
+    @field_validator("header")
+    @classmethod
+    def _header(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9-]{1,64}", v):
+            raise ValueError(f"not a header name: {v!r}")
+        return v
+
+    @field_validator("networks")
+    @classmethod
+    def _people(cls, v: dict[str, str]) -> dict[str, str]:
+        for net, who in v.items():
+            if "@" not in who:
+                raise ValueError(f"{net}: {who!r} is not a mail address")
+        return v
+
+
+class MicrosoftTenantsConfig(_Model):
+    """Microsoft Entra tenant restrictions (v1 headers, the consumer block, or v2)."""
+
+    #: ``Restrict-Access-To-Tenants``: tenant domains or directory (tenant) IDs users may sign in to.
+    tenants: list[str] = Field(default_factory=list)
+    #: ``Restrict-Access-Context``: your own directory (tenant) ID.
+    context: str | None = None
+    #: ``sec-Restrict-Tenant-Access-Policy: restrict-msa`` on ``login.live.com`` (no personal accounts).
+    block_consumer: bool = False
+    #: Tenant restrictions v2: ``<tenant id>:<policy id>`` for ``sec-Restrict-Tenant-Access-Policy``.
+    v2_policy: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> MicrosoftTenantsConfig:
+        if bool(self.tenants) != bool(self.context):
+            raise ValueError(
+                "microsoft: tenants and context go together (Restrict-Access-To-Tenants needs its context)"
+            )
+        if self.v2_policy is not None and not re.fullmatch(
+            r"[0-9a-fA-F-]{36}:[0-9a-fA-F-]{36}", self.v2_policy
+        ):
+            raise ValueError("microsoft.v2_policy must be '<tenant id>:<policy id>' (two GUIDs)")
+        if not (self.tenants or self.block_consumer or self.v2_policy):
+            raise ValueError("microsoft: set tenants and context, block_consumer or v2_policy")
+        return self
+
+
+class GoogleTenantsConfig(_Model):
+    #: ``X-GoogApps-Allowed-Domains``: Workspace domains users may sign in to
+    #: (``consumer_accounts`` lets personal Google accounts in as well).
+    domains: list[str] = Field(min_length=1)
+
+
+class DropboxTenantsConfig(_Model):
+    #: ``X-Dropbox-allowed-Team-Ids``: team IDs from the admin console (network control on).
+    team_ids: list[str] = Field(min_length=1)
+
+
+class SlackTenantsConfig(_Model):
+    #: ``X-Slack-Allowed-Workspaces-Requester``: your workspace or organisation ID.
+    requester: str
+    #: ``X-Slack-Allowed-Workspaces``: workspace or organisation IDs users may sign in to.
+    workspaces: list[str] = Field(min_length=1)
+
+
+class TenantRestrictionsConfig(_Model):
+    microsoft: MicrosoftTenantsConfig | None = None
+    google: GoogleTenantsConfig | None = None
+    dropbox: DropboxTenantsConfig | None = None
+    slack: SlackTenantsConfig | None = None
+
+
+class ProxyLimitsConfig(_Model):
+    #: Request bodies up to this size are inspected in memory; larger ones (and bodies of
+    #: unknown length) spill to the spool, so memory stays bounded.
+    memory_body: Size = 4 * 1024 * 1024
+    #: Uploads larger than this are not classified: the policy decides on them as not fully
+    #: inspected (``truncated: true``), and the verdict says so.
+    inspect_max: Size = 100 * 1024 * 1024
+    #: An upload session (resumable, chunked) not finished within this time is forgotten and
+    #: its spool removed.
+    session_ttl: Duration = 24 * 3600.0
+
+
+_LOOPBACK_AND_PRIVATE = [
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "fc00::/7",
+]
+
+
+class PacConfig(_Model):
+    """The PAC file the quarantine UI serves at ``/proxy.pac``."""
+
+    #: Send every host through the proxy, not only the services' (with direct egress blocked
+    #: at the firewall, nothing else works anyway).
+    all_traffic: bool = False
+    #: Tell browsers to reach the proxy over TLS (``HTTPS host:port``), as proxy passwords need.
+    https: bool = False
+
+
+class ProxyConfig(_Model):
+    """The upload gate: an explicit HTTP(S) proxy (mitmproxy) in front of cloud services."""
+
+    host: str = "127.0.0.1"
+    port: Port = 3128
+    #: ``host:port`` clients use to reach the proxy (in the PAC file); default ``host:port``.
+    public_address: str | None = None
+    #: Client addresses allowed to use the proxy; others are disconnected.
+    clients: list[Network] = Field(default_factory=lambda: list(_LOOPBACK_AND_PRIVATE))
+    #: Folder of the organisation CA (``sekimori ca init``); default ``<store.path>/proxy-ca``.
+    ca: Path | None = None
+    #: Extra CA certificates (PEM) trusted for origin servers, besides the system's.
+    upstream_trust: Path | None = None
+    #: Built-in services to inspect.
+    services: list[ServiceName] = Field(default_factory=lambda: list(SERVICE_NAMES))
+    #: Hosts tunnelled without decryption even if a service or rule names them (pinned clients).
+    bypass: list[HostPatternText] = Field(default_factory=list)
+    rules: list[ProxyRuleConfig] = Field(default_factory=list)
+    identity: ProxyIdentityConfig = Field(default_factory=ProxyIdentityConfig)
+    tenant_restrictions: TenantRestrictionsConfig = Field(default_factory=TenantRestrictionsConfig)
+    limits: ProxyLimitsConfig = Field(default_factory=ProxyLimitsConfig)
+    #: Folder for request bodies and session chunks in flight; default ``<store.path>/uploads``.
+    spool: Path | None = None
+    #: Keep the content of uploads that passed (default: their name, size and SHA-256 only).
+    keep_passed: bool = False
+    pac: PacConfig = Field(default_factory=PacConfig)
+
+    @field_validator("public_address")
+    @classmethod
+    def _address(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9.\-\[\]:]+:\d{1,5}", v):
+            raise ValueError(f"public_address must be host:port, not {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_rules(self) -> ProxyConfig:
+        names = [r.name for r in self.rules]
+        if len(names) != len(set(names)):
+            raise ValueError("rules: two rules have the same name")
+        return self
+
+    @property
+    def address(self) -> str:
+        """Where clients reach the proxy (the PAC file's ``PROXY`` entry)."""
+        return self.public_address or f"{self.host}:{self.port}"
+
+
 class Config(_Model):
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
     upstream: UpstreamConfig = Field(default_factory=UpstreamConfig)
@@ -283,6 +494,8 @@ class Config(_Model):
     store: StoreConfig = Field(default_factory=StoreConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    #: The upload gate; without this section no proxy runs.
+    proxy: ProxyConfig | None = None
     #: Key for HMAC signatures (loop-protection header, links). At least 32 characters;
     #: ``env:NAME`` reads it from an environment variable.
     secret: str
@@ -344,6 +557,20 @@ def load_config(path: str | os.PathLike[str], *, base: Path | None = None) -> Co
         raise ConfigError(
             name, line_of(tree, ("smtp", "auth")), "smtp.auth: AUTH needs smtp.tls (passwords only over TLS)"
         )
+    proxy = config.proxy
+    if proxy is not None:
+        if proxy.upstream_trust is not None and not proxy.upstream_trust.is_file():
+            raise ConfigError(
+                name,
+                line_of(tree, ("proxy", "upstream_trust")),
+                f"proxy.upstream_trust: no such file: {proxy.upstream_trust}",
+            )
+        if proxy.identity.header is not None and not proxy.identity.trusted_proxies:
+            raise ConfigError(
+                name,
+                line_of(tree, ("proxy", "identity", "header")),
+                "proxy.identity.header: needs proxy.identity.trusted_proxies (the header is believed only from them)",
+            )
     return config
 
 
@@ -366,10 +593,21 @@ def _resolve(config: Config, base: Path) -> Config:
                 "tls": smtp.tls.model_copy(update={"cert": abs_(smtp.tls.cert), "key": abs_(smtp.tls.key)})
             }
         )
+    store = config.store.model_copy(update={"path": abs_(config.store.path)})
+    proxy = config.proxy
+    if proxy is not None:
+        proxy = proxy.model_copy(
+            update={
+                "ca": abs_(proxy.ca) if proxy.ca is not None else store.path / "proxy-ca",
+                "spool": abs_(proxy.spool) if proxy.spool is not None else store.path / "uploads",
+                "upstream_trust": abs_(proxy.upstream_trust) if proxy.upstream_trust is not None else None,
+            }
+        )
     return config.model_copy(
         update={
             "smtp": smtp,
-            "store": config.store.model_copy(update={"path": abs_(config.store.path)}),
+            "store": store,
             "policy": config.policy.model_copy(update={"path": abs_(config.policy.path)}),
+            "proxy": proxy,
         }
     )

@@ -196,7 +196,14 @@ class Inspector:
         self, content: Content, envelope: Envelope, *, history: HistoryView, now: datetime
     ) -> Inspection:
         """Classify ``content`` and let the current policy decide on it with ``envelope``."""
-        scan = await self.classify(content)
+        return await self.decide(await self.classify(content), envelope, history=history, now=now)
+
+    async def decide(
+        self, scan: ScanResult, envelope: Envelope, *, history: HistoryView, now: datetime
+    ) -> Inspection:
+        """Let the current policy decide on a scan the caller already has: one it completed
+        with what it knows was not inspected (an upload's missing bytes), or one with errors
+        only (content too large to classify)."""
         if time.monotonic() >= self._next_reload:
             # Reading the policy files is blocking I/O: keep it off the loop and rare.
             self._next_reload = time.monotonic() + self.reload_interval

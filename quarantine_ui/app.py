@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import jinja2
@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
@@ -95,13 +95,15 @@ def create_app(
     policy_path: Path | None = None,
     notifier: Notifications | None = None,
     on_policy_change: Callable[[], None] | None = None,
+    pac: str | None = None,
 ) -> Starlette:
     """The UI app. With ``store`` (the gateway's message store) the mail pages, the JSON API on
     mail and the signed links at ``/a/{token}`` work; with ``policy_path`` (the active policy file
     the relay watches) the policy page does; ``notifier`` (the relay's) tells senders of
     rejections. ``audit`` receives every login, lockout and account change as it happens.
     ``on_policy_change`` is called when an admin activates a policy version (the relay in the same
-    process then applies it to the very next message).
+    process then applies it to the very next message). ``pac`` is the upload gate's proxy
+    auto-configuration file, served without login at ``/proxy.pac`` (browsers fetch it anonymously).
 
     The links in notifications are signed with ``config.secret``: give the UI the gateway's
     ``secret`` so that it accepts them."""
@@ -127,6 +129,8 @@ def create_app(
         *policy.ROUTES,
         *audit_log.ROUTES,
     ]
+    if pac is not None:
+        routes.append(Route("/proxy.pac", _pac_endpoint(pac), methods=["GET"]))
     if store is not None:
         routes += links.ROUTES
     app = Starlette(
@@ -144,6 +148,17 @@ def create_app(
     )
     app.state.ui = ui
     return app
+
+
+def _pac_endpoint(pac: str) -> Callable[[Request], Awaitable[Response]]:
+    body = pac.encode("utf-8")
+
+    async def proxy_pac(request: Request) -> Response:
+        return Response(
+            body, media_type="application/x-ns-proxy-autoconfig", headers={"Cache-Control": "max-age=300"}
+        )
+
+    return proxy_pac
 
 
 def _is_loopback(host: str) -> bool:
@@ -165,6 +180,7 @@ def build_server(
     policy_path: Path | None = None,
     notifier: Notifications | None = None,
     on_policy_change: Callable[[], None] | None = None,
+    pac: str | None = None,
 ) -> uvicorn.Server:
     """A uvicorn server for the UI. TLS is expected to end at a reverse proxy, whose address goes
     in ``config.trusted_proxies`` (the app reads ``X-Forwarded-For`` itself, only from there)."""
@@ -174,7 +190,13 @@ def build_server(
             "cookies without Secure are allowed only for plain-HTTP tests on localhost"
         )
     app = create_app(
-        config, store, audit, policy_path=policy_path, notifier=notifier, on_policy_change=on_policy_change
+        config,
+        store,
+        audit,
+        policy_path=policy_path,
+        notifier=notifier,
+        on_policy_change=on_policy_change,
+        pac=pac,
     )
     # log_config=None: uvicorn logs through the process's logging (stderr), not to stdout, where
     # `sekimori run` prints what it started and the demo sink what it received.

@@ -1,5 +1,7 @@
-"""``sekimori run`` (the relay with its scheduler; ``--demo`` adds a catch-all sink on the
-upstream port) and ``sekimori smtp`` (the same relay, for running the parts separately)."""
+"""``sekimori run`` (the relay with its scheduler, the upload gate when the configuration has a
+``proxy:`` section, and the UI; ``--demo`` adds a catch-all sink on the upstream port and creates
+the proxy's CA if there is none) and ``sekimori smtp`` (the same relay, for running the parts
+separately)."""
 
 from __future__ import annotations
 
@@ -18,9 +20,13 @@ from typing import Any
 import uvloop
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from gateway.commands.proxy import check_ready, describe, start_proxy
 from gateway.commands.ui import serve_ui
 from gateway.config import Config, ConfigError, load_config
 from gateway.pipeline import Inspector
+from gateway.proxy import ca
+from gateway.proxy.pac import pac_file
+from gateway.proxy.server import ProxyServer, quiet_mitmproxy
 from gateway.relay import Relay
 from gateway.scheduler import Scheduler
 from gateway.smtp import hash_password, start_server
@@ -32,14 +38,16 @@ log = logging.getLogger("sekimori.run")
 
 def register(sub: Any) -> None:
     for name, helptext in (
-        ("run", "run the gateway: SMTP relay, delivery, scheduler and the quarantine UI"),
+        ("run", "run the gateway: SMTP relay, delivery, scheduler, upload gate and the quarantine UI"),
         ("smtp", "run only the SMTP relay with its delivery and scheduler"),
     ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--config", default="sekimori.yaml", help="configuration file (YAML)")
         if name == "run":
             p.add_argument(
-                "--demo", action="store_true", help="also start a catch-all SMTP sink on the upstream port"
+                "--demo",
+                action="store_true",
+                help="also start a catch-all SMTP sink on the upstream port (and create the proxy's CA if missing)",
             )
         else:
             p.add_argument(
@@ -47,7 +55,7 @@ def register(sub: Any) -> None:
                 action="store_true",
                 help="read a password and print its hash for smtp.auth.users",
             )
-        p.set_defaults(func=main, with_ui=name == "run")
+        p.set_defaults(func=main, with_ui=name == "run", with_proxy=name == "run")
 
 
 def _decode(value: str) -> str:
@@ -79,7 +87,9 @@ class DemoSink:
         return "250 2.0.0 OK (demo sink)"
 
 
-async def serve(config: Config, *, demo: bool, stop: asyncio.Event, with_ui: bool = True) -> None:
+async def serve(
+    config: Config, *, demo: bool, stop: asyncio.Event, with_ui: bool = True, with_proxy: bool = True
+) -> None:
     sink_server = None
     if demo:
         loop = asyncio.get_running_loop()
@@ -100,6 +110,7 @@ async def serve(config: Config, *, demo: bool, stop: asyncio.Event, with_ui: boo
     relay = Relay(config, store, inspector)
     scheduler = Scheduler(relay, interval=config.scheduler.interval)
     server = None
+    proxy: ProxyServer | None = None
     ui_task: asyncio.Task[None] | None = None
     try:
         await relay.start()
@@ -110,6 +121,9 @@ async def serve(config: Config, *, demo: bool, stop: asyncio.Event, with_ui: boo
             f"sekimori: SMTP relay on {addr[0]}:{addr[1]} -> upstream {config.upstream.host}:{config.upstream.port}"
             f", store {config.store.where}, policy {config.policy.path}"
         )
+        if with_proxy and config.proxy is not None:
+            proxy = await start_proxy(config, store, inspector)
+            line += f", {describe(proxy)}"
         if with_ui and config.ui.enabled:
             ui_ready = asyncio.Event()
             ui_task = asyncio.create_task(
@@ -123,6 +137,7 @@ async def serve(config: Config, *, demo: bool, stop: asyncio.Event, with_ui: boo
                     secure_cookies=config.ui.secure_cookies,
                     on_policy_change=inspector.reload_soon,
                     ready=ui_ready,
+                    pac=pac_file(config.proxy) if proxy is not None and config.proxy is not None else None,
                 ),
                 name="ui",
             )
@@ -132,6 +147,8 @@ async def serve(config: Config, *, demo: bool, stop: asyncio.Event, with_ui: boo
             if ui_task.done():
                 ui_task.result()  # the UI could not start: say why instead of running half
             line += f", quarantine UI on http://{config.ui.host}:{config.ui.port}/"
+            if proxy is not None:
+                line += " (PAC file at /proxy.pac)"
         if demo:
             line += f"; demo sink on {config.upstream.host}:{config.upstream.port} prints what it receives"
         print(line, flush=True)
@@ -148,6 +165,8 @@ async def serve(config: Config, *, demo: bool, stop: asyncio.Event, with_ui: boo
         if ui_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await ui_task
+        if proxy is not None:
+            await proxy.stop()
         if server is not None:
             server.close()
             await server.wait_closed()
@@ -157,6 +176,16 @@ async def serve(config: Config, *, demo: bool, stop: asyncio.Event, with_ui: boo
         await store.close()
         if sink_server is not None:
             sink_server.close()
+
+
+def _demo_ca(config: Config) -> None:
+    """``--demo``: a CA for the upload gate on first start, so that ``make run`` just works."""
+    assert config.proxy is not None and config.proxy.ca is not None
+    if (config.proxy.ca / ca.KEY_AND_CERT).exists():
+        return
+    key, cert = ca.create_ca(organisation="Sekimori demo", common_name="Sekimori demo CA (make run)")
+    found = ca.write_ca(config.proxy.ca, key, cert)
+    print(f"sekimori: created a demo CA in {config.proxy.ca}: {found}", flush=True)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -172,6 +201,15 @@ def main(args: argparse.Namespace) -> int:
     if not config.policy.path.is_file():
         print(f"sekimori: {args.config}: policy.path: no such file: {config.policy.path}", file=sys.stderr)
         return 2
+    with_proxy = bool(getattr(args, "with_proxy", False)) and config.proxy is not None
+    if with_proxy:
+        if getattr(args, "demo", False):
+            _demo_ca(config)
+        problem = check_ready(config, args.config)
+        if problem is not None:
+            print(f"sekimori: {problem}", file=sys.stderr)
+            return 2
+        quiet_mitmproxy(args.verbose)
 
     async def _main() -> None:
         stop = asyncio.Event()
@@ -184,6 +222,7 @@ def main(args: argparse.Namespace) -> int:
             demo=bool(getattr(args, "demo", False)),
             stop=stop,
             with_ui=bool(getattr(args, "with_ui", False)),
+            with_proxy=with_proxy,
         )
 
     if not args.verbose:

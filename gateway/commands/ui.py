@@ -25,6 +25,7 @@ import uvloop
 
 from gateway.config import Config, ConfigError, load_config
 from gateway.pipeline import Inspector
+from gateway.proxy.pac import pac_file
 from gateway.relay import Relay
 from gateway.store import Store, StoreError, open_store
 from policies import PolicyError, PolicyHolder
@@ -73,8 +74,10 @@ async def serve_ui(
     secure_cookies: bool = True,
     on_policy_change: Callable[[], None] | None = None,
     ready: asyncio.Event | None = None,
+    pac: str | None = None,
 ) -> None:
-    """Serve the UI on ``host:port`` until ``stop`` is set; ``ready`` is set once it listens."""
+    """Serve the UI on ``host:port`` until ``stop`` is set; ``ready`` is set once it listens.
+    ``pac`` is the upload gate's PAC file, served at ``/proxy.pac``."""
     server = build_server(
         ui_config(config, secure_cookies=secure_cookies),
         host,
@@ -83,6 +86,7 @@ async def serve_ui(
         policy_path=config.policy.path,
         notifier=notifier,
         on_policy_change=on_policy_change,
+        pac=pac,
     )
     task = asyncio.create_task(server.serve(), name="ui")
     try:
@@ -116,6 +120,7 @@ async def _run(config: Config, args: argparse.Namespace, stop: asyncio.Event) ->
             port=port,
             stop=stop,
             secure_cookies=config.ui.secure_cookies and not args.insecure_cookies,
+            pac=pac_file(config.proxy) if config.proxy is not None else None,
         )
     finally:
         await relay.delivery.stop()

@@ -112,3 +112,54 @@ def test_scan_workers(tmp_path: Path) -> None:
     assert fixed.scan.worker_count == 0
     with pytest.raises(ConfigError, match=r"scan\.workers"):
         load_config(write(tmp_path, f"secret: {SECRET}\nscan:\n  workers: 500\n"), base=tmp_path)
+
+
+def test_no_proxy_section_means_no_proxy(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, f"secret: {SECRET}\n"), base=tmp_path).proxy is None
+
+
+def test_proxy_defaults_and_paths_under_the_store(tmp_path: Path) -> None:
+    cfg = load_config(
+        write(tmp_path, f"secret: {SECRET}\nstore:\n  path: state\nproxy: {{}}\n"), base=tmp_path
+    )
+    proxy = cfg.proxy
+    assert proxy is not None
+    assert (proxy.host, proxy.port, proxy.address) == ("127.0.0.1", 3128, "127.0.0.1:3128")
+    assert proxy.ca == tmp_path / "state" / "proxy-ca" and proxy.spool == tmp_path / "state" / "uploads"
+    assert proxy.services == ["google_drive", "box", "microsoft_graph", "dropbox", "slack"]
+    assert proxy.limits.memory_body == 4 * 1024 * 1024 and proxy.limits.inspect_max == 100 * 1024 * 1024
+    assert "10.0.0.0/8" in proxy.clients and not proxy.identity.basic and not proxy.keep_passed
+
+
+@pytest.mark.parametrize(
+    ("proxy", "line", "needle"),
+    [
+        ("  bypass:\n    - '*.dropbox.com'\n    - http://x\n", 5, "proxy.bypass.1: not a host pattern"),
+        ("  services: [box, onedrive]\n", 3, "proxy.services.1"),
+        ("  rules:\n    - name: box\n      hosts: [x.example]\n", 4, "not a built-in service name"),
+        (
+            "  rules:\n    - name: chat\n      hosts: [x.example]\n      paths: [api]\n",
+            6,
+            "must start with /",
+        ),
+        ("  rules:\n    - name: chat\n      hosts: []\n", 5, "proxy.rules.0.hosts"),
+        ("  identity:\n    networks: {10.0.0.0/24: taro}\n", 4, "not a mail address"),
+        ("  identity:\n    header: X-User\n", 4, "needs proxy.identity.trusted_proxies"),
+        (
+            "  tenant_restrictions:\n    microsoft:\n      tenants: [contoso.com]\n",
+            4,
+            "tenants and context go together",
+        ),
+        ("  tenant_restrictions:\n    microsoft:\n      v2_policy: nope\n", 4, "two GUIDs"),
+        ("  limits:\n    memory_body: lots\n", 4, "not a size"),
+        ("  upstream_trust: missing.pem\n", 3, "no such file"),
+        ("  public_address: gw.example\n", 3, "host:port"),
+        ("  prot: 1\n", 3, "proxy.prot: unknown key"),
+    ],
+)
+def test_proxy_errors_name_the_line(tmp_path: Path, proxy: str, line: int, needle: str) -> None:
+    p = write(tmp_path, f"secret: {SECRET}\nproxy:\n{proxy}")
+    with pytest.raises(ConfigError) as err:
+        load_config(p, base=tmp_path)
+    assert err.value.line == line, str(err.value)
+    assert needle in str(err.value)

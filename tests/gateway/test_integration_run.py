@@ -50,3 +50,62 @@ async def test_run_demo_shows_the_whole_path(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(proc.wait(), 30) == 0
+
+
+async def test_run_demo_starts_the_upload_gate_with_its_ca_and_pac(tmp_path: Path) -> None:
+    """``make run``'s configuration has a proxy: section; ``--demo`` makes a CA on first start, the
+    UI serves the PAC file, and an upload with a My Number is refused through the proxy."""
+    from tests.gateway.proxy.conftest import UPLOAD_POLICY
+    from tests.gateway.proxy.fakes import FakeOrigin, OriginCerts
+
+    origin = FakeOrigin(OriginCerts.make(tmp_path / "origin"))
+    await origin.start()
+    proxy_port = free_port()
+    extra = (
+        f"proxy:\n  port: {proxy_port}\n  upstream_trust: {origin.certs.ca_pem}\n"
+        f"  rules:\n    - name: files\n      hosts: ['127.0.0.1:{origin.port}']\n      body: raw\n"
+    )
+    cfg_path = write_config(tmp_path, upstream_port=free_port(), extra=extra)
+    cfg = load_config(cfg_path)
+    cfg.policy.path.write_text(UPLOAD_POLICY, encoding="utf-8")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        "run",
+        "--demo",
+        "--config",
+        str(cfg_path),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.stdout is not None
+    try:
+        made = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+        assert made.startswith("sekimori: created a demo CA in")
+        started = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+        assert f"upload gate (HTTP(S) proxy) on 127.0.0.1:{proxy_port}" in started
+        assert "(PAC file at /proxy.pac)" in started
+        import ssl
+
+        import httpx
+
+        assert cfg.proxy is not None and cfg.proxy.ca is not None
+        trust = ssl.create_default_context(cafile=str(cfg.proxy.ca / "mitmproxy-ca-cert.pem"))
+        async with httpx.AsyncClient(timeout=30) as ui:
+            pac = await ui.get(f"http://127.0.0.1:{cfg.ui.port}/proxy.pac")
+        assert pac.headers["content-type"] == "application/x-ns-proxy-autoconfig"
+        assert '"upload.box.com"' in pac.text and f"PROXY 127.0.0.1:{proxy_port}" in pac.text
+        async with httpx.AsyncClient(proxy=f"http://127.0.0.1:{proxy_port}", verify=trust, timeout=30) as c:
+            r = await c.put(
+                f"https://127.0.0.1:{origin.port}/share/顧客.txt",
+                content="マイナンバー 1234 5678 9018".encode(),
+            )
+        assert r.status_code == 403 and r.headers["x-sekimori-verdict"] == "refused"
+        assert origin.received == []
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        await origin.stop()

@@ -1,0 +1,124 @@
+"""``sekimori proxy``: the upload gate alone (an explicit HTTP(S) proxy that inspects uploads),
+over the same configuration file, store and policy as the relay.
+
+:func:`start_proxy` is the piece ``sekimori run`` starts beside the relay and the UI, sharing
+their store and classification pool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from typing import Any
+
+import uvloop
+
+from gateway.config import Config, ConfigError, load_config
+from gateway.pipeline import Inspector
+from gateway.proxy import ca
+from gateway.proxy.server import ProxyServer, quiet_mitmproxy
+from gateway.store import Store, StoreError, open_store
+from policies import PolicyError, PolicyHolder
+from quarantine_ui.accounts import Accounts
+from quarantine_ui.db import Database
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "proxy", help="run only the upload gate: the HTTP(S) proxy that inspects cloud uploads"
+    )
+    p.add_argument(
+        "--config", default="sekimori.yaml", help="configuration file (YAML) with a proxy: section"
+    )
+    p.set_defaults(func=main)
+
+
+def proxy_accounts(config: Config) -> Accounts | None:
+    """The UI's accounts, when the proxy checks passwords against them (``identity.basic``)."""
+    if config.proxy is None or not config.proxy.identity.basic:
+        return None
+    from gateway.commands.ui import ui_config
+
+    ui = ui_config(config, secure_cookies=config.ui.secure_cookies)
+    return Accounts(Database(ui.db_path), ui)
+
+
+async def start_proxy(config: Config, store: Store, inspector: Inspector) -> ProxyServer:
+    """Start the upload gate on ``proxy.host:proxy.port`` (the caller stops it)."""
+    server = ProxyServer(config, store=store, inspector=inspector, accounts=proxy_accounts(config))
+    await server.start()
+    return server
+
+
+def describe(server: ProxyServer) -> str:
+    host, port = server.address
+    return f"upload gate (HTTP(S) proxy) on {host}:{port}"
+
+
+async def _run(config: Config, stop: asyncio.Event) -> None:
+    store = await open_store(config.store)
+    inspector = Inspector(
+        PolicyHolder(config.policy.path),
+        scan_time=config.scan.time,
+        workers=config.scan.worker_count,
+        reload_interval=config.policy.reload_interval,
+    )
+    server: ProxyServer | None = None
+    try:
+        server = await start_proxy(config, store, inspector)
+        print(
+            f"sekimori: {describe(server)}, store {config.store.where}, policy {config.policy.path}",
+            flush=True,
+        )
+        await stop.wait()
+    finally:
+        if server is not None:
+            await server.stop()
+        inspector.close()
+        await store.close()
+
+
+def check_ready(config: Config, config_path: str) -> str | None:
+    """Why the proxy cannot start (no section, no CA), or ``None``."""
+    if config.proxy is None:
+        return f"{config_path}: no proxy: section (see sekimori.example.yaml)"
+    assert config.proxy.ca is not None
+    try:
+        ca.require_ca(config.proxy.ca)
+    except ca.CAError as exc:
+        return f"{config_path}: proxy.ca: {exc}"
+    return None
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"sekimori: {exc}", file=sys.stderr)
+        return 2
+    problem = check_ready(config, args.config)
+    if problem is not None:
+        print(f"sekimori: {problem}", file=sys.stderr)
+        return 2
+    quiet_mitmproxy(args.verbose)
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await _run(config, stop)
+
+    try:
+        uvloop.run(_main())
+    except PolicyError as exc:
+        print(f"sekimori: {exc.text_ja}\nsekimori: {exc.text_en}", file=sys.stderr)
+        return 2
+    except (OSError, StoreError, ValueError) as exc:
+        print(f"sekimori: cannot start the upload gate: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,409 @@
+"""What an upload request's body carries: files and text, read without changing a byte.
+
+``multipart/form-data`` (RFC 7578) and ``multipart/related`` (RFC 2387) are parsed with
+python-multipart's streaming parser: mitmproxy's ``multipart_form`` cannot be used for files
+(it splits part bodies on line breaks and joins them without, and ignores file names). A body
+in memory is parsed in memory; a spooled body is parsed from its file and each file part is
+written to a file of its own beside it, so memory stays bounded whatever the size.
+
+JSON and form bodies are text sent to a service (a chat message): their string values are
+joined into one text to scan; keys and structure are not content.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.header
+import json
+import os
+import re
+import secrets
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from gateway.proxy.services.base import BodyKind
+
+#: Read spooled bodies in pieces of this size.
+READ_SIZE = 256 * 1024
+#: A part's headers beyond this are not a real client's (python-multipart enforces its own too).
+MAX_PART_HEADERS = 16 * 1024
+#: Text gathered from one JSON or form body; past it the rest is cut and reported.
+MAX_TEXT = 16 * 1024 * 1024
+#: Metadata parts (JSON) read for a file name: Box ``attributes``, Drive's first related part.
+MAX_METADATA = 256 * 1024
+
+Body = bytes | Path
+
+
+@dataclass
+class Piece:
+    """One thing to inspect: a file (its bytes or a spooled copy) or a text."""
+
+    name: str
+    content_type: str
+    data: bytes | None = None
+    path: Path | None = None
+    size: int = 0
+    is_text: bool = False
+
+
+@dataclass
+class Extracted:
+    pieces: list[Piece] = field(default_factory=list)
+    #: JSON metadata a multipart body carried beside the file (``name``, ``parents``...).
+    metadata: dict[str, Any] = field(default_factory=dict)
+    #: Why the body could not be read completely (the item counts as not fully inspected).
+    problems: list[str] = field(default_factory=list)
+    #: Files this extraction wrote (the caller removes them).
+    written: list[Path] = field(default_factory=list)
+
+
+def body_kind(declared: BodyKind, content_type: str) -> BodyKind:
+    """Resolve ``auto`` by the request's Content-Type.
+
+    >>> body_kind("auto", "multipart/form-data; boundary=x"), body_kind("auto", "application/vnd.api+json")
+    ('form-data', 'json')
+    >>> body_kind("raw", "application/json")
+    'raw'
+    """
+    if declared != "auto":
+        return declared
+    ctype = content_type.split(";", 1)[0].strip().lower()
+    if ctype == "multipart/form-data":
+        return "form-data"
+    if ctype == "multipart/related":
+        return "related"
+    if ctype == "application/json" or ctype.endswith("+json"):
+        return "json"
+    if ctype == "application/x-www-form-urlencoded":
+        return "form"
+    return "raw"
+
+
+def _chunks(body: Body) -> Iterator[bytes]:
+    if isinstance(body, bytes):
+        yield body
+        return
+    with body.open("rb") as fh:
+        while piece := fh.read(READ_SIZE):
+            yield piece
+
+
+def _read_all(body: Body, limit: int) -> tuple[bytes, bool]:
+    if isinstance(body, bytes):
+        return body[:limit], len(body) > limit
+    with body.open("rb") as fh:
+        data = fh.read(limit + 1)
+    return data[:limit], len(data) > limit
+
+
+def size_of(body: Body) -> int:
+    return len(body) if isinstance(body, bytes) else body.stat().st_size
+
+
+# -- text bodies --------------------------------------------------------------------------------
+
+
+def json_strings(value: Any) -> Iterator[str]:
+    """Every string value in a JSON document, depth first, keys left out; strings that are
+    themselves JSON documents (Gemini's ``f.req``) are opened too.
+
+    >>> list(json_strings({"model": "x", "messages": [{"content": {"parts": ["マイナンバー 1"]}}]}))
+    ['x', 'マイナンバー 1']
+    """
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            inner = _nested_json(node)
+            if inner is None:
+                yield node
+            else:
+                stack.append(inner)
+        elif isinstance(node, dict):
+            stack.extend(reversed(list(node.values())))
+        elif isinstance(node, list):
+            stack.extend(reversed(node))
+
+
+def _nested_json(text: str) -> Any:
+    if len(text) < 2 or text[0] not in "[{":
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
+def text_of(kind: BodyKind, data: bytes) -> str:
+    """The text a JSON or form body sends; undecodable bytes are replaced, never dropped."""
+    raw = data.decode("utf-8", "replace")
+    if kind == "json":
+        try:
+            doc = json.loads(raw)
+        except (ValueError, RecursionError):
+            return raw  # not JSON after all: scan what was sent
+        return "\n".join(json_strings(doc))
+    pairs = urllib.parse.parse_qsl(raw, keep_blank_values=True)
+    values: list[str] = []
+    for _, v in pairs:
+        values.extend(json_strings(v))
+    return "\n".join(values)
+
+
+# -- multipart ----------------------------------------------------------------------------------
+
+
+def _decode_header_value(value: str) -> str:
+    if "=?" not in value:
+        return value
+    try:
+        return str(email.header.make_header(email.header.decode_header(value)))
+    except (ValueError, LookupError, UnicodeError):
+        return value
+
+
+@dataclass
+class _Part:
+    head: bytearray = field(default_factory=bytearray)
+    name: str = ""
+    filename: str | None = None
+    content_type: str = ""
+    data: bytearray | None = None
+    fh: Any = None
+    path: Path | None = None
+    size: int = 0
+
+    def parse_head(self) -> None:
+        """Name, file name and type from the part's raw header bytes. File names arrive as raw
+        UTF-8 (browsers, RFC 7578 s4.2), as RFC 2231 ``filename*=`` or as RFC 2047 words."""
+        disposition = b""
+        for line in bytes(self.head).split(b"\r\n"):
+            field, sep, value = line.partition(b":")
+            if not sep:
+                continue
+            key = field.strip().lower()
+            if key == b"content-disposition":
+                disposition = value.strip()
+            elif key == b"content-type":
+                self.content_type = value.decode("latin-1").split(";", 1)[0].strip().lower()
+        _, params = parse_options_header(disposition)  # bytes in, raw bytes out
+        self.name = params.get(b"name", b"").decode("utf-8", "replace")
+        extended = _EXTENDED.search(disposition)
+        if extended is not None:
+            charset = extended.group(1).decode("ascii", "replace") or "utf-8"
+            try:
+                self.filename = urllib.parse.unquote(
+                    extended.group(2).decode("ascii", "replace"), encoding=charset
+                )
+            except LookupError:
+                self.filename = urllib.parse.unquote(extended.group(2).decode("ascii", "replace"))
+        elif b"filename" in params:
+            self.filename = _decode_header_value(params[b"filename"].decode("utf-8", "replace"))
+
+
+_EXTENDED = re.compile(rb"filename\*\s*=\s*([A-Za-z0-9_-]*)'[^']*'([^;\s]+)", re.IGNORECASE)
+
+
+def _is_file(kind: BodyKind, index: int, part: _Part) -> bool:
+    if kind == "related":
+        return index > 0  # RFC 2387: the root (first) part is the metadata
+    return part.filename is not None or part.name in ("file", "media")
+
+
+def _parse_multipart(
+    kind: BodyKind, boundary: bytes, body: Body, out_dir: Path | None, result: Extracted
+) -> list[tuple[_Part, bool]]:
+    parts: list[_Part] = []
+    state: dict[str, Any] = {"part": None, "field": bytearray(), "value": bytearray()}
+    in_memory = isinstance(body, bytes) or out_dir is None
+
+    def begin() -> None:
+        part = _Part()
+        parts.append(part)
+        state["part"] = part
+
+    def header_field(data: bytes, start: int, end: int) -> None:
+        state["field"] += data[start:end]
+
+    def header_value(data: bytes, start: int, end: int) -> None:
+        state["value"] += data[start:end]
+
+    def header_end() -> None:
+        part: _Part = state["part"]
+        if len(part.head) < MAX_PART_HEADERS:
+            part.head += bytes(state["field"]) + b": " + bytes(state["value"]) + b"\r\n"
+        state["field"], state["value"] = bytearray(), bytearray()
+
+    def headers_done() -> None:
+        part: _Part = state["part"]
+        part.parse_head()
+        index = len(parts) - 1
+        if not in_memory and _is_file(kind, index, part):
+            assert out_dir is not None
+            path = out_dir / f"part-{secrets.token_hex(6)}"
+            part.path = path
+            part.fh = path.open("wb")
+            result.written.append(path)
+        else:
+            part.data = bytearray()
+
+    def data(chunk: bytes, start: int, end: int) -> None:
+        part: _Part = state["part"]
+        piece = chunk[start:end]
+        part.size += len(piece)
+        if part.fh is not None:
+            part.fh.write(piece)
+        elif part.data is not None:
+            part.data += piece
+
+    def end_part() -> None:
+        part: _Part = state["part"]
+        if part.fh is not None:
+            part.fh.close()
+            part.fh = None
+
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": begin,
+            "on_header_field": header_field,
+            "on_header_value": header_value,
+            "on_header_end": header_end,
+            "on_headers_finished": headers_done,
+            "on_part_data": data,
+            "on_part_end": end_part,
+        },
+    )
+    try:
+        for piece in _chunks(body):
+            parser.write(piece)
+        parser.finalize()
+    except MultipartParseError as exc:
+        result.problems.append(f"multipart body could not be read to its end: {exc}")
+    finally:
+        for part in parts:
+            if part.fh is not None:
+                part.fh.close()
+    return [(p, _is_file(kind, i, p)) for i, p in enumerate(parts)]
+
+
+def _metadata(part: _Part) -> dict[str, Any]:
+    if part.data is None or len(part.data) > MAX_METADATA:
+        return {}
+    try:
+        value = json.loads(bytes(part.data))
+    except (ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def extract(
+    body: Body,
+    kind: BodyKind,
+    content_type: str,
+    *,
+    name: str = "",
+    label: str = "",
+    out_dir: Path | None = None,
+) -> Extracted:
+    """Read ``body`` (bytes, or the path of a spooled copy) as ``kind``. ``name`` and
+    ``content_type`` describe a raw body's file; ``label`` names the text of a JSON or form body
+    (the service). Blocking for a spooled body: call it in a thread."""
+    result = Extracted()
+    kind = body_kind(kind, content_type)
+    ctype = content_type.split(";", 1)[0].strip().lower()
+    if kind == "none":
+        return result
+    if kind in ("json", "form"):
+        data, cut = _read_all(body, MAX_TEXT)
+        if cut:
+            result.problems.append(f"text body longer than {MAX_TEXT} bytes: the rest was not read")
+        text = text_of(kind, data).encode("utf-8")
+        result.pieces.append(Piece(label or "text", "text/plain", data=text, size=len(text), is_text=True))
+        return result
+    if kind in ("form-data", "related"):
+        _, params = parse_options_header(content_type)
+        boundary = params.get(b"boundary")
+        if not boundary:
+            result.problems.append(f"{ctype or 'multipart'} body without a boundary: read as one file")
+        else:
+            return _from_parts(kind, boundary, body, out_dir, name, label, result)
+    size = size_of(body)
+    if isinstance(body, bytes):
+        result.pieces.append(Piece(name, ctype, data=body, size=size))
+    else:
+        result.pieces.append(Piece(name, ctype, path=body, size=size))
+    return result
+
+
+def _from_parts(
+    kind: BodyKind,
+    boundary: bytes,
+    body: Body,
+    out_dir: Path | None,
+    name: str,
+    label: str,
+    result: Extracted,
+) -> Extracted:
+    fields: list[str] = []
+    for index, (part, is_file) in enumerate(_parse_multipart(kind, boundary, body, out_dir, result)):
+        if not is_file:
+            meta = (
+                _metadata(part)
+                if (kind == "related" and index == 0) or part.name in ("attributes", "metadata")
+                else {}
+            )
+            if meta:
+                result.metadata.update(meta)
+            elif part.data:
+                fields.append(bytes(part.data).decode("utf-8", "replace"))
+            continue
+        piece = Piece(part.filename or "", part.content_type, size=part.size)
+        if part.path is not None:
+            piece.path = part.path
+        else:
+            piece.data = bytes(part.data or b"")
+        result.pieces.append(piece)
+    meta_name = result.metadata.get("name") or result.metadata.get("title")
+    meta_type = result.metadata.get("mimeType")
+    for piece in result.pieces:
+        # The metadata's name is the one the file gets in the cloud (Box attributes, Drive).
+        if isinstance(meta_name, str) and meta_name:
+            piece.name = meta_name
+        elif not piece.name:
+            piece.name = name
+        if not piece.content_type and isinstance(meta_type, str):
+            piece.content_type = meta_type
+    text = "\n".join(f for f in fields if f.strip())
+    if text:
+        data = text.encode("utf-8")
+        result.pieces.append(
+            Piece(label or "form fields", "text/plain", data=data, size=len(data), is_text=True)
+        )
+    return result
+
+
+def remove(paths: list[Path]) -> None:
+    for p in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(p)
+
+
+__all__ = [
+    "Body",
+    "Extracted",
+    "Piece",
+    "body_kind",
+    "extract",
+    "json_strings",
+    "remove",
+    "size_of",
+    "text_of",
+]

@@ -1,0 +1,327 @@
+"""How a cloud service's requests are described: as data, read by pure functions.
+
+A :class:`Service` lists the hosts to decrypt and its :class:`Route`\\ s. A route says which
+requests it covers (method, host, path, required query parameters) and what such a request is
+(its :class:`Step`); its ``read`` function turns the request's head into a :class:`Shape` (file
+name, session id, offset...), and a route that creates upload sessions has a ``mint`` function
+that reads the session out of the service's answer. Nothing here does I/O: the proxy's gate
+(:mod:`gateway.proxy.gate`) acts on what these say.
+
+Steps of an upload::
+
+    FILE    one request carries the whole file (raw, multipart/form-data, multipart/related)
+    TEXT    text sent to a web service (JSON or form values), scanned as text
+    START   creates an upload session; the answer names it (Location, uploadUrl, session id)
+    CHUNK   part of a session's file: passes on at once, a copy goes to the spool
+    FINISH  makes the file exist: held until the whole file is judged
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from gateway.proxy.hosts import HostPattern
+
+BodyKind = Literal["none", "raw", "form-data", "related", "json", "form", "auto"]
+
+
+class Step(StrEnum):
+    FILE = "file"
+    TEXT = "text"
+    START = "start"
+    CHUNK = "chunk"
+    FINISH = "finish"
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """What the services read of a request: no body unless the gate has it (small bodies)."""
+
+    method: str
+    host: str
+    port: int
+    path: str
+    query: tuple[tuple[str, str], ...] = ()
+    #: Lower-case header names; the first value of each.
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+
+    @classmethod
+    def make(
+        cls,
+        method: str,
+        url: str,
+        headers: Iterable[tuple[str, str]] = (),
+        body: bytes | None = None,
+    ) -> RequestView:
+        """Build a view from a URL (tests, and the gate for a flow).
+
+        >>> v = RequestView.make("PUT", "https://Upload.Box.com/api/2.0/files/upload_sessions/A1?x=1")
+        >>> v.host, v.port, v.path, v.param("x")
+        ('upload.box.com', 443, '/api/2.0/files/upload_sessions/A1', '1')
+        """
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        heads: dict[str, str] = {}
+        for name, value in headers:
+            heads.setdefault(name.lower(), value)
+        return cls(
+            method=method.upper(),
+            host=(parts.hostname or "").lower(),
+            port=port,
+            path=urllib.parse.unquote(parts.path) or "/",
+            query=tuple(urllib.parse.parse_qsl(parts.query, keep_blank_values=True)),
+            headers=heads,
+            body=body,
+        )
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
+
+    def param(self, name: str) -> str | None:
+        for k, v in self.query:
+            if k == name:
+                return v
+        return None
+
+    @property
+    def url(self) -> str:
+        """``host[:port]/path?query``: what identifies an upload URL (no scheme)."""
+        port = "" if self.port in (80, 443) else f":{self.port}"
+        query = urllib.parse.urlencode(self.query)
+        return f"{self.host}{port}{self.path}" + (f"?{query}" if query else "")
+
+    @property
+    def content_type(self) -> str:
+        return self.header("content-type").split(";", 1)[0].strip().lower()
+
+    @property
+    def length(self) -> int | None:
+        """The body's declared length (``None``: unknown, e.g. chunked transfer)."""
+        value = self.header("content-length")
+        return int(value) if value.isdigit() else None
+
+    def json_body(self) -> Any:
+        """The body as JSON, or ``None`` when absent or not JSON."""
+        if not self.body:
+            return None
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+
+@dataclass(frozen=True)
+class ResponseView:
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
+
+    def json_body(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What one request is, as its service reads it."""
+
+    service: str
+    step: Step
+    #: How the body carries the file or the text.
+    body: BodyKind = "raw"
+    filename: str = ""
+    content_type: str = ""
+    tenant: str | None = None
+    #: Where the file goes, for reviewers (a folder id, a path, a channel); never a token.
+    destination: str = ""
+    #: The provider's session id (hashed into the store's key), or ``None`` for ``alias``.
+    session: str | None = None
+    #: The request's URL identifies the session (a minted upload URL).
+    alias: str | None = None
+    #: Where this request's bytes go in the file, and the file's size when the request says.
+    offset: int | None = None
+    total: int | None = None
+    #: Session ids a FINISH completes besides (or instead of) ``session`` (Slack, Dropbox batch).
+    sessions: tuple[str, ...] = ()
+    #: For START: the request's own body is the first chunk (Dropbox ``upload_session/start``).
+    start_carries_data: bool = False
+    #: The service answers with something the gate must read (a START's session, a FILE's id).
+    wants_response: bool = False
+    #: Facts the session keeps (Graph's deferCommit).
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Mint:
+    """A session the service's answer created."""
+
+    session: str
+    alias: str | None = None
+    filename: str = ""
+    content_type: str = ""
+    total: int | None = None
+    tenant: str | None = None
+    destination: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+Reader = Callable[[RequestView, "re.Match[str]"], Shape | None]
+Minter = Callable[[RequestView, ResponseView, Shape], list[Mint]]
+Refiner = Callable[[RequestView, Shape], Shape]
+
+
+@dataclass(frozen=True)
+class Route:
+    """A kind of request of one service. ``query`` maps a parameter to its allowed values
+    (``None``: present with any value); ``read`` may still answer ``None`` (not this route)."""
+
+    name: str
+    methods: frozenset[str]
+    hosts: tuple[HostPattern, ...]
+    path: re.Pattern[str]
+    read: Reader
+    query: Mapping[str, frozenset[str] | None] = field(default_factory=dict)
+    #: Reads the sessions a START's answer created (the request's body is in ``RequestView``).
+    mint: Minter | None = None
+    #: Completes the shape from the request's body, once the gate has it (a FINISH naming
+    #: its files in the body).
+    refine: Refiner | None = None
+
+    def covers(self, req: RequestView) -> re.Match[str] | None:
+        if req.method not in self.methods or not any(h.matches(req.host, req.port) for h in self.hosts):
+            return None
+        for name, allowed in self.query.items():
+            value = req.param(name)
+            if value is None or (allowed is not None and value not in allowed):
+                return None
+        return self.path.fullmatch(req.path)
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    title: str
+    #: Hosts decrypted for this service (API hosts and the hosts its upload URLs point at).
+    hosts: tuple[HostPattern, ...]
+    routes: tuple[Route, ...]
+
+    def match(self, req: RequestView) -> tuple[Route, Shape] | None:
+        """The first route that covers ``req`` and reads it."""
+        for route in self.routes:
+            m = route.covers(req)
+            if m is not None and (shape := route.read(req, m)) is not None:
+                return route, shape
+        return None
+
+
+def hosts(*patterns: str) -> tuple[HostPattern, ...]:
+    return tuple(HostPattern.parse(p) for p in patterns)
+
+
+def route(
+    name: str,
+    methods: str,
+    host_patterns: tuple[HostPattern, ...],
+    path: str,
+    read: Reader,
+    *,
+    query: Mapping[str, Iterable[str] | None] | None = None,
+    mint: Minter | None = None,
+    refine: Refiner | None = None,
+) -> Route:
+    """A :class:`Route` from compact arguments: ``methods`` space-separated, ``path`` a regular
+    expression matched against the whole path."""
+    return Route(
+        name=name,
+        methods=frozenset(methods.split()),
+        hosts=host_patterns,
+        path=re.compile(path),
+        read=read,
+        query={k: (None if v is None else frozenset(v)) for k, v in (query or {}).items()},
+        mint=mint,
+        refine=refine,
+    )
+
+
+_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)\s*$", re.IGNORECASE)
+
+
+def content_range(value: str) -> tuple[int | None, int | None, int | None] | None:
+    """``(first, last, total)`` of a request's Content-Range (RFC 9110 s14.4); ``None`` if
+    absent or malformed; ``None`` members for ``*``.
+
+    >>> content_range("bytes 0-262143/1048576"), content_range("bytes */2000"), content_range("bytes 5-9/*")
+    ((0, 262143, 1048576), (None, None, 2000), (5, 9, None))
+    >>> content_range("junk") is None
+    True
+    """
+    m = _RANGE.match(value)
+    if not m:
+        return None
+    first = int(m.group(1)) if m.group(1) is not None else None
+    last = int(m.group(2)) if m.group(2) is not None else None
+    total = int(m.group(3)) if m.group(3) != "*" else None
+    if first is not None and last is not None and last < first:
+        return None
+    return first, last, total
+
+
+def session_key(service: str, session_id: str) -> str:
+    """The store's key of a session: a hash, since provider session ids and upload URLs are
+    capabilities (whoever has one may upload into the session).
+
+    >>> len(session_key("box", "F1")), session_key("box", "F1") == session_key("dropbox", "F1")
+    (40, False)
+    """
+    return hashlib.sha256(f"{service}\0{session_id}".encode()).hexdigest()[:40]
+
+
+def canonical_url(url: str) -> str:
+    """An upload URL as :attr:`RequestView.url` shows it, so that the URL a service minted and
+    the URL a chunk goes to compare equal.
+
+    >>> canonical_url("https://SN3302.up.1drv.com/up/fe6987415ace7X4e1eF866337?a=1")
+    'sn3302.up.1drv.com/up/fe6987415ace7X4e1eF866337?a=1'
+    """
+    return RequestView.make("PUT", url).url
+
+
+def first_str(data: Any, *names: str) -> str:
+    """The first of ``names`` that is a non-empty string in the mapping ``data``."""
+    if isinstance(data, Mapping):
+        for name in names:
+            value = data.get(name)
+            if isinstance(value, str) and value:
+                return value
+    return ""
+
+
+__all__ = [
+    "BodyKind",
+    "Mint",
+    "RequestView",
+    "ResponseView",
+    "Route",
+    "Service",
+    "Shape",
+    "Step",
+    "canonical_url",
+    "content_range",
+    "first_str",
+    "hosts",
+    "route",
+    "session_key",
+]

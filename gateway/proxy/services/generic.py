@@ -1,0 +1,62 @@
+"""Generic upload rules from the configuration (``proxy.rules``), for hosts no built-in service
+covers: a ``multipart/form-data`` form, a raw ``PUT``/``POST`` body, or text sent to a web
+service such as a generative-AI chat, whose JSON or form values are scanned as text.
+
+>>> from gateway.config import ProxyRuleConfig
+>>> svc = service_of(ProxyRuleConfig(name="chat", hosts=["chat.example"], paths=["/api/*"], body="json"))
+>>> route, shape = svc.match(RequestView.make("POST", "https://chat.example/api/conversation"))
+>>> shape.step, shape.body, shape.service
+(<Step.TEXT: 'text'>, 'json', 'chat')
+>>> svc.match(RequestView.make("POST", "https://chat.example/static/x")) is None
+True
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+import re
+
+from gateway.config import ProxyRuleConfig
+from gateway.proxy.hosts import HostPattern
+from gateway.proxy.services.base import BodyKind, RequestView, Route, Service, Shape, Step
+
+_BODY: dict[str, BodyKind] = {
+    "auto": "auto",
+    "json": "json",
+    "form": "form",
+    "multipart": "form-data",
+    "raw": "raw",
+}
+
+
+def _filename(req: RequestView) -> str:
+    """A raw upload's name: ``Content-Disposition``'s ``filename``, else the path's last segment."""
+    disposition = req.header("content-disposition")
+    m = re.search(r"filename\*?=(?:UTF-8'')?\"?([^\";]+)", disposition, re.IGNORECASE)
+    if m:
+        return m.group(1).strip()
+    return posixpath.basename(req.path.rstrip("/"))
+
+
+def service_of(rule: ProxyRuleConfig) -> Service:
+    body = _BODY[rule.body]
+    step = Step.TEXT if body in ("json", "form") else Step.FILE
+    patterns = tuple(HostPattern.parse(h) for h in rule.hosts)
+    path = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in rule.paths))
+
+    def read(req: RequestView, m: re.Match[str]) -> Shape:
+        return Shape(
+            rule.name,
+            step,
+            body=body,
+            filename=_filename(req) if body in ("raw", "auto") else "",
+            content_type=req.content_type,
+            destination=req.path,
+        )
+
+    r = Route(name=rule.name, methods=frozenset(rule.methods), hosts=patterns, path=path, read=read)
+    return Service(name=rule.name, title=rule.name, hosts=patterns, routes=(r,))
+
+
+__all__ = ["service_of"]
