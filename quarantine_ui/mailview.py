@@ -31,6 +31,9 @@ class Finding:
     value: str
     location: str
     score: float
+    #: "person" or "organisation" for personal types (whose data it is), else "".
+    holder: str = ""
+    holder_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,8 @@ class MessageView:
     #: (at, who, text) for justifications and approver comments, oldest first.
     notes: tuple[tuple[datetime, str, str], ...] = ()
     has_raw: bool = True
+    #: Organisations whose contact data appear (a supplier list, a press contact): not people.
+    organisations: int = 0
     #: ``mail`` or ``upload``; an upload's destination and pass in ``upload``.
     kind: str = ItemKind.MAIL.value
     upload: UploadView | None = None
@@ -153,6 +158,7 @@ class MessageView:
             "attachments": list(self.attachments),
             "findings": [
                 {"type": f.type, "value": f.value, "location": f.location, "score": f.score}
+                | ({"holder": f.holder, "holder_reason": f.holder_reason} if f.holder else {})
                 for f in self.findings
             ],
             "rules": [
@@ -166,6 +172,7 @@ class MessageView:
                 for r in self.rules
             ],
             "records": self.records,
+            "organisations": self.organisations,
             "types": list(self.types),
             "approvers": list(self.approvers),
             "on_timeout": self.on_timeout,
@@ -210,6 +217,8 @@ def build_view(
                         _str(f.get("value")),
                         _str(f.get("location")),
                         float(score) if isinstance(score, int | float) else 0.0,
+                        _str(f.get("holder")),
+                        _str(f.get("holder_reason")),
                     )
                 )
     rules: list[RuleHit] = []
@@ -227,6 +236,7 @@ def build_view(
             )
         )
     records = scan.get("records")
+    organisations = scan.get("organisations")
     return MessageView(
         id=rec.id,
         state=rec.state.value,
@@ -240,6 +250,7 @@ def build_view(
         findings=tuple(findings),
         rules=tuple(rules),
         records=records if isinstance(records, int) else 0,
+        organisations=organisations if isinstance(organisations, int) else 0,
         types=tuple(sorted({f.type for f in findings if f.type})),
         approvers=rec.approvers,
         on_timeout=_str(decision.get("on_timeout")),
