@@ -24,9 +24,9 @@ class Readings(Protocol):
     async def audit_events(self, *, after_seq: int = 0, limit: int = 1000) -> list[AuditEvent]: ...
 
 
-ACTIONS = ("deliver", "tag", "bcc", "warn", "hold", "approval", "quarantine", "block")
+ACTIONS = ("deliver", "tag", "bcc", "link_attachments", "warn", "hold", "approval", "quarantine", "block")
 #: Decisions that let an upload (or a sharing change) through; every other one stopped it.
-_LET_THROUGH = frozenset({"deliver", "tag", "bcc"})
+_LET_THROUGH = frozenset({"deliver", "tag", "bcc", "link_attachments"})
 SCAN_LIMIT = 5000
 
 
