@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.store import InvalidTransition, ItemKind, MessageRecord, State, Store, pass_uses
 from policies import Action
@@ -33,6 +33,14 @@ log = logging.getLogger(__name__)
 #: Decisions a pass can lift: what would hold the upload back for a person to decide. A block
 #: is never lifted, and an allowed upload does not use a pass up.
 LIFTABLE: frozenset[Action] = frozenset({Action.WARN, Action.HOLD, Action.APPROVAL, Action.QUARANTINE})
+
+
+class UploadNotices(Protocol):
+    """What the upload gate asks the notifier to send (``gateway.notify.Notifier`` fits) for an
+    upload it held back: to the approvers and the user of one that waits for approval, to the
+    user of one they may go on with after a warning."""
+
+    async def upload_held_back(self, rec: MessageRecord, decision: dict[str, Any]) -> None: ...
 
 
 def pass_terms(rec: MessageRecord) -> tuple[timedelta, int]:
@@ -167,4 +175,4 @@ async def on_due(store: Store, rec: MessageRecord) -> bool:
     return True
 
 
-__all__ = ["LIFTABLE", "grant", "lifts", "on_due", "pass_terms", "redeem", "timer_move"]
+__all__ = ["LIFTABLE", "UploadNotices", "grant", "lifts", "on_due", "pass_terms", "redeem", "timer_move"]

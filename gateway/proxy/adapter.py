@@ -36,8 +36,8 @@ from typing import Any
 
 from classifiers import ScanResult
 from gateway.pipeline import FileContent, Inspection, Inspector, KnownDomains, scan_summary
-from gateway.store import ItemKind, State, Store, UploadFacts
-from gateway.uploads import redeem
+from gateway.store import ItemKind, MessageRecord, State, Store, UploadFacts
+from gateway.uploads import UploadNotices, redeem
 from policies import Action, Envelope
 
 log = logging.getLogger("sekimori.proxy")
@@ -82,6 +82,9 @@ class UploadItem:
     #: ``False``: do not classify (over the inspection limit); the problems say why.
     classify: bool = True
     sha256: str = ""
+    #: The people a sharing change lets in (its invitations); the policy sees them as the
+    #: item's recipients (``recipients: external``, ``new_domain`` ...).
+    recipients: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ class ItemVerdict:
     state: State
     #: The store item's id (the reference the user quotes).
     ref: str = ""
+    #: The store item as recorded (its approvers, its times).
+    record: MessageRecord | None = None
 
     @property
     def allowed(self) -> bool:
@@ -106,6 +111,8 @@ class Verdict:
     """The outcome for one request."""
 
     items: list[ItemVerdict]
+    #: Who sent the request (``""`` when unknown).
+    user: str = ""
 
     @property
     def allowed(self) -> bool:
@@ -147,12 +154,14 @@ class UploadJudge:
         instance: str,
         clock: Callable[[], datetime],
         keep_passed: bool = False,
+        notices: UploadNotices | None = None,
     ) -> None:
         self.inspector = inspector
         self.store = store
         self.instance = instance
         self.clock = clock
         self.keep_passed = keep_passed
+        self.notices = notices
 
     async def judge(self, items: Sequence[UploadItem], uploader: Uploader, *, method: str = "") -> Verdict:
         """Inspect every item, decide, and record each verdict (durably, audited) before the
@@ -160,7 +169,7 @@ class UploadJudge:
         inspected = await asyncio.gather(*(self._inspect(i, uploader) for i in items))
         verdicts = [ItemVerdict(item, insp, STATE_OF[insp.decision.action]) for item, insp in inspected]
         verdicts = list(await asyncio.gather(*(self._record(v, uploader, method) for v in verdicts)))
-        result = Verdict(verdicts)
+        result = Verdict(verdicts, uploader.user)
         for v in verdicts:
             log.info(
                 "upload %s: %s %s via %s by %s (%s) -> %s%s%s",
@@ -193,19 +202,31 @@ class UploadJudge:
             scan = ScanResult(parts=(), records=0, size=item.size)
         if item.problems:
             scan = replace(scan, errors=(*scan.errors, *item.problems))
+
+        scope = facts.sharing_scope
+        if scope == "organization" and any(not self._internal(a) for a in item.recipients):
+            scope = "specific"  # a domain let in that is not the company's own (Drive's "domain")
         envelope = Envelope(
             direction="upload",
             sender=uploader.user,
-            recipients=(),
+            recipients=item.recipients,
             size=item.size,
             service=facts.service,
             host=facts.host,
             tenant=facts.tenant,
-            sharing_scope=facts.sharing_scope,
+            sharing_scope=scope,
+            sharing_target=facts.sharing_target,
+            link_expires=facts.link_expires,
             attachment_names=(facts.filename,) if facts.filename else (),
         )
-        history = KnownDomains(uploader.user, ())
+        # An invitation's domains are first-time domains if the user never had mail delivered
+        # there (the same history as mail's tag-first-contact).
+        known = await self.store.known_domains(uploader.user) if item.recipients and uploader.user else ()
+        history = KnownDomains(uploader.user, known)
         return item, await self.inspector.decide(scan, envelope, history=history, now=self.clock())
+
+    def _internal(self, address: str) -> bool:
+        return bool(self.inspector.policies.current.is_internal(address.replace("*@", "x@")))
 
     async def _record(self, v: ItemVerdict, uploader: Uploader, method: str) -> ItemVerdict:
         """Record the item (durably, audited) and move it to its verdict's state; an upload the
@@ -230,7 +251,7 @@ class UploadJudge:
             body,
             kind=ItemKind.UPLOAD,
             sender=uploader.user,
-            recipients=(),
+            recipients=item.recipients,
             subject=item.facts.filename,
             meta=meta,
             owner=self.instance,
@@ -258,10 +279,15 @@ class UploadJudge:
             changes.update(approvers=tuple(decision.approvers), expires_at=decision.approval_deadline)
         elif state is State.HELD:
             changes["release_at"] = decision.release_at or self.clock()
-        await self.store.transition(
+        done = await self.store.transition(
             rec.id, state, actor="policy", reason=reason, expect=State.RECEIVED, **changes
         )
-        return replace(v, state=state, ref=rec.id)
+        if self.notices is not None and state in (State.PENDING_APPROVAL, State.HELD):
+            try:
+                await self.notices.upload_held_back(done, changes["decision"])
+            except Exception:  # a notice that fails must not turn a verdict into an error
+                log.exception("%s: notice failed", rec.id)
+        return replace(v, state=state, ref=rec.id, record=done)
 
 
 __all__ = ["STATE_OF", "ItemVerdict", "UploadItem", "UploadJudge", "Uploader", "Verdict"]

@@ -142,7 +142,12 @@ class ProxyServer:
             clock=self.clock,
             keep_passed=proxy.keep_passed,
         )
-        contact = verdict.Contact(ui_url=self.config.ui.base_url, security=self.config.notify.security)
+        contact = verdict.Contact(
+            ui_url=self.config.ui.base_url,
+            security=self.config.notify.security,
+            secret=self.config.secret_bytes,
+            link_validity=self.config.ui.link_validity,
+        )
         self.gate = UploadGate(
             catalog=catalog,
             judge=judge,
