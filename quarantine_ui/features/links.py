@@ -92,7 +92,7 @@ async def link_submit(request: Request) -> Response:
     done = f"link.{claim.action}.done"
     if rec is not None and rec.upload is not None and t(f"{done}_upload") != f"{done}_upload":
         done += "_upload"
-    return render(request, "link.html", {"state": "done", "message": t(done)})
+    return render(request, "link.html", {"state": "done", "action": claim.action, "message": t(done)})
 
 
 ROUTES: list[BaseRoute] = [
