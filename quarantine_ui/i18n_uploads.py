@@ -4,6 +4,7 @@ again, coaching), Japanese first, English beside it; merged into :data:`quaranti
 from __future__ import annotations
 
 from gateway.store import State
+from gateway.uploads import SERVICES, SHARING
 
 #: What happens next, said to the person who uploaded, for each state of an upload.
 NEXT_STEP: dict[State, tuple[str, str]] = {
@@ -43,23 +44,7 @@ NEXT_STEP: dict[State, tuple[str, str]] = {
     ),
 }
 
-#: Display names of the built-in services (the proxy's service modules); others show their host.
-SERVICES: dict[str, tuple[str, str]] = {
-    "google_drive": ("Google ドライブ", "Google Drive"),
-    "box": ("Box", "Box"),
-    "microsoft_graph": ("OneDrive / SharePoint", "OneDrive / SharePoint"),
-    "dropbox": ("Dropbox", "Dropbox"),
-    "slack": ("Slack", "Slack"),
-}
-
-#: The one vocabulary of sharing scopes (and the names older policies use).
-SHARING: dict[str, tuple[str, str]] = {
-    "anyone": ("リンクを知っている全員", "Anyone with the link"),
-    "anyone_with_link": ("リンクを知っている全員", "Anyone with the link"),
-    "public": ("一般公開", "Public"),
-    "organization": ("組織内のみ", "Organisation only"),
-    "specific": ("特定のユーザー", "Specific people"),
-}
+#: Services and sharing scopes come from :mod:`gateway.uploads` (the notices use them too).
 
 _PAIRS: dict[str, tuple[str, str]] = {
     "kind.mail": ("メール", "Mail"),

@@ -210,8 +210,11 @@ class Providers:
     def _sharing(self, req: Seen, path: str) -> Reply | None:
         """The providers' sharing calls: Drive permissions.create, Box shared links and
         collaborations, Graph createLink and invite, Dropbox shared links and members."""
-        body = json.loads(req.body) if req.body else None
         host, method = req.host, req.method
+        try:
+            body = json.loads(req.body) if req.body else None
+        except ValueError:  # not a sharing call (an upload's bytes)
+            body = None
         if host in DRIVE and method == "POST" and (m := _DRIVE_PERMISSIONS.fullmatch(path)):
             self.shares.append(Shared("google_drive", path, body))
             return Reply.json(200, {"kind": "drive#permission", "id": self.new_id(), **(body or {})})
