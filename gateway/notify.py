@@ -39,7 +39,7 @@ from gateway.config import Config
 from gateway.delivery import Delivery, Failure
 from gateway.links.facts import FileFacts, LinkFacts
 from gateway.links.service import human_size
-from gateway.store import ItemKind, MessageRecord, State, Store
+from gateway.store import ItemKind, MessageRecord, State, Store, UploadFacts
 from gateway.tokens import link_url, sign_link
 from policies import explain
 
@@ -438,9 +438,8 @@ class Notifier:
         """What the upload notices say: the file (or the sharing change), where it went, who is
         let in, and what an approval allows (the same upload, for how long, how often)."""
         ctx = self._context(rec, decision)
-        facts = rec.upload
-        if facts is None:
-            return ctx
+        # An upload recorded without its facts (by hand, or by an older gateway) still gets a notice.
+        facts = rec.upload or UploadFacts(service="", host="-", filename=rec.subject)
         service_ja, service_en = uploads.SERVICES.get(facts.service, (facts.host, facts.host))
         tenant_ja = f"（テナント {facts.tenant}）" if facts.tenant else ""
         tenant_en = f" (tenant {facts.tenant})" if facts.tenant else ""
