@@ -46,6 +46,14 @@ NEXT_STEP: dict[State, tuple[str, str]] = {
 
 #: Services and sharing scopes come from :mod:`gateway.uploads` (the notices use them too).
 
+#: An upload's state where it is said differently from a message's (``state.upload.<state>``).
+STATE_NAMES: dict[State, tuple[str, str]] = {
+    State.HELD: ("警告で停止中", "Stopped with a warning"),
+    State.REFUSED: ("アップロード拒否", "Upload refused"),
+    State.PASSED: ("アップロード済み", "Uploaded"),
+    State.APPROVED: ("承認済み（再アップロード可）", "Approved (may upload again)"),
+}
+
 _PAIRS: dict[str, tuple[str, str]] = {
     "kind.mail": ("メール", "Mail"),
     "kind.upload": ("アップロード", "Upload"),
@@ -53,6 +61,7 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "upload.user": ("利用者", "User"),
     "upload.file": ("ファイル名", "File name"),
     "upload.destination": ("アップロード先", "Destination"),
+    "upload.invitees": ("招待する相手", "People invited"),
     "upload.host": ("接続先ホスト", "Host"),
     "upload.tenant": ("テナント", "tenant"),
     "upload.parts": ("検査したファイル", "Files inspected"),
@@ -83,9 +92,9 @@ _PAIRS: dict[str, tuple[str, str]] = {
         "メールのほか、クラウドサービスへのアップロードのうち、止められたものと承認されたものも表示しています。",
         "Besides your mail, this shows your uploads to cloud services that were stopped or approved.",
     ),
-    "messages.group.approved": (
-        "承認済みのアップロード（もう一度アップロードできます）",
-        "Approved uploads (you may upload them again)",
+    "messages.filter.approved": (
+        "承認済みのアップロード",
+        "Approved uploads",
     ),
     "approvals.upload_explain": (
         "クラウドサービスへのアップロードの承認依頼です。承認すると、利用者は同じファイルを同じアップロード先に、期限内に限りもう一度アップロードできます。別のファイルや別のアップロード先には使えません。",
@@ -151,6 +160,7 @@ _PAIRS: dict[str, tuple[str, str]] = {
 def _table(index: int) -> dict[str, str]:
     out = {k: v[index] for k, v in _PAIRS.items()}
     out.update({f"upload.next.{s.value}": v[index] for s, v in NEXT_STEP.items()})
+    out.update({f"state.upload.{s.value}": v[index] for s, v in STATE_NAMES.items()})
     out.update({f"service.{k}": v[index] for k, v in SERVICES.items()})
     out.update({f"sharing.{k}": v[index] for k, v in SHARING.items()})
     return out

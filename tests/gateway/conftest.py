@@ -237,7 +237,9 @@ async def start_gateway(config: Config, *, store_clock: Callable[[], datetime] |
     gives the store and the scheduler a test's time (an approval's validity, a lease)."""
     store = await open_store(config.store, clock=store_clock)
     inspector = Inspector(
-        PolicyHolder(config.policy.path), scan_time=config.scan.time, workers=config.scan.worker_count
+        PolicyHolder(config.policy.path, override=config.policy.active_file),
+        scan_time=config.scan.time,
+        workers=config.scan.worker_count,
     )
     relay = Relay(config, store, inspector)
     timers: dict[str, Any] = {} if store_clock is None else {"clock": store_clock}

@@ -43,12 +43,15 @@ def test_every_key_used_in_templates_exists() -> None:
         "action.",
         "entity.",
         "state.",
-        "messages.group.",
+        "messages.filter.",
+        "audit.action.",
+        "header.",
         "mail.justification.",
         "service.",
         "sharing.",
         "kind.",
         "upload.next.",
+        "state.upload.",
         "mail.holder.",
     }
     from classifiers.detectors import entity_types
@@ -64,18 +67,20 @@ def test_every_key_used_in_templates_exists() -> None:
     for decision in DECISIONS:
         assert f"action.{decision}" in MESSAGES["ja"]
     from gateway.store import UPLOAD_ALLOWED, ItemKind
-    from quarantine_ui.features.messages import GROUPS
 
     for state in UPLOAD_ALLOWED:  # what to do next, for every state of an upload
         assert f"upload.next.{state.value}" in MESSAGES["ja"]
-    for group in GROUPS:
-        assert f"messages.group.{group}" in MESSAGES["ja"]
     for kind in (ItemKind.MAIL, ItemKind.UPLOAD):
         assert f"kind.{kind.value}" in MESSAGES["ja"]
     for scope in ("anyone", "organization", "specific"):  # the one sharing vocabulary
         assert f"sharing.{scope}" in MESSAGES["ja"]
-    for group in ("held", "pending_approval", "quarantined", "refused", "other"):
-        assert f"messages.group.{group}" in MESSAGES["ja"]
+    from quarantine_ui.features.messages import FILTERS
+    from quarantine_ui.mailview import SHOWN_HEADERS
+
+    for name in FILTERS:
+        assert f"messages.filter.{name}" in MESSAGES["ja"]
+    for header in SHOWN_HEADERS:
+        assert f"header.{header}" in MESSAGES["ja"]
     for state_name in ("pending_approval", "quarantined"):
         assert f"mail.justification.{state_name}" in MESSAGES["ja"]
     for holder in ("person", "organisation"):  # Finding.holder (classifiers.holders)

@@ -276,8 +276,8 @@ def test_a_bulk_upload_passes_once_after_the_manager_approves_it_in_the_browser(
     assert "が承認しました" in told and "もう一度アップロードすると通ります" in told
     # The user sees it on their page too.
     mine = users.page(USER)
-    mine.goto("/messages")
-    expect(mine.locator("#group-approved")).to_contain_text("顧客一覧.csv")
+    mine.goto("/messages?status=approved")
+    expect(mine.locator(f"#msg-{ref}")).to_contain_text("顧客一覧.csv")
 
     changed = stack.through_proxy(
         lambda c: clients.box_direct(c, "顧客一覧.csv", customers(extra="追加,a@b.example,03-0000-0000\n"))
