@@ -240,6 +240,8 @@ async def start_gateway(config: Config, *, store_clock: Callable[[], datetime] |
         PolicyHolder(config.policy.path, override=config.policy.active_file),
         scan_time=config.scan.time,
         workers=config.scan.worker_count,
+        memory=config.scan.memory_bytes,
+        slow_slots=config.scan.slow_slot_count,
     )
     relay = Relay(config, store, inspector)
     timers: dict[str, Any] = {} if store_clock is None else {"clock": store_clock}
