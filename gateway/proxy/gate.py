@@ -428,7 +428,7 @@ class UploadGate:
         if sharing is None:
             data = json.dumps({"service": shape.service, "unread": list(shape.problems)}).encode()
             facts = self._facts(pending, shape, "共有設定の変更", "application/json")
-            return [UploadItem(facts, len(data), data=data, problems=shape.problems)]
+            return [UploadItem(facts, len(data), data=data, problems=shape.problems, classify=False)]
         data = sharing.canonical(shape.service)
         facts = replace(
             self._facts(pending, shape, sharing.label, "application/json"),
@@ -437,7 +437,18 @@ class UploadGate:
             sharing_target=sharing.target,
             link_expires=sharing.expires,
         )
-        return [UploadItem(facts, len(data), data=data, problems=shape.problems, recipients=sharing.invitees)]
+        # Judged by what it asks (scope, target, people, expiry), not classified as a file: its
+        # bytes are the change itself, kept so that an approval names exactly this change.
+        return [
+            UploadItem(
+                facts,
+                len(data),
+                data=data,
+                problems=shape.problems,
+                recipients=sharing.invitees,
+                classify=False,
+            )
+        ]
 
     async def _body_items(
         self, pending: Pending, shape: Shape, body: bodies.Body, digest: str
