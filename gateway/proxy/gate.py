@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -166,6 +167,15 @@ class UploadGate:
         response = flow.response
         assert response is not None
         if isinstance(pending, Pending) and pending.verdict is not None and pending.verdict.allowed:
+            try:
+                await pending.verdict.settled()  # the client hears of it only once it is recorded
+            except Exception:
+                log.error(
+                    "%s: the upload passed but its verdict is not recorded: the answer is withheld",
+                    pending.view.host,
+                )
+                flow.kill()  # type: ignore[no-untyped-call]
+                return
             for name, value in verdict.pass_headers(pending.verdict):
                 response.headers[name] = value
         if isinstance(pending, Pending) and pending.finished and 200 <= response.status_code < 300:
@@ -416,15 +426,18 @@ class UploadGate:
         self, pending: Pending, shape: Shape, body: bodies.Body, digest: str
     ) -> list[UploadItem]:
         label = f"{shape.service}: text"
-        found = await asyncio.to_thread(
+        kind = bodies.body_kind(shape.body, pending.view.header("content-type"))
+        extract = functools.partial(
             bodies.extract,
             body,
-            shape.body,
+            kind,
             pending.view.header("content-type"),
             name=shape.filename,
             label=label,
             out_dir=self.spool.work,
         )
+        # A raw body in memory is its own file: nothing to parse, so no thread to wait for.
+        found = extract() if kind == "raw" and isinstance(body, bytes) else await asyncio.to_thread(extract)
         pending.cleanup.extend(found.written)
         only = found.pieces[0] if len(found.pieces) == 1 else None
         whole = only is not None and (only.data is body or only.path == body)
