@@ -115,14 +115,18 @@ def make_origin_certs(folder: Path) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     ca_pem, server_pem = folder / "origin-ca.pem", folder / "origin.pem"
     ca_pem.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     server_pem.write_bytes(
         cert.public_bytes(serialization.Encoding.PEM)
-        + key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        + key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
     return ca_pem, server_pem
 
@@ -156,7 +160,10 @@ def _origin_main(port: int, server_pem: str) -> None:
                         return
                 body = b'{"ok": true}'
                 head = [("content-type", "application/json"), ("content-length", str(len(body)))]
-                writer.write(_send(conn, h11.Response(status_code=200, headers=head)) + _send(conn, h11.Data(data=body)))
+                writer.write(
+                    _send(conn, h11.Response(status_code=200, headers=head))
+                    + _send(conn, h11.Data(data=body))
+                )
                 writer.write(_send(conn, h11.EndOfMessage()))
                 await writer.drain()
                 conn.start_next_cycle()
@@ -191,8 +198,10 @@ def _bare_main(port: int, confdir: str, upstream_ca: str) -> None:
     async def main() -> None:
         opts = options.Options()
         master = Master(opts, with_termlog=False)
-        master.addons.add(core.Core(), proxyserver.Proxyserver(), next_layer.NextLayer(), tlsconfig.TlsConfig(), _Empty())
-        opts.update(
+        server = proxyserver.Proxyserver()  # type: ignore[no-untyped-call]
+        addons = (core.Core(), server, next_layer.NextLayer(), tlsconfig.TlsConfig(), _Empty())
+        master.addons.add(*addons)  # type: ignore[no-untyped-call]
+        opts.update(  # type: ignore[no-untyped-call]
             mode=[f"regular@127.0.0.1:{port}"],
             confdir=confdir,
             ssl_verify_upstream_trusted_ca=upstream_ca,
@@ -207,9 +216,13 @@ def _bare_main(port: int, confdir: str, upstream_ca: str) -> None:
 # --- the client -----------------------------------------------------------------------------
 
 
-async def _tunnel(proxy_port: int, origin_port: int, trust: ssl.SSLContext) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def _tunnel(
+    proxy_port: int, origin_port: int, trust: ssl.SSLContext
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     reader, writer = await asyncio.open_connection("127.0.0.1", proxy_port)
-    writer.write(f"CONNECT 127.0.0.1:{origin_port} HTTP/1.1\r\nHost: 127.0.0.1:{origin_port}\r\n\r\n".encode())
+    writer.write(
+        f"CONNECT 127.0.0.1:{origin_port} HTTP/1.1\r\nHost: 127.0.0.1:{origin_port}\r\n\r\n".encode()
+    )
     await writer.drain()
     status = await reader.readuntil(b"\r\n\r\n")
     if not status.startswith(b"HTTP/1.1 200"):
@@ -219,7 +232,12 @@ async def _tunnel(proxy_port: int, origin_port: int, trust: ssl.SSLContext) -> t
 
 
 async def _put(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: h11.Connection, path: str, body: bytes, ctype: str
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    conn: h11.Connection,
+    path: str,
+    body: bytes,
+    ctype: str,
 ) -> int:
     head = [("host", "127.0.0.1"), ("content-type", ctype), ("content-length", str(len(body)))]
     writer.write(_send(conn, h11.Request(method="PUT", target=path, headers=head)))
@@ -245,7 +263,13 @@ async def _put(
 
 
 async def load(
-    proxy_port: int, origin_port: int, trust: ssl.SSLContext, body: bytes, ctype: str, concurrency: int, total: int
+    proxy_port: int,
+    origin_port: int,
+    trust: ssl.SSLContext,
+    body: bytes,
+    ctype: str,
+    concurrency: int,
+    total: int,
 ) -> tuple[float, list[float]]:
     left = total
     latencies: list[float] = []
@@ -258,7 +282,9 @@ async def load(
             while left > 0:
                 left -= 1
                 t0 = time.perf_counter()
-                status = await _put(reader, writer, conn, f"/files/photo-{n}.{ctype.rsplit('/', 1)[1]}", body, ctype)
+                status = await _put(
+                    reader, writer, conn, f"/files/photo-{n}.{ctype.rsplit('/', 1)[1]}", body, ctype
+                )
                 if status != 200:
                     raise RuntimeError(f"upload answered {status}")
                 latencies.append(time.perf_counter() - t0)
@@ -350,13 +376,17 @@ def main() -> int:
         photo, text = png(MIB), csv_text(MIB)
         try:
             proxies.start(1)
-            print("bench_proxy: 1 MiB PNG uploads (PUT through a CONNECT tunnel); ratios are Sekimori / bare mitmproxy")
+            print(
+                "bench_proxy: 1 MiB PNG uploads (PUT through a CONNECT tunnel); ratios are Sekimori / bare mitmproxy"
+            )
             uvloop.run(load(proxies.gw_port, origin_port, trust, photo, "image/png", 2, 8))  # warm up
             for concurrency, total in LEVELS:
                 best: dict[str, tuple[float, list[float]]] = {}
                 for _ in range(ROUNDS):
                     for name, port in (("bare", proxies.bare_port), ("gw", proxies.gw_port)):
-                        rate, lat = uvloop.run(load(port, origin_port, trust, photo, "image/png", concurrency, total))
+                        rate, lat = uvloop.run(
+                            load(port, origin_port, trust, photo, "image/png", concurrency, total)
+                        )
                         if name not in best or rate > best[name][0]:
                             best[name] = (rate, lat)
                 (gw_rate, gw_lat), (bare_rate, bare_lat) = best["gw"], best["bare"]
@@ -366,8 +396,12 @@ def main() -> int:
                     f" = {ratio:4.2f}x (target >= 0.77: {'met' if ratio >= 0.77 else 'NOT met'});"
                     f" p50 {statistics.median(gw_lat) * 1000:6.1f} ms vs {statistics.median(bare_lat) * 1000:6.1f} ms"
                 )
-            gw_rate, _ = uvloop.run(load(proxies.gw_port, origin_port, trust, text, "text/csv", 8, TEXT_UPLOADS))
-            bare_rate, _ = uvloop.run(load(proxies.bare_port, origin_port, trust, text, "text/csv", 8, TEXT_UPLOADS))
+            gw_rate, _ = uvloop.run(
+                load(proxies.gw_port, origin_port, trust, text, "text/csv", 8, TEXT_UPLOADS)
+            )
+            bare_rate, _ = uvloop.run(
+                load(proxies.bare_port, origin_port, trust, text, "text/csv", 8, TEXT_UPLOADS)
+            )
             print(
                 f"  1 MiB CSV text at concurrency 8 (classification of every detector; no target):"
                 f" {gw_rate:5.1f}/s vs {bare_rate:5.1f}/s = {gw_rate / bare_rate:4.2f}x"

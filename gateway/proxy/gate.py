@@ -505,6 +505,10 @@ class UploadGate:
                 )
             )
             final = None  # a batch's request body is not a chunk of any of its files
+        if not named:  # a finishing request whose files cannot be told: never waved through
+            facts = self._facts(pending, shape, shape.filename, shape.content_type)
+            problem = "the request that makes the file exist names no upload the gateway can find"
+            items.append(UploadItem(facts, 0, problems=(problem,), classify=False, sha256="-"))
         return items, uploader
 
 
