@@ -77,7 +77,10 @@ class Engine:
         return sum(1 for pattern, _ in self.passes for _ in pattern.finditer(text))
 
     def scan_text(self, text: str, part: Part | None = None) -> list[Finding]:
-        doc = Document(normalize(text), part)
+        return self.scan_document(Document(normalize(text), part))
+
+    def scan_document(self, doc: Document) -> list[Finding]:
+        """Every finding in one normalised part (offsets into its original text)."""
         out: list[Finding] = []
         seen: set[tuple[str, int, int]] = set()
         claimed_starts: list[int] = []
@@ -161,7 +164,8 @@ def scan_parts(
             findings: list[Finding] = []
             truncated = (*truncated, "time") if "time" not in truncated else truncated
         else:
-            findings = assign_holders(part.text, engine.scan_text(part.text, part))
+            doc = Document(normalize(part.text), part)
+            findings = assign_holders(doc, engine.scan_document(doc))
         if part.alternative is not None:
             # Keep what an earlier body of the same alternative did not already show; repeats
             # inside this body stay, as they would in a message without alternatives.

@@ -26,18 +26,18 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
-from itertools import accumulate
+from functools import cache
 
 import regex
 
-from classifiers.detectors import person_only_types, personal_types
+from classifiers.detectors import on_refresh, person_only_types, personal_types
 from classifiers.detectors._base import Document
 from classifiers.detectors._table import column_cell, row_headers
 from classifiers.model import Finding
-from classifiers.normalize import Normalized
+from classifiers.normalize import normalize
 
 
+@cache
 def contact_types() -> frozenset[str]:
     """Personal types a company has too (phone, mail, address, bank account): whose they are is
     decided here. The types only a person has (``PERSON_ONLY`` in their module) are held by a
@@ -69,6 +69,7 @@ _ORG_WORDS = regex.compile(
     r"|社団法人|財団法人|学校法人|医療法人|社会福祉法人|NPO法人|特定非営利活動法人|協同組合|組合|協会|事務局|事務所"
     r"|(?i:co\.,? ?ltd|inc\.|corporation|corp\.|k\.k\.|llc)"
     r"|本社|本店|支店|支社|営業所|事業所|工場|センター|窓口|店(?![主長員])|[部課室局]"
+    r"|院(?![長])|病院|医院|クリニック|歯科|薬局|学校|学園|教室|スクール|ホテル|旅館|会館|図書館|美術館|博物館"
     r"|発行元|配信元|発行者|お問い合わせ|お問合せ|問い合わせ先"
 )
 #: A label right before a value that says it is an organisation's (代表, 本社所在地, 会場).
@@ -76,6 +77,7 @@ _ORG_LABEL = regex.compile(
     r"(?:代表|本社|本店|所在地|会場|店舗|受付|窓口|事務局|センター|支店|営業所)[^\n]{0,6}$"
 )
 _BLOCK_LINES = 8  # a block is at most this many lines either side of the value
+_NEWLINE = regex.compile("\n")
 
 
 def _phone_digits(value: str) -> str:
@@ -87,9 +89,10 @@ class _Layout:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        lines = text.split("\n")
-        self.starts = [0, *accumulate(len(line) + 1 for line in lines[:-1])]
-        self.block_of = list(accumulate((0 if line.strip() else 1 for line in lines), initial=0))[1:]
+        self.starts = [0, *(m.end() for m in _NEWLINE.finditer(text))]
+
+    def _blank(self, line: int) -> bool:
+        return not self.lines_text(line, line).strip()
 
     def line_of(self, pos: int) -> int:
         return bisect.bisect_right(self.starts, pos) - 1
@@ -100,41 +103,57 @@ class _Layout:
 
     def block(self, line: int) -> tuple[int, int]:
         """The first and last line of the block around ``line`` (at most _BLOCK_LINES away)."""
-        b = self.block_of[line]
         first = line
-        while first > 0 and self.block_of[first - 1] == b and line - first < _BLOCK_LINES:
+        while first > 0 and not self._blank(first - 1) and line - first < _BLOCK_LINES:
             first -= 1
         last = line
-        while last + 1 < len(self.starts) and self.block_of[last + 1] == b and last - line < _BLOCK_LINES:
+        while last + 1 < len(self.starts) and not self._blank(last + 1) and last - line < _BLOCK_LINES:
             last += 1
         return first, last
 
 
-def assign_holders(text: str, findings: Sequence[Finding]) -> list[Finding]:
-    """Each finding with ``holder`` and ``holder_reason`` set (non-personal types unchanged)."""
+@cache
+def _personal() -> frozenset[str]:
+    return personal_types()
+
+
+on_refresh(contact_types.cache_clear)
+on_refresh(_personal.cache_clear)
+
+
+def assign_holders(doc: Document | str, findings: Sequence[Finding]) -> list[Finding]:
+    """Each finding with ``holder`` and ``holder_reason`` set (non-personal types unchanged).
+
+    ``doc`` is the part the engine scanned (tables are read on its normalised text, as the
+    detectors read them) or the part's text."""
     contact = contact_types()
     if not any(f.type in contact for f in findings):
         return list(findings)
-    # Offsets of findings are into the original text: tables are read on it as written.
-    doc = Document(Normalized(text, text, (), ()))
-    layout = _Layout(text)
+    if isinstance(doc, str):
+        doc = Document(normalize(doc))
+    layout = _Layout(doc.norm.original)  # offsets of findings are into the original text
     names_by_line: dict[int, int] = {}
     for f in findings:
         if f.type == "person_name":
             line = layout.line_of(f.span[0])
             names_by_line[line] = names_by_line.get(line, 0) + 1
     out: list[Finding] = []
+    blocks: dict[int, tuple[str, str]] = {}  # the verdict of a block, for its other values
     for f in findings:
         if f.type in contact:
-            holder, reason = _contact_holder(f, doc, layout, names_by_line)
-            out.append(replace(f, holder=holder, holder_reason=reason))
+            holder, reason = _contact_holder(f, doc, layout, names_by_line, blocks)
+            out.append(f.held_by(holder, reason))
         else:
             out.append(f)
     return out
 
 
 def _contact_holder(
-    f: Finding, doc: Document, layout: _Layout, names_by_line: dict[int, int]
+    f: Finding,
+    doc: Document,
+    layout: _Layout,
+    names_by_line: dict[int, int],
+    blocks: dict[int, tuple[str, str]],
 ) -> tuple[str, str]:
     if f.type == "phone_number" and _phone_digits(f.normalized or f.value).startswith(_FREE_DIAL):
         return "organisation", "free-dial number"
@@ -143,12 +162,13 @@ def _contact_holder(
         if _ROLE_MAILBOX.match(local):
             return "organisation", f"role mailbox {local}@"
     line = layout.line_of(f.span[0])
-    cell = column_cell(doc, f.span[0])
+    at = doc.norm.to_normalized(f.span[0])
+    cell = column_cell(doc, at)
     if cell is not None:
         header = cell[0]
         if _ORG_COLUMN.search(header):
             return "organisation", f"column {header}"
-        headers = row_headers(doc, f.span[0])
+        headers = row_headers(doc, at)
         if any(_PERSON_COLUMN.search(h) for h in headers) or names_by_line.get(line):
             return "person", "row names a person"
         if any(_ORG_NAME_COLUMN.search(h) for h in headers):
@@ -159,7 +179,16 @@ def _contact_holder(
     before = layout.text[max(0, f.span[0] - 30) : f.span[0]]
     if _ORG_LABEL.search(before.split("\n")[-1]):
         return "organisation", "labelled as an organisation's"
-    first, last = layout.block(line)
+    verdict = blocks.get(line)
+    if verdict is None:
+        first, last = layout.block(line)
+        verdict = _block_holder(layout, first, last, names_by_line)
+        blocks.update(dict.fromkeys(range(first, last + 1), verdict))  # the block's other lines
+    return verdict
+
+
+def _block_holder(layout: _Layout, first: int, last: int, names_by_line: dict[int, int]) -> tuple[str, str]:
+    """Whose the contact data in the block of lines ``first..last`` (outside tables) is."""
     if any(names_by_line.get(k) for k in range(first, last + 1)):
         return "person", "with a person's name"
     m = _ORG_WORDS.search(layout.lines_text(first, last))
@@ -192,7 +221,7 @@ def _is_reading(f: Finding) -> bool:
 
 def count_people(findings: Iterable[Finding], min_score: float, secondary: frozenset[str]) -> int:
     """Distinct natural persons among person-held findings (see :func:`classifiers.engine.count_records`)."""
-    personal = personal_types()
+    personal = _personal()
     distinct: dict[str, set[str]] = {}
     surnames: set[str] = set()  # names found as a surname alone
     for f in findings:

@@ -67,6 +67,13 @@ class Finding:
     holder: str = ""
     holder_reason: str = ""
 
+    def held_by(self, holder: str, reason: str) -> Finding:
+        """This finding, said to be ``holder``'s (``dataclasses.replace`` costs five times more)."""
+        return Finding(
+            self.type, self.value, self.score, self.location, self.span, self.normalized, self.explanation,
+            holder, reason,
+        )  # fmt: skip
+
     def to_dict(self, *, redact: bool = False) -> dict[str, Any]:
         from classifiers.redact import redact as _redact
 

@@ -86,6 +86,19 @@ class Normalized:
     def span_to_original(self, start: int, end: int) -> tuple[int, int]:
         return self.to_original(start), self.end_to_original(end)
 
+    def to_normalized(self, pos: int) -> int:
+        """Normalised offset of the original character at ``pos`` (the start of its segment).
+
+        >>> n = normalize("ＴＥＬ：０３")
+        >>> n.text[n.to_normalized(4)]
+        '0'
+        """
+        k = bisect.bisect_right(self._segments, pos, key=lambda seg: seg[2]) - 1
+        if k < 0:
+            return pos
+        ns, ne, _os, oe = self._segments[k]
+        return ns if pos < oe else ne + (pos - oe)
+
 
 def normalize(text: str) -> Normalized:
     """Normalise ``text`` for detection.

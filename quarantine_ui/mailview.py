@@ -31,6 +31,9 @@ class Finding:
     value: str
     location: str
     score: float
+    #: "person" or "organisation" for personal types (whose data it is), else "".
+    holder: str = ""
+    holder_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class MessageView:
     #: (at, who, text) for justifications and approver comments, oldest first.
     notes: tuple[tuple[datetime, str, str], ...] = ()
     has_raw: bool = True
+    #: Organisations whose contact data appear (a supplier list, a press contact): not people.
+    organisations: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +90,7 @@ class MessageView:
             "attachments": list(self.attachments),
             "findings": [
                 {"type": f.type, "value": f.value, "location": f.location, "score": f.score}
+                | ({"holder": f.holder, "holder_reason": f.holder_reason} if f.holder else {})
                 for f in self.findings
             ],
             "rules": [
@@ -98,6 +104,7 @@ class MessageView:
                 for r in self.rules
             ],
             "records": self.records,
+            "organisations": self.organisations,
             "types": list(self.types),
             "approvers": list(self.approvers),
             "on_timeout": self.on_timeout,
@@ -142,6 +149,8 @@ def build_view(
                         _str(f.get("value")),
                         _str(f.get("location")),
                         float(score) if isinstance(score, int | float) else 0.0,
+                        _str(f.get("holder")),
+                        _str(f.get("holder_reason")),
                     )
                 )
     rules: list[RuleHit] = []
@@ -159,6 +168,7 @@ def build_view(
             )
         )
     records = scan.get("records")
+    organisations = scan.get("organisations")
     return MessageView(
         id=rec.id,
         state=rec.state.value,
@@ -172,6 +182,7 @@ def build_view(
         findings=tuple(findings),
         rules=tuple(rules),
         records=records if isinstance(records, int) else 0,
+        organisations=organisations if isinstance(organisations, int) else 0,
         types=tuple(sorted({f.type for f in findings if f.type})),
         approvers=rec.approvers,
         on_timeout=_str(decision.get("on_timeout")),

@@ -457,7 +457,11 @@ _DOCUMENT["components"]["schemas"]["Message"] = {
         "attachments": {"type": "array", "items": {"type": "string"}},
         "findings": {"type": "array", "items": _OBJ},
         "rules": {"type": "array", "items": _OBJ},
-        "records": {"type": "integer"},
+        "records": {"type": "integer", "description": "distinct people whose data the message holds"},
+        "organisations": {
+            "type": "integer",
+            "description": "distinct companies whose contact data it holds (not counted in records)",
+        },
         "types": {"type": "array", "items": {"type": "string"}},
         "approvers": {"type": "array", "items": {"type": "string"}},
         "notes": {"type": "array", "items": _OBJ},

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 import regex
 
 from classifiers.detectors._base import Document
-from classifiers.detectors._table import column_cell
+from classifiers.detectors._table import column_cell, header_words, row_label
 from classifiers.detectors._vocab import lines
 from classifiers.normalize import fold as fold  # the one normalisation, for compact()
 
@@ -129,8 +129,17 @@ def find_context(
         # what follows the number on the next line labels the next line (個人番号 below a slip number)
         line_end = doc.text.find("\n", end, end + after)
         return doc.context(start, end, words, before, after if line_end < 0 else line_end - end)
+    return tuple(
+        dict.fromkeys(m.group(0) for text in _labels(doc, start, cell) for m in words.finditer(text))
+    )
+
+
+def _labels(doc: Document, start: int, cell: tuple[str, str]) -> tuple[str, ...]:
+    """What labels a number in a table: its column header (as words: ``MemberNo``), the text
+    of its cell before it, and the row's first cell in a key-value table."""
     header, label = cell
-    return tuple(dict.fromkeys(m.group(0) for text in (header, label) for m in words.finditer(text)))
+    first = row_label(doc, start)
+    return (header_words(header), label) if first is None else (header_words(header), label, first)
 
 
 def is_labelled_as(doc: Document, start: int, end: int, words: regex.Pattern[str]) -> bool:
@@ -139,7 +148,7 @@ def is_labelled_as(doc: Document, start: int, end: int, words: regex.Pattern[str
     cell = column_cell(doc, start)
     if cell is None:
         return own_label(doc, start, end, words)
-    return any(words.search(text) for text in cell)
+    return any(words.search(text) for text in _labels(doc, start, cell))
 
 
 def refused_by_label(

@@ -95,7 +95,8 @@ def _is_label(cell: str) -> bool:
 #: A field label: how the first cell of a key-value row ends (氏名, 免許証番号, 生年月日, 住所...).
 _FIELD = regex.compile(
     r"(?i)(?:名|番号|No\.?|日|住所|所在地|先|TEL|FAX|電話|携帯|メール|mail|コード|ID|者|区分|性別|年齢"
-    r"|フリガナ|ふりがな|カナ|口座|〒|郵便|備考|連絡先)[:：]?$"
+    r"|フリガナ|ふりがな|カナ|口座|〒|郵便|備考|連絡先|内容|項目|種別|状況|金額|数量|期限|所属"
+    r"|name|address|phone|e-?mail|zip|kana|birthday|date|code|company|dept|status|type|amount)[:：]?$"
 )
 
 
@@ -193,6 +194,32 @@ def column_header(doc: Document, pos: int) -> str | None:
     """The header of the table column that contains offset ``pos``, if any."""
     cell = column_cell(doc, pos)
     return None if cell is None else cell[0]
+
+
+_CAMEL = regex.compile(r"(?<=[a-z])(?=[A-Z])|_")
+
+
+def header_words(cell: str) -> str:
+    """A header cell as words: ``MemberNo`` → ``Member No``, ``order_id`` → ``order id``.
+
+    >>> header_words("MemberNo"), header_words("customer_code")
+    ('Member No', 'customer code')
+    """
+    return _CAMEL.sub(" ", cell)
+
+
+def row_label(doc: Document, pos: int) -> str | None:
+    """The first cell of the row at ``pos`` when it is a field label and ``pos`` is in a later
+    cell: a key-value table (``郵便番号 | 260-0013``, ``フリガナ | ウサミ サオリ``) labels each
+    value by the cell before it."""
+    line_start = doc.text.rfind("\n", 0, pos) + 1
+    line = doc.text[line_start : line_start + 64]
+    for sep in ("\t", ","):
+        cut = line.find(sep)
+        if 0 < cut < pos - line_start:
+            first = line[:cut].strip().strip('"')
+            return first if _is_label(first) and _FIELD.search(first) else None
+    return None
 
 
 def row_headers(doc: Document, pos: int) -> tuple[str, ...]:

@@ -73,7 +73,7 @@ from importlib import resources
 import regex
 
 from classifiers.detectors._base import Document, Hit, scan_with, words_pattern
-from classifiers.detectors._table import column_header
+from classifiers.detectors._table import column_header, row_label
 from classifiers.detectors._vocab import lines as _vocabulary_lines
 from classifiers.detectors._vocab import rows as _vocabulary_rows
 from classifiers.model import Explanation, Finding
@@ -205,13 +205,12 @@ _KANJI_START = (
     rf"|[{_HAN}]{{1,16}}(?![{_HAN}]) ?(?:さん|さま|くん|ちゃん|様|殿|氏|君|先生)"
     # a surname that only a cue makes one: a self-introduction (梶谷です), a given name after a
     # space where the line ends (a signature: 梶谷 美咲)
-    rf"|[{_HAN}]{{2,3}}(?:です|でございます|と申します)"
-    rf"|[{_HAN}]{{2,3}}[ ・](?:[{_HAN}]{{1,3}}|[{_KATA}]{{2,6}})(?![{_HAN}{_KATA}]))"
+    rf"|(?>[{_HAN}]{{2,3}})(?:です|でございます|と申します|[ ・](?:[{_HAN}]{{1,3}}|[{_KATA}]{{2,6}})(?![{_HAN}{_KATA}])))"
 )
 #: A capitalised word alone is a candidate only after a title (Mr. Suzuki): otherwise it needs
 #: a second one (Taro Yamada) or -san.
 _ROMAJI_CUE = "|(?(person_name_rt)|(?!)))"
-_KATA_FIRST = _char_class(n[0] for n in _KATA_SURNAMES_WIDE)
+_KATA_FIRST = _char_class(n[0] for n in _KATA_SURNAMES)
 _HIRA_FIRST = _char_class(n[0] for n in _HIRA_SURNAMES)
 #: The four kinds of candidate start with disjoint characters (kanji, katakana, hiragana, Latin),
 #: so at most one branch matches at any position, and the engine may run them as separate passes
@@ -222,11 +221,15 @@ _HIRA_FIRST = _char_class(n[0] for n in _HIRA_SURNAMES)
 _BRANCHES = (
     rf"[{_HAN}](?<![{_HAN}].)(?<=(?={_KANJI_START}(?P<person_name_k>[{_HAN}]{{1,16}})(?:(?P<person_name_ksp>[ ・])"
     rf"(?P<person_name_k2>[{_HAN}]{{1,6}}|\p{{Hiragana}}{{1,3}}[{_HAN}]|\p{{Hiragana}}{{2,6}}|[{_KATA}]{{2,6}}))?).)",
-    rf"{_KATA_FIRST}(?<![{_KATA}].)(?<=(?:(?={_prefix_trie(_KATA_SURNAMES)})|(?={_prefix_trie(_KATA_SURNAMES_WIDE)})(?=[{_KATA}]{{2,12}}[ ・][{_KATA}]))(?=(?P<person_name_kk>[{_KATA}]{{2,12}})"
+    rf"{_KATA_FIRST}(?<![{_KATA}].)(?<=(?={_prefix_trie(_KATA_SURNAMES)})(?=(?P<person_name_kk>[{_KATA}]{{2,12}})"
     rf"(?:(?P<person_name_kksp>[ ・])(?P<person_name_kk2>[{_KATA}]{{2,8}}))?).)",
+    # Two katakana words with a space whose first is an IPAdic surname reading (スガワラ ダイチ):
+    # anchored at the space, which is rare between katakana, so that loanwords cost nothing.
+    rf"[ ・](?<=(?<![{_KATA}])(?P<person_name_kw>[{_KATA}]{{2,12}})[ ・])(?=(?P<person_name_kw2>[{_KATA}]{{2,8}})(?![{_KATA}]))",
     # Hiragana names are read only as two spaced words; this branch consumes them, so the
     # regex module can look for the space first (a hundred times faster than trying every kana).
-    rf"(?<!\p{{Hiragana}})(?={_prefix_trie(_HIRA_SURNAMES)})"
+    # after a particle too (班長はふじさわ ひなたちゃん)
+    rf"(?:(?<!\p{{Hiragana}})|(?<=[はがをにのともへや]))(?={_prefix_trie(_HIRA_SURNAMES)})"
     r"(?P<person_name_h>\p{Hiragana}{2,6}) (?P<person_name_h2>\p{Hiragana}{2,6}?)(?:(?!\p{Hiragana})|(?=さん|さま|くん|ちゃん))",
     r"[A-Z](?<![A-Za-z].)(?<=(?=(?P<person_name_rt>(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.? )?(?P<person_name_r>[A-Z][A-Za-z]{1,14})"
     r"(?:,? (?P<person_name_r2>[A-Z][A-Za-z]{1,14})|(?P<person_name_rsan>-(?:san|sama|sensei|kun|chan))"
@@ -243,7 +246,7 @@ _CELL_BRANCH = (
     rf"(?: [{_HAN}\p{{Katakana}}\p{{Hiragana}}ー]{{1,10}})?)\"?(?:[\t,\r\n]|$))"
 )
 _ALL_BRANCHES: tuple[str, ...] = (_CELL_BRANCH, *_BRANCHES)
-PATTERN = rf"(?:{_CELL_BRANCH}|(?=[{_HAN}A-Z]|{_KATA_FIRST}|{_HIRA_FIRST})(?:" + "|".join(_BRANCHES) + "))"
+PATTERN = rf"(?:{_CELL_BRANCH}|(?=[{_HAN}A-Z ・]|{_KATA_FIRST}|{_HIRA_FIRST})(?:" + "|".join(_BRANCHES) + "))"
 #: The same candidates as ``PATTERN``, one pass per branch: the ``regex`` module skips ahead to
 #: a possible start only within one pattern, and the alternation costs about twice the sum.
 PASSES = _ALL_BRANCHES
@@ -420,6 +423,26 @@ _CONTEXT = words_pattern(
         "承認者",
         "申請者",
         "受取人",
+        # who is who in minutes, audits, events and schools (主査：鷲尾 直人、補助者：新田 エレナ)
+        "主査",
+        "補助者",
+        "出席者",
+        "参加者",
+        "欠席者",
+        "講師",
+        "司会",
+        "幹事",
+        "発表者",
+        "報告者",
+        "記入者",
+        "記録者",
+        "依頼者",
+        "保護者",
+        "担任",
+        "同行者",
+        "応募者",
+        "候補者",
+        "紹介者",
         "フリガナ",
         "ふりがな",
         "Name",
@@ -434,10 +457,12 @@ _HEADER = regex.compile(
 _AFTER_TITLE = regex.compile(r"(?<![A-Za-z])(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.? $")
 
 _HAN_CHAR = regex.compile(rf"[{_HAN}]")
+_KATA_CHAR = regex.compile(rf"[{_KATA}]")
+_KATA_WORD = regex.compile(rf"[{_KATA}]+")
 _HAN_RUN = regex.compile(rf"(?<![{_HAN}])[{_HAN}]{{2,8}}(?![{_HAN}])")
 _READING_WINDOW = 200
 _HIRAGANA_CHAR = regex.compile(r"\p{Hiragana}")
-_KANA_TAILS = frozenset({"", "さん", "さま", "くん", "ちゃん"})
+_KANA_HONORIFICS = ("さん", "さま", "くん", "ちゃん")
 _PARTICLES = ("です", "は", "が", "の", "に", "を", "と", "へ", "も", "や", "より", "から")
 #: Kanji that end given names written in kana and kanji (くみ子, さち代, はる香).
 _GIVEN_KANJI_END = frozenset("子美代江恵香奈乃枝里世")
@@ -496,7 +521,7 @@ def _kana_given(doc: Document, pos: int, particles: bool = False) -> tuple[int, 
         if given in _NOT_GIVEN_KANA or (given not in GIVEN_NAMES_KANA and given not in GIVEN_NAMES):
             continue
         if (
-            (rest and rest in _KANA_TAILS)
+            (rest and rest.startswith(_KANA_HONORIFICS))  # さくらさん, さくらさんに
             or (not rest and _NAME_END.match(doc.text, end))
             or (particles and rest.startswith(_PARTICLES))
         ):
@@ -666,12 +691,12 @@ def _cued_surname(
     if second is not None and not cues:
         second_start = match.start("person_name_k2")
         second_end = match.end("person_name_k2")
-        if second[0] in "様殿" or regex.match(rf"(?:{'|'.join(_ROLES)})$", second):
+        if second[0] in "様殿" or second in _ROLES:
             cues = (second,)  # 梶谷 様, 梶谷 部長
         else:
             mei, second_role, second_hon = strip_tail(second)
             if second_end < len(doc.text) and (
-                _HAN_CHAR.match(doc.text, second_end) or regex.match(rf"[{_KATA}]", doc.text[second_end])
+                _HAN_CHAR.match(doc.text, second_end) or _KATA_CHAR.match(doc.text, second_end)
             ):
                 return
             name_end = second_start + len(mei)
@@ -684,8 +709,9 @@ def _cued_surname(
                 and (len(mei) >= 2 or not _HAN_CHAR.match(mei))
                 and _NAME_END.match(doc.text, name_end)
             )
-            if mei and (name_cues or ends_alone):
-                context = name_cues or _context(doc, start, name_end)
+            read = () if name_cues or ends_alone else _row_reading(doc, start, name_end)
+            if mei and (name_cues or ends_alone or read):
+                context = name_cues or read or _context(doc, start, name_end)
                 yield _hit(
                     start,
                     name_end,
@@ -735,9 +761,8 @@ def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str)
     """Surname, space, second run: a given name, an honorific or title, or something else."""
     start = match.start("person_name_k")
     end_of_run = match.end("person_name_k2")
-    last_kind = _HIRAGANA_CHAR if _HIRAGANA_CHAR.match(second[-1]) else _HAN_CHAR
-    if end_of_run < len(doc.text) and last_kind.match(doc.text, end_of_run):
-        return  # the second run goes on: not a name
+    if _HAN_CHAR.match(second[-1]) and end_of_run < len(doc.text) and _HAN_CHAR.match(doc.text, end_of_run):
+        return  # the second run of kanji goes on: not a name (a given name in kana ends where _kana_given says)
     if _HIRAGANA_CHAR.match(second[0]):  # a given name in kana (あすか, くみ子), maybe with さん
         given = _kana_given(doc, match.start("person_name_k2"), particles=True) if sei in SURNAMES else None
         if given is not None and sei not in COMMON_SINGLE:
@@ -764,9 +789,10 @@ def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str)
         return
     if mei in SURNAMES:
         return  # two surnames in a row: the look-ahead at the second one decides about it
-    context = cues or _context(doc, start, end)
+    context = cues or _context(doc, start, end) or _row_reading(doc, start, end)
     single_ok = sei not in COMMON_SINGLE and (bool(context) or bool(_NAME_END.match(doc.text, end)))
-    if len(mei) <= 3 and not _is_not_name(mei) and (len(sei) >= 2 or single_ok):
+    katakana = bool(_KATA_WORD.fullmatch(mei))  # 山口 ルカ, 小池 ジョージ
+    if (len(mei) <= 3 or katakana) and not _is_not_name(mei) and (len(sei) >= 2 or single_ok):
         # 佐藤 花子, 林 千代、: a known surname, a space and a short run of kanji is written like
         # a name (after a one-kanji surname, only where a name ends: 林 千代に is not)
         score = UNKNOWN_GIVEN_SCORE if context else WEAK_PAIR_SCORE
@@ -779,6 +805,37 @@ def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str)
             yield _hit(start, start + len(sei), score, sei, "surname (dictionary)", score, context)
 
 
+_KANA_PAIR_CELL = regex.compile(
+    r"(?:^|[\t,])\"?(?:[\p{Katakana}ー]{2,8}[ ・][\p{Katakana}ー]{1,8}|\p{Hiragana}{2,8} \p{Hiragana}{1,8})\"?(?=[\t,]|$)"
+)
+
+
+_KANJI_PAIR_CELL = regex.compile(rf"(?:^|[\t,])\"?[{_HAN}]{{1,4}} [{_HAN}]{{1,3}}\"?(?=[\t,]|$)")
+
+
+def _reading_label(doc: Document, start: int) -> str | None:
+    """The label that says the kana at ``start`` is a reading: its column header (フリガナ,
+    Kana) or the first cell of its key-value row (フリガナ | ウサミ サオリ)."""
+    for label in (column_header(doc, start), row_label(doc, start)):
+        if label is not None and _READING_COLUMN.search(label):
+            return label
+    return None
+
+
+def _row_reading(doc: Document, start: int, end: int) -> tuple[str, ...]:
+    """``("reading on its row",)`` when the kanji name at ``start:end`` is a whole cell of a
+    table row that holds a reading too (宗像 葵 | むなかた あおい | 070-...): a roster without
+    a header, where the dictionary does not know the given name."""
+    if (start and doc.text[start - 1] not in '\t,\n"') or (
+        end < len(doc.text) and doc.text[end] not in '\t,\r\n"'
+    ):
+        return ()
+    line_start = doc.text.rfind("\n", 0, start) + 1
+    line_end = doc.text.find("\n", end)
+    line = doc.text[line_start : line_end if line_end >= 0 else len(doc.text)]
+    return ("reading on its row",) if _KANA_PAIR_CELL.search(line) else ()
+
+
 def _line_has_kanji_name(doc: Document, start: int, end: int) -> bool:
     """Whether the kana or Latin name at ``start:end`` sits on a line with a kanji name.
 
@@ -788,6 +845,10 @@ def _line_has_kanji_name(doc: Document, start: int, end: int) -> bool:
     line_start = max(doc.text.rfind("\n", 0, start) + 1, start - _READING_WINDOW)
     line_end = doc.text.find("\n", end, end + _READING_WINDOW)
     line = doc.text[line_start : line_end if line_end >= 0 else end + _READING_WINDOW]
+    if "、" in line and not any(sep in line for sep in "\t,/（("):
+        return False  # a list of people (補助者：新田 エレナ、Kevin Tanaka), not a name and its reading
+    if _KANJI_PAIR_CELL.search(line):
+        return True  # a table row with the name as a cell of two kanji words (宗像 葵)
     for run in _HAN_RUN.finditer(line):
         word = strip_tail(run.group(0))[0]
         if word and (
@@ -798,14 +859,26 @@ def _line_has_kanji_name(doc: Document, start: int, end: int) -> bool:
 
 
 def _kana(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
-    if "person_name_kk" in match.re.groupindex and match.group("person_name_kk") is not None:
+    groups = match.re.groupindex
+    if "person_name_kk" in groups and match.group("person_name_kk") is not None:
         first, second = match.group("person_name_kk"), match.group("person_name_kk2")
         start, end = match.span("person_name_kk")
         if second is not None:
             end = match.end("person_name_kk2")
+    elif "person_name_kw" in groups and match.group("person_name_kw") is not None:
+        first, second = match.group("person_name_kw"), match.group("person_name_kw2")
+        if first in SURNAMES_KANA and second in GIVEN_NAMES_KANA:
+            return  # the candidate at the surname reported it
+        start, end = match.start("person_name_kw"), match.end("person_name_kw2")
     else:
         first, second = match.group("person_name_h"), match.group("person_name_h2")
         start, end = match.start("person_name_h"), match.end("person_name_h2")
+        if (
+            first[0] in "はがをにのともへや"
+            and first not in SURNAMES_KANA_WIDE
+            and first[1:] in SURNAMES_KANA_WIDE
+        ):
+            first, start = first[1:], start + 1  # 班長はふじさわ ひなた: the particle is not the name
     after = _HON_AFTER.match(doc.text, end)
     hon = after.group(0).strip() if after else None
     pair: tuple[str, str] | None
@@ -826,7 +899,10 @@ def _kana(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
         base = FULL_SPACED_SCORE if spaced else FULL_SCORE
         score = FULL_CONTEXT_SCORE if context else base
         pattern = "kana surname + given name (dictionary)"
-        if not hon and _line_has_kanji_name(doc, start, end):
+        label = None if hon else _reading_label(doc, start)
+        if label is not None:
+            score, pattern = READING_SCORE, pattern + f", reading ({label})"
+        elif not hon and _line_has_kanji_name(doc, start, end):
             score, pattern = READING_SCORE, pattern + ", reading of the kanji name on its line"
         yield _hit(start, end, score, "".join(pair), pattern, base, context)
         return
@@ -854,6 +930,8 @@ def _romaji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
         normalized = a + b
     elif a in GIVEN_NAMES_ROMAJI and b in SURNAMES_ROMAJI:
         normalized = b + a
+    elif b in SURNAMES_ROMAJI and (title or _context(doc, start, end)):
+        normalized = b + a  # a given name the dictionary lacks (Kevin Tanaka), with a label or title
     else:
         return
     context = _context(doc, start, end)
@@ -924,8 +1002,10 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
         return ()  # the cell branch reads it whole
     if "person_name_k" in groups and match.group("person_name_k") is not None:
         hits = _kanji(match, doc)
-    elif ("person_name_kk" in groups and match.group("person_name_kk") is not None) or (
-        "person_name_h" in groups and match.group("person_name_h") is not None
+    elif (
+        ("person_name_kk" in groups and match.group("person_name_kk") is not None)
+        or ("person_name_kw" in groups and match.group("person_name_kw") is not None)
+        or ("person_name_h" in groups and match.group("person_name_h") is not None)
     ):
         hits = _kana(match, doc)
     else:

@@ -34,7 +34,7 @@ from classifiers.detectors._numeric import (
     context_words,
     find_context,
     fold,
-    refused_by_label,
+    is_labelled_as,
 )
 from classifiers.detectors._tokens import NUMBER
 from classifiers.errors import InvalidFormat, InvalidLength
@@ -171,7 +171,7 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
         except ValueError:
             continue
         context = find_context(doc, start, end, _CONTEXT, before=30, after=10)
-        if refused_by_label(doc, start, end, _CONTEXT, _NEGATIVE):
+        if not context and is_labelled_as(doc, start, end, _NEGATIVE):
             continue
         grouped = len(_groups(text)) >= 3
         if grouped:

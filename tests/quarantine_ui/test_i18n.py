@@ -45,6 +45,7 @@ def test_every_key_used_in_templates_exists() -> None:
         "state.",
         "messages.group.",
         "mail.justification.",
+        "mail.holder.",
     }
     from classifiers.detectors import entity_types
     from gateway.store import State
@@ -62,6 +63,8 @@ def test_every_key_used_in_templates_exists() -> None:
         assert f"messages.group.{group}" in MESSAGES["ja"]
     for state_name in ("pending_approval", "quarantined"):
         assert f"mail.justification.{state_name}" in MESSAGES["ja"]
+    for holder in ("person", "organisation"):  # Finding.holder (classifiers.holders)
+        assert f"mail.holder.{holder}" in MESSAGES["ja"]
     for action in ACTIONS:
         for part in ("title", "explain", "submit", "done"):
             assert f"link.{action}.{part}" in MESSAGES["ja"]

@@ -230,11 +230,33 @@ def test_table_column_header_gives_context() -> None:
         ("山口 ルカくん", "山口 ルカ"),
         # the honorific starts a word: 様名義, 様方
         ("ご契約者 伊藤舞 様名義の契約が満期を迎えます", "伊藤舞"),
+        # a roster without a header: a cell of two kanji words on a row with its reading
+        ("宗像 葵\tむなかた あおい\t070-6612-4478", "宗像 葵"),
+        # a label for who someone is in a meeting, an audit, an event
+        ("補助者：新田 エレナ、Kevin Tanaka", "新田 エレナ"),
+        ("補助者：Kevin Tanaka", "Kevin Tanaka"),
+        # names right after a particle, given names in kana before さん + a particle
+        ("1班の班長はふじさわ ひなたちゃん、", "ふじさわ ひなた"),
+        ("副班長は岩永 さくらさんにお願いしました。", "岩永 さくら"),
+        ("2班の班長は小池 ジョージくんです。", "小池 ジョージ"),
     ],
 )
 def test_names_as_offices_write_them(text: str, value: str) -> None:
     found = [f for f in det.scan(text) if f.score >= RECORD_MIN_SCORE]
     assert [f.value for f in found][:1] == [value]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "項目\t内容\nお名前\t宇佐美 沙織\nフリガナ\tウサミ サオリ\n",  # a key-value row labelled フリガナ
+        "Name,Kana\n吉岡 知世,ヨシオカ トモヨ\n",  # a column headed Kana
+        "宗像 葵\tむなかた あおい\t070-6612-4478\n",  # a row with the name as a cell
+    ],
+)
+def test_a_reading_by_its_label_or_row_is_not_a_second_person(text: str) -> None:
+    found = list(det.scan(text))
+    assert len(found) == 2 and [f.score >= RECORD_MIN_SCORE for f in found] == [True, False]
 
 
 def test_a_kana_name_with_an_honorific_is_not_the_reading_of_its_line() -> None:
@@ -341,7 +363,8 @@ def test_concurrent_scans_agree_with_sequential_ones() -> None:
         ("中村 あすかさん", "中村 あすか", True),
         ("有限会社伊藤電気 総務部\n森\u3000くみ子\n〒199-2459", "森\u3000くみ子", False),  # kana + 子: shape
         ("No\t氏名\n1\t山本くみ子\t090-1234-5678\n", "山本くみ子", True),  # not the surname alone
-        ("出席者: 林 千代、鈴木", "林 千代", False),  # one-kanji surname, unknown given, name ends
+        ("会議には林 千代、鈴木", "林 千代", False),  # one-kanji surname, unknown given, name ends
+        ("出席者: 林 千代、鈴木", "林 千代", True),  # the label 出席者 says it is a name
     ],
 )
 def test_given_name_in_kana_or_unknown_after_a_surname(text: str, value: str, counted: bool) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from classifiers import scan_bytes
 from classifiers.detectors._base import Document
-from classifiers.detectors._table import column_cell, column_header
+from classifiers.detectors._table import column_cell, column_header, row_label
 from classifiers.normalize import normalize
 
 HEADER = ["No", "氏名", "郵便番号", "配送伝票番号", "免許証番号", "生年月日", "会員番号"]
@@ -122,3 +122,11 @@ def test_column_cell_gives_the_header_and_the_cell_text_before_the_offset() -> N
 def test_a_key_value_row_is_not_a_header() -> None:
     doc = Document(normalize("氏名\t楠木 ゆず\n免許証番号\t400524261480\n"))
     assert column_header(doc, doc.text.index("免許")) is None
+
+
+def test_a_key_value_row_labels_its_value_and_camel_case_headers_read_as_words() -> None:
+    doc = Document(normalize("項目\t内容\n郵便番号\t260-0013\n"))
+    assert row_label(doc, doc.text.index("260")) == "郵便番号"
+    assert row_label(doc, doc.text.index("郵便")) is None  # the label itself
+    found = _found(*_csv([["MemberNo", "Name"], ["100245783099", "吉岡 知世"]]))
+    assert found == {("person_name", "吉岡 知世")}  # MemberNo: a member number, not a My Number

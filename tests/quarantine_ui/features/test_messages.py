@@ -165,3 +165,28 @@ def test_mfa_cannot_be_skipped_for_mail_pages(mail: MailEnv, people: Any) -> Non
         r = client.get(path)
         assert r.status_code == 303 and r.headers["location"].startswith("/login/mfa"), path
     assert client.get("/api/approvals").json()["error"] == "mfa_required"
+
+
+SUPPLIERS_CSV = (
+    "取引先名,代表電話,本社所在地\r\n"
+    "株式会社北山商事,03-3456-7801,東京都港区芝公園1-2-3\r\n"
+    "株式会社南川工業,06-6345-1122,大阪府大阪市北区梅田2-4-9\r\n"
+    "有限会社東西物流,052-231-4455,愛知県名古屋市中区栄3-5-1\r\n"
+).encode()
+CUSTOMER_CSV = "氏名,電話,住所\r\n山田 花子,090-1234-5678,東京都港区芝公園1-2-3\r\n".encode()
+
+
+def test_people_and_companies_contact_data_are_shown_apart(mail: MailEnv, people: Any) -> None:
+    to = ["kyaku@partner.example"]
+    raw = make_raw(TARO, to, attachments=(("取引先.csv", SUPPLIERS_CSV), ("顧客.csv", CUSTOMER_CSV)))
+    rec = mail.put(TARO, to, raw=raw, subject="取引先一覧")
+    client = client_for(mail, people, TARO)
+    detail = client.get(f"/messages/{rec.id}").text
+    assert "1 人分の個人データ" in detail and "ほかに 3 社分の企業の連絡先 (個人に数えません)" in detail
+    assert '<td class="holder" title="column 代表電話">企業・団体</td>' in detail
+    api = client.get(f"/api/messages/{rec.id}").json()
+    assert (api["records"], api["organisations"]) == (1, 3)
+    holders = {(f["type"], f.get("holder")) for f in api["findings"]}
+    assert ("phone_number", "organisation") in holders and ("phone_number", "person") in holders
+    english = client.get(f"/messages/{rec.id}?lang=en").text
+    assert "1 people" in english and "and 3 companies&#39; contact data" in english
