@@ -483,6 +483,10 @@ _NAME_END = regex.compile(
 
 #: A surname introducing its writer: 総務の福田です, 保険サービスの宮本でございます.
 _SELF_INTRODUCTION = regex.compile(r"(?:です|でございます|と申します)")
+#: A surname the reader is to contact: ご不明な点は、五味までお問い合わせください.
+_CONTACT_ME = regex.compile(
+    r"まで(?:お問い合わせ|お問合せ|お問い合せ|ご連絡|お知らせ|お申し付け|ご一報|お気軽に)"
+)
 #: Who a writer introduces himself as part of: 株式会社東邦メディカルの梶谷です, 総務部の福田です
 #: (but not 東京の新宿です).
 _INTRO_ORG = regex.compile(
@@ -607,7 +611,9 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
         role, hon = role or second_role, hon or second_hon  # 伊藤舞 様: the run, then its honorific
     elif not role and not hon and word in SURNAMES and word not in COMMON_SINGLE:
         context: tuple[str, ...]
-        intro = _SELF_INTRODUCTION.match(doc.text, run_end)
+        intro = _SELF_INTRODUCTION.match(doc.text, run_end) or (
+            _CONTACT_ME.match(doc.text, run_end) if len(word) >= 2 else None
+        )
         titled = _TITLE_BEFORE.search(doc.before(start, 8))
         if (intro and (start == 0 or doc.text[start - 1] in "の、 \n")) or titled:
             context = ("self-introduction",) if intro else (titled.group(0) if titled else "",)
@@ -730,6 +736,8 @@ def _cued_surname(
         intro = _SELF_INTRODUCTION.match(doc.text, run_end)
         if intro and (start == 0 or doc.text[start - 1] == "\n" or _INTRO_ORG.search(doc.before(start, 30))):
             cues = ("self-introduction",)
+        elif _CONTACT_ME.match(doc.text, run_end) and start and doc.text[start - 1] in "、 \n":
+            cues = ("contact",)
         titled = _TITLE_BEFORE.search(doc.before(start, 8))
         if titled:
             cues = (titled.group(0),)
@@ -791,8 +799,15 @@ def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str)
         return  # two surnames in a row: the look-ahead at the second one decides about it
     context = cues or _context(doc, start, end) or _row_reading(doc, start, end)
     single_ok = sei not in COMMON_SINGLE and (bool(context) or bool(_NAME_END.match(doc.text, end)))
-    katakana = bool(_KATA_WORD.fullmatch(mei))  # 山口 ルカ, 小池 ジョージ
-    if (len(mei) <= 3 or katakana) and not _is_not_name(mei) and (len(sei) >= 2 or single_ok):
+    katakana = bool(_KATA_WORD.fullmatch(mei))  # 山口 ルカ, 小池 ジョージ: with a cue (not 森 ビル)
+    if katakana and not context and mei not in GIVEN_NAMES_KANA:
+        return
+    if (
+        (len(mei) <= 3 or katakana)
+        and not _is_not_name(mei)
+        and (context or mei not in COMMON_WORDS)  # 上野 動物園, 安田 講堂
+        and (len(sei) >= 2 or single_ok)
+    ):
         # 佐藤 花子, 林 千代、: a known surname, a space and a short run of kanji is written like
         # a name (after a one-kanji surname, only where a name ends: 林 千代に is not)
         score = UNKNOWN_GIVEN_SCORE if context else WEAK_PAIR_SCORE

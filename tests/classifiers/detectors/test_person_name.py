@@ -239,6 +239,9 @@ def test_table_column_header_gives_context() -> None:
         ("1班の班長はふじさわ ひなたちゃん、", "ふじさわ ひなた"),
         ("副班長は岩永 さくらさんにお願いしました。", "岩永 さくら"),
         ("2班の班長は小池 ジョージくんです。", "小池 ジョージ"),
+        # the writer's surname as the one to contact
+        ("ご不明な点がございましたら、五味までお問い合わせください。", "五味"),
+        ("詳細は、梶谷までご連絡ください。", "梶谷"),
     ],
 )
 def test_names_as_offices_write_them(text: str, value: str) -> None:
@@ -295,6 +298,10 @@ NEGATIVES = [
     "大阪 梅田の店舗",
     "横浜の港北です",
     "これは まだ です",
+    "ご不明な点は、総務部までお問い合わせください",
+    "詳しくは、大阪までお越しください",
+    "森 ビル、三井 住友銀行、安田 講堂",  # a surname, a space and a word
+    "会議には林 千代、鈴木",  # 千代 is also a word: without a cue, not a name
 ]
 
 
@@ -363,7 +370,7 @@ def test_concurrent_scans_agree_with_sequential_ones() -> None:
         ("中村 あすかさん", "中村 あすか", True),
         ("有限会社伊藤電気 総務部\n森\u3000くみ子\n〒199-2459", "森\u3000くみ子", False),  # kana + 子: shape
         ("No\t氏名\n1\t山本くみ子\t090-1234-5678\n", "山本くみ子", True),  # not the surname alone
-        ("会議には林 千代、鈴木", "林 千代", False),  # one-kanji surname, unknown given, name ends
+        ("会議には林 沙月、鈴木", "林 沙月", False),  # one-kanji surname, unknown given, name ends
         ("出席者: 林 千代、鈴木", "林 千代", True),  # the label 出席者 says it is a name
     ],
 )
