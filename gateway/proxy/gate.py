@@ -419,6 +419,7 @@ class UploadGate:
             filename=filename,
             content_type=content_type,
             tenant=shape.tenant,
+            sharing_scope=shape.sharing_scope,
             destination=shape.destination,
         )
 

@@ -37,6 +37,11 @@ rules:
     description: {ja: 審査, en: Review}
     when: {direction: upload, attachment: {name: ["*社外秘*"]}}
     action: quarantine
+  - id: share-anyone
+    title: {ja: 公開共有, en: Public sharing}
+    description: {ja: 公開共有, en: Public sharing}
+    when: {direction: upload, sharing_scope: [anyone]}
+    action: block
 """
 
 
@@ -98,6 +103,13 @@ async def test_each_decision_leaves_its_state(
     assert events[0].to_state == "received" and events[-1].to_state == state.value
     assert (await verify_store(store)).ok
     assert list((judge.work or Path()).iterdir()) == []  # no file of the item left behind
+
+
+async def test_the_sharing_scope_a_service_reads_reaches_the_policy(judge: UploadJudge) -> None:
+    facts = UploadFacts(service="box", host="api.box.com", filename="x", sharing_scope="anyone")
+    verdict = await judge.judge([UploadItem(facts, 2, data=b"{}")], TARO)
+    assert verdict.items[0].state is State.REFUSED
+    assert verdict.items[0].inspection.decision.rule_ids == ("share-anyone",)
 
 
 async def test_a_request_passes_only_if_every_item_does(judge: UploadJudge) -> None:
