@@ -30,6 +30,13 @@ purge     deleted          -> (body)       operator                  body remove
 purge     delivered        -> (body)       operator                  body removed (retention)
 purge     refused          -> (body)       operator                  body removed (retention)
 purge     rejected         -> (body)       operator                  body removed (retention)
+
+A download link (``link``) is the sender's to take back, and the security team's::
+
+>>> print(describe(ItemKind.LINK))  # doctest: +NORMALIZE_WHITESPACE
+extend    open             -> (expiry)     sender, admin, operator   link extended
+shorten   open             -> (expiry)     sender, admin, operator   link shortened
+revoke    open             -> revoked      sender, admin, operator   link revoked
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from gateway import uploads
+from gateway.links import rules
 from gateway.store import (
     LIFECYCLE,
     InvalidTransition,
@@ -72,7 +80,9 @@ class Notice(StrEnum):
 @dataclass(frozen=True)
 class Row:
     """One line of the table. Exactly one effect: ``to`` (a transition), ``note`` (an audit
-    event that changes no state, with this action name) or ``purge`` (the body is removed)."""
+    event that changes no state, with this action name), ``purge`` (the body is removed) or
+    ``expiry`` (a link's expiry moves to the time the person gives, later for ``extend``,
+    earlier for ``shorten``; see :func:`gateway.links.rules.set_expiry`)."""
 
     action: str
     kind: ItemKind
@@ -82,6 +92,7 @@ class Row:
     to: State | None = None
     note: str | None = None
     purge: bool = False
+    expiry: bool = False
     notices: tuple[Notice, ...] = ()
     #: ``send_now``: only while the hold has not ended (the timer would release it anyway).
     before_release: bool = False
@@ -90,7 +101,7 @@ class Row:
     text_required: bool = False
 
     def __post_init__(self) -> None:
-        effects = (self.to is not None) + (self.note is not None) + self.purge
+        effects = (self.to is not None) + (self.note is not None) + self.purge + self.expiry
         if effects != 1:
             raise ValueError(f"{self.action}: a row has exactly one effect")
         if self.to is not None and self.to not in LIFECYCLE[self.kind].get(self.state, ()):
@@ -105,7 +116,7 @@ class Row:
 
 
 _S, _R = State, Role
-MAIL, UPLOAD = ItemKind.MAIL, ItemKind.UPLOAD
+MAIL, UPLOAD, LINK = ItemKind.MAIL, ItemKind.UPLOAD, ItemKind.LINK
 _SENDER = (_R.SENDER,)
 _APPROVERS = (_R.APPROVER, _R.ADMIN)
 _SECURITY = (_R.ADMIN, _R.OPERATOR)
@@ -130,7 +141,7 @@ def _rows() -> tuple[Row, ...]:
             text_required=True,
         ),
     ]
-    for kind in ItemKind:
+    for kind in (MAIL, UPLOAD):
         granted = _GRANTED[kind]
         rows += [
             Row(
@@ -177,6 +188,14 @@ def _rows() -> tuple[Row, ...]:
             Row("purge", kind, state, (_R.OPERATOR,), "body removed (retention)", purge=True)
             for state in sorted(s for s, nxt in LIFECYCLE[kind].items() if not nxt)
         ]
+    # A download link: the sender can take it back after sending (a mis-sent mail), and so can
+    # the security team.
+    takers = (_R.SENDER, _R.ADMIN, _R.OPERATOR)
+    rows += [
+        Row("extend", LINK, _S.OPEN, takers, "link extended", expiry=True),
+        Row("shorten", LINK, _S.OPEN, takers, "link shortened", expiry=True),
+        Row("revoke", LINK, _S.OPEN, takers, "link revoked", to=_S.REVOKED),
+    ]
     return tuple(rows)
 
 
@@ -221,7 +240,9 @@ def describe(kind: ItemKind) -> str:
     lines = []
     order = list(dict.fromkeys(r.action for r in TABLE))
     for r in sorted((r for r in TABLE if r.kind is kind), key=lambda r: (order.index(r.action), r.state)):
-        effect = r.to.value if r.to is not None else "(note)" if r.note else "(body)"
+        effect = (
+            r.to.value if r.to is not None else "(note)" if r.note else "(expiry)" if r.expiry else "(body)"
+        )
         who = ", ".join(role.value for role in r.roles)
         notices = f" [{', '.join(r.notices)}]" if r.notices else ""
         lines.append(f"{r.action:<9} {r.state.value:<16} -> {effect:<12} {who:<25} {r.why('')}{notices}")
@@ -231,13 +252,15 @@ def describe(kind: ItemKind) -> str:
 class Refused(Exception):
     """The action was not taken. ``code`` is stable (API error codes), ``status`` the HTTP status:
     ``forbidden`` (403: the person may not take it), ``state_changed`` (409: not in this state),
-    ``justification_required`` (400), ``not_found`` (404)."""
+    ``justification_required`` (400), ``not_found`` (404), ``bad_expiry`` (400: a new expiry
+    that is past, beyond the longest allowed, or does not extend/shorten)."""
 
     STATUS: Mapping[str, int] = {
         "forbidden": 403,
         "state_changed": 409,
         "justification_required": 400,
         "not_found": 404,
+        "bad_expiry": 400,
     }
 
     def __init__(self, code: str) -> None:
@@ -286,11 +309,13 @@ async def perform(
     text: str = "",
     reason: str | None = None,
     notices: Notices | None = None,
+    until: datetime | None = None,
 ) -> MessageRecord:
     """Take ``action`` on ``rec`` (as read by the caller) as ``actor``, through ``via`` (``web``,
     ``api``, ``link``, ``cli``): one compare-and-set store change with its audit event, then the
     row's notices. ``reason`` replaces the row's audit reason (the operator's ``--reason``);
-    ``text`` is the person's comment or justification. Raises :class:`Refused`."""
+    ``text`` is the person's comment or justification; ``until`` the new expiry of an
+    ``extend``/``shorten``. Raises :class:`Refused`."""
     if actor.role not in roles_of(action, rec.kind):
         raise Refused("forbidden")
     text = text.strip()[:MAX_TEXT]
@@ -313,6 +338,12 @@ async def perform(
             return rec
         if row.purge:
             return await store.delete_raw(rec.id, actor=str(actor), reason=why)
+        if row.expiry:
+            if until is None or until.tzinfo is None:
+                raise Refused("bad_expiry")
+            rule = rules.set_expiry(until, action=row.action, reason=why, extra=extra)
+            done, _ = await store.amend(rec.id, rule, actor=str(actor))
+            return done
         assert row.to is not None
         changes: dict[str, Any] = {}
         if row.to is State.DELIVERING:
@@ -326,6 +357,8 @@ async def perform(
         raise Refused("state_changed") from None
     except NotFound:
         raise Refused("not_found") from None
+    except rules.LinkRefused as exc:
+        raise Refused("bad_expiry" if exc.code == "bad_expiry" else "state_changed") from None
     if notices is not None:
         for notice in row.notices:
             if notice is Notice.REJECTED:

@@ -210,8 +210,9 @@ class _Expected:
 
 def _track(expected: dict[str, _Expected], event: AuditEvent, discards: frozenset[str]) -> None:
     """What the queue record of ``event.msg_id`` must look like after ``event``."""
-    if event.action == "accept":
-        expected[event.msg_id] = _Expected(event.to_state, str(event.extra.get("sha256", "")))
+    if event.action in ("accept", "create"):
+        body = event.action == "accept" or bool(event.extra.get("body", True))
+        expected[event.msg_id] = _Expected(event.to_state, str(event.extra.get("sha256", "")), body)
         return
     exp = expected.get(event.msg_id)
     if exp is None:

@@ -36,6 +36,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from policies.loader import line_of
+from policies.model import normalize_domain
+from policies.schema import LINK_EXPIRY_DAYS, MAX_DOWNLOADS_LIMIT
 
 
 class ConfigError(ValueError):
@@ -275,6 +277,73 @@ class NotifyConfig(_Model):
     bcc_notice: bool = True
 
 
+def _link_expiry(seconds: float) -> float:
+    low, high = LINK_EXPIRY_DAYS
+    if not low * 86400 <= seconds <= high * 86400:
+        raise ValueError(f"must be between {low} and {high} days")
+    return seconds
+
+
+def origin(url: str) -> tuple[str, str]:
+    """Scheme and authority of an http(s) URL, lower case, with the default port spelt out.
+
+    >>> origin("HTTPS://Dl.Example.jp/x") == origin("https://dl.example.jp:443")
+    True
+    """
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].lower()
+    if ":" not in host.rpartition("]")[2]:
+        host += ":443" if scheme.lower() == "https" else ":80"
+    return scheme.lower(), host
+
+
+class LinksConfig(_Model):
+    """Attachments as download links (the policy's ``link_attachments``): the download
+    listener, which ``sekimori run`` starts next to the relay, and the links' defaults."""
+
+    #: ``sekimori run`` serves the download pages on ``host:port``.
+    enabled: bool = True
+    #: Where recipients open their links: its own host name, never the UI's (recipients'
+    #: firewalls allow it alone; the UI's cookies are never sent there).
+    base_url: str = "http://127.0.0.1:8026"
+    host: str = "127.0.0.1"
+    port: Port = 8026
+    #: How long a link stays open unless the rule says otherwise (1 to 93 days).
+    expiry: Annotated[Duration, AfterValidator(_link_expiry)] = 7 * 86400.0
+    #: Downloads per link (each file fetched counts once).
+    max_downloads: int = Field(default=5, ge=1, le=MAX_DOWNLOADS_LIMIT)
+    #: Recipients at these domains (and their subdomains) open links without a one-time code:
+    #: mailing lists, whose members cannot each receive a code.
+    open_domains: list[str] = Field(default_factory=list)
+    #: Tell the sender when a recipient first downloads.
+    notify_first_download: bool = True
+    #: How long a one-time code sent to the recipient can be used.
+    code_validity: Duration = 600.0
+    #: After five wrong codes in a row, the link does not open for this long.
+    lock_time: Duration = 1800.0
+    #: Reverse proxies in front of the download listener whose ``X-Forwarded-For`` is believed
+    #: (the client address in the audit trail).
+    trusted_proxies: list[Network] = Field(default_factory=list)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+(/\S*)?$", v):
+            raise ValueError(f"not an http(s) URL: {v!r}")
+        return v.rstrip("/")
+
+    @field_validator("open_domains")
+    @classmethod
+    def _domains(cls, v: list[str]) -> list[str]:
+        out = []
+        for d in v:
+            name = normalize_domain(d)
+            if not re.fullmatch(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}", name):
+                raise ValueError(f"not a domain: {d!r}")
+            out.append(name)
+        return out
+
+
 #: The built-in upload services (one module each under ``gateway/proxy/services``).
 ServiceName = Literal["google_drive", "box", "microsoft_graph", "dropbox", "slack"]
 SERVICE_NAMES: tuple[ServiceName, ...] = ("google_drive", "box", "microsoft_graph", "dropbox", "slack")
@@ -494,6 +563,7 @@ class Config(_Model):
     store: StoreConfig = Field(default_factory=StoreConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    links: LinksConfig = Field(default_factory=LinksConfig)
     #: The upload gate; without this section no proxy runs.
     proxy: ProxyConfig | None = None
     #: Key for HMAC signatures (loop-protection header, links). At least 32 characters;
@@ -553,6 +623,19 @@ def load_config(path: str | os.PathLike[str], *, base: Path | None = None) -> Co
                 raise ConfigError(
                     name, line_of(tree, ("smtp", "tls", key)), f"smtp.tls.{key}: no such file: {file}"
                 )
+    if origin(config.links.base_url) == origin(config.ui.base_url):
+        raise ConfigError(
+            name,
+            line_of(tree, ("links", "base_url")),
+            "links.base_url: the download pages need their own address, not the UI's (ui.base_url)",
+        )
+    links = config.links
+    if links.enabled and config.ui.enabled and (links.host, links.port) == (config.ui.host, config.ui.port):
+        raise ConfigError(
+            name,
+            line_of(tree, ("links", "port")),
+            "links.port: the download listener cannot share the UI's port",
+        )
     if config.smtp.auth.users and tls is None:
         raise ConfigError(
             name, line_of(tree, ("smtp", "auth")), "smtp.auth: AUTH needs smtp.tls (passwords only over TLS)"

@@ -19,10 +19,10 @@ import email.header
 import email.utils
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import aiosmtplib
 
@@ -53,6 +53,20 @@ class Outcome:
     accepted: list[str] = field(default_factory=list)
     transient: list[Failure] = field(default_factory=list)
     permanent: list[Failure] = field(default_factory=list)
+
+    def add(self, other: Outcome) -> None:
+        self.accepted += other.accepted
+        self.transient += other.transient
+        self.permanent += other.permanent
+
+
+class Copies(Protocol):
+    """Per-recipient copies of a message leaving now (``gateway.links.service.Links`` fits):
+    the record after, and a copy for each recipient that gets one."""
+
+    async def prepare(
+        self, rec: MessageRecord, raw: bytes, pending: Sequence[str]
+    ) -> tuple[MessageRecord, dict[str, bytes]]: ...
 
 
 BounceHook = Callable[[MessageRecord, list[Failure]], Awaitable[None]]
@@ -219,8 +233,11 @@ class Delivery:
         owner: str,
         on_bounce: BounceHook,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        copies: Copies | None = None,
     ) -> None:
         self.config = config
+        #: Makes the outside recipients' copies with download links (``link_attachments``).
+        self.copies = copies
         self.up = config.upstream
         self.store = store
         self.owner = owner
@@ -349,15 +366,38 @@ class Delivery:
                 out.accepted.append(r)
         return client, out
 
+    async def _groups(
+        self, rec: MessageRecord, raw: bytes, rcpts: list[str], out: Outcome
+    ) -> tuple[MessageRecord, list[tuple[list[str], bytes]]]:
+        """The transactions to send: the message as it is to everyone without a copy of their
+        own, and each recipient's own copy (download links) alone. If the copies cannot be made,
+        the recipients who need one wait for a retry: they never get the attachments instead."""
+        if self.copies is None or not rec.decision.get("link"):
+            return rec, [(rcpts, raw)]
+        try:
+            rec, copies = await self.copies.prepare(rec, raw, rcpts)
+        except Exception as exc:
+            log.exception("%s: cannot make the download links", rec.id)
+            waiting = set(rec.decision["link"].get("recipients") or ())
+            out.transient.extend(
+                Failure(r, 451, f"4.3.0 download links not ready: {type(exc).__name__}", "4.3.0")
+                for r in rcpts
+                if r in waiting
+            )
+            rest = [r for r in rcpts if r not in waiting]
+            return rec, [(rest, raw)] if rest else []
+        rest = [r for r in rcpts if r not in copies]
+        groups = [(rest, raw)] if rest else []
+        return rec, groups + [([r], copy) for r, copy in copies.items()]
+
     async def _deliver(self, msg_id: str, client: aiosmtplib.SMTP | None) -> aiosmtplib.SMTP | None:
         hint = self._hints.pop(msg_id, None)
         rec = hint[0] if hint is not None else await self.store.get(msg_id)
         if rec is None or rec.state is not State.DELIVERING:
             return client
         now = self.clock()
-        meta = dict(rec.meta)
-        done = set(meta.get("delivered_to", []))
-        failed = {f["recipient"] for f in meta.get("failed", [])}
+        done = set(rec.meta.get("delivered_to", []))
+        failed = {f["recipient"] for f in rec.meta.get("failed", [])}
         rcpts = [r for r in rec.recipients if r not in done and r not in failed]
         out = Outcome()
         if rcpts:
@@ -367,8 +407,12 @@ class Delivery:
                 log.error("%s: spooled message unusable: %s", msg_id, exc)
                 out.permanent.extend(Failure(r, 554, f"5.3.0 spool: {exc}", "5.3.0") for r in rcpts)
             else:
-                data = trace_headers(rec, raw, self.config, now) + raw
-                client, out = await self._send(client, rec.sender, rcpts, data)
+                rec, groups = await self._groups(rec, raw, rcpts, out)
+                for group, body in groups:
+                    data = trace_headers(rec, body, self.config, now) + body
+                    client, sent = await self._send(client, rec.sender, group, data)
+                    out.add(sent)
+        meta = dict(rec.meta)
         done.update(out.accepted)
         meta["delivered_to"] = sorted(done)
         expired = now >= rec.received_at + timedelta(seconds=self.up.retry.lifetime)

@@ -13,7 +13,8 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
+from email.mime.text import MIMEText
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid
 from typing import Any
@@ -23,6 +24,8 @@ import jinja2
 
 from gateway.config import Config
 from gateway.delivery import Delivery, Failure
+from gateway.links.facts import FileFacts, LinkFacts
+from gateway.links.service import human_size
 from gateway.store import MessageRecord, State, Store
 from gateway.tokens import link_url, sign_link
 
@@ -260,6 +263,50 @@ class Notifier:
             reason=reason,
             **self._context(rec, decision),
         )
+
+    # --- download links ----------------------------------------------------------------------
+    async def link_code(self, link: MessageRecord, facts: LinkFacts, code: str) -> None:
+        """The one-time code, to the link's own recipient and no one else."""
+        await self.send(
+            "link_code.txt",
+            [facts.recipient],
+            about=link.id,
+            why=f"one-time code sent to {facts.recipient}",
+            recipient=facts.recipient,
+            sender=link.sender,
+            code=code,
+            until=facts.code_until,
+        )
+
+    async def first_download(self, link: MessageRecord, facts: LinkFacts, file: FileFacts) -> None:
+        await self.send(
+            "link_downloaded.txt",
+            [link.sender],
+            about=link.id,
+            why="sender told of the first download",
+            sender=link.sender,
+            recipient=facts.recipient,
+            file=file.name,
+            at=facts.first_download,
+            subject=link.subject,
+            ui=self.config.ui.base_url,
+        )
+
+    def link_notice(self, facts: LinkFacts, file: FileFacts, url: str, expires_at: datetime) -> Message:
+        """What stands in an outside recipient's copy where the attachment was."""
+        _, body = render(
+            "link_notice.txt",
+            name=file.name,
+            size=human_size(file.size),
+            url=url,
+            expires=expires_at,
+            downloads=facts.max_downloads,
+            needs_code=facts.needs_code,
+            recipient=facts.recipient,
+            inspected=file.inspected,
+            note=file.note,
+        )
+        return MIMEText(body, "plain", "utf-8")
 
     async def dsn(
         self, rec: MessageRecord, failures: Sequence[Failure], original_headers: bytes

@@ -19,6 +19,7 @@ from typing import Any
 from gateway import replies, uploads
 from gateway.config import Config
 from gateway.delivery import OWN_KINDS, Delivery, Failure, strip_own_headers
+from gateway.links.service import Links
 from gateway.mail import header_facts, inspect_mail
 from gateway.notify import Notifier
 from gateway.pipeline import Inspection, Inspector, scan_summary
@@ -122,10 +123,15 @@ class Relay:
         self.inspector = inspector
         self.owner = owner or make_owner(config)
         self.clock = clock
-        self.delivery = Delivery(config, store, owner=self.owner, on_bounce=self._bounced, clock=clock)
+        #: Download links: made by delivery, opened on the download listener, retired by the scheduler.
+        self.links = Links(config, store, clock=clock)
+        self.delivery = Delivery(
+            config, store, owner=self.owner, on_bounce=self._bounced, clock=clock, copies=self.links
+        )
         self.notifier = Notifier(
             config, store, self.delivery, owner=self.owner, is_internal=self.is_internal, clock=clock
         )
+        self.links.notices = self.notifier
         #: Hand-offs from SMTP sessions still being decided; stopping lets them finish.
         self._receiving: set[asyncio.Task[Any]] = set()
         #: Set when stopping: sessions still open get 421 for new messages (nothing spooled).
@@ -296,7 +302,7 @@ class Relay:
                     reason=f"Bcc conversion: {len(moved)} external address(es)",
                 )
                 raw = new_raw
-        if action in (Action.DELIVER, Action.TAG, Action.BCC):
+        if action in (Action.DELIVER, Action.TAG, Action.BCC, Action.LINK_ATTACHMENTS):
             await self._to_delivery(rec, raw, dd, scan, f"policy: {action.value} (rules {rules})")
         elif action is Action.HOLD:
             rec = await self.store.transition(

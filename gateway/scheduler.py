@@ -53,6 +53,9 @@ class Scheduler:
             if rec.kind is ItemKind.UPLOAD:
                 moved += await uploads.on_due(self.store, rec)
                 continue
+            if rec.kind in (ItemKind.LINK, ItemKind.FILE):
+                moved += await self.relay.links.on_due(rec)
+                continue
             if self.relay.delivery.busy(rec.id):
                 continue
             if rec.state is State.PENDING_APPROVAL:

@@ -23,6 +23,7 @@ from policies.model import (
     Predicate,
     domain_of,
     is_in_domains,
+    matches_any,
 )
 from policies.schema import (
     AttachmentCond,
@@ -625,12 +626,10 @@ def _attachment(cond: AttachmentCond) -> Predicate:
     types = tuple(cond.type or ())
 
     def name_ok(name: str | None) -> bool:
-        return not names or (name is not None and any(fnmatchcase(name.lower(), n) for n in names))
+        return not names or matches_any(name, names)
 
     def type_ok(content_type: str | None) -> bool:
-        return not types or (
-            content_type is not None and any(fnmatchcase(content_type.lower(), t) for t in types)
-        )
+        return not types or matches_any(content_type, types)
 
     def check(ctx: EvalContext) -> list[Evidence] | None:
         hits = [

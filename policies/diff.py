@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from policies.model import Action, Decision, RuleMatch
+from policies.model import TRANSFORMS, Action, Decision, RuleMatch
 
 
 @dataclass(frozen=True)
@@ -14,7 +14,7 @@ class DecisionDiff:
 
     ``deciding_rules`` are the rules that made the difference: for a stricter outcome, the new
     winning rules that did not match (with that action) before; for a looser one, the old winning
-    rules that no longer do; for a change of transforms only, the tag/bcc rules that came or went.
+    rules that no longer do; for a change of transforms only, the transform rules that came or went.
     """
 
     old_action: Action
@@ -75,9 +75,7 @@ def diff_decisions(old: Decision, new: Decision) -> DecisionDiff:
         deciding = [m.rule_id for m in old.winning_rules if (m.rule_id, m.action) not in new_keys]
         deciding = deciding or [m.rule_id for m in old.winning_rules]
     elif old.transforms != new.transforms:
-        flips = {
-            (m.rule_id, m.action) for m in (*old.matches, *new.matches) if m.action.value in ("tag", "bcc")
-        }
+        flips = {(m.rule_id, m.action) for m in (*old.matches, *new.matches) if m.action in TRANSFORMS}
         deciding = sorted(rid for rid, act in flips if ((rid, act) in old_keys) != ((rid, act) in new_keys))
     else:
         deciding = []

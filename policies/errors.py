@@ -100,6 +100,10 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "ルール ID が重複しています: {value}",
         "duplicate rule id: {value}",
     ),
+    "link_expiry": (
+        "リンクの有効期限は {low} 日から {high} 日の間で指定してください: {value}",
+        "a link's expiry must be between {low} and {high} days: {value}",
+    ),
     "bad_range": (
         "範囲が正しくありません: 下限 {at_least} が上限 {at_most} より大きいです",
         "empty range: at_least {at_least} is greater than at_most {at_most}",
@@ -111,6 +115,10 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "upload_only_action": (
         "アクション {action} はアップロードにだけ使えます。条件に direction: upload を書いてください",
         "the action {action} is for uploads only: add direction: upload to the condition",
+    ),
+    "mail_only_action": (
+        "アクション {action} はメールにだけ使えます。direction: upload の条件では使えません",
+        "the action {action} is for mail only: it cannot be used with direction: upload",
     ),
     "no_directory": (
         "{what} を使うには organisation.directory に社員名簿を指定してください",

@@ -14,14 +14,18 @@ from classifiers.model import ScanResult
 from policies.conditions import EvalContext
 from policies.model import (
     Action,
+    AttachmentSelect,
     Decision,
     Directory,
     Envelope,
     Evidence,
     HistoryView,
+    LinkPlan,
     Policy,
     Rule,
     RuleMatch,
+    domain_of,
+    is_in_domains,
 )
 
 #: Used when a ``hold`` action does not say how long.
@@ -115,6 +119,7 @@ def evaluate(
     action = Action.DELIVER
     severity = 0
     has_tag = has_bcc = notify = False
+    linking: list[Rule] = []
     for rule in policy.rules:
         evidence = rule.predicate(ctx)
         if evidence is None:
@@ -126,9 +131,14 @@ def evaluate(
             action, severity = m.action, s
         has_tag = has_tag or m.action is Action.TAG
         has_bcc = has_bcc or m.action is Action.BCC
+        if m.action is Action.LINK_ATTACHMENTS:
+            linking.append(rule)
         notify = notify or rule.spec.notify_security
-    transforms = (
-        ("tag", "bcc") if has_tag and has_bcc else ("tag",) if has_tag else ("bcc",) if has_bcc else ()
+    link = _link_plan(linking, envelope, policy)
+    transforms = tuple(
+        name
+        for name, applies in (("tag", has_tag), ("bcc", has_bcc), ("link_attachments", link is not None))
+        if applies
     )
 
     release_at: datetime | None = None
@@ -184,6 +194,41 @@ def evaluate(
         escalate_to=escalate_to,
         tag_headers=headers,
         notify_security=notify,
+        link=link,
         pass_valid_for=pass_valid_for,
         pass_uses=pass_uses,
+    )
+
+
+def _link_plan(rules: list[Rule], envelope: Envelope, policy: Policy) -> LinkPlan | None:
+    """The attachments, recipients and limits of the matched ``link_attachments`` rules: any
+    rule's choice of attachments counts, the shortest expiry and the smallest download limit
+    win. Only outside envelope recipients get links; with none there is nothing to do."""
+    outside = tuple(
+        dict.fromkeys(
+            r for r in envelope.recipients if not is_in_domains(domain_of(r), policy.internal_domains)
+        )
+    )
+    if not rules or not outside or envelope.direction != "mail":
+        return None
+    select: list[AttachmentSelect] = []
+    for rule in rules:
+        chosen = rule.spec.attachments
+        select.append(
+            AttachmentSelect()
+            if chosen is None
+            else AttachmentSelect(
+                min_size=chosen.min_size,
+                name=tuple(chosen.name or ()),
+                type=tuple(chosen.type or ()),
+                encrypted=bool(chosen.encrypted),
+            )
+        )
+    expiries = [r.spec.expiry for r in rules if r.spec.expiry is not None]
+    limits = [r.spec.max_downloads for r in rules if r.spec.max_downloads is not None]
+    return LinkPlan(
+        recipients=outside,
+        select=tuple(dict.fromkeys(select)),
+        expiry=min(expiries) if expiries else None,
+        max_downloads=min(limits) if limits else None,
     )

@@ -9,6 +9,7 @@ import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -30,6 +31,7 @@ class Action(enum.StrEnum):
     DELIVER = "deliver"
     TAG = "tag"
     BCC = "bcc"
+    LINK_ATTACHMENTS = "link_attachments"
     #: Uploads only (user coaching): refused, with the offer to go on with a reason.
     WARN = "warn"
     HOLD = "hold"
@@ -43,7 +45,100 @@ class Action(enum.StrEnum):
 
 
 #: Actions that do not decide the fate of the message but change it on the way out.
-TRANSFORMS: tuple[Action, ...] = (Action.TAG, Action.BCC)
+TRANSFORMS: tuple[Action, ...] = (Action.TAG, Action.BCC, Action.LINK_ATTACHMENTS)
+
+
+def matches_any(value: str | None, patterns: Iterable[str]) -> bool:
+    """Whether ``value`` (compared in lower case) matches one of the shell-style ``patterns``
+    (lower case already); the one matching of attachment names and content types.
+
+    >>> matches_any("見積書.PDF", ["*.pdf"]), matches_any(None, ["*"])
+    (True, False)
+    """
+    return value is not None and any(fnmatchcase(value.lower(), p) for p in patterns)
+
+
+@dataclass(frozen=True)
+class AttachmentSelect:
+    """One ``link_attachments`` rule's choice of attachments: every given field must hold.
+
+    >>> sel = AttachmentSelect(min_size=1_000_000)
+    >>> sel.holds("a.pdf", "application/pdf", 2_000_000, False), sel.holds("b.txt", "text/plain", 10, False)
+    (True, False)
+    >>> AttachmentSelect(encrypted=True).holds("x.zip", "application/zip", 10, True)
+    True
+    """
+
+    min_size: int | None = None
+    name: tuple[str, ...] = ()
+    type: tuple[str, ...] = ()
+    encrypted: bool = False
+
+    def holds(self, name: str | None, content_type: str | None, size: int, encrypted: bool) -> bool:
+        return (
+            (self.min_size is None or size >= self.min_size)
+            and (not self.name or matches_any(name, self.name))
+            and (not self.type or matches_any(content_type, self.type))
+            and (not self.encrypted or encrypted)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "min_size": self.min_size,
+            "name": list(self.name),
+            "type": list(self.type),
+            "encrypted": self.encrypted,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> AttachmentSelect:
+        size = d.get("min_size")
+        return cls(
+            min_size=None if size is None else int(size),
+            name=tuple(str(n) for n in d.get("name") or ()),
+            type=tuple(str(t) for t in d.get("type") or ()),
+            encrypted=bool(d.get("encrypted")),
+        )
+
+
+@dataclass(frozen=True)
+class LinkPlan:
+    """What ``link_attachments`` decided: the attachments that any of ``select`` holds for are
+    taken out of the copies for ``recipients`` (the outside envelope recipients) and replaced by
+    download links; ``expiry`` and ``max_downloads`` are the rules' (the shortest and the
+    smallest), ``None`` where the gateway's defaults apply.
+
+    >>> plan = LinkPlan(("a@x.com",), (AttachmentSelect(min_size=10),), timedelta(days=3), None)
+    >>> LinkPlan.from_dict(plan.to_dict()) == plan
+    True
+    """
+
+    recipients: tuple[str, ...]
+    select: tuple[AttachmentSelect, ...]
+    expiry: timedelta | None = None
+    max_downloads: int | None = None
+
+    def selects(self, name: str | None, content_type: str | None, size: int, encrypted: bool) -> bool:
+        return any(s.holds(name, content_type, size, encrypted) for s in self.select)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "recipients": list(self.recipients),
+            "select": [s.to_dict() for s in self.select],
+            "expiry": None if self.expiry is None else self.expiry.total_seconds(),
+            "max_downloads": self.max_downloads,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LinkPlan:
+        expiry = d.get("expiry")
+        limit = d.get("max_downloads")
+        return cls(
+            recipients=tuple(str(r) for r in d.get("recipients") or ()),
+            select=tuple(AttachmentSelect.from_dict(x) for x in d.get("select") or ()),
+            expiry=None if expiry is None else timedelta(seconds=float(expiry)),
+            max_downloads=None if limit is None else int(limit),
+        )
 
 
 def normalize_domain(domain: str) -> str:
@@ -136,11 +231,13 @@ class RuleMatch:
 class Decision:
     """The outcome: the most severe matched action, plus the transforms that ride along.
 
-    ``transforms`` is a subset of ``("tag", "bcc")`` in that order. ``release_at`` is set for
-    ``hold`` (and for ``warn``: until when the user may go on); ``approvers``,
-    ``approval_deadline``, ``on_timeout`` and ``escalate_to`` for ``approval``. For an upload
-    that is warned or needs approval, ``pass_valid_for`` and ``pass_uses`` say how long, and
-    how many times, the same upload passes once the user went on or an approver approved.
+    ``transforms`` is a subset of ``("tag", "bcc", "link_attachments")`` in that order.
+    ``release_at`` is set for ``hold`` (and for ``warn``: until when the user may go on);
+    ``approvers``, ``approval_deadline``, ``on_timeout`` and ``escalate_to`` for ``approval``;
+    ``link`` when ``link_attachments`` applies (it is applied when the message leaves, whatever
+    decided that). For an upload that is warned or needs approval, ``pass_valid_for`` and
+    ``pass_uses`` say how long, and how many times, the same upload passes once the user went on
+    or an approver approved.
     """
 
     action: Action
@@ -153,6 +250,7 @@ class Decision:
     escalate_to: tuple[str, ...] = ()
     tag_headers: tuple[tuple[str, str], ...] = ()
     notify_security: bool = False
+    link: LinkPlan | None = None
     pass_valid_for: timedelta | None = None
     pass_uses: int | None = None
 
@@ -179,6 +277,7 @@ class Decision:
             "escalate_to": list(self.escalate_to),
             "tag_headers": [list(h) for h in self.tag_headers],
             "notify_security": self.notify_security,
+            "link": None if self.link is None else self.link.to_dict(),
             "pass": None
             if self.pass_valid_for is None
             else {"valid_for": int(self.pass_valid_for.total_seconds()), "uses": self.pass_uses or 1},
@@ -289,11 +388,13 @@ def is_in_domains(domain: str, domains: frozenset[str] | Mapping[str, Any]) -> b
 
 __all__ = [
     "Action",
+    "AttachmentSelect",
     "Decision",
     "Directory",
     "Envelope",
     "Evidence",
     "HistoryView",
+    "LinkPlan",
     "Person",
     "Policy",
     "Predicate",
@@ -301,5 +402,6 @@ __all__ = [
     "RuleMatch",
     "domain_of",
     "is_in_domains",
+    "matches_any",
     "normalize_domain",
 ]

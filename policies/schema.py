@@ -10,7 +10,15 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from classifiers.detectors import entity_types
@@ -22,12 +30,18 @@ ACTION_NAMES: Final[tuple[str, ...]] = (
     "deliver",
     "tag",
     "bcc",
+    "link_attachments",
     "warn",
     "hold",
     "approval",
     "quarantine",
     "block",
 )
+
+#: How long a download link may stay open (``link_attachments``' ``expiry``), in days.
+LINK_EXPIRY_DAYS: Final[tuple[int, int]] = (1, 93)
+#: The download limit a ``link_attachments`` action may set.
+MAX_DOWNLOADS_LIMIT: Final[int] = 100
 
 #: Part kinds a content condition can be limited to (``classifiers.model.PartKind``).
 LOCATIONS: Final[tuple[str, ...]] = ("subject", "header", "body", "attachment", "metadata", "file")
@@ -37,6 +51,7 @@ ACTION_FIELDS: Final[dict[str, frozenset[str]]] = {
     "deliver": frozenset(),
     "tag": frozenset({"headers"}),
     "bcc": frozenset(),
+    "link_attachments": frozenset({"attachments", "expiry", "max_downloads"}),
     "warn": frozenset({"valid_for", "uses"}),
     "hold": frozenset({"grace"}),
     "approval": frozenset(
@@ -239,6 +254,31 @@ class AttachmentCond(_Model):
         return self
 
 
+class LinkSelect(_Model):
+    """Which attachments ``link_attachments`` takes out of the outside recipients' copies: every
+    given field must hold (``name`` and ``type`` are patterns such as ``*.zip``); none given:
+    every attachment."""
+
+    min_size: Size | None = None
+    name: LowerList | None = None
+    type: LowerList | None = None
+    encrypted: Literal[True] | None = None
+
+
+def check_link_expiry(value: timedelta) -> timedelta:
+    """A link's expiry: whole days are not required, but 1 to 93 days.
+
+    >>> check_link_expiry(timedelta(days=93)).days
+    93
+    """
+    low, high = LINK_EXPIRY_DAYS
+    if not timedelta(days=low) <= value <= timedelta(days=high):
+        raise PydanticCustomError(
+            "link_expiry", "out of range", {"value": str(value), "low": low, "high": high}
+        )
+    return value
+
+
 def _confidential_shorthand(value: Any) -> Any:
     return {} if value is True else value
 
@@ -314,6 +354,9 @@ class ActionSpec(_Model):
     timeout: Duration | None = None
     on_timeout: Literal["reject", "escalate"] | None = None
     escalate_to: StrList | None = None
+    attachments: LinkSelect | None = None
+    expiry: Annotated[Duration, AfterValidator(check_link_expiry)] | None = None
+    max_downloads: int | None = Field(default=None, ge=1, le=MAX_DOWNLOADS_LIMIT)
     #: Uploads: how long an approval (or a coaching "go on") lets the same upload pass, and how
     #: many times.
     valid_for: Duration | None = None
@@ -384,6 +427,8 @@ class RuleSpec(_Model):
     def _upload_actions(self) -> RuleSpec:
         if self.action.type in UPLOAD_ONLY_ACTIONS and not upload_only(self.when):
             raise PydanticCustomError("upload_only_action", "for uploads only", {"action": self.action.type})
+        if self.action.type == "link_attachments" and upload_only(self.when):
+            raise PydanticCustomError("mail_only_action", "for mail only", {"action": self.action.type})
         return self
 
 

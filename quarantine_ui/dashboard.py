@@ -24,7 +24,7 @@ class Readings(Protocol):
     async def audit_events(self, *, after_seq: int = 0, limit: int = 1000) -> list[AuditEvent]: ...
 
 
-ACTIONS = ("deliver", "tag", "bcc", "hold", "approval", "quarantine", "block")
+ACTIONS = ("deliver", "tag", "bcc", "link_attachments", "hold", "approval", "quarantine", "block")
 SCAN_LIMIT = 5000
 
 

@@ -20,11 +20,16 @@ STATE_NAMES = {
     "passed": ("アップロード許可済み", "Passed"),
     "approved": ("承認済み", "Approved"),
     "expired": ("期限切れ", "Expired"),
+    "stored": ("保管中", "Stored"),
+    "open": ("有効", "Open"),
+    "revoked": ("取り消し済み", "Revoked"),
+    "exhausted": ("回数上限に達した", "Downloads used up"),
 }
 ACTION_NAMES = {
     "deliver": ("送信", "deliver"),
     "tag": ("タグ付け", "tag"),
     "bcc": ("BCC 変換", "Bcc"),
+    "link_attachments": ("添付のリンク化", "attachments as links"),
     "warn": ("警告", "warn"),
     "hold": ("保留", "hold"),
     "approval": ("承認", "approval"),

@@ -139,12 +139,7 @@ class _Walk:
         return "attachment" if self.nested else kind
 
     def unique(self, name: str) -> str:
-        candidate, n = name, 1
-        while candidate in self.names:
-            n += 1
-            candidate = f"{name}[{n}]"
-        self.names.add(candidate)
-        return candidate
+        return unique_name(self.names, name)
 
 
 def nested_prefix(location: str) -> str:
@@ -241,6 +236,30 @@ def _payload(part: Message) -> tuple[bytes, bool]:
     return data, damaged
 
 
+def is_attachment(part: Message, filename: str | None) -> bool:
+    """Whether a leaf part is an attachment rather than a body: it has a file name, says
+    ``attachment``, or is not text (the one rule; the download links take attachments out by it)."""
+    return (
+        filename is not None
+        or part.get_content_disposition() == "attachment"
+        or part.get_content_maintype() not in ("text", "multipart")
+    )
+
+
+def unique_name(names: set[str], name: str) -> str:
+    """``name``, or ``name[2]``, ``name[3]`` ... if taken; the result is added to ``names``.
+
+    >>> seen = set(); unique_name(seen, "a.pdf"), unique_name(seen, "a.pdf")
+    ('a.pdf', 'a.pdf[2]')
+    """
+    candidate, n = name, 1
+    while candidate in names:
+        n += 1
+        candidate = f"{name}[{n}]"
+    names.add(candidate)
+    return candidate
+
+
 def _leaf(
     ctx: Context, part: Message, state: _Walk, alternative: str | None, reasons: tuple[str, ...]
 ) -> None:
@@ -248,9 +267,7 @@ def _leaf(
     if damaged and "corrupt" not in reasons:
         reasons = (*reasons, "corrupt")
     filename = part_filename(part)
-    disposition = part.get_content_disposition()
-    maintype = part.get_content_maintype()
-    if filename is None and disposition != "attachment" and maintype in ("text", "multipart"):
+    if not is_attachment(part, filename):
         _body(ctx, part, state, alternative, data, reasons)
         return
     state.attachments += 1

@@ -1,7 +1,7 @@
 """``sekimori run`` (the relay with its scheduler, the upload gate when the configuration has a
-``proxy:`` section, and the UI; ``--demo`` adds a catch-all sink on the upstream port and creates
-the proxy's CA if there is none) and ``sekimori smtp`` (the same relay, for running the parts
-separately)."""
+``proxy:`` section, the UI and the download listener; ``--demo`` adds a catch-all sink on the
+upstream port and creates the proxy's CA if there is none) and ``sekimori smtp`` (the same
+relay, for running the parts separately)."""
 
 from __future__ import annotations
 
@@ -17,12 +17,14 @@ import signal
 import sys
 from typing import Any
 
+import uvicorn
 import uvloop
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway.commands.proxy import check_ready, describe, start_proxy
 from gateway.commands.ui import serve_ui
 from gateway.config import Config, ConfigError, load_config
+from gateway.links.web import build_server as build_download_server
 from gateway.pipeline import Inspector
 from gateway.proxy import ca
 from gateway.proxy.pac import pac_file
@@ -112,6 +114,8 @@ async def serve(
     server = None
     proxy: ProxyServer | None = None
     ui_task: asyncio.Task[None] | None = None
+    downloads: uvicorn.Server | None = None
+    download_task: asyncio.Task[None] | None = None
     try:
         await relay.start()
         scheduler.start()
@@ -149,6 +153,17 @@ async def serve(
             line += f", quarantine UI on http://{config.ui.host}:{config.ui.port}/"
             if proxy is not None:
                 line += " (PAC file at /proxy.pac)"
+        if with_ui and config.links.enabled:
+            downloads = build_download_server(relay.links, config.links.host, config.links.port)
+            download_task = asyncio.create_task(downloads.serve(), name="downloads")
+            while not downloads.started:
+                if download_task.done():
+                    download_task.result()  # raises why it could not start
+                    raise OSError(
+                        f"the download listener did not start on {config.links.host}:{config.links.port}"
+                    )
+                await asyncio.sleep(0.02)
+            line += f", download pages on http://{config.links.host}:{config.links.port}/ (links: {config.links.base_url})"
         if demo:
             line += f"; demo sink on {config.upstream.host}:{config.upstream.port} prints what it receives"
         print(line, flush=True)
@@ -165,6 +180,10 @@ async def serve(
         if ui_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await ui_task
+        if downloads is not None and download_task is not None:
+            downloads.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await download_task
         if proxy is not None:
             await proxy.stop()
         if server is not None:

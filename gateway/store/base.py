@@ -32,6 +32,14 @@ content by SHA-256, user, service and tenant) and :meth:`Store.use_pass` spends 
 compare-and-set write (see :func:`plan_use_pass`), so of several instances only as many uploads
 pass as were granted.
 
+An attachment taken out of a message for download links (``file``) is stored encrypted (its key
+in the record's ``file_key``) until no link needs it; a download link (``link``) is one outside
+recipient's access to the files of one message. Both are created by the delivery of the message
+(never while it is held) in their first state, and change through :meth:`Store.amend`::
+
+    stored (expires_at) ──> deleted                (the scheduler: no open link needs it)
+    open (expires_at) ──> expired | revoked | exhausted   (time, the sender or security, limit)
+
 ``delivering`` means *to be delivered now*. A message in ``delivering`` (or ``received``) is
 owned by a worker through a lease (``owner``, ``lease_until``). The process that moves a message
 to ``delivering`` and delivers it itself passes ``owner=`` to :meth:`Store.transition`; anyone
@@ -72,6 +80,10 @@ class ItemKind(StrEnum):
 
     MAIL = "mail"
     UPLOAD = "upload"
+    #: An attachment kept for download links (encrypted; no recipients).
+    FILE = "file"
+    #: One outside recipient's download link to the files of one message (no body).
+    LINK = "link"
 
 
 class State(StrEnum):
@@ -90,6 +102,10 @@ class State(StrEnum):
     PASSED = "passed"
     APPROVED = "approved"
     EXPIRED = "expired"
+    STORED = "stored"
+    OPEN = "open"
+    REVOKED = "revoked"
+    EXHAUSTED = "exhausted"
 
 
 _S = State
@@ -127,11 +143,36 @@ UPLOAD_ALLOWED: Mapping[State, frozenset[State]] = {
     _S.EXPIRED: frozenset(),
 }
 
+#: An attachment kept for download links: deleted when no link needs it any more.
+FILE_ALLOWED: Mapping[State, frozenset[State]] = {
+    _S.STORED: frozenset({_S.DELETED}),
+    _S.DELETED: frozenset(),
+}
+
+#: A download link: open until it expires, is revoked or its downloads are used up.
+LINK_ALLOWED: Mapping[State, frozenset[State]] = {
+    _S.OPEN: frozenset({_S.EXPIRED, _S.REVOKED, _S.EXHAUSTED}),
+    _S.EXPIRED: frozenset(),
+    _S.REVOKED: frozenset(),
+    _S.EXHAUSTED: frozenset(),
+}
+
 #: The life cycle of each kind of item.
 LIFECYCLE: Mapping[ItemKind, Mapping[State, frozenset[State]]] = {
     ItemKind.MAIL: ALLOWED,
     ItemKind.UPLOAD: UPLOAD_ALLOWED,
+    ItemKind.FILE: FILE_ALLOWED,
+    ItemKind.LINK: LINK_ALLOWED,
 }
+
+#: The state each kind of item starts in.
+ENTRY: Mapping[ItemKind, State] = {
+    ItemKind.MAIL: State.RECEIVED,
+    ItemKind.UPLOAD: State.RECEIVED,
+    ItemKind.FILE: State.STORED,
+    ItemKind.LINK: State.OPEN,
+}
+assert all(ENTRY[k] in LIFECYCLE[k] for k in ItemKind)
 
 #: States with no way out (for every kind that has them).
 TERMINAL: frozenset[State] = frozenset(
@@ -153,6 +194,8 @@ TIMER_FIELD: Mapping[State, str] = {
     State.DEFERRED: "next_attempt_at",
     State.PENDING_APPROVAL: "expires_at",
     State.APPROVED: "expires_at",
+    State.STORED: "expires_at",
+    State.OPEN: "expires_at",
 }
 
 #: States an operator may release into ``delivering``.
@@ -283,6 +326,8 @@ class MessageRecord:
     lease_until: datetime | None = None
     has_raw: bool = True
     kind: ItemKind = ItemKind.MAIL
+    #: The key a ``file`` item's body is encrypted with (base64url); never shown or logged.
+    file_key: str = field(default="", repr=False)
 
     @property
     def upload(self) -> UploadFacts | None:
@@ -372,12 +417,74 @@ class Store(abc.ABC):
             sha256=staged.sha256,
             now=now,
         )
+        return await self._add(plan, staged)
+
+    async def create(
+        self,
+        kind: ItemKind,
+        body: Body | None,
+        *,
+        sender: str,
+        recipients: Sequence[str],
+        subject: str,
+        meta: Mapping[str, Any],
+        expires_at: datetime,
+        actor: str,
+        reason: str,
+        file_key: str = "",
+    ) -> MessageRecord:
+        """Create an item that starts in its own first state (:data:`ENTRY`: a ``file`` is
+        ``stored``, a ``link`` ``open``) with its timer ``expires_at``, audited (action
+        ``create``). ``body`` is stored durably as :meth:`accept` stores a message; ``None``
+        makes an item without a body."""
+        now = self._now()
+        msg_id = new_id(now)
+        staged = await self._stage(msg_id, body) if body is not None else NO_BODY
+        plan = plan_create(
+            msg_id,
+            kind=kind,
+            sender=sender,
+            recipients=recipients,
+            subject=subject,
+            meta=meta,
+            expires_at=expires_at,
+            actor=actor,
+            reason=reason,
+            staged=staged,
+            file_key=file_key,
+            now=now,
+        )
+        return await self._add(plan, staged)
+
+    async def _add(self, plan: Plan, staged: Staged) -> MessageRecord:
         try:
             await self._insert(plan, staged)
         except BaseException as exc:
-            await self._unstage(msg_id, staged, exc)
+            if staged is not NO_BODY:
+                await self._unstage(plan.record.id, staged, exc)
             raise
         return plan.record
+
+    async def amend(self, msg_id: str, rule: Rule, *, actor: str) -> tuple[MessageRecord, Amendment | None]:
+        """Let ``rule`` (a pure function of the current record and the time) decide a change of
+        the item and persist it with its audit event, as one compare-and-set write (see
+        :func:`plan_amend`): the rule sees the record as it is inside the write, so counters
+        and limits hold with several instances. Returns the record after and what the rule
+        decided (``None``: nothing written). Raises :class:`NotFound`, :class:`InvalidTransition`
+        and whatever the rule raises."""
+        decided: list[Amendment | None] = [None]
+
+        def decide(rec: MessageRecord, now: datetime) -> Plan | None:
+            decided[0] = change = rule(rec, now)
+            return None if change is None else plan_amend(rec, change, actor=actor, now=now)
+
+        plan = await self._change(msg_id, decide)
+        if plan is None:
+            rec = await self.get(msg_id)
+            if rec is None:
+                raise NotFound(msg_id)
+            return rec, None
+        return plan.record, decided[0]
 
     async def transition(
         self,
@@ -457,9 +564,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def get(self, msg_id: str) -> MessageRecord | None: ...
 
-    async def load_raw(self, msg_id: str) -> bytes:
+    async def load_raw(self, msg_id: str, *, check: bool = True) -> bytes:
         """The spooled message; :class:`NotFound` if there is none, :class:`SpoolCorrupt` if
-        it is missing or its SHA-256 no longer matches."""
+        it is missing or its SHA-256 no longer matches. ``check=False`` skips the hash for a
+        body that carries its own check (a sealed file's GCM tag)."""
         rec = await self.get(msg_id)
         if rec is None:
             raise NotFound(msg_id)
@@ -468,7 +576,7 @@ class Store(abc.ABC):
         raw, where = await self._read_body(rec)
         if raw is None:
             raise SpoolCorrupt(f"{msg_id}: the body {where} is missing")
-        if hashlib.sha256(raw).hexdigest() != rec.sha256:
+        if check and hashlib.sha256(raw).hexdigest() != rec.sha256:
             raise SpoolCorrupt(f"{msg_id}: the body {where} does not match its SHA-256")
         return raw
 
@@ -725,6 +833,7 @@ FIELDS = (
     "lease_until",
     "has_raw",
     "kind",
+    "file_key",
 )
 
 
@@ -790,6 +899,7 @@ def decode_record(row: Mapping[str, Any]) -> MessageRecord:
         lease_until=time("lease_until"),
         has_raw=int(row["has_raw"]) == 1,
         kind=ItemKind(row.get("kind") or ItemKind.MAIL),
+        file_key=str(row.get("file_key") or ""),
     )
 
 
@@ -887,6 +997,98 @@ def plan_accept(
         extra.update({k: v for k, v in facts.to_meta().items() if k in _AUDITED_FACTS})
     event = EventDraft(now, actor, "accept", msg_id, "", State.RECEIVED.value, "message spooled", extra)
     return Plan(rec, encode_record(rec), event)
+
+
+#: What :meth:`Store.create` stages for an item without a body.
+NO_BODY = Staged(None, hashlib.sha256(b"").hexdigest(), 0, created=False)
+
+
+def plan_create(
+    msg_id: str,
+    *,
+    kind: ItemKind,
+    sender: str,
+    recipients: Sequence[str],
+    subject: str,
+    meta: Mapping[str, Any],
+    expires_at: datetime,
+    actor: str,
+    reason: str,
+    staged: Staged,
+    file_key: str,
+    now: datetime,
+) -> Plan:
+    """A new item in its kind's first state (:data:`ENTRY`), due at ``expires_at``, with or
+    without a body (:data:`NO_BODY`)."""
+    kind = ItemKind(kind)
+    if kind in (ItemKind.MAIL, ItemKind.UPLOAD):
+        raise ValueError(f"a {kind.value} item is accepted, not created")
+    if expires_at.tzinfo is None:
+        raise TypeError("expires_at must be timezone-aware")
+    state = ENTRY[kind]
+    rec = MessageRecord(
+        id=msg_id,
+        state=state,
+        sender=sender,
+        recipients=tuple(recipients),
+        size=staged.size,
+        sha256=staged.sha256,
+        received_at=now,
+        updated_at=now,
+        subject=subject,
+        expires_at=expires_at,
+        meta=dict(meta),
+        has_raw=staged is not NO_BODY,
+        kind=kind,
+        file_key=file_key,
+    )
+    extra = {
+        "size": staged.size,
+        "sha256": staged.sha256,
+        "recipients": len(recipients),
+        "body": rec.has_raw,
+    }
+    event = EventDraft(now, actor, "create", msg_id, "", state.value, reason, extra)
+    return Plan(rec, encode_record(rec), event)
+
+
+@dataclass(frozen=True)
+class Amendment:
+    """What a rule of :meth:`Store.amend` decided: the fields to change (keys of
+    :data:`UPDATABLE`), a move to ``to`` if any, and the audit event's action, reason and extra.
+    ``outcome`` is for the caller (``"wrong_code"``, ``"downloaded"``, ...); it is not stored."""
+
+    action: str
+    reason: str
+    changes: Mapping[str, Any] = field(default_factory=dict)
+    to: State | None = None
+    extra: Mapping[str, Any] | None = None
+    outcome: str = ""
+
+
+#: A rule of :meth:`Store.amend`: the current record and the time in, a change (or none) out.
+Rule = Callable[[MessageRecord, datetime], Amendment | None]
+
+
+def plan_amend(rec: MessageRecord, change: Amendment, *, actor: str, now: datetime) -> Plan:
+    """What :meth:`Store.amend` writes: the changes, the move (in the kind's life cycle; a state
+    of :data:`DISCARDS_RAW` drops the body) and one audit event with the rule's action. The
+    lease is left as it is."""
+    check_changes(change.changes)
+    sets = {k: encode_value(k, v) for k, v in change.changes.items()}
+    to = rec.state if change.to is None else State(change.to)
+    if to is not rec.state:
+        check_transition(rec.state, to, rec.kind)
+        sets["state"] = to.value
+    sets["updated_at"] = to_micros(now)
+    drop = None
+    if to in DISCARDS_RAW and rec.has_raw:
+        sets["has_raw"] = 0
+        drop = rec.sha256
+    event = EventDraft(
+        now, actor, change.action, rec.id, rec.state.value, to.value, change.reason, change.extra
+    )
+    return Plan(_apply(rec, sets), sets, event, drop)
 
 
 def check_changes(changes: Mapping[str, Any]) -> None:

@@ -436,7 +436,8 @@ class RedisStore(Store):
             for _ in range(MAX_ROUNDS):
                 _, head = await self._read(msg_id)
                 w = _Write.of(self, plan, None)
-                w.op("persist", staged.ref)
+                if staged.ref is not None:
+                    w.op("persist", staged.ref)
                 w.op("zadd", self._k("ids"), msg_id)
                 w.op("zadd", self._k("sender", plan.record.sender), msg_id)
                 if await self._apply(w, ver="", head=head, event=self._event(head, plan.event)):

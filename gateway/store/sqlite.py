@@ -71,7 +71,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DB_NAME = "sekimori.db"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -96,7 +96,8 @@ CREATE TABLE IF NOT EXISTS messages (
     owner TEXT,
     lease_until INTEGER,
     has_raw INTEGER NOT NULL DEFAULT 1,
-    kind TEXT NOT NULL DEFAULT 'mail'
+    kind TEXT NOT NULL DEFAULT 'mail',
+    file_key TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS messages_state ON messages (state, id);
 CREATE INDEX IF NOT EXISTS messages_sender ON messages (sender, id);
@@ -207,6 +208,8 @@ class SQLiteStore(Store):
                 columns = {r["name"] for r in conn.execute("PRAGMA table_info(messages)")}
                 if "kind" not in columns:  # version 1: every item was a message
                     conn.execute("ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'mail'")
+                if "file_key" not in columns:  # version 2: no attachments kept for links
+                    conn.execute("ALTER TABLE messages ADD COLUMN file_key TEXT NOT NULL DEFAULT ''")
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             for d in (self.base, self.spool):
                 _fsync_dir(d)

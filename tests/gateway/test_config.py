@@ -25,6 +25,8 @@ def test_minimal_file_gets_documented_defaults(tmp_path: Path) -> None:
     assert cfg.store.path == tmp_path / "var"
     assert cfg.policy.path == tmp_path / "policies/default.yaml"
     assert cfg.upstream.retry.lifetime == 5 * 86400
+    assert (cfg.links.base_url, cfg.links.port) == ("http://127.0.0.1:8026", 8026)
+    assert (cfg.links.expiry, cfg.links.max_downloads, cfg.links.open_domains) == (7 * 86400, 5, [])
 
 
 def test_units(tmp_path: Path) -> None:
@@ -54,6 +56,16 @@ def test_units(tmp_path: Path) -> None:
         (f"secret: {SECRET}\nui:\n  base_url: ftp://x\n", 3, "not an http(s) URL"),
         (f"secret: {SECRET}\nsmtp:\n  tls:\n    cert: nope.pem\n    key: nope.key\n", 4, "no such file"),
         ("- a\n- b\n", 1, "mapping"),
+        (f"secret: {SECRET}\nlinks:\n  expiry: 94d\n", 3, "links.expiry: must be between 1 and 93 days"),
+        (f"secret: {SECRET}\nlinks:\n  expiry: 12h\n", 3, "between 1 and 93 days"),
+        (f"secret: {SECRET}\nlinks:\n  max_downloads: 0\n", 3, "links.max_downloads"),
+        (f"secret: {SECRET}\nlinks:\n  open_domains: [lists.example.com, x]\n", 3, "not a domain: 'x'"),
+        (
+            f"secret: {SECRET}\nui:\n  base_url: http://gw.example.jp\nlinks:\n  base_url: http://GW.example.jp:80/\n",
+            5,
+            "links.base_url: the download pages need their own address",
+        ),
+        (f"secret: {SECRET}\nlinks:\n  port: 8025\n", 3, "links.port: the download listener cannot share"),
     ],
 )
 def test_errors_name_file_line_and_reason(tmp_path: Path, text: str, line: int | None, needle: str) -> None:

@@ -62,7 +62,44 @@ CASES = {
 def test_every_template_is_covered() -> None:
     folder = Path(__file__).resolve().parents[2] / "gateway" / "templates"
     names = {p.name for p in folder.iterdir() if not p.name.startswith("_")}
-    assert names == {*CASES, "dsn.txt"}
+    assert names == {*CASES, *LINK_CASES, "dsn.txt"}
+
+
+LINK_CASES: dict[str, dict[str, object]] = {
+    "link_code.txt": {
+        "recipient": "a@out.test",
+        "sender": "taro@example.co.jp",
+        "code": "042917",
+        "until": WHEN,
+    },
+    "link_downloaded.txt": {
+        "sender": "taro@example.co.jp",
+        "recipient": "a@out.test",
+        "file": "見積書.pdf",
+        "at": WHEN,
+        "subject": "件名",
+        "ui": "http://127.0.0.1:8025",
+    },
+    "link_notice.txt": {
+        "name": "見積書.pdf",
+        "size": "1.2 MB",
+        "url": "http://dl.test/l/X.y",
+        "expires": WHEN,
+        "downloads": 5,
+        "needs_code": True,
+        "recipient": "a@out.test",
+        "inspected": False,
+        "note": "encrypted",
+    },
+}
+
+
+@pytest.mark.parametrize(("template", "context"), LINK_CASES.items())
+def test_link_templates_are_japanese_then_english(template: str, context: dict[str, object]) -> None:
+    _, body = render(template, **context)
+    ja, _, en = body.partition("[Attachment download]" if template == "link_notice.txt" else "-" * 70)
+    assert en and any("\u3040" <= ch <= "\u30ff" for ch in ja)
+    assert "2026-11-22 12:00 JST" in ja and "2026-11-22 12:00 JST" in en
 
 
 @pytest.mark.parametrize(("template", "extra"), CASES.items())

@@ -23,12 +23,15 @@ import pytest
 from gateway.audit import verify_store
 from gateway.store import (
     DISCARDS_RAW,
+    ENTRY,
     LIFECYCLE,
     TERMINAL,
+    Amendment,
     InvalidTransition,
     ItemKind,
     MessageRecord,
     NotFound,
+    Rule,
     SQLiteStore,
     State,
     Store,
@@ -114,28 +117,46 @@ async def _accept(store: Store, raw: bytes = RAW, **kw: object) -> MessageRecord
 
 
 def _path_to(target: State, kind: ItemKind = ItemKind.MAIL) -> list[State]:
-    """Shortest list of states after ``received`` that reaches ``target`` (BFS over the kind's
-    life cycle)."""
+    """Shortest list of states after the kind's first state that reaches ``target`` (BFS over
+    the kind's life cycle)."""
     cycle = LIFECYCLE[kind]
-    prev: dict[State, State | None] = {State.RECEIVED: None}
-    queue = deque([State.RECEIVED])
+    first = ENTRY[kind]
+    prev: dict[State, State | None] = {first: None}
+    queue = deque([first])
     while queue:
         s = queue.popleft()
         for nxt in sorted(cycle[s]):
             if nxt not in prev:
                 prev[nxt] = s
                 queue.append(nxt)
-    assert target in prev, f"{target} is unreachable from received"
+    assert target in prev, f"{target} is unreachable from {first}"
     path: list[State] = []
     cur: State | None = target
-    while cur is not None and cur is not State.RECEIVED:
+    while cur is not None and cur is not first:
         path.append(cur)
         cur = prev[cur]
     return path[::-1]
 
 
+async def _create(store: Store, kind: ItemKind, body: bytes | None = RAW, **kw: Any) -> MessageRecord:
+    args: dict[str, Any] = {
+        "sender": "taro@example.co.jp",
+        "recipients": ["x@partner.example"] if kind is ItemKind.LINK else [],
+        "subject": "見積書.pdf",
+        "meta": {},
+        "expires_at": T0 + timedelta(days=7),
+        "actor": "delivery",
+        "reason": "created",
+    }
+    args.update(kw)
+    return await store.create(kind, body, **args)
+
+
 async def _message_in(store: Store, state: State, kind: ItemKind = ItemKind.MAIL) -> MessageRecord:
-    rec = await _accept(store, kind=kind)
+    if kind in (ItemKind.MAIL, ItemKind.UPLOAD):
+        rec = await _accept(store, kind=kind)
+    else:
+        rec = await _create(store, kind)
     for step in _path_to(state, kind):
         rec = await store.transition(rec.id, step, actor="test", reason=f"to {step.value}")
     assert rec.state is state
@@ -243,6 +264,8 @@ def test_terminal_states_are_the_ends_of_the_design() -> None:
         "refused",
         "passed",
         "expired",
+        "revoked",
+        "exhausted",
     }
     assert {s for s, nxt in LIFECYCLE[ItemKind.MAIL].items() if not nxt} == {
         State.DELIVERED,
@@ -603,6 +626,112 @@ async def test_correspondents_come_from_deliveries_only(store: Store) -> None:
     assert await store.has_written_to("Taro@Example.co.jp", "PARTNER.example")
     assert await store.known_domains("taro@example.co.jp") == {"partner.example", "other.example"}
     assert await store.known_domains("someone@else.example") == frozenset()
+
+
+# -- files and links -----------------------------------------------------------------------------
+
+
+async def test_a_file_is_created_stored_with_its_key(harness: Harness, store: Store) -> None:
+    rec = await _create(store, ItemKind.FILE, b"\x00sealed\xff" * 1000, file_key="k" * 43, meta={"n": 1})
+    assert (rec.kind, rec.state, rec.has_raw, rec.size) == (ItemKind.FILE, State.STORED, True, 8_000)
+    assert rec.expires_at == T0 + timedelta(days=7)
+    assert "k" * 43 not in repr(rec), "the key never shows in a log line"
+    await store.close()
+    again = await harness.new()
+    assert await again.get(rec.id) == rec
+    assert (await again.get(rec.id)).file_key == "k" * 43  # type: ignore[union-attr]
+    assert await again.load_raw(rec.id) == b"\x00sealed\xff" * 1000
+    [event] = await again.audit_events(msg_id=rec.id)
+    assert (event.action, event.actor, event.to_state, event.reason) == (
+        "create",
+        "delivery",
+        "stored",
+        "created",
+    )
+    assert "k" * 43 not in str(event)
+
+
+async def test_a_link_has_no_body_and_is_due_at_its_expiry(harness: Harness, store: Store) -> None:
+    link = await _create(store, ItemKind.LINK, None, expires_at=T0 + timedelta(hours=1))
+    assert (link.state, link.has_raw, link.size) == (State.OPEN, False, 0)
+    with pytest.raises(NotFound):
+        await store.load_raw(link.id)
+    assert await store.due(T0) == []
+    harness.clock.advance(3600)
+    assert [r.id for r in await store.due(harness.clock.now)] == [link.id]
+    assert (await verify_store(store)).ok
+
+
+async def test_create_refuses_mail_and_naive_times(store: Store) -> None:
+    with pytest.raises(ValueError, match="accepted, not created"):
+        await _create(store, ItemKind.MAIL)
+    with pytest.raises(TypeError):
+        await _create(store, ItemKind.LINK, None, expires_at=datetime(2026, 5, 1))
+
+
+def _count(limit: int) -> Rule:
+    def rule(rec: MessageRecord, now: datetime) -> Amendment | None:
+        used = int(rec.meta.get("used", 0))
+        if used >= limit:
+            return None
+        full = used + 1 >= limit
+        return Amendment(
+            "use",
+            f"use {used + 1}",
+            changes={"meta": {**rec.meta, "used": used + 1}},
+            to=State.EXHAUSTED if full else None,
+            extra={"n": used + 1},
+            outcome="last" if full else "ok",
+        )
+
+    return rule
+
+
+async def test_amend_counts_exactly_across_instances(harness: Harness, store: Store) -> None:
+    other = await harness.new()
+    link = await _create(store, ItemKind.LINK, None)
+    results = await asyncio.gather(
+        *[(store if i % 2 else other).amend(link.id, _count(5), actor="recipient") for i in range(12)]
+    )
+    done = [change for _, change in results if change is not None]
+    assert sorted(c.outcome for c in done) == ["last", "ok", "ok", "ok", "ok"]
+    after = await store.get(link.id)
+    assert after is not None
+    assert (after.state, after.meta["used"]) == (State.EXHAUSTED, 5)
+    events = await store.audit_events(msg_id=link.id)
+    assert [(e.action, e.from_state, e.to_state) for e in events][-2:] == [
+        ("use", "open", "open"),
+        ("use", "open", "exhausted"),
+    ]
+    assert sorted(e.extra["n"] for e in events if e.action == "use") == [1, 2, 3, 4, 5]
+    assert (await verify_store(store)).ok
+
+
+async def test_amend_that_decides_nothing_writes_nothing(store: Store) -> None:
+    link = await _create(store, ItemKind.LINK, None)
+    before = await store.audit_events(msg_id=link.id)
+    rec, change = await store.amend(link.id, lambda rec, now: None, actor="x")
+    assert (rec, change) == (link, None)
+    assert await store.audit_events(msg_id=link.id) == before
+    with pytest.raises(NotFound):
+        await store.amend("NOPE", lambda rec, now: None, actor="x")
+
+
+async def test_amend_keeps_to_the_life_cycle_and_can_drop_a_body(harness: Harness, store: Store) -> None:
+    link = await _create(store, ItemKind.LINK, None)
+    with pytest.raises(InvalidTransition):
+        await store.amend(link.id, lambda rec, now: Amendment("x", "r", to=State.DELIVERED), actor="x")
+    with pytest.raises(TypeError):
+        await store.amend(link.id, lambda rec, now: Amendment("x", "r", changes={"state": "x"}), actor="x")
+    sealed = await _create(store, ItemKind.FILE)
+    harness.clock.advance(60)
+    gone, _ = await store.amend(
+        sealed.id, lambda rec, now: Amendment("delete", "no open link", to=State.DELETED), actor="scheduler"
+    )
+    assert (gone.state, gone.has_raw, gone.updated_at) == (State.DELETED, False, harness.clock.now)
+    with pytest.raises(NotFound):
+        await store.load_raw(sealed.id)
+    assert (await verify_store(store)).ok
 
 
 # -- audit ---------------------------------------------------------------------------------------

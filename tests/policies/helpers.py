@@ -6,7 +6,9 @@ objects directly; the end-to-end tests go through ``classifiers.scan_message``.
 
 from __future__ import annotations
 
+import struct
 import textwrap
+import zlib
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -150,3 +152,20 @@ def eml(
         maintype, subtype = ctype.split("/", 1)
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     return msg.as_bytes()
+
+
+def picture(size: int) -> bytes:
+    """A valid PNG of about ``size`` bytes (a 1x1 image with a private chunk): the classifiers
+    list a picture but do not read it, so it passes inspection whatever its size."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"zzZZ", bytes(max(0, size - 64)))
+        + chunk(b"IDAT", zlib.compress(b"\0\0"))
+        + chunk(b"IEND", b"")
+    )

@@ -20,7 +20,7 @@ from classifiers import scan_bytes, scan_message
 from classifiers.model import Finding, PartResult, ScanResult
 from gateway.commands.policy import envelope_from_message
 from policies import Action, Decision, Envelope, Policy, default_policy_path, evaluate, load_policy
-from tests.policies.helpers import NOW, eml, finding, part, upload
+from tests.policies.helpers import NOW, eml, finding, part, picture, upload
 
 
 @pytest.fixture(scope="module")
@@ -400,6 +400,51 @@ def test_password_zip_is_held_with_a_notice_en(policy: Policy) -> None:
     assert "hold-share-link-or-encrypted" in d.rule_ids
     assert "quarantine-not-inspected" not in d.rule_ids
     assert d.release_at == NOW + timedelta(minutes=30)
+    # When it leaves, outside recipients get the encrypted file as a download link, however small.
+    assert "link_attachments" in d.transforms
+    assert d.link is not None and d.link.recipients == ("john@example.com",)
+    assert d.link.selects("files.zip", "application/zip", 300, True)
+    assert not d.link.selects("memo.txt", "text/plain", 300, False)
+
+
+# -- 2a. 添付ファイルのダウンロードリンク化 -------------------------------------------------------------
+
+
+def test_large_attachment_to_outside_becomes_a_link_inside_keeps_it(policy: Policy) -> None:
+    drawing = picture(1_280_000)
+    raw = eml(
+        to="佐藤 一郎 様 <ichiro.sato@partner.example.com>",
+        cc="hanako.sato@example.co.jp",
+        subject="図面の送付",
+        body="図面をお送りします。",
+        attachments=(("図面.png", drawing, "image/png"), ("memo.txt", b"short", "text/plain")),
+    )
+    d = decide(policy, raw)
+    assert d.action is Action.HOLD
+    assert "link-large-attachments" in d.rule_ids
+    assert d.transforms == ("link_attachments",)
+    assert d.link is not None
+    assert d.link.recipients == ("ichiro.sato@partner.example.com",)
+    assert (d.link.expiry, d.link.max_downloads) == (None, None)  # the gateway's defaults
+    assert d.link.selects("図面.png", "image/png", len(drawing), False)
+    assert not d.link.selects("memo.txt", "text/plain", 5, False)
+
+
+def test_small_attachments_and_internal_mail_keep_their_attachments(policy: Policy) -> None:
+    small = eml(
+        to="john@example.com",
+        subject="Agenda",
+        body="Attached.",
+        attachments=(("agenda.txt", b"10:00 start", "text/plain"),),
+    )
+    assert decide(policy, small).link is None
+    big_inside = eml(
+        to="hanako.sato@example.co.jp",
+        subject="図面",
+        body="社内共有です。",
+        attachments=(("図面.png", picture(1_200_000), "image/png"),),
+    )
+    assert (decide(policy, big_inside).action, decide(policy, big_inside).link) == (Action.DELIVER, None)
 
 
 # -- 8. 検査できなかったもの -------------------------------------------------------------------------

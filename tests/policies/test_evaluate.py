@@ -36,6 +36,7 @@ ACTIONS: list[tuple[str, str, Action, tuple[str, ...]]] = [
     ("deliver", "deliver", Action.DELIVER, ()),
     ("tag", "tag", Action.TAG, ("tag",)),
     ("bcc", "bcc", Action.BCC, ("bcc",)),
+    ("link_attachments", "link_attachments", Action.LINK_ATTACHMENTS, ("link_attachments",)),
     ("hold", "{type: hold, grace: 10m}", Action.HOLD, ()),
     ("approval", "{type: approval, approvers: [manager]}", Action.APPROVAL, ()),
     ("quarantine", "quarantine", Action.QUARANTINE, ()),
@@ -62,6 +63,7 @@ def test_severity_order() -> None:
         "deliver",
         "tag",
         "bcc",
+        "link_attachments",
         "warn",
         "hold",
         "approval",
@@ -147,6 +149,9 @@ RESOLUTION: list[tuple[tuple[str, ...], Action, tuple[str, ...]]] = [
     (("deliver", "tag"), Action.TAG, ("tag",)),
     (("block", "deliver"), Action.BLOCK, ()),
     (("hold", "approval", "tag"), Action.APPROVAL, ("tag",)),
+    (("link_attachments", "hold"), Action.HOLD, ("link_attachments",)),
+    (("link_attachments", "bcc", "tag"), Action.LINK_ATTACHMENTS, ("tag", "bcc", "link_attachments")),
+    (("block", "link_attachments"), Action.BLOCK, ("link_attachments",)),
 ]
 
 
@@ -266,6 +271,40 @@ def test_tag_headers_and_notify_security_accumulate(tmp_path: Path) -> None:
     assert d.transforms == ("tag",)
     assert d.tag_headers == (("X-Sekimori-Tag", "t1"), ("X-Review", "first-contact"))
     assert d.notify_security is True
+
+
+def test_link_attachments_plans_for_outside_envelope_recipients(tmp_path: Path) -> None:
+    policy = policy_with(
+        tmp_path,
+        rule_yaml("big", ALWAYS, "{type: link_attachments, attachments: {min_size: 1MB}, expiry: 14d}"),
+        rule_yaml(
+            "ppap",
+            "{encrypted: true}",
+            "{type: link_attachments, attachments: {encrypted: true}, expiry: 3d, max_downloads: 2}",
+        ),
+        rule_yaml("h", ALWAYS, "{type: hold, grace: 5m}"),
+    )
+    env = mail(EXT, "hanako@example.co.jp", "kim@other.example", EXT)
+    d = evaluate(policy, env, scan(part(kind="attachment", filename="a.zip", encrypted=True)), now=NOW)
+    assert (d.action, d.transforms) == (Action.HOLD, ("link_attachments",))
+    assert d.link is not None
+    assert d.link.recipients == (EXT, "kim@other.example")
+    assert d.link.expiry == timedelta(days=3)
+    assert d.link.max_downloads == 2
+    assert d.link.selects("a.pdf", "application/pdf", 2_000_000, False)
+    assert not d.link.selects("a.txt", "text/plain", 10, False)
+    assert d.link.selects("a.zip", "application/zip", 10, True)
+    assert d.to_dict()["link"]["select"][1] == {"min_size": None, "name": [], "type": [], "encrypted": True}
+    only_big = evaluate(policy, env, EMPTY, now=NOW).link
+    assert only_big is not None
+    assert (only_big.expiry, only_big.max_downloads) == (timedelta(days=14), None)
+
+
+def test_link_attachments_without_outside_recipients_does_nothing(tmp_path: Path) -> None:
+    policy = policy_with(tmp_path, rule_yaml("r", ALWAYS, "link_attachments"))
+    d = evaluate(policy, mail("hanako@example.co.jp", "jiro@sub.example.co.jp"), EMPTY, now=NOW)
+    assert (d.action, d.transforms, d.link) == (Action.LINK_ATTACHMENTS, (), None)
+    assert [m.rule_id for m in d.matches] == ["r"]
 
 
 def test_disabled_rule_is_not_evaluated(tmp_path: Path) -> None:

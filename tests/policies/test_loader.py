@@ -255,6 +255,56 @@ BROKEN: list[tuple[str, str, str, str, str]] = [
         "wrong_type",
     ),
     (
+        "link expiry beyond 93 days",
+        HEADER
+        + GOOD_RULE.replace("action: block", "action:\n      type: link_attachments\n      expiry: 100d"),
+        "expiry: 100d",
+        "rules[0].action.expiry",
+        "link_expiry",
+    ),
+    (
+        "link expiry under a day",
+        HEADER + GOOD_RULE.replace("action: block", "action: {type: link_attachments, expiry: 12h}"),
+        "action: {type: link_attachments",
+        "rules[0].action.expiry",
+        "link_expiry",
+    ),
+    (
+        "no downloads allowed",
+        HEADER
+        + GOOD_RULE.replace("action: block", "action:\n      type: link_attachments\n      max_downloads: 0"),
+        "max_downloads: 0",
+        "rules[0].action.max_downloads",
+        "too_small",
+    ),
+    (
+        "unknown attachment choice",
+        HEADER
+        + GOOD_RULE.replace(
+            "action: block", "action:\n      type: link_attachments\n      attachments: {larger: 1MB}"
+        ),
+        "attachments: {larger",
+        "rules[0].action.attachments.larger",
+        "unknown_key",
+    ),
+    (
+        "links for an upload",
+        HEADER
+        + GOOD_RULE.replace("direction: mail", "direction: upload").replace(
+            "action: block", "action: link_attachments"
+        ),
+        "- id: r1",
+        "rules[0]",
+        "mail_only_action",
+    ),
+    (
+        "link fields on another action",
+        HEADER + GOOD_RULE.replace("action: block", "action:\n      type: hold\n      max_downloads: 3"),
+        "max_downloads: 3",
+        "rules[0].action.max_downloads",
+        "field_not_for_action",
+    ),
+    (
         "not a mapping",
         "- just\n- a list\n",
         "- just",
