@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from classifiers import ScanResult
+from gateway import metrics
 from gateway.pipeline import FileContent, Inspection, Inspector, KnownDomains, scan_summary
 from gateway.store import ItemKind, MessageRecord, State, Store, UploadFacts
 from gateway.uploads import redeem
@@ -216,6 +217,7 @@ class UploadJudge:
             for path in files:
                 path.unlink(missing_ok=True)
         for v in recorded:
+            metrics.record_upload(v.item.facts.service, v.inspection.decision.action.value)
             log.info(
                 "upload %s: %s %s via %s by %s (%s) -> %s%s%s",
                 v.ref,
