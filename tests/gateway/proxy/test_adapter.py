@@ -112,14 +112,6 @@ async def test_the_sharing_scope_a_service_reads_reaches_the_policy(judge: Uploa
     assert verdict.items[0].inspection.decision.rule_ids == ("share-anyone",)
 
 
-async def test_each_verdict_is_counted_for_metrics(judge: UploadJudge) -> None:
-    from gateway.metrics import UPLOADS
-
-    before = UPLOADS.labels("box", "block")._value.get()
-    await judge.judge([item("名簿.txt", "マイナンバー 1234 5678 9018".encode())], TARO)
-    assert UPLOADS.labels("box", "block")._value.get() == before + 1
-
-
 async def test_a_request_passes_only_if_every_item_does(judge: UploadJudge) -> None:
     verdict = await judge.judge(
         [item("a.txt", b"ok"), item("b.txt", "マイナンバー 1234 5678 9018".encode())], TARO

@@ -533,3 +533,22 @@ async def test_a_finishing_request_that_names_no_file_is_not_waved_through(gatew
     item = refused_json(r)["items"][0]  # type: ignore[index]
     assert item["fully_inspected"] is False and "names no upload" in item["not_inspected"][0]
     assert gateway.origin.received == []
+
+
+async def test_uploads_are_counted_by_service_and_verdict(gateway: Gateway) -> None:
+    from gateway import metrics
+
+    def count(service: str, verdict: str) -> float:
+        value = metrics.REGISTRY.get_sample_value(
+            "sekimori_uploads_total", {"service": service, "verdict": verdict}
+        )
+        return value or 0.0
+
+    before = (count("google_drive", "deliver"), count("google_drive", "block"))
+    async with gateway.client() as c:
+        await clients.drive_multipart(c, "議事録.txt", text(KIB))
+        await clients.drive_multipart(c, "顧客一覧.csv", text(2 * KIB, pii_at=500))
+    assert (count("google_drive", "deliver") - before[0], count("google_drive", "block") - before[1]) == (
+        1,
+        1,
+    )
