@@ -589,8 +589,9 @@ class Store(abc.ABC):
             raise SpoolCorrupt(f"{msg_id}: the body {where} does not match its SHA-256")
         return raw
 
-    async def replace_raw(self, msg_id: str, raw: bytes, *, actor: str, reason: str) -> MessageRecord:
-        """Durably replace the spooled message (e.g. after Bcc conversion), audited."""
+    async def replace_raw(self, msg_id: str, raw: Body, *, actor: str, reason: str) -> MessageRecord:
+        """Durably replace the spooled message (e.g. after Bcc conversion), audited; ``raw`` is
+        bytes or the path of a file to copy, as for :meth:`accept`."""
         staged = await self._stage(msg_id, raw)
 
         def decide(rec: MessageRecord, now: datetime) -> Plan:
