@@ -145,6 +145,7 @@ class ProxyServer:
             clock=self.clock,
             keep_passed=proxy.keep_passed,
             notices=self.notices,
+            work=self.spool.work,
         )
         contact = verdict.Contact(
             ui_url=self.config.ui.base_url,

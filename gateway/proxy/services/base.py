@@ -226,6 +226,9 @@ class Shape:
     tenant: str | None = None
     #: Where the file goes, for reviewers (a folder id, a path, a channel); never a token.
     destination: str = ""
+    #: Who a request opens the file to (:data:`SCOPES`), for ``sharing_scope`` conditions, when a
+    #: route knows no more; a sharing change read in full is :attr:`sharing` (its own item).
+    sharing_scope: str | None = None
     #: The provider's session id (hashed into the store's key), or ``None`` for ``alias``.
     session: str | None = None
     #: The request's URL identifies the session (a minted upload URL).
