@@ -14,16 +14,16 @@ acting for someone named by delegation), ``admin`` (a security admin in the UI),
 first the row lists names them in the audit trail (``approver:<addr>`` before ``admin:<addr>``).
 
 >>> print(describe(ItemKind.MAIL))  # doctest: +NORMALIZE_WHITESPACE
-cancel    held             -> cancelled    sender, operator          cancelled by the sender
+cancel    held             -> cancelled    sender, operator          cancelled by the sender [cancelled]
 send_now  held             -> delivering   sender                    sender: send now
 justify   pending_approval -> (note)       sender                    sender: approval requested
 justify   quarantined      -> (note)       sender                    sender: release requested
-approve   pending_approval -> delivering   approver, admin           approved
+approve   pending_approval -> delivering   approver, admin           approved [approved]
 reject    pending_approval -> rejected     approver, admin, operator rejected [rejected]
-release   held             -> delivering   admin, operator           released by the security team from held
-release   pending_approval -> delivering   admin, operator           released by the security team from pending_approval
-release   quarantined      -> delivering   admin, operator           released by the security team from quarantined
-delete    quarantined      -> deleted      admin, operator           deleted by the security team
+release   held             -> delivering   admin, operator           released by the security team from held [released]
+release   pending_approval -> delivering   admin, operator           released by the security team from pending_approval [released]
+release   quarantined      -> delivering   admin, operator           released by the security team from quarantined [released]
+delete    quarantined      -> deleted      admin, operator           deleted by the security team [deleted]
 purge     bounced          -> (body)       operator                  body removed (retention)
 purge     cancelled        -> (body)       operator                  body removed (retention)
 purge     deleted          -> (body)       operator                  body removed (retention)
@@ -71,10 +71,15 @@ class Role(StrEnum):
 
 
 class Notice(StrEnum):
-    """Notices an action sends (implemented by :class:`Notices`)."""
+    """Notices an action sends to the item's sender (:meth:`Notices.decided` with this outcome):
+    every decision that ends a wait is told, with the decider's comment."""
 
-    #: The sender is told their item will not go out, with the approver's comment.
+    APPROVED = "approved"
+    RELEASED = "released"
     REJECTED = "rejected"
+    DELETED = "deleted"
+    #: Only when someone else than the sender cancels (the sender knows what they did).
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -127,7 +132,15 @@ _GRANTED = {MAIL: _S.DELIVERING, UPLOAD: _S.APPROVED}
 
 def _rows() -> tuple[Row, ...]:
     rows: list[Row] = [
-        Row("cancel", MAIL, _S.HELD, (_R.SENDER, _R.OPERATOR), "cancelled by the sender", to=_S.CANCELLED),
+        Row(
+            "cancel",
+            MAIL,
+            _S.HELD,
+            (_R.SENDER, _R.OPERATOR),
+            "cancelled by the sender",
+            to=_S.CANCELLED,
+            notices=(Notice.CANCELLED,),
+        ),
         Row("send_now", MAIL, _S.HELD, _SENDER, "sender: send now", to=_S.DELIVERING, before_release=True),
         # Coaching of an upload: the user goes on, saying why.
         Row(
@@ -143,6 +156,8 @@ def _rows() -> tuple[Row, ...]:
     ]
     for kind in (MAIL, UPLOAD):
         granted = _GRANTED[kind]
+        # Upload notices come with the upload approval flow (issue 12).
+        told = kind is MAIL
         rows += [
             Row(
                 "justify",
@@ -164,7 +179,15 @@ def _rows() -> tuple[Row, ...]:
                 text="justification",
                 text_required=True,
             ),
-            Row("approve", kind, _S.PENDING_APPROVAL, _APPROVERS, "approved", to=granted),
+            Row(
+                "approve",
+                kind,
+                _S.PENDING_APPROVAL,
+                _APPROVERS,
+                "approved",
+                to=granted,
+                notices=(Notice.APPROVED,) if told else (),
+            ),
             Row(
                 "reject",
                 kind,
@@ -172,17 +195,32 @@ def _rows() -> tuple[Row, ...]:
                 (*_APPROVERS, _R.OPERATOR),
                 "rejected",
                 to=_S.REJECTED,
-                # Upload notices come with the upload approval flow (issue 12).
-                notices=(Notice.REJECTED,) if kind is MAIL else (),
+                notices=(Notice.REJECTED,) if told else (),
             ),
         ]
         rows += [
-            Row("release", kind, state, _SECURITY, "released by the security team from {state}", to=granted)
+            Row(
+                "release",
+                kind,
+                state,
+                _SECURITY,
+                "released by the security team from {state}",
+                to=granted,
+                notices=(Notice.RELEASED,) if told else (),
+            )
             for state in (_S.HELD, _S.PENDING_APPROVAL, _S.QUARANTINED)
             if granted in LIFECYCLE[kind][state]
         ]
         rows.append(
-            Row("delete", kind, _S.QUARANTINED, _SECURITY, "deleted by the security team", to=_S.DELETED)
+            Row(
+                "delete",
+                kind,
+                _S.QUARANTINED,
+                _SECURITY,
+                "deleted by the security team",
+                to=_S.DELETED,
+                notices=(Notice.DELETED,) if told else (),
+            )
         )
         rows += [
             Row("purge", kind, state, (_R.OPERATOR,), "body removed (retention)", purge=True)
@@ -283,7 +321,9 @@ class Actor:
 class Notices(Protocol):
     """What :func:`perform` asks the notifier to send (``gateway.notify.Notifier`` fits)."""
 
-    async def rejected(self, rec: MessageRecord, decision: dict[str, Any], reason: str) -> None: ...
+    async def decided(
+        self, rec: MessageRecord, outcome: str, *, by: str, comment: str = "", expired: bool = False
+    ) -> None: ...
 
 
 def acting_role(action: str, kind: ItemKind, held: Iterable[Role]) -> Role:
@@ -361,9 +401,9 @@ async def perform(
         raise Refused("bad_expiry" if exc.code == "bad_expiry" else "state_changed") from None
     if notices is not None:
         for notice in row.notices:
-            if notice is Notice.REJECTED:
-                told = text or "承認者が却下しました / the approver rejected it"
-                await notices.rejected(done, dict(done.decision), told)
+            if notice is Notice.CANCELLED and actor.role is Role.SENDER:
+                continue
+            await notices.decided(done, notice.value, by=str(actor), comment=text)
     return done
 
 

@@ -1,19 +1,31 @@
 """Notifications and DSNs: mail from Sekimori itself, Japanese first, then English.
 
-Each is rendered from a Jinja2 template in ``gateway/templates/`` (the first line is the
-``Subject:``), put into the store like any message (``meta["kind"]`` = ``notification`` or
+A notice is one Jinja2 template in ``gateway/templates/`` (``<name>.j2``) that extends
+``_layout.j2`` and fills three blocks: ``subject`` (one line), ``ja`` and ``en``, written with the
+macros of ``_parts.j2`` (paragraphs, facts, lists, findings, buttons). :func:`render` renders the
+same template twice, as HTML (autoescaped, buttons as links styled as buttons) and as plain text
+(each button its label and the address), and :func:`notice_message` puts both into one
+``multipart/alternative`` mail: the links in both parts are the same signed links. To add a
+notice, add a template and a :class:`Notifier` method that calls :meth:`Notifier.send`.
+
+Each notice is put into the store like any message (``meta["kind"]`` = ``notification`` or
 ``dsn``), so it survives a crash and retries like any delivery, and goes straight to the
 upstream without inspection. Envelope sender is the null path ``<>`` (RFC 3834 s3.3, RFC 3464),
-so a notification that cannot be delivered never bounces back.
+so a notification that cannot be delivered never bounces back. Queuing a notice about an item
+writes the audit note ``notify`` on that item, whose reason says who was told of what
+(``sender told of approval``).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage, Message
+from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid
@@ -28,19 +40,11 @@ from gateway.links.facts import FileFacts, LinkFacts
 from gateway.links.service import human_size
 from gateway.store import MessageRecord, State, Store
 from gateway.tokens import link_url, sign_link
+from policies import explain
 
 log = logging.getLogger(__name__)
 
 JST = ZoneInfo("Asia/Tokyo")
-
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("gateway", "templates"),
-    autoescape=False,  # plain-text mail  # noqa: S701
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 def _jst(value: datetime | str | None) -> str:
@@ -51,16 +55,128 @@ def _jst(value: datetime | str | None) -> str:
     return value.astimezone(JST).strftime("%Y-%m-%d %H:%M JST")
 
 
-_ENV.filters["jst"] = _jst
+def _or_none(subject: str, lang: str = "ja") -> str:
+    return subject or ("（件名なし）" if lang == "ja" else "(no subject)")
 
 
-def render(template: str, **context: Any) -> tuple[str, str]:
-    """``(subject, body)`` of a template."""
-    text = _ENV.get_template(template).render(**context)
-    first, _, body = text.partition("\n")
-    if not first.startswith("Subject: "):
-        raise ValueError(f"template {template} must start with a Subject: line")
-    return first.removeprefix("Subject: ").strip(), body.lstrip("\n")
+def _environment(html: bool) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("gateway", "templates"),
+        autoescape=html,  # the text part is plain text  # noqa: S701
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["jst"] = _jst
+    env.filters["or_none"] = _or_none
+    env.filters["evidence"] = explain.line
+    env.globals["html"] = html
+    return env
+
+
+_HTML = _environment(True)
+_TEXT = _environment(False)
+_BLANKS = re.compile(r"\n{3,}")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A notice: its subject, the plain-text part and the HTML part (``None`` if text only)."""
+
+    subject: str
+    text: str
+    html: str | None
+
+
+def _tidy(text: str) -> str:
+    """Trailing spaces dropped, blank lines folded to one, none after a heading (marked \\ue000)."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    text = _BLANKS.sub("\n\n", "\n".join(lines)).strip("\n")
+    return re.sub("\ue000\n+", "\n", text).replace("\ue000", "") + "\n"
+
+
+def render(notice: str, /, *, html: bool = True, **context: Any) -> Rendered:
+    """The notice ``notice`` (``held`` for ``held.j2``) over ``context``."""
+    text_tpl = _TEXT.get_template(f"{notice}.j2")
+    subject = ""
+    if "subject" in text_tpl.blocks:  # a notice inside another mail (link_notice) has none
+        subject_ctx = text_tpl.new_context(dict(context))
+        subject = " ".join("".join(text_tpl.blocks["subject"](subject_ctx)).split())
+    text = _tidy(text_tpl.render(**context))
+    markup = _HTML.get_template(f"{notice}.j2").render(**context) if html else None
+    return Rendered(subject, text, markup)
+
+
+def notice_message(
+    rendered: Rendered,
+    *,
+    sender: str,
+    to: Sequence[str],
+    about: str,
+    hostname: str,
+    now: datetime,
+) -> EmailMessage:
+    """The mail of a notice: ``multipart/alternative`` with the text part first and the HTML part
+    last (RFC 2046 s5.1.4: the richest last), or text only."""
+    msg = EmailMessage(policy=SMTP_POLICY)
+    msg["From"] = f"Sekimori <{sender}>"
+    msg["To"] = ", ".join(to)
+    msg["Subject"] = rendered.subject
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = make_msgid(domain=hostname)
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834
+    msg["X-Sekimori-About"] = about
+    msg.set_content(rendered.text, charset="utf-8")
+    if rendered.html is not None:
+        msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    return msg
+
+
+#: What the policy did, as the security notice names it.
+EVENTS: Mapping[str, tuple[str, str]] = {
+    "quarantine": ("隔離", "quarantined"),
+    "block": ("送信停止", "blocked"),
+    "hold": ("送信保留", "held"),
+    "approval": ("承認待ち", "waiting for approval"),
+    "deliver": ("送信", "delivered"),
+    "tag": ("タグを付けて送信", "tagged and sent"),
+    "bcc": ("BCC に変更して送信", "sent with Bcc"),
+}
+
+#: Who took a decision, as a notice names them (by the role of the actor in the audit trail).
+_DECIDERS: Mapping[str, tuple[str, str]] = {
+    "approver": ("承認者（{who}）", "the approver ({who})"),
+    "admin": ("情報セキュリティ担当", "the security team"),
+    "operator": ("システム管理者", "the system administrator"),
+    "scheduler": ("システム", "the system"),
+    "sender": ("送信者ご本人", "you"),
+}
+
+
+#: The notices that end a wait, and what the audit note says the sender was told of.
+DECISIONS: Mapping[str, str] = {
+    "approved": "approval",
+    "released": "release",
+    "rejected": "rejection",
+    "deleted": "deletion",
+    "cancelled": "cancellation",
+}
+
+
+def _event(action: str) -> dict[str, str]:
+    ja, en = EVENTS.get(action, (action, action))
+    return {"event_ja": ja, "event_en": en}
+
+
+def decider(actor: str, lang: str) -> str:
+    """``approver:boss@x`` → ``承認者（boss@x）``.
+
+    >>> decider("approver:boss@example.co.jp", "ja"), decider("admin:sec@example.co.jp", "en")
+    ('承認者（boss@example.co.jp）', 'the security team')
+    """
+    role, _, who = actor.partition(":")
+    pair = _DECIDERS.get(role, _DECIDERS["operator"])
+    return (pair[0] if lang == "ja" else pair[1]).format(who=who)
 
 
 class Notifier:
@@ -85,18 +201,6 @@ class Notifier:
         self.clock = clock
 
     # --- plumbing ----------------------------------------------------------------------------
-    def _message(self, to: Sequence[str], subject: str, body: str, *, about: str) -> EmailMessage:
-        msg = EmailMessage(policy=SMTP_POLICY)
-        msg["From"] = f"Sekimori <{self.config.notify.sender}>"
-        msg["To"] = ", ".join(to)
-        msg["Subject"] = subject
-        msg["Date"] = format_datetime(self.clock())
-        msg["Message-ID"] = make_msgid(domain=self.config.smtp.hostname)
-        msg["Auto-Submitted"] = "auto-generated"  # RFC 3834
-        msg["X-Sekimori-About"] = about
-        msg.set_content(body, charset="utf-8")
-        return msg
-
     async def _queue(
         self, raw: bytes, to: Sequence[str], *, kind: str, about: str, subject: str, why: str
     ) -> str:
@@ -132,15 +236,24 @@ class Notifier:
         return rec.id
 
     async def send(
-        self, template: str, to: Iterable[str], *, about: str, why: str, **context: Any
+        self, notice: str, to: Iterable[str], /, *, about: str, why: str, **context: Any
     ) -> str | None:
+        """Render the notice ``notice`` and queue it to ``to``; ``why`` is the audit reason of the
+        ``notify`` note on ``about`` (``sender told of …``). Returns the notification's id."""
         rcpts = [a for a in dict.fromkeys(to) if a]
         if not rcpts:
             return None
-        subject, body = render(template, **context)
-        msg = self._message(rcpts, subject, body, about=about)
+        rendered = render(notice, **context)
+        msg = notice_message(
+            rendered,
+            sender=self.config.notify.sender,
+            to=rcpts,
+            about=about,
+            hostname=self.config.smtp.hostname,
+            now=self.clock(),
+        )
         return await self._queue(
-            msg.as_bytes(), rcpts, kind="notification", about=about, subject=subject, why=why
+            msg.as_bytes(), rcpts, kind="notification", about=about, subject=rendered.subject, why=why
         )
 
     def _links(
@@ -153,7 +266,8 @@ class Notifier:
             for a in actions
         }
 
-    def _context(self, rec: MessageRecord, decision: dict[str, Any]) -> dict[str, Any]:
+    def _context(self, rec: MessageRecord, decision: Mapping[str, Any]) -> dict[str, Any]:
+        base = self.config.ui.base_url.rstrip("/")
         return {
             "id": rec.id,
             "sender": rec.sender,
@@ -162,113 +276,149 @@ class Notifier:
             "recipients": [{"address": r, "external": not self.is_internal(r)} for r in rec.recipients],
             "rules": decision.get("matches", []),
             "decision": decision,
-            "ui": self.config.ui.base_url,
+            "ui": base,
+            # The sender's page of the message: why it waits, and where to write a justification.
+            "page": f"{base}/messages/{rec.id}",
             "security": self.config.notify.security or "",
+            "moved": [],
         }
+
+    def _moved(self, moved: Sequence[str]) -> list[str]:
+        return list(moved) if self.config.notify.bcc_notice else []
 
     # --- one per event -----------------------------------------------------------------------
     async def blocked(self, rec: MessageRecord, decision: dict[str, Any]) -> None:
         await self.send(
-            "blocked.txt",
+            "blocked",
             [rec.sender],
             about=rec.id,
             why="sender told of refusal",
             **self._context(rec, decision),
         )
 
-    async def held(self, rec: MessageRecord, decision: dict[str, Any], release_at: datetime | None) -> None:
+    async def held(
+        self,
+        rec: MessageRecord,
+        decision: dict[str, Any],
+        release_at: datetime | None,
+        moved: Sequence[str] = (),
+    ) -> None:
+        """The hold, with its cancel and send-now links; ``moved`` are the addresses that will go
+        as Bcc when it is sent (told here, not as a separate notice, since nothing left yet)."""
         links = self._links(rec, f"sender:{rec.sender}", ("cancel", "send_now"), release_at)
         await self.send(
-            "held.txt",
+            "held",
             [rec.sender],
             about=rec.id,
             why="sender told of hold",
-            release_at=release_at,
-            links=links,
-            **self._context(rec, decision),
+            **{
+                **self._context(rec, decision),
+                "release_at": release_at,
+                "links": links,
+                "moved": self._moved(moved),
+            },
         )
 
     async def bcc_converted(self, rec: MessageRecord, decision: dict[str, Any], moved: Sequence[str]) -> None:
-        if not self.config.notify.bcc_notice:
+        """A message that goes out at once with external To/Cc moved to Bcc."""
+        if not self.config.notify.bcc_notice or not moved:
             return
         await self.send(
-            "bcc.txt",
+            "bcc",
             [rec.sender],
             about=rec.id,
             why="sender told of Bcc conversion",
-            moved=list(moved),
-            **self._context(rec, decision),
+            **{**self._context(rec, decision), "moved": list(moved)},
         )
 
-    async def approval(self, rec: MessageRecord, decision: dict[str, Any], approvers: Sequence[str]) -> None:
-        ctx = self._context(rec, decision)
-        deadline = rec.expires_at
+    async def approval(
+        self,
+        rec: MessageRecord,
+        decision: dict[str, Any],
+        approvers: Sequence[str],
+        moved: Sequence[str] = (),
+    ) -> None:
+        ctx = {**self._context(rec, decision), "moved": self._moved(moved), "deadline": rec.expires_at}
         for approver in approvers:
-            links = self._links(rec, f"approver:{approver}", ("approve", "reject"), deadline)
+            links = self._links(rec, f"approver:{approver}", ("approve", "reject"), rec.expires_at)
             await self.send(
-                "approval_request.txt",
+                "approval_request",
                 [approver],
                 about=rec.id,
                 why=f"approver {approver} asked",
-                links=links,
-                deadline=deadline,
-                **ctx,
+                **{**ctx, "links": links, "approver": approver},
             )
         await self.send(
-            "approval_pending.txt",
+            "approval_pending",
             [rec.sender],
             about=rec.id,
             why="sender told approval is needed",
-            approvers=list(approvers),
-            deadline=deadline,
-            **ctx,
+            **{**ctx, "approvers": list(approvers)},
         )
 
     async def quarantined(
-        self, rec: MessageRecord, decision: dict[str, Any], *, escalated: bool = False
+        self,
+        rec: MessageRecord,
+        decision: dict[str, Any],
+        *,
+        escalated: bool = False,
+        moved: Sequence[str] = (),
     ) -> None:
-        ctx = self._context(rec, decision)
+        ctx = {**self._context(rec, decision), "moved": self._moved(moved)}
         await self.send(
-            "quarantined.txt",
+            "quarantined",
             [rec.sender],
             about=rec.id,
             why="sender told of quarantine",
-            escalated=escalated,
-            **ctx,
+            **{**ctx, "escalated": escalated},
         )
         targets = [*decision.get("escalate_to", [])] if escalated else []
         if self.config.notify.security:
             targets.append(self.config.notify.security)
         await self.send(
-            "security.txt", targets, about=rec.id, why="security team told", event="quarantine", **ctx
+            "security", targets, about=rec.id, why="security team told", **{**ctx, **_event("quarantine")}
         )
 
     async def security(self, rec: MessageRecord, decision: dict[str, Any]) -> None:
         if self.config.notify.security:
             await self.send(
-                "security.txt",
+                "security",
                 [self.config.notify.security],
                 about=rec.id,
                 why="security team told",
-                event=str(decision.get("action", "")),
-                **self._context(rec, decision),
+                **{**self._context(rec, decision), **_event(str(decision.get("action", "")))},
             )
 
-    async def rejected(self, rec: MessageRecord, decision: dict[str, Any], reason: str) -> None:
+    async def decided(
+        self, rec: MessageRecord, outcome: str, *, by: str, comment: str = "", expired: bool = False
+    ) -> None:
+        """Tell the sender how a wait ended: ``approved``, ``released``, ``rejected``, ``deleted``
+        or ``cancelled`` (``rec`` as it is now), by whom (an audit actor such as
+        ``approver:boss@…``) and with their comment; ``expired``: the approval deadline passed."""
+        if outcome not in DECISIONS:
+            raise ValueError(f"unknown outcome {outcome!r}")
+        if not rec.sender:
+            return
         await self.send(
-            "rejected.txt",
+            outcome,
             [rec.sender],
             about=rec.id,
-            why="sender told of rejection",
-            reason=reason,
-            **self._context(rec, decision),
+            why=f"sender told of {DECISIONS[outcome]}",
+            **{
+                **self._context(rec, dict(rec.decision)),
+                "by_ja": decider(by, "ja"),
+                "by_en": decider(by, "en"),
+                "comment": comment,
+                "expired": expired,
+                "going_out": rec.state in (State.DELIVERING, State.DEFERRED, State.DELIVERED),
+            },
         )
 
     # --- download links ----------------------------------------------------------------------
     async def link_code(self, link: MessageRecord, facts: LinkFacts, code: str) -> None:
         """The one-time code, to the link's own recipient and no one else."""
         await self.send(
-            "link_code.txt",
+            "link_code",
             [facts.recipient],
             about=link.id,
             why=f"one-time code sent to {facts.recipient}",
@@ -280,7 +430,7 @@ class Notifier:
 
     async def first_download(self, link: MessageRecord, facts: LinkFacts, file: FileFacts) -> None:
         await self.send(
-            "link_downloaded.txt",
+            "link_downloaded",
             [link.sender],
             about=link.id,
             why="sender told of the first download",
@@ -293,9 +443,10 @@ class Notifier:
         )
 
     def link_notice(self, facts: LinkFacts, file: FileFacts, url: str, expires_at: datetime) -> Message:
-        """What stands in an outside recipient's copy where the attachment was."""
-        _, body = render(
-            "link_notice.txt",
+        """What stands in an outside recipient's copy where the attachment was: text and HTML
+        alternatives from the same template, with the same link."""
+        notice = render(
+            "link_notice",
             name=file.name,
             size=human_size(file.size),
             url=url,
@@ -306,7 +457,11 @@ class Notifier:
             inspected=file.inspected,
             note=file.note,
         )
-        return MIMEText(body, "plain", "utf-8")
+        part = MIMEMultipart("alternative")
+        part.attach(MIMEText(notice.text, "plain", "utf-8"))
+        if notice.html is not None:
+            part.attach(MIMEText(notice.html, "html", "utf-8"))
+        return part
 
     async def dsn(
         self, rec: MessageRecord, failures: Sequence[Failure], original_headers: bytes
@@ -314,13 +469,15 @@ class Notifier:
         """A delivery status notification (RFC 3464) for the recipients that failed."""
         if not rec.sender:
             return None
-        subject, human = render(
-            "dsn.txt",
+        rendered = render(
+            "dsn",
+            html=False,
             id=rec.id,
             subject=rec.subject,
-            failures=[f.to_dict() for f in failures],
+            failures=[{**f.to_dict(), "line": f"{f.recipient}: {f.code} {f.text}"} for f in failures],
             sender=rec.sender,
         )
+        subject, human = rendered.subject, rendered.text
         raw = build_dsn(
             reporting_mta=self.config.smtp.hostname,
             from_addr=self.config.notify.sender,

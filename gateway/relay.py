@@ -315,7 +315,7 @@ class Relay:
                 decision=dd,
                 scan=scan,
             )
-            await self._notify(self.notifier.held(rec, dd, d.release_at))
+            await self._notify(self.notifier.held(rec, dd, d.release_at, moved))
         elif action is Action.APPROVAL:
             rec = await self.store.transition(
                 rec.id,
@@ -328,7 +328,7 @@ class Relay:
                 decision=dd,
                 scan=scan,
             )
-            await self._notify(self.notifier.approval(rec, dd, d.approvers))
+            await self._notify(self.notifier.approval(rec, dd, d.approvers, moved))
         else:
             rec = await self.store.transition(
                 rec.id,
@@ -339,8 +339,9 @@ class Relay:
                 decision=dd,
                 scan=scan,
             )
-            await self._notify(self.notifier.quarantined(rec, dd))
-        if moved:
+            await self._notify(self.notifier.quarantined(rec, dd, moved=moved))
+        if moved and action in (Action.DELIVER, Action.TAG, Action.BCC):
+            # Going out now; a held or waiting message tells of the Bcc in its own notice.
             await self._notify(self.notifier.bcc_converted(rec, dd, moved))
         if d.notify_security and action is not Action.QUARANTINE:
             await self._notify(self.notifier.security(rec, dd))
@@ -375,9 +376,7 @@ class Relay:
                     reason="approval deadline passed: rejected",
                     expect=State.PENDING_APPROVAL,
                 )
-                await self._notify(
-                    self.notifier.rejected(rec, decision, "承認期限切れ / the approval deadline passed")
-                )
+                await self._notify(self.notifier.decided(rec, "rejected", by="scheduler", expired=True))
         except InvalidTransition:
             log.info("%s: approval already decided", rec.id)
 

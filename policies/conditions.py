@@ -181,18 +181,27 @@ class EvalContext:
 
 
 def _evidence(
-    entity_type: str | None, count: int, values: Sequence[str], locations: Sequence[str], detail: str
+    entity_type: str | None,
+    count: int,
+    values: Sequence[str],
+    locations: Sequence[str],
+    code: str,
+    **params: Any,
 ) -> Evidence:
+    """Evidence whose sentence is ``code`` of :data:`policies.explain.DETAILS` over ``params``."""
     return Evidence(
         entity_type=entity_type,
         count=count,
         values=tuple(list(dict.fromkeys(values))[:MAX_VALUES]),
         locations=tuple(list(dict.fromkeys(locations))[:MAX_LOCATIONS]),
-        detail=detail,
+        code=code,
+        params=tuple(params.items()),
     )
 
 
-def _finding_evidence(entity_type: str, hits: Sequence[tuple[PartResult, Finding]], detail: str) -> Evidence:
+def _finding_evidence(
+    entity_type: str, hits: Sequence[tuple[PartResult, Finding]], code: str, **params: Any
+) -> Evidence:
     """Evidence of findings; only the few values shown are redacted (redaction is the cost)."""
     shown: dict[str, Finding] = {}
     for _, f in hits:
@@ -211,7 +220,8 @@ def _finding_evidence(entity_type: str, hits: Sequence[tuple[PartResult, Finding
         count=len(hits),
         values=tuple(dict.fromkeys(redact(entity_type, f.value) for f in shown.values())),
         locations=tuple(locations),
-        detail=detail,
+        code=code,
+        params=tuple(params.items()),
     )
 
 
@@ -459,7 +469,7 @@ def _recipients(which: str) -> Predicate:
         if which == "external":
             if not ext:
                 return None
-            return [_evidence(None, len(ext), ctx.external_domains, (), "external recipients")]
+            return [_evidence(None, len(ext), ctx.external_domains, (), "external_recipients")]
         return [] if ctx.recipients and not ext else None
 
     return check
@@ -471,7 +481,7 @@ def _external_addresses(rng: Range) -> Predicate:
         if not rng.holds(n):
             return None
         domains = sorted({domain_of(a) for a in ctx.external_visible})
-        return [_evidence(None, n, domains, ("to", "cc"), "external addresses in To and Cc")]
+        return [_evidence(None, n, domains, ("to", "cc"), "external_visible")]
 
     return check
 
@@ -481,7 +491,7 @@ def _external_domains(rng: Range) -> Predicate:
         n = len(ctx.external_domains)
         if not rng.holds(n):
             return None
-        return [_evidence(None, n, ctx.external_domains, (), "distinct external recipient domains")]
+        return [_evidence(None, n, ctx.external_domains, (), "external_domains")]
 
     return check
 
@@ -494,8 +504,7 @@ def _recipient_domain(cond: DomainList) -> Predicate:
         hits = [d for d in ctx.external_domains if is_in_domains(d, listed) == want_in]
         if not hits:
             return None
-        detail = "external recipient domains " + ("in the list" if want_in else "not in the list")
-        return [_evidence(None, len(hits), hits, (), detail)]
+        return [_evidence(None, len(hits), hits, (), "domain_listed" if want_in else "domain_unlisted")]
 
     return check
 
@@ -508,7 +517,7 @@ def _new_domain(ctx: EvalContext) -> list[Evidence] | None:
     new = [d for d in ctx.external_domains if not history.has_written_to(ctx.sender, d)]
     if not new:
         return None
-    return [_evidence(None, len(new), new, (), "domains this sender never wrote to before")]
+    return [_evidence(None, len(new), new, (), "new_domain")]
 
 
 def _entity(cond: EntityCond) -> Predicate:
@@ -531,7 +540,7 @@ def _entity(cond: EntityCond) -> Predicate:
         if total < min_count:
             return None
         return [
-            _finding_evidence(t, hits, f"{len(hits)} × {t} (score ≥ {min_score:g})") for t, hits in per_type
+            _finding_evidence(t, hits, "entity", type=t, n=len(hits), score=min_score) for t, hits in per_type
         ]
 
     return _content(check)
@@ -543,7 +552,7 @@ def _records(rng: Range) -> Predicate:
         if not rng.holds(n):
             return None
         where = [p.location for p in ctx.scan.parts if p.records]
-        return [_evidence(None, n, (), where, f"personal data of {n} people")]
+        return [_evidence(None, n, (), where, "records", n=n)]
 
     return _content(check)
 
@@ -570,7 +579,7 @@ def _confidential(cond: ConfidentialCond) -> Predicate:
         ]
         if not hits:
             return None
-        return [_finding_evidence("confidential_marking", hits, "confidential marking")]
+        return [_finding_evidence("confidential_marking", hits, "confidential")]
 
     return _content(check)
 
@@ -580,7 +589,7 @@ def _encrypted(want: bool) -> Predicate:
         where = ctx.encrypted
         if bool(where) != want:
             return None
-        return [_evidence(None, len(where), (), where, "encrypted parts (not inspected)")] if where else []
+        return [_evidence(None, len(where), (), where, "encrypted")] if where else []
 
     return _content(check)
 
@@ -598,9 +607,10 @@ def _truncated(want: bool) -> Predicate:
             _evidence(
                 None,
                 len(cut) + len(errors),
-                reasons,
+                (),
                 [loc for loc, _ in cut],
-                "not fully inspected: " + ", ".join(dict.fromkeys(reasons)),
+                "truncated",
+                reasons=list(dict.fromkeys(reasons)),
             )
         ]
 
@@ -616,7 +626,11 @@ def _fully_inspected(want: bool) -> Predicate:
             return []
         reasons = [why for _, why in cut] + ["encrypted"] * bool(encrypted) + ["error"] * bool(errors)
         where = [loc for loc, _ in cut] + list(encrypted)
-        return [_evidence(None, len(where) or 1, reasons, where, "not fully inspected")]
+        return [
+            _evidence(
+                None, len(where) or 1, (), where, "not_fully_inspected", reasons=list(dict.fromkeys(reasons))
+            )
+        ]
 
     return _content(check)
 
@@ -650,7 +664,7 @@ def _attachment(cond: AttachmentCond) -> Predicate:
 def _size(rng: Range) -> Predicate:
     def check(ctx: EvalContext) -> list[Evidence] | None:
         n = ctx.size
-        return [_evidence(None, n, (), (), f"message size {n} bytes")] if rng.holds(n) else None
+        return [_evidence(None, n, (), (), "size", n=n)] if rng.holds(n) else None
 
     return check
 
@@ -660,7 +674,7 @@ def _envelope_in(attr: str, values: frozenset[str]) -> Predicate:
         v = getattr(ctx.envelope, attr)
         if v is None or v.lower() not in values:
             return None
-        return [_evidence(None, 1, (v,), (), attr.replace("_", " "))]
+        return [_evidence(None, 1, (v,), (), attr)]
 
     return check
 
@@ -670,7 +684,7 @@ def _host(patterns: tuple[str, ...]) -> Predicate:
         host = ctx.envelope.host
         if host is None or not any(fnmatchcase(host.lower(), p) for p in patterns):
             return None
-        return [_evidence(None, 1, (host,), (), "destination host")]
+        return [_evidence(None, 1, (host,), (), "host")]
 
     return check
 
@@ -685,6 +699,6 @@ def _tenant(cond: DomainList) -> Predicate:
         inside = tenant is not None and tenant.lower() in listed
         if inside != want_in:
             return None
-        return [_evidence(None, 1, (tenant or "(unknown)",), (), "destination tenant")]
+        return [_evidence(None, 1, (tenant or "(unknown)",), (), "tenant")]
 
     return check

@@ -68,7 +68,7 @@ def _match(rule: Rule, evidence: list[Evidence], ctx: EvalContext) -> RuleMatch:
         action = Action.QUARANTINE
         evidence = [
             *evidence,
-            Evidence(None, 0, (), (), "no approver found for this sender: sent to security review"),
+            Evidence(None, 0, (), (), "no_approver"),
         ]
     return RuleMatch(
         rule_id=rule.id,

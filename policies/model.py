@@ -193,7 +193,19 @@ class Evidence:
     count: int
     values: tuple[str, ...]
     locations: tuple[str, ...]
-    detail: str
+    #: Which condition said so (a key of :data:`policies.explain.DETAILS`), with its parameters.
+    code: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def text(self, lang: str) -> str:
+        """The sentence people read, in ``ja`` or ``en``."""
+        from policies.explain import detail
+
+        return detail(self.code, dict(self.params), lang)
+
+    @property
+    def detail(self) -> str:
+        return self.text("en")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -201,7 +213,10 @@ class Evidence:
             "count": self.count,
             "values": list(self.values),
             "locations": list(self.locations),
-            "detail": self.detail,
+            "code": self.code,
+            "params": dict(self.params),
+            "detail": self.text("en"),
+            "detail_ja": self.text("ja"),
         }
 
 

@@ -62,7 +62,9 @@ async def link_submit(request: Request) -> Response:
     if result is not ActionResult.DONE:
         return _refuse(request, result.value)
     return render(
-        request, "link.html", {"state": "done", "message": t_for(request)(f"link.{claim.action}.done")}
+        request,
+        "link.html",
+        {"state": "done", "action": claim.action, "message": t_for(request)(f"link.{claim.action}.done")},
     )
 
 

@@ -100,6 +100,19 @@ class Received:
         assert isinstance(msg, email.message.EmailMessage)
         return msg
 
+    @property
+    def text(self) -> str:
+        """The plain-text body (of a notice: its text/plain alternative)."""
+        part = self.message.get_body(("plain",))
+        assert part is not None, "no text/plain part"
+        return str(part.get_content()).replace("\r\n", "\n")
+
+    @property
+    def html(self) -> str:
+        part = self.message.get_body(("html",))
+        assert part is not None, "no text/html part"
+        return str(part.get_content()).replace("\r\n", "\n")
+
 
 @dataclass
 class Sink:

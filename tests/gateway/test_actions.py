@@ -25,10 +25,12 @@ class Recorder:
     """What the notifier is asked to send (the table's notices)."""
 
     def __init__(self) -> None:
-        self.rejected_ids: list[tuple[str, str]] = []
+        self.told: list[tuple[str, str, str, str]] = []
 
-    async def rejected(self, rec: MessageRecord, decision: dict[str, Any], reason: str) -> None:
-        self.rejected_ids.append((rec.id, reason))
+    async def decided(
+        self, rec: MessageRecord, outcome: str, *, by: str, comment: str = "", expired: bool = False
+    ) -> None:
+        self.told.append((rec.id, outcome, by, comment))
 
 
 @pytest.fixture
@@ -104,11 +106,33 @@ async def test_reject_tells_the_sender_once_with_the_comment(store: Store) -> No
     told = Recorder()
     rec = await _item(store, ItemKind.MAIL, State.PENDING_APPROVAL)
     await perform(store, rec, "reject", OPERATOR, now=NOW, via="cli", text="宛先違い", notices=told)
-    assert told.rejected_ids == [(rec.id, "宛先違い")]
+    assert told.told == [(rec.id, "rejected", "operator:root", "宛先違い")]
     other = await _item(store, ItemKind.MAIL, State.PENDING_APPROVAL)
     await perform(store, other, "reject", BOSS, now=NOW, via="link", notices=told)
-    assert told.rejected_ids[-1] == (other.id, "承認者が却下しました / the approver rejected it")
+    assert told.told[-1] == (other.id, "rejected", f"approver:{BOSS.who}", "")
     assert (await store.audit_events(msg_id=other.id))[-1].reason == "rejected (notification link)"
+
+
+@pytest.mark.parametrize(
+    ("path", "action", "actor", "outcome"),
+    [
+        ((State.PENDING_APPROVAL,), "approve", BOSS, "approved"),
+        ((State.PENDING_APPROVAL,), "release", ADMIN, "released"),
+        ((State.QUARANTINED,), "release", ADMIN, "released"),
+        ((State.HELD,), "release", OPERATOR, "released"),
+        ((State.QUARANTINED,), "delete", ADMIN, "deleted"),
+        ((State.HELD,), "cancel", OPERATOR, "cancelled"),
+        ((State.HELD,), "cancel", SENDER, None),  # the sender knows what they did
+        ((State.HELD,), "send_now", SENDER, None),
+    ],
+)
+async def test_every_decision_that_ends_a_wait_tells_the_sender(
+    store: Store, path: tuple[State, ...], action: str, actor: Actor, outcome: str | None
+) -> None:
+    told = Recorder()
+    rec = await _item(store, ItemKind.MAIL, *path)
+    await perform(store, rec, action, actor, now=NOW, via="web", text="確認済み", notices=told)
+    assert told.told == ([(rec.id, outcome, str(actor), "確認済み")] if outcome else [])
 
 
 @pytest.mark.parametrize(

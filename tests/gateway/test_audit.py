@@ -183,7 +183,8 @@ def test_events_keep_appending_after_verification(tmp_path: Path, capsys: pytest
     ids = _populate(tmp_path)
     assert main(["queue", "release", "--var", str(tmp_path), ids[1]]) == 0
     assert main(["audit", "verify", "--var", str(tmp_path)]) == 0
-    assert "OK: 8 event(s)" in capsys.readouterr().out
+    # The release (1) and the notice that tells the sender (accepted, queued, noted on the message: 3).
+    assert "OK: 11 event(s)" in capsys.readouterr().out
 
 
 def test_list_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

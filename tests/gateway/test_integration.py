@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from gateway import actions
+from gateway.actions import Actor, Role
 from gateway.store import State
 from gateway.tokens import LOOP_HEADER, VERDICT_HEADER
 from tests.gateway.conftest import Gateway, Sink, make_mail, queue_id, send
@@ -51,7 +53,7 @@ async def test_bcc_rewrites_headers_but_every_recipient_receives(gateway: Gatewa
     assert msg["Cc"] is None
     assert "bcc" in msg[VERDICT_HEADER]
     await sink.wait_for(lambda: bool(sink.notifications(SENDER)))
-    notice = sink.notifications(SENDER)[0].message.get_content()
+    notice = sink.notifications(SENDER)[0].text
     assert "BCC" in notice and "c@three.test" in notice
 
 
@@ -63,8 +65,8 @@ async def test_hold_is_released_at_its_time(gateway: Gateway, sink: Sink) -> Non
     rec = await gateway.store.get(msg_id)
     assert rec is not None and rec.state is State.HELD and rec.release_at is not None
     await sink.wait_for(lambda: bool(sink.notifications(SENDER)))
-    notice = sink.notifications(SENDER)[0].message.get_content()
-    assert "x@hold.test" in notice and "【社外】" in notice and "[EXTERNAL]" in notice
+    notice = sink.notifications(SENDER)[0].text
+    assert "x@hold.test" in notice and "【社外】" in notice and "[external]" in notice
     assert f"{gateway.config.ui.base_url}/a/" in notice
     assert not sink.user_mail("x@hold.test")
     await sink.wait_for(lambda: bool(sink.user_mail("x@hold.test")))
@@ -104,8 +106,8 @@ async def test_block_answers_550_and_notifies_sender(gateway: Gateway, sink: Sin
         lambda: bool(sink.notifications(SENDER)) and bool(sink.notifications("security@example.co.jp"))
     )
     notice = sink.notifications(SENDER)[0].message
-    text = notice.get_content()
-    assert "ブロック" in notice["Subject"] and "blocked" in notice["Subject"]
+    text = sink.notifications(SENDER)[0].text
+    assert "送信を停止しました" in notice["Subject"] and "blocked" in notice["Subject"]
     assert "1234 5678 9018" not in text, "values in notifications are redacted"
     assert not sink.user_mail("z@partner.test")
     rec = (await gateway.store.list_messages(states=[State.REFUSED]))[0]
@@ -123,7 +125,7 @@ async def test_quarantine_and_approval_wait(gateway: Gateway, sink: Sink) -> Non
     assert a is not None and a.state is State.PENDING_APPROVAL
     assert a.approvers == ("boss@example.co.jp",)
     await sink.wait_for(lambda: bool(sink.notifications("boss@example.co.jp")))
-    request = sink.notifications("boss@example.co.jp")[0].message.get_content()
+    request = sink.notifications("boss@example.co.jp")[0].text
     assert "/a/" in request and "承認" in request
     assert not sink.user_mail("q@quarantine.test") and not sink.user_mail("a@approval.test")
 
@@ -199,3 +201,91 @@ async def test_a_message_arriving_while_stopping_is_deferred_not_spooled(
     assert code == 421 and reply.startswith("4.3.2")
     assert await gateway.store.list_messages(limit=10) == []
     assert sink.messages == []
+
+
+async def _told(gateway: Gateway, msg_id: str) -> list[str]:
+    """The reasons of the ``notify`` notes on a message: who was told of what."""
+    return [e.reason for e in await gateway.store.audit_events(msg_id=msg_id) if e.action == "notify"]
+
+
+async def test_bcc_on_a_held_message_is_told_in_the_hold_notice_and_never_as_sent(
+    gateway: Gateway, sink: Sink
+) -> None:
+    rcpts = ["x@hold.test", "a@one.test", "b@two.test"]
+    code, reply = await send(gateway.port, SENDER, rcpts, make_mail(to=rcpts))
+    assert code == 250
+    msg_id = queue_id(reply)
+    rec = await gateway.store.get(msg_id)
+    assert rec is not None and rec.state is State.HELD
+    await sink.wait_for(lambda: bool(sink.notifications(SENDER)))
+    (notice,) = sink.notifications(SENDER)
+    text = notice.text
+    assert "送信時には" in text and "BCC に移します" in text and "a@one.test" in text
+    assert "When it is sent" in text
+    for claim in ("届いています", "送信しました", "receives the message", "was sent"):
+        assert claim not in text
+    await actions.perform(
+        gateway.store, rec, "cancel", Actor(Role.SENDER, SENDER), now=rec.received_at, via="web",
+        notices=gateway.relay.notifier,
+    )  # fmt: skip
+    await wait_state(gateway, msg_id, State.CANCELLED)
+    await asyncio.sleep(0.5)  # the scheduler passes over the queue; nothing more is sent
+    assert len(sink.notifications(SENDER)) == 1, "the sender cancelled: no notice, and none says sent"
+    assert not any(sink.user_mail(r) for r in rcpts)
+    assert await _told(gateway, msg_id) == ["sender told of hold"]
+
+
+async def test_bcc_on_mail_that_leaves_at_once_says_it_is_being_sent(gateway: Gateway, sink: Sink) -> None:
+    rcpts = ["a@one.test", "b@two.test", "c@three.test"]
+    code, reply = await send(gateway.port, SENDER, rcpts, make_mail(to=rcpts))
+    assert code == 250
+    await sink.wait_for(lambda: bool(sink.notifications(SENDER)))
+    text = sink.notifications(SENDER)[0].text
+    assert "BCC に移して送信します" in text and "届いています" not in text
+    assert await _told(gateway, queue_id(reply)) == ["sender told of Bcc conversion"]
+
+
+async def test_every_decision_that_ends_a_wait_tells_the_sender(gateway: Gateway, sink: Sink) -> None:
+    boss, sec = Actor(Role.APPROVER, "boss@example.co.jp"), Actor(Role.ADMIN, "sec@example.co.jp")
+    cases = [
+        ("a@approval.test", "approve", boss, "承認されました", "sender told of approval"),
+        ("b@approval.test", "reject", boss, "送信されませんでした（却下）", "sender told of rejection"),
+        ("c@quarantine.test", "release", sec, "送信が許可されました", "sender told of release"),
+        ("d@quarantine.test", "delete", sec, "送信されませんでした（削除）", "sender told of deletion"),
+    ]
+    for to, action, actor, subject, audit in cases:
+        code, reply = await send(gateway.port, SENDER, [to], make_mail(to=[to], subject=f"件名 {action}"))
+        assert code == 250
+        msg_id = queue_id(reply)
+        rec = await gateway.store.get(msg_id)
+        assert rec is not None
+        await actions.perform(
+            gateway.store, rec, action, actor, now=rec.received_at, via="web", text="確認しました",
+            notices=gateway.relay.notifier,
+        )  # fmt: skip
+
+        def told(subject: str = subject, action: str = action) -> list[str]:
+            return [
+                m.text for m in sink.notifications(SENDER) if subject in m.message["Subject"]
+                and f"件名 {action}" in m.message["Subject"]
+            ]  # fmt: skip
+
+        await sink.wait_for(lambda told=told: bool(told()))  # type: ignore[misc]
+        assert "確認しました" in told()[0]
+        assert audit in await _told(gateway, msg_id)
+    await sink.wait_for(
+        lambda: bool(sink.user_mail("a@approval.test")) and bool(sink.user_mail("c@quarantine.test"))
+    )
+    assert not sink.user_mail("b@approval.test") and not sink.user_mail("d@quarantine.test")
+
+
+async def test_the_quarantine_notice_links_to_the_page_for_a_justification(
+    gateway: Gateway, sink: Sink
+) -> None:
+    code, reply = await send(gateway.port, SENDER, ["q@quarantine.test"], make_mail(to=["q@quarantine.test"]))
+    assert code == 250
+    await sink.wait_for(lambda: bool(sink.notifications(SENDER)))
+    notice = sink.notifications(SENDER)[0]
+    page = f"{gateway.config.ui.base_url}/messages/{queue_id(reply)}"
+    assert f"【送信が必要な理由を入力する】\n{page}" in notice.text
+    assert f'href="{page}"' in notice.html

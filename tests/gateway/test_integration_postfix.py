@@ -171,7 +171,8 @@ async def test_postfix_content_filter_round_trip(chain: tuple[PrivatePostfix, Ga
             within=60,
         )
         await eventually(
-            lambda: _true(any("ブロック" in str(m.message["Subject"]) for m in sink.to(sender))), within=60
+            lambda: _true(any("送信を停止しました" in str(m.message["Subject"]) for m in sink.to(sender))),
+            within=60,
         )
     except AssertionError:
         raise AssertionError(pf.log()[-4000:]) from None

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import email
+import email.message
 import email.policy
+import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gateway.delivery import Failure
-from gateway.notify import build_dsn, render
+from gateway.notify import DECISIONS, build_dsn, notice_message, render
 from gateway.relay import convert_to_bcc
 
 WHEN = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
@@ -27,11 +30,12 @@ RULE = {
             "count": 2,
             "values": ["********9018"],
             "locations": ["body"],
-            "detail": "",
+            "code": "entity",
+            "params": {"type": "my_number", "n": 2},
         }
     ],
 }
-BASE = {
+BASE: dict[str, Any] = {
     "id": "Q1",
     "sender": "taro@example.co.jp",
     "subject": "件名",
@@ -45,34 +49,42 @@ BASE = {
     "ui": "http://127.0.0.1:8025",
     "security": "sec@example.co.jp",
 }
-LINKS = {k: f"http://127.0.0.1:8025/a/{k}" for k in ("cancel", "send_now", "approve", "reject")}
+LINKS = {k: f"http://127.0.0.1:8025/a/{k}.tok" for k in ("cancel", "send_now", "approve", "reject")}
+PAGE = "http://127.0.0.1:8025/messages/Q1"
+DECIDED: dict[str, Any] = {"by_ja": "承認者（boss@example.co.jp）", "by_en": "the approver (boss@example.co.jp)",
+           "comment": "確認しました", "expired": False, "going_out": True, "moved": []}  # fmt: skip
 
-CASES = {
-    "blocked.txt": {},
-    "held.txt": {"release_at": WHEN, "links": LINKS},
-    "bcc.txt": {"moved": ["a@out.test"]},
-    "approval_request.txt": {"links": LINKS, "deadline": WHEN},
-    "approval_pending.txt": {"approvers": ["boss@example.co.jp"], "deadline": WHEN},
-    "quarantined.txt": {"escalated": False},
-    "security.txt": {"event": "block"},
-    "rejected.txt": {"reason": "期限切れ"},
+CASES: dict[str, dict[str, Any]] = {
+    "blocked": {"moved": []},
+    "held": {"release_at": WHEN, "links": LINKS, "moved": []},
+    "bcc": {"moved": ["a@out.test"]},
+    "approval_request": {"links": LINKS, "deadline": WHEN, "approver": "boss@example.co.jp", "moved": []},
+    "approval_pending": {"approvers": ["boss@example.co.jp"], "deadline": WHEN, "moved": []},
+    "quarantined": {"escalated": False, "moved": []},
+    "security": {"event_ja": "隔離", "event_en": "quarantined", "moved": []},
+    "approved": DECIDED,
+    "released": DECIDED,
+    "rejected": DECIDED,
+    "deleted": DECIDED,
+    "cancelled": DECIDED,
 }
 
 
 def test_every_template_is_covered() -> None:
     folder = Path(__file__).resolve().parents[2] / "gateway" / "templates"
-    names = {p.name for p in folder.iterdir() if not p.name.startswith("_")}
-    assert names == {*CASES, *LINK_CASES, "dsn.txt"}
+    names = {p.stem for p in folder.iterdir() if not p.name.startswith("_")}
+    assert names == {*CASES, *LINK_CASES, "dsn"}
+    assert set(DECISIONS) <= names
 
 
-LINK_CASES: dict[str, dict[str, object]] = {
-    "link_code.txt": {
+LINK_CASES: dict[str, dict[str, Any]] = {
+    "link_code": {
         "recipient": "a@out.test",
         "sender": "taro@example.co.jp",
         "code": "042917",
         "until": WHEN,
     },
-    "link_downloaded.txt": {
+    "link_downloaded": {
         "sender": "taro@example.co.jp",
         "recipient": "a@out.test",
         "file": "見積書.pdf",
@@ -80,7 +92,7 @@ LINK_CASES: dict[str, dict[str, object]] = {
         "subject": "件名",
         "ui": "http://127.0.0.1:8025",
     },
-    "link_notice.txt": {
+    "link_notice": {
         "name": "見積書.pdf",
         "size": "1.2 MB",
         "url": "http://dl.test/l/X.y",
@@ -95,30 +107,100 @@ LINK_CASES: dict[str, dict[str, object]] = {
 
 
 @pytest.mark.parametrize(("template", "context"), LINK_CASES.items())
-def test_link_templates_are_japanese_then_english(template: str, context: dict[str, object]) -> None:
-    _, body = render(template, **context)
-    ja, _, en = body.partition("[Attachment download]" if template == "link_notice.txt" else "-" * 70)
+def test_link_templates_are_japanese_then_english(template: str, context: dict[str, Any]) -> None:
+    r = render(template, **context)
+    ja, _, en = r.text.partition("Attachment download:" if template == "link_notice" else "-" * 70)
     assert en and any("\u3040" <= ch <= "\u30ff" for ch in ja)
     assert "2026-11-22 12:00 JST" in ja and "2026-11-22 12:00 JST" in en
+    assert r.html is not None
+    assert set(re.findall(r"https?://\S+", r.text)) == set(re.findall(r'href="([^"]+)"', r.html))
 
 
-@pytest.mark.parametrize(("template", "extra"), CASES.items())
-def test_templates_are_japanese_then_english(template: str, extra: dict[str, object]) -> None:
-    subject, body = render(template, **BASE, **extra)
-    assert "/" in subject and "件名" in subject
-    ja, _, en = body.partition("-" * 70)
+@pytest.mark.parametrize(("name", "extra"), CASES.items())
+def test_each_notice_is_html_and_text_japanese_first_from_one_template(
+    name: str, extra: dict[str, Any]
+) -> None:
+    r = render(name, **{**BASE, "page": PAGE}, **extra)
+    assert "/" in r.subject and "件名" in r.subject and "\n" not in r.subject
+    ja, _, en = r.text.partition("-" * 70)
     assert en, "an English half follows the Japanese"
     assert any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in ja)
     assert "Q1" in ja and "Q1" in en
+    assert r.html is not None and r.html.startswith("<!DOCTYPE html>")
+    assert '<div lang="ja">' in r.html and '<div lang="en">' in r.html
+    # The same links in both parts: every address of the text is a button or link of the HTML.
+    urls = set(re.findall(r"https?://\S+", r.text))
+    assert urls == set(re.findall(r'href="([^"]+)"', r.html))
+    assert "\n\n\n" not in r.text and not any(line != line.rstrip() for line in r.text.splitlines())
+
+
+def test_html_is_escaped_and_text_is_not() -> None:
+    hostile = {**BASE, "subject": "<img src=x onerror=alert(1)>", "page": PAGE}
+    r = render("quarantined", **hostile, escalated=False, moved=[])
+    assert r.html is not None and "<img src=x" not in r.html and "&lt;img src=x" in r.html
+    assert "<img src=x onerror=alert(1)>" in r.text and "<img src=x onerror=alert(1)>" in r.subject
 
 
 def test_hold_notice_lists_recipients_findings_time_and_links() -> None:
-    _, body = render("held.txt", **BASE, release_at=WHEN, links=LINKS)
-    assert "a@out.test　【社外】" in body and "a@out.test  [EXTERNAL]" in body
-    assert "b@example.co.jp【社外】" not in body
-    assert "********9018" in body
+    r = render("held", **BASE, release_at=WHEN, links=LINKS, moved=[])
+    body = r.text
+    assert "a@out.test　【社外】" in body and "a@out.test  [external]" in body
+    assert "b@example.co.jp　【社外】" not in body
+    assert (
+        "マイナンバー 2 件：********9018（場所：本文）" in body
+        and "2 × My Number: ********9018 (in body)" in body
+    )
     assert "2026-11-22 12:00 JST" in body
-    assert LINKS["cancel"] in body and LINKS["send_now"] in body
+    assert f"【送信を取り消す】\n{LINKS['cancel']}" in body and f"[Send now]\n{LINKS['send_now']}" in body
+    assert r.html is not None and f'<a href="{LINKS["cancel"]}"' in r.html
+    assert "BCC" not in body
+
+
+def test_bcc_is_told_as_what_will_happen_while_held_and_as_being_sent_otherwise() -> None:
+    held = render("held", **BASE, release_at=WHEN, links=LINKS, moved=["a@out.test"]).text
+    assert "送信時には" in held and "BCC に移します" in held and "When it is sent" in held
+    sent = render("bcc", **BASE, moved=["a@out.test"]).text
+    assert "BCC に移して送信します" in sent and "is being sent" in sent
+    for text in (held, sent):
+        assert "届いています" not in text and "receives the message" not in text
+
+
+@pytest.mark.parametrize(
+    ("name", "ja", "en"),
+    [
+        (
+            "approved",
+            "承認者（boss@example.co.jp）が承認しました。これから宛先へ送信します。",
+            "It is now being sent.",
+        ),
+        ("released", "が確認のうえ送信を許可しました", "reviewed and released"),
+        ("rejected", "が却下したため、送信されませんでした", "rejected it"),
+        ("deleted", "削除されました。宛先には送信されません。", "It will not be sent."),
+        ("cancelled", "送信を取り消しました。宛先には送信されません。", "It will not be sent."),
+    ],
+)
+def test_decisions_say_who_decided_what_and_the_comment(name: str, ja: str, en: str) -> None:
+    text = render(name, **BASE, **DECIDED).text
+    assert ja in text and en in text and "確認しました" in text
+
+
+def test_an_expired_approval_says_so_and_names_nobody() -> None:
+    r = render("rejected", **BASE, **{**DECIDED, "expired": True, "comment": ""})
+    assert "承認期限切れ" in r.subject and "承認期限までに承認されなかったため" in r.text
+    assert "boss@example.co.jp）が却下" not in r.text
+
+
+def test_notice_message_is_multipart_alternative_text_first() -> None:
+    r = render("held", **BASE, release_at=WHEN, links=LINKS, moved=[])
+    msg = notice_message(r, sender="postmaster@example.co.jp", to=["taro@example.co.jp"], about="Q1",
+                         hostname="gw.example.co.jp", now=WHEN)  # fmt: skip
+    parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    assert isinstance(parsed, email.message.EmailMessage)
+    assert parsed.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
+    assert parsed["Auto-Submitted"] == "auto-generated" and parsed["Subject"] == r.subject
+    text, html = (p.get_content() for p in parsed.iter_parts())
+    assert LINKS["cancel"] in text and LINKS["cancel"] in html
 
 
 def test_dsn_structure() -> None:

@@ -130,7 +130,9 @@ def test_release_hands_the_message_to_the_delivery_worker(
     assert after.owner is None
     assert after.next_attempt_at is not None
     assert before <= after.next_attempt_at <= datetime.now(UTC)
-    assert _events(tmp_path, rec.id)[-1] == (state.value, "delivering", OPERATOR, "checked by phone")
+    *_, released, told = _events(tmp_path, rec.id)
+    assert released == (state.value, "delivering", OPERATOR, "checked by phone")
+    assert told == ("delivering", "delivering", "notify", "sender told of release")
 
     async def due() -> list[str]:
         store = await SQLiteStore.open(tmp_path)

@@ -313,7 +313,7 @@ def test_queue_and_audit_commands_on_store_url(
     assert main(["queue", "release", "--config", str(cfg), ids[1]]) == 0
     capsys.readouterr()
     assert main(["audit", "verify", "--config", str(cfg)]) == 0
-    assert capsys.readouterr().out.startswith("OK: 8 event(s), head ")
+    assert capsys.readouterr().out.startswith("OK: 11 event(s), head ")
 
 
 def test_commands_report_a_refused_server(

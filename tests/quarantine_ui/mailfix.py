@@ -159,10 +159,17 @@ class Told:
     """Stands in for the relay's notifier (gateway.notify.Notifier) in TestClient tests; the
     browser tests use the real one."""
 
-    rejected_ids: list[tuple[str, str]]
+    #: (message id, outcome, by, comment) of each notice asked for.
+    told: list[tuple[str, str, str, str]]
 
-    async def rejected(self, rec: MessageRecord, decision: dict[str, Any], reason: str) -> None:
-        self.rejected_ids.append((rec.id, reason))
+    async def decided(
+        self, rec: MessageRecord, outcome: str, *, by: str, comment: str = "", expired: bool = False
+    ) -> None:
+        self.told.append((rec.id, outcome, by, comment))
+
+    @property
+    def rejected_ids(self) -> list[tuple[str, str]]:
+        return [(msg_id, comment) for msg_id, outcome, _, comment in self.told if outcome == "rejected"]
 
 
 def open_mail_env(tmp_path: Path, **overrides: object) -> Iterator[MailEnv]:

@@ -297,16 +297,17 @@ def test_the_link_in_the_hold_notification_cancels_in_two_clicks(stack: Stack, b
         "typo@hold.test", make_mail(sender=TARO, to=["typo@hold.test"], subject="宛先を間違えた")
     )
 
-    def notice() -> str:
+    def notice() -> Any:
         for m in stack.notices_to(TARO):
-            body = m.message.get_content()
-            if msg_id in body and "送信を取り消す:" in body:
-                return str(body)
-        return ""
+            if msg_id in m.text and "【送信を取り消す】" in m.text:
+                return m
+        return None
 
-    stack.wait(lambda: bool(notice()), "hold notification")
-    url = re.search(r"送信を取り消す: (\S+)", notice())
+    stack.wait(lambda: notice() is not None, "hold notification")
+    url = re.search(r"【送信を取り消す】\n(\S+)", notice().text)
     assert url is not None
+    # The HTML part carries the same signed link as a button.
+    assert f'href="{url.group(1)}"' in notice().html
     path = urlsplit(url.group(1)).path
     # No login: the signed link is the credential. Click 1 opens it, click 2 confirms.
     ctx = browser.new_context(base_url=stack.base_url, locale="ja-JP")
@@ -316,7 +317,8 @@ def test_the_link_in_the_hold_notification_cancels_in_two_clicks(stack: Stack, b
         expect(page.locator("#subject")).to_have_text("宛先を間違えた")
         assert stack.record(msg_id).state is State.HELD
         page.click("button[type=submit].primary")
-        expect(page.locator("p.notice")).to_contain_text("メールを取り消しました")
+        expect(page.locator("h1")).to_have_text("送信を取り消しました")
+        expect(page.locator("p.notice")).to_contain_text("送信を取り消しました")
         assert stack.record(msg_id).state is State.CANCELLED
         page.goto(path)
         expect(page.locator("p.error")).to_contain_text("すでに使用されています")
@@ -346,7 +348,7 @@ def test_manager_approves_one_bulk_export_and_rejects_another(
     taro.goto(f"/messages/{first}")
     taro.fill("#justification", "契約に基づく名簿の共有です。")
     taro.click("#justify")
-    expect(taro.locator("#flash")).to_contain_text("申請を送りました")
+    expect(taro.locator("#flash")).to_contain_text("申請理由を送りました")
     page = users.page(BOSS)
     page.goto("/approvals")
     card = page.locator(f"#approval-{first}")
@@ -365,9 +367,7 @@ def test_manager_approves_one_bulk_export_and_rejects_another(
     assert stack.record(second).state is State.REJECTED
     # The sender is told, by a notification through the same relay.
     stack.wait(
-        lambda: any(
-            "宛先に名簿を送る理由がありません" in m.message.get_content() for m in stack.notices_to(TARO)
-        ),
+        lambda: any("宛先に名簿を送る理由がありません" in m.text for m in stack.notices_to(TARO)),
         "rejection notice to the sender",
     )
     assert stack.delivered_to("other@approval.test") == []

@@ -48,7 +48,7 @@ def test_cancel_in_two_clicks(mail: MailEnv, held: str) -> None:
     url = path_of(action_url("https://dlp.example.jp", token))
     page = client.get(url)
     assert page.status_code == 200
-    assert "保留中のメールを取り消す" in page.text
+    assert "保留中のメールの送信を取り消す" in page.text
     # Hostile subject and recipient are shown as text.
     assert "&lt;b&gt;見積書&lt;/b&gt; &amp; &#34;資料&#34;" in page.text
     assert "&lt;script&gt;y&lt;/script&gt;@e.jp" in page.text and "<script>y" not in page.text
@@ -56,7 +56,7 @@ def test_cancel_in_two_clicks(mail: MailEnv, held: str) -> None:
     # Opening the link (a mail scanner does) changes nothing.
     assert client.get(url).status_code == 200 and mail.get(held).state is State.HELD
     done = client.post(url)
-    assert done.status_code == 200 and "メールを取り消しました" in done.text
+    assert done.status_code == 200 and "送信を取り消しました" in done.text
     assert mail.get(held).state is State.CANCELLED
     assert transitions(mail, held) == [(f"sender:{TARO}", "cancelled", "link")]
     again = client.post(url)
