@@ -7,8 +7,9 @@ STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # Debian packages the tests and the gateway need: libmagic for type sniffing, a real
 # redis-server for the store tests, Postfix for the content-filter test (a private instance the
 # test starts; the package's own is left unconfigured), Chromium and CJK fonts for the browser
-# tests of the quarantine UI (Playwright drives Debian's chromium; it downloads no browser).
-APT_PACKAGES := libmagic1 redis-server postfix chromium fonts-noto-cjk
+# tests of the quarantine UI (Playwright drives Debian's chromium; it downloads no browser), and
+# systemd-analyze to check the units in docs/systemd/
+APT_PACKAGES := libmagic1 redis-server postfix chromium fonts-noto-cjk systemd
 
 .PHONY: run test bench screenshots lint typecheck pytest system-deps venv clean
 

@@ -21,7 +21,9 @@ hash       SHA-256 of this event's canonical form (see :mod:`gateway.audit`)
 ========== =============================================================================
 
 CSV cells that a spreadsheet would read as a formula (starting with ``=``, ``+``, ``-``, ``@``)
-are prefixed with ``'``.
+are prefixed with ``'``. The CSV is UTF-8 with a byte-order mark and CRLF line ends, so Excel in
+a Japanese Windows (which reads a CSV without a BOM as Shift_JIS) shows 日本語 correctly; tools
+that read UTF-8 skip the BOM (Python: ``encoding="utf-8-sig"``).
 """
 
 from __future__ import annotations
@@ -88,9 +90,14 @@ async def export_jsonl(events: AsyncIterable[AuditEvent]) -> AsyncIterator[bytes
         yield jsonl_line(ev).encode("utf-8")
 
 
+#: UTF-8's byte-order mark: Excel takes a CSV for UTF-8 only when it starts with one.
+BOM = "\ufeff"
+
+
 async def export_csv(events: AsyncIterable[AuditEvent]) -> AsyncIterator[bytes]:
-    """The CSV export, in chunks of about 64 KiB."""
+    """The CSV export (UTF-8 with BOM, CRLF), in chunks of about 64 KiB."""
     buf = io.StringIO()
+    buf.write(BOM)
     writer = csv.writer(buf)
     writer.writerow(EXPORT_FIELDS)
     async for ev in events:
@@ -102,4 +109,4 @@ async def export_csv(events: AsyncIterable[AuditEvent]) -> AsyncIterator[bytes]:
     yield buf.getvalue().encode("utf-8")
 
 
-__all__ = ["EXPORT_FIELDS", "csv_row", "export_csv", "export_jsonl", "export_record", "jsonl_line"]
+__all__ = ["BOM", "EXPORT_FIELDS", "csv_row", "export_csv", "export_jsonl", "export_record", "jsonl_line"]

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import pkgutil
 import sys
 from collections.abc import Sequence
+from importlib import metadata
+
+from gateway import logs
+from gateway.config import ConfigError
+from policies import PolicyError
 
 
 def command_modules() -> list[str]:
@@ -19,12 +23,21 @@ def command_modules() -> list[str]:
     return sorted(n for n in names if not n.rsplit(".", 1)[1].startswith("_"))
 
 
+def version() -> str:
+    """The installed package's version (``pyproject.toml``)."""
+    try:
+        return metadata.version("sekimori")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sekimori",
         description="Sekimori (関守): outbound DLP gateway for mail and cloud uploads.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--version", action="version", version=f"sekimori {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in command_modules():
         module = importlib.import_module(name)
@@ -36,11 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    result: int = args.func(args)
+    logs.configure(level="debug" if args.verbose else "info")
+    try:
+        result: int = args.func(args)
+    except PolicyError as err:
+        # A policy that cannot be loaded, however it is reached (run, smtp, ui, proxy): the same
+        # file:line lines ``sekimori policy check`` prints, never a traceback.
+        print(f"sekimori: {err.text_ja}", file=sys.stderr)
+        print(f"sekimori: {err.text_en}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"sekimori: {exc}", file=sys.stderr)
+        return 2
     return result
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import ssl
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -69,6 +70,19 @@ def parse_duration(value: object) -> float:
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
     return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest way to write a duration as the configuration does.
+
+    >>> format_duration(2592000), format_duration(90), format_duration(1.5)
+    ('30d', '90s', '1.5s')
+    """
+    for unit in ("d", "h", "m"):
+        size = _DURATION_UNITS[unit]
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
 
 
 def parse_size(value: object) -> int:
@@ -245,6 +259,10 @@ class StoreConfig(_Model):
     #: ``path`` only keeps the UI's own database. The server must run with ``appendonly yes``
     #: and ``appendfsync always``.
     url: str | None = None
+    #: The bodies of finished messages (delivered, bounced, cancelled, rejected, deleted,
+    #: refused) are removed this long after they finished, by the scheduler (the records and
+    #: their audit trail stay). ``0`` keeps them for ever.
+    retention: Duration = 30 * 86400.0
 
     @field_validator("url")
     @classmethod
@@ -263,9 +281,18 @@ class StoreConfig(_Model):
 
 
 class PolicyConfig(_Model):
+    #: The policy as configured (e.g. the shipped ``policies/default.yaml``); never rewritten.
     path: Path = Path("policies/default.yaml")
     #: How often the policy file is checked for changes.
     reload_interval: Duration = 5.0
+    #: Where versions activated from the UI are kept (``v0001.yaml`` … and ``active.yaml``, the
+    #: one in force, which takes precedence over ``path``); default ``<store.path>/policies``.
+    versions: Path | None = None
+
+    @property
+    def active_file(self) -> Path | None:
+        """The activated version in force, when one has been activated (see :attr:`versions`)."""
+        return self.versions / "active.yaml" if self.versions is not None else None
 
 
 class NotifyConfig(_Model):
@@ -554,6 +581,59 @@ class ProxyConfig(_Model):
         return self.public_address or f"{self.host}:{self.port}"
 
 
+class MetricsConfig(_Model):
+    """``/metrics`` (Prometheus), ``/healthz`` and ``/readyz``."""
+
+    #: Serve them on the UI's port.
+    on_ui: bool = True
+    #: Also serve them on their own address (for ``sekimori smtp`` and ``sekimori proxy``, which
+    #: have no UI, or to keep them off the UI's port); unset: no own listener.
+    port: Port | None = None
+    host: str = "127.0.0.1"
+    #: How long a readiness check may wait for the store or the upstream.
+    timeout: Duration = 5.0
+
+
+class LogConfig(_Model):
+    #: ``text`` (one line for people, the default) or ``json`` (one object a line, for shippers).
+    format: Literal["text", "json"] = "text"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class SyslogConfig(_Model):
+    host: str
+    port: Port = 6514
+    #: TLS (RFC 5425) or plain TCP (RFC 6587 octet counting).
+    tls: bool = True
+    #: CA bundle the collector's certificate must chain to (default: the system's).
+    ca: Path | None = None
+    #: Facility of the messages (RFC 5424 s6.2.1): ``auth``, ``authpriv``, ``local0`` … ``local7``.
+    facility: Literal[
+        "auth",
+        "authpriv",
+        "daemon",
+        "local0",
+        "local1",
+        "local2",
+        "local3",
+        "local4",
+        "local5",
+        "local6",
+        "local7",
+    ] = "local0"
+    app_name: str = Field(default="sekimori", pattern=r"^[!-~]{1,48}$")
+
+
+class SiemConfig(_Model):
+    """Audit events forwarded as they happen: to a syslog collector and/or a JSON lines file."""
+
+    syslog: SyslogConfig | None = None
+    #: A file that log shippers tail: one event a line (the export schema), appended and flushed.
+    jsonl: Path | None = None
+    #: Where the forwarder remembers the last event sent (default ``<store.path>/siem.cursor``).
+    cursor: Path | None = None
+
+
 class Config(_Model):
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
     upstream: UpstreamConfig = Field(default_factory=UpstreamConfig)
@@ -564,6 +644,9 @@ class Config(_Model):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     links: LinksConfig = Field(default_factory=LinksConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
+    siem: SiemConfig = Field(default_factory=SiemConfig)
     #: The upload gate; without this section no proxy runs.
     proxy: ProxyConfig | None = None
     #: Key for HMAC signatures (loop-protection header, links). At least 32 characters;
@@ -608,7 +691,10 @@ def load_config(path: str | os.PathLike[str], *, base: Path | None = None) -> Co
     try:
         config = Config.model_validate(_plain(tree))
     except ValidationError as exc:
-        err = exc.errors()[0]
+        # A misspelt key (``secrte:``) is reported as unknown, on its own line, before the
+        # required key it was meant to be (``secret``) is reported missing.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        err = errors[0]
         loc = tuple(err["loc"])
         dotted = ".".join(str(p) for p in loc) or "(top)"
         msg = err["msg"].removeprefix("Value error, ")
@@ -623,6 +709,16 @@ def load_config(path: str | os.PathLike[str], *, base: Path | None = None) -> Co
                 raise ConfigError(
                     name, line_of(tree, ("smtp", "tls", key)), f"smtp.tls.{key}: no such file: {file}"
                 )
+    if tls is not None:
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(tls.cert, tls.key)
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigError(
+                name,
+                line_of(tree, ("smtp", "tls", "cert")),
+                f"smtp.tls: cannot load {tls.cert} with {tls.key} as a PEM certificate chain and its key"
+                f" ({getattr(exc, 'reason', None) or exc})",
+            ) from None
     if origin(config.links.base_url) == origin(config.ui.base_url):
         raise ConfigError(
             name,
@@ -686,11 +782,31 @@ def _resolve(config: Config, base: Path) -> Config:
                 "upstream_trust": abs_(proxy.upstream_trust) if proxy.upstream_trust is not None else None,
             }
         )
+    siem = config.siem
+    siem = siem.model_copy(
+        update={
+            "jsonl": abs_(siem.jsonl) if siem.jsonl is not None else None,
+            "cursor": abs_(siem.cursor) if siem.cursor is not None else store.path / "siem.cursor",
+            "syslog": siem.syslog.model_copy(
+                update={"ca": abs_(siem.syslog.ca) if siem.syslog.ca is not None else None}
+            )
+            if siem.syslog is not None
+            else None,
+        }
+    )
     return config.model_copy(
         update={
+            "siem": siem,
             "smtp": smtp,
             "store": store,
-            "policy": config.policy.model_copy(update={"path": abs_(config.policy.path)}),
+            "policy": config.policy.model_copy(
+                update={
+                    "path": abs_(config.policy.path),
+                    "versions": abs_(config.policy.versions)
+                    if config.policy.versions is not None
+                    else store.path / "policies",
+                }
+            ),
             "proxy": proxy,
         }
     )

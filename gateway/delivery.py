@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import aiosmtplib
 
+from gateway import metrics
 from gateway.config import Config
 from gateway.store import MessageRecord, NotFound, SpoolCorrupt, State, Store, StoreError
 from gateway.tasks import stop_tasks
@@ -427,8 +428,11 @@ class Delivery:
         last_error = "; ".join(f"{f.recipient}: {f.code} {f.text}" for f in out.transient + out.permanent)[
             :1000
         ]
+        if rcpts:
+            metrics.DELIVERY_ATTEMPTS.inc()
         try:
             if out.transient:
+                metrics.DELIVERY_DEFERRALS.inc()
                 delay = backoff(rec.attempts + 1, self.up.retry.first, self.up.retry.max_interval)
                 await self.store.transition(
                     msg_id,
@@ -454,6 +458,7 @@ class Delivery:
                 )
                 self.delivered_count += 1
             else:
+                metrics.DELIVERY_BOUNCES.inc()
                 await self.store.transition(
                     msg_id,
                     State.BOUNCED,

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from classifiers import Limits, ScanResult, redact, scan_bytes, scan_message
+from gateway import metrics
 from gateway.workers import WorkerError, WorkerLost, WorkerPool
 from policies import Decision, Envelope, HistoryView, PolicyHolder, evaluate
 from policies.model import normalize_domain
@@ -163,7 +164,9 @@ class Inspector:
         self.reload_interval = reload_interval
         self._next_reload = time.monotonic() + reload_interval
         self._pool: WorkerPool | None = (
-            WorkerPool(workers, initializer=_worker_start) if workers > 0 else None
+            WorkerPool(workers, initializer=_worker_start, on_restart=metrics.WORKER_RESTARTS.inc)
+            if workers > 0
+            else None
         )
         self._threads = (
             concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="scan")
@@ -172,6 +175,18 @@ class Inspector:
         )
 
     async def classify(self, content: Content) -> ScanResult:
+        started = time.monotonic()
+        scan = await self._classify(content)
+        metrics.record_scan(
+            time.monotonic() - started, truncated=bool(scan.truncated), uninspected=not scan.fully_inspected
+        )
+        return scan
+
+    def workers_alive(self) -> bool:
+        """Whether classification can run: every worker process is up (or scans run in threads)."""
+        return self._pool is None or self._pool.alive()
+
+    async def _classify(self, content: Content) -> ScanResult:
         limit = self.time_limit
         try:
             if self._pool is not None:

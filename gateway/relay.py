@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway import replies, uploads
+from gateway import metrics, replies, uploads
 from gateway.config import Config
 from gateway.delivery import OWN_KINDS, Delivery, Failure, strip_own_headers
 from gateway.links.service import Links
@@ -206,9 +206,10 @@ class Relay:
             meta = {**meta, "inspected_as": passed}
         _, _, subject = header_facts(raw)
         try:
-            rec = await self.store.accept(
-                raw, sender=sender, recipients=recipients, subject=subject, meta=meta, owner=self.owner
-            )
+            with metrics.STORE_SECONDS.labels("accept").time():
+                rec = await self.store.accept(
+                    raw, sender=sender, recipients=recipients, subject=subject, meta=meta, owner=self.owner
+                )
         except StoreError:
             log.exception("cannot spool a message from %s", sender)
             return replies.SPOOL_FAILED
@@ -276,6 +277,7 @@ class Relay:
         scan = scan_summary(inspection.scan)
         rules = ",".join(d.rule_ids) or "none"
         action = d.action
+        metrics.record_decision(action.value, d.rule_ids)
         if action is Action.BLOCK:
             reason = _block_reason(dd)
             rec = await self.store.transition(

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from gateway import uploads
+from gateway import retention, uploads
 from gateway.relay import Relay
 from gateway.store import ItemKind, State, StoreError
 from gateway.tasks import stop_task
@@ -28,6 +28,9 @@ class Scheduler:
         self.interval = interval
         self.clock = clock
         self._task: asyncio.Task[None] | None = None
+        #: Bodies of finished items are removed this long after they finished (0: kept).
+        self.retention = relay.config.store.retention
+        self._next_purge: datetime | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="scheduler")
@@ -45,8 +48,14 @@ class Scheduler:
             await asyncio.sleep(self.interval)
 
     async def tick(self) -> int:
-        """One pass over due work; returns how many messages it moved on."""
+        """One pass over due work; returns how many messages it moved on. Once an hour it also
+        removes the bodies finished longer than ``store.retention`` ago."""
         now = self.clock()
+        if self.retention > 0 and (self._next_purge is None or now >= self._next_purge):
+            self._next_purge = now + retention.EVERY
+            removed = await retention.purge(self.store, self.retention, actor=retention.SCHEDULED, now=now)
+            if removed:
+                log.info("retention: %d body(ies) removed", removed)
         owner = self.relay.owner
         moved = 0
         for rec in await self.store.due(now):

@@ -108,11 +108,19 @@ class _Worker:
 class WorkerPool:
     """``size`` worker processes; :meth:`call` runs ``fn(*args)`` in one of them."""
 
-    def __init__(self, size: int, *, initializer: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        size: int,
+        *,
+        initializer: Callable[[], None] | None = None,
+        on_restart: Callable[[], None] | None = None,
+    ) -> None:
         if size < 1:
             raise ValueError("a worker pool needs at least one worker")
         self.size = size
         self._initializer = initializer
+        #: Called each time a worker is replaced (the metrics count restarts).
+        self._on_restart = on_restart
         self._context = multiprocessing.get_context("forkserver")
         self._workers: list[_Worker] = []
         self._pending: collections.deque[_Call] = collections.deque()
@@ -216,9 +224,20 @@ class WorkerPool:
             worker.inflight.clear()
         if self._closed:
             return
+        if self._on_restart is not None:
+            self._on_restart()
         task = asyncio.get_running_loop().create_task(self._replace(worker))
         self._replacing.add(task)
         task.add_done_callback(self._replacing.discard)
+
+    def alive(self) -> bool:
+        """No worker is missing: none has died and not yet been replaced (before the first call
+        the pool has not started, which is fine)."""
+        if self._closed:
+            return False
+        if self._started is None:
+            return True
+        return len(self._workers) == self.size and all(w.process.is_alive() for w in self._workers)
 
     # --- processes ---------------------------------------------------------------------------
     async def _start(self) -> None:

@@ -155,6 +155,38 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
 }
 
 
+#: ruamel.yaml's problems as a Japanese reader is told them (the first that matches).
+_YAML_PROBLEMS_JA = (
+    ("found character '\\t'", "タブ文字は使えません。字下げには半角スペースを使ってください"),
+    (
+        "mapping values are not allowed",
+        "ここには「キー: 値」を書けません。コロンの位置か字下げを確認してください",
+    ),
+    ("expected <block end>", "字下げがそろっていません"),
+    ("expected ',' or '}'", "{ } が閉じていないか、カンマが足りません"),
+    ("expected ',' or ']'", "[ ] が閉じていないか、カンマが足りません"),
+    ("could not find expected ':'", "「:」が見つかりません"),
+    ("unexpected end of stream", "引用符やかっこが閉じられていません"),
+    (
+        "found '<stream end>'",
+        "ファイルが途中で終わっています（値が書かれていないか、かっこが閉じていません）",
+    ),
+    ("found undefined alias", "定義されていないエイリアスです"),
+)
+
+
+def yaml_problem_ja(problem: str) -> str:
+    """ruamel.yaml's problem in Japanese, the parser's own words after it.
+
+    >>> yaml_problem_ja("mapping values are not allowed here")
+    'ここには「キー: 値」を書けません。コロンの位置か字下げを確認してください'
+    """
+    for needle, ja in _YAML_PROBLEMS_JA:
+        if needle in problem:
+            return ja
+    return problem
+
+
 def render(code: str, params: dict[str, Any]) -> tuple[str, str]:
     """The Japanese and English text of an error code.
 
@@ -163,7 +195,10 @@ def render(code: str, params: dict[str, Any]) -> tuple[str, str]:
     """
     ja, en = MESSAGES.get(code, ("{reason}", "{reason}"))
     safe = _Defaulting({k: _show(v) for k, v in params.items()})
-    return ja.format_map(safe), en.format_map(safe)
+    safe_ja = _Defaulting(safe)
+    if code == "bad_yaml" and "reason" in params:
+        safe_ja["reason"] = yaml_problem_ja(str(params["reason"]))
+    return ja.format_map(safe_ja), en.format_map(safe)
 
 
 class _Defaulting(dict[str, str]):

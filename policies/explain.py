@@ -188,6 +188,41 @@ def line(evidence: Mapping[str, Any], lang: str, *, max_values: int = 5, max_loc
     return out
 
 
+#: Why a finding is a person's or an organisation's (``classifiers.holders``), in Japanese.
+_HOLDER_REASONS: tuple[tuple[regex.Pattern[str], str], ...] = tuple(
+    (regex.compile(pattern), ja)
+    for pattern, ja in (
+        (r"^free-dial number$", "フリーダイヤルの番号"),
+        (r"^role mailbox (.*)$", "代表・部署のアドレス（{0}）"),
+        (r"^column (.*)$", "列「{0}」"),
+        (r"^row names a person$", "同じ行に個人名がある"),
+        (r"^row of an organisation list$", "企業・団体の一覧の行"),
+        (r"^row names an organisation$", "同じ行に企業・団体名がある"),
+        (r"^table row$", "表の行"),
+        (r"^labelled as an organisation's$", "企業・団体のものと記載されている"),
+        (r"^with a person's name$", "個人名とともに記載されている"),
+        (r"^in an organisation's contact block \((.*)\)$", "企業・団体の連絡先欄（{0}）"),
+        (r"^under an organisation's name \((.*)\)$", "企業・団体名の下（{0}）"),
+        (r"^no organisation named$", "企業・団体名の記載がない"),
+    )
+)
+
+
+def holder_reason(text: str, lang: str) -> str:
+    """Why a finding was judged a person's or an organisation's, in ``lang``.
+
+    >>> holder_reason("column 会社名", "ja"), holder_reason("table row", "en")
+    ('列「会社名」', 'table row')
+    """
+    if lang != "ja":
+        return text
+    for pattern, ja in _HOLDER_REASONS:
+        m = pattern.match(text)
+        if m:
+            return ja.format(*m.groups())
+    return text
+
+
 def _segment(seg: str, first: bool, last: bool, lang: str) -> str:
     if seg in _PLACES:
         return _pick(_PLACES[seg], lang)

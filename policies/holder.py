@@ -30,10 +30,14 @@ class PolicyHolder:
     The first load in ``__init__`` raises :class:`PolicyError`: there is no old policy to keep.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, override: str | Path | None = None) -> None:
+        #: The configured policy file; a relative ``directory:`` is read beside it.
         self.path = Path(path)
+        #: The version activated from the UI (``<versions>/active.yaml``): when it exists it is
+        #: the policy, and ``path`` (the shipped or configured file) is never rewritten.
+        self.override = Path(override) if override is not None else None
         self._lock = threading.Lock()
-        self._policy = load_policy(self.path)
+        self._policy = self._load()
         self._fingerprint = self._read_fingerprint(self._policy)
         self._stats = self._read_stats()
         self.last_error: PolicyError | None = None
@@ -42,8 +46,18 @@ class PolicyHolder:
     def current(self) -> Policy:
         return self._policy
 
+    @property
+    def source(self) -> Path:
+        """The file the policy is read from now."""
+        if self.override is not None and self.override.is_file():
+            return self.override
+        return self.path
+
+    def _load(self) -> Policy:
+        return load_policy(self.source, relative_to=self.path)
+
     def _files(self, policy: Policy) -> list[Path]:
-        files = [self.path]
+        files = [self.path] if self.override is None else [self.path, self.override]
         if policy.spec.organisation.directory is not None:
             files.append(self.path.parent / policy.spec.organisation.directory)
         return files
@@ -74,7 +88,7 @@ class PolicyHolder:
         """Load the file again; on success make it current and return ``None``."""
         with self._lock:
             try:
-                policy = load_policy(self.path)
+                policy = self._load()
             except PolicyError as err:
                 self.last_error = err
                 self._fingerprint = self._read_fingerprint(self._policy)
@@ -86,7 +100,7 @@ class PolicyHolder:
             self._fingerprint = self._read_fingerprint(policy)
             self._stats = self._read_stats()
             self.last_error = None
-            log.info("policy reloaded from %s (%d rules)", self.path, len(policy.rules))
+            log.info("policy reloaded from %s (%d rules)", self.source, len(policy.rules))
             return None
 
     def reload_if_changed(self) -> bool:

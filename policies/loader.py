@@ -76,7 +76,10 @@ def _parse_yaml(text: str, shown: str) -> Any:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 0
         raise PolicyError(shown, line, "", "duplicate_key", {"key": key.group(1) if key else "?"}) from exc
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # Inside a flow collection ({...} or [...]) the parser notices the problem where the
+        # next token is, often a line later; the collection's start is the line to fix.
+        flow = exc.context_mark is not None and "flow" in str(exc.context or "")
+        mark = (exc.context_mark if flow else exc.problem_mark) or exc.context_mark
         line = mark.line + 1 if mark else 0
         reason = exc.problem or exc.context or type(exc).__name__
         raise PolicyError(shown, line, "", "bad_yaml", {"reason": reason}) from exc
@@ -259,10 +262,12 @@ def load_directory(path: Path, shown: str) -> Directory:
     return Directory(people.values())
 
 
-def load_policy(path: str | Path) -> Policy:
-    """Read, validate and compile a policy file. Raises :class:`PolicyError` naming file and line."""
+def load_policy(path: str | Path, *, relative_to: str | Path | None = None) -> Policy:
+    """Read, validate and compile a policy file. Raises :class:`PolicyError` naming file and line.
+    A directory file is looked up relative to ``relative_to`` (default: ``path``), so a version
+    kept elsewhere (the UI's activations) reads the directory beside the configured policy."""
     p = Path(path)
-    return _build(_read_yaml(p, str(path)), p, str(path))
+    return _build(_read_yaml(p, str(path)), Path(relative_to) if relative_to else p, str(path))
 
 
 def parse_policy(text: str, *, path: str | Path = "policy.yaml") -> Policy:

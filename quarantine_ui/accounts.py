@@ -317,7 +317,10 @@ class Accounts:
                     )
                     if user.roles != frozenset(entry.roles):
                         conn.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
-                self._log("user_updated", addr, "-", roles)
+                before = ",".join(r for r in ROLES if r in user.roles)
+                self._log(
+                    "user_updated", addr, "-", f"roles {before} -> {roles}" if before != roles else "name"
+                )
                 updated.append(addr)
             if user.disabled:
                 self.set_disabled(addr, False)
@@ -327,6 +330,26 @@ class Accounts:
                 self.set_disabled(addr, True)
                 disabled.append(addr)
         return SyncReport(tuple(added), tuple(updated), tuple(disabled), tuple(enabled))
+
+    def set_roles(self, address: str, roles: list[str] | tuple[str, ...]) -> User:
+        """Give an account exactly ``roles``; its sessions end (they carry the old roles)."""
+        addr = normalize_address(address)
+        bad = [r for r in roles if r not in ROLES]
+        if bad or not roles:
+            raise AccountError(f"roles must be among {', '.join(ROLES)}")
+        user = self.get(addr)
+        if user is None:
+            raise AccountError(f"no such user: {addr}")
+        ordered = ",".join(r for r in ROLES if r in roles)
+        before = ",".join(r for r in ROLES if r in user.roles)
+        if before != ordered:
+            with self.db.transaction() as conn:
+                conn.execute("UPDATE users SET roles = ? WHERE id = ?", (ordered, user.id))
+                conn.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
+            self._log("user_updated", addr, "-", f"roles {before} -> {ordered}")
+        updated = self.get(addr)
+        assert updated is not None
+        return updated
 
     def set_disabled(self, address: str, disabled: bool) -> None:
         """Disable (e.g. a leaver) or re-enable an account; disabling ends its sessions at once."""

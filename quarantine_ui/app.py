@@ -18,6 +18,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from gateway.accountaudit import AccountAudit
+from gateway.health import Health
+from gateway.health import routes as health_routes
 from gateway.store import Store
 from quarantine_ui.accounts import AuditSink
 from quarantine_ui.config import UIConfig
@@ -26,7 +29,7 @@ from quarantine_ui.features import accounts, approvals, downloads, links, messag
 from quarantine_ui.features import audit as audit_log
 from quarantine_ui.i18n import translator
 from quarantine_ui.mailroom import Notifications
-from quarantine_ui.middleware import UIMiddleware
+from quarantine_ui.middleware import AccessLog, UIMiddleware
 from quarantine_ui.respond import error_page, error_response, is_api, render
 from quarantine_ui.security import SECURITY_HEADERS, SecurityHeadersMiddleware
 from quarantine_ui.services import UI
@@ -93,8 +96,10 @@ def create_app(
     audit: AuditSink | None = None,
     *,
     policy_path: Path | None = None,
+    policy_versions: Path | None = None,
     notifier: Notifications | None = None,
     on_policy_change: Callable[[], None] | None = None,
+    health: Health | None = None,
     pac: str | None = None,
 ) -> Starlette:
     """The UI app. With ``store`` (the gateway's message store) the mail pages, the JSON API on
@@ -107,16 +112,22 @@ def create_app(
 
     The links in notifications are signed with ``config.secret``: give the UI the gateway's
     ``secret`` so that it accepts them."""
+    if audit is None and store is not None:
+        # Logins, lockouts and account changes go into the store's hash-chained audit trail.
+        audit = AccountAudit(store)
     ui = UI.build(
         config,
         _templates(),
         store,
         audit,
         policy_path=policy_path,
+        policy_versions=policy_versions,
         notifier=notifier,
         on_policy_change=on_policy_change,
     )
-    routes: list[BaseRoute] = [
+    # /metrics, /healthz and /readyz for Prometheus and load balancers (no login, no session).
+    routes: list[BaseRoute] = [*health_routes(health)] if health is not None else []
+    routes += [
         *accounts.ROUTES,
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
@@ -136,6 +147,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(AccessLog),
             Middleware(SecurityHeadersMiddleware, hsts=config.secure_cookies),
             Middleware(UIMiddleware, ui=ui),
         ],
@@ -178,8 +190,10 @@ def build_server(
     audit: AuditSink | None = None,
     *,
     policy_path: Path | None = None,
+    policy_versions: Path | None = None,
     notifier: Notifications | None = None,
     on_policy_change: Callable[[], None] | None = None,
+    health: Health | None = None,
     pac: str | None = None,
 ) -> uvicorn.Server:
     """A uvicorn server for the UI. TLS is expected to end at a reverse proxy, whose address goes
@@ -194,9 +208,11 @@ def build_server(
         store,
         audit,
         policy_path=policy_path,
+        policy_versions=policy_versions,
         notifier=notifier,
         on_policy_change=on_policy_change,
         pac=pac,
+        health=health,
     )
     # log_config=None: uvicorn logs through the process's logging (stderr), not to stdout, where
     # `sekimori run` prints what it started and the demo sink what it received.
@@ -208,6 +224,9 @@ def build_server(
         server_header=False,
         log_level="info",
         log_config=None,
+        # uvicorn's access log prints the whole path (signed tokens and all); ours
+        # (quarantine_ui.middleware.AccessLog) names the route with tokens redacted.
+        access_log=False,
         lifespan="off",
         # A stuck request must not keep a stopping gateway alive for ever.
         timeout_graceful_shutdown=5,

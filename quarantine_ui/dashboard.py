@@ -39,6 +39,14 @@ class Stats:
     cancelled_by_sender: int
     sent_now: int
     totals: dict[str, int] = field(default_factory=dict)
+    #: Messages whose external To/Cc were moved to Bcc, whatever action followed.
+    bcc_converted: int = 0
+    #: rule id -> (Japanese title, English title), from the decisions that named it.
+    rule_titles: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def rule_title(self, rule_id: str, lang: str) -> str:
+        ja, en = self.rule_titles.get(rule_id, (rule_id, rule_id))
+        return (ja if lang == "ja" else en) or rule_id
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +58,8 @@ class Stats:
             "cancelled_by_sender": self.cancelled_by_sender,
             "sent_now": self.sent_now,
             "totals": self.totals,
+            "bcc_converted": self.bcc_converted,
+            "rule_titles": {r: {"ja": ja, "en": en} for r, (ja, en) in self.rule_titles.items()},
         }
 
 
@@ -89,6 +99,7 @@ async def collect(store: Readings, *, now: datetime, days: int = 14, utc_offset_
     senders: Counter[str] = Counter()
     totals: Counter[str] = Counter()
     held = 0
+    titles: dict[str, tuple[str, str]] = {}
     recs = await store.list_messages(limit=SCAN_LIMIT)
     for rec in recs:
         if rec.meta.get("kind") in ("notification", "dsn") or not rec.sender:
@@ -102,11 +113,16 @@ async def collect(store: Readings, *, now: datetime, days: int = 14, utc_offset_
             totals[action] += 1
             for rid in rec.decision.get("rules") or []:
                 rules[str(rid)] += 1
+            for m in rec.decision.get("matches") or []:
+                if isinstance(m, dict) and m.get("rule_id"):
+                    titles.setdefault(
+                        str(m["rule_id"]), (str(m.get("title_ja", "")), str(m.get("title_en", "")))
+                    )
             if action != "deliver":
                 senders[rec.sender.lower()] += 1
             if action == "hold":
                 held += 1
-    cancelled = sent_now = 0
+    cancelled = sent_now = bcc = 0
     since = datetime.combine(day_list[0], time.min, tzinfo=tz)
     after = await first_seq_since(store, since)
     while True:
@@ -114,6 +130,8 @@ async def collect(store: Readings, *, now: datetime, days: int = 14, utc_offset_
         for ev in events:
             if ev.at < since:
                 continue
+            if ev.action == "replace_raw" and ev.reason.startswith("Bcc conversion"):
+                bcc += 1
             if ev.action == "transition" and ev.actor.startswith("sender:") and ev.from_state == State.HELD:
                 if ev.to_state == State.CANCELLED:
                     cancelled += 1
@@ -131,6 +149,8 @@ async def collect(store: Readings, *, now: datetime, days: int = 14, utc_offset_
         cancelled_by_sender=cancelled,
         sent_now=sent_now,
         totals=dict(totals),
+        bcc_converted=bcc,
+        rule_titles=titles,
     )
 
 
@@ -180,8 +200,11 @@ def stacked_bars(stats: Stats, title: str, labels: dict[str, str]) -> str:
     return "".join(out)
 
 
-def horizontal_bars(items: list[tuple[str, int]], title: str, css: str = "bar") -> str:
-    """A ranked list (top rules, top senders) as horizontal bars with their labels."""
+def horizontal_bars(
+    items: list[tuple[str, int]], title: str, css: str = "bar", names: dict[str, str] | None = None
+) -> str:
+    """A ranked list (top rules, top senders) as horizontal bars with their labels; ``names``
+    gives a label to show for an item (a rule's title), the item itself shown on hover."""
     row, width, label_w = 22, 640, 260
     height = max(1, len(items)) * row + 8
     peak = max([n for _, n in items] + [1])
@@ -190,14 +213,17 @@ def horizontal_bars(items: list[tuple[str, int]], title: str, css: str = "bar") 
         ' xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
     ]
-    for i, (label, count) in enumerate(items):
+    for i, (key, count) in enumerate(items):
         y = 4 + i * row
         w = (width - label_w - 50) * count / peak
-        shown = label if len(label) <= 40 else label[:39] + "…"
+        label = (names or {}).get(key, key)
+        limit = 20 if any(ord(c) > 0x2FF for c in label) else 40
+        shown = label if len(label) <= limit else label[: limit - 1] + "…"
+        out.append(f"<g><title>{escape(key if key != label else label)}</title>")
         out.append(
             f'<text class="tick" x="{label_w - 6}" y="{y + 14}" text-anchor="end">{escape(shown)}</text>'
         )
         out.append(f'<rect class="{css}" x="{label_w}" y="{y}" width="{w:.1f}" height="{row - 6}"/>')
-        out.append(f'<text class="tick" x="{label_w + w + 4:.1f}" y="{y + 14}">{count}</text>')
+        out.append(f'<text class="tick" x="{label_w + w + 4:.1f}" y="{y + 14}">{count}</text></g>')
     out.append("</svg>")
     return "".join(out)

@@ -8,11 +8,14 @@ for exists. Messages are ``str.format`` templates; Jinja2 autoescaping escapes t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 
 from classifiers.detectors import display_name
 from quarantine_ui.config import LANGUAGES
-from quarantine_ui.i18n_mail import MAIL_MESSAGES
+from quarantine_ui.i18n_mail import AUDIT_ACTIONS, MAIL_MESSAGES
+
+_ACCOUNT_EVENTS = frozenset(AUDIT_ACTIONS)
 
 Translator = Callable[..., str]
 
@@ -43,7 +46,9 @@ _BASE: Mapping[str, Mapping[str, str]] = {
         "mfa.cancel": "別のアカウントでログイン",
         "enrol.title": "二要素認証の設定",
         "enrol.required": "この役割では二要素認証が必須です。設定を完了するとログインできます。",
-        "enrol.step1": "認証アプリ（Google Authenticator、Microsoft Authenticator など）で「セットアップキーを入力」を選び、次の秘密鍵を入力してください。",
+        "enrol.step1_qr": "認証アプリ（Google Authenticator、Microsoft Authenticator など）で、次の QR コードを読み取ってください。",
+        "enrol.qr": "認証アプリに登録する QR コード",
+        "enrol.step1": "QR コードを読み取れない場合は、アプリで「セットアップキーを入力」を選び、次の秘密鍵を入力してください。",
         "enrol.secret": "秘密鍵",
         "enrol.uri": "otpauth URI（URI を読み込める認証アプリ用）",
         "enrol.shown_once": "この秘密鍵はこの画面でのみ表示されます。画面を再読み込みすると新しい秘密鍵が発行されます。",
@@ -128,7 +133,9 @@ _BASE: Mapping[str, Mapping[str, str]] = {
         "mfa.cancel": "Log in with another account",
         "enrol.title": "Set up two-factor authentication",
         "enrol.required": "Your role requires two-factor authentication. Finish the setup to log in.",
-        "enrol.step1": "In your authenticator app (Google Authenticator, Microsoft Authenticator, …) choose “enter a setup key” and type this secret.",
+        "enrol.step1_qr": "Scan this QR code with your authenticator app (Google Authenticator, Microsoft Authenticator, …).",
+        "enrol.qr": "QR code to add to your authenticator app",
+        "enrol.step1": "If you cannot scan it, choose “enter a setup key” in the app and type this secret.",
         "enrol.secret": "Secret",
         "enrol.uri": "otpauth URI (for apps that accept a URI)",
         "enrol.shown_once": "This secret is shown only on this page. Reloading the page issues a new secret.",
@@ -208,6 +215,177 @@ def translator(lang: str) -> Translator:
         return text.format(**values) if values else text
 
     return t
+
+
+#: The part of an audit actor before the colon (``sender:taro@…``), as people name it.
+ACTOR_ROLES: Mapping[str, tuple[str, str]] = {
+    "sender": ("送信者", "sender"),
+    "approver": ("承認者", "approver"),
+    "admin": ("セキュリティ管理者", "security admin"),
+    "operator": ("運用担当者", "operator"),
+    "policy": ("ポリシー", "policy"),
+    "notify": ("通知", "notifications"),
+    "scheduler": ("スケジューラー", "scheduler"),
+    "smtp": ("SMTP 中継", "SMTP relay"),
+    "delivery": ("配送", "delivery"),
+    "proxy": ("アップロード検査", "upload gate"),
+    "ui": ("Web 画面", "web UI"),
+    "retention": ("保存期間の管理", "retention"),
+}
+
+
+def actor_text(actor: str, lang: str) -> str:
+    """``sender:taro@…`` → ``送信者 taro@…``; an actor without a known role is shown as it is.
+
+    >>> actor_text("approver:boss@example.co.jp", "ja"), actor_text("policy", "en")
+    ('承認者 boss@example.co.jp', 'policy')
+    """
+    role, sep, who = actor.partition(":")
+    pair = ACTOR_ROLES.get(role)
+    if pair is None:
+        return actor
+    name = pair[0] if lang == "ja" else pair[1]
+    return f"{name} {who}" if sep and who else name
+
+
+#: Audit reasons as the gateway records them (English, the record stays as written), and how a
+#: Japanese page shows them; ``{0}``… are the pattern's groups, a ``{N:state}`` group a state.
+_REASONS: tuple[tuple[str, str], ...] = (
+    (r"message spooled", "受信して保存しました"),
+    (r"policy: (\w+) \(rules (.*)\)", "ポリシーの判定: {0:action}（ルール {1}）"),
+    (r"Blocked by policy ([^:]*): (.*)", "ポリシー {0} により送信を停止しました: {1}"),
+    (r"Bcc conversion: (\d+) external address\(es\)", "社外の宛先 {0} 件を BCC に変更しました"),
+    (r"already inspected as (.*)", "検査済み（{0}）のため再検査しません"),
+    (r"own notification", "関守からの通知"),
+    (r"internal error; client told to retry \(451\)", "内部エラーのため、再送を依頼しました（451）"),
+    (r"approval deadline passed: escalated", "承認期限が過ぎたため、情報セキュリティ担当の確認に回しました"),
+    (r"approval deadline passed: rejected", "承認期限が過ぎたため、送信しませんでした"),
+    (r"hold released: release time reached", "保留期間が終わったため送信します"),
+    (r"retry \(attempt (\d+)\)", "再送（{0} 回目）"),
+    (r"picked up for delivery", "配送を開始しました"),
+    (r"picked up to decide", "判定を再開しました"),
+    (r"upstream accepted (\d+) recipient\(s\)", "上位サーバーが {0} 件の宛先を受け付けました"),
+    (r"upstream: (.*)", "上位サーバーの応答: {0}"),
+    (r"every recipient failed permanently", "すべての宛先で配送に失敗しました"),
+    (r"cancelled by the sender", "送信者が取り消しました"),
+    (r"sender: send now", "送信者が今すぐ送信しました"),
+    (r"sender: approval requested", "送信者が承認を申請しました"),
+    (r"sender: release requested", "送信者が解除を申請しました"),
+    (r"approved", "承認されました"),
+    (r"rejected", "却下されました"),
+    (r"released by the security team from (\w+)", "情報セキュリティ担当が解除しました（{0:state}から）"),
+    (r"deleted by the security team", "情報セキュリティ担当が削除しました"),
+    (r"body removed \(retention\)", "保存期間を過ぎたため本文を削除しました"),
+    (r"retention: finished more than (.*) ago", "保存期間（{0}）を過ぎたため本文を削除しました"),
+    (r"user went on after the warning", "利用者が警告を確認して続行しました"),
+    (r"(notification|dsn): (.*)", "{0:kind}: {1:reason}"),
+    (r"sender told of refusal", "送信者に送信停止を通知"),
+    (r"sender told of hold", "送信者に保留を通知"),
+    (r"sender told of Bcc conversion", "送信者に BCC への変更を通知"),
+    (r"sender told approval is needed", "送信者に承認待ちを通知"),
+    (r"sender told of quarantine", "送信者に確認待ちを通知"),
+    (r"sender told of approval", "送信者に承認を通知"),
+    (r"sender told of release", "送信者に送信の許可を通知"),
+    (r"sender told of rejection", "送信者に却下を通知"),
+    (r"sender told of deletion", "送信者に削除を通知"),
+    (r"sender told of cancellation", "送信者に取り消しを通知"),
+    (r"sender told of the first download", "送信者に初回のダウンロードを通知"),
+    (r"security team told", "情報セキュリティ担当に通知"),
+    (r"approver (\S+) asked", "承認者 {0} に承認を依頼"),
+    (r"DSN to sender", "送信者に配送失敗を通知"),
+    (r"one-time code sent to (\S+)", "{0} に確認コードを送信"),
+    (r"policy version (\d+) activated(?:: (.*))?", "ポリシーのバージョン {0} を有効にしました{1:colon}"),
+    (r"approval used \((\d+) of (\d+)\)(: used up)?", "承認の利用（{1} 回中 {0} 回目）{2:used_up}"),
+    (r"initial policy", "最初のポリシー（UI で変更する前のもの）"),
+    (r"rollback to version (\d+)", "バージョン {0} に戻す"),
+    (r"(\w+): (\S+)(?: \((.*)\))?", "{0:account}: {1}{2:paren}"),
+)
+_REASON_PATTERNS = tuple((re.compile(rf"^{p}$"), ja) for p, ja in _REASONS)
+_KINDS = {"notification": "通知", "dsn": "配送失敗の通知"}
+
+
+def reason_text(reason: str, lang: str) -> str:
+    """An audit reason for a page in ``lang``: English as recorded; in Japanese when its pattern
+    is known (the recorded text stays on hover), else as recorded.
+
+    >>> reason_text("policy: hold (rules hold-external)", "ja")
+    'ポリシーの判定: 保留（ルール hold-external）'
+    >>> reason_text("notification: sender told of hold", "ja")
+    '通知: 送信者に保留を通知'
+    >>> reason_text("cancelled by the sender (notification link)", "ja")
+    '送信者が取り消しました（通知のリンクから）'
+    """
+    if lang != "ja" or not reason:
+        return reason
+    suffix = ""
+    if reason.endswith(" (notification link)"):
+        reason, suffix = reason.removesuffix(" (notification link)"), "（通知のリンクから）"
+    for pattern, ja in _REASON_PATTERNS:
+        m = pattern.match(reason)
+        if m is None:
+            continue
+        if ja.startswith("{0:account}") and m.group(1) not in _ACCOUNT_EVENTS:
+            continue
+        return _fill(ja, m.groups()) + suffix
+    return reason + suffix
+
+
+_ACCOUNT_DETAILS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(rf"^{p}$"), ja)
+    for p, ja in (
+        (r"password", "パスワード"),
+        (r"password\+totp", "パスワードと確認コード"),
+        (r"bad password or user", "アドレスまたはパスワードの誤り"),
+        (r"disabled", "無効なアカウント"),
+        (r"wrong code", "確認コードの誤り"),
+        (r"replayed code", "使用済みの確認コード"),
+        (r"no secret", "二要素認証が未設定"),
+        (r"mfa pending", "確認コード待ち"),
+        (r"(\d+) failures", "{0} 回失敗"),
+        (r"roles (.*) -> (.*)", "役割 {0} → {1}"),
+        (r"name", "表示名の変更"),
+    )
+)
+
+
+def _roles_ja(roles: str) -> str:
+    return "・".join(_BASE["ja"].get(f"role.{r}", r) for r in roles.split(",") if r) or "なし"
+
+
+def _account_detail(detail: str) -> str:
+    for pattern, ja in _ACCOUNT_DETAILS:
+        m = pattern.match(detail)
+        if m:
+            groups = m.groups()
+            if pattern.pattern.startswith("^roles"):
+                groups = tuple(_roles_ja(g) for g in groups)
+            return ja.format(*groups)
+    return detail
+
+
+def _fill(template: str, groups: tuple[str | None, ...]) -> str:
+    def one(match: re.Match[str]) -> str:
+        value = groups[int(match.group(1))] or ""
+        kind = match.group(2)
+        if kind == "action":
+            return MAIL_MESSAGES["ja"].get(f"action.{value}", value)
+        if kind == "state":
+            return MAIL_MESSAGES["ja"].get(f"state.{value}", value)
+        if kind == "kind":
+            return _KINDS.get(value, value)
+        if kind == "reason":
+            return reason_text(value, "ja")
+        if kind == "colon":
+            return f"（{value}）" if value else ""
+        if kind == "paren":
+            return f"（{_account_detail(value)}）" if value else ""
+        if kind == "used_up":
+            return "。上限に達しました" if value else ""
+        if kind == "account":
+            return MAIL_MESSAGES["ja"].get(f"audit.action.{value}", value)
+        return value
+
+    return re.sub(r"\{(\d)(?::(\w+))?\}", one, template)
 
 
 def pick_language(query: str | None, cookie: str | None, default: str) -> str:

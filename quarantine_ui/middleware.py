@@ -8,12 +8,14 @@ and this middleware writes the ``Set-Cookie`` header with the configured flags.
 from __future__ import annotations
 
 import logging
+import time
 from http.cookies import SimpleCookie
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.logs import Redact
 from quarantine_ui.accounts import AccountError, User, normalize_address
 from quarantine_ui.i18n import pick_language
 from quarantine_ui.security import client_ip, ip_in
@@ -21,6 +23,7 @@ from quarantine_ui.services import LANG_COOKIE, UI
 from quarantine_ui.sessions import Session, Stage
 
 log = logging.getLogger("sekimori.ui")
+access_log = logging.getLogger("sekimori.access")
 LANG_COOKIE_AGE = 365 * 24 * 3600
 
 
@@ -36,6 +39,43 @@ def cookie_header(name: str, value: str, *, max_age: int | None, secure: bool, s
     if max_age is not None:
         m["max-age"] = max_age
     return m.OutputString()
+
+
+class AccessLog:
+    """One line per request on the logger ``sekimori.access``: client, method, path, status and
+    time taken. The query string is left out and signed tokens in the path are redacted (a link
+    in a notice is a credential); the client is the one :func:`client_ip` believes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._redact = Redact()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.monotonic()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            client = scope.get("client") or ("-", 0)
+            path = self._redact.scrub(str(scope.get("path", "")))
+            access_log.info(
+                '%s "%s %s" %d %.1fms',
+                client[0],
+                scope.get("method", "-"),
+                path,
+                status,
+                (time.monotonic() - started) * 1000,
+            )
 
 
 class UIMiddleware:
@@ -62,6 +102,11 @@ class UIMiddleware:
 
         async def send_with_cookies(message: Message) -> None:
             if message["type"] == "http.response.start":
+                # The account events of this request (a login, a lockout) are in the audit trail
+                # before the answer leaves.
+                drain = getattr(ui.audit, "drain", None)
+                if drain is not None:
+                    await drain()
                 headers = MutableHeaders(scope=message)
                 token = state.get("session_cookie")
                 if token is not None:

@@ -1,12 +1,15 @@
 """The policy page's engine: validate edited text, simulate it over recent traffic, activate it as
 a new version, roll back.
 
-Versions live as files under ``<var>/policies/`` (``v0001.yaml`` with a ``v0001.json`` beside it:
-who, when, why, SHA-256). Activating writes the version, then replaces the active policy file
-(the one the relay's :class:`policies.PolicyHolder` watches) atomically: temporary file in the
-same directory, fsync, rename, fsync of the directory. A broken policy never gets there: the
-text is parsed first, and the holder would keep the old policy anyway. Each activation is an
-audit event (message id ``policy``) with the acting admin.
+Versions live as files in the versions folder (``policy.versions``, by default
+``<store.path>/policies/``): ``v0001.yaml`` with a ``v0001.json`` beside it (who, when, why,
+SHA-256), and ``active.yaml``, the version in force, which the relay's
+:class:`policies.PolicyHolder` reads in preference to the configured file. The configured file
+(``policy.path``, e.g. the shipped ``policies/default.yaml``) is never written. Activating writes
+the version, then replaces ``active.yaml`` atomically: temporary file in the same directory,
+fsync, rename, fsync of the directory. A broken policy never gets there: the text is parsed
+first, and the holder would keep the old policy anyway. Each activation is an audit event
+(message id ``policy``) with the acting admin. ``sekimori policy export`` prints a version.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from gateway.store import ItemKind, MessageRecord, Store, StoreError
 from policies import Decision, Policy, PolicyError, diff_decisions, evaluate, load_policy, parse_policy
 
 AUDIT_ID = "policy"
+#: The version in force, in the versions folder.
+ACTIVE_NAME = "active.yaml"
 MAX_POLICY_BYTES = 256 * 1024
 _VERSION = re.compile(r"^v(\d{4,})\.yaml$")
 
@@ -64,6 +69,11 @@ class SimulatedChange:
     direction: str
     deciding_rules: tuple[str, ...]
     reasons: tuple[str, ...]
+    #: The actions before and after (the action, then the transforms riding along).
+    old_actions: tuple[str, ...] = ()
+    new_actions: tuple[str, ...] = ()
+    #: (rule id, Japanese title, English title) of each deciding rule.
+    titles: tuple[tuple[str, str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -115,9 +125,12 @@ def write_atomically(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def _actions(d: Decision) -> tuple[str, ...]:
+    return (d.action.value, *(t for t in d.transforms if t != d.action.value))
+
+
 def _action_text(d: Decision) -> str:
-    extra = [t for t in d.transforms if t != d.action.value]
-    return d.action.value + "".join(f"+{t}" for t in extra)
+    return "+".join(_actions(d))
 
 
 class PolicyAdmin:
@@ -129,16 +142,23 @@ class PolicyAdmin:
         clock: Callable[[], float],
         on_change: Callable[[], None] | None = None,
     ) -> None:
+        #: The configured policy file: read while nothing was activated, never written.
         self.active = active
         self.versions_dir = versions_dir
+        self.override = versions_dir / ACTIVE_NAME
         self.store = store
         self.clock = clock
         #: Called once a new version is the active file: a relay in the same process then reads
         #: it before its next message instead of at its next periodic check.
         self.on_change = on_change
 
+    @property
+    def source(self) -> Path:
+        """The file in force: the activated version, or the configured file."""
+        return self.override if self.override.is_file() else self.active
+
     def active_text(self) -> str:
-        return self.active.read_text(encoding="utf-8")
+        return self.source.read_text(encoding="utf-8")
 
     def validate(self, text: str) -> Policy:
         """Parse ``text`` as the active file would be; raises :class:`PolicyError` (with line)."""
@@ -151,7 +171,7 @@ class PolicyAdmin:
     def versions(self) -> list[Version]:
         if not self.versions_dir.is_dir():
             return []
-        current = _sha(self.active_text()) if self.active.is_file() else ""
+        current = _sha(self.active_text()) if self.source.is_file() else ""
         out: list[Version] = []
         for p in self.versions_dir.iterdir():
             m = _VERSION.match(p.name)
@@ -218,7 +238,7 @@ class PolicyAdmin:
             # Keep what was active before the first change, so it can be rolled back to.
             self._save_version(self.active_text(), "", "initial policy")
         number = self._save_version(text, by, comment)
-        write_atomically(self.active, text.encode("utf-8"))
+        write_atomically(self.override, text.encode("utf-8"))
         return number
 
     async def rollback(self, number: int, by: str) -> int:
@@ -285,4 +305,11 @@ class PolicyAdmin:
             diff.direction,
             diff.deciding_rules,
             reasons,
+            _actions(before),
+            _actions(after),
+            tuple(
+                (m.rule_id, m.title_ja, m.title_en)
+                for m in source.matches
+                if m.rule_id in diff.deciding_rules
+            ),
         )

@@ -16,8 +16,9 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from policies import explain
 from quarantine_ui.errors import APIError
-from quarantine_ui.i18n import Translator, translator
+from quarantine_ui.i18n import Translator, actor_text, reason_text, translator
 from quarantine_ui.security import safe_next
 from quarantine_ui.services import get_ui
 from quarantine_ui.sessions import Session, Stage
@@ -74,9 +75,16 @@ def render(
     other = "en" if lang == "ja" else "ja"
     switch = request.url.include_query_params(lang=other)
     session: Session | None = getattr(request.state, "session", None)
+    t = translator(lang)
     ctx: dict[str, Any] = {
-        "t": translator(lang),
+        "t": t,
         "lang": lang,
+        # Words from the data, in the page's language: evidence sentences, locations, audit actors.
+        "evidence": lambda e: explain.evidence_text(e, lang) + explain.count_text(e, lang),
+        "where": lambda loc: explain.location(str(loc), lang),
+        "actor": lambda a: actor_text(str(a), lang),
+        "holder_reason": lambda text: explain.holder_reason(str(text), lang),
+        "reason": lambda text: reason_text(str(text), lang),
         # The request path is attacker-chosen (e.g. "//evil.example"): never echo it as a link target.
         "switch_href": safe_next(f"{switch.path}?{switch.query}", f"/?lang={other}"),
         "user": getattr(request.state, "user", None) if session and session.stage is Stage.FULL else None,
@@ -125,8 +133,16 @@ def tz(request: Request) -> timezone:
     return timezone(timedelta(minutes=get_ui(request).config.utc_offset_minutes))
 
 
-def local(request: Request, when: datetime | None) -> str:
-    return when.astimezone(tz(request)).strftime("%Y-%m-%d %H:%M") if when else ""
+def local(request: Request, when: datetime | str | None) -> str:
+    """A time in the UI's zone (``ui.utc_offset``, JST by default); ISO 8601 text is read first."""
+    if isinstance(when, str):
+        try:
+            at = datetime.fromisoformat(when)
+        except ValueError:
+            return when
+    else:
+        at = when  # type: ignore[assignment]
+    return at.astimezone(tz(request)).strftime("%Y-%m-%d %H:%M") if at else ""
 
 
 def local_epoch(request: Request, epoch: float | None) -> str:

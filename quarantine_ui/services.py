@@ -17,7 +17,7 @@ from quarantine_ui.db import Database
 from quarantine_ui.errors import UIError
 from quarantine_ui.links import ActionLinks, LinkSigner
 from quarantine_ui.mailroom import Mailroom, Notifications
-from quarantine_ui.policy_admin import PolicyAdmin
+from quarantine_ui.policy_admin import ACTIVE_NAME, PolicyAdmin
 from quarantine_ui.sessions import SessionStore
 
 LANG_COOKIE = "sekimori_lang"
@@ -35,6 +35,8 @@ class UI:
     mailroom: Mailroom | None = None
     #: The policy page; None unless the active policy file is known.
     policy_admin: PolicyAdmin | None = None
+    #: Where account events go (the audit trail of the store, when the UI has one).
+    audit: AuditSink | None = None
 
     @classmethod
     def build(
@@ -45,6 +47,7 @@ class UI:
         audit: AuditSink | None = None,
         *,
         policy_path: Path | None = None,
+        policy_versions: Path | None = None,
         notifier: Notifications | None = None,
         on_policy_change: Callable[[], None] | None = None,
     ) -> UI:
@@ -52,12 +55,15 @@ class UI:
         signer = LinkSigner(config.secret, config.clock)
         mailroom = admin = None
         if store is not None:
-            holder = PolicyHolder(policy_path) if policy_path is not None else None
+            versions = policy_versions or config.var_dir / "policies"
+            holder = (
+                PolicyHolder(policy_path, override=versions / ACTIVE_NAME)
+                if policy_path is not None
+                else None
+            )
             mailroom = Mailroom(store, db, clock=config.clock, policy=holder, notifier=notifier)
             if policy_path is not None:
-                admin = PolicyAdmin(
-                    policy_path, config.var_dir / "policies", store, config.clock, on_policy_change
-                )
+                admin = PolicyAdmin(policy_path, versions, store, config.clock, on_policy_change)
         return cls(
             config=config,
             db=db,
@@ -67,6 +73,7 @@ class UI:
             templates=templates,
             mailroom=mailroom,
             policy_admin=admin,
+            audit=audit,
         )
 
     @property

@@ -1,4 +1,5 @@
-"""``sekimori policy check|test|diff``: validate a policy and simulate it over saved messages."""
+"""``sekimori policy check|test|diff|versions|export``: validate a policy, simulate it over saved
+messages, and list or export the versions activated from the UI."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import email
 import email.utils
 import json
+import re
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,6 +17,7 @@ from typing import Any, TextIO
 
 from classifiers import scan_message
 from classifiers.model import ScanResult
+from gateway.config import ConfigError, load_config
 from policies import Decision, Envelope, Policy, PolicyError, diff_decisions, evaluate, load_policy
 
 
@@ -38,6 +41,21 @@ def register(sub: Any) -> None:
     diff.add_argument("folder", metavar="FOLDER")
     diff.add_argument("--format", choices=("table", "jsonl"), default="table")
     diff.set_defaults(func=run_diff)
+
+    where = argparse.ArgumentParser(add_help=False)
+    group = where.add_mutually_exclusive_group()
+    group.add_argument("--config", metavar="FILE", help="the gateway's config file (its policy.versions)")
+    group.add_argument("--var", metavar="DIR", help="the store folder; versions are in DIR/policies")
+    versions = psub.add_parser(
+        "versions", parents=[where], help="list the versions activated from the UI (the newest is in force)"
+    )
+    versions.set_defaults(func=run_versions)
+    export = psub.add_parser(
+        "export", parents=[where], help="print the policy in force, or an activated version, as YAML"
+    )
+    export.add_argument("--version", type=int, metavar="N", help="this version instead of the one in force")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    export.set_defaults(func=run_export)
 
 
 def _load(path: str, command: str) -> Policy | None:
@@ -187,4 +205,89 @@ def run_diff(args: argparse.Namespace) -> int:
             )
     if args.format == "table":
         out.write(f"{changed} of {total} messages change decision\n")
+    return 0
+
+
+_VERSION_FILE = re.compile(r"^v(\d{4,})\.yaml$")
+
+
+def _versions_place(args: argparse.Namespace) -> tuple[Path, Path | None]:
+    """The versions folder and the configured policy file (``None`` with ``--var``)."""
+    if args.var:
+        return Path(args.var) / "policies", None
+    config = load_config(args.config or "sekimori.yaml")
+    assert config.policy.versions is not None  # resolved by load_config
+    return config.policy.versions, config.policy.path
+
+
+def _version_rows(folder: Path) -> list[dict[str, Any]]:
+    rows = []
+    for path in sorted(folder.glob("v*.yaml")) if folder.is_dir() else []:
+        m = _VERSION_FILE.match(path.name)
+        if not m:
+            continue
+        try:
+            meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            meta = {}
+        rows.append({"version": int(m.group(1)), "path": path, **meta})
+    return rows
+
+
+def run_versions(args: argparse.Namespace) -> int:
+    try:
+        folder, configured = _versions_place(args)
+    except ConfigError as err:
+        print(f"sekimori policy versions: {err}", file=sys.stderr)
+        return 2
+    rows = _version_rows(folder)
+    active = folder / "active.yaml"
+    current = active.read_bytes() if active.is_file() else None
+    if not rows:
+        print(f"(no version activated from the UI; in force: {configured or 'the configured policy.path'})")
+        return 0
+    for row in rows:
+        mark = "*" if current is not None and row["path"].read_bytes() == current else " "
+        at = _local_time(str(row.get("at", "")))
+        print(f"{mark} v{row['version']:<4} {at:<24} {row.get('by') or '-':<28} {row.get('comment', '')}")
+    print(f"(* in force: {active})")
+    return 0
+
+
+def _local_time(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    except ValueError:
+        return iso or "-"
+
+
+def run_export(args: argparse.Namespace) -> int:
+    try:
+        folder, configured = _versions_place(args)
+    except ConfigError as err:
+        print(f"sekimori policy export: {err}", file=sys.stderr)
+        return 2
+    if args.version is not None:
+        source = folder / f"v{args.version:04d}.yaml"
+    elif (folder / "active.yaml").is_file():
+        source = folder / "active.yaml"
+    elif configured is not None:
+        source = configured
+    else:
+        print(f"sekimori policy export: no version activated in {folder}", file=sys.stderr)
+        return 1
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        print(f"sekimori policy export: {source}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(f"sekimori policy export: {args.output}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        print(f"{source} -> {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return 0

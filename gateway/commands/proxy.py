@@ -16,7 +16,10 @@ from typing import Any
 
 import uvloop
 
+from gateway import logs
 from gateway.config import Config, ConfigError, load_config
+from gateway.health import for_config
+from gateway.health import serve as health_serve
 from gateway.pipeline import Inspector
 from gateway.proxy import ca
 from gateway.proxy.server import ProxyServer, quiet_mitmproxy
@@ -32,6 +35,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--config", default="sekimori.yaml", help="configuration file (YAML) with a proxy: section"
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve /metrics, /healthz and /readyz on this port of metrics.host (overrides metrics.port)",
     )
     p.set_defaults(func=main)
 
@@ -58,23 +67,32 @@ def describe(server: ProxyServer) -> str:
     return f"upload gate (HTTP(S) proxy) on {host}:{port}"
 
 
-async def _run(config: Config, stop: asyncio.Event) -> None:
+async def _run(config: Config, stop: asyncio.Event, metrics_port: int | None = None) -> None:
+    holder = PolicyHolder(config.policy.path, override=config.policy.active_file)
     store = await open_store(config.store)
     inspector = Inspector(
-        PolicyHolder(config.policy.path),
+        holder,
         scan_time=config.scan.time,
         workers=config.scan.worker_count,
         reload_interval=config.policy.reload_interval,
     )
     server: ProxyServer | None = None
+    health = for_config(config, store=store, policy=holder, workers=inspector.workers_alive)
+    port = metrics_port or config.metrics.port
+    metrics_task: asyncio.Task[None] | None = None
     try:
         server = await start_proxy(config, store, inspector)
-        print(
-            f"sekimori: {describe(server)}, store {config.store.where}, policy {config.policy.path}",
-            flush=True,
-        )
+        line = f"sekimori: {describe(server)}, store {config.store.where}, policy {config.policy.path}"
+        if port:
+            metrics_task = asyncio.create_task(health_serve(health, config.metrics.host, port, stop))
+            line += f", metrics on http://{config.metrics.host}:{port}/metrics"
+        print(line, flush=True)
         await stop.wait()
     finally:
+        stop.set()
+        if metrics_task is not None:
+            with contextlib.suppress(asyncio.CancelledError, OSError):
+                await metrics_task
         if server is not None:
             await server.stop()
         inspector.close()
@@ -99,6 +117,7 @@ def main(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"sekimori: {exc}", file=sys.stderr)
         return 2
+    logs.configure_from(config, verbose=args.verbose)
     problem = check_ready(config, args.config)
     if problem is not None:
         print(f"sekimori: {problem}", file=sys.stderr)
@@ -111,7 +130,7 @@ def main(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
-        await _run(config, stop)
+        await _run(config, stop, args.metrics_port)
 
     try:
         uvloop.run(_main())

@@ -13,14 +13,17 @@ import argparse
 import json
 import secrets
 import sys
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from gateway import actions
+from gateway import actions, retention
+from gateway.auditexport import export_record
 from gateway.commands._store_args import operator, run_on_store, store_options
 from gateway.config import Config, load_config, parse_duration
 from gateway.notify import Notifier
-from gateway.store import TERMINAL, AuditEvent, ItemKind, MessageRecord, State, Store
+from gateway.store import AuditEvent, ItemKind, MessageRecord, State, Store
+from policies import explain
 
 
 class Refused(Exception):
@@ -42,12 +45,20 @@ def register(sub: Any) -> None:
         "--kind", choices=[k.value for k in ItemKind], help="only messages, uploads, links or files"
     )
     ls.add_argument("--limit", type=int, default=50)
-    ls.add_argument("--format", choices=("table", "jsonl"), default="table")
+    ls.add_argument(
+        "--format",
+        choices=("table", "json", "jsonl"),
+        default="table",
+        help="table: for people (local time with its zone); json: one array; jsonl: one object a line",
+    )
     ls.set_defaults(func=run)
 
     show = actions.add_parser("show", parents=[parent], help="one message with its audit trail")
     show.add_argument("id")
     show.add_argument("--raw", action="store_true", help="print the spooled message itself")
+    show.add_argument(
+        "--format", choices=("text", "json"), default="text", help="json: the record and its history"
+    )
     show.set_defaults(func=run)
 
     for name, text in (
@@ -105,7 +116,34 @@ def until(text: str) -> datetime:
 
 
 def _when(at: datetime | None) -> str:
-    return "-" if at is None else at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    """Local time with its zone (the machine's, or ``TZ``), e.g. ``2026-11-22 14:32:32 JST``."""
+    return "-" if at is None else at.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def decision_lines(decision: Mapping[str, Any]) -> list[str]:
+    """The decision as people read it: the action (and what rides along), then each rule that
+    matched with its evidence.
+
+    >>> decision_lines({"action": "hold", "transforms": ["bcc"], "matches": [{"rule_id": "r1",
+    ...     "title_en": "Grace period", "action": "hold", "evidence": [{"code": "external_recipients",
+    ...     "count": 1, "values": ["partner.example"]}]}]})
+    ['hold + bcc', '  r1: Grace period (hold)', '    external recipients (1): partner.example']
+    """
+    if not decision:
+        return ["-"]
+    action = str(decision.get("action") or "-")
+    extra = [str(t) for t in decision.get("transforms") or () if t != action]
+    lines = [" + ".join([action, *extra])]
+    if decision.get("skipped"):
+        lines[0] += f" (not inspected: {decision['skipped']})"
+    for m in decision.get("matches") or ():
+        if not isinstance(m, Mapping):
+            continue
+        lines.append(
+            f"  {m.get('rule_id', '?')}: {m.get('title_en') or m.get('title_ja') or ''} ({m.get('action', '')})"
+        )
+        lines += [f"    {explain.line(e, 'en')}" for e in m.get("evidence") or () if isinstance(e, Mapping)]
+    return lines
 
 
 def record_json(rec: MessageRecord) -> dict[str, Any]:
@@ -162,7 +200,7 @@ def _show(rec: MessageRecord, events: list[AuditEvent], out: TextIO) -> None:
         ("expires", _when(rec.expires_at)),
         ("attempts", str(rec.attempts)),
         ("last error", rec.last_error or "-"),
-        ("decision", json.dumps(dict(rec.decision), ensure_ascii=False) if rec.decision else "-"),
+        ("decision", "\n".join(decision_lines(rec.decision)).replace("\n", "\n" + " " * 14)),
         ("approvers", ", ".join(rec.approvers) or "-"),
         ("owner", rec.owner or "-"),
         ("body", "spooled" if rec.has_raw else "removed"),
@@ -252,22 +290,8 @@ async def _act(store: Store, args: argparse.Namespace) -> MessageRecord:
 
 
 async def _purge(store: Store, older_than: float) -> int:
-    """Retention: drop the spooled bodies of finished messages last changed before the cutoff."""
-    now = datetime.now(UTC)
-    cutoff = now - timedelta(seconds=older_than)
-    actor = operator()
-    removed = 0
-    cursor: str | None = None
-    while True:
-        page = await store.list_messages(states=TERMINAL, before=cursor, limit=500)
-        for rec in page:
-            if rec.has_raw and rec.updated_at < cutoff:
-                reason = f"retention: finished more than {older_than:g}s ago"
-                await actions.perform(store, rec, "purge", actor, now=now, via="cli", reason=reason)
-                removed += 1
-        if len(page) < 500:
-            return removed
-        cursor = page[-1].id
+    """Retention by hand: drop the spooled bodies of finished messages last changed before the cutoff."""
+    return await retention.purge(store, older_than, actor=operator(), now=datetime.now(UTC))
 
 
 async def _main(store: Store, args: argparse.Namespace) -> int:
@@ -279,6 +303,8 @@ async def _main(store: Store, args: argparse.Namespace) -> int:
         if args.format == "jsonl":
             for r in records:
                 out.write(json.dumps(record_json(r), ensure_ascii=False) + "\n")
+        elif args.format == "json":
+            out.write(json.dumps([record_json(r) for r in records], ensure_ascii=False, indent=2) + "\n")
         else:
             _table(records, out)
         return 0
@@ -291,7 +317,12 @@ async def _main(store: Store, args: argparse.Namespace) -> int:
             sys.stdout.buffer.write(await store.load_raw(rec.id))
             sys.stdout.buffer.flush()
             return 0
-        _show(rec, await store.audit_events(msg_id=rec.id), out)
+        events = await store.audit_events(msg_id=rec.id)
+        if args.format == "json":
+            doc = {**record_json(rec), "history": [export_record(e) for e in events]}
+            out.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+        else:
+            _show(rec, events, out)
         return 0
     if args.action == "purge":
         out.write(f"{await _purge(store, args.older_than)} body(ies) removed\n")

@@ -21,9 +21,12 @@ import uvicorn
 import uvloop
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from gateway import logs
 from gateway.commands.proxy import check_ready, describe, start_proxy
 from gateway.commands.ui import serve_ui
 from gateway.config import Config, ConfigError, load_config
+from gateway.health import for_config
+from gateway.health import serve as health_serve
 from gateway.links.web import build_server as build_download_server
 from gateway.pipeline import Inspector
 from gateway.proxy import ca
@@ -31,6 +34,7 @@ from gateway.proxy.pac import pac_file
 from gateway.proxy.server import ProxyServer, quiet_mitmproxy
 from gateway.relay import Relay
 from gateway.scheduler import Scheduler
+from gateway.siem import Forwarder
 from gateway.smtp import hash_password, start_server
 from gateway.store import StoreError, open_store
 from policies import PolicyHolder
@@ -45,6 +49,12 @@ def register(sub: Any) -> None:
     ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--config", default="sekimori.yaml", help="configuration file (YAML)")
+        p.add_argument(
+            "--metrics-port",
+            type=int,
+            metavar="PORT",
+            help="serve /metrics, /healthz and /readyz on this port of metrics.host (overrides metrics.port)",
+        )
         if name == "run":
             p.add_argument(
                 "--demo",
@@ -90,8 +100,16 @@ class DemoSink:
 
 
 async def serve(
-    config: Config, *, demo: bool, stop: asyncio.Event, with_ui: bool = True, with_proxy: bool = True
+    config: Config,
+    *,
+    demo: bool,
+    stop: asyncio.Event,
+    with_ui: bool = True,
+    with_proxy: bool = True,
+    metrics_port: int | None = None,
 ) -> None:
+    # The policy first: a broken one stops the start before anything listens or opens.
+    holder = PolicyHolder(config.policy.path, override=config.policy.active_file)
     sink_server = None
     if demo:
         loop = asyncio.get_running_loop()
@@ -102,7 +120,6 @@ async def serve(
             port=config.upstream.port,
         )
     store = await open_store(config.store)
-    holder = PolicyHolder(config.policy.path)
     inspector = Inspector(
         holder,
         scan_time=config.scan.time,
@@ -111,6 +128,9 @@ async def serve(
     )
     relay = Relay(config, store, inspector)
     scheduler = Scheduler(relay, interval=config.scheduler.interval)
+    health = for_config(config, store=store, policy=holder, workers=inspector.workers_alive, delivers=True)
+    forwarder = Forwarder(config.siem, store, interval=config.scheduler.interval)
+    metrics_task: asyncio.Task[None] | None = None
     server = None
     proxy: ProxyServer | None = None
     ui_task: asyncio.Task[None] | None = None
@@ -119,6 +139,7 @@ async def serve(
     try:
         await relay.start()
         scheduler.start()
+        forwarder.start()
         server = await start_server(config, relay.receive)
         addr = server.sockets[0].getsockname()
         line = (
@@ -142,6 +163,7 @@ async def serve(
                     on_policy_change=inspector.reload_soon,
                     ready=ui_ready,
                     pac=pac_file(config.proxy) if proxy is not None and config.proxy is not None else None,
+                    health=health,
                 ),
                 name="ui",
             )
@@ -164,6 +186,12 @@ async def serve(
                     )
                 await asyncio.sleep(0.02)
             line += f", download pages on http://{config.links.host}:{config.links.port}/ (links: {config.links.base_url})"
+        port = metrics_port or config.metrics.port
+        if port:
+            metrics_task = asyncio.create_task(
+                health_serve(health, config.metrics.host, port, stop), name="metrics"
+            )
+            line += f", metrics on http://{config.metrics.host}:{port}/metrics"
         if demo:
             line += f"; demo sink on {config.upstream.host}:{config.upstream.port} prints what it receives"
         print(line, flush=True)
@@ -180,6 +208,9 @@ async def serve(
         if ui_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await ui_task
+        if metrics_task is not None:
+            with contextlib.suppress(asyncio.CancelledError, OSError):
+                await metrics_task
         if downloads is not None and download_task is not None:
             downloads.should_exit = True
             with contextlib.suppress(asyncio.CancelledError):
@@ -190,6 +221,7 @@ async def serve(
             server.close()
             await server.wait_closed()
         await scheduler.stop()
+        await forwarder.stop()
         await relay.stop()
         inspector.close()
         await store.close()
@@ -217,6 +249,7 @@ def main(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"sekimori: {exc}", file=sys.stderr)
         return 2
+    logs.configure_from(config, verbose=args.verbose)
     if not config.policy.path.is_file():
         print(f"sekimori: {args.config}: policy.path: no such file: {config.policy.path}", file=sys.stderr)
         return 2
@@ -242,6 +275,7 @@ def main(args: argparse.Namespace) -> int:
             stop=stop,
             with_ui=bool(getattr(args, "with_ui", False)),
             with_proxy=with_proxy,
+            metrics_port=args.metrics_port,
         )
 
     if not args.verbose:

@@ -23,7 +23,9 @@ from typing import Any
 
 import uvloop
 
+from gateway import logs
 from gateway.config import Config, ConfigError, load_config
+from gateway.health import Health, for_config
 from gateway.pipeline import Inspector
 from gateway.proxy.pac import pac_file
 from gateway.relay import Relay
@@ -75,6 +77,7 @@ async def serve_ui(
     on_policy_change: Callable[[], None] | None = None,
     ready: asyncio.Event | None = None,
     pac: str | None = None,
+    health: Health | None = None,
 ) -> None:
     """Serve the UI on ``host:port`` until ``stop`` is set; ``ready`` is set once it listens.
     ``pac`` is the upload gate's PAC file, served at ``/proxy.pac``."""
@@ -84,9 +87,11 @@ async def serve_ui(
         port,
         store,
         policy_path=config.policy.path,
+        policy_versions=config.policy.versions,
         notifier=notifier,
         on_policy_change=on_policy_change,
         pac=pac,
+        health=health if config.metrics.on_ui else None,
     )
     task = asyncio.create_task(server.serve(), name="ui")
     try:
@@ -104,8 +109,10 @@ async def serve_ui(
 
 
 async def _run(config: Config, args: argparse.Namespace, stop: asyncio.Event) -> None:
+    holder = PolicyHolder(config.policy.path, override=config.policy.active_file)
     store = await open_store(config.store)
-    inspector = Inspector(PolicyHolder(config.policy.path), scan_time=config.scan.time, workers=0)
+    inspector = Inspector(holder, scan_time=config.scan.time, workers=0)
+    health = for_config(config, store=store, policy=holder)
     relay = Relay(config, store, inspector)
     relay.delivery.start()
     host = args.host or config.ui.host
@@ -121,6 +128,7 @@ async def _run(config: Config, args: argparse.Namespace, stop: asyncio.Event) ->
             stop=stop,
             secure_cookies=config.ui.secure_cookies and not args.insecure_cookies,
             pac=pac_file(config.proxy) if config.proxy is not None else None,
+            health=health,
         )
     finally:
         await relay.delivery.stop()
@@ -134,6 +142,7 @@ def main(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"sekimori: {exc}", file=sys.stderr)
         return 2
+    logs.configure_from(config, verbose=args.verbose)
 
     async def _main() -> None:
         stop = asyncio.Event()

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import getpass
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gateway.accountaudit import AccountAudit
+from gateway.commands._store_args import operator
+from gateway.config import ConfigError, load_config
+from gateway.store import StoreError, open_store
 from quarantine_ui.accounts import AccountError, Accounts, DirectoryEntry, normalize_address
 from quarantine_ui.config import ROLES, UIConfig
 from quarantine_ui.db import Database
@@ -18,8 +24,15 @@ def register(sub: Any) -> None:
     p = sub.add_parser("user", help="manage accounts of the quarantine web UI")
     # --var is accepted after the action too: `sekimori user add ADDRESS ... --var DIR`.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--var", default="var", metavar="DIR", help="state directory holding ui.sqlite3 (default: var)"
+    where = common.add_mutually_exclusive_group()
+    where.add_argument(
+        "--var", default=None, metavar="DIR", help="state directory holding ui.sqlite3 (default: var)"
+    )
+    where.add_argument(
+        "--config",
+        metavar="FILE",
+        help="the gateway's config file: its store.path holds ui.sqlite3, and its store (store.url "
+        "or store.path) receives the audit events",
     )
     actions = p.add_subparsers(dest="user_command", required=True, metavar="ACTION")
 
@@ -67,13 +80,70 @@ def register(sub: Any) -> None:
     sync.add_argument("file", type=Path, help="CSV file with a header row: address,name,roles")
     sync.set_defaults(func=_sync)
 
+    roles = actions.add_parser("set-roles", parents=[common], help="give an account exactly these roles")
+    roles.add_argument("address")
+    roles.add_argument(
+        "--role", action="append", choices=ROLES, required=True, help="role (repeat for several)"
+    )
+    roles.set_defaults(func=_set_roles)
+
     ls = actions.add_parser("list", parents=[common], help="list accounts")
     ls.set_defaults(func=_list)
+    for parser in (add, pw, mfa, unlock, disable, enable, sync, roles):
+        parser.set_defaults(func=_audited(parser.get_default("func")))
+
+
+def _where(args: argparse.Namespace) -> tuple[Path, Path | str]:
+    """The folder of ui.sqlite3 and the store that receives the audit events."""
+    if getattr(args, "config", None):
+        store = load_config(args.config).store
+        return store.path, store.url or store.path
+    var = Path(args.var or "var")
+    return var, var
+
+
+def _audited(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Run an account command, then write its events into the store's audit trail, with the
+    operator (the OS user) as the actor of the changes."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            _, store_at = _where(args)
+        except ConfigError as exc:
+            print(f"sekimori user: {exc}", file=sys.stderr)
+            return 2
+        args.audit = AccountAudit(None, actor=str(operator()))
+        status = func(args)
+        if not args.audit.pending:
+            return status
+
+        audit: AccountAudit = args.audit
+
+        async def write() -> int:
+            store = await open_store(store_at)
+            try:
+                return await audit.flush(store)
+            finally:
+                await store.close()
+
+        try:
+            asyncio.run(write())
+        except (OSError, StoreError) as exc:
+            print(
+                f"sekimori user: 変更は保存しましたが監査ログに記録できませんでした / the change was made "
+                f"but could not be written to the audit trail: {exc}",
+                file=sys.stderr,
+            )
+            return 1
+        return status
+
+    return run
 
 
 def _accounts(args: argparse.Namespace) -> Accounts:
-    config = UIConfig.for_var_dir(Path(args.var))
-    return Accounts(Database(config.db_path), config)
+    var, _ = _where(args)
+    config = UIConfig.for_var_dir(var)
+    return Accounts(Database(config.db_path), config, getattr(args, "audit", None))
 
 
 def _fail(exc: AccountError) -> int:
@@ -126,6 +196,15 @@ def _unlock(args: argparse.Namespace) -> int:
     except AccountError as exc:
         return _fail(exc)
     print(f"ロックを解除しました / unlocked: {args.address.strip().lower()}")
+    return 0
+
+
+def _set_roles(args: argparse.Namespace) -> int:
+    try:
+        user = _accounts(args).set_roles(args.address, args.role)
+    except AccountError as exc:
+        return _fail(exc)
+    print(f"役割を変更しました / roles set: {user.address} ({', '.join(sorted(user.roles))})")
     return 0
 
 

@@ -336,6 +336,15 @@ class MessageRecord:
 
 
 @dataclass(frozen=True)
+class StoreStats:
+    """Counts read by :meth:`Store.stats`: items per state (states with none are left out) and
+    the sequence number of the newest audit event."""
+
+    states: Mapping[State, int]
+    audit_length: int
+
+
+@dataclass(frozen=True)
 class AuditEvent:
     """One link of the audit chain. ``hash`` = SHA-256 of :func:`gateway.audit.canonical` of the
     event without ``hash``; ``prev_hash`` is the previous event's ``hash``."""
@@ -721,6 +730,11 @@ class Store(abc.ABC):
         self, *, msg_id: str | None = None, after_seq: int = 0, limit: int = 1000
     ) -> list[AuditEvent]:
         """Events in chain order (ascending ``seq``) after ``after_seq``."""
+
+    @abc.abstractmethod
+    async def stats(self) -> StoreStats:
+        """How many items are in each state, and how long the audit chain is (for metrics and
+        readiness: cheap, one round trip or two)."""
 
     @abc.abstractmethod
     async def close(self) -> None: ...

@@ -75,6 +75,7 @@ from gateway.store.base import (
     State,
     Store,
     StoreError,
+    StoreStats,
     canonical_json,
     chain,
     decode_record,
@@ -586,6 +587,15 @@ class RedisStore(Store):
     async def known_domains(self, sender: str) -> frozenset[str]:
         found = await self._call("SMEMBERS", self._k("corr", sender.lower()))
         return frozenset(_text(v) for v in found)
+
+    async def stats(self) -> StoreStats:
+        counts: dict[State, int] = {}
+        for state in State:
+            n = int(await self._call("ZCARD", self._k("state", state.value)))
+            if n:
+                counts[state] = n
+        head = await self._call("GET", self._k("audit:head"))
+        return StoreStats(counts, 0 if head is None else int(_text(head).partition(" ")[0]))
 
     async def audit_events(
         self, *, msg_id: str | None = None, after_seq: int = 0, limit: int = 1000

@@ -57,6 +57,7 @@ from gateway.store.base import (
     State,
     Store,
     StoreError,
+    StoreStats,
     canonical_json,
     chain,
     decode_record,
@@ -603,6 +604,18 @@ class SQLiteStore(Store):
         def do() -> frozenset[str]:
             rows = self._db().execute("SELECT domain FROM correspondents WHERE sender = ?", (sender.lower(),))
             return frozenset(str(r["domain"]) for r in rows)
+
+        return await self._run(do)
+
+    async def stats(self) -> StoreStats:
+        def do() -> StoreStats:
+            db = self._db()
+            states = {
+                State(r[0]): int(r[1])
+                for r in db.execute("SELECT state, COUNT(*) FROM messages GROUP BY state")
+            }
+            row = db.execute("SELECT MAX(seq) FROM audit").fetchone()
+            return StoreStats(states, int(row[0] or 0))
 
         return await self._run(do)
 

@@ -25,13 +25,30 @@ from quarantine_ui.mailview import MessageView, read_content
 from quarantine_ui.respond import back, is_api, page, read_json, text_field
 from quarantine_ui.services import mailroom
 
-#: How the sender's page groups their mail, in order; the rest is "other" (the latest 50).
-GROUPS: dict[str, tuple[State, ...]] = {
+#: The filters of the sender's list, in order, and the states each shows (``all``: every one).
+FILTERS: dict[str, tuple[State, ...]] = {
+    "all": (),
+    "waiting": (State.HELD, State.PENDING_APPROVAL, State.QUARANTINED),
     "held": (State.HELD,),
     "pending_approval": (State.PENDING_APPROVAL,),
     "quarantined": (State.QUARANTINED,),
-    "refused": (State.REFUSED, State.REJECTED),
+    "sent": (State.DELIVERING, State.DEFERRED, State.DELIVERED),
+    "cancelled": (State.CANCELLED,),
+    "not_sent": (State.REFUSED, State.REJECTED, State.DELETED, State.BOUNCED),
 }
+#: Rows of one page of the sender's list.
+LIST_PAGE = 50
+#: Rows of one page of the findings table of a message.
+FINDINGS_PAGE = 50
+
+
+def page_number(request: Request) -> int:
+    """``?page=`` (1 when missing or not a number)."""
+    try:
+        return max(1, int(request.query_params.get("page", "1")))
+    except ValueError:
+        return 1
+
 
 #: Where a page goes after each action of the table, and the notice it shows there
 #: (``None``: back to the message).
@@ -56,10 +73,26 @@ async def my_messages(request: Request) -> Response:
     views = await views_of(request, await mailroom(request).sender_messages(current_user(request)))
     if is_api(request):
         return JSONResponse({"messages": [v.to_dict() for v in views]})
-    grouped = {name: [v for v in views if v.state in states] for name, states in GROUPS.items()}
-    known = {s for states in GROUPS.values() for s in states}
-    grouped["other"] = [v for v in views if v.state not in known][:50]
-    return page(request, "messages.html", {"groups": grouped})
+    wanted = request.query_params.get("status", "all")
+    if wanted not in FILTERS:
+        wanted = "all"
+    counts = {
+        name: sum(1 for v in views if not states or State(v.state) in states)
+        for name, states in FILTERS.items()
+    }
+    shown = [v for v in views if not FILTERS[wanted] or State(v.state) in FILTERS[wanted]]
+    number = page_number(request)
+    pages = max(1, -(-len(shown) // LIST_PAGE))
+    number = min(number, pages)
+    ctx = {
+        "filters": list(FILTERS),
+        "status": wanted,
+        "counts": counts,
+        "shown": shown[(number - 1) * LIST_PAGE : number * LIST_PAGE],
+        "page_no": number,
+        "pages": pages,
+    }
+    return page(request, "messages.html", ctx)
 
 
 @requires()
@@ -76,12 +109,20 @@ async def message(request: Request) -> Response:
             content = read_content(await room.store.load_raw(rec.id))
         except StoreError:
             content = None
+    number = page_number(request)
+    pages = max(1, -(-len(view.findings) // FINDINGS_PAGE))
+    number = min(number, pages)
     ctx = {
         "m": view,
         "links": await links_for_message(request, rec),
         "content": content,
         "offered": room.offered(user, rec),
         "release_epoch": int(view.release_at.timestamp()) if view.release_at else 0,
+        # The findings table is collapsed and paginated: a list of 150 rows is a long page.
+        "findings": view.findings[(number - 1) * FINDINGS_PAGE : number * FINDINGS_PAGE],
+        "findings_page": number,
+        "findings_pages": pages,
+        "findings_open": "page" in request.query_params,
     }
     return page(request, "message.html", ctx)
 

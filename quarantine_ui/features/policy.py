@@ -29,7 +29,7 @@ def _ctx(admin: PolicyAdmin, text: str, **extra: Any) -> dict[str, Any]:
         "simulation": None,
         "valid": False,
         "listing": [],
-        "policy_path": str(admin.active),
+        "policy_path": str(admin.source),
     }
     ctx.update(extra)
     bad: set[int] = ctx["error_lines"]

@@ -64,7 +64,12 @@ async def dashboard_view(request: Request) -> Response:
     labels = {a: t(f"action.{a}") for a in dashboard.ACTIONS}
     charts = {
         "per_day": dashboard.stacked_bars(stats, t("dashboard.per_day"), labels),
-        "rules": dashboard.horizontal_bars(stats.top_rules, t("dashboard.top_rules"), "bar"),
+        "rules": dashboard.horizontal_bars(
+            stats.top_rules,
+            t("dashboard.top_rules"),
+            "bar",
+            {r: stats.rule_title(r, request.state.lang) for r, _ in stats.top_rules},
+        ),
         "senders": dashboard.horizontal_bars(stats.top_senders, t("dashboard.top_senders"), "bar alt"),
     }
     return page(request, "dashboard.html", {"stats": stats, "charts": charts, "labels": labels})

@@ -236,7 +236,9 @@ class Gateway:
 async def start_gateway(config: Config) -> Gateway:
     store = await open_store(config.store)
     inspector = Inspector(
-        PolicyHolder(config.policy.path), scan_time=config.scan.time, workers=config.scan.worker_count
+        PolicyHolder(config.policy.path, override=config.policy.active_file),
+        scan_time=config.scan.time,
+        workers=config.scan.worker_count,
     )
     relay = Relay(config, store, inspector)
     scheduler = Scheduler(relay, interval=config.scheduler.interval)

@@ -52,6 +52,8 @@ def test_units(tmp_path: Path) -> None:
         (f"secret: {SECRET}\nupstream:\n  retry:\n    lifetime: forever\n", 4, "not a duration"),
         ("secret: short\n", 1, "at least 32"),
         ("smtp: {}\n", None, "secret: Field required"),
+        # A misspelt required key is an unknown key on its own line, not a missing "secret".
+        (f"smtp: {{}}\nsecrte: {SECRET}\n", 2, "secrte: unknown key"),
         (f"secret: {SECRET}\nsmtp: [\n", 3, "YAML syntax"),
         (f"secret: {SECRET}\nui:\n  base_url: ftp://x\n", 3, "not an http(s) URL"),
         (f"secret: {SECRET}\nsmtp:\n  tls:\n    cert: nope.pem\n    key: nope.key\n", 4, "no such file"),

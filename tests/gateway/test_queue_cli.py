@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+import re
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -109,6 +112,62 @@ def test_show_prints_record_and_history(tmp_path: Path, capsys: pytest.CaptureFi
     assert "accept" in out
     assert "received -> held" in out
     assert "policy  seed" in out
+
+
+@pytest.fixture
+def tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_times_are_local_with_their_zone_and_the_decision_is_readable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tokyo: None
+) -> None:
+    (held,) = _seed(tmp_path, [State.RECEIVED])
+    decision = {
+        "action": "hold",
+        "transforms": ["bcc"],
+        "matches": [
+            {
+                "rule_id": "hold-external",
+                "title_en": "Grace period for external mail",
+                "action": "hold",
+                "evidence": [
+                    {"code": "external_recipients", "count": 1, "values": ["partner.example"], "locations": []},
+                    {"code": "entity", "params": {"type": "my_number", "n": 2}, "count": 2,
+                     "values": ["**** **** 9018"], "locations": ["list.csv!R2"]},
+                ],
+            }
+        ],
+    }  # fmt: skip
+
+    async def decide() -> None:
+        store = await SQLiteStore.open(tmp_path)
+        try:
+            await store.transition(held.id, State.HELD, actor="policy", reason="seed", decision=decision)
+        finally:
+            await store.close()
+
+    asyncio.run(decide())
+    assert main(["queue", "list", "--var", str(tmp_path)]) == 0
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d JST", capsys.readouterr().out)
+    assert main(["queue", "show", "--var", str(tmp_path), held.id]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"received:     \d{4}-\d\d-\d\d \d\d:\d\d:\d\d JST", out)
+    assert "decision:     hold + bcc\n" in out
+    assert "  hold-external: Grace period for external mail (hold)" in out
+    assert "external recipients (1): partner.example" in out
+    assert "2 × My Number: **** **** 9018 (in list.csv › row 2)" in out
+    assert '"matches"' not in out
+    assert main(["queue", "show", "--var", str(tmp_path), held.id, "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["decision"] == decision and doc["received_at"].endswith("+00:00")
+    assert [e["action"] for e in doc["history"]] == ["accept", "transition"]
+    assert main(["queue", "list", "--var", str(tmp_path), "--format", "json"]) == 0
+    assert [d["id"] for d in json.loads(capsys.readouterr().out)] == [held.id]
 
 
 def test_show_raw(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:

@@ -90,3 +90,44 @@ async def test_upload_timers_end_uploads_and_deliver_nothing(gateway: Gateway, s
     assert await state(later) is State.APPROVED
     assert await gateway.scheduler.tick() == 0, "each timer fires once"
     assert not sink.messages
+
+
+async def test_retention_removes_finished_bodies_on_schedule_and_audits_it(
+    gateway: Gateway, sink: Sink
+) -> None:
+    code, reply = await send(
+        gateway.port, SENDER, ["hanako@example.co.jp"], make_mail(to=["hanako@example.co.jp"])
+    )
+    assert code == 250
+    msg_id = queue_id(reply)
+
+    async def delivered() -> bool:
+        rec = await gateway.store.get(msg_id)
+        return rec is not None and rec.state is State.DELIVERED
+
+    await eventually(delivered)
+    code, reply = await send(gateway.port, SENDER, ["q@quarantine.test"], make_mail(to=["q@quarantine.test"]))
+    waiting = queue_id(reply)
+    assert gateway.scheduler.retention == 30 * 86400  # the default store.retention
+    # Within the retention period nothing goes.
+    gateway.scheduler.clock = lambda: datetime.now(UTC) + timedelta(days=29)
+    gateway.scheduler._next_purge = None
+    await gateway.scheduler.tick()
+    rec = await gateway.store.get(msg_id)
+    assert rec is not None and rec.has_raw
+    # After it, the finished message's body goes (the record and its trail stay); a message
+    # still waiting keeps its body.
+    later = datetime.now(UTC) + timedelta(days=31)
+    gateway.scheduler.clock = lambda: later
+    gateway.scheduler._next_purge = None
+    await gateway.scheduler.tick()
+    rec = await gateway.store.get(msg_id)
+    assert rec is not None and not rec.has_raw and rec.state is State.DELIVERED
+    events = await gateway.store.audit_events(msg_id=msg_id)
+    assert (events[-1].action, events[-1].actor, events[-1].reason) == (
+        "purge",
+        "operator:retention",
+        "retention: finished more than 30d ago",
+    )
+    kept = await gateway.store.get(waiting)
+    assert kept is not None and kept.has_raw

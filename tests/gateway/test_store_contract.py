@@ -877,3 +877,16 @@ async def test_concurrent_uses_never_exceed_the_uses_granted(harness: Harness, s
     assert final is not None and (final.state, final.attempts) == (State.EXPIRED, 3)
     v = await verify_store(store)
     assert v.ok, v
+
+
+async def test_stats_count_items_per_state_and_the_audit_chain(store: Store) -> None:
+    empty = await store.stats()
+    assert dict(empty.states) == {} and empty.audit_length == 0
+    held = await _accept(store)
+    await store.transition(held.id, State.HELD, actor="policy", reason="hold")
+    await _accept(store)
+    other = await _accept(store)
+    await store.transition(other.id, State.QUARANTINED, actor="policy", reason="review")
+    stats = await store.stats()
+    assert dict(stats.states) == {State.HELD: 1, State.RECEIVED: 1, State.QUARANTINED: 1}
+    assert stats.audit_length == len(await store.audit_events()) == 5

@@ -58,7 +58,8 @@ BROKEN: list[tuple[str, str, str, str, str]] = [
         + GOOD_RULE.replace(
             "entity: {type: my_number, min_count: 1}", "entity: {type: my_number, min_count: 1"
         ),
-        "    action: block",
+        # The unclosed flow mapping's own line, not the later line where the parser noticed.
+        "entity: {type: my_number, min_count: 1",
         "",
         "bad_yaml",
     ),

@@ -111,9 +111,12 @@ class MailEnv:
         scan = scan_message(raw)
         now = datetime.fromtimestamp(self.env.clock(), UTC)
         evidence = tuple(
-            Evidence(f.type, 1, (str(f.to_dict(redact=True)["value"]),), (f.location,), f.type)
+            Evidence(
+                f.type, 1, (str(f.to_dict(redact=True)["value"]),), (f.location,), "entity",
+                (("type", f.type), ("n", 1)),
+            )
             for f in scan.findings
-        )
+        )  # fmt: skip
         match = RuleMatch(
             f"t-{action}",
             f"テスト規則 {action}",
@@ -121,7 +124,7 @@ class MailEnv:
             f"{action} の説明",
             f"explains {action}",
             Action(action),
-            evidence or (Evidence(None, len(to), (), (), "external recipients"),),
+            evidence or (Evidence(None, len(to), (), (), "external_recipients"),),
         )
         decision = Decision(
             Action(action),

@@ -43,7 +43,9 @@ def test_every_key_used_in_templates_exists() -> None:
         "action.",
         "entity.",
         "state.",
-        "messages.group.",
+        "messages.filter.",
+        "audit.action.",
+        "header.",
         "mail.justification.",
         "mail.holder.",
     }
@@ -59,8 +61,13 @@ def test_every_key_used_in_templates_exists() -> None:
         assert f"state.{state.value}" in MESSAGES["ja"]
     for decision in DECISIONS:
         assert f"action.{decision}" in MESSAGES["ja"]
-    for group in ("held", "pending_approval", "quarantined", "refused", "other"):
-        assert f"messages.group.{group}" in MESSAGES["ja"]
+    from quarantine_ui.features.messages import FILTERS
+    from quarantine_ui.mailview import SHOWN_HEADERS
+
+    for name in FILTERS:
+        assert f"messages.filter.{name}" in MESSAGES["ja"]
+    for header in SHOWN_HEADERS:
+        assert f"header.{header}" in MESSAGES["ja"]
     for state_name in ("pending_approval", "quarantined"):
         assert f"mail.justification.{state_name}" in MESSAGES["ja"]
     for holder in ("person", "organisation"):  # Finding.holder (classifiers.holders)

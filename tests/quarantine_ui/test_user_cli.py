@@ -165,3 +165,46 @@ def test_sync_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, c
     missing = tmp_path / "nope.csv"
     assert run(tmp_path / "var", "sync", str(missing), monkeypatch=monkeypatch) == 1
     assert f"{missing}: cannot read" in capsys.readouterr().err
+
+
+def _account_events(var: Path) -> list[tuple[str, str, str]]:
+    import asyncio
+
+    from gateway.store import open_store
+
+    async def read() -> list[tuple[str, str, str]]:
+        store = await open_store(var)
+        try:
+            return [
+                (e.action, e.actor, e.extra.get("address", ""))
+                for e in await store.audit_events(msg_id="accounts")
+            ]
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+def test_account_changes_are_audit_events_with_the_operator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    var = tmp_path / "var"
+    monkeypatch.setattr("getpass.getuser", lambda: "root")
+    assert (
+        run(var, "add", "hanako@example.jp", "--name", "花子", "--role", "sender", monkeypatch=monkeypatch)
+        == 0
+    )
+    assert run(var, "set-roles", "hanako@example.jp", "--role", "sender", "--role", "approver",
+               monkeypatch=monkeypatch) == 0  # fmt: skip
+    assert run(var, "reset-mfa", "hanako@example.jp", monkeypatch=monkeypatch) == 0
+    assert run(var, "disable", "hanako@example.jp", monkeypatch=monkeypatch) == 0
+    assert "roles set: hanako@example.jp (approver, sender)" in capsys.readouterr().out
+    assert _account_events(var) == [
+        ("user_added", "operator:root", "hanako@example.jp"),
+        ("user_updated", "operator:root", "hanako@example.jp"),
+        ("mfa_reset", "operator:root", "hanako@example.jp"),
+        ("disabled", "operator:root", "hanako@example.jp"),
+    ]
+    # The chain stays whole.
+    assert main(["audit", "verify", "--var", str(var)]) == 0
+    assert accounts(var).get("hanako@example.jp").roles == frozenset({"sender", "approver"})  # type: ignore[union-attr]

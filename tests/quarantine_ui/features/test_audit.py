@@ -14,6 +14,7 @@ from gateway.auditexport import EXPORT_FIELDS
 from gateway.cli import main
 from tests.quarantine_ui.features.people import (
     AUDITOR,
+    HANAKO,
     TARO,
     api_headers,
     client_for,
@@ -33,8 +34,13 @@ def test_auditor_reads_filters_exports_and_verifies(mail: MailEnv, people: Any) 
     assert "cancelled by the sender" in page and "policy: hold" not in page
     lines = auditor.get(f"/audit/export?format=jsonl&msg_id={held.id}").text.splitlines()
     assert [json.loads(line)["action"] for line in lines] == ["accept", "transition", "transition"]
-    rows = list(csv.reader(io.StringIO(auditor.get("/api/audit/export?format=csv").text)))
-    assert rows[0][:4] == ["seq", "at", "actor", "action"] and len(rows) == 4
+    exported = auditor.get("/api/audit/export?format=csv").content
+    # UTF-8 with a BOM, so that Excel in Japanese Windows reads it as UTF-8, not Shift_JIS.
+    assert exported.startswith(b"\xef\xbb\xbfseq,at,actor,action,") and b"\r\n" in exported
+    rows = list(csv.reader(io.StringIO(exported.decode("utf-8-sig"))))
+    mail_rows = [r for r in rows[1:] if r[4] == held.id]
+    assert rows[0][:4] == ["seq", "at", "actor", "action"] and len(mail_rows) == 3
+    assert {r[3] for r in rows[1:] if r[4] == "accounts"} == {"login_success"}
     assert auditor.get("/api/audit/verify").json()["ok"] is True
     assert (
         "改ざん検証" in auditor.get("/audit?verify=1").text
@@ -54,7 +60,9 @@ def test_every_audit_export_names_the_fields_alike(
     auditor = client_for(mail, people, AUDITOR)
     ui_jsonl = [json.loads(line) for line in auditor.get("/audit/export?format=jsonl").text.splitlines()]
     api_jsonl = [json.loads(line) for line in auditor.get("/api/audit/export").text.splitlines()]
-    header = next(csv.reader(io.StringIO(auditor.get("/audit/export?format=csv").text)))
+    header = next(
+        csv.reader(io.StringIO(auditor.get("/audit/export?format=csv").content.decode("utf-8-sig")))
+    )
     api_list = auditor.get("/api/audit").json()["events"]
     assert main(["audit", "list", "--var", str(tmp_path / "gw"), "--format", "jsonl", "--msg", held.id]) == 0
     cli_jsonl = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -64,4 +72,22 @@ def test_every_audit_export_names_the_fields_alike(
     assert header == names
     for doc in (*ui_jsonl, *api_jsonl, *api_list, *cli_jsonl):
         assert list(doc) == names
-    assert ui_jsonl[-1] == cli_jsonl[-1] == api_list[0]
+    held_ui = [doc for doc in ui_jsonl if doc["msg_id"] == held.id]
+    held_api = [doc for doc in api_list if doc["msg_id"] == held.id]
+    assert held_ui[-1] == cli_jsonl[-1] == held_api[0]
+
+
+def test_logins_failures_and_lockouts_are_in_the_audit_trail(mail: MailEnv, people: Any) -> None:
+    client = client_for(mail, people, TARO)
+    assert client.get("/").status_code == 200
+    stranger = mail.env.client()
+    for _ in range(5):
+        stranger.get("/login")
+        token = csrf(stranger, "/login")
+        stranger.post("/login", data={"csrf_token": token, "address": HANAKO, "password": "wrong password!"})
+    events = [(e.action, e.actor, e.extra["address"]) for e in mail.events("accounts")]
+    assert ("login_success", f"user:{TARO}", TARO) in events
+    assert events.count(("login_failure", f"user:{HANAKO}", HANAKO)) == 5
+    assert ("lockout", f"user:{HANAKO}", HANAKO) in events
+    # Never a password in the trail.
+    assert not any("wrong password" in str(e.extra) + e.reason for e in mail.events("accounts"))

@@ -182,8 +182,8 @@ def test_people_and_companies_contact_data_are_shown_apart(mail: MailEnv, people
     rec = mail.put(TARO, to, raw=raw, subject="取引先一覧")
     client = client_for(mail, people, TARO)
     detail = client.get(f"/messages/{rec.id}").text
-    assert "1 人分の個人データ" in detail and "ほかに 3 社分の企業の連絡先 (個人に数えません)" in detail
-    assert '<td class="holder" title="column 代表電話">企業・団体</td>' in detail
+    assert "1 人分の個人情報" in detail and "ほかに 3 社分の企業の連絡先（個人には数えていません）" in detail
+    assert '<td class="holder" data-label="誰の情報か" title="列「代表電話」">企業・団体</td>' in detail
     api = client.get(f"/api/messages/{rec.id}").json()
     assert (api["records"], api["organisations"]) == (1, 3)
     holders = {(f["type"], f.get("holder")) for f in api["findings"]}
