@@ -27,6 +27,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 from functools import cache
+from itertools import accumulate
 
 import regex
 
@@ -77,11 +78,13 @@ _ORG_LABEL = regex.compile(
     r"(?:代表|本社|本店|所在地|会場|店舗|受付|窓口|事務局|センター|支店|営業所)[^\n]{0,6}$"
 )
 _BLOCK_LINES = 8  # a block is at most this many lines either side of the value
-_NEWLINE = regex.compile("\n")
+
+
+_NOT_DIGIT = regex.compile(r"\D")
 
 
 def _phone_digits(value: str) -> str:
-    return "".join(ch for ch in value if ch.isdigit())
+    return _NOT_DIGIT.sub("", value)
 
 
 class _Layout:
@@ -89,10 +92,9 @@ class _Layout:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.starts = [0, *(m.end() for m in _NEWLINE.finditer(text))]
-
-    def _blank(self, line: int) -> bool:
-        return not self.lines_text(line, line).strip()
+        lines = text.split("\n")
+        self.starts = list(accumulate(map((1).__add__, map(len, lines[:-1])), initial=0))
+        self.blank = {i for i, line in enumerate(lines) if not line.strip()}
 
     def line_of(self, pos: int) -> int:
         return bisect.bisect_right(self.starts, pos) - 1
@@ -104,10 +106,10 @@ class _Layout:
     def block(self, line: int) -> tuple[int, int]:
         """The first and last line of the block around ``line`` (at most _BLOCK_LINES away)."""
         first = line
-        while first > 0 and not self._blank(first - 1) and line - first < _BLOCK_LINES:
+        while first > 0 and first - 1 not in self.blank and line - first < _BLOCK_LINES:
             first -= 1
         last = line
-        while last + 1 < len(self.starts) and not self._blank(last + 1) and last - line < _BLOCK_LINES:
+        while last + 1 < len(self.starts) and last + 1 not in self.blank and last - line < _BLOCK_LINES:
             last += 1
         return first, last
 
@@ -189,7 +191,7 @@ def _contact_holder(
 
 def _block_holder(layout: _Layout, first: int, last: int, names_by_line: dict[int, int]) -> tuple[str, str]:
     """Whose the contact data in the block of lines ``first..last`` (outside tables) is."""
-    if any(names_by_line.get(k) for k in range(first, last + 1)):
+    if not names_by_line.keys().isdisjoint(range(first, last + 1)):
         return "person", "with a person's name"
     m = _ORG_WORDS.search(layout.lines_text(first, last))
     if m:

@@ -79,6 +79,7 @@ def _cells(line: str) -> tuple[str, list[str]] | None:
 
 
 _LETTER = regex.compile(r"[\p{L}〒#№]")
+_DIGIT = regex.compile(r"\d")
 
 
 def _is_label(cell: str) -> bool:
@@ -86,7 +87,7 @@ def _is_label(cell: str) -> bool:
     No.), not a value (an address, a mail address, a number)."""
     return (
         len(cell) <= _MAX_HEADER_CELL
-        and sum(ch.isdigit() for ch in cell) <= 2
+        and len(_DIGIT.findall(cell)) <= 2
         and bool(_LETTER.search(cell))
         and "@" not in cell
     )
@@ -146,7 +147,7 @@ def _build(text: str) -> _Layout:
             if misfits > _MAX_MISFITS:  # ... but several in a row: the table has ended
                 current = None
         headers.append(None)  # a header row is not under a header itself
-    return _Layout(tuple(starts), tuple(headers), any(h is not None for h in headers))
+    return _Layout(tuple(starts), tuple(headers), headers.count(None) < len(headers))
 
 
 def _layout(doc: Document) -> _Layout:

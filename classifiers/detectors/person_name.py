@@ -238,11 +238,11 @@ _BRANCHES = (
 )
 #: A whole table cell of kana or kanji (two words at most): a name when its column header says
 #: so (氏名, フリガナ...), whatever the dictionary knows. It consumes only the separator before
-#: the cell (starting with a character class lets the engine skip to the next one), so that it
-#: hides nothing from the other branches; :func:`_cell` decides. A first line is never under a
-#: header.
+#: the cell (starting with a character class lets the engine skip to the next one; a line
+#: without a tab or a comma is no table row), so that it hides nothing from the other branches;
+#: :func:`_cell` decides. A first line is never under a header.
 _CELL_BRANCH = (
-    rf"[\n\t,]\"?(?=(?P<person_name_c>[{_HAN}\p{{Katakana}}\p{{Hiragana}}ー・]{{1,10}}"
+    rf"(?:[\t,]|\n(?=[^\n]*[\t,]))\"?(?=(?P<person_name_c>[{_HAN}\p{{Katakana}}\p{{Hiragana}}ー・]{{1,10}}"
     rf"(?: [{_HAN}\p{{Katakana}}\p{{Hiragana}}ー]{{1,10}})?)\"?(?:[\t,\r\n]|$))"
 )
 _ALL_BRANCHES: tuple[str, ...] = (_CELL_BRANCH, *_BRANCHES)
