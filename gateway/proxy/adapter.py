@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from classifiers import ScanResult
+from gateway import metrics
 from gateway.pipeline import FileContent, Inspection, Inspector, KnownDomains, scan_summary
 from gateway.store import ItemKind, State, Store, UploadFacts
 from gateway.uploads import redeem
@@ -162,6 +163,7 @@ class UploadJudge:
         verdicts = list(await asyncio.gather(*(self._record(v, uploader, method) for v in verdicts)))
         result = Verdict(verdicts)
         for v in verdicts:
+            metrics.record_upload(v.item.facts.service, v.inspection.decision.action.value)
             log.info(
                 "upload %s: %s %s via %s by %s (%s) -> %s%s%s",
                 v.ref,

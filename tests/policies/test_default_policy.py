@@ -503,3 +503,22 @@ def test_sharing_with_named_people_is_allowed(policy: Policy) -> None:
         "upload", "taro.yamada@example.co.jp", (), service="onedrive", sharing_scope="specific_people"
     )
     assert evaluate(policy, env, ScanResult(parts=(), records=0), now=NOW).action is Action.DELIVER
+
+
+def test_the_readme_example_sender_is_in_the_example_directory_with_a_manager() -> None:
+    """The README's send.py writes as someone the shipped policy's directory knows, so its
+    approval example reaches a manager (who may approve)."""
+    import csv
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    sender = re.search(r'msg\["From"\], msg\["To"\], msg\["Subject"\] = "([^"]+)"', readme)
+    assert sender is not None
+    with open(root / "policies" / "examples" / "directory.csv", encoding="utf-8") as f:
+        people = {row["address"]: row for row in csv.DictReader(f)}
+    me = people[sender.group(1)]
+    manager = people[me["manager"]]
+    assert "approver" in manager["roles"].split(";")
+    assert me["manager"] in readme  # the README names who approves

@@ -77,3 +77,37 @@ async def test_only_the_window_is_counted_and_read(
         assert await first_seq_since(store, NOW - timedelta(days=999)) == 0
     finally:
         await store.close()
+
+
+async def test_bcc_conversions_count_whatever_followed_and_rules_show_their_titles(tmp_path: Path) -> None:
+    clock = [NOW - timedelta(days=1)]
+    store = await SQLiteStore.open(tmp_path / "var", clock=lambda: clock[0])
+    match = {
+        "rule_id": "bcc-external",
+        "title_ja": "社外宛てはBCC",
+        "title_en": "External to Bcc",
+        "action": "bcc",
+    }
+    try:
+        for action, state in (
+            ("bcc", State.DELIVERING),
+            ("hold", State.HELD),
+            ("quarantine", State.QUARANTINED),
+        ):
+            rec = await store.accept(
+                b"To: a@x.jp\r\n\r\nbody\r\n", sender="taro@example.co.jp", recipients=["a@x.jp"]
+            )
+            await store.replace_raw(rec.id, b"To: undisclosed-recipients:;\r\n\r\nbody\r\n", actor="policy",
+                                    reason="Bcc conversion: 1 external address(es)")  # fmt: skip
+            await store.transition(
+                rec.id, state, actor="policy", reason=f"policy: {action}",
+                decision={"action": action, "transforms": ["bcc"], "rules": ["bcc-external"], "matches": [match]},
+            )  # fmt: skip
+        stats = await collect(store, now=NOW)
+        # Three conversions: one delivered at once, one held, one quarantined (only one "bcc" verdict).
+        assert stats.bcc_converted == 3 and stats.totals.get("bcc") == 1
+        assert stats.top_rules == [("bcc-external", 3)]
+        assert stats.rule_title("bcc-external", "ja") == "社外宛てはBCC"
+        assert stats.rule_title("bcc-external", "en") == "External to Bcc"
+    finally:
+        await store.close()

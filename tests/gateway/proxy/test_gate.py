@@ -522,3 +522,22 @@ async def test_an_approved_upload_passes_again_as_often_as_granted(gateway_facto
     assert passed is not None and passed.state is State.PASSED and passed.meta["passed_by"] == ref
     assert (other.status_code, spent.status_code) == (403, 403)
     assert [f.data for f in gateway.origin.providers.files["dropbox"]] == [CLEAN]
+
+
+async def test_uploads_are_counted_by_service_and_verdict(gateway: Gateway) -> None:
+    from gateway import metrics
+
+    def count(service: str, verdict: str) -> float:
+        value = metrics.REGISTRY.get_sample_value(
+            "sekimori_uploads_total", {"service": service, "verdict": verdict}
+        )
+        return value or 0.0
+
+    before = (count("google_drive", "deliver"), count("google_drive", "block"))
+    async with gateway.client() as c:
+        await clients.drive_multipart(c, "議事録.txt", text(KIB))
+        await clients.drive_multipart(c, "顧客一覧.csv", text(2 * KIB, pii_at=500))
+    assert (count("google_drive", "deliver") - before[0], count("google_drive", "block") - before[1]) == (
+        1,
+        1,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -64,6 +65,10 @@ def test_policy_editor_validation_simulation_activation_and_rollback(
     r = sec.post("/policy", data={"csrf_token": token, "text": POLICY_BROKEN, "op": "validate"})
     assert r.status_code == 422
     assert 'class="bad-line" id="line-14"' in r.text and "14 行目" in r.text and "blok" in r.text
+    # The excerpt keeps each line's indentation (shown as written: white-space: pre).
+    assert '<li value="14" class="bad-line" id="line-14"><code>    action: {type: blok}</code></li>' in r.text
+    assert '<li value="13"><code>    when: {recipients: external}</code></li>' in r.text
+    assert ".listing code { white-space: pre; }" in sec.get("/static/style.css").text
     r = sec.post("/policy", data={"csrf_token": token, "text": POLICY_STRICT, "op": "simulate"})
     assert r.status_code == 200 and 'id="simulation"' in r.text
     assert "最近のメール 2 通のうち 1 通で判定が変わります" in r.text
@@ -91,6 +96,10 @@ def test_policy_editor_validation_simulation_activation_and_rollback(
     assert listed[0].startswith("  v1 ") and listed[1].startswith("* v2 ") and "取引先" in listed[1]
     assert main(["policy", "export", "--var", var, "--version", "1"]) == 0
     assert capsys.readouterr().out == POLICY
+    page = sec.get("/policy").text.split('id="versions"', 1)[1]
+    # Versions in local time (the UI's zone), not ISO 8601 strings.
+    assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d</td>", page) and "+00:00" not in page
+    assert "最初のポリシー（UI で変更する前のもの）" in page
     versions = sec.get("/api/policy").json()["versions"]
     assert [(v["version"], v["active"], v["by"]) for v in versions] == [(2, True, SEC), (1, False, "")]
     r = sec.post("/api/policy/rollback", json={"version": 1}, headers=api_headers(sec))
