@@ -14,7 +14,7 @@ import json
 import secrets
 import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from gateway import actions, retention
