@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # systemd-analyze to check the units in docs/systemd/
 APT_PACKAGES := libmagic1 redis-server postfix chromium fonts-noto-cjk systemd
 
-.PHONY: run test bench screenshots lint typecheck pytest system-deps venv clean
+.PHONY: run test bench fuzz screenshots lint typecheck pytest system-deps venv clean
 
 venv: $(STAMP)
 
@@ -47,6 +47,12 @@ test: system-deps venv lint typecheck pytest
 
 bench: system-deps venv
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# Coverage-guided fuzzing of the classifiers (atheris): messages, files and hostile shapes of up to
+# 8 MiB; stops at the first input that raises or runs past twice its budget (saved as crash-*).
+FUZZ_SECONDS ?= 600
+fuzz: system-deps venv
+	PYTHONPATH=. $(PY) tests/fuzz/fuzz_scan.py -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096
 
 # The README's screenshots, taken by the browser tests of the quarantine UI.
 screenshots: system-deps venv

@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 
 from classifiers.detectors import entity_types
-from classifiers.engine import scan_parts
+from classifiers.engine import Scanner, scan_parts
 from classifiers.extract import extract_file, extract_message
-from classifiers.limits import Deadline, Limits
+from classifiers.limits import EXTRACTION_SHARE, Deadline, Limits
 from classifiers.model import Finding, Part, PartResult, ScanResult
 from classifiers.redact import redact
 
@@ -22,27 +22,34 @@ DEFAULT_LIMITS = Limits()
 
 
 def scan_message(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> ScanResult:
-    """Classify an RFC 5322 message. Never raises on malformed input."""
+    """Classify an RFC 5322 message. Never raises on malformed input.
+
+    Each part is scanned as soon as it is extracted, under one deadline; whatever stops the
+    work early (a limit, the deadline, damage, even an error of ours), the findings made
+    until then are in the result, with the reason.
+    """
     deadline = Deadline(limits.max_seconds)
+    scanner = Scanner(deadline=deadline, limits=limits)
     try:
-        ex = extract_message(raw, limits, deadline)
+        ex = extract_message(raw, limits, Deadline(limits.max_seconds * EXTRACTION_SHARE), scanner.add)
     except Exception as exc:  # hostile input must never crash a worker
-        return ScanResult(
-            parts=(), records=0, size=len(raw), errors=(f"extract: {type(exc).__name__}: {exc}",)
-        )
-    return scan_parts(ex.parts, deadline=deadline, size=len(raw), errors=ex.errors)
+        return scanner.result(size=len(raw), errors=(f"extract: {type(exc).__name__}: {exc}",))
+    return scanner.result(size=len(raw), errors=ex.errors)
 
 
-def scan_bytes(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> ScanResult:
-    """Classify a file's content; ``name`` is only used as its location."""
+def scan_bytes(
+    data: bytes, name: str, limits: Limits = DEFAULT_LIMITS, *, declared_type: str | None = None
+) -> ScanResult:
+    """Classify a file's content, which is read as what it is and also as what ``name`` (its
+    extension) and ``declared_type`` (a MIME type) claim it is, when they disagree."""
     deadline = Deadline(limits.max_seconds)
+    scanner = Scanner(deadline=deadline, limits=limits)
+    extraction = Deadline(limits.max_seconds * EXTRACTION_SHARE)
     try:
-        ex = extract_file(data, name, limits, deadline)
+        ex = extract_file(data, name, limits, extraction, scanner.add, declared_type=declared_type)
     except Exception as exc:
-        return ScanResult(
-            parts=(), records=0, size=len(data), errors=(f"extract: {type(exc).__name__}: {exc}",)
-        )
-    return scan_parts(ex.parts, deadline=deadline, size=len(data), errors=ex.errors)
+        return scanner.result(size=len(data), errors=(f"extract: {type(exc).__name__}: {exc}",))
+    return scanner.result(size=len(data), errors=ex.errors)
 
 
 def scan_file(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> ScanResult:
@@ -76,4 +83,5 @@ __all__ = [
     "scan_bytes",
     "scan_file",
     "scan_message",
+    "scan_parts",
 ]

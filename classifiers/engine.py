@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import replace
 from functools import cached_property, lru_cache
 from itertools import accumulate
 from types import ModuleType
@@ -25,7 +26,7 @@ import regex
 from classifiers.detectors import all_detectors, on_refresh
 from classifiers.detectors._base import Document, compile_with_lists, to_finding
 from classifiers.holders import assign_holders, count_organisations, count_people
-from classifiers.limits import Deadline
+from classifiers.limits import GRACE_MAX, GRACE_SHARE, Deadline, Limits
 from classifiers.model import Finding, Part, PartResult, ScanResult
 from classifiers.normalize import normalize
 
@@ -77,51 +78,186 @@ class Engine:
         return sum(1 for pattern, _ in self.passes for _ in pattern.finditer(text))
 
     def scan_text(self, text: str, part: Part | None = None) -> list[Finding]:
-        return self.scan_document(Document(normalize(text), part))
+        """Every finding in ``text`` (no limits: for tests and single detectors)."""
+        return self.scan_part(text, part)[0]
+
+    def scan_part(
+        self,
+        text: str,
+        part: Part | None = None,
+        *,
+        deadline: Deadline | None = None,
+        kept: dict[str, int] | None = None,
+        max_per_type: int | None = None,
+    ) -> tuple[list[Finding], str | None]:
+        """The findings in ``text`` and why the scan stopped early (``"time"``, ``"memory"``) or
+        None. Text longer than a window is read window by window (see :data:`WINDOW`), so
+        memory stays flat and the deadline is checked between windows and, through the regex
+        module's own timeout, inside each; what was found before a limit tripped is returned.
+        ``kept`` counts the findings kept per type (shared by the parts of one message); a type
+        that has ``max_per_type`` is no longer kept."""
+        n = len(text)
+        out: list[Finding] = []
+        if n <= WINDOW + TAIL:
+            reason = self._scan_window(text, part, 0, 0, n, out, deadline, kept, max_per_type)
+            return out, reason
+        prelude = _prelude(text)
+        for start in range(0, n, WINDOW):
+            if deadline is not None and deadline.expired:
+                return out, "time"
+            end = min(n, start + WINDOW)
+            lo = max(0, start - LEAD)
+            head = prelude if lo > len(prelude) else ""
+            window = head + text[lo : min(n, end + TAIL)]
+            reason = self._scan_window(
+                window, part, lo - len(head), start, end, out, deadline, kept, max_per_type
+            )
+            if reason is not None:
+                return out, reason
+        return out, None
+
+    def _scan_window(
+        self,
+        text: str,
+        part: Part | None,
+        offset: int,
+        core_start: int,
+        core_end: int,
+        out: list[Finding],
+        deadline: Deadline | None,
+        kept: dict[str, int] | None,
+        max_per_type: int | None,
+    ) -> str | None:
+        """Scan ``text`` (the part's text from ``offset``) and append to ``out`` the findings
+        that start in ``[core_start, core_end)`` of the part's text; the reason it stopped
+        early, if it did."""
+        try:
+            doc = Document(normalize(text), part)
+        except MemoryError:
+            return "memory"
+        return self._scan_doc(doc, part, offset, core_start, core_end, out, deadline, kept, max_per_type)
 
     def scan_document(self, doc: Document) -> list[Finding]:
-        """Every finding in one normalised part (offsets into its original text)."""
+        """Every finding in one normalised part, whatever its length (no limits; offsets into
+        its original text)."""
         out: list[Finding] = []
+        self._scan_doc(doc, doc.part, 0, 0, len(doc.norm.original), out, None, None, None)
+        return out
+
+    def _scan_doc(
+        self,
+        doc: Document,
+        part: Part | None,
+        offset: int,
+        core_start: int,
+        core_end: int,
+        out: list[Finding],
+        deadline: Deadline | None,
+        kept: dict[str, int] | None,
+        max_per_type: int | None,
+    ) -> str | None:
         seen: set[tuple[str, int, int]] = set()
         claimed_starts: list[int] = []
         claimed_ends: list[int] = []
         lowered: str | None = None
-        for (pattern, detectors), requires, shortest in zip(
-            self.passes, self._requires, self._shortest, strict=True
-        ):
-            if requires is not None:
-                lowered = doc.text.lower() if lowered is None else lowered
-                if not any(word in lowered for word in requires):
-                    continue
-            spans: list[tuple[int, int]] = []
-            for m in pattern.finditer(doc.text):
-                span = m.span()
-                start = span[0]
-                k = bisect.bisect_right(claimed_starts, start) - 1
-                if k >= 0 and start < claimed_ends[k]:
-                    continue
-                spans.append(span)
-                length = span[1] - start
-                if length < shortest:
-                    continue  # too short for every detector of this pass (claimed all the same)
-                for det, min_length in detectors:
-                    if length < min_length:
-                        continue  # prices and quantities: too short for any shape of this type
-                    for hit in det.check(m, doc):
-                        finding = to_finding(
-                            hit, det.ENTITY_TYPE, doc, person_only=getattr(det, "PERSON_ONLY", False)
-                        )
-                        key = (finding.type, *finding.span)
-                        if key not in seen:
-                            seen.add(key)
-                            out.append(finding)
-            if spans:
-                merged = sorted([*zip(claimed_starts, claimed_ends, strict=True), *spans])
-                claimed_starts = [a for a, _ in merged]
-                # Running maximum: an earlier, longer span may cover a later start.
-                claimed_ends = list(accumulate((b for _, b in merged), max))
-        out.sort(key=lambda f: f.span)
-        return out
+        found: list[Finding] = []
+        reason: str | None = None
+        try:
+            for (pattern, detectors), requires, shortest in zip(
+                self.passes, self._requires, self._shortest, strict=True
+            ):
+                if requires is not None:
+                    lowered = doc.text.lower() if lowered is None else lowered
+                    if not any(word in lowered for word in requires):
+                        continue
+                if deadline is None:
+                    matches = pattern.finditer(doc.text)
+                else:
+                    left = deadline.remaining
+                    if left <= 0:
+                        reason = "time"
+                        break
+                    matches = pattern.finditer(doc.text, timeout=left)
+                spans: list[tuple[int, int]] = []
+                try:
+                    for n, m in enumerate(matches):
+                        if deadline is not None and not n & 0xFF and deadline.expired:
+                            raise TimeoutError  # validation between matches costs time too
+                        span = m.span()
+                        start = span[0]
+                        k = bisect.bisect_right(claimed_starts, start) - 1
+                        if k >= 0 and start < claimed_ends[k]:
+                            continue
+                        spans.append(span)
+                        length = span[1] - start
+                        if length < shortest:
+                            continue  # too short for every detector of this pass (claimed all the same)
+                        for det, min_length in detectors:
+                            if length < min_length:
+                                continue  # prices and quantities: too short for any shape of this type
+                            if kept is not None and kept.get(det.ENTITY_TYPE, 0) >= (max_per_type or 0):
+                                continue
+                            for hit in det.check(m, doc):
+                                finding = to_finding(
+                                    hit, det.ENTITY_TYPE, doc, person_only=getattr(det, "PERSON_ONLY", False)
+                                )
+                                key = (finding.type, *finding.span)
+                                if key not in seen:
+                                    seen.add(key)
+                                    found.append(finding)
+                                    if kept is not None:
+                                        kept[finding.type] = kept.get(finding.type, 0) + 1
+                finally:
+                    if spans:
+                        merged = sorted([*zip(claimed_starts, claimed_ends, strict=True), *spans])
+                        claimed_starts = [a for a, _ in merged]
+                        # Running maximum: an earlier, longer span may cover a later start.
+                        claimed_ends = list(accumulate((b for _, b in merged), max))
+        except TimeoutError:  # the regex module's timeout: the deadline passed inside a pass
+            reason = "time"
+        except MemoryError:
+            reason = "memory"
+        found.sort(key=lambda f: f.span)
+        try:
+            # Whose data each is, read on this window's text (a block of lines, a table's header).
+            found = assign_holders(doc, found)
+        except MemoryError:
+            reason = reason or "memory"
+        for f in found:
+            start = f.span[0] + offset
+            if not core_start <= start < core_end:
+                continue
+            if offset:
+                f = replace(
+                    f,
+                    span=(start, f.span[1] + offset),
+                    location=part.location_at(start) if part is not None else f.location,
+                )
+            out.append(f)
+        return reason
+
+
+#: Text longer than this is scanned in windows of this many characters...
+WINDOW = 256 * 1024
+#: ... each read with this much of the text after it, so that a match starting in the window
+#: ends there (the longest match a pattern allows, a PEM private key, is about 16 KiB) ...
+TAIL = 20 * 1024
+#: ... and this much before it: context words before a match, and matches that started in the
+#: window before claim their span again as they did there.
+LEAD = 4 * 1024
+#: The part's first lines, read before every window after the first: a table's header row,
+#: which the detectors read a column's meaning from.
+PRELUDE = 4 * 1024
+
+
+def _prelude(text: str) -> str:
+    """The whole lines at the start of ``text`` within :data:`PRELUDE` characters.
+
+    >>> _prelude("No,氏名\\n1,山田\\n" + "x" * 10_000)
+    'No,氏名\\n1,山田\\n'
+    """
+    cut = text.rfind("\n", 0, PRELUDE)
+    return text[: cut + 1] if cut >= 0 else ""
 
 
 @lru_cache(maxsize=1)
@@ -151,28 +287,60 @@ def count_records(findings: Iterable[Finding]) -> int:
     return count_people(findings, RECORD_MIN_SCORE, SECONDARY_TYPES)
 
 
-def scan_parts(
-    parts: Iterable[Part], *, deadline: Deadline | None = None, size: int = 0, errors: Sequence[str] = ()
-) -> ScanResult:
-    """Detect over extracted parts; dedupe findings across the bodies of one alternative."""
-    engine = default_engine()
-    results: list[PartResult] = []
-    alt_seen: dict[str, set[tuple[str, str]]] = {}
-    for part in parts:
+#: Finding types that header parts (display names, comments) do not report.
+ADDRESSING_TYPES = frozenset({"person_name", "email_address"})
+
+
+class Scanner:
+    """Detection over parts as extraction hands them over, one at a time.
+
+    A part is scanned as soon as it is extracted, under the message's deadline: a body found
+    before a slow attachment is read has its findings whatever that attachment costs. The
+    findings of the bodies of one multipart/alternative are counted once.
+    """
+
+    def __init__(self, *, deadline: Deadline | None = None, limits: Limits | None = None) -> None:
+        self.engine = default_engine()
+        self.deadline = deadline
+        limits = limits or Limits()
+        self.max_per_type = limits.max_findings_per_type
+        self._grace_seconds = min(GRACE_MAX, GRACE_SHARE * limits.max_seconds)
+        self._grace: Deadline | None = None
+        self.results: list[PartResult] = []
+        self._alt_seen: dict[str, set[tuple[str, str]]] = {}
+        self._kept: dict[str, int] = {}
+
+    def _current_deadline(self) -> Deadline | None:
+        """The message's deadline, or once it has passed, the grace for text already extracted."""
+        if self.deadline is None or not self.deadline.expired:
+            return self.deadline
+        if self._grace is None:
+            self._grace = Deadline(self._grace_seconds, stoppable=False)
+        return self._grace
+
+    def add(self, part: Part) -> None:
         truncated = part.truncated
+        deadline = self._current_deadline()
         if deadline is not None and deadline.expired:
             findings: list[Finding] = []
-            truncated = (*truncated, "time") if "time" not in truncated else truncated
+            stopped: str | None = "time"
         else:
-            doc = Document(normalize(part.text), part)
-            findings = assign_holders(doc, engine.scan_document(doc))
+            findings, stopped = self.engine.scan_part(
+                part.text, part, deadline=deadline, kept=self._kept, max_per_type=self.max_per_type
+            )
+        if stopped is not None and stopped not in truncated:
+            truncated = (*truncated, stopped)
+        if part.kind == "header":
+            # Names and addresses in From/To/Cc are the addressing itself (the recipient rules
+            # judge it); anything else written there is content.
+            findings = [f for f in findings if f.type not in ADDRESSING_TYPES]
         if part.alternative is not None:
             # Keep what an earlier body of the same alternative did not already show; repeats
             # inside this body stay, as they would in a message without alternatives.
-            seen = alt_seen.setdefault(part.alternative, set())
+            seen = self._alt_seen.setdefault(part.alternative, set())
             findings = [f for f in findings if (f.type, f.normalized or f.value) not in seen]
             seen.update((f.type, f.normalized or f.value) for f in findings)
-        results.append(
+        self.results.append(
             PartResult(
                 location=part.location,
                 kind=part.kind,
@@ -184,13 +352,31 @@ def scan_parts(
                 findings=tuple(findings),
                 records=count_records(findings),
                 organisations=count_organisations(findings, RECORD_MIN_SCORE),
+                type_mismatch=part.type_mismatch,
             )
         )
-    every = [f for r in results for f in r.findings]
-    return ScanResult(
-        parts=tuple(results),
-        records=count_records(every),
-        size=size,
-        errors=tuple(errors),
-        organisations=count_organisations(every, RECORD_MIN_SCORE),
-    )
+
+    def result(self, *, size: int = 0, errors: Sequence[str] = ()) -> ScanResult:
+        every = [f for r in self.results for f in r.findings]
+        return ScanResult(
+            parts=tuple(self.results),
+            records=count_records(every),
+            size=size,
+            errors=tuple(errors),
+            organisations=count_organisations(every, RECORD_MIN_SCORE),
+        )
+
+
+def scan_parts(
+    parts: Iterable[Part],
+    *,
+    deadline: Deadline | None = None,
+    size: int = 0,
+    errors: Sequence[str] = (),
+    limits: Limits | None = None,
+) -> ScanResult:
+    """Detect over extracted parts; dedupe findings across the bodies of one alternative."""
+    scanner = Scanner(deadline=deadline, limits=limits)
+    for part in parts:
+        scanner.add(part)
+    return scanner.result(size=size, errors=errors)

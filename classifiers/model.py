@@ -110,6 +110,9 @@ class Part:
     segments: tuple[tuple[int, str], ...] = ()
     alternative: str | None = None
     fields: tuple[str, ...] = ()  # extra metadata labels, e.g. sensitivity label names
+    #: What the file claimed to be where that disagrees with its content (``content_type``):
+    #: ``name .csv``, ``declared text/csv``. A renamed or disguised file is itself a signal.
+    type_mismatch: tuple[str, ...] = ()
 
     def location_at(self, offset: int) -> str:
         """The most specific location for an offset into ``text``."""
@@ -139,9 +142,10 @@ class PartResult:
     findings: tuple[Finding, ...]
     records: int
     organisations: int = 0  # distinct organisations whose contact data appear (not people)
+    type_mismatch: tuple[str, ...] = ()
 
     def to_dict(self, *, redact: bool = False) -> dict[str, Any]:
-        return {
+        out = {
             "location": self.location,
             "kind": self.kind,
             "content_type": self.content_type,
@@ -153,6 +157,9 @@ class PartResult:
             "records": self.records,
             "organisations": self.organisations,
         }
+        if self.type_mismatch:
+            out["type_mismatch"] = list(self.type_mismatch)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +184,16 @@ class ScanResult:
     @property
     def encrypted(self) -> tuple[str, ...]:
         return tuple(p.location for p in self.parts if p.encrypted)
+
+    @property
+    def type_mismatches(self) -> tuple[tuple[str, str], ...]:
+        """``(location, what)`` for every file whose name or declared type disagrees with its
+        content (``what``: ``content image/gif; name .csv; declared text/csv``)."""
+        return tuple(
+            (p.location, "; ".join((f"content {p.content_type}", *p.type_mismatch)))
+            for p in self.parts
+            if p.type_mismatch
+        )
 
     @property
     def fully_inspected(self) -> bool:

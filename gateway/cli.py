@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from gateway import logs
+from gateway.commands._terminal import EscapingWriter
 from gateway.config import ConfigError
 from policies import PolicyError
 
@@ -50,17 +51,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logs.configure(level="debug" if args.verbose else "info")
+    out, err = sys.stdout, sys.stderr
+    # Whatever a command prints reaches a terminal: no control character in the data it shows
+    # goes out raw (gateway.commands._terminal).
+    sys.stdout, sys.stderr = EscapingWriter(out), EscapingWriter(err)
     try:
         result: int = args.func(args)
-    except PolicyError as err:
+    except PolicyError as exc:
         # A policy that cannot be loaded, however it is reached (run, smtp, ui, proxy): the same
         # file:line lines ``sekimori policy check`` prints, never a traceback.
-        print(f"sekimori: {err.text_ja}", file=sys.stderr)
-        print(f"sekimori: {err.text_en}", file=sys.stderr)
+        print(f"sekimori: {exc.text_ja}", file=sys.stderr)
+        print(f"sekimori: {exc.text_en}", file=sys.stderr)
         return 2
     except ConfigError as exc:
         print(f"sekimori: {exc}", file=sys.stderr)
         return 2
+    finally:
+        sys.stdout, sys.stderr = out, err
     return result
 
 

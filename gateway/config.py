@@ -222,6 +222,10 @@ class UiConfig(_Model):
         return v.rstrip("/")
 
 
+#: A classification worker needs about this much address space just to start (measured 97 MB).
+MIN_WORKER_MEMORY = 256 << 20
+
+
 class ScanConfig(_Model):
     #: Classification budget per message; past it the message counts as not fully inspected.
     time: Duration = 10.0
@@ -230,6 +234,13 @@ class ScanConfig(_Model):
     #: one, each scan waits for the previous one while the loop's core idles between
     #: messages; bench_smtp at concurrency 32 measured about +15% throughput with two).
     workers: int | Literal["auto"] = "auto"
+    #: At most this many messages may be slow at once (each still running after a moment): each
+    #: runs in a worker of its own at the lowest CPU priority while fresh workers serve the rest;
+    #: one more is stopped at once and judged on what it found (``auto``: as many as workers).
+    slow_slots: int | Literal["auto"] = "auto"
+    #: Address space of each classification worker (RLIMIT_AS); ``auto`` sizes it for the
+    #: machine: half the memory shared by the workers and slow slots, from 768 MiB to 2 GiB.
+    memory: int | Literal["auto"] = "auto"
 
     @field_validator("workers")
     @classmethod
@@ -238,12 +249,47 @@ class ScanConfig(_Model):
             raise ValueError("scan.workers must be 0..64 or auto")
         return v
 
+    @field_validator("slow_slots")
+    @classmethod
+    def _slow_slots(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and not 1 <= v <= 64:
+            raise ValueError("scan.slow_slots must be 1..64 or auto")
+        return v
+
+    @field_validator("memory", mode="before")
+    @classmethod
+    def _memory(cls, v: object) -> object:
+        if v == "auto":
+            return v
+        size = parse_size(v)
+        if size < MIN_WORKER_MEMORY:
+            raise ValueError(
+                f"scan.memory must be at least {MIN_WORKER_MEMORY >> 20}MiB (a worker needs that to start)"
+            )
+        return size
+
     @property
     def worker_count(self) -> int:
         if self.workers == "auto":
             cpus = os.cpu_count() or 1
             return 1 if cpus < 2 else max(2, cpus - 1)
         return int(self.workers)
+
+    @property
+    def slow_slot_count(self) -> int:
+        return max(1, self.worker_count) if self.slow_slots == "auto" else int(self.slow_slots)
+
+    @property
+    def memory_bytes(self) -> int:
+        """The address-space limit of each classification worker."""
+        if self.memory != "auto":
+            return int(self.memory)
+        try:
+            ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError):
+            ram = 4 << 30
+        share = ram // 2 // (max(1, self.worker_count) + self.slow_slot_count)
+        return max(768 << 20, min(2 << 30, share))
 
 
 class SchedulerConfig(_Model):

@@ -309,16 +309,45 @@ class Delivery:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
-                    log.exception(
-                        "delivery of %s failed unexpectedly; it stays queued for the scheduler", msg_id
-                    )
+                    log.exception("delivery of %s failed unexpectedly; it is tried again later", msg_id)
                     await self._close(client)
                     client = None
+                    await self._after_error(msg_id)
                 finally:
                     self._pending.discard(msg_id)
                     self._hints.pop(msg_id, None)
         finally:
             await self._close(client)
+
+    async def _after_error(self, msg_id: str) -> None:
+        """After an unexpected error the message does not stay in ``delivering``: it is deferred
+        (tried again after a backoff), or past its queue lifetime bounced with a DSN."""
+        try:
+            rec = await self.store.get(msg_id)
+            if rec is None or rec.state is not State.DELIVERING:
+                return
+            now = self.clock()
+            if now >= rec.received_at + timedelta(seconds=self.up.retry.lifetime):
+                failures = [Failure(r, 554, "5.3.0 could not be delivered (internal error)", "5.3.0")
+                            for r in rec.recipients]  # fmt: skip
+                await self.store.transition(msg_id, State.BOUNCED, actor="delivery", reason="internal error past the queue lifetime",
+                                            expect=State.DELIVERING, attempts=rec.attempts + 1)  # fmt: skip
+                if rec.meta.get("kind") not in OWN_KINDS:
+                    await self.on_bounce(rec, failures)
+                return
+            delay = backoff(rec.attempts + 1, self.up.retry.first, self.up.retry.max_interval)
+            await self.store.transition(
+                msg_id,
+                State.DEFERRED,
+                actor="delivery",
+                reason="internal error; tried again later",
+                expect=State.DELIVERING,
+                attempts=rec.attempts + 1,
+                next_attempt_at=now + timedelta(seconds=delay),
+                last_error="internal error",
+            )
+        except Exception:
+            log.exception("%s: cannot defer after an error; its lease runs out into the scheduler", msg_id)
 
     async def _close(self, client: aiosmtplib.SMTP | None) -> None:
         if client is not None and client.is_connected:
@@ -354,6 +383,13 @@ class Delivery:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             out.transient.extend(
                 _failure(r, 451, f"4.4.1 upstream: {type(exc).__name__}: {exc}") for r in rcpts
+            )
+            await self._close(client)
+            return None, out
+        except Exception as exc:  # the message itself cannot be sent (a NUL in an address...)
+            log.warning("message cannot be sent as it is: %s", type(exc).__name__)
+            out.permanent.extend(
+                _failure(r, 554, f"5.6.0 cannot be sent as it is: {type(exc).__name__}") for r in rcpts
             )
             await self._close(client)
             return None, out

@@ -49,6 +49,9 @@ def _head_facts(head: bytes) -> tuple[tuple[str, ...], tuple[str, ...], str]:
 
 
 _cached_head_facts = functools.lru_cache(maxsize=256)(_head_facts)
+#: At most this much of a header block is parsed by the relay (Postfix's header_size_limit is
+#: 100 kB per header).
+RELAY_HEAD_BYTES = 256 * 1024
 
 
 def header_facts(raw: bytes) -> tuple[tuple[str, ...], tuple[str, ...], str]:
@@ -59,6 +62,10 @@ def header_facts(raw: bytes) -> tuple[tuple[str, ...], tuple[str, ...], str]:
     """
     head_end = raw.find(b"\r\n\r\n")
     head = raw[: head_end + 2] if head_end >= 0 else raw
+    if len(head) > RELAY_HEAD_BYTES:
+        # Parsed on the relay's event loop: a header block of many megabytes would stall every
+        # session. The facts come from its start (the classifiers read the rest, bounded).
+        head = head[: head.rfind(b"\r\n", 0, RELAY_HEAD_BYTES) + 2]
     return _cached_head_facts(head) if len(head) <= _CACHED_HEAD else _head_facts(head)
 
 

@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import os
+import resource
+import signal
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from classifiers import Limits, ScanResult, redact, scan_bytes, scan_message
+from classifiers.limits import resume, stop_now
 from gateway import metrics
 from gateway.workers import WorkerError, WorkerLost, WorkerPool
 from policies import Decision, Envelope, HistoryView, PolicyHolder, evaluate
@@ -99,8 +103,13 @@ class KnownDomains:
         return sender.lower() == self._sender and normalize_domain(domain) in self._domains
 
 
-def _worker_start() -> None:
+def _worker_start(memory: int | None = None) -> None:
     """Run in each classification worker as it starts.
+
+    Its address space is limited to ``memory`` bytes (RLIMIT_AS): an item that would need more
+    fails in that worker alone (a MemoryError the scan reports, or the worker's death), never
+    the relay or the machine. SIGUSR1 asks the running scan to stop at its next check and
+    answer with what it found (the pool's way to free a slot without losing the findings).
 
     Scheduled as batch work (``SCHED_BATCH``): the worker is CPU-bound and non-interactive, so
     the kernel need not preempt it whenever the relay, the upstream or a client wakes up. On the
@@ -108,6 +117,9 @@ def _worker_start() -> None:
     throughput at concurrency 32 by about 8% (fewer switches, warmer caches). Then one tiny
     scan compiles every detector's pattern, so that the first real message does not pay for it.
     """
+    if memory is not None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    signal.signal(signal.SIGUSR1, _stop_scan)
     if hasattr(os, "SCHED_BATCH"):
         try:
             os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
@@ -116,9 +128,14 @@ def _worker_start() -> None:
     scan_message(b"Subject: warm-up\r\n\r\n-\r\n")
 
 
+def _stop_scan(signum: int, frame: object) -> None:
+    stop_now()
+
+
 def classify(content: Content, seconds: float) -> ScanResult:
     """Classify ``content`` within ``seconds`` (runs in a worker). Never raises: a spooled file
     that cannot be read is a scan error, so the item counts as not fully inspected."""
+    resume()  # a stop asked for the previous call is not for this one
     limits = Limits(max_seconds=seconds)
     if isinstance(content, MailContent):
         return scan_message(content.raw, limits)
@@ -130,7 +147,7 @@ def classify(content: Content, seconds: float) -> ScanResult:
             return ScanResult(
                 parts=(), records=0, size=0, errors=(f"scan: cannot read the spooled file: {exc}",)
             )
-    return scan_bytes(data, content.name, limits)
+    return scan_bytes(data, content.name, limits, declared_type=content.content_type or None)
 
 
 def complete_envelope(envelope: Envelope, scan: ScanResult) -> Envelope:
@@ -154,7 +171,14 @@ class Inspector:
     """Classification pool, time budget and the current policy: ``inspect(content, envelope)``."""
 
     def __init__(
-        self, policies: PolicyHolder, *, scan_time: float, workers: int, reload_interval: float = 5.0
+        self,
+        policies: PolicyHolder,
+        *,
+        scan_time: float,
+        workers: int,
+        reload_interval: float = 5.0,
+        memory: int | None = None,
+        slow_slots: int = 1,
     ) -> None:
         self.policies = policies
         self.scan_time = scan_time
@@ -163,8 +187,17 @@ class Inspector:
         self.time_limit = 2 * scan_time + 5
         self.reload_interval = reload_interval
         self._next_reload = time.monotonic() + reload_interval
+        #: An item still being classified after this long is slow (see :mod:`gateway.workers`):
+        #: it leaves the pool with its worker, which a fresh one replaces.
+        self.slow_after = min(1.0, scan_time / 2)
         self._pool: WorkerPool | None = (
-            WorkerPool(workers, initializer=_worker_start, on_restart=metrics.WORKER_RESTARTS.inc)
+            WorkerPool(
+                workers,
+                initializer=functools.partial(_worker_start, memory),
+                slow_after=self.slow_after,
+                slow_slots=slow_slots,
+                on_restart=metrics.WORKER_RESTARTS.inc,
+            )
             if workers > 0
             else None
         )

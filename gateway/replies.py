@@ -84,6 +84,15 @@ BAD_SEQUENCE: Final = Reply(503, "5.5.1", "Bad sequence of commands")
 AUTH_REQUIRED: Final = Reply(530, "5.7.0", "Authentication required")
 CLIENT_NOT_PERMITTED: Final = Reply(554, "5.7.1", "Client host not permitted to relay; authenticate first")
 MAILBOX_SYNTAX: Final = Reply(553, "5.1.3", "Bad address syntax")
+# RFC 3463 s3.2: X.1.7 is the sender's address, X.1.3 a recipient's. Bytes that are not UTF-8
+# and control characters can never be delivered (the upstream and the store refuse them).
+SENDER_NOT_UTF8: Final = Reply(553, "5.1.7", "Sender address is not valid UTF-8")
+SENDER_CONTROL: Final = Reply(553, "5.1.7", "Control character in sender address")
+RECIPIENT_NOT_UTF8: Final = Reply(553, "5.1.3", "Recipient address is not valid UTF-8")
+RECIPIENT_CONTROL: Final = Reply(553, "5.1.3", "Control character in recipient address")
+PARAMS_NOT_TEXT: Final = Reply(501, "5.5.4", "Invalid UTF-8 or control character in parameters")
+# RFC 6531 s3.5: a non-ASCII address needs the SMTPUTF8 parameter on MAIL.
+NEEDS_SMTPUTF8: Final = Reply(553, "5.6.7", "Non-ASCII address without SMTPUTF8")
 PARAMS_NOT_RECOGNIZED: Final = Reply(555, "5.5.4", "MAIL/RCPT parameters not recognized")
 MESSAGE_TOO_BIG: Final = Reply(552, "5.3.4", "Message size exceeds fixed limit")
 # SMTP smuggling (CVE-2023-51764 and friends): only CRLF may end a line in DATA.

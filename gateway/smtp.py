@@ -80,6 +80,21 @@ def plain_path(arg: str) -> tuple[str, str] | None:
     return None if m is None else (m.group(1), arg[m.end() :])
 
 
+def address_problem(text: str) -> str | None:
+    """Why an envelope address or parameter cannot be taken: ``"utf8"`` (bytes that are not
+    UTF-8: aiosmtpd hands them over as lone surrogates), ``"control"`` (NUL, CR, ESC, DEL, the
+    C1 controls...) or None.
+
+    >>> address_problem("taro@example.co.jp"), address_problem("a\\x00b@x.jp"), address_problem("\\udcff@x.jp")
+    (None, 'control', 'utf8')
+    """
+    if any("\udc80" <= ch <= "\udcff" for ch in text):
+        return "utf8"
+    if any(ch < " " or "\x7f" <= ch < "\xa0" for ch in text):
+        return "control"
+    return None
+
+
 def count_received(raw: bytes) -> int:
     head_end = raw.find(b"\r\n\r\n")
     head = raw[: head_end + 2] if head_end >= 0 else raw
@@ -335,6 +350,14 @@ class RelayHandler:
             if self.config.smtp.auth.users:
                 return str(replies.AUTH_REQUIRED)
             return str(replies.CLIENT_NOT_PERMITTED)
+        problem = address_problem(address)
+        if problem is not None:
+            log.info("%r: MAIL refused: %s in the sender address", session.peer, problem)
+            return str(replies.SENDER_NOT_UTF8 if problem == "utf8" else replies.SENDER_CONTROL)
+        if any(address_problem(option) for option in mail_options):
+            return str(replies.PARAMS_NOT_TEXT)
+        if not address.isascii() and not any(o.upper() == "SMTPUTF8" for o in mail_options):
+            return str(replies.NEEDS_SMTPUTF8)
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return str(replies.SENDER_OK)
@@ -342,6 +365,14 @@ class RelayHandler:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
+        problem = address_problem(address)
+        if problem is not None:
+            log.info("%r: RCPT refused: %s in the recipient address", session.peer, problem)
+            return str(replies.RECIPIENT_NOT_UTF8 if problem == "utf8" else replies.RECIPIENT_CONTROL)
+        if any(address_problem(option) for option in rcpt_options):
+            return str(replies.PARAMS_NOT_TEXT)
+        if not address.isascii() and not envelope.smtp_utf8:
+            return str(replies.NEEDS_SMTPUTF8)
         if len(envelope.rcpt_tos) >= self.limits.max_recipients:
             return str(replies.TOO_MANY_RECIPIENTS)
         envelope.rcpt_tos.append(address)

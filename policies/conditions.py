@@ -335,6 +335,8 @@ def _compile(
         parts.append(_confidential(cond.confidential))
     if cond.encrypted is not None:
         parts.append(_encrypted(cond.encrypted))
+    if cond.type_mismatch is not None:
+        parts.append(_type_mismatch(cond.type_mismatch))
     if cond.truncated is not None:
         parts.append(_truncated(cond.truncated))
     if cond.fully_inspected is not None:
@@ -590,6 +592,26 @@ def _encrypted(want: bool) -> Predicate:
         if bool(where) != want:
             return None
         return [_evidence(None, len(where), (), where, "encrypted")] if where else []
+
+    return _content(check)
+
+
+def _type_mismatch(want: bool) -> Predicate:
+    def check(ctx: EvalContext) -> list[Evidence] | None:
+        found = ctx.scan.type_mismatches
+        if bool(found) != want:
+            return None
+        if not found:
+            return []
+        return [
+            _evidence(
+                None,
+                len(found),
+                [what for _, what in found],
+                [loc for loc, _ in found],
+                "type_mismatch",
+            )
+        ]
 
     return _content(check)
 

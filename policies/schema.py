@@ -300,6 +300,7 @@ class Condition(_Model):
     records: Range | None = None
     confidential: Annotated[ConfidentialCond | None, BeforeValidator(_confidential_shorthand)] = None
     encrypted: bool | None = None
+    type_mismatch: bool | None = None
     truncated: bool | None = None
     fully_inspected: bool | None = None
     attachment: AttachmentCond | None = None

@@ -1,8 +1,12 @@
 """UI accounts: users from the directory, argon2id passwords, TOTP MFA, throttling and lockout.
 
 Lockout rule: ``max_failures`` failed password or TOTP attempts for one address within
-``failure_window`` lock that address for ``lockout`` seconds; ``ip_max_failures`` failures from
-one client address within the window throttle that address. Only a completed login (password and,
+``failure_window`` lock that address for ``lockout`` seconds. A client address is slowed, not
+locked: past ``ip_max_failures`` failures within the window it must wait between attempts, 1 s
+doubling with each further failure up to ``ip_max_delay`` (60 s). An office behind one NAT
+address whose neighbour mistyped, or that an attacker shares, still gets in within a minute
+with the right password; a guesser from that address gets one try a minute, and each account
+still locks after its own ``max_failures``. Only a completed login (password and,
 when required, TOTP) resets an address's count, so knowing the password does not buy unlimited
 TOTP guesses. Unknown addresses are counted and locked exactly like known ones, so lockout does not
 reveal which addresses exist. Every attempt is an auth event (log line and ``auth_events`` row).
@@ -542,15 +546,17 @@ class Accounts:
                 "SELECT COUNT(*) FROM login_attempts WHERE address = ? AND ok = 0 AND at > ?", (addr, since)
             ).fetchone()[0]
             by_ip = conn.execute(
-                "SELECT COUNT(*) AS n, MIN(at) AS first FROM login_attempts WHERE ip = ? AND ok = 0 AND at > ?",
+                "SELECT COUNT(*) AS n, MAX(at) AS last FROM login_attempts WHERE ip = ? AND ok = 0 AND at > ?",
                 (ip, window_start),
             ).fetchone()
+            excess = by_ip["n"] - cfg.ip_max_failures
+            wait_until = by_ip["last"] + min(cfg.ip_max_delay, 2.0 ** min(excess, 30)) if excess >= 0 else 0.0
             if lock is not None and lock["locked_until"] > now:
                 refused = LoginResult(Outcome.LOCKED, retry_at=lock["locked_until"])
             elif failures >= cfg.max_failures:
                 refused = LoginResult(Outcome.LOCKED, retry_at=now + cfg.lockout)
-            elif by_ip["n"] >= cfg.ip_max_failures:
-                refused = LoginResult(Outcome.THROTTLED, retry_at=by_ip["first"] + cfg.failure_window)
+            elif now < wait_until:
+                refused = LoginResult(Outcome.THROTTLED, retry_at=wait_until)
             else:
                 cur = conn.execute(
                     "INSERT INTO login_attempts (address, ip, at, ok) VALUES (?, ?, ?, 0)", (addr, ip, now)

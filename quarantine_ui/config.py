@@ -80,6 +80,10 @@ class UIConfig:
     failure_window: float = 15 * 60
     lockout: float = 15 * 60
     ip_max_failures: int = 20
+    #: Past ``ip_max_failures``, a client address waits between attempts: 1 s, doubling with
+    #: each further failure, up to this long. It slows a guesser to one try a minute without
+    #: locking out everyone behind the same NAT (the per-account lockout protects each account).
+    ip_max_delay: float = 60.0
     #: Request header carrying the single-sign-on user (e.g. ``X-Remote-User``); None disables SSO.
     sso_header: str | None = None
     #: Reverse proxies whose SSO header and ``X-Forwarded-For`` are believed.

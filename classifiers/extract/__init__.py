@@ -30,6 +30,7 @@ Top-level files have kind ``file``; everything inside a mail attachment has kind
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from classifiers.extract import mime
@@ -46,9 +47,12 @@ class Extraction:
     errors: list[str] = field(default_factory=list)
 
 
-def extract_message(raw: bytes, limits: Limits, deadline: Deadline) -> Extraction:
-    """An RFC 5322 message: subject, every body and attachment."""
-    ctx = Context(limits, deadline, dispatch)
+def extract_message(
+    raw: bytes, limits: Limits, deadline: Deadline, on_part: Callable[[Part], None] | None = None
+) -> Extraction:
+    """An RFC 5322 message: subject, every body and attachment. With ``on_part``, each part
+    goes there as soon as it is extracted instead of into ``Extraction.parts``."""
+    ctx = Context(limits, deadline, dispatch, on_part)
     try:
         mime.extract_mail(ctx, raw)
     except RecursionError:
@@ -57,14 +61,23 @@ def extract_message(raw: bytes, limits: Limits, deadline: Deadline) -> Extractio
     return Extraction(ctx.parts, ctx.errors)
 
 
-def extract_file(data: bytes, name: str, limits: Limits, deadline: Deadline) -> Extraction:
-    """A file of any supported type (sniffed from content, never from ``name``)."""
-    ctx = Context(limits, deadline, dispatch)
+def extract_file(
+    data: bytes,
+    name: str,
+    limits: Limits,
+    deadline: Deadline,
+    on_part: Callable[[Part], None] | None = None,
+    *,
+    declared_type: str | None = None,
+) -> Extraction:
+    """A file of any supported type, read as what its content is and also as what its name or
+    ``declared_type`` say it is, when they disagree (see :mod:`classifiers.extract.dispatch`)."""
+    ctx = Context(limits, deadline, dispatch, on_part)
     try:
-        if sniff(data).kind == "message":
+        if sniff(data).kind == "message" and declared_type is None:
             mime.extract_mail(ctx, data)
         else:
-            dispatch(ctx, data, Where(name, "file", 0, name))
+            dispatch(ctx, data, Where(name, "file", 0, name, declared=declared_type))
     except RecursionError:
         ctx.error(name, "structure nested too deeply")
         ctx.add(Part(location=name, text="", kind="file", size=len(data), truncated=("depth",)))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from classifiers.limits import Deadline, Limits
@@ -18,6 +19,7 @@ class Where:
     depth: int = 0
     filename: str | None = None
     charset: str | None = None  # a declared charset (MIME parameter), only a hint
+    declared: str | None = None  # a declared content type (MIME, upload), only a claim
 
     def child(self, location: str, filename: str | None = None, *, deeper: bool = True) -> Where:
         return Where(location, self.kind, self.depth + (1 if deeper else 0), filename)
@@ -34,13 +36,20 @@ class Context:
     limits: Limits
     deadline: Deadline
     dispatch: Dispatch
+    #: Called with each part as it is added (detection runs as extraction goes).
+    on_part: Callable[[Part], None] | None = None
     parts: list[Part] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     text_used: int = 0
+    count: int = 0  # parts added
     parts_full: bool = False
     timed_out: bool = False
     _alternatives: int = 0
     _marked: bool = False
+    _mismatch: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    _lenient: int = 0
+    #: The blobs being read, outermost first.
+    reading: list[bytes] = field(default_factory=list)
 
     @property
     def text_left(self) -> int:
@@ -63,15 +72,55 @@ class Context:
         return f"alt{self._alternatives}"
 
     def error(self, location: str, reason: str) -> None:
-        self.errors.append(f"{location}: {reason}")
+        if not self._lenient:
+            self.errors.append(f"{location}: {reason}")
+
+    @contextmanager
+    def mismatch(self, where: Where, labels: tuple[str, ...], content_type: str) -> Iterator[None]:
+        """The first part added at ``location`` carries ``labels`` as its ``type_mismatch``;
+        if none is (an archive yields its members' parts), an empty part carries them."""
+        if not labels:
+            yield
+            return
+        entry = (where.location, labels)
+        self._mismatch.append(entry)
+        try:
+            yield
+        finally:
+            if entry in self._mismatch:
+                self._mismatch.remove(entry)
+                marker = Part(
+                    where.location, "", where.kind, content_type, where.filename, type_mismatch=labels
+                )
+                self.add(marker)
+
+    @contextmanager
+    def lenient(self) -> Iterator[None]:
+        """Reading content as another kind than it is: failing is no damage (``corrupt`` and
+        ``unsupported`` are dropped, errors not recorded), and empty results are not kept."""
+        self._lenient += 1
+        try:
+            yield
+        finally:
+            self._lenient -= 1
 
     def add(self, part: Part) -> None:
         """Append a part, cutting its text to the text budget and counting it against max_parts."""
         if self.parts_full:
             return
-        if len(self.parts) >= self.limits.max_parts:
+        if self._lenient:
+            kept = tuple(r for r in part.truncated if r not in ("corrupt", "unsupported"))
+            if not part.text.strip() and not kept and not part.encrypted:
+                return
+            part = replace(part, truncated=kept)
+        for i, (location, labels) in enumerate(self._mismatch):
+            if location == part.location:
+                part = replace(part, type_mismatch=labels)
+                del self._mismatch[i]
+                break
+        if self.count >= self.limits.max_parts:
             self.parts_full = True
-            self.parts.append(Part(location=part.location, text="", kind=part.kind, truncated=("parts",)))
+            self._append(Part(location=part.location, text="", kind=part.kind, truncated=("parts",)))
             self.error(part.location, f"more than {self.limits.max_parts} parts; the rest was not inspected")
             return
         reasons = list(part.truncated)
@@ -91,9 +140,14 @@ class Context:
         if self.timed_out and "time" not in reasons:
             reasons.append("time")
         self.text_used += size
-        self.parts.append(
-            replace(part, text=text, truncated=tuple(dict.fromkeys(reasons)), segments=segments)
-        )
+        self._append(replace(part, text=text, truncated=tuple(dict.fromkeys(reasons)), segments=segments))
+
+    def _append(self, part: Part) -> None:
+        self.count += 1
+        if self.on_part is not None:
+            self.on_part(part)  # detected at once; the text is not kept
+        else:
+            self.parts.append(part)
 
     def stop_marker(self, where: Where) -> None:
         """Record that ``where`` was not inspected because the time or the part count ran out."""

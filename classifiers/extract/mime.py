@@ -3,6 +3,9 @@
 Locations (``<prefix>`` is empty for the message itself):
 
 - ``<prefix>subject`` (kind ``subject``);
+- ``<prefix>headers`` (kind ``header``, also inside attached messages): the display names and
+  comments of From/To/Cc/Reply-To/Sender, Comments, Keywords, Organization, and the attachments'
+  names, one line each (detection reports no names or addresses there: they are the addressing);
 - ``<prefix>body``, ``<prefix>body[2]``... in MIME order (kind ``body``); the text and HTML bodies
   of one multipart/alternative share ``Part.alternative``;
 - ``<prefix><file name>`` for attachments (kind ``attachment``), the name decoded from RFC 2231,
@@ -11,7 +14,7 @@ Locations (``<prefix>`` is empty for the message itself):
 - an attached message (message/rfc822, or an attachment whose content is a message) at location
   ``L`` has its own parts under ``attachment:L/`` (``attachment:fwd.eml/body``); deeper messages
   extend that path (``attachment:fwd.eml/inner.eml/body``). Everything inside an attached
-  message has kind ``attachment``.
+  message but its headers has kind ``attachment``.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ import regex
 
 from classifiers.extract.charset import decode_text
 from classifiers.extract.context import Context, Where
-from classifiers.extract.html import html_to_text
+from classifiers.extract.html import dispatch_embedded, html_extract
+from classifiers.extract.sniff import looks_binary
 from classifiers.extract.text import declared_charset
 from classifiers.model import Part, PartKind
 
@@ -134,6 +138,7 @@ class _Walk:
     bodies: int = 0
     attachments: int = 0
     names: set[str] = field(default_factory=set)
+    filenames: list[str] = field(default_factory=list)  # as the sender named them
 
     def kind(self, kind: PartKind) -> PartKind:
         return "attachment" if self.nested else kind
@@ -151,8 +156,57 @@ def nested_prefix(location: str) -> str:
     return (location if location.startswith("attachment:") else f"attachment:{location}") + "/"
 
 
+#: A header block larger than this is read only this far (Postfix's default limit is 100 kB).
+MAX_HEADER_BYTES = 1024 * 1024
+#: Multipart containers (``boundary=`` parameters) parsed at most: the stdlib parser recurses
+#: once per nesting level and fails at a few hundred.
+MAX_MULTIPARTS = 300
+_BOUNDARY_PARAM = regex.compile(rb"boundary\s*=", regex.IGNORECASE)
+#: Lines starting with ``--`` (boundaries) parsed at most, per part allowed: the stdlib parser
+#: builds every part before the part limit can apply.
+BOUNDARIES_PER_PART = 4
+
+
+def _bounded(ctx: Context, raw: bytes, prefix: str, nested: bool) -> bytes:
+    """``raw`` cut where the parser's own cost would exceed the limits: a huge header block, or
+    far more MIME parts than ``Limits.max_parts`` (each cut reported on a marker part)."""
+    cuts: list[str] = []
+    head_end = raw.find(b"\n\n")
+    crlf_end = raw.find(b"\r\n\r\n")
+    ends = [e for e in (head_end, crlf_end) if e >= 0]
+    head_end = min(ends) if ends else len(raw)
+    if head_end > MAX_HEADER_BYTES:
+        cut = raw.rfind(b"\n", 0, MAX_HEADER_BYTES) + 1
+        body_start = raw.find(b"\n", head_end + 1) + 1 if head_end < len(raw) else len(raw)
+        raw = raw[:cut] + b"\r\n" + raw[body_start:]
+        ctx.error(
+            prefix or "message", f"header block larger than {MAX_HEADER_BYTES} bytes; the rest was not read"
+        )
+        cuts.append("text_bytes")
+    declared = _BOUNDARY_PARAM.finditer(raw)
+    beyond = next((m for n, m in enumerate(declared) if n >= MAX_MULTIPARTS), None)
+    if beyond is not None:  # the stdlib parser recurses per nested multipart
+        raw = raw[: raw.rfind(b"\n", 0, beyond.start()) + 1]
+        ctx.error(prefix or "message", f"more than {MAX_MULTIPARTS} multiparts; the rest was not read")
+        cuts.append("parts")
+    allowed = ctx.limits.max_parts * BOUNDARIES_PER_PART
+    if raw.count(b"\n--") > allowed:
+        pos = 0
+        for _ in range(allowed):
+            pos = raw.find(b"\n--", pos) + 3
+        raw = raw[: pos - 2]
+        ctx.error(prefix or "message", f"more than {allowed} MIME boundaries; the rest was not read")
+        cuts.append("parts")
+    if cuts:
+        cuts = list(dict.fromkeys(cuts))
+        kind: PartKind = "attachment" if nested else "body"
+        ctx.add(Part(location=f"{prefix}message", text="", kind=kind, size=len(raw), truncated=tuple(cuts)))
+    return raw
+
+
 def extract_mail(ctx: Context, raw: bytes, prefix: str = "", depth: int = 0, nested: bool = False) -> None:
     """Parse ``raw`` and add all its parts under ``prefix``."""
+    raw = _bounded(ctx, raw, prefix, nested)
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     except (RecursionError, ValueError, LookupError, TypeError, IndexError) as exc:
@@ -179,6 +233,33 @@ def walk_message(ctx: Context, msg: Message, state: _Walk, size: int = 0) -> Non
     except RecursionError:
         ctx.error(state.prefix or "message", "MIME structure nested too deeply")
         ctx.add(Part(location=f"{state.prefix}body", text="", kind=state.kind("body"), truncated=("depth",)))
+    shown = header_text(msg, state.filenames)
+    if shown and not ctx.stopped:
+        ctx.add(Part(location=f"{state.prefix}headers", text=shown, kind="header", size=len(shown)))
+
+
+#: Header fields whose text every client shows besides the subject (display names, comments).
+SHOWN_HEADERS = ("from", "to", "cc", "reply-to", "sender", "comments", "keywords", "organization")
+_ANGLE_ADDRESS = regex.compile(r"<[^<>]{0,1000}>")
+
+
+def header_text(msg: Message, filenames: list[str]) -> str:
+    """What a recipient reads in the header fields besides the subject, one line each: display
+    names and comments (the addresses in angle brackets left out), then the attachments' names.
+
+    >>> m = email.message_from_string("From: =?utf-8?b?5bGx55Sw?= <t@x.jp>\\nKeywords: 社外秘\\n\\nx")
+    >>> header_text(m, ["名簿.csv"])
+    '山田\\n社外秘\\n名簿.csv\\n'
+    """
+    lines: list[str] = []
+    for key, value in msg.raw_items():
+        if key.lower() not in SHOWN_HEADERS:
+            continue
+        text = " ".join(_ANGLE_ADDRESS.sub(" ", decode_header_value(value)).split())
+        if text:
+            lines.append(text)
+    lines.extend(filenames)
+    return "".join(f"{line}\n" for line in lines)
 
 
 def _walk(
@@ -271,12 +352,19 @@ def _leaf(
         _body(ctx, part, state, alternative, data, reasons)
         return
     state.attachments += 1
+    if filename:
+        state.filenames.append(filename)
     name = state.unique(filename or f"attachment[{state.attachments}]")
     where = Where(f"{state.prefix}{name}", state.kind("attachment"), state.depth, name,
-                  charset=part.get_content_charset())  # fmt: skip
+                  charset=part.get_content_charset(), declared=_declared(part))  # fmt: skip
     if damaged:
         ctx.error(where.location, "damaged transfer encoding")
     ctx.dispatch(ctx, data, where, reasons)
+
+
+def _declared(part: Message) -> str | None:
+    """The content type the part declares (None without a Content-Type field)."""
+    return part.get_content_type() if part.get("content-type") is not None else None
 
 
 def _body(
@@ -284,13 +372,23 @@ def _body(
 ) -> None:
     state.bodies += 1
     location = f"{state.prefix}body" + (f"[{state.bodies}]" if state.bodies > 1 else "")
+    wide = (part.get_content_charset() or "").replace("-", "").startswith(("utf16", "utf32", "ucs"))
+    if not wide and looks_binary(data):
+        # A file sent as a text body (a zip or PDF labelled text/plain): read as what it is,
+        # and as the text it claims to be; the disagreement is reported.
+        where = Where(location, state.kind("body"), state.depth, None, charset=part.get_content_charset(),
+                      declared=part.get_content_type())  # fmt: skip
+        ctx.dispatch(ctx, data, where, reasons)
+        return
     subtype = part.get_content_subtype()
     declared = part.get_content_charset() or (declared_charset(data, "html") if subtype == "html" else None)
     text = decode_text(data, declared).text
+    embedded: list[tuple[str, bytes]] = []
     if subtype == "html":
-        text, cut = html_to_text(text, ctx.text_left, ctx.deadline)
-        if cut:
-            reasons = (*reasons, cut)
+        found = html_extract(text, ctx.text_left, ctx.deadline)
+        text, embedded = found.text, found.embedded
+        if found.cut:
+            reasons = (*reasons, found.cut)
     ctx.add(
         Part(
             location=location,
@@ -302,11 +400,16 @@ def _body(
             alternative=alternative,
         )
     )
+    where = Where(location, state.kind("attachment"), state.depth)
+    dispatch_embedded(ctx, where, embedded)
 
 
 def _attached_message(ctx: Context, part: Message, state: _Walk, reasons: tuple[str, ...]) -> None:
     state.attachments += 1
-    name = state.unique(part_filename(part) or f"attachment[{state.attachments}].eml")
+    filename = part_filename(part)
+    if filename:
+        state.filenames.append(filename)
+    name = state.unique(filename or f"attachment[{state.attachments}].eml")
     location = f"{state.prefix}{name}"
     inner = part.get_payload()
     if state.depth + 1 > ctx.limits.max_depth:

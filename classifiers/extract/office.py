@@ -8,7 +8,11 @@ Locations (``<file>`` is the file's own location):
 - pptx: one part ``<file>`` with segments ``<file>!slide<n>`` and ``<file>!slide<n>!notes``;
 - document properties: ``<file>!properties`` (kind ``metadata``), one ``name: value`` line per
   property; a Microsoft sensitivity label (``MSIP_Label_<guid>_Name`` in docProps/custom.xml)
-  adds the line ``sensitivity-label: <Name>``.
+  adds the line ``sensitivity-label: <Name>``;
+- every other part with text (comments of a sheet, charts, SmartArt, slide masters, pivot
+  caches, external link caches, custom XML): ``<file>!other`` with a segment
+  ``<file>!<part name>`` each; embedded files (a workbook in a document, OLE objects, macros):
+  ``<file>/<part name>``, read like archive members.
 
 Elements are matched by local name, so Transitional and Strict OOXML read the same; the
 ``mc:Fallback`` copy of a text box is skipped (its ``mc:Choice`` twin is read).
@@ -29,6 +33,7 @@ from defusedxml import ElementTree
 
 from classifiers.extract.archive import MemberError, read_member
 from classifiers.extract.context import Context, TextSink, Where
+from classifiers.extract.sniff import sniff, zip_inside
 from classifiers.model import Part
 
 _CT_DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -72,17 +77,23 @@ class _Package:
         self.where = where
         self.reasons: list[str] = []
         self.names = {i.filename: i for i in zf.infolist()}
+        self.consumed: set[str] = set()  # parts read by a structured reader
         self.size = 0  # the package's own size, set by the caller
         self.types: dict[str, str] = {}
+        self.defaults: dict[str, str] = {}
         for el in self.parse("[Content_Types].xml"):
             name = el.get("PartName")
             if name and el.get("ContentType"):
                 self.types[name.lstrip("/")] = el.get("ContentType", "")
+            ext = el.get("Extension")
+            if ext and el.get("ContentType"):
+                self.defaults[ext.lower()] = el.get("ContentType", "")
 
     def read(self, name: str) -> bytes | None:
         info = self.names.get(name)
         if info is None:
             return None
+        self.consumed.add(name)
         try:
             data, reasons = read_member(self.zf, info, self.ctx.limits, self.ctx)
         except MemberError as exc:
@@ -125,6 +136,10 @@ class _Package:
             yield from ElementTree.iterparse(io.BytesIO(data), events=("start", "end"))
         except Exception as exc:  # malformed XML or a forbidden DTD/entity
             self.fail("corrupt", f"{name}: {type(exc).__name__}")
+
+    def content_type(self, name: str) -> str:
+        """A part's content type: its override, else the default for its extension."""
+        return self.types.get(name) or self.defaults.get(name.rsplit(".", 1)[-1].lower(), "")
 
     def parts_of(self, suffix: str) -> list[str]:
         return sorted((n for n, t in self.types.items() if t.endswith(suffix)), key=_natural)
@@ -193,7 +208,7 @@ def _write_story(pkg: _Package, name: str, sink: TextSink) -> None:
 
     for event, el in pkg.iterparse(name):
         tag = _local(el.tag)
-        if tag in ("Fallback", "rPh", "instrText"):
+        if tag in ("Fallback", "rPh"):
             skip += 1 if event == "start" else -1
             continue
         if skip:
@@ -208,6 +223,8 @@ def _write_story(pkg: _Package, name: str, sink: TextSink) -> None:
             continue
         if tag in ("t", "delText"):
             write(el.text or "")
+        elif tag == "instrText":  # a field code (Alt+F9 shows it): a HYPERLINK's target is only here
+            write(f" {el.text or ''} ")
         elif tag == "tab":
             write("\t")
         elif tag in ("br", "cr", "p"):
@@ -291,6 +308,8 @@ def _shared_strings(pkg: _Package, cap: int) -> list[str]:
             if size > cap:
                 pkg.fail("text_bytes", "shared strings exceed the text limit")
                 break
+            if not len(out) & 0x3FF and pkg.timed_out():
+                break
     return out
 
 
@@ -339,10 +358,18 @@ def _xlsx(pkg: _Package, main: str, where: Where) -> None:
         _add(pkg, Where(loc, where.kind, where.depth, where.filename), sink, _CT_XLSX)
 
 
+#: Formulas, headers and footers kept per sheet (written after its rows).
+_MAX_EXTRAS = 10_000
+_HEADER_FOOTER = frozenset(
+    {"oddHeader", "oddFooter", "evenHeader", "evenFooter", "firstHeader", "firstFooter"}
+)
+
+
 def _write_sheet(pkg: _Package, part: str, loc: str, strings: list[str], sink: TextSink) -> None:
     ref = ""
     ctype = ""
     value: list[str] = []
+    extras: list[tuple[str, str]] = []  # formulas, headers and footers
     col = 0
     row = 0
     written = 0  # tab-separated fields written on the current row
@@ -369,6 +396,10 @@ def _write_sheet(pkg: _Package, part: str, loc: str, strings: list[str], sink: T
             continue
         if tag in ("v", "t") and el.text:
             value.append(el.text)
+        elif tag == "f" and el.text and len(extras) < _MAX_EXTRAS:  # shown in the formula bar
+            extras.append((f"{loc}!{ref}!formula", el.text))
+        elif tag in _HEADER_FOOTER and el.text and len(extras) < _MAX_EXTRAS:  # printed on every page
+            extras.append((f"{loc}!{tag}", el.text))
         elif tag == "c":
             col += 1
             text = "".join(value)
@@ -394,7 +425,10 @@ def _write_sheet(pkg: _Package, part: str, loc: str, strings: list[str], sink: T
             sink.write("\n")
             el.clear()
             if sink.full or pkg.timed_out():
-                return
+                break
+    for where, text in extras:  # after the rows, so that each row stays one line
+        sink.mark(where)
+        sink.write(text + "\n")
 
 
 def _add(pkg: _Package, where: Where, sink: TextSink, content_type: str) -> None:
@@ -448,6 +482,82 @@ def _properties(pkg: _Package, where: Where) -> None:
         )
 
 
+#: Package parts with no text of anyone's (formatting, settings, fonts, printer set-up).
+_NO_TEXT = (
+    "styles+xml", "stylesWithEffects+xml", "theme+xml", "themeOverride+xml", "settings+xml",
+    "webSettings+xml", "fontTable+xml", "numbering+xml", "calcChain+xml", "presProps+xml",
+    "viewProps+xml", "tableStyles+xml", "relationships+xml", "printerSettings", "obfuscatedFont",
+    "font-ttf", "font-otf", "x-font", "customXmlProperties+xml", "core-properties+xml",
+    "extended-properties+xml", "custom-properties+xml",
+)  # fmt: skip
+#: Attributes whose values are data people wrote (pivot cache values, connection strings and
+#: queries, alternative text and titles of pictures and charts).
+_DATA_ATTRIBUTES = frozenset({"v", "connection", "command", "descr", "title", "caption"})
+_MEDIA_TYPES = ("image/", "audio/", "video/")
+
+
+def _rest(pkg: _Package, where: Where, kind: str) -> None:
+    """Every part no structured reader took: text in XML parts (comments, charts, SmartArt,
+    slide masters, pivot caches, external link caches, custom XML...) as one more part
+    ``<file>!other`` with a segment ``<file>!<part name>`` each; embedded files (an Excel sheet in a Word file, OLE objects, macros)
+    read like archive members. Pictures are listed only when they hold more than a picture."""
+    ctx = pkg.ctx
+    sink = TextSink(ctx.text_left)
+    embedded: list[str] = []
+    for name, info in pkg.names.items():
+        if name in pkg.consumed or info.is_dir() or name.endswith(".rels") or name == "[Content_Types].xml":
+            continue
+        ctype = pkg.content_type(name)
+        if any(marker in ctype for marker in _NO_TEXT):
+            continue
+        if ctype.endswith("xml") or (not ctype and name.lower().endswith(".xml")):
+            sink.mark(f"{where.location}!{name}")
+            _write_xml_text(pkg, name, sink)
+        else:
+            embedded.append(name)
+        if sink.full or pkg.timed_out():
+            break
+    if len(sink):
+        _add(pkg, Where(f"{where.location}!other", where.kind, where.depth, where.filename), sink,
+             _CONTENT_TYPES[kind])  # fmt: skip
+    for name in embedded:
+        child = where.child(f"{where.location}/{name}", name.rsplit("/", 1)[-1])
+        if ctx.stopped:
+            ctx.stop_marker(child)
+            return
+        if child.depth > ctx.limits.max_depth:
+            ctx.add(Part(location=child.location, text="", kind=child.kind, filename=child.filename,
+                         truncated=("depth",)))  # fmt: skip
+            continue
+        data = pkg.read(name)
+        if data is None:
+            continue
+        if pkg.content_type(name).startswith(_MEDIA_TYPES) and _only_a_picture(data):
+            continue
+        ctx.dispatch(ctx, data, child, tuple(pkg.reasons))
+
+
+def _only_a_picture(data: bytes) -> bool:
+    sniffed = sniff(data)
+    return sniffed.mime.startswith(_MEDIA_TYPES) and not zip_inside(data)
+
+
+def _write_xml_text(pkg: _Package, name: str, sink: TextSink) -> None:
+    """The text of any XML part: element text, and the values of data attributes."""
+    for event, el in pkg.iterparse(name):
+        if event == "start":
+            for key, value in el.attrib.items():
+                if _local(key).lower() in _DATA_ATTRIBUTES and value.strip():
+                    sink.write(value.strip() + "\n")
+            continue
+        if el.text and el.text.strip():
+            sink.write(el.text.strip() + "\n")
+        el.clear()
+        if sink.full or pkg.timed_out():
+            return
+
+
+_CONTENT_TYPES = {"docx": _CT_DOCX, "xlsx": _CT_XLSX, "pptx": _CT_PPTX}
 _HANDLERS = {"docx": _docx, "xlsx": _xlsx, "pptx": _pptx}
 _MAIN_SUFFIX = {
     "docx": ("document.main+xml", "template.main+xml", "document.macroEnabled.main+xml"),
@@ -480,6 +590,9 @@ def extract_ooxml(
         if not ctx.stopped:
             pkg.reasons = []
             _properties(pkg, where)
+        if not ctx.stopped:
+            pkg.reasons = []
+            _rest(pkg, where, kind)
 
 
 def extract_ole(ctx: Context, data: bytes, where: Where, truncated: tuple[str, ...] = ()) -> None:

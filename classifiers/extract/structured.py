@@ -17,6 +17,7 @@ so nothing is lost.
 from __future__ import annotations
 
 import json
+import re
 from xml.etree.ElementTree import ParseError
 
 import regex
@@ -106,28 +107,111 @@ def xml_to_text(xml: str, cap: int, deadline: Deadline | None = None) -> tuple[s
     return lines.text(), "text_bytes" if lines.full else None
 
 
+#: One JSON token after optional blanks: a string, a number, a punctuator or a literal. The
+#: standard library's ``re`` runs possessive repetition in constant memory, whatever the length.
+_JSON_TOKEN = re.compile(
+    r'[ \t\r\n]*+(?:("[^"\\\x00-\x1f]*+(?:\\.[^"\\\x00-\x1f]*+)*+")'
+    r"|(-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?(?:[eE][+-]?[0-9]++)?)|([{}\[\]:,])|(true|false|null))"
+)
+_BLANKS = re.compile(r"[ \t\r\n]*+")
+
+
+class _Frame:
+    """An open object or array: its key and whether it is shown, where the parser is in it."""
+
+    __slots__ = ("array", "index", "key", "member", "show", "state")
+
+    def __init__(self, array: bool, key: str | None, show: bool) -> None:
+        self.array = array
+        self.key = key
+        self.show = show
+        self.member: str | None = None  # an object's current member name
+        self.index = 0  # an array's current item
+        self.state = "first"  # first, key, colon, value, comma
+
+
 def json_to_text(data: str, cap: int, deadline: Deadline | None = None) -> tuple[str, str | None] | None:
     """The strings and numbers of JSON ``data`` as ``key: value`` lines (at most ``cap``
-    characters) and why they were cut short, or None when it does not parse (or nests deeper
-    than the parser's recursion limit)."""
-    try:
-        root = json.loads(data)
-    except (ValueError, RecursionError):
-        return None
+    characters) and why they were cut short, or None when it is not JSON.
+
+    Read token by token with an explicit stack: memory stays flat and the deadline holds
+    however long or deep the document is. Numbers are written as the document writes them.
+    """
     lines = _Lines(cap)
-    # An explicit stack: no recursion however deep the document nests.
-    # (key, value, whether the key is written): the items of a list after its first are not.
-    stack: list[tuple[str | None, object, bool]] = [(None, root, True)]
-    while stack:
-        if lines.full:
-            return lines.text(), "text_bytes"
-        if deadline is not None and deadline.expired:
-            return lines.text(), "time"
-        key, value, show = stack.pop()
-        if isinstance(value, dict):
-            stack.extend(reversed([(str(k), v, True) for k, v in value.items()]))
-        elif isinstance(value, list):
-            stack.extend(reversed([(key, v, show and i == 0) for i, v in enumerate(value)]))
-        elif isinstance(value, str | int | float) and not isinstance(value, bool) and str(value).strip():
-            lines.line(f"{key}: {value}" if key is not None and show else str(value))
-    return lines.text(), "text_bytes" if lines.full else None
+    stack: list[_Frame] = []
+    pos = 0
+    end = len(data)
+    done = False  # the top-level value is complete
+    tokens = 0
+    while True:
+        m = _JSON_TOKEN.match(data, pos)
+        if m is None:
+            pos = _BLANKS.match(data, pos).end()  # type: ignore[union-attr]  # always matches
+            return (lines.text(), "text_bytes" if lines.full else None) if pos == end and done else None
+        pos = m.end()
+        tokens += 1
+        if not tokens & 0xFFF:
+            if lines.full:
+                return lines.text(), "text_bytes"
+            if deadline is not None and deadline.expired:
+                return lines.text(), "time"
+        string, number, punct, _literal = m.groups()
+        if done:
+            return None  # something after the top-level value
+        top = stack[-1] if stack else None
+        if punct in (",", ":", "}", "]"):
+            if top is None or not _punctuator(top, punct):
+                return None
+            if punct in ("}", "]"):
+                stack.pop()
+                done = not stack
+                if stack:
+                    stack[-1].state = "comma"
+            continue
+        # A value (or an object's member name).
+        if top is not None and not top.array and top.state in ("first", "key"):
+            if string is None:
+                return None
+            top.member = json.loads(string)
+            top.state = "colon"
+            continue
+        if top is not None and top.state not in ("first", "value"):
+            return None
+        key, show = _slot(top)
+        if punct in ("{", "["):
+            stack.append(_Frame(punct == "[", key, show))
+            continue
+        if string is not None or number is not None:
+            value = json.loads(string) if string is not None else number
+            if value.strip():
+                lines.line(f"{key}: {value}" if key is not None and show else value)
+        if top is None:
+            done = True
+        else:
+            top.state = "comma"
+
+
+def _slot(top: _Frame | None) -> tuple[str | None, bool]:
+    """The key and visibility of the value that comes next in ``top``."""
+    if top is None:
+        return None, True
+    if top.array:
+        return top.key, top.show and top.index == 0
+    return top.member, True
+
+
+def _punctuator(top: _Frame, punct: str) -> bool:
+    """Advance ``top`` over a punctuator; False when it does not belong there."""
+    if punct == ":":
+        if top.array or top.state != "colon":
+            return False
+        top.state = "value"
+        return True
+    if punct == ",":
+        if top.state != "comma":
+            return False
+        top.state = "value" if top.array else "key"
+        top.index += 1
+        return True
+    closing = "]" if top.array else "}"
+    return punct == closing and top.state in ("first", "comma")

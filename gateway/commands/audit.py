@@ -13,6 +13,7 @@ from typing import Any
 from gateway.audit import iter_events, verify_store
 from gateway.auditexport import jsonl_line
 from gateway.commands._store_args import run_on_store, store_options
+from gateway.commands._terminal import shown
 from gateway.store import Store
 
 
@@ -66,7 +67,7 @@ async def _main(store: Store, args: argparse.Namespace) -> int:
             move = e.to_state if e.from_state == e.to_state else f"{e.from_state or '-'} -> {e.to_state}"
             stamp = e.at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
             out.write(
-                f"#{e.seq:<6} {stamp}  {e.msg_id:<26}  {e.action:<11} {move:<28} {e.actor}  {e.reason}\n"
+                f"#{e.seq:<6} {stamp}  {e.msg_id:<26}  {e.action:<11} {move:<28} {shown(e.actor)}  {shown(e.reason)}\n"
             )
     return 0
 

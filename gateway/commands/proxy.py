@@ -75,6 +75,8 @@ async def _run(config: Config, stop: asyncio.Event, metrics_port: int | None = N
         scan_time=config.scan.time,
         workers=config.scan.worker_count,
         reload_interval=config.policy.reload_interval,
+        memory=config.scan.memory_bytes,
+        slow_slots=config.scan.slow_slot_count,
     )
     server: ProxyServer | None = None
     health = for_config(config, store=store, policy=holder, workers=inspector.workers_alive)

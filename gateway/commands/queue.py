@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from gateway import actions, retention
 from gateway.auditexport import export_record
 from gateway.commands._store_args import operator, run_on_store, store_options
+from gateway.commands._terminal import shown
 from gateway.config import Config, load_config, parse_duration
 from gateway.notify import Notifier
 from gateway.store import AuditEvent, ItemKind, MessageRecord, State, Store
@@ -180,7 +181,7 @@ def _table(records: list[MessageRecord], out: TextIO) -> None:
         subject = r.subject if len(r.subject) <= 40 else r.subject[:39] + "…"
         out.write(
             f"{r.id:<26}  {r.state.value:<16}  {_when(r.received_at):<19}  {r.size:>8}  "
-            f"{len(r.recipients):>4}  {r.sender}  {subject}\n"
+            f"{len(r.recipients):>4}  {shown(r.sender)}  {shown(subject)}\n"
         )
     out.write(f"({len(records)} message(s))\n")
 
@@ -200,7 +201,7 @@ def _show(rec: MessageRecord, events: list[AuditEvent], out: TextIO) -> None:
         ("expires", _when(rec.expires_at)),
         ("attempts", str(rec.attempts)),
         ("last error", rec.last_error or "-"),
-        ("decision", "\n".join(decision_lines(rec.decision)).replace("\n", "\n" + " " * 14)),
+        ("decision", ("\n" + " " * 14).join(shown(line) for line in decision_lines(rec.decision))),
         ("approvers", ", ".join(rec.approvers) or "-"),
         ("owner", rec.owner or "-"),
         ("body", "spooled" if rec.has_raw else "removed"),
@@ -217,11 +218,14 @@ def _show(rec: MessageRecord, events: list[AuditEvent], out: TextIO) -> None:
                 ("pass", f"used {rec.attempts} of {granted.get('uses')}, by {granted.get('by', '-')}")
             )
     for key, value in rows:
-        out.write(f"{key + ':':<14}{value}\n")
+        # Each value escaped on its own; the decision's lines are escaped one by one above.
+        out.write(f"{key + ':':<14}{value if key == 'decision' else shown(value)}\n")
     out.write("history:\n")
     for e in events:
         move = e.to_state if e.from_state == e.to_state else f"{e.from_state or '-'} -> {e.to_state}"
-        out.write(f"  #{e.seq} {_when(e.at)}  {e.action:<11} {move:<28} {e.actor}  {e.reason}\n")
+        out.write(
+            f"  #{e.seq} {_when(e.at)}  {e.action:<11} {move:<28} {shown(e.actor)}  {shown(e.reason)}\n"
+        )
 
 
 #: What each command does: the first action of the table that applies to the message's state.

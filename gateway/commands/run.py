@@ -125,6 +125,8 @@ async def serve(
         scan_time=config.scan.time,
         workers=config.scan.worker_count,
         reload_interval=config.policy.reload_interval,
+        memory=config.scan.memory_bytes,
+        slow_slots=config.scan.slow_slot_count,
     )
     relay = Relay(config, store, inspector)
     scheduler = Scheduler(relay, interval=config.scheduler.interval)

@@ -239,6 +239,8 @@ async def start_gateway(config: Config) -> Gateway:
         PolicyHolder(config.policy.path, override=config.policy.active_file),
         scan_time=config.scan.time,
         workers=config.scan.worker_count,
+        memory=config.scan.memory_bytes,
+        slow_slots=config.scan.slow_slot_count,
     )
     relay = Relay(config, store, inspector)
     scheduler = Scheduler(relay, interval=config.scheduler.interval)

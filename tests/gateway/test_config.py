@@ -128,6 +128,20 @@ def test_scan_workers(tmp_path: Path) -> None:
         load_config(write(tmp_path, f"secret: {SECRET}\nscan:\n  workers: 500\n"), base=tmp_path)
 
 
+def test_scan_memory_and_slow_slots(tmp_path: Path) -> None:
+    auto = load_config(write(tmp_path, f"secret: {SECRET}\nscan:\n  workers: 2\n"), base=tmp_path)
+    assert auto.scan.slow_slot_count == 2
+    assert 768 << 20 <= auto.scan.memory_bytes <= 2 << 30
+    fixed = load_config(
+        write(tmp_path, f"secret: {SECRET}\nscan:\n  memory: 1GiB\n  slow_slots: 3\n"), base=tmp_path
+    )
+    assert (fixed.scan.memory_bytes, fixed.scan.slow_slot_count) == (1 << 30, 3)
+    with pytest.raises(ConfigError, match=r":3: scan\.memory.*at least 256MiB"):
+        load_config(write(tmp_path, f"secret: {SECRET}\nscan:\n  memory: 10MiB\n"), base=tmp_path)
+    with pytest.raises(ConfigError, match=r"scan\.slow_slots"):
+        load_config(write(tmp_path, f"secret: {SECRET}\nscan:\n  slow_slots: 0\n"), base=tmp_path)
+
+
 def test_no_proxy_section_means_no_proxy(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, f"secret: {SECRET}\n"), base=tmp_path).proxy is None
 

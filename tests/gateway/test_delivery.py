@@ -216,3 +216,41 @@ def test_backoff_doubles_up_to_cap() -> None:
 def test_client_supplied_verdict_and_loop_headers_are_removed() -> None:
     raw = b"X-Sekimori-Verdict: deliver\r\nSubject: s\r\nX-Sekimori-Loop: v1;\r\n\tid=forged\r\n\r\nbody\r\n"
     assert strip_own_headers(raw) == b"Subject: s\r\n\r\nbody\r\n"
+
+
+async def test_a_message_that_can_never_be_sent_bounces_with_a_dsn(gateway: Gateway, sink: Sink) -> None:
+    """A recipient with a NUL (taken before the SMTP side refused them) makes the upstream client
+    raise: the message bounces with a DSN instead of staying in delivering for good."""
+    raw = make_mail(to=["hanako@example.co.jp"], subject="poison")
+    rec = await gateway.store.accept(
+        raw, sender=SENDER, recipients=["hana\x00ko@example.co.jp"], subject="poison", meta={},
+        owner=gateway.relay.owner,
+    )  # fmt: skip
+    await gateway.relay.process(rec, raw, in_session=False)
+    await ends_in(gateway, rec.id, State.BOUNCED)
+    dsn = (await dsn_to_sender(sink)).message
+    assert "Status: 5.6.0" in list(dsn.iter_parts())[1].as_string()
+
+
+def test_no_state_keeps_a_message_without_a_way_out() -> None:
+    """Walk every state of a message: each is terminal, or owned by a worker under a lease that
+    lapses into :meth:`Store.due`, or has a due time :meth:`Store.due` returns it at, or waits for
+    a person (quarantine review), who has an action that ends it."""
+    from gateway.store.base import ACTIVE, ALLOWED, TERMINAL, TIMER_FIELD
+
+    people = {State.QUARANTINED: {State.DELIVERING, State.DELETED}}
+    for state, nxt in ALLOWED.items():
+        if state in TERMINAL:
+            assert not nxt
+            continue
+        ways = [state in ACTIVE, state in TIMER_FIELD, state in people]
+        assert any(ways), f"{state} has no worker, no due time and no decision by a person"
+        if state in people:
+            assert people[state] <= nxt
+        # and from there a terminal state is reachable
+        seen, todo = set(), [state]
+        while todo:
+            s = todo.pop()
+            seen.add(s)
+            todo.extend(n for n in ALLOWED[s] if n not in seen)
+        assert seen & TERMINAL, state

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.mail import inspect_mail, mail_envelope
+from gateway.mail import header_facts, inspect_mail, mail_envelope
 from gateway.pipeline import Inspector
 from gateway.store import SQLiteStore, State, Store
 from policies import PolicyHolder
@@ -68,3 +68,14 @@ async def test_a_trailing_dot_does_not_make_a_known_domain_new(
         await store.transition(rec.id, step, actor="delivery", reason="test")
     assert not await _first_contact(inspector, store, then)
     assert await _first_contact(inspector, store, "someone@other.example")
+
+
+def test_a_huge_header_block_is_read_only_from_its_start() -> None:
+    """20 MiB of header lines are not parsed on the relay's event loop (issue 10: hostile input
+    never stalls the queue): the facts come from the first 256 KiB."""
+    raw = (
+        b"To: a@example.com\r\nSubject: s\r\n"
+        + b"X-A: b\r\n" * (20 * 1024 * 1024 // 8)
+        + b"Cc: late@x.jp\r\n\r\nbody\r\n"
+    )
+    assert header_facts(raw) == (("a@example.com",), (), "s")

@@ -436,3 +436,26 @@ def test_an_operator_extends_and_revokes_a_download_link(
     assert _events(tmp_path, link.id)[-1] == ("open", "revoked", OPERATOR, "mis-sent, reported by phone")
     assert main(["queue", "revoke", "--var", str(tmp_path), link.id]) == 1
     assert "cannot revoke a revoked item" in capsys.readouterr().err
+
+
+def test_control_characters_in_data_are_escaped_in_every_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 10: queue list printed CR/LF of subjects raw into the terminal."""
+
+    async def go() -> MessageRecord:
+        store = await SQLiteStore.open(tmp_path)
+        try:
+            return await store.accept(
+                RAW, sender="taro@example.co.jp", recipients=["x@partner.example"],
+                subject="件名\r\n偽の行\x1b[31m\u202e",
+            )  # fmt: skip
+        finally:
+            await store.close()
+
+    rec = asyncio.run(go())
+    for argv in (["list"], ["list", "--format", "jsonl"], ["show", rec.id]):
+        assert main(["queue", argv[0], "--var", str(tmp_path), *argv[1:]]) == 0
+        out = capsys.readouterr().out
+        assert "\x1b" not in out and "\r" not in out and "\u202e" not in out, argv
+        assert len([line for line in out.splitlines() if "偽の行" in line]) == 1, argv

@@ -238,3 +238,50 @@ def test_plain_path_is_taken_for_ordinary_commands() -> None:
     assert plain_path("<>") is None
     assert plain_path("<a@[192.0.2.1]>") is None
     assert plain_path("<a@b>\n") is None
+
+
+@pytest.mark.parametrize(
+    ("command", "reply"),
+    [
+        (b"MAIL FROM:<taro\xff@example.co.jp>\r\n", "553 5.1.7"),  # not UTF-8
+        (b"MAIL FROM:<taro\xff@example.co.jp> SMTPUTF8\r\n", "553 5.1.7"),
+        (b"MAIL FROM:<ta\x00ro@example.co.jp>\r\n", "553 5.1.7"),  # a NUL
+        (b"MAIL FROM:<ta\x1bro@example.co.jp>\r\n", "553 5.1.7"),  # ESC
+        ("MAIL FROM:<太郎@example.co.jp>\r\n".encode(), "553 5.6.7"),  # UTF-8 without SMTPUTF8
+    ],
+)
+async def test_a_sender_that_can_never_be_delivered_is_refused_at_mail(
+    gateway: Gateway, command: bytes, reply: str
+) -> None:
+    """Issue 10: such a sender was taken with 250, then DATA answered 451 for ever (the client
+    retried for days) or the message sat in delivering for good."""
+    c = await Client.open(gateway.port)
+    try:
+        assert (await c.cmd(b"EHLO probe\r\n")).startswith("250")
+        assert (await c.cmd(command)).startswith(reply)
+        assert (await c.cmd("MAIL FROM:<太郎@example.co.jp> SMTPUTF8\r\n".encode())).startswith("250")
+    finally:
+        await c.aclose()
+    assert await count_messages(gateway) == 0
+
+
+@pytest.mark.parametrize(
+    ("command", "reply"),
+    [
+        (b"RCPT TO:<hanako\xfe@example.co.jp>\r\n", "553 5.1.3"),
+        (b"RCPT TO:<hana\x00ko@example.co.jp>\r\n", "553 5.1.3"),
+        (b"RCPT TO:<hana\x7fko@example.co.jp>\r\n", "553 5.1.3"),
+        ("RCPT TO:<花子@example.co.jp>\r\n".encode(), "553 5.6.7"),
+    ],
+)
+async def test_a_recipient_that_can_never_be_delivered_is_refused_at_rcpt(
+    gateway: Gateway, command: bytes, reply: str
+) -> None:
+    c = await Client.open(gateway.port)
+    try:
+        assert (await c.cmd(b"EHLO probe\r\n")).startswith("250")
+        assert (await c.cmd(b"MAIL FROM:<taro@example.co.jp>\r\n")).startswith("250")
+        assert (await c.cmd(command)).startswith(reply)
+        assert (await c.cmd(b"RCPT TO:<hanako@example.co.jp>\r\n")).startswith("250")
+    finally:
+        await c.aclose()

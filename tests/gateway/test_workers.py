@@ -227,3 +227,64 @@ async def test_when_no_worker_can_be_started_waiting_calls_fail_and_the_next_sta
     with pytest.raises(WorkerLost, match="could be started"):
         await asyncio.wait_for(waiting, 20)
     assert (await pool.call(echo, 2, kill_after=30))[1] == 2
+
+
+_STOP = {"now": False}
+
+
+def _stop_handler(signum: int, frame: object) -> None:
+    _STOP["now"] = True
+
+
+def stoppable_worker() -> None:
+    """Initializer: SIGUSR1 asks the running call to stop early (as the classifiers do)."""
+    import signal
+
+    signal.signal(signal.SIGUSR1, _stop_handler)
+
+
+def until_stopped(seconds: float) -> str:
+    """Work until asked to stop (then say so) or until ``seconds`` have passed."""
+    _STOP["now"] = False
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if _STOP["now"]:
+            return "stopped"
+        time.sleep(0.01)
+    return "finished"
+
+
+async def test_a_slow_call_leaves_the_pool_and_the_call_behind_it_is_served_at_once() -> None:
+    # The initializer, a function of this module, has each worker import it before it takes
+    # calls: the import is not counted against the first call's time.
+    pool = WorkerPool(1, initializer=mark, slow_after=0.2, slow_slots=2)
+    try:
+        (first, _) = await pool.call(echo, 0, kill_after=30)
+        slow = asyncio.create_task(pool.call(hang, 60, kill_after=120))
+        await asyncio.sleep(0)  # the slow call is sent first; the next one is queued behind it
+        behind = asyncio.create_task(pool.call(echo, "behind", kill_after=30))
+        (pid, value) = await asyncio.wait_for(behind, 30)
+        assert value == "behind" and pid != first, "served by the replacement, not after the slow call"
+        assert not slow.done() and pool.slow_calls == 1
+        assert os.getpriority(os.PRIO_PROCESS, first) == 19, "the slow worker runs at the lowest priority"
+        results = await asyncio.gather(*(pool.call(echo, n, kill_after=30) for n in range(5)))
+        assert [v for _, v in results] == list(range(5)) and first not in {p for p, _ in results}
+    finally:
+        pool.close()
+
+
+async def test_a_call_that_turns_slow_beyond_the_slots_is_stopped_and_answers() -> None:
+    pool = WorkerPool(1, initializer=stoppable_worker, slow_after=0.2, slow_slots=1)
+    try:
+        holder = asyncio.create_task(pool.call(until_stopped, 60, kill_after=120))
+        await asyncio.sleep(0)
+        # Queued behind it, this call is answered once the first call has turned slow (taking
+        # the one slot) and moved it to the replacement.
+        await pool.call(echo, "behind", kill_after=30)
+        assert pool.slow_calls == 1
+        second = await asyncio.wait_for(pool.call(until_stopped, 60, kill_after=120), 30)
+        assert second == "stopped", "beyond the slot the call is asked to stop, and answers"
+        assert not holder.done() and pool.slow_calls == 1
+        assert (await pool.call(echo, "still serving", kill_after=30))[1] == "still serving"
+    finally:
+        pool.close()

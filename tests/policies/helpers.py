@@ -60,6 +60,7 @@ def part(
     encrypted: bool = False,
     truncated: tuple[str, ...] = (),
     records: int = 0,
+    type_mismatch: tuple[str, ...] = (),
 ) -> PartResult:
     return PartResult(
         location=location or (filename if filename else kind),
@@ -71,6 +72,7 @@ def part(
         encrypted=encrypted,
         findings=findings,
         records=records,
+        type_mismatch=type_mismatch,
     )
 
 

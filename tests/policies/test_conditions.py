@@ -366,6 +366,21 @@ CASES: list[tuple[str, str, Envelope, ScanResult, HistoryView | None, bool]] = [
         True,
     ),
     ("not encrypted", "{encrypted: true}", mail(EXT), EMPTY, None, False),
+    # a renamed or disguised file (name or declared type vs content)
+    (
+        "type mismatch",
+        "{type_mismatch: true}",
+        mail(EXT),
+        scan(
+            part(
+                kind="attachment", filename="list.csv", content_type="image/gif", type_mismatch=("name .csv",)
+            )
+        ),
+        None,
+        True,
+    ),
+    ("no type mismatch", "{type_mismatch: true}", mail(EXT), EMPTY, None, False),
+    ("type mismatch false", "{type_mismatch: false}", mail(EXT), EMPTY, None, True),
     ("encrypted false", "{encrypted: false}", mail(EXT), EMPTY, None, True),
     (
         "truncated by limit",

@@ -471,7 +471,36 @@ def test_extraction_error_goes_to_review(policy: Policy) -> None:
     assert decide(policy, raw, result).action is Action.QUARANTINE
 
 
-# -- 9. 初めての送信先 ---------------------------------------------------------------------------------
+# -- 9. 種類を偽装したファイル ------------------------------------------------------------------------
+
+
+def test_a_csv_disguised_as_a_picture_is_read_and_goes_to_review(policy: Policy) -> None:
+    listing = "GIF89a\n氏名,部署\n山田 太郎,営業部\n".encode()
+    raw = eml(to="john@example.com", subject="一覧", body="添付します。",
+              attachments=(("list.csv", listing, "text/csv"),))  # fmt: skip
+    result = scan_message(raw)
+    assert ("list.csv", "content image/gif; name .csv; declared text/csv") in result.type_mismatches
+    d = decide(policy, raw, result)
+    assert d.action is Action.QUARANTINE
+    assert "quarantine-disguised-file" in d.rule_ids
+
+
+def test_the_disguise_does_not_hide_a_my_number(policy: Policy) -> None:
+    listing = "GIF89a\n氏名,マイナンバー\n山田 太郎,1234 5678 9018\n".encode()
+    raw = eml(to="john@example.com", subject="一覧", body="添付します。",
+              attachments=(("list.csv", listing, "text/csv"),))  # fmt: skip
+    d = decide(policy, raw)
+    assert d.action is Action.BLOCK
+    assert {"block-my-number-external", "quarantine-disguised-file"} <= set(d.rule_ids)
+
+
+def test_a_csv_sent_as_an_excel_type_is_no_disguise(policy: Policy) -> None:
+    raw = eml(to="john@example.com", subject="一覧", body="添付します。",
+              attachments=(("list.csv", "氏名,部署\n山田 太郎,営業部\n".encode(), "application/vnd.ms-excel"),))  # fmt: skip
+    assert "quarantine-disguised-file" not in decide(policy, raw).rule_ids
+
+
+# -- 10. 初めての送信先 --------------------------------------------------------------------------------
 
 
 def test_first_mail_to_a_domain_is_tagged(policy: Policy) -> None:

@@ -125,15 +125,32 @@ def test_unknown_addresses_lock_like_known_ones(env: Env) -> None:
     assert results == [Outcome.BAD_CREDENTIALS] * 4 + [Outcome.LOCKED] * 2
 
 
-def test_per_ip_throttling_across_addresses(env: Env) -> None:
+def test_per_ip_throttling_slows_guessing_but_never_locks_out_an_office(env: Env) -> None:
+    """Issue 10: 20 failures from one address refused the right password to everyone behind the
+    same NAT for 15 minutes. Now the address waits between attempts (1 s, doubling, at most
+    60 s): the office gets in after a short wait, a guesser gets one try a minute."""
     env.user("a@example.jp", ["sender"])
+    office = "198.51.100.7"
     for i in range(20):
-        env.ui.accounts.authenticate(f"user{i}@example.jp", "wrong", "198.51.100.7")
-    throttled = env.ui.accounts.authenticate("a@example.jp", PASSWORD, "198.51.100.7")
-    assert throttled.outcome is Outcome.THROTTLED
+        env.ui.accounts.authenticate(f"user{i}@example.jp", "wrong", office)
+    throttled = env.ui.accounts.authenticate("a@example.jp", PASSWORD, office)
+    assert throttled.outcome is Outcome.THROTTLED and throttled.retry_at is not None
+    assert throttled.retry_at - env.clock() <= 1.0
     assert env.ui.accounts.authenticate("a@example.jp", PASSWORD, "198.51.100.8").ok
-    env.clock.advance(15 * 60 + 1)
-    assert env.ui.accounts.authenticate("a@example.jp", PASSWORD, "198.51.100.7").ok
+    env.clock.advance(1.0)
+    assert env.ui.accounts.authenticate("a@example.jp", PASSWORD, office).ok, "in after a second"
+    # A guesser from the same address: each failure doubles the wait, up to a minute.
+    waits = []
+    for i in range(10):
+        result = env.ui.accounts.authenticate(f"guess{i}@example.jp", "wrong", office)
+        assert result.outcome is Outcome.BAD_CREDENTIALS
+        refused = env.ui.accounts.authenticate(f"guess{i}@example.jp", "wrong", office)
+        assert refused.outcome is Outcome.THROTTLED and refused.retry_at is not None
+        waits.append(round(refused.retry_at - env.clock()))
+        env.clock.advance(refused.retry_at - env.clock())
+    assert waits == [2, 4, 8, 16, 32, 60, 60, 60, 60, 60]
+    # The right password still gets in once the current wait is over, and accounts still lock.
+    assert env.ui.accounts.authenticate("a@example.jp", PASSWORD, office).ok
 
 
 def test_unlock_lifts_a_lockout(env: Env) -> None:

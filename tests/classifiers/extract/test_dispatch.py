@@ -35,7 +35,11 @@ def test_routes_by_content(data, content_type):
 
 def test_message_content_is_nested():
     ctx = run(message("件名", "本文"))
-    assert [p.location for p in ctx.parts] == ["attachment:f/subject", "attachment:f/body"]
+    assert [p.location for p in ctx.parts] == [
+        "attachment:f/subject",
+        "attachment:f/body",
+        "attachment:f/headers",
+    ]
 
 
 def test_unknown_binary_is_unsupported_and_empty_is_fine():

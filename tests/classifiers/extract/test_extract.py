@@ -65,11 +65,14 @@ def test_rich_message_locations():
         "報告.docx!properties",
         "資料.pptx",
         "資料.pptx!properties",
+        "資料.pptx!other",  # its slide master and layouts
         "決算.pdf",
         "決算.pdf!properties",
         "まとめ.zip/名簿.csv",
+        "headers",
     ]
     assert ex.parts[0].text == "【社外秘】" + EXTENSIONS
+    assert ex.parts[-1].kind == "header"
     result = scan_message(rich_message(), LIMITS)
     assert result.fully_inspected
     located = {f.location for f in result.findings if f.type == "my_number"}
@@ -94,7 +97,9 @@ def test_scan_file_goes_by_content(tmp_path):
     assert scan_file(eml, LIMITS).parts[0].location == "subject"
     disguised = tmp_path / "mail2.eml"
     disguised.write_bytes(zip_of({"名簿.csv": b"a,b\n"}))
-    assert [p.location for p in scan_file(disguised, LIMITS).parts] == ["mail2.eml/名簿.csv"]
+    parts = scan_file(disguised, LIMITS).parts
+    assert [p.location for p in parts] == ["mail2.eml/名簿.csv", "mail2.eml"]
+    assert parts[1].type_mismatch == ("name .eml",)  # a zip named .eml is reported as such
     odd = tmp_path / "odd.eml"
     odd.write_bytes(b"X-Custom: 1\r\n\r\nbody only\r\n")
     assert [p.location for p in scan_file(odd, LIMITS).parts] == ["body"]

@@ -41,17 +41,27 @@ def test_a_plain_zip_is_not_ooxml():
     assert ooxml_kind(zip_of({"a.txt": b"x"})) is None
 
 
-def test_names_are_not_trusted():
+def test_content_decides_first_and_a_name_that_disagrees_is_reported():
     zipped = zip_of({"inner.csv": b"a,b\n1,2\n"})
     ex = extract_file(zipped, "notes.txt", Limits(), Deadline(5))  # a .txt that is really a zip
-    assert [p.location for p in ex.parts] == ["notes.txt/inner.csv"]
+    assert [(p.location, p.type_mismatch) for p in ex.parts][:2] == [
+        ("notes.txt/inner.csv", ()),
+        ("notes.txt", ("name .txt",)),
+    ]
+    assert ex.parts[2].content_type == "text/plain"  # ... and read as the text it claims to be
     ex = extract_file(zipped, "scan.pdf", Limits(), Deadline(5))  # a zip named .pdf
-    assert [p.location for p in ex.parts] == ["scan.pdf/inner.csv"]
-    ex = extract_file(xlsx_bytes(), "data.zip", Limits(), Deadline(5))  # an xlsx named .zip
+    assert [(p.location, p.type_mismatch) for p in ex.parts] == [
+        ("scan.pdf/inner.csv", ()),
+        ("scan.pdf", ("name .pdf",)),
+    ]
+    ex = extract_file(xlsx_bytes(), "data.zip", Limits(), Deadline(5))  # an xlsx named .zip: no disguise
     assert "data.zip!顧客" in [p.location for p in ex.parts]
+    assert not any(p.type_mismatch for p in ex.parts)
     ex = extract_file(b"plain words", "report.pdf", Limits(), Deadline(5))
     assert ex.parts[0].text == "plain words"
     assert ex.parts[0].content_type == "text/plain"
+    assert ex.parts[0].type_mismatch == ("name .pdf",)
+    assert [p.truncated for p in ex.parts] == [()]  # read as a PDF it is no PDF: no damage
 
 
 @pytest.mark.parametrize(
