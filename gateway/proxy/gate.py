@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -166,6 +167,15 @@ class UploadGate:
         response = flow.response
         assert response is not None
         if isinstance(pending, Pending) and pending.verdict is not None and pending.verdict.allowed:
+            try:
+                await pending.verdict.settled()  # the client hears of it only once it is recorded
+            except Exception:
+                log.error(
+                    "%s: the upload passed but its verdict is not recorded: the answer is withheld",
+                    pending.view.host,
+                )
+                flow.kill()  # type: ignore[no-untyped-call]
+                return
             for name, value in verdict.pass_headers(pending.verdict):
                 response.headers[name] = value
         if isinstance(pending, Pending) and pending.finished and 200 <= response.status_code < 300:
@@ -409,6 +419,7 @@ class UploadGate:
             filename=filename,
             content_type=content_type,
             tenant=shape.tenant,
+            sharing_scope=shape.sharing_scope,
             destination=shape.destination,
         )
 
@@ -416,15 +427,18 @@ class UploadGate:
         self, pending: Pending, shape: Shape, body: bodies.Body, digest: str
     ) -> list[UploadItem]:
         label = f"{shape.service}: text"
-        found = await asyncio.to_thread(
+        kind = bodies.body_kind(shape.body, pending.view.header("content-type"))
+        extract = functools.partial(
             bodies.extract,
             body,
-            shape.body,
+            kind,
             pending.view.header("content-type"),
             name=shape.filename,
             label=label,
             out_dir=self.spool.work,
         )
+        # A raw body in memory is its own file: nothing to parse, so no thread to wait for.
+        found = extract() if kind == "raw" and isinstance(body, bytes) else await asyncio.to_thread(extract)
         pending.cleanup.extend(found.written)
         only = found.pieces[0] if len(found.pieces) == 1 else None
         whole = only is not None and (only.data is body or only.path == body)
@@ -492,6 +506,10 @@ class UploadGate:
                 )
             )
             final = None  # a batch's request body is not a chunk of any of its files
+        if not named:  # a finishing request whose files cannot be told: never waved through
+            facts = self._facts(pending, shape, shape.filename, shape.content_type)
+            problem = "the request that makes the file exist names no upload the gateway can find"
+            items.append(UploadItem(facts, 0, problems=(problem,), classify=False, sha256="-"))
         return items, uploader
 
 

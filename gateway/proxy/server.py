@@ -141,6 +141,7 @@ class ProxyServer:
             instance=self.spool.instance,
             clock=self.clock,
             keep_passed=proxy.keep_passed,
+            work=self.spool.work,
         )
         contact = verdict.Contact(ui_url=self.config.ui.base_url, security=self.config.notify.security)
         self.gate = UploadGate(

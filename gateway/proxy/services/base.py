@@ -147,6 +147,9 @@ class Shape:
     tenant: str | None = None
     #: Where the file goes, for reviewers (a folder id, a path, a channel); never a token.
     destination: str = ""
+    #: Who a sharing request opens the file to (``anyone``, ``domain``...), for ``sharing_scope``
+    #: conditions; read by a route's ``refine`` from the request's body.
+    sharing_scope: str | None = None
     #: The provider's session id (hashed into the store's key), or ``None`` for ``alias``.
     session: str | None = None
     #: The request's URL identifies the session (a minted upload URL).
