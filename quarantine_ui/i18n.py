@@ -279,7 +279,10 @@ _REASONS: tuple[tuple[str, str], ...] = (
     (r"body removed \(retention\)", "保存期間を過ぎたため本文を削除しました"),
     (r"retention: finished more than (.*) ago", "保存期間（{0}）を過ぎたため本文を削除しました"),
     (r"user went on after the warning", "利用者が警告を確認して続行しました"),
-    (r"attachment of (\S+) kept for download links", "{0} の添付ファイルをダウンロードリンク用に保管しました"),
+    (
+        r"attachment of (\S+) kept for download links",
+        "{0} の添付ファイルをダウンロードリンク用に保管しました",
+    ),
     (r"download link for (\S+)", "{0} 宛てのダウンロードリンクを作成しました"),
     (
         r"attachments as download links for (\d+) outside recipient\(s\)",
@@ -288,7 +291,10 @@ _REASONS: tuple[tuple[str, str], ...] = (
     (r"(\S+) entered the right code", "{0} が正しい確認コードを入力しました"),
     (r"wrong code \((\d+) in a row\)", "確認コードの誤り（{0} 回連続）"),
     (r"link locked after (\d+) wrong codes", "確認コードの誤りが {0} 回続いたため、リンクをロックしました"),
-    (r"(.*) downloaded by (\S+) \((\d+) of (\d+)\)", "{1} が「{0}」をダウンロードしました（{3} 回中 {2} 回目）"),
+    (
+        r"(.*) downloaded by (\S+) \((\d+) of (\d+)\)",
+        "{1} が「{0}」をダウンロードしました（{3} 回中 {2} 回目）",
+    ),
     (r"link expired", "リンクの有効期限が切れました"),
     (r"downloads used up", "ダウンロード回数の上限に達しました"),
     (r"link extended", "リンクの有効期限を延長しました"),
