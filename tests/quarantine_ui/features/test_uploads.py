@@ -9,6 +9,7 @@ import dataclasses
 from typing import Any
 
 from gateway.store import State
+from tests.quarantine_ui.conftest import csrf_of
 from tests.quarantine_ui.features.people import (
     AUDITOR,
     BOSS,
@@ -226,10 +227,12 @@ def test_the_coaching_link_needs_a_reason_and_is_used_once(mail: MailEnv, people
 def test_an_approval_link_for_an_upload_says_what_approving_does(mail: MailEnv, people: Any) -> None:
     upload = mail.put_upload(TARO, "approval", approvers=(BOSS,))
     link = mail.env.ui.links.signer.create(upload.id, "approve", 600, f"approver:{BOSS}")
-    anon = mail.env.client()
-    page = anon.get(f"/a/{link}").text
+    # An approver's link needs their login with the second factor (ui.approval_links: mfa).
+    assert mail.env.client().get(f"/a/{link}").status_code == 303
+    boss = client_for(mail, people, BOSS)
+    page = boss.get(f"/a/{link}").text
     assert "顧客一覧.csv" in page and "同じファイルを同じアップロード先に" in page
-    r = anon.post(f"/a/{link}", data={"comment": ""})
+    r = boss.post(f"/a/{link}", data={"csrf_token": csrf_of(page), "comment": ""})
     assert r.status_code == 200 and "利用者は同じファイルをもう一度アップロードできます" in r.text
     assert mail.get(upload.id).state is State.APPROVED
 
