@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from gateway import actions
 from gateway.actions import Role
-from gateway.store import ItemKind, MessageRecord, State, Store
+from gateway.store import ItemKind, MessageRecord, State, Store, StoreError, UploadFacts
 from policies import PolicyHolder
 from quarantine_ui.accounts import User
 from quarantine_ui.db import Database
@@ -42,7 +42,12 @@ SENDER_STATES = (
     State.DELIVERED,
     State.BOUNCED,
     State.DELETED,
+    # Uploads: approved (the user may upload again) and approvals that ran out or were used.
+    State.APPROVED,
+    State.EXPIRED,
 )
+#: Items shown as someone's mail or upload (a download link and a kept file are shown as links).
+QUEUE_KINDS = frozenset({ItemKind.MAIL, ItemKind.UPLOAD})
 #: The queues a security admin works on.
 ADMIN_QUEUES = (State.QUARANTINED, State.PENDING_APPROVAL, State.HELD, State.DEFERRED)
 LIST_LIMIT = 500
@@ -51,6 +56,40 @@ BULK_ACTIONS = ("release", "delete")
 #: Roles that do not depend on the message: an action needing only these is refused to
 #: everyone else before the message is looked up.
 _UNRELATED = frozenset({Role.ADMIN, Role.OPERATOR})
+
+
+#: How many items a search reads at most (newest first).
+SEARCH_SCAN = 20_000
+
+
+@dataclass(frozen=True)
+class Search:
+    """What the security team looks for: words in the sender/user, subject or file name,
+    destination or id (all must appear, case-insensitive), and optionally a kind, a state and
+    an upload service."""
+
+    text: str = ""
+    kind: ItemKind | None = None
+    state: State | None = None
+    service: str = ""
+    limit: int = 200
+
+    def matches(self, rec: MessageRecord) -> bool:
+        facts = rec.upload
+        if self.service and (facts is None or facts.service != self.service):
+            return False
+        words = self.text.lower().split()
+        if not words:
+            return True
+        hay = " ".join(
+            [rec.id, rec.sender, rec.subject, *rec.recipients]
+            + (
+                [facts.filename, facts.service, facts.host, facts.tenant or "", facts.destination]
+                if facts
+                else []
+            )
+        ).lower()
+        return all(w in hay for w in words)
 
 
 @dataclass(frozen=True)
@@ -63,6 +102,8 @@ class HeldMessage:
     recipients: tuple[str, ...]
     #: When the hold ends and the message leaves (epoch seconds); None if no timer runs.
     release_at: float | None
+    #: An upload's facts (file name, service, tenant); ``None`` for a message.
+    upload: UploadFacts | None = None
 
 
 class ActionResult(StrEnum):
@@ -193,7 +234,9 @@ class Mailroom:
         return build_view(rec, lang=lang, is_internal=self.is_internal, notes=await self.notes(rec.id))
 
     async def sender_messages(self, user: User) -> list[MessageRecord]:
-        recs = await self.store.list_messages(states=SENDER_STATES, sender=user.address, limit=LIST_LIMIT)
+        recs = await self.store.list_messages(
+            states=SENDER_STATES, sender=user.address, limit=LIST_LIMIT, kinds=QUEUE_KINDS
+        )
         return [r for r in recs if self.visible(r)]
 
     async def approvals(self, user: User, *, decided: bool = False) -> list[MessageRecord]:
@@ -201,12 +244,72 @@ class Mailroom:
         states = (
             (State.PENDING_APPROVAL,) if not decided else (State.REJECTED, State.DELIVERED, State.DELIVERING)
         )
-        recs = await self.store.list_messages(states=states, limit=LIST_LIMIT)
+        recs = await self.store.list_messages(states=states, limit=LIST_LIMIT, kinds=QUEUE_KINDS)
         return [r for r in recs if self.visible(r) and any(_lower(a) in scope for a in r.approvers)]
 
     async def queue(self, states: Iterable[State], limit: int = LIST_LIMIT) -> list[MessageRecord]:
-        recs = await self.store.list_messages(states=list(states), limit=limit)
+        recs = await self.store.list_messages(states=list(states), limit=limit, kinds=QUEUE_KINDS)
         return [r for r in recs if self.visible(r)]
+
+    async def search(self, user: User, query: Search) -> list[MessageRecord]:
+        """Messages and uploads matching ``query``, newest first (security admins only)."""
+        if "security_admin" not in user.roles:
+            raise UIError(403, "forbidden")
+        states = None if query.state is None else [query.state]
+        kinds = QUEUE_KINDS if query.kind is None else {query.kind}
+        found: list[MessageRecord] = []
+        before: str | None = None
+        scanned = 0
+        while len(found) < query.limit and scanned < SEARCH_SCAN:
+            page = await self.store.list_messages(states=states, kinds=kinds, before=before, limit=500)
+            scanned += len(page)
+            found += [r for r in page if self.visible(r) and query.matches(r)]
+            if len(page) < 500:
+                break
+            before = page[-1].id
+        return found[: query.limit]
+
+    async def raw_upload(self, user: User, msg_id: str, via: str) -> tuple[bytes, UploadFacts]:
+        """The spooled file of an upload, for a security admin only; each download is audited
+        (``raw_download``). Anyone else gets 404, as for an item that does not exist."""
+        if "security_admin" not in user.roles:
+            raise UIError(404, "not_found")
+        rec = await self.record_for(user, msg_id)
+        facts = rec.upload
+        if facts is None or not rec.has_raw:
+            raise UIError(404, "not_found")
+        try:
+            data = await self.store.load_raw(rec.id)
+        except StoreError:
+            raise UIError(404, "not_found") from None
+        await self.store.note(
+            rec.id,
+            action="raw_download",
+            actor=f"admin:{user.address}",
+            reason="security admin downloaded the uploaded file",
+            extra={"user": user.address, "via": via, "sha256": rec.sha256, "size": rec.size},
+        )
+        return data, facts
+
+    # -- download links ----------------------------------------------------------------------
+
+    async def sender_links(self, user: User) -> list[MessageRecord]:
+        """The download links of the user's own mail, newest first."""
+        return await self.store.list_messages(sender=user.address, limit=LIST_LIMIT, kinds={ItemKind.LINK})
+
+    async def open_links(self) -> list[MessageRecord]:
+        """Every open download link (the security team's page)."""
+        return await self.store.list_messages(states={State.OPEN}, limit=LIST_LIMIT, kinds={ItemKind.LINK})
+
+    async def links_of(self, user: User, rec: MessageRecord) -> list[MessageRecord]:
+        """The download links made for a message, those ``user`` may see."""
+        made = rec.meta.get("links")
+        found = []
+        for link_id in (made or {}).get("to", {}).values() if isinstance(made, dict) else ():
+            link = await self.store.get(str(link_id))
+            if link is not None and self.may_see(user, link):
+                found.append(link)
+        return found
 
     # -- acting ------------------------------------------------------------------------------
 
@@ -228,10 +331,18 @@ class Mailroom:
         return actions.offered(rec.kind, rec.state, self.roles_on(user, rec))
 
     async def act(
-        self, user: User, msg_id: str, action: str, text: str = "", via: str = "web"
+        self,
+        user: User,
+        msg_id: str,
+        action: str,
+        text: str = "",
+        via: str = "web",
+        *,
+        until: datetime | None = None,
     ) -> MessageRecord:
-        """Take ``action`` of the table on a message, as ``user``. An action only the security
-        team may take is refused before the message is looked up, so ids cannot be probed."""
+        """Take ``action`` of the table on a message (or a download link: ``until`` is the new
+        expiry of ``extend``/``shorten``), as ``user``. An action only the security team may take
+        is refused before the message is looked up, so ids cannot be probed."""
         if action not in actions.ACTIONS:
             raise UIError(404, "not_found")
         anyone = frozenset(r for kind in ItemKind for r in actions.roles_of(action, kind))
@@ -249,6 +360,7 @@ class Mailroom:
                 via=via,
                 text=text,
                 notices=self.notifier,
+                until=until,
             )
         except actions.Refused as exc:
             raise UIError(exc.status, exc.code) from None
@@ -286,12 +398,20 @@ class Mailroom:
             return None
         return next((r for r in row.roles if r in held), None)
 
+    async def link_row(self, message_id: str, action: str) -> actions.Row | None:
+        """The row of the table a link's action takes on the message now (``None``: no such
+        message, or the action no longer applies), which says what the link needs."""
+        rec = await self.store.get(message_id)
+        if rec is None or not self.visible(rec):
+            return None
+        return actions.row_for(action, rec.kind, rec.state)
+
     async def link_target(self, message_id: str, action: str, actor: str) -> HeldMessage | None:
         rec = await self.store.get(message_id)
         if rec is None or self._link_role(rec, action, actor) is None:
             return None
         release = rec.release_at.timestamp() if rec.release_at and rec.state is State.HELD else None
-        return HeldMessage(rec.id, rec.sender, rec.subject, rec.recipients, release)
+        return HeldMessage(rec.id, rec.sender, rec.subject, rec.recipients, release, rec.upload)
 
     async def link_act(self, message_id: str, action: str, actor: str, comment: str) -> ActionResult:
         rec = await self.store.get(message_id)

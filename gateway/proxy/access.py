@@ -1,7 +1,7 @@
 """Who may use the proxy, and who is uploading (mitmproxy addon).
 
-Clients connect only from ``proxy.clients`` (and the gateway's own loopback, where the holding
-server sends passed requests back in). The person behind a request is found, in this order:
+Clients connect only from ``proxy.clients`` (and from the gateway itself: loopback and the
+address the proxy listens on, where the holding server sends passed requests back in). The person behind a request is found, in this order:
 
 1. a trusted header (``proxy.identity.header``) set by an authenticating front proxy, believed
    only from ``proxy.identity.trusted_proxies`` (on the CONNECT for HTTPS, which the front proxy
@@ -167,9 +167,14 @@ class Access:
 
     # -- hooks ------------------------------------------------------------------------------
 
+    def _internal(self, ip: str) -> bool:
+        """The gateway itself: loopback, or the address the proxy listens on (where the holding
+        server sends passed requests back in from)."""
+        return in_networks(ip, _LOOPBACK) or ip == self.holding.proxy_address[0]
+
     def client_connected(self, client: connection.Client) -> None:
         ip = client_ip(client.peername)
-        if not in_networks(ip, self.clients):
+        if not in_networks(ip, self.clients) and not self._internal(ip):
             log.warning("proxy: connection from %s refused (not in proxy.clients)", ip)
             client.error = "Connection refused: not in proxy.clients."
 
@@ -186,7 +191,7 @@ class Access:
             del flow.request.headers[PASS_HEADER]
             user = (
                 self.holding.take_pass(token)
-                if client_ip(flow.client_conn.peername) in ("127.0.0.1", "::1")
+                if self._internal(client_ip(flow.client_conn.peername))
                 else None
             )
             if user is None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
 from gateway.proxy.services.base import BodyKind
 
@@ -161,10 +161,12 @@ def text_of(kind: BodyKind, data: bytes) -> str:
 
 
 def _decode_header_value(value: str) -> str:
+    """A file name with RFC 2047 encoded words decoded (joined as they stand, no added spaces)."""
     if "=?" not in value:
         return value
     try:
-        return str(email.header.make_header(email.header.decode_header(value)))
+        parts = email.header.decode_header(value)
+        return "".join(p.decode(cs or "ascii", "replace") if isinstance(p, bytes) else p for p, cs in parts)
     except (ValueError, LookupError, UnicodeError):
         return value
 
@@ -285,6 +287,8 @@ def _parse_multipart(
         for piece in _chunks(body):
             parser.write(piece)
         parser.finalize()
+        if parser.state != MultipartState.END:
+            result.problems.append("multipart body could not be read to its end: no closing boundary")
     except MultipartParseError as exc:
         result.problems.append(f"multipart body could not be read to its end: {exc}")
     finally:
@@ -387,6 +391,11 @@ def _from_parts(
         result.pieces.append(
             Piece(label or "form fields", "text/plain", data=data, size=len(data), is_text=True)
         )
+    if result.problems and not any(not p.is_text for p in result.pieces) and size_of(body):
+        # Nothing usable came out of a body that did not parse: inspect it whole instead.
+        whole = Piece(name, "", data=body) if isinstance(body, bytes) else Piece(name, "", path=body)
+        whole.size = size_of(body)
+        result.pieces.append(whole)
     return result
 
 

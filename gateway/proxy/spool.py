@@ -187,6 +187,8 @@ class Spool:
                     continue
                 got = self._copy_into(dst, offset, src, boundary)
                 spans.append((offset, got))
+            if session.total is None:  # the file ends where its bytes end (a wrapper is longer)
+                size = max((o + n for o, n in spans), default=0)
             dst.truncate(size)
         for a, b in _coverage(spans, size):
             problems.append(f"bytes {a}-{b - 1} of the file did not pass this gateway")

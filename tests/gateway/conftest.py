@@ -10,7 +10,9 @@ import email.policy
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 import pytest
@@ -180,6 +182,9 @@ class Sink:
 
 
 def write_config(tmp_path: Path, *, upstream_port: int, extra: str = "") -> Path:
+    # The download listener on a port of its own (`sekimori run` starts it), unless extra says where.
+    port = free_port()
+    links = "" if "links:" in extra else f"links: {{port: {port}, base_url: 'http://127.0.0.1:{port}'}}\n"
     policy = tmp_path / "policy.yaml"
     policy.write_text(TEST_POLICY, encoding="utf-8")
     cfg = tmp_path / "sekimori.yaml"
@@ -202,7 +207,7 @@ policy: {{path: {policy}}}
 notify: {{sender: postmaster@example.co.jp, security: security@example.co.jp}}
 ui: {{port: {free_port()}, secure_cookies: false}}
 secret: "{SECRET}"
-{extra}""",
+{links}{extra}""",
         encoding="utf-8",
     )
     return cfg
@@ -230,8 +235,10 @@ class Gateway:
         await self.store.close()
 
 
-async def start_gateway(config: Config) -> Gateway:
-    store = await open_store(config.store)
+async def start_gateway(config: Config, *, store_clock: Callable[[], datetime] | None = None) -> Gateway:
+    """The relay, its scheduler and the SMTP listener on a store of ``config``; ``store_clock``
+    gives the store and the scheduler a test's time (an approval's validity, a lease)."""
+    store = await open_store(config.store, clock=store_clock)
     inspector = Inspector(
         PolicyHolder(config.policy.path, override=config.policy.active_file),
         scan_time=config.scan.time,
@@ -240,7 +247,8 @@ async def start_gateway(config: Config) -> Gateway:
         slow_slots=config.scan.slow_slot_count,
     )
     relay = Relay(config, store, inspector)
-    scheduler = Scheduler(relay, interval=config.scheduler.interval)
+    timers: dict[str, Any] = {} if store_clock is None else {"clock": store_clock}
+    scheduler = Scheduler(relay, interval=config.scheduler.interval, **timers)
     await relay.start()
     scheduler.start()
     server = await start_server(config, relay.receive)

@@ -3,6 +3,7 @@ resolved, every documented status real and every answer's status documented."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from starlette.routing import Route
 
 from quarantine_ui.openapi import document
 from tests.quarantine_ui.conftest import PASSWORD, Env, login, make_env
-from tests.quarantine_ui.mailfix import MailEnv
+from tests.quarantine_ui.mailfix import MailEnv, delivered_with_link
 from tests.quarantine_ui.mailfix import mail as mail
 
 OPENAPI = document()
@@ -230,6 +231,22 @@ def test_every_documented_mail_api_status_is_real(mail: MailEnv, tmp_path: Path)
         _call(c, seen, "POST", template, path, content=big, headers={**h, **json_ct})  # 413
         _call(c, seen, "POST", template, path, content=b"[]", headers={**h, **json_ct})  # 400
 
+    _, link = delivered_with_link(mail, "taro@example.jp")
+    link_act = "/api/links/{msg_id}/{action}"
+    _call(taro, seen, "GET", "/api/links", "/api/links")
+    _call(sec, seen, "GET", "/api/admin/links", "/api/admin/links")
+    assert link.expires_at is not None
+    later = {"until": (link.expires_at + timedelta(days=1)).isoformat()}
+    _call(taro, seen, "POST", link_act, f"/api/links/{link.id}/extend", json=later, headers=th)
+    _call(taro, seen, "POST", link_act, f"/api/links/{link.id}/shorten", json=later, headers=th)  # 400
+    _call(taro, seen, "POST", link_act, f"/api/links/{link.id}/revoke", data={"a": "b"}, headers=th)  # 415
+    _call(
+        taro, seen, "POST", link_act, f"/api/links/{link.id}/revoke", content=big, headers={**th, **json_ct}
+    )
+    _call(taro, seen, "POST", link_act, f"/api/links/{link.id}/revoke", json={}, headers=th)
+    _call(taro, seen, "POST", link_act, f"/api/links/{link.id}/revoke", json={}, headers=th)  # 409
+    _call(taro, seen, "POST", link_act, "/api/links/nope/revoke", json={}, headers=th)  # 404
+
     msg, act = "/api/messages/{msg_id}", "/api/messages/{msg_id}/{action}"
     _call(taro, seen, "GET", "/api/messages", "/api/messages")
     _call(taro, seen, "GET", msg, f"/api/messages/{held.id}")
@@ -287,6 +304,10 @@ def test_every_documented_mail_api_status_is_real(mail: MailEnv, tmp_path: Path)
     _call(sec, seen, "POST", pol, "/api/policy/validate", json={"text": "version: 2\n"}, headers=sh)
     _call(sec, seen, "POST", pol, "/api/policy/nope", json={"text": mail.policy_path.read_text()}, headers=sh)
     _call(sec, seen, "GET", "/api/dashboard", "/api/dashboard")
+    _call(sec, seen, "GET", "/api/search", "/api/search?q=taro&kind=upload")
+    _call(sec, seen, "GET", "/api/search", "/api/search?kind=fax")
+    upload = mail.put_upload("taro@example.jp", "quarantine")
+    _call(sec, seen, "GET", "/api/messages/{msg_id}/file", f"/api/messages/{upload.id}/file")
     for path in ("/api/audit", "/api/audit/export", "/api/audit/verify"):
         _call(auditor, seen, "GET", path, path)
 

@@ -524,6 +524,17 @@ async def test_an_approved_upload_passes_again_as_often_as_granted(gateway_facto
     assert [f.data for f in gateway.origin.providers.files["dropbox"]] == [CLEAN]
 
 
+async def test_a_finishing_request_that_names_no_file_is_not_waved_through(gateway: Gateway) -> None:
+    async with gateway.client() as c:
+        r = await c.post(
+            "https://slack.com/api/files.completeUploadExternal",
+            data={"files": "not json", "channel_id": "C1"},
+        )
+    item = refused_json(r)["items"][0]  # type: ignore[index]
+    assert item["fully_inspected"] is False and "names no upload" in item["not_inspected"][0]
+    assert gateway.origin.received == []
+
+
 async def test_uploads_are_counted_by_service_and_verdict(gateway: Gateway) -> None:
     from gateway import metrics
 

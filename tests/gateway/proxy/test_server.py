@@ -5,14 +5,17 @@ certificate. It will not start without its CA, nor on a port in use."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from cryptography import x509
 
-from gateway.config import load_config
+from gateway.config import ProxyConfig, load_config
+from gateway.pipeline import Inspector
 from gateway.proxy import ca
 from gateway.proxy.server import ProxyServer, decrypted_hosts
 from gateway.store import open_store
+from policies import PolicyHolder
 from tests.gateway.proxy.conftest import Gateway, GatewayFactory, start_gateway, write_config
 from tests.gateway.proxy.fakes import FakeOrigin
 
@@ -44,9 +47,7 @@ async def test_bypassed_hosts_are_tunnelled(gateway_factory: GatewayFactory) -> 
     assert await issuer_seen(gateway, "upload.box.com") == "CN=Sekimori test CA,O=Test"
 
 
-def test_decrypted_hosts_follow_services_rules_and_tenants(tmp_path: object) -> None:
-    from gateway.config import ProxyConfig
-
+def test_decrypted_hosts_follow_services_rules_and_tenants() -> None:
     cfg = ProxyConfig.model_validate(
         {
             "services": ["box"],
@@ -59,15 +60,9 @@ def test_decrypted_hosts_follow_services_rules_and_tenants(tmp_path: object) -> 
     assert not any("dropbox" in n or "googleapis" in n for n in names)
 
 
-async def test_no_ca_no_start_and_a_busy_port_is_an_error(tmp_path: object, origin: FakeOrigin) -> None:
-    from pathlib import Path
-
-    assert isinstance(tmp_path, Path)
+async def test_no_ca_no_start_and_a_busy_port_is_an_error(tmp_path: Path, origin: FakeOrigin) -> None:
     config = load_config(write_config(tmp_path, origin))
     store = await open_store(config.store)
-    from gateway.pipeline import Inspector
-    from policies import PolicyHolder
-
     inspector = Inspector(PolicyHolder(config.policy.path), scan_time=5, workers=0)
     try:
         with pytest.raises(ca.CAError, match="sekimori ca init"):

@@ -1,0 +1,120 @@
+"""The upload adapter over both real store backends: each decision leaves its item in the
+upload life cycle's state, with the content only where people will look at it, every step in
+the audit chain shared with mail."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from gateway.audit import verify_store
+from gateway.pipeline import Inspector
+from gateway.proxy.adapter import Uploader, UploadItem, UploadJudge
+from gateway.store import SQLiteStore, State, Store, UploadFacts
+from gateway.store.redis import RedisStore
+from policies import PolicyHolder
+
+POLICY = """\
+version: 1
+organisation: {internal_domains: [example.co.jp]}
+rules:
+  - id: block-pii
+    title: {ja: 禁止, en: Forbidden}
+    description: {ja: 禁止, en: Forbidden}
+    when: {all: [{direction: upload}, {entity: {type: my_number, min_score: 0.5}}]}
+    action: block
+  - id: warn-draft
+    title: {ja: 確認, en: Check}
+    description: {ja: 確認, en: Check}
+    when: {direction: upload, attachment: {name: ["*下書き*"]}}
+    action: {type: warn, valid_for: 1h}
+  - id: review-secret
+    title: {ja: 審査, en: Review}
+    description: {ja: 審査, en: Review}
+    when: {direction: upload, attachment: {name: ["*社外秘*"]}}
+    action: quarantine
+  - id: share-anyone
+    title: {ja: 公開共有, en: Public sharing}
+    description: {ja: 公開共有, en: Public sharing}
+    when: {direction: upload, sharing_scope: [anyone]}
+    action: block
+"""
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    if request.param == "redis":
+        s: Store = await RedisStore.open(
+            request.getfixturevalue("redis_server").url, prefix=f"adapter-{secrets.token_hex(4)}:"
+        )
+    else:
+        s = await SQLiteStore.open(tmp_path / "var")
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+async def judge(store: Store, tmp_path: Path) -> AsyncIterator[UploadJudge]:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY, encoding="utf-8")
+    inspector = Inspector(PolicyHolder(policy), scan_time=5, workers=0)
+    (tmp_path / "work").mkdir()
+    yield UploadJudge(
+        inspector, store, instance="test", clock=lambda: datetime.now(UTC), work=tmp_path / "work"
+    )
+    inspector.close()
+
+
+def item(name: str, data: bytes) -> UploadItem:
+    return UploadItem(UploadFacts(service="box", host="upload.box.com", filename=name), len(data), data=data)
+
+
+TARO = Uploader("taro@example.co.jp", "10.0.0.5", "basic")
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "state", "kept"),
+    [
+        ("議事録.txt", "本日の議事録".encode(), State.PASSED, False),
+        ("名簿.txt", "マイナンバー 1234 5678 9018".encode(), State.REFUSED, False),
+        ("下書き.docx", b"draft", State.HELD, True),
+        ("社外秘.pdf", b"secret" * 20_000, State.QUARANTINED, True),  # large: classified by path
+    ],
+)
+async def test_each_decision_leaves_its_state(
+    judge: UploadJudge, store: Store, name: str, data: bytes, state: State, kept: bool
+) -> None:
+    verdict = await (await judge.judge([item(name, data)], TARO, method="POST")).settled()
+    (v,) = verdict.items
+    rec = await store.get(v.ref)
+    assert rec is not None and rec.state is state and v.state is state
+    assert rec.sender == "taro@example.co.jp" and rec.subject == name and rec.upload is not None
+    assert rec.meta["content_kept"] is kept and rec.meta["identified_by"] == "basic"
+    assert rec.meta["content_size"] == len(data) and len(rec.meta["content_sha256"]) == 64
+    if kept:
+        assert await store.load_raw(rec.id) == data
+    if state is State.HELD:
+        assert rec.release_at is not None  # until when the user may go on
+    events = await store.audit_events(msg_id=rec.id)
+    assert events[0].to_state == "received" and events[-1].to_state == state.value
+    assert (await verify_store(store)).ok
+    assert list((judge.work or Path()).iterdir()) == []  # no file of the item left behind
+
+
+async def test_the_sharing_scope_a_service_reads_reaches_the_policy(judge: UploadJudge) -> None:
+    facts = UploadFacts(service="box", host="api.box.com", filename="x", sharing_scope="anyone")
+    verdict = await judge.judge([UploadItem(facts, 2, data=b"{}")], TARO)
+    assert verdict.items[0].state is State.REFUSED
+    assert verdict.items[0].inspection.decision.rule_ids == ("share-anyone",)
+
+
+async def test_a_request_passes_only_if_every_item_does(judge: UploadJudge) -> None:
+    verdict = await judge.judge(
+        [item("a.txt", b"ok"), item("b.txt", "マイナンバー 1234 5678 9018".encode())], TARO
+    )
+    assert not verdict.allowed and [v.state for v in verdict.items] == [State.PASSED, State.REFUSED]
+    assert verdict.reference == verdict.items[1].ref

@@ -1,0 +1,113 @@
+"""Reading upload bodies without changing them: multipart/form-data and multipart/related
+(file names raw UTF-8, RFC 2231, RFC 2047), JSON and form text, spooled bodies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.proxy.bodies import body_kind, extract, json_strings, text_of
+
+
+def form(*parts: tuple[bytes, bytes], boundary: bytes = b"B0undary") -> tuple[bytes, str]:
+    body = b"".join(b"--" + boundary + b"\r\n" + head + b"\r\n\r\n" + data + b"\r\n" for head, data in parts)
+    return body + b"--" + boundary + b"--\r\n", "multipart/form-data; boundary=" + boundary.decode()
+
+
+FILE = b"a,b\r\n1,2\r\n\r\n\n"  # line breaks of every kind, kept as they are
+
+
+@pytest.mark.parametrize(
+    ("disposition", "name"),
+    [
+        ('form-data; name="file"; filename="顧客.csv"'.encode(), "顧客.csv"),  # raw UTF-8, as browsers send
+        (b"form-data; name=\"file\"; filename*=UTF-8''%E9%A1%A7%E5%AE%A2.csv", "顧客.csv"),  # RFC 2231
+        (b'form-data; name="file"; filename="=?UTF-8?B?6aGn5a6i?=.csv"', "顧客.csv"),  # RFC 2047 words
+        (
+            b'form-data; name="file"; filename="C:\\\\Users\\\\taro\\\\x.csv"',
+            "x.csv",
+        ),  # an old browser's path
+    ],
+)
+def test_multipart_file_names_and_bytes(disposition: bytes, name: str) -> None:
+    body, ctype = form((b"Content-Disposition: " + disposition + b"\r\nContent-Type: text/csv", FILE))
+    found = extract(body, "form-data", ctype)
+    assert [(p.name, p.content_type, p.data) for p in found.pieces] == [(name, "text/csv", FILE)]
+    assert found.problems == []
+
+
+def test_box_attributes_name_the_file_and_fields_become_text() -> None:
+    body, ctype = form(
+        (
+            b'Content-Disposition: form-data; name="attributes"',
+            '{"name": "名簿.xlsx", "parent": {"id": "0"}}'.encode(),
+        ),
+        (b'Content-Disposition: form-data; name="file"; filename="upload.bin"', FILE),
+        (b'Content-Disposition: form-data; name="comment"', "来月の名簿です".encode()),
+    )
+    found = extract(body, "form-data", ctype, label="box: text")
+    files = [p for p in found.pieces if not p.is_text]
+    texts = [p for p in found.pieces if p.is_text]
+    assert [(p.name, p.data) for p in files] == [("名簿.xlsx", FILE)]
+    assert [(p.name, p.data) for p in texts] == [("box: text", "来月の名簿です".encode())]
+    assert found.metadata["parent"] == {"id": "0"}
+
+
+def test_drive_related_metadata_then_media() -> None:
+    body = (
+        b"--X\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n"
+        + '{"name": "議事録.txt", "mimeType": "text/plain"}'.encode()
+        + b"\r\n--X\r\nContent-Type: text/plain\r\n\r\n"
+        + FILE
+        + b"\r\n--X--"
+    )
+    found = extract(body, "related", "multipart/related; boundary=X")
+    assert [(p.name, p.content_type, p.data) for p in found.pieces] == [("議事録.txt", "text/plain", FILE)]
+
+
+def test_a_spooled_body_is_parsed_from_its_file_into_files(tmp_path: Path) -> None:
+    big = b"0123456789" * 100_000
+    body, ctype = form((b'Content-Disposition: form-data; name="file"; filename="big.bin"', big))
+    spooled = tmp_path / "body"
+    spooled.write_bytes(body)
+    found = extract(spooled, "form-data", ctype, out_dir=tmp_path)
+    (piece,) = found.pieces
+    assert piece.data is None and piece.path is not None and piece.path.read_bytes() == big
+    assert found.written == [piece.path] and piece.size == len(big)
+
+
+def test_a_broken_multipart_body_is_reported_not_hidden() -> None:
+    body, ctype = form((b'Content-Disposition: form-data; name="file"; filename="a.txt"', FILE))
+    cut = body[:-40] + b"\x00garbage"
+    found = extract(cut, "form-data", ctype)
+    assert found.problems and "could not be read" in found.problems[0]
+    assert [p.data for p in found.pieces if not p.is_text] == [cut]  # inspected whole, not let through
+    no_boundary = extract(b"raw bytes", "form-data", "multipart/form-data")
+    assert no_boundary.problems and no_boundary.pieces[0].data == b"raw bytes"
+
+
+def test_text_bodies() -> None:
+    chat = b'{"messages": [{"content": {"parts": ["\\u30de\\u30a4\\u30ca\\u30f3\\u30d0\\u30fc 1234"]}}], "model": "m"}'
+    assert text_of("json", chat) == "マイナンバー 1234\nm"
+    gemini = "f.req=" + '[null,"[[\\"顧客の番号 1234 5678 9018\\"]]"]'
+    assert "顧客の番号 1234 5678 9018" in text_of("form", gemini.encode())
+    assert text_of("json", b"{not json") == "{not json"  # scanned as it was sent
+    deep = "[" * 5000 + "]" * 5000
+    assert text_of("json", deep.encode()) == deep  # too deep to parse: still scanned, never a crash
+    assert list(json_strings({"a": ["x", {"b": "y"}], "c": 3})) == ["x", "y"]
+
+
+@pytest.mark.parametrize(
+    ("declared", "ctype", "kind"),
+    [
+        ("auto", "multipart/form-data; boundary=x", "form-data"),
+        ("auto", "multipart/related; boundary=x", "related"),
+        ("auto", "application/json; charset=utf-8", "json"),
+        ("auto", "application/x-www-form-urlencoded", "form"),
+        ("auto", "application/octet-stream", "raw"),
+        ("json", "text/plain", "json"),
+    ],
+)
+def test_body_kind(declared: str, ctype: str, kind: str) -> None:
+    assert body_kind(declared, ctype) == kind  # type: ignore[arg-type]
