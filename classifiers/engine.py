@@ -67,6 +67,13 @@ class Engine:
             else tuple(w for det in dets for w in det.REQUIRES)
             for dets in groups.values()
         )
+        #: The same for one pass of a detector (``PASS_REQUIRES``) rather than all of its passes.
+        self._pass_requires: tuple[tuple[str, ...] | None, ...] = tuple(
+            None
+            if any(src not in getattr(det, "PASS_REQUIRES", {}) for det in dets)
+            else tuple(w for det in dets for w in det.PASS_REQUIRES[src])
+            for src, dets in groups.items()
+        )
         #: Per pass: the shortest match any of its detectors reads (shorter ones only claim).
         self._shortest: tuple[int, ...] = tuple(min(n for _, n in dets) for _, dets in self.passes)
         self._plans: dict[frozenset[str], tuple[int, tuple[tuple[tuple[ModuleType, int], ...], ...]]] = {}
@@ -195,14 +202,18 @@ class Engine:
         found: list[Finding] = []
         reason: str | None = None
         try:
-            for index, ((pattern, _), detectors, requires, shortest) in enumerate(
-                zip(self.passes, plan, self._requires, self._shortest, strict=True)
+            for index, ((pattern, _), detectors, requires, pass_requires, shortest) in enumerate(
+                zip(self.passes, plan, self._requires, self._pass_requires, self._shortest, strict=True)
             ):
                 if index >= tail and not any(f.type in contact for f in found):
                     break  # only unwanted types from here on, and no contact data to hold
                 if requires is not None:
                     lowered = doc.text.lower() if lowered is None else lowered
                     if not any(map(lowered.__contains__, requires)):
+                        continue
+                if pass_requires is not None:
+                    lowered = doc.text.lower() if lowered is None else lowered
+                    if not any(map(lowered.__contains__, pass_requires)):
                         continue
                 if deadline is None:
                     matches = pattern.finditer(doc.text)
