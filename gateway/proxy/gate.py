@@ -256,7 +256,9 @@ class UploadGate:
             pending.tee = Tee(path, self.limits.inspect_max)
             pending.plan = "tee"
             flow.request.stream = pending.tee
-        elif length is not None and length <= self.limits.memory_body:
+        elif (length is not None and length <= self.limits.memory_body) or (
+            length is None and pending.view.method in ("GET", "HEAD")
+        ):
             pending.plan = "buffer"
             flow.request.stream = False
         else:
@@ -544,11 +546,41 @@ class UploadGate:
                 )
             )
             final = None  # a batch's request body is not a chunk of any of its files
+        outside = await self._shared_outside(shape)
+        if outside is not None:
+            items = [
+                replace(
+                    i,
+                    facts=replace(
+                        i.facts,
+                        sharing_scope="specific",
+                        sharing_target="file",
+                        destination=f"{i.facts.destination} (shared with {' '.join(outside) or 'another organisation'})",
+                    ),
+                )
+                for i in items
+            ]
         if not named:  # a finishing request whose files cannot be told: never waved through
             facts = self._facts(pending, shape, shape.filename, shape.content_type)
             problem = "the request that makes the file exist names no upload the gateway can find"
             items.append(UploadItem(facts, 0, problems=(problem,), classify=False, sha256="-"))
         return items, uploader
+
+    async def _shared_outside(self, shape: Shape) -> tuple[str, ...] | None:
+        """The other organisations the destination is shared with, as an earlier answer of the
+        service showed (``None``: not known to be shared outside)."""
+        found: list[str] = []
+        shared = False
+        for fact in shape.audience:
+            seen = await self.sessions.get(session_key(shape.service, fact))
+            if seen is None or "shared_outside" not in seen.extra:
+                continue
+            shared = True
+            teams = seen.extra["shared_outside"]
+            found += (
+                [t for t in teams if isinstance(t, str) and t not in found] if isinstance(teams, list) else []
+            )
+        return tuple(found) if shared else None
 
 
 def _small(path: Path) -> bytes | None:
