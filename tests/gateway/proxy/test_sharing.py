@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -317,3 +317,31 @@ async def test_a_file_into_a_channel_shared_with_another_organisation_is_a_shari
     assert rec.upload is not None and rec.upload.sharing_scope == "specific"
     assert rec.upload.destination == "CEXT1 (shared with T0PARTNER)"
     assert [channel for _, channel in gateway.origin.providers.slack_posted] == ["C0123"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+async def test_an_approved_change_passes_only_within_its_validity(
+    gateway_factory: GatewayFactory, request: pytest.FixtureRequest, backend: str
+) -> None:
+    """The shipped rule grants 24 hours: a day and an hour after the approval the same change is
+    sent for approval again; 23 hours after the next approval it passes. The store keeps the
+    test's clock (SQLite, and the real redis-server)."""
+    url = request.getfixturevalue("redis_server").url if backend == "redis" else None
+    gateway = await gateway_factory(
+        proxy_extra=IDENTITY, policy_text=default_policy_text(), store_url=url, clocked_store=True
+    )
+    body: dict[str, object] = {"type": "anyone", "role": "reader"}
+    approver = actions.Actor(actions.Role.APPROVER, MANAGER)
+    async with gateway.client() as c:
+        first = await item(gateway, await clients.drive_share(c, "F1", body))
+        await actions.perform(gateway.store, first, "approve", approver, now=gateway.clock.now, via="web")
+        gateway.clock.advance(timedelta(hours=25).total_seconds())
+        late = await clients.drive_share(c, "F1", body)
+        assert late.status_code == 403 and late.json()["items"][0]["state"] == "pending_approval"
+        second = await item(gateway, late)
+        await actions.perform(gateway.store, second, "approve", approver, now=gateway.clock.now, via="web")
+        gateway.clock.advance(timedelta(hours=23).total_seconds())
+        within = await clients.drive_share(c, "F1", body)
+    assert within.status_code == 200
+    assert (await item(gateway, within)).meta["passed_by"] == second.id
+    assert len(gateway.origin.providers.shares) == 1
