@@ -123,6 +123,7 @@ def write_config(
     store_url: str | None = None,
     proxy_extra: str = "",
     top_extra: str = "",
+    rules: str = "",
 ) -> Path:
     policy = tmp_path / "policy.yaml"
     policy.write_text(UPLOAD_POLICY, encoding="utf-8")
@@ -148,7 +149,7 @@ proxy:
       hosts: [chat.example]
       paths: ["/backend-api/*"]
       body: json
-{proxy_extra}""",
+{rules}{proxy_extra}""",
         encoding="utf-8",
     )
     return cfg
@@ -218,13 +219,21 @@ async def gateway_factory(tmp_path: Path, origin: FakeOrigin) -> AsyncIterator[G
         *,
         proxy_extra: str = "",
         top_extra: str = "",
+        rules: str = "",
         store_url: str | None = None,
         prefix: str | None = None,
         accounts: bool = False,
         **kw: Any,
     ) -> Gateway:
         cfg = load_config(
-            write_config(tmp_path, origin, store_url=store_url, proxy_extra=proxy_extra, top_extra=top_extra)
+            write_config(
+                tmp_path,
+                origin,
+                store_url=store_url,
+                proxy_extra=proxy_extra,
+                top_extra=top_extra,
+                rules=rules,
+            )
         )
         if accounts:
             kw["accounts"] = test_accounts(cfg)

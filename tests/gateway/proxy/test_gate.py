@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -170,6 +172,7 @@ async def test_graph_put_content_and_upload_session(gateway: Gateway) -> None:
         bad = await clients.graph_session(c, "名簿.txt", split(dirty, 64 * KIB, 64 * KIB))
     assert put.status_code == 201
     refused_json(refused)
+    assert gateway.origin.providers.files["microsoft_graph"][0].data == text(2 * KIB)  # byte for byte
     never_saw(gateway, "graph.microsoft.com")
     assert [a.status_code for a in session] == [200, 202, 202, 201]
     stored = {f.name: f.data for f in gateway.origin.providers.files["microsoft_graph"]}
@@ -221,6 +224,20 @@ async def test_dropbox_session_start_append_finish(gateway: Gateway) -> None:
     assert gateway.spooled() == []
 
 
+async def test_dropbox_session_with_pii_in_an_appended_chunk_is_refused_at_finish(gateway: Gateway) -> None:
+    dirty = text(300 * KIB, pii_at=150 * KIB)  # in the second chunk, sent by append_v2
+    async with gateway.client() as c:
+        bad = await clients.dropbox_session(c, "/名簿.csv", split(dirty, 100 * KIB, 100 * KIB))
+    assert [a.status_code for a in bad[:2]] == [200, 200]  # start and append passed on at once
+    assert gateway.origin.saw("content.dropboxapi.com", MY_NUMBER)  # the chunk did reach Dropbox...
+    item = refused_json(bad[2])["items"][0]  # type: ignore[index]
+    assert item["file"] == "名簿.csv" and item["rules"][0]["id"] == "u-block-my-number"
+    assert gateway.origin.providers.files["dropbox"] == []  # ...but no file was ever made of it
+    assert gateway.origin.providers.dropbox_sessions  # Dropbox still waits for a finish
+    assert not [s for s in gateway.origin.received if s.path.endswith("/finish")]
+    assert gateway.spooled() == []
+
+
 # -- Slack -------------------------------------------------------------------------------------
 
 
@@ -234,6 +251,29 @@ async def test_slack_external_upload_is_judged_at_complete(gateway: Gateway, mul
     assert [a.status_code for a in bad[:2]] == [200, 200]
     refused_json(bad[2])
     assert len(gateway.origin.providers.slack_shared) == 1  # the refused file was never shared
+
+
+async def test_slack_one_request_files_upload_is_judged_before_slack_sees_it(gateway: Gateway) -> None:
+    """The retired ``files.upload`` carries the whole file in one form: judged whole, so a
+    refused file never reaches Slack at all."""
+    clean = text(20 * KIB)
+    async with gateway.client() as c:
+        ok = await c.post(
+            "https://slack.com/api/files.upload",
+            data={"filename": "議事録.txt", "channels": "C0123"},
+            files={"file": ("議事録.txt", clean, "text/plain")},
+        )
+        bad = await c.post(
+            "https://slack.com/api/files.upload",
+            data={"filename": "顧客.csv", "channels": "C0123"},
+            files={"file": ("顧客.csv", text(20 * KIB, pii_at=15 * KIB), "text/csv")},
+        )
+    assert ok.status_code == 200 and ok.json()["ok"] is True
+    assert [(f.name, f.data) for f in gateway.origin.providers.files["slack"]] == [("議事録.txt", clean)]
+    item = refused_json(bad)["items"][0]  # type: ignore[index]
+    assert item["file"] == "顧客.csv" and item["service"] == "slack"
+    never_saw(gateway, "slack.com")
+    assert len(gateway.origin.saw("slack.com")) == 1
 
 
 # -- generic rules and generative AI -----------------------------------------------------------
@@ -284,6 +324,113 @@ async def test_an_approval_rule_records_a_pending_item_with_its_content(gateway:
     rec = (await uploads(gateway.store))[0]
     assert rec.state is State.PENDING_APPROVAL and rec.approvers == ("boss@example.co.jp",)
     assert await gateway.store.load_raw(rec.id) == CLEAN  # kept for the approver
+
+
+def example_rules() -> str:
+    """The commented generic rules of ``sekimori.example.yaml`` (ChatGPT, Claude, Gemini,
+    Copilot, a partner's upload form), uncommented and indented for the test configuration."""
+    lines = (ROOT / "sekimori.example.yaml").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("  rules: []"))
+    block = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("  # "):
+            break
+        block.append("    " + line.removeprefix("  # "))
+    return "\n".join(block) + "\n"
+
+
+def with_example_rules(gateway_factory: GatewayFactory) -> Awaitable[Gateway]:
+    rules = example_rules()
+    assert [n for n in ("chatgpt", "claude", "gemini", "copilot") if f"name: {n}" not in rules] == []
+    return gateway_factory(rules=rules)
+
+
+async def test_the_example_configurations_ai_chats_refuse_a_pasted_my_number(
+    gateway_factory: GatewayFactory,
+) -> None:
+    gateway = await with_example_rules(gateway_factory)
+    pasted = "この顧客の " + MY_NUMBER.decode() + " を表にして"
+    gemini_req = json.dumps([None, json.dumps([["{}", 0, None], ["ja"]])])  # JSON in a form field
+    requests: list[tuple[str, str, dict[str, Any]]] = [
+        (
+            "chatgpt",
+            "https://chatgpt.com/backend-api/conversation",
+            {
+                "json": {
+                    "action": "next",
+                    "messages": [
+                        {"author": {"role": "user"}, "content": {"content_type": "text", "parts": ["{}"]}}
+                    ],
+                }
+            },
+        ),
+        (
+            "claude",
+            "https://claude.ai/api/organizations/0f1e/chat_conversations/9a8b/completion",
+            {"json": {"prompt": "{}", "timezone": "Asia/Tokyo", "attachments": []}},
+        ),
+        (
+            "gemini",
+            "https://gemini.google.com/_/BardChatUi/data/assistant.lamda.BardFrontendService/StreamGenerate",
+            {"data": {"f.req": gemini_req, "at": "token"}},
+        ),
+        (
+            "copilot",
+            "https://copilot.microsoft.com/c/api/conversations/abc/messages",
+            {"json": {"content": [{"type": "text", "text": "{}"}]}},
+        ),
+    ]
+    async with gateway.client() as c:
+        for service, url, kw in requests:
+            clean = {k: json.loads(json.dumps(v).replace("{}", "今日の天気は")) for k, v in kw.items()}
+            dirty = {
+                k: json.loads(json.dumps(v, ensure_ascii=False).replace("{}", pasted)) for k, v in kw.items()
+            }
+            ok = await c.post(url, **clean)
+            bad = await c.post(url, **dirty)
+            assert ok.status_code == 200, (service, ok.json()["items"])
+            item = refused_json(bad)["items"][0]  # type: ignore[index]
+            assert item["service"] == service and item["rules"][0]["id"] == "u-block-my-number", service
+    for host in ("chatgpt.com", "claude.ai", "gemini.google.com", "copilot.microsoft.com"):
+        assert len(gateway.origin.saw(host)) == 1  # the clean message only
+        never_saw(gateway, host)
+        assert not gateway.origin.saw(host, b"1234")
+    recs = await uploads(gateway.store)
+    assert sorted(r.upload.service for r in recs if r.state is State.REFUSED and r.upload) == [
+        "chatgpt",
+        "claude",
+        "copilot",
+        "gemini",
+    ]
+
+
+async def test_generic_rules_inspect_a_multipart_form_and_a_raw_put(gateway_factory: GatewayFactory) -> None:
+    gateway = await gateway_factory(
+        rules="    - {name: partner-raw, hosts: [files.partner.example], paths: ['/raw/*'], methods: [PUT], body: raw}\n"
+        + example_rules()
+    )
+    clean = text(8 * KIB)
+    async with gateway.client() as c:
+        form_ok = await c.post(
+            "https://files.partner.example/upload", files={"file": ("議事録.txt", clean, "text/plain")}
+        )
+        form_bad = await c.post(
+            "https://files.partner.example/upload",
+            files={"file": ("顧客.csv", text(8 * KIB, pii_at=4 * KIB), "text/csv")},
+        )
+        raw_ok = await c.put("https://files.partner.example/raw/計画.txt", content=clean)
+        raw_bad = await c.put(
+            "https://files.partner.example/raw/data.bin",
+            content=text(100 * KIB, pii_at=90 * KIB),  # over memory_body: held in the spool
+            headers={"Content-Disposition": "attachment; filename*=UTF-8''%E5%90%8D%E7%B0%BF.csv"},
+        )
+    assert (form_ok.status_code, raw_ok.status_code) == (201, 201)
+    stored = [(f.name, f.data) for f in gateway.origin.providers.files["partner"]]
+    assert stored == [("議事録.txt", clean), ("計画.txt", clean)]  # byte for byte
+    assert refused_json(form_bad)["items"][0]["file"] == "顧客.csv"  # type: ignore[index]
+    assert refused_json(raw_bad)["items"][0]["file"] == "名簿.csv"  # type: ignore[index]
+    never_saw(gateway, "files.partner.example")
+    assert gateway.spooled() == []
 
 
 # -- limits ------------------------------------------------------------------------------------
