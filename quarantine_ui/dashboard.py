@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from html import escape
 from typing import Any, Protocol
 
-from gateway.store import AuditEvent, MessageRecord, State
+from gateway.store import AuditEvent, ItemKind, MessageRecord, State
 
 
 class Readings(Protocol):
@@ -102,7 +102,9 @@ async def collect(store: Readings, *, now: datetime, days: int = 14, utc_offset_
     titles: dict[str, tuple[str, str]] = {}
     recs = await store.list_messages(limit=SCAN_LIMIT)
     for rec in recs:
-        if rec.meta.get("kind") in ("notification", "dsn") or not rec.sender:
+        if rec.meta.get("kind") in ("notification", "dsn"):
+            continue
+        if not rec.sender and rec.kind is not ItemKind.UPLOAD:  # an upload's user may be unknown
             continue
         action = str(rec.decision.get("action") or "")
         if action not in per_day:
@@ -118,7 +120,7 @@ async def collect(store: Readings, *, now: datetime, days: int = 14, utc_offset_
                     titles.setdefault(
                         str(m["rule_id"]), (str(m.get("title_ja", "")), str(m.get("title_en", "")))
                     )
-            if action != "deliver":
+            if action != "deliver" and rec.sender:
                 senders[rec.sender.lower()] += 1
             if action == "hold":
                 held += 1

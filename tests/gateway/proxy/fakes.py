@@ -126,6 +126,11 @@ class Seen:
     path: str
     headers: dict[str, str]
     body: bytes
+    #: Every header line as received, in order (``headers`` keeps one value per name).
+    lines: list[tuple[str, str]] = field(default_factory=list)
+
+    def values(self, name: str) -> list[str]:
+        return [v for k, v in self.lines if k == name.lower()]
 
     @property
     def query(self) -> dict[str, str]:
@@ -511,6 +516,7 @@ class FakeOrigin:
                     request.target.decode(),
                     headers,
                     bytes(body),
+                    [(k.decode().lower(), v.decode()) for k, v in request.headers],
                 )
                 self.received.append(seen)
                 reply = self.providers.handle(seen)

@@ -18,12 +18,25 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.audit import verify_store
+from gateway.config import load_config
 from gateway.store import ItemKind, MessageRecord, State, Store
 from tests.gateway.conftest import free_port
 from tests.gateway.proxy import clients
-from tests.gateway.proxy.conftest import CLEAN, MY_NUMBER, Gateway, GatewayFactory
-from tests.gateway.proxy.fakes import GRAPH_UPLOAD
+from tests.gateway.proxy.conftest import (
+    CLEAN,
+    MY_NUMBER,
+    Gateway,
+    GatewayFactory,
+    start_gateway,
+    write_config,
+)
+from tests.gateway.proxy.fakes import GRAPH_UPLOAD, FakeOrigin, OriginCerts
 from tests.gateway.redis_server import RedisServer
+from tests.quarantine_ui.features.people import SEC, TARO, client_for
+from tests.quarantine_ui.features.people import people as people
+from tests.quarantine_ui.mailfix import MailEnv
+from tests.quarantine_ui.mailfix import mail as mail
 
 KIB = 1024
 ROOT = Path(__file__).resolve().parents[3]
@@ -699,3 +712,49 @@ async def test_uploads_are_counted_by_service_and_verdict(gateway: Gateway) -> N
         1,
         1,
     )
+
+
+# -- the security team's view: the same audit chain as mail, the UI's queues and dashboard ------
+
+
+def test_verdicts_are_in_mails_audit_chain_and_the_security_teams_queue_and_dashboard(
+    mail: MailEnv, people: Any, tmp_path: Path, origin_certs: OriginCerts
+) -> None:
+    """The UI over the store the proxy writes to: a mail held by the relay and two uploads judged
+    by the real proxy (one refused, one quarantined as not fully inspected) share one hash chain,
+    and the security team sees the uploads in its queue and on its dashboard."""
+    held = mail.put(TARO, ["x@partner.example"], "quarantine", subject="見積書")
+
+    async def upload() -> tuple[str, str]:
+        origin = FakeOrigin(origin_certs)
+        await origin.start()
+        config = load_config(write_config(tmp_path / "proxy", origin))
+        gateway = await start_gateway(config, origin, store=mail.store)
+        try:
+            async with gateway.client() as c:
+                refused = await clients.dropbox_upload(c, "/顧客一覧.csv", MY_NUMBER)
+                unread = await c.post(  # names no file the gateway saw: reviewed, never waved through
+                    "https://slack.com/api/files.completeUploadExternal",
+                    data={"files": "not json", "channel_id": "C1"},
+                )
+            assert origin.received == []
+            return refused.headers["x-sekimori-reference"], unread.headers["x-sekimori-reference"]
+        finally:
+            await gateway.proxy.stop()
+            gateway.inspector.close()
+            await origin.stop()
+
+    (tmp_path / "proxy").mkdir()
+    refused_id, quarantined_id = mail.run(upload())
+    assert mail.get(refused_id).state is State.REFUSED
+    assert mail.get(quarantined_id).state is State.QUARANTINED
+    events = mail.events()
+    assert {e.msg_id for e in events} >= {held.id, refused_id, quarantined_id}
+    assert [e.seq for e in events] == sorted(e.seq for e in events)  # one sequence for both kinds
+    assert mail.run(verify_store(mail.store)).ok
+    sec = client_for(mail, people, SEC)
+    queue = sec.get("/admin").text
+    assert "見積書" in queue and quarantined_id in queue  # the upload beside the mail
+    stats = sec.get("/api/dashboard").json()
+    assert stats["totals"] == {"quarantine": 2, "block": 1}  # uploads count, even of unknown users
+    assert "u-block-my-number" in {r["rule_id"] for r in stats["top_rules"]}
