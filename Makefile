@@ -56,7 +56,7 @@ fuzz: system-deps venv
 
 # The README's screenshots, taken by the browser tests of the quarantine UI.
 screenshots: system-deps venv
-	SEKIMORI_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/quarantine_ui/test_browser.py
+	SEKIMORI_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/quarantine_ui/test_browser.py tests/gateway/links/test_browser.py
 
 run: system-deps venv
 	$(VENV)/bin/sekimori run --config sekimori.example.yaml --demo

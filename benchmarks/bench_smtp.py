@@ -8,6 +8,12 @@ policy, internal recipients). The client sends a ~20 KB Japanese multipart mail 
 client's time from MAIL to the final reply. Each level runs three alternating rounds and keeps
 the best of each side (the latencies are those of that run). Figures are printed as ratios to
 the baseline; the target is at least 0.5 of its throughput at concurrency 32.
+
+A second case measures attachments as download links: a second ``sekimori run`` with a policy
+that applies ``link_attachments`` to one recipient domain gets the same mail with a 1 MB
+attachment, once to that domain (the attachment is sealed into the store, a link is made, the
+recipient's copy carries a notice instead) and once to another (the mail is delivered whole).
+Throughput is printed as the ratio of the link path to the whole path (target at least 0.8).
 """
 
 from __future__ import annotations
@@ -154,6 +160,115 @@ def _wait_port(port: int, timeout: float = 60.0) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
+LINK_POLICY = """\
+version: 1
+organisation: {internal_domains: [example.co.jp]}
+rules:
+  - id: bench-link
+    title: {ja: 添付をリンクに, en: Attachments as links}
+    description: {ja: ベンチマーク, en: benchmark}
+    when: {recipient_domain: {in: [link.test]}}
+    action: {type: link_attachments}
+"""
+LINK_LEVEL = (8, 64)  # (concurrency, messages)
+
+
+def picture(size: int) -> bytes:
+    """A valid PNG of about ``size`` bytes: listed by the classifiers, not read."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+        + chunk(b"zzZZ", os.urandom(size - 64))
+        + chunk(b"IDAT", zlib.compress(b"\0\0"))
+        + chunk(b"IEND", b"")
+    )
+
+
+def attachment_mail(to: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "taro.yamada@example.co.jp"
+    msg["To"] = to
+    msg["Subject"] = "図面の送付"
+    msg.set_content("図面をお送りします。ご確認ください。\n")
+    msg.add_attachment(picture(1_000_000), maintype="image", subtype="png", filename="図面.png")
+    return msg.as_bytes()
+
+
+async def _load_to(
+    port: int, data: bytes, rcpt: str, concurrency: int, total: int, counter: Synchronized[int]
+) -> float:
+    start_count = counter.value
+    left = total
+
+    async def worker() -> None:
+        nonlocal left
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=60, start_tls=False)
+        await client.connect()
+        try:
+            while left > 0:
+                left -= 1
+                await client.sendmail("taro.yamada@example.co.jp", [rcpt], data)
+        finally:
+            await client.quit()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    for _ in range(60_000):
+        if counter.value - start_count >= total:
+            break
+        await asyncio.sleep(0.01)
+    return total / (time.perf_counter() - t0)
+
+
+def link_case(sink_port: int, counter: Synchronized[int]) -> None:
+    """The 1 MB attachment as a download link against the same mail delivered whole."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        policy = Path(tmp) / "links.yaml"
+        policy.write_text(LINK_POLICY, encoding="utf-8")
+        cfg = Path(tmp) / "bench.yaml"
+        cfg.write_text(
+            f"smtp: {{port: {port}, limits: {{max_message_size: 10MiB}}}}\n"
+            f"upstream: {{port: {sink_port}, concurrency: 8}}\n"
+            f"store: {{path: {tmp}/var}}\nui: {{enabled: false}}\nlinks: {{enabled: false}}\n"
+            f"policy: {{path: {policy}}}\nsecret: {'b' * 40}\n",
+            encoding="utf-8",
+        )
+        gw = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "run", "--config", str(cfg)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        try:
+            _wait_port(port)
+            linked, whole = attachment_mail("kyaku@link.test"), attachment_mail("kyaku@whole.test")
+            asyncio.run(_load_to(port, linked, "kyaku@link.test", 2, 6, counter))  # warm up
+            asyncio.run(_load_to(port, whole, "kyaku@whole.test", 2, 6, counter))
+            concurrency, total = LINK_LEVEL
+            best_link = best_whole = 0.0
+            for _ in range(ROUNDS):
+                rate = asyncio.run(_load_to(port, whole, "kyaku@whole.test", concurrency, total, counter))
+                best_whole = max(best_whole, rate)
+                rate = asyncio.run(_load_to(port, linked, "kyaku@link.test", concurrency, total, counter))
+                best_link = max(best_link, rate)
+            print(f"bench_smtp: a mail with a 1 MB attachment, concurrency {concurrency}")
+            print(
+                f"  link_attachments {best_link:7.1f}/s vs delivered whole {best_whole:7.1f}/s"
+                f" = {best_link / best_whole:4.2f}x (target >= 0.8)"
+            )
+        finally:
+            gw.send_signal(signal.SIGTERM)
+            gw.wait(timeout=30)
+
+
 def main() -> int:
     data = sample_mail()
     ctx = multiprocessing.get_context("spawn")
@@ -209,6 +324,9 @@ def main() -> int:
         finally:
             gw.send_signal(signal.SIGTERM)
             gw.wait(timeout=30)
+        try:
+            link_case(sink_port, counter)
+        finally:
             for p in procs:
                 p.terminate()
                 p.join()

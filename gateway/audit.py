@@ -5,6 +5,10 @@ as integer microseconds since the epoch) *including* ``prev_hash``, so changing,
 removing any event breaks every later link. The store appends events in the same transaction
 as the change they record. :func:`verify` walks the chain and names the first broken link.
 
+Events that set an item's recorded facts (its envelope, subject, decision, scan, metadata ...)
+carry their digests (``extra["facts"]``, decided once by ``gateway.store.base.record_facts``), so
+:func:`verify_store` also finds a record changed behind the store's back and names the field.
+
 The newest event can be rewritten consistently by someone who can write the database; anchor
 the head (``sekimori audit head``) somewhere else — a ticket, a mail to the auditors — to close
 that gap.
@@ -15,12 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gateway.store.base import AuditEvent, Store
+    from gateway.store.base import AuditEvent, MessageRecord, Store
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -145,6 +149,8 @@ class Verification:
     broken_seq: int | None = None
     problem: str = ""
     mismatches: tuple[str, ...] = ()
+    #: Items whose facts the trail recorded only in part (accepted before digests; not sealed).
+    partial: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -206,16 +212,35 @@ class _Expected:
     state: str
     sha256: str
     has_raw: bool = True
+    #: The digests of the item's facts as its events recorded them (``gateway.store.base.record_facts``).
+    facts: dict[str, str] = field(default_factory=dict)
+    #: Whether ``facts`` holds every fact (an ``accept``/``create``/``seal`` recorded them all),
+    #: or only those changed since an item accepted before events carried digests.
+    complete: bool = False
 
 
-def _track(expected: dict[str, _Expected], event: AuditEvent, discards: frozenset[str]) -> None:
+#: Events that record the digests of all of an item's facts.
+_ALL_FACTS = ("accept", "create", "seal")
+
+
+def _track(expected: dict[str, _Expected], event: AuditEvent, discards: frozenset[str], key: str) -> None:
     """What the queue record of ``event.msg_id`` must look like after ``event``."""
+    facts = event.extra.get(key)
     if event.action in ("accept", "create"):
         body = event.action == "accept" or bool(event.extra.get("body", True))
         expected[event.msg_id] = _Expected(event.to_state, str(event.extra.get("sha256", "")), body)
-        return
     exp = expected.get(event.msg_id)
     if exp is None:
+        return
+    if isinstance(facts, dict):
+        if event.action in _ALL_FACTS:
+            exp.facts, exp.complete = {}, True
+        for name, digest in facts.items():
+            if digest:
+                exp.facts[str(name)] = str(digest)
+            else:
+                exp.facts.pop(str(name), None)
+    if event.action in ("accept", "create", "seal"):
         return
     if event.action == "transition" or event.to_state != event.from_state:
         # A transition, or a change of state recorded under its own name (a link used up).
@@ -228,8 +253,31 @@ def _track(expected: dict[str, _Expected], event: AuditEvent, discards: frozense
         exp.has_raw = False
 
 
-async def _compare(store: Store, expected: dict[str, _Expected]) -> list[str]:
+def _differences(rec: MessageRecord, exp: _Expected) -> list[str]:
+    from gateway.store.base import record_facts
+
     problems: list[str] = []
+    if rec.state.value != exp.state:
+        problems.append(f"message {rec.id} is {rec.state.value} but its audit trail says {exp.state}")
+    if rec.sha256 != exp.sha256:
+        problems.append(f"message {rec.id}: its body hash differs from the audited one")
+    if rec.has_raw and not exp.has_raw:
+        problems.append(f"message {rec.id} has a body although its audit trail removed it")
+    now = record_facts(rec)
+    names = sorted({*exp.facts, *now}) if exp.complete else sorted(exp.facts)
+    problems.extend(
+        f"message {rec.id}: its {name} differs from the audited one"
+        for name in names
+        if now.get(name) != exp.facts.get(name)
+    )
+    return problems
+
+
+async def _compare(store: Store, expected: dict[str, _Expected]) -> tuple[list[str], list[str]]:
+    """The problems found, and the items whose facts were recorded only in part (accepted
+    before events carried digests, never sealed)."""
+    problems: list[str] = []
+    partial: list[str] = []
     cursor: str | None = None
     while True:
         page = await store.list_messages(before=cursor, limit=1000)
@@ -237,28 +285,30 @@ async def _compare(store: Store, expected: dict[str, _Expected]) -> list[str]:
             exp = expected.pop(rec.id, None)
             if exp is None:
                 problems.append(f"message {rec.id} has no audit trail")
-            elif rec.state.value != exp.state:
-                problems.append(f"message {rec.id} is {rec.state.value} but its audit trail says {exp.state}")
-            elif rec.sha256 != exp.sha256:
-                problems.append(f"message {rec.id}: its body hash differs from the audited one")
-            elif rec.has_raw and not exp.has_raw:
-                problems.append(f"message {rec.id} has a body although its audit trail removed it")
+                continue
+            problems.extend(_differences(rec, exp))
+            if not exp.complete:
+                partial.append(rec.id)
         if len(page) < 1000:
             break
         cursor = page[-1].id
     problems.extend(
         f"message {msg_id} is in the audit trail but not in the queue" for msg_id in sorted(expected)
     )
-    return problems
+    return problems, partial
 
 
 async def verify_store(store: Store) -> Verification:
-    """:func:`verify` over the whole chain of ``store``, then check that every queue record
-    (state, body hash, body presence) is what its audit trail says, and that no record is
-    missing or lacks a trail: a change made to the queue behind the store's back shows up
-    even though the queue itself is not chained."""
+    """:func:`verify` over the whole chain of ``store``, then check every queue record against
+    its audit trail: its state, body hash and body presence, and the digest of each recorded
+    fact (envelope, subject, decision, scan, meta ...; see
+    :func:`gateway.store.base.record_facts`) against the digest its newest event that set it
+    carried; and that no record is missing or lacks a trail. A change made to the queue behind
+    the store's back shows up, naming the item and the field, although the queue itself is not
+    chained. An item accepted before events carried digests is checked in the facts changed
+    since (``partial`` lists it) until ``sekimori audit seal`` records them all."""
     # Imported here: the store package imports this module for the chain primitives.
-    from gateway.store.base import DISCARDS_RAW
+    from gateway.store.base import DISCARDS_RAW, FACTS_KEY
 
     discards = frozenset(s.value for s in DISCARDS_RAW)
     walker = _Walker()
@@ -267,7 +317,7 @@ async def verify_store(store: Store) -> Verification:
         bad = walker.step(event)
         if bad is not None:
             return bad
-        _track(expected, event, discards)
+        _track(expected, event, discards, FACTS_KEY)
     result = walker.done()
-    mismatches = await _compare(store, expected)
-    return Verification(result.checked, result.head, mismatches=tuple(mismatches))
+    mismatches, partial = await _compare(store, expected)
+    return Verification(result.checked, result.head, mismatches=tuple(mismatches), partial=tuple(partial))

@@ -15,7 +15,8 @@ from_state the state before (empty for ``accept``)
 to_state   the state after (the same as ``from_state`` when nothing moved)
 reason     why, in words
 extra      details: an object in JSON, its canonical JSON text in CSV (``user``, ``via``,
-           ``comment``, ``justification``, ``notification`` …)
+           ``comment``, ``justification``, ``notification``, ``facts``: digests of the
+           record's facts the event set …)
 prev_hash  the previous event's ``hash`` (64 zeros for the first)
 hash       SHA-256 of this event's canonical form (see :mod:`gateway.audit`)
 ========== =============================================================================

@@ -25,7 +25,7 @@ from gateway.store import Store
 from quarantine_ui.accounts import AuditSink
 from quarantine_ui.config import UIConfig
 from quarantine_ui.errors import APIError, UIError
-from quarantine_ui.features import accounts, approvals, links, messages, policy, queues
+from quarantine_ui.features import accounts, approvals, downloads, links, messages, policy, queues
 from quarantine_ui.features import audit as audit_log
 from quarantine_ui.i18n import translator
 from quarantine_ui.mailroom import Notifications
@@ -132,7 +132,14 @@ def create_app(
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     # The mail features answer 503 without a store; the signed links exist only with one.
-    routes += [*messages.ROUTES, *approvals.ROUTES, *queues.ROUTES, *policy.ROUTES, *audit_log.ROUTES]
+    routes += [
+        *messages.ROUTES,
+        *approvals.ROUTES,
+        *queues.ROUTES,
+        *downloads.ROUTES,
+        *policy.ROUTES,
+        *audit_log.ROUTES,
+    ]
     if pac is not None:
         routes.append(Route("/proxy.pac", _pac_endpoint(pac), methods=["GET"]))
     if store is not None:

@@ -67,6 +67,7 @@ _BASE: Mapping[str, Mapping[str, str]] = {
         "home.signed_in_via": "ログイン方法",
         "home.via.password": "パスワード",
         "home.via.sso": "シングルサインオン",
+        "home.via.totp": "パスワードと確認コード",
         "role.sender": "送信者",
         "role.approver": "承認者",
         "role.security_admin": "セキュリティ管理者",
@@ -154,6 +155,7 @@ _BASE: Mapping[str, Mapping[str, str]] = {
         "home.signed_in_via": "Signed in with",
         "home.via.password": "Password",
         "home.via.sso": "Single sign-on",
+        "home.via.totp": "Password and one-time code",
         "role.sender": "Sender",
         "role.approver": "Approver",
         "role.security_admin": "Security admin",
@@ -231,6 +233,7 @@ ACTOR_ROLES: Mapping[str, tuple[str, str]] = {
     "proxy": ("アップロード検査", "upload gate"),
     "ui": ("Web 画面", "web UI"),
     "retention": ("保存期間の管理", "retention"),
+    "recipient": ("ダウンロードリンクの受信者", "link recipient"),
 }
 
 
@@ -278,6 +281,29 @@ _REASONS: tuple[tuple[str, str], ...] = (
     (r"body removed \(retention\)", "保存期間を過ぎたため本文を削除しました"),
     (r"retention: finished more than (.*) ago", "保存期間（{0}）を過ぎたため本文を削除しました"),
     (r"user went on after the warning", "利用者が警告を確認して続行しました"),
+    (
+        r"attachment of (\S+) kept for download links",
+        "{0} の添付ファイルをダウンロードリンク用に保管しました",
+    ),
+    (r"download link for (\S+)", "{0} 宛てのダウンロードリンクを作成しました"),
+    (
+        r"attachments as download links for (\d+) outside recipient\(s\)",
+        "社外の宛先 {0} 件に、添付ファイルをダウンロードリンクにして送ります",
+    ),
+    (r"(\S+) entered the right code", "{0} が正しい確認コードを入力しました"),
+    (r"wrong code \((\d+) in a row\)", "確認コードの誤り（{0} 回連続）"),
+    (r"link locked after (\d+) wrong codes", "確認コードの誤りが {0} 回続いたため、リンクをロックしました"),
+    (
+        r"(.*) downloaded by (\S+) \((\d+) of (\d+)\)",
+        "{1} が「{0}」をダウンロードしました（{3} 回中 {2} 回目）",
+    ),
+    (r"link expired", "リンクの有効期限が切れました"),
+    (r"downloads used up", "ダウンロード回数の上限に達しました"),
+    (r"link extended", "リンクの有効期限を延長しました"),
+    (r"link shortened", "リンクの有効期限を短縮しました"),
+    (r"link revoked", "リンクを取り消しました"),
+    (r"a link to it is still open", "開けるリンクが残っているため保管を続けます"),
+    (r"no open link needs it", "開けるリンクがなくなったため削除しました"),
     (r"(notification|dsn): (.*)", "{0:kind}: {1:reason}"),
     (r"sender told of refusal", "送信者に送信停止を通知"),
     (r"sender told of hold", "送信者に保留を通知"),

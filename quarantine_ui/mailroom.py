@@ -43,6 +43,8 @@ SENDER_STATES = (
     State.BOUNCED,
     State.DELETED,
 )
+#: Items shown as someone's mail or upload (a download link and a kept file are shown as links).
+QUEUE_KINDS = frozenset({ItemKind.MAIL, ItemKind.UPLOAD})
 #: The queues a security admin works on.
 ADMIN_QUEUES = (State.QUARANTINED, State.PENDING_APPROVAL, State.HELD, State.DEFERRED)
 LIST_LIMIT = 500
@@ -193,7 +195,9 @@ class Mailroom:
         return build_view(rec, lang=lang, is_internal=self.is_internal, notes=await self.notes(rec.id))
 
     async def sender_messages(self, user: User) -> list[MessageRecord]:
-        recs = await self.store.list_messages(states=SENDER_STATES, sender=user.address, limit=LIST_LIMIT)
+        recs = await self.store.list_messages(
+            states=SENDER_STATES, sender=user.address, limit=LIST_LIMIT, kinds=QUEUE_KINDS
+        )
         return [r for r in recs if self.visible(r)]
 
     async def approvals(self, user: User, *, decided: bool = False) -> list[MessageRecord]:
@@ -201,12 +205,32 @@ class Mailroom:
         states = (
             (State.PENDING_APPROVAL,) if not decided else (State.REJECTED, State.DELIVERED, State.DELIVERING)
         )
-        recs = await self.store.list_messages(states=states, limit=LIST_LIMIT)
+        recs = await self.store.list_messages(states=states, limit=LIST_LIMIT, kinds=QUEUE_KINDS)
         return [r for r in recs if self.visible(r) and any(_lower(a) in scope for a in r.approvers)]
 
     async def queue(self, states: Iterable[State], limit: int = LIST_LIMIT) -> list[MessageRecord]:
-        recs = await self.store.list_messages(states=list(states), limit=limit)
+        recs = await self.store.list_messages(states=list(states), limit=limit, kinds=QUEUE_KINDS)
         return [r for r in recs if self.visible(r)]
+
+    # -- download links ----------------------------------------------------------------------
+
+    async def sender_links(self, user: User) -> list[MessageRecord]:
+        """The download links of the user's own mail, newest first."""
+        return await self.store.list_messages(sender=user.address, limit=LIST_LIMIT, kinds={ItemKind.LINK})
+
+    async def open_links(self) -> list[MessageRecord]:
+        """Every open download link (the security team's page)."""
+        return await self.store.list_messages(states={State.OPEN}, limit=LIST_LIMIT, kinds={ItemKind.LINK})
+
+    async def links_of(self, user: User, rec: MessageRecord) -> list[MessageRecord]:
+        """The download links made for a message, those ``user`` may see."""
+        made = rec.meta.get("links")
+        found = []
+        for link_id in (made or {}).get("to", {}).values() if isinstance(made, dict) else ():
+            link = await self.store.get(str(link_id))
+            if link is not None and self.may_see(user, link):
+                found.append(link)
+        return found
 
     # -- acting ------------------------------------------------------------------------------
 
@@ -228,10 +252,18 @@ class Mailroom:
         return actions.offered(rec.kind, rec.state, self.roles_on(user, rec))
 
     async def act(
-        self, user: User, msg_id: str, action: str, text: str = "", via: str = "web"
+        self,
+        user: User,
+        msg_id: str,
+        action: str,
+        text: str = "",
+        via: str = "web",
+        *,
+        until: datetime | None = None,
     ) -> MessageRecord:
-        """Take ``action`` of the table on a message, as ``user``. An action only the security
-        team may take is refused before the message is looked up, so ids cannot be probed."""
+        """Take ``action`` of the table on a message (or a download link: ``until`` is the new
+        expiry of ``extend``/``shorten``), as ``user``. An action only the security team may take
+        is refused before the message is looked up, so ids cannot be probed."""
         if action not in actions.ACTIONS:
             raise UIError(404, "not_found")
         anyone = frozenset(r for kind in ItemKind for r in actions.roles_of(action, kind))
@@ -249,6 +281,7 @@ class Mailroom:
                 via=via,
                 text=text,
                 notices=self.notifier,
+                until=until,
             )
         except actions.Refused as exc:
             raise UIError(exc.status, exc.code) from None
@@ -285,6 +318,14 @@ class Mailroom:
         if row is None:
             return None
         return next((r for r in row.roles if r in held), None)
+
+    async def link_row(self, message_id: str, action: str) -> actions.Row | None:
+        """The row of the table a link's action takes on the message now (``None``: no such
+        message, or the action no longer applies), which says what the link needs."""
+        rec = await self.store.get(message_id)
+        if rec is None or not self.visible(rec):
+            return None
+        return actions.row_for(action, rec.kind, rec.state)
 
     async def link_target(self, message_id: str, action: str, actor: str) -> HeldMessage | None:
         rec = await self.store.get(message_id)

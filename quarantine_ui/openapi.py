@@ -164,7 +164,7 @@ _DOCUMENT: dict[str, Any] = {
                         "items": {"enum": ["approver", "auditor", "security_admin", "sender"]},
                     },
                     "mfa_enrolled": {"type": "boolean"},
-                    "via": {"enum": ["password", "sso"]},
+                    "via": {"enum": ["password", "totp", "sso"]},
                 },
             },
             "LoginStep": {
@@ -437,6 +437,56 @@ _MAIL_PATHS: dict[str, Any] = {
         )
     },
 }
+_LINK = {"$ref": "#/components/schemas/Link"}
+_LINKS = {"type": "object", "properties": {"links": {"type": "array", "items": _LINK}}}
+_MAIL_PATHS.update(
+    {
+        "/api/links": {
+            "get": _op(
+                "listMyLinks",
+                "The download links made for the caller's own mail (sender role), open ones first",
+                {"200": _json("Links", _LINKS)},
+            )
+        },
+        "/api/admin/links": {
+            "get": _op(
+                "listOpenLinks",
+                "Every open download link (security admin)",
+                {"200": _json("Links", _LINKS)},
+            )
+        },
+        "/api/links/{msg_id}/{action}": {
+            "post": _op(
+                "actOnLink",
+                "revoke / extend / shorten a download link (its message's sender, or a security admin),"
+                " also after the message was delivered. extend and shorten take `until` (ISO 8601 with a"
+                " time zone): later, or earlier, than the current expiry, after now and at most 93 days"
+                " after the link was made (else `bad_expiry`). Every action is an audit event with the"
+                " acting user.",
+                {
+                    "200": _json(
+                        "Done",
+                        {"type": "object", "properties": {"status": {"const": "done"}, "link": _LINK}},
+                    )
+                },
+                csrf=True,
+                body={"type": "object", "properties": {"until": {"type": "string", "format": "date-time"}}},
+                params=[
+                    {**_ID, "description": "The link's id"},
+                    {
+                        "name": "action",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"enum": ["revoke", "extend", "shorten"]},
+                    },
+                ],
+                extra={
+                    "409": _error("The link is no longer open (`state_changed`)."),
+                },
+            )
+        },
+    }
+)
 _DOCUMENT["paths"].update(_MAIL_PATHS)
 _DOCUMENT["components"]["schemas"]["Message"] = {
     "type": "object",
@@ -465,6 +515,31 @@ _DOCUMENT["components"]["schemas"]["Message"] = {
         "types": {"type": "array", "items": {"type": "string"}},
         "approvers": {"type": "array", "items": {"type": "string"}},
         "notes": {"type": "array", "items": _OBJ},
+    },
+}
+
+_DOCUMENT["components"]["schemas"]["Link"] = {
+    "type": "object",
+    "description": "A download link: one outside recipient's access to the attachments of one message.",
+    "properties": {
+        "id": {"type": "string"},
+        "message": {"type": "string", "description": "the message it was made for"},
+        "subject": {"type": "string"},
+        "sender": {"type": "string"},
+        "recipient": {"type": "string"},
+        "state": {"enum": ["open", "expired", "revoked", "exhausted"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "expires_at": {"type": ["string", "null"], "format": "date-time"},
+        "downloads": {"type": "integer"},
+        "max_downloads": {"type": "integer"},
+        "files": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "size": {"type": "string"}},
+            },
+        },
+        "actions": {"type": "array", "items": {"enum": ["revoke", "extend", "shorten"]}},
     },
 }
 

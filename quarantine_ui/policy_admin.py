@@ -29,7 +29,7 @@ from anyio import to_thread
 from classifiers import scan_message
 from gateway.mail import mail_envelope
 from gateway.pipeline import KnownDomains, complete_envelope
-from gateway.store import MessageRecord, Store, StoreError
+from gateway.store import ItemKind, MessageRecord, Store, StoreError
 from policies import Decision, Policy, PolicyError, diff_decisions, evaluate, load_policy, parse_policy
 
 AUDIT_ID = "policy"
@@ -257,7 +257,11 @@ class PolicyAdmin:
         for rec in recs:
             if checked >= limit:
                 break
-            if rec.meta.get("kind") in ("notification", "dsn") or not rec.sender:
+            if (
+                rec.meta.get("kind") in ("notification", "dsn")
+                or not rec.sender
+                or rec.kind is not ItemKind.MAIL
+            ):
                 continue
             if not rec.has_raw:
                 skipped += 1

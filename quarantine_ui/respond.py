@@ -38,6 +38,9 @@ NOTICES = (
     "delegation_ended",
     "activated",
     "rolled_back",
+    "link_revoked",
+    "link_extended",
+    "link_shortened",
 )
 _MESSAGE_KEYS = {
     "bad_request": "error.400",

@@ -1,7 +1,10 @@
 """``sekimori audit``: check and read the hash-chained audit trail.
 
-``verify`` exits 0 when every link holds and 1 naming the first event where the chain breaks
-(changed, inserted or removed events). ``head`` prints the newest hash, to anchor elsewhere.
+``verify`` exits 0 when every link holds and every queue record matches its trail, and 1 naming
+the first event where the chain breaks (changed, inserted or removed events) or each item and
+field that differs from what its events recorded. ``head`` prints the newest hash, to anchor
+elsewhere. ``seal`` records the digests of all the facts of items accepted before events carried
+them (after a verify that holds), so that they are covered in full from then on.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any
 
 from gateway.audit import iter_events, verify_store
 from gateway.auditexport import jsonl_line
-from gateway.commands._store_args import run_on_store, store_options
+from gateway.commands._store_args import operator, run_on_store, store_options
 from gateway.commands._terminal import shown
 from gateway.store import Store
 
@@ -23,6 +26,10 @@ def register(sub: Any) -> None:
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     verify = actions.add_parser("verify", parents=[parent], help="check every link of the hash chain")
     verify.set_defaults(func=run)
+    seal = actions.add_parser(
+        "seal", parents=[parent], help="record the facts of items accepted before events carried digests"
+    )
+    seal.set_defaults(func=run)
     head = actions.add_parser("head", parents=[parent], help="print the newest event's hash")
     head.set_defaults(func=run)
     ls = actions.add_parser("list", parents=[parent], help="print events, oldest first")
@@ -35,9 +42,13 @@ def register(sub: Any) -> None:
 
 async def _main(store: Store, args: argparse.Namespace) -> int:
     out = sys.stdout
-    if args.action == "verify":
+    if args.action in ("verify", "seal"):
         result = await verify_store(store)
         if result.ok:
+            if args.action == "seal":
+                return await _seal(store, result.partial)
+            if result.partial:
+                out.write(_partial_note(len(result.partial)))
             out.write(f"OK: {result.checked} event(s), head {result.head}\n")
             return 0
         if result.broken_seq is not None:
@@ -48,7 +59,7 @@ async def _main(store: Store, args: argparse.Namespace) -> int:
             return 1
         out.write(
             f"改ざんを検出しました / tampering detected: the audit chain holds ({result.checked} event(s))"
-            f" but {len(result.mismatches)} queue record(s) disagree with it\n"
+            f" but the queue disagrees with it in {len(result.mismatches)} place(s)\n"
         )
         for problem in result.mismatches:
             out.write(f"  {problem}\n")
@@ -69,6 +80,21 @@ async def _main(store: Store, args: argparse.Namespace) -> int:
             out.write(
                 f"#{e.seq:<6} {stamp}  {e.msg_id:<26}  {e.action:<11} {move:<28} {shown(e.actor)}  {shown(e.reason)}\n"
             )
+    return 0
+
+
+def _partial_note(n: int) -> str:
+    return (
+        f"注意 / note: {n} item(s) were accepted before audit events carried record digests; only the"
+        " facts changed since are checked (`sekimori audit seal` records the rest)\n"
+    )
+
+
+async def _seal(store: Store, partial: tuple[str, ...]) -> int:
+    actor = str(operator())
+    for msg_id in partial:
+        await store.seal(msg_id, actor=actor, reason="record digests for an item accepted before them")
+    sys.stdout.write(f"OK: sealed {len(partial)} item(s)\n")
     return 0
 
 

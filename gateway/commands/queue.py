@@ -14,7 +14,7 @@ import json
 import secrets
 import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from gateway import actions, retention
@@ -33,13 +33,18 @@ class Refused(Exception):
 
 def register(sub: Any) -> None:
     parent = store_options()
-    p = sub.add_parser("queue", help="list, show, release, cancel or delete queued messages")
+    p = sub.add_parser(
+        "queue",
+        help="list, show, release, cancel or delete queued messages; revoke, extend or shorten download links",
+    )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     ls = actions.add_parser("list", parents=[parent], help="list messages, newest first")
     ls.add_argument("--state", action="append", choices=[s.value for s in State], help="repeatable")
     ls.add_argument("--sender", help="only messages from this envelope sender (or uploads of this user)")
-    ls.add_argument("--kind", choices=[k.value for k in ItemKind], help="only messages or only uploads")
+    ls.add_argument(
+        "--kind", choices=[k.value for k in ItemKind], help="only messages, uploads, links or files"
+    )
     ls.add_argument("--limit", type=int, default=50)
     ls.add_argument(
         "--format",
@@ -67,6 +72,23 @@ def register(sub: Any) -> None:
         act.add_argument("--reason", default="", help="recorded in the audit trail")
         act.set_defaults(func=run)
 
+    for name, text in (
+        ("revoke", "revoke a download link (the next download is refused)"),
+        ("extend", "move a download link's expiry later (--until)"),
+        ("shorten", "move a download link's expiry earlier (--until)"),
+    ):
+        act = actions.add_parser(name, parents=[parent], help=text)
+        act.add_argument("id", help="the link's id (sekimori queue list --kind link)")
+        act.add_argument("--reason", default="", help="recorded in the audit trail")
+        if name != "revoke":
+            act.add_argument(
+                "--until",
+                required=True,
+                type=until,
+                help="new expiry: YYYY-MM-DD (end of that day) or ISO 8601",
+            )
+        act.set_defaults(func=run)
+
     purge = actions.add_parser(
         "purge", parents=[parent], help="remove the bodies of messages finished longer ago than --older-than"
     )
@@ -80,6 +102,18 @@ def duration(text: str) -> float:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def until(text: str) -> datetime:
+    """``argparse`` type for a new expiry: a day (its end, local time) or an ISO 8601 time."""
+    try:
+        if len(text) == 10:
+            day = datetime.strptime(text, "%Y-%m-%d").astimezone()
+            return (day + timedelta(days=1)).astimezone(UTC)
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD)") from None
+    return at if at.tzinfo is not None else at.astimezone()
 
 
 def _when(at: datetime | None) -> str:
@@ -200,6 +234,9 @@ VERBS: dict[str, tuple[str, ...]] = {
     # A message waiting for approval is rejected, and its sender told, as in the UI.
     "cancel": ("cancel", "reject"),
     "delete": ("delete", "purge"),
+    "revoke": ("revoke",),
+    "extend": ("extend",),
+    "shorten": ("shorten",),
 }
 _CANNOT = {
     "release": ("解放できません", "cannot release a {state} message"),
@@ -207,6 +244,18 @@ _CANNOT = {
     "delete": (
         "削除できません（先に取り消してください）",
         "cannot delete a {state} message (cancel it first)",
+    ),
+    "revoke": (
+        "取り消せません（有効なリンクではありません）",
+        "cannot revoke a {state} item (not an open link)",
+    ),
+    "extend": (
+        "延長できません（有効なリンクではありません）",
+        "cannot extend a {state} item (not an open link)",
+    ),
+    "shorten": (
+        "短縮できません（有効なリンクではありません）",
+        "cannot shorten a {state} item (not an open link)",
     ),
 }
 
@@ -238,6 +287,7 @@ async def _act(store: Store, args: argparse.Namespace) -> MessageRecord:
             text=args.reason,
             reason=args.reason or f"{args.action} by operator",
             notices=_notices(args, store),
+            until=getattr(args, "until", None),
         )
     except actions.Refused as exc:
         raise Refused(f"{args.id}: {exc.code}") from None
@@ -282,7 +332,7 @@ async def _main(store: Store, args: argparse.Namespace) -> int:
         out.write(f"{await _purge(store, args.older_than)} body(ies) removed\n")
         return 0
     after = await _act(store, args)
-    body = "" if after.has_raw else " (body removed)"
+    body = "" if after.has_raw or after.kind is ItemKind.LINK else " (body removed)"
     out.write(f"{after.id}: {after.state.value}{body}\n")
     return 0
 

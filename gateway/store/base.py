@@ -621,6 +621,18 @@ class Store(abc.ABC):
             raise NotFound(msg_id)
         return rec
 
+    async def seal(self, msg_id: str, *, actor: str, reason: str) -> MessageRecord:
+        """Audit the digests of all the item's recorded facts as they are now (action ``seal``,
+        see :func:`plan_seal`): for items accepted before events carried them
+        (``sekimori audit seal``). Nothing else changes."""
+
+        def decide(rec: MessageRecord, now: datetime) -> Plan:
+            return plan_seal(rec, actor=actor, reason=reason, now=now)
+
+        plan = await self._change(msg_id, decide)
+        assert plan is not None
+        return plan.record
+
     async def passes(
         self, *, user: str, sha256: str, service: str, tenant: str | None, limit: int = 100
     ) -> list[MessageRecord]:
@@ -917,6 +929,91 @@ def decode_record(row: Mapping[str, Any]) -> MessageRecord:
     )
 
 
+#: The recorded facts of an item that its audit trail vouches for, besides the state, the body's
+#: SHA-256 and its presence (which :func:`gateway.audit.verify_store` follows from the events
+#: themselves): the envelope (kind, sender, recipients, the subject header kept, size, arrival),
+#: the timers, counters, decision, scan findings, approvers and last error, and each top-level
+#: key of ``meta`` as ``meta.<key>`` (session facts, an upload's :class:`UploadFacts` as
+#: ``meta.upload``, a link's facts as ``meta.link``, a pass as ``meta.pass`` ...). Left out: the
+#: worker's lease (``owner``, ``lease_until``; taken over at start without an event),
+#: ``updated_at`` (every write) and a file's ``file_key`` (a secret; a changed key fails the
+#: body's GCM tag, so the file cannot be read: it fails closed).
+FACT_FIELDS: tuple[str, ...] = (
+    "kind",
+    "sender",
+    "recipients",
+    "subject",
+    "size",
+    "received_at",
+    "release_at",
+    "next_attempt_at",
+    "expires_at",
+    "attempts",
+    "decision",
+    "scan",
+    "approvers",
+    "last_error",
+)
+
+#: Key of an event's ``extra`` that carries fact digests (:func:`record_facts`).
+FACTS_KEY = "facts"
+
+
+def _fact_digest(msg_id: str, name: str, stored: Any) -> str:
+    # 128 bits of SHA-256 over the stored form, bound to the item and the field, so a digest
+    # cannot be moved to another item or field.
+    return hashlib.sha256(canonical_json([msg_id, name, stored]).encode("utf-8")).hexdigest()[:32]
+
+
+def record_facts(rec: MessageRecord) -> dict[str, str]:
+    """The digest of each recorded fact of ``rec`` (:data:`FACT_FIELDS`, and ``meta.<key>``),
+    computed over the stored form, so both backends give the same digests for the same record.
+
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> rec = MessageRecord("M", State.HELD, "a@x.jp", ("b@y.jp",), 3, "ab", t, t, meta={"client": "1"})
+    >>> facts = record_facts(rec)
+    >>> sorted(facts) == sorted([*FACT_FIELDS, "meta.client"]), len(facts["sender"])
+    (True, 32)
+    >>> record_facts(dataclasses.replace(rec, sender="c@x.jp"))["sender"] != facts["sender"]
+    True
+    """
+    stored = encode_record(rec)
+    out = {name: _fact_digest(rec.id, name, stored[name]) for name in FACT_FIELDS}
+    for key, value in rec.meta.items():
+        name = f"meta.{key}"
+        out[name] = _fact_digest(rec.id, name, canonical_json(value))
+    return out
+
+
+def changed_facts(before: Mapping[str, str], after: Mapping[str, str]) -> dict[str, str]:
+    """The digests that differ between two :func:`record_facts`; a fact that is gone (a meta
+    key removed) maps to ``""``.
+
+    >>> changed_facts({"a": "1", "b": "2", "meta.x": "3"}, {"a": "1", "b": "4"})
+    {'b': '4', 'meta.x': ''}
+    """
+    return {k: after.get(k, "") for k in sorted({*before, *after}) if before.get(k) != after.get(k)}
+
+
+def _with_facts(
+    before: MessageRecord | None, after: MessageRecord, draft: EventDraft | None
+) -> EventDraft | None:
+    """``draft`` carrying the digests of the facts this write sets: all of them for a new item,
+    the changed ones otherwise (none: the event is left as it is). A write that changes a fact
+    without an event is a programming error."""
+    new = record_facts(after)
+    changed = new if before is None else changed_facts(record_facts(before), new)
+    if not changed:
+        return draft
+    if draft is None:
+        raise AssertionError(f"{after.id}: a write changes {sorted(changed)} without an audit event")
+    extra = dict(draft.extra or {})
+    if FACTS_KEY in extra:
+        raise ValueError(f"the event's extra may not carry {FACTS_KEY!r}: the store sets it")
+    extra[FACTS_KEY] = changed
+    return dataclasses.replace(draft, extra=extra)
+
+
 @dataclass(frozen=True)
 class EventDraft:
     """An audit event before it is chained (the backend adds ``seq`` and the hashes)."""
@@ -962,6 +1059,27 @@ class Plan:
 
 def _apply(rec: MessageRecord, sets: Row) -> MessageRecord:
     return decode_record({**encode_record(rec), **sets})
+
+
+def _plan(
+    rec: MessageRecord | None,
+    sets: Row,
+    event: EventDraft | None = None,
+    drop_body: str | None = None,
+    correspondents: tuple[tuple[str, str], ...] = (),
+    *,
+    new: MessageRecord | None = None,
+) -> Plan:
+    """The :class:`Plan` that writes ``sets`` over ``rec`` (or the new record ``new``), its
+    event carrying the digests of the facts it sets (:func:`_with_facts`). Every plan is made
+    here, so no write can change a recorded fact unaudited."""
+    after = new if new is not None else _apply(_known(rec), sets)
+    return Plan(after, sets, _with_facts(rec, after, event), drop_body, correspondents)
+
+
+def _known(rec: MessageRecord | None) -> MessageRecord:
+    assert rec is not None, "a change needs the record it changes"
+    return rec
 
 
 def _lease(owner: str | None, now: datetime, lease: float) -> int | None:
@@ -1010,7 +1128,7 @@ def plan_accept(
         extra["kind"] = rec.kind.value
         extra.update({k: v for k, v in facts.to_meta().items() if k in _AUDITED_FACTS})
     event = EventDraft(now, actor, "accept", msg_id, "", State.RECEIVED.value, "message spooled", extra)
-    return Plan(rec, encode_record(rec), event)
+    return _plan(None, encode_record(rec), event, new=rec)
 
 
 #: What :meth:`Store.create` stages for an item without a body.
@@ -1063,7 +1181,7 @@ def plan_create(
         "body": rec.has_raw,
     }
     event = EventDraft(now, actor, "create", msg_id, "", state.value, reason, extra)
-    return Plan(rec, encode_record(rec), event)
+    return _plan(None, encode_record(rec), event, new=rec)
 
 
 @dataclass(frozen=True)
@@ -1102,7 +1220,7 @@ def plan_amend(rec: MessageRecord, change: Amendment, *, actor: str, now: dateti
     event = EventDraft(
         now, actor, change.action, rec.id, rec.state.value, to.value, change.reason, change.extra
     )
-    return Plan(_apply(rec, sets), sets, event, drop)
+    return _plan(rec, sets, event, drop)
 
 
 def check_changes(changes: Mapping[str, Any]) -> None:
@@ -1154,7 +1272,7 @@ def plan_transition(
         sender = rec.sender.lower()
         corr = tuple((sender, d) for d in sorted({domain_of(r) for r in rec.recipients}) if d)
     event = EventDraft(now, actor, "transition", rec.id, rec.state.value, to.value, reason, extra)
-    return Plan(_apply(rec, sets), sets, event, drop, corr)
+    return _plan(rec, sets, event, drop, corr)
 
 
 def lease_is_live(rec: MessageRecord, now: datetime) -> bool:
@@ -1192,7 +1310,7 @@ def plan_claim(
         event = EventDraft(
             now, actor, "transition", rec.id, rec.state.value, new_state.value, reason, {"owner": owner}
         )
-    return Plan(_apply(rec, sets), sets, event)
+    return _plan(rec, sets, event)
 
 
 def plan_recover(rec: MessageRecord, *, owner: str, lease: float, now: datetime) -> Plan | None:
@@ -1203,7 +1321,7 @@ def plan_recover(rec: MessageRecord, *, owner: str, lease: float, now: datetime)
     if lease_is_live(rec, now) and rec.owner != owner:
         return None
     sets: Row = {"owner": owner, "lease_until": _lease(owner, now, lease)}
-    return Plan(_apply(rec, sets), sets)
+    return _plan(rec, sets)
 
 
 def plan_replace(
@@ -1217,7 +1335,7 @@ def plan_replace(
     extra = {"old_sha256": rec.sha256, "sha256": sha256, "size": size}
     event = EventDraft(now, actor, "replace_raw", rec.id, state, state, reason, extra)
     drop = rec.sha256 if rec.sha256 != sha256 else None
-    return Plan(_apply(rec, sets), sets, event, drop)
+    return _plan(rec, sets, event, drop)
 
 
 def plan_purge(rec: MessageRecord, *, actor: str, reason: str, now: datetime) -> Plan | None:
@@ -1230,7 +1348,16 @@ def plan_purge(rec: MessageRecord, *, actor: str, reason: str, now: datetime) ->
     sets: Row = {"has_raw": 0, "updated_at": to_micros(now)}
     state = rec.state.value
     event = EventDraft(now, actor, "purge", rec.id, state, state, reason, {"sha256": rec.sha256})
-    return Plan(_apply(rec, sets), sets, event, rec.sha256)
+    return _plan(rec, sets, event, rec.sha256)
+
+
+def plan_seal(rec: MessageRecord, *, actor: str, reason: str, now: datetime) -> Plan:
+    """What :meth:`Store.seal` writes: nothing but an event (action ``seal``) carrying the
+    digests of all the item's facts as they are now, so that an item accepted before events
+    carried them is covered from here on."""
+    state = rec.state.value
+    extra = {FACTS_KEY: record_facts(rec)}
+    return Plan(rec, {}, EventDraft(now, actor, "seal", rec.id, state, state, reason, extra))
 
 
 def pass_uses(rec: MessageRecord) -> int:
@@ -1302,7 +1429,7 @@ def plan_use_pass(
         reason += ": used up"
     extra = {"for": for_item, "use": used, "uses": uses}
     event = EventDraft(now, actor, "pass_used", rec.id, rec.state.value, to.value, reason, extra)
-    return Plan(_apply(rec, sets), sets, event)
+    return _plan(rec, sets, event)
 
 
 def note_event(
@@ -1316,6 +1443,8 @@ def note_event(
     now: datetime,
 ) -> EventDraft:
     """The event of :meth:`Store.note` (the item's state, unchanged, or none for an unknown id)."""
+    if extra is not None and FACTS_KEY in extra:
+        raise ValueError(f"a note may not carry {FACTS_KEY!r}: only a write of the facts does")
     state = "" if rec is None else rec.state.value
     return EventDraft(now, actor, action, msg_id, state, state, reason, extra)
 

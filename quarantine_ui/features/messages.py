@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from gateway import actions
 from gateway.store import ItemKind, State, StoreError
 from quarantine_ui.errors import UIError
+from quarantine_ui.features.downloads import links_for_message
 from quarantine_ui.guard import current_user, form, requires
 from quarantine_ui.mailview import MessageView, read_content
 from quarantine_ui.respond import back, is_api, page, read_json, text_field
@@ -113,6 +114,7 @@ async def message(request: Request) -> Response:
     number = min(number, pages)
     ctx = {
         "m": view,
+        "links": await links_for_message(request, rec),
         "content": content,
         "offered": room.offered(user, rec),
         "release_epoch": int(view.release_at.timestamp()) if view.release_at else 0,

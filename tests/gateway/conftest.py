@@ -180,6 +180,9 @@ class Sink:
 
 
 def write_config(tmp_path: Path, *, upstream_port: int, extra: str = "") -> Path:
+    # The download listener on a port of its own (`sekimori run` starts it), unless extra says where.
+    port = free_port()
+    links = "" if "links:" in extra else f"links: {{port: {port}, base_url: 'http://127.0.0.1:{port}'}}\n"
     policy = tmp_path / "policy.yaml"
     policy.write_text(TEST_POLICY, encoding="utf-8")
     cfg = tmp_path / "sekimori.yaml"
@@ -202,7 +205,7 @@ policy: {{path: {policy}}}
 notify: {{sender: postmaster@example.co.jp, security: security@example.co.jp}}
 ui: {{port: {free_port()}, secure_cookies: false}}
 secret: "{SECRET}"
-{extra}""",
+{links}{extra}""",
         encoding="utf-8",
     )
     return cfg

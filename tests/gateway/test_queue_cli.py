@@ -393,6 +393,51 @@ def test_list_and_show_uploads(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "pass:         used 0 of 1, by operator:root" in shown
 
 
+def _link(var: Path) -> MessageRecord:
+    async def go() -> MessageRecord:
+        store = await SQLiteStore.open(var)
+        try:
+            return await store.create(
+                ItemKind.LINK,
+                None,
+                sender="taro@example.co.jp",
+                recipients=("a@partner.example",),
+                subject="図面",
+                meta={
+                    "link": {"mail": "M", "recipient": "a@partner.example", "files": [], "max_downloads": 5}
+                },
+                expires_at=datetime.now(UTC) + timedelta(days=7),
+                actor="delivery",
+                reason="link",
+            )
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def test_an_operator_extends_and_revokes_a_download_link(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    link = _link(tmp_path)
+    assert main(["queue", "list", "--var", str(tmp_path), "--kind", "link"]) == 0
+    assert link.id in capsys.readouterr().out
+    later = (datetime.now() + timedelta(days=20)).date().isoformat()
+    assert main(["queue", "extend", "--var", str(tmp_path), link.id, "--until", later]) == 0
+    assert capsys.readouterr().out == f"{link.id}: open\n"
+    assert _get(tmp_path, link.id).expires_at > link.expires_at + timedelta(days=12)  # type: ignore[operator]
+    assert main(["queue", "shorten", "--var", str(tmp_path), link.id, "--until", later]) == 1
+    assert "bad_expiry" in capsys.readouterr().err
+    assert (
+        main(["queue", "revoke", "--var", str(tmp_path), link.id, "--reason", "mis-sent, reported by phone"])
+        == 0
+    )
+    assert _get(tmp_path, link.id).state is State.REVOKED
+    assert _events(tmp_path, link.id)[-1] == ("open", "revoked", OPERATOR, "mis-sent, reported by phone")
+    assert main(["queue", "revoke", "--var", str(tmp_path), link.id]) == 1
+    assert "cannot revoke a revoked item" in capsys.readouterr().err
+
+
 def test_control_characters_in_data_are_escaped_in_every_output(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

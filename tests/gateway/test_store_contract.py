@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
@@ -313,7 +314,10 @@ async def test_transition_applies_changes_and_rejects_unknown_fields(harness: Ha
     assert held.decision == {"action": "hold", "rule": "external-personal"}
     assert held.scan == {"my_number": 1}
     assert held.approvers == ("boss@example.co.jp",)
-    assert (await store.audit_events(msg_id=rec.id))[-1].extra == {"rule": "external-personal"}
+    extra = (await store.audit_events(msg_id=rec.id))[-1].extra
+    # The event carries the digests of the facts it changed (the audit covers the record).
+    assert {k: v for k, v in extra.items() if k != "facts"} == {"rule": "external-personal"}
+    assert sorted(extra["facts"]) == ["approvers", "decision", "release_at", "scan"]
     with pytest.raises(TypeError, match="sender"):
         await store.transition(rec.id, State.DELIVERING, actor="t", reason="r", sender="evil@example.com")
     assert (await store.get(rec.id)) == held
@@ -853,8 +857,8 @@ async def test_using_a_pass_counts_and_expires_it(harness: Harness, store: Store
     assert await store.use_pass("NO-SUCH-ID", actor="proxy", **_key(granted)) is None
     used = [e for e in await store.audit_events(msg_id=granted.id) if e.action == "pass_used"]
     assert [(e.from_state, e.to_state, e.extra) for e in used] == [
-        ("approved", "approved", {"for": "U1", "use": 1, "uses": 2}),
-        ("approved", "expired", {"for": "U2", "use": 2, "uses": 2}),
+        ("approved", "approved", {"for": "U1", "use": 1, "uses": 2, "facts": {"attempts": ANY}}),
+        ("approved", "expired", {"for": "U2", "use": 2, "uses": 2, "facts": {"attempts": ANY}}),
     ]
     assert await store.passes(**_key(granted)) == []
 

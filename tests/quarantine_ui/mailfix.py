@@ -20,8 +20,9 @@ import pytest
 import uvloop
 
 from classifiers import scan_message
+from gateway.links.facts import FileFacts, LinkFacts
 from gateway.pipeline import scan_summary
-from gateway.store import MessageRecord, State
+from gateway.store import Amendment, ItemKind, MessageRecord, State
 from gateway.store.sqlite import SQLiteStore
 from policies import Action, Decision, Evidence, RuleMatch
 from tests.quarantine_ui.conftest import START, Env, FakeClock, make_env
@@ -194,3 +195,43 @@ def open_mail_env(tmp_path: Path, **overrides: object) -> Iterator[MailEnv]:
 @pytest.fixture
 def mail(tmp_path: Path) -> Iterator[MailEnv]:
     yield from open_mail_env(tmp_path, notifier=Told([]))
+
+
+def delivered_with_link(
+    mail: MailEnv, sender: str, to: str = "kyaku@partner.example"
+) -> tuple[MessageRecord, MessageRecord]:
+    """A delivered message and the link made for its outside recipient, as delivery makes them."""
+    held = mail.put(sender, [to], subject="図面の送付")
+    for step in (State.DELIVERING, State.DELIVERED):
+        rec = mail.run(mail.store.transition(held.id, step, actor="delivery", reason="sent"))
+    now = datetime.fromtimestamp(mail.env.clock(), UTC)
+    facts = LinkFacts(
+        mail=rec.id,
+        recipient=to,
+        files=(FileFacts("F1", rec.id, "図面.pdf", "application/pdf", 1_234_567, "ab" * 32),),
+        max_downloads=5,
+        downloads=1,
+    )
+
+    async def make() -> tuple[MessageRecord, MessageRecord]:
+        link = await mail.store.create(
+            ItemKind.LINK,
+            None,
+            sender=sender,
+            recipients=(to,),
+            subject=rec.subject,
+            meta={"link": facts.to_dict()},
+            expires_at=now + timedelta(days=7),
+            actor="delivery",
+            reason=f"download link for {to}",
+        )
+
+        def record(current: MessageRecord, at: datetime) -> Amendment:
+            meta = {**current.meta, "links": {"files": ["F1"], "to": {to: link.id}}}
+            return Amendment("links", "links made", {"meta": meta})
+
+        after, _ = await mail.store.amend(rec.id, record, actor="delivery")
+        return after, link
+
+    made: tuple[MessageRecord, MessageRecord] = mail.run(make())
+    return made

@@ -3,6 +3,7 @@ resolved, every documented status real and every answer's status documented."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from starlette.routing import Route
 
 from quarantine_ui.openapi import document
 from tests.quarantine_ui.conftest import PASSWORD, Env, login, make_env
-from tests.quarantine_ui.mailfix import MailEnv
+from tests.quarantine_ui.mailfix import MailEnv, delivered_with_link
 from tests.quarantine_ui.mailfix import mail as mail
 
 OPENAPI = document()
@@ -229,6 +230,22 @@ def test_every_documented_mail_api_status_is_real(mail: MailEnv, tmp_path: Path)
         _call(c, seen, "POST", template, path, data={"a": "b"}, headers=h)  # 415
         _call(c, seen, "POST", template, path, content=big, headers={**h, **json_ct})  # 413
         _call(c, seen, "POST", template, path, content=b"[]", headers={**h, **json_ct})  # 400
+
+    _, link = delivered_with_link(mail, "taro@example.jp")
+    link_act = "/api/links/{msg_id}/{action}"
+    _call(taro, seen, "GET", "/api/links", "/api/links")
+    _call(sec, seen, "GET", "/api/admin/links", "/api/admin/links")
+    assert link.expires_at is not None
+    later = {"until": (link.expires_at + timedelta(days=1)).isoformat()}
+    _call(taro, seen, "POST", link_act, f"/api/links/{link.id}/extend", json=later, headers=th)
+    _call(taro, seen, "POST", link_act, f"/api/links/{link.id}/shorten", json=later, headers=th)  # 400
+    _call(taro, seen, "POST", link_act, f"/api/links/{link.id}/revoke", data={"a": "b"}, headers=th)  # 415
+    _call(
+        taro, seen, "POST", link_act, f"/api/links/{link.id}/revoke", content=big, headers={**th, **json_ct}
+    )
+    _call(taro, seen, "POST", link_act, f"/api/links/{link.id}/revoke", json={}, headers=th)
+    _call(taro, seen, "POST", link_act, f"/api/links/{link.id}/revoke", json={}, headers=th)  # 409
+    _call(taro, seen, "POST", link_act, "/api/links/nope/revoke", json={}, headers=th)  # 404
 
     msg, act = "/api/messages/{msg_id}", "/api/messages/{msg_id}/{action}"
     _call(taro, seen, "GET", "/api/messages", "/api/messages")

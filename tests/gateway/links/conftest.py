@@ -166,12 +166,13 @@ async def stop_stack(stack: Stack) -> None:
 
 
 def links_config(tmp_path: Path, sink: Sink, *, store: str = "", extra: str = "") -> Config:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     port = free_port()
     links = f"links:\n  base_url: http://127.0.0.1:{port}\n  port: {port}\n  open_domains: [lists.example.org]\n{extra}"
     path = write_config(tmp_path, upstream_port=sink.port, extra=links)
     text = path.read_text(encoding="utf-8")
     if store:
-        text = re.sub(r"store: \{path: [^}]*\}", f"store: {{url: {store}}}", text)
+        text = text.replace("store: {path:", f"store: {{url: '{store}', path:")
     path.write_text(
         text.replace("scheduler: {interval: 0.2s}", "scheduler: {interval: 3600s}"), encoding="utf-8"
     )

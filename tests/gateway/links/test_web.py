@@ -10,8 +10,10 @@ from pathlib import Path
 
 import httpx
 import pyzipper
+import redis
 
 from gateway import actions
+from gateway.audit import verify_store
 from gateway.links.facts import LinkFacts
 from gateway.links.rules import LOCK_AFTER
 from gateway.store import ItemKind, MessageRecord, State
@@ -35,6 +37,7 @@ from tests.gateway.links.conftest import (
     stop_stack,
     wait_state,
 )
+from tests.gateway.redis_server import RedisServer
 
 
 async def deliver(stack: Stack, rcpts: list[str], **kw: object) -> str:
@@ -338,3 +341,35 @@ async def test_a_restarted_gateway_keeps_every_link_working(tmp_path: Path, sink
             assert file.content == PDF
     finally:
         await stop_stack(again)
+
+
+async def test_with_redis_any_instance_serves_any_link(
+    tmp_path: Path, sink: Sink, clock: Clock, redis_server: RedisServer
+) -> None:
+    url = redis_server.url.rsplit("/", 1)[0] + "/3"
+    with redis.Redis.from_url(url) as client:
+        client.flushdb()
+    one = await start_stack(links_config(tmp_path / "one", sink, store=url), sink, clock)
+    two = await start_stack(links_config(tmp_path / "two", sink, store=url), sink, clock)
+    try:
+        await deliver(one, [INSIDE, A])
+        path = link_path(one, A)
+        async with one.http() as first, two.http() as second:
+            assert (await second.get(path)).status_code == 200, "made by one, opened on two"
+            code = await code_for(two, second, path, A)
+            granted = await first.post(f"{path}/verify", data={"code": code})
+            assert granted.status_code == 200, "the code asked for on two is checked on one"
+            grant = grant_in(granted)
+            assert (await second.post(f"{path}/files/0", data={"grant": grant})).content == CSV
+            assert (await first.post(f"{path}/files/1", data={"grant": grant})).content == PDF
+            assert "3 回" in (await second.get(path)).text, "both instances count in the one store"
+        link = await link_of(two, path)
+        await actions.perform(
+            two.store, link, "revoke", actions.Actor(actions.Role.SENDER, SENDER), now=clock(), via="web"
+        )
+        async with one.http() as first:
+            assert (await first.post(f"{path}/files/0", data={"grant": grant})).status_code == 410
+        assert (await verify_store(one.store)).ok
+    finally:
+        await stop_stack(two)
+        await stop_stack(one)
