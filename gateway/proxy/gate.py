@@ -11,6 +11,8 @@ service and route (:mod:`gateway.proxy.services`) and chooses how the body trave
   sends it on or refuses it;
 - **tee** — a chunk of an upload session: it passes on at once, and a copy goes to the spool
   (``Tee``, a mitmproxy stream callable); the session's record says where the copy lies;
+- a whole file sent to an upload URL a session minted (Slack's) is buffered or held like any
+  whole-file upload, judged as the session's file, and the session remembers it was judged;
 - **stream** — everything else (not an upload, or a request the gate only needs the answer of):
   mitmproxy passes it through without keeping it (``flow.request.stream = True`` set here,
   since ``stream_large_bodies`` would otherwise switch a chunked body to uninspected
@@ -130,6 +132,8 @@ class UploadGate:
         pending = Pending(match, uploader_of(flow), view)
         flow.metadata[PENDING] = pending
         step = match.shape.step
+        if step is Step.FILE and match.shape.alias is not None:
+            await self._adopt(pending)
         if step is Step.FINISH and match.shape.offset is not None:
             # The last range of a session whose file is made by a separate commit (Graph's
             # deferCommit) is one more chunk.
@@ -284,6 +288,34 @@ class UploadGate:
 
     # -- sessions ---------------------------------------------------------------------------
 
+    async def _adopt(self, pending: Pending) -> None:
+        """A whole file sent to a minted upload URL: judged as the session's file, under its
+        name, tenant and creator (the URL carries no credentials)."""
+        session = await self.sessions.get(self._key(pending.shape))
+        if session is None:
+            return
+        shape = pending.shape
+        adopted = replace(
+            shape,
+            filename=shape.filename or session.filename,
+            content_type=shape.content_type or session.content_type,
+            tenant=shape.tenant or session.tenant,
+            destination=shape.destination or session.destination,
+        )
+        pending.match = replace(pending.match, shape=adopted)
+        pending.session = session
+        if session.user:
+            u = pending.uploader
+            pending.uploader = Uploader(
+                session.user, u.client, u.via if session.user == u.user else "session"
+            )
+
+    async def _judged(self, pending: Pending, result: Verdict) -> None:
+        """Remember that a session's whole file passed (its FINISH then needs no second look)."""
+        if result.allowed and pending.session is not None and pending.shape.step is Step.FILE:
+            session = pending.session
+            await self.sessions.put(replace(session, extra={**session.extra, "judged": result.reference}))
+
     def _key(self, shape: Shape) -> str:
         if shape.session is not None:
             return session_key(shape.service, shape.session)
@@ -390,6 +422,7 @@ class UploadGate:
             bodies.remove(pending.cleanup)
             pending.cleanup.clear()
         pending.verdict = result
+        await self._judged(pending, result)
         return result
 
     async def _decide_held(self, pending: Pending, path: Path, size: int, digest: str) -> Answer | None:
@@ -407,6 +440,7 @@ class UploadGate:
         item = UploadItem(facts, size, problems=(problem,), classify=False, sha256="-")
         result = await self.judge.judge([item], pending.uploader, method=pending.view.method)
         pending.verdict = result
+        await self._judged(pending, result)
         if result.allowed:
             return None
         status, headers, page = verdict.refusal(result, pending.view.header("accept"), self.contact)
@@ -476,6 +510,8 @@ class UploadGate:
             if session is None:
                 session = self._new_session(key, shape, pending.uploader, adopted=True)
             pending.finished.append(session.key)
+            if session.extra.get("judged"):
+                continue  # its whole file was judged (and passed) at its upload URL
             if session.user:
                 uploader = Uploader(
                     session.user,
