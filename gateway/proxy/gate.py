@@ -47,7 +47,7 @@ from gateway.proxy.holding import HOLD_HEADER, Answer, Held, HoldingServer
 from gateway.proxy.services import Catalog, Match
 from gateway.proxy.services.base import RequestView, ResponseView, Shape, Step, session_key
 from gateway.proxy.spool import Spool, Tee
-from gateway.store import UploadFacts
+from gateway.store import MessageRecord, UploadFacts
 from gateway.store.upload_sessions import Chunk, UploadSession, UploadSessions
 
 log = logging.getLogger("sekimori.proxy")
@@ -70,6 +70,8 @@ class Pending:
     session: UploadSession | None = None
     hold_token: str = ""
     verdict: Verdict | None = None
+    #: The record opened while the body arrives (:meth:`UploadJudge.open_early`).
+    opened: asyncio.Future[MessageRecord] | None = None
     #: Sessions to forget once the service confirms the file exists (2xx).
     finished: list[str] = field(default_factory=list)
     cleanup: list[Path] = field(default_factory=list)
@@ -202,6 +204,9 @@ class UploadGate:
                 await self._mint(flow, pending)
         finally:
             self._cleanup(pending)
+            if pending.opened is not None:
+                await self.judge.abandon(pending.opened, "the request was answered before it was judged")
+                pending.opened = None
 
     async def error(self, flow: http.HTTPFlow) -> None:
         """The client or the origin went away mid-request: nothing of it stays in the spool,
@@ -211,6 +216,9 @@ class UploadGate:
             return
         if pending.hold_token:
             self.holding.release(pending.hold_token)
+        if pending.opened is not None:
+            await self.judge.abandon(pending.opened, "the client went away before the whole upload arrived")
+            pending.opened = None
         if pending.tee is not None and pending.shape.step is Step.CHUNK and pending.tee.written:
             with contextlib.suppress(Exception):
                 await self._record_chunk(pending)
@@ -229,6 +237,14 @@ class UploadGate:
         ):
             pending.plan = "buffer"
             flow.request.stream = False
+            shape = pending.shape
+            ctype = pending.view.header("content-type")
+            if shape.step is Step.FILE and length and bodies.body_kind(shape.body, ctype) == "raw":
+                # One file whose name the head gives: its record is written while the body arrives.
+                facts = self._facts(
+                    pending, shape, shape.filename, pending.view.content_type or shape.content_type
+                )
+                pending.opened = self.judge.open_early(facts, pending.uploader, pending.view.method)
             return
         self._hold(flow, pending)
 
@@ -414,10 +430,14 @@ class UploadGate:
             items, uploader = await self._finished_items(pending, shape, body)
         else:
             items, uploader = await self._body_items(pending, shape, body, digest), pending.uploader
+        opened, pending.opened = pending.opened, None
+        if opened is not None and len(items) != 1:
+            await self.judge.abandon(opened, "the request held other than one file: judged item by item")
+            opened = None
         if not items:
             return None
         try:
-            result = await self.judge.judge(items, uploader, method=pending.view.method)
+            result = await self.judge.judge(items, uploader, method=pending.view.method, opened=opened)
         finally:
             bodies.remove(pending.cleanup)
             pending.cleanup.clear()

@@ -542,6 +542,38 @@ async def test_a_client_that_disconnects_mid_upload_leaves_no_spool(gateway: Gat
     assert gateway.origin.saw("content.dropboxapi.com") == []
 
 
+async def test_a_small_upload_cut_off_midway_is_recorded_as_never_judged(gateway: Gateway) -> None:
+    """A raw body small enough to buffer has its record opened while it arrives; a client that
+    goes away leaves that record refused with the reason, nothing in the spool and nothing sent."""
+    host, port = gateway.proxy.address
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(b"CONNECT content.dropboxapi.com:443 HTTP/1.1\r\nHost: content.dropboxapi.com:443\r\n\r\n")
+    await writer.drain()
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+    await writer.start_tls(gateway.trust(), server_hostname="content.dropboxapi.com")
+    head = (
+        "POST /2/files/upload HTTP/1.1\r\nHost: content.dropboxapi.com\r\n"
+        f"Dropbox-API-Arg: {clients.dropbox_arg({'path': '/名簿.csv'})}\r\nContent-Length: 50000\r\n\r\n"
+    )
+    writer.write(head.encode() + MY_NUMBER + b"x" * 20_000)
+    await writer.drain()
+    for _ in range(200):
+        if await uploads(gateway.store):
+            break
+        await asyncio.sleep(0.02)
+    writer.transport.abort()
+    for _ in range(200):
+        recs = await uploads(gateway.store)
+        if recs and recs[0].state is not State.RECEIVED:
+            break
+        await asyncio.sleep(0.02)
+    (rec,) = await uploads(gateway.store)
+    assert rec.state is State.REFUSED and rec.subject == "名簿.csv"
+    events = await gateway.store.audit_events(msg_id=rec.id)
+    assert "went away" in events[-1].reason
+    assert gateway.spooled() == [] and gateway.origin.received == []
+
+
 async def test_a_restart_mid_session_leaves_no_orphaned_spool(gateway_factory: GatewayFactory) -> None:
     gateway = await gateway_factory()
     data = text(200 * KIB)
