@@ -31,7 +31,7 @@ from tests.gateway.proxy.conftest import (
     start_gateway,
     write_config,
 )
-from tests.gateway.proxy.fakes import GRAPH_UPLOAD, FakeOrigin, OriginCerts
+from tests.gateway.proxy.fakes import GRAPH_UPLOAD, FakeOrigin, OriginCerts, Stored
 from tests.gateway.redis_server import RedisServer
 from tests.quarantine_ui.features.people import SEC, TARO, client_for
 from tests.quarantine_ui.features.people import people as people
@@ -255,15 +255,45 @@ async def test_dropbox_session_with_pii_in_an_appended_chunk_is_refused_at_finis
 
 
 @pytest.mark.parametrize("multipart", [False, True])
-async def test_slack_external_upload_is_judged_at_complete(gateway: Gateway, multipart: bool) -> None:
+async def test_slack_external_upload_is_judged_whole_at_its_upload_url(
+    gateway_factory: GatewayFactory, multipart: bool
+) -> None:
+    """The file goes to the upload URL in one request: judged there, under the name the session
+    was minted with, so a refused file never reaches Slack; the complete that would share it is
+    refused too (no file the gateway let through)."""
+    gateway = await gateway_factory(
+        proxy_extra="  identity:\n    networks: {127.0.0.0/8: taro@example.co.jp}\n"
+    )
     async with gateway.client() as c:
         ok = await clients.slack_upload(c, "議事録.txt", text(20 * KIB), multipart=multipart)
         bad = await clients.slack_upload(c, "顧客.csv", text(20 * KIB, pii_at=15 * KIB), multipart=multipart)
     assert [a.status_code for a in ok] == [200, 200, 200] and ok[2].json()["ok"] is True
     assert gateway.origin.providers.files["slack"][0].data == text(20 * KIB)
-    assert [a.status_code for a in bad[:2]] == [200, 200]
-    refused_json(bad[2])
-    assert len(gateway.origin.providers.slack_shared) == 1  # the refused file was never shared
+    assert bad[0].status_code == 200
+    item = refused_json(bad[1])["items"][0]  # type: ignore[index]
+    assert item["file"] == "顧客.csv" and item["rules"][0]["id"] == "u-block-my-number"
+    never_saw(gateway, "files.slack.com")
+    refused_json(bad[2])  # its file was never judged as passed: not shared either
+    assert len(gateway.origin.providers.slack_shared) == 1
+    recs = {r.subject: r for r in await uploads(gateway.store)}
+    assert recs["顧客.csv"].state is State.REFUSED and recs["顧客.csv"].sender == "taro@example.co.jp"
+    assert recs["議事録.txt"].state is State.PASSED  # one item for the clean file, not two
+    assert len([r for r in recs.values() if r.subject == "議事録.txt"]) == 1
+    assert len(await uploads(gateway.store)) == 3  # clean, refused, the refused complete
+    assert gateway.spooled() == []
+
+
+async def test_a_big_slack_file_is_held_in_the_spool_and_judged_before_slack_sees_it(
+    gateway: Gateway,
+) -> None:
+    async with gateway.client() as c:
+        bad = await clients.slack_upload(c, "名簿.csv", text(300 * KIB, pii_at=250 * KIB))
+        ok = await clients.slack_upload(c, "計画.csv", text(300 * KIB))
+    assert refused_json(bad[1])["items"][0]["file"] == "名簿.csv"  # type: ignore[index]
+    never_saw(gateway, "files.slack.com")
+    assert [a.status_code for a in ok] == [200, 200, 200]
+    assert gateway.origin.providers.files["slack"] == [Stored("計画.csv", text(300 * KIB))]
+    assert gateway.spooled() == []
 
 
 async def test_slack_one_request_files_upload_is_judged_before_slack_sees_it(gateway: Gateway) -> None:
@@ -510,6 +540,38 @@ async def test_a_client_that_disconnects_mid_upload_leaves_no_spool(gateway: Gat
         await asyncio.sleep(0.02)
     assert gateway.spooled() == []
     assert gateway.origin.saw("content.dropboxapi.com") == []
+
+
+async def test_a_small_upload_cut_off_midway_is_recorded_as_never_judged(gateway: Gateway) -> None:
+    """A raw body small enough to buffer has its record opened while it arrives; a client that
+    goes away leaves that record refused with the reason, nothing in the spool and nothing sent."""
+    host, port = gateway.proxy.address
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(b"CONNECT content.dropboxapi.com:443 HTTP/1.1\r\nHost: content.dropboxapi.com:443\r\n\r\n")
+    await writer.drain()
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+    await writer.start_tls(gateway.trust(), server_hostname="content.dropboxapi.com")
+    head = (
+        "POST /2/files/upload HTTP/1.1\r\nHost: content.dropboxapi.com\r\n"
+        f"Dropbox-API-Arg: {clients.dropbox_arg({'path': '/名簿.csv'})}\r\nContent-Length: 50000\r\n\r\n"
+    )
+    writer.write(head.encode() + MY_NUMBER + b"x" * 20_000)
+    await writer.drain()
+    for _ in range(200):
+        if await uploads(gateway.store):
+            break
+        await asyncio.sleep(0.02)
+    writer.transport.abort()
+    for _ in range(200):
+        recs = await uploads(gateway.store)
+        if recs and recs[0].state is not State.RECEIVED:
+            break
+        await asyncio.sleep(0.02)
+    (rec,) = await uploads(gateway.store)
+    assert rec.state is State.REFUSED and rec.subject == "名簿.csv"
+    events = await gateway.store.audit_events(msg_id=rec.id)
+    assert "went away" in events[-1].reason
+    assert gateway.spooled() == [] and gateway.origin.received == []
 
 
 async def test_a_restart_mid_session_leaves_no_orphaned_spool(gateway_factory: GatewayFactory) -> None:
