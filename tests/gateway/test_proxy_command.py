@@ -82,7 +82,8 @@ async def test_runs_the_upload_gate_alone_with_worker_processes(tmp_path: Path) 
         assert [s.body for s in origin.received] == [CLEAN]
     finally:
         proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        await asyncio.wait_for(proc.communicate(), 30)  # reads stdout to its end: no pipe left open
+        assert proc.returncode == 0
         await origin.stop()
     store = await open_store(config.store)
     try:
