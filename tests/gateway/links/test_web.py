@@ -7,6 +7,8 @@ import asyncio
 import io
 import re
 import shutil
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -506,3 +508,11 @@ async def test_an_encrypted_attachment_under_the_shipped_policy_is_held_then_lea
             assert got.content == buf.getvalue()
     finally:
         await stop_stack(stack)
+
+
+def test_the_listener_loads_nothing_of_the_ui() -> None:
+    """The download listener shares code with the UI only through neutral pure modules
+    (gateway.bilingual): importing it loads no module of quarantine_ui."""
+    probe = "import sys, gateway.links.web; print([m for m in sys.modules if m.startswith('quarantine_ui')])"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
