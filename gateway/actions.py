@@ -13,9 +13,15 @@ acting for someone named by delegation), ``admin`` (a security admin in the UI),
 (the command line, run by someone with access to the store). Of several roles a person holds, the
 first the row lists names them in the audit trail (``approver:<addr>`` before ``admin:<addr>``).
 
+A signed link in a notification takes an action as the person it was sent to. Only rows marked
+``(one click)`` work from the link alone: the sender's own cancel and send-now, which undo or hurry
+their own mail, and a user's own "go on" after an upload warning. Every other row taken by link (an approver's approve and reject) needs what
+``ui.approval_links`` asks for (:class:`LinkAuth`; by default a login that passed the second
+factor), so access to a manager's mailbox alone approves nothing.
+
 >>> print(describe(ItemKind.MAIL))  # doctest: +NORMALIZE_WHITESPACE
-cancel    held             -> cancelled    sender, operator          cancelled by the sender [cancelled]
-send_now  held             -> delivering   sender                    sender: send now
+cancel    held             -> cancelled    sender, operator          cancelled by the sender [cancelled] (one click)
+send_now  held             -> delivering   sender                    sender: send now (one click)
 justify   pending_approval -> (note)       sender                    sender: approval requested
 justify   quarantined      -> (note)       sender                    sender: release requested
 approve   pending_approval -> delivering   approver, admin           approved [approved]
@@ -104,6 +110,9 @@ class Row:
     #: What the person's text is recorded as (``comment`` or ``justification``); required if set.
     text: str = "comment"
     text_required: bool = False
+    #: A signed link alone may take it (no login): only for what a sender does to their own
+    #: mail. Other rows taken by link need ``ui.approval_links`` (:func:`link_auth`).
+    one_click: bool = False
 
     def __post_init__(self) -> None:
         effects = (self.to is not None) + (self.note is not None) + self.purge + self.expiry
@@ -113,6 +122,8 @@ class Row:
             raise ValueError(f"{self.action}: {self.state} -> {self.to} is not in the {self.kind} life cycle")
         if self.purge and LIFECYCLE[self.kind].get(self.state):
             raise ValueError(f"{self.action}: only a finished item's body is purged")
+        if self.one_click and self.roles[0] is not Role.SENDER:
+            raise ValueError(f"{self.action}: only a sender's own action may be one click")
 
     def why(self, via: str) -> str:
         """The audit reason; a signed link says so."""
@@ -140,8 +151,18 @@ def _rows() -> tuple[Row, ...]:
             "cancelled by the sender",
             to=_S.CANCELLED,
             notices=(Notice.CANCELLED,),
+            one_click=True,
         ),
-        Row("send_now", MAIL, _S.HELD, _SENDER, "sender: send now", to=_S.DELIVERING, before_release=True),
+        Row(
+            "send_now",
+            MAIL,
+            _S.HELD,
+            _SENDER,
+            "sender: send now",
+            to=_S.DELIVERING,
+            before_release=True,
+            one_click=True,
+        ),
         # Coaching of an upload: the user goes on, saying why.
         Row(
             "proceed",
@@ -152,6 +173,8 @@ def _rows() -> tuple[Row, ...]:
             to=_S.APPROVED,
             text="justification",
             text_required=True,
+            # The user's own upload: a pass only lets the same user send the same content.
+            one_click=True,
         ),
     ]
     for kind in (MAIL, UPLOAD):
@@ -283,8 +306,35 @@ def describe(kind: ItemKind) -> str:
         )
         who = ", ".join(role.value for role in r.roles)
         notices = f" [{', '.join(r.notices)}]" if r.notices else ""
-        lines.append(f"{r.action:<9} {r.state.value:<16} -> {effect:<12} {who:<25} {r.why('')}{notices}")
+        click = " (one click)" if r.one_click else ""
+        lines.append(
+            f"{r.action:<9} {r.state.value:<16} -> {effect:<12} {who:<25} {r.why('')}{notices}{click}"
+        )
     return "\n".join(lines)
+
+
+class LinkAuth(StrEnum):
+    """What taking an action through a signed link needs besides the link (``ui.approval_links``)."""
+
+    #: The link alone (whoever can read the mail it was sent in).
+    ONE_CLICK = "one_click"
+    #: A complete login to the UI as someone who may take the action (password and any second
+    #: factor the account has, or single sign-on).
+    LOGIN = "login"
+    #: A login that passed the second factor (TOTP) in the UI; single sign-on does not count.
+    MFA = "mfa"
+
+
+def link_auth(row: Row, configured: LinkAuth) -> LinkAuth:
+    """What a link needs to take ``row``: nothing more for a sender's one-click row, else what
+    the configuration asks for.
+
+    >>> link_auth(row_for("cancel", MAIL, _S.HELD), LinkAuth.MFA).value  # type: ignore[arg-type]
+    'one_click'
+    >>> link_auth(row_for("approve", MAIL, _S.PENDING_APPROVAL), LinkAuth.MFA).value  # type: ignore[arg-type]
+    'mfa'
+    """
+    return LinkAuth.ONE_CLICK if row.one_click else LinkAuth(configured)
 
 
 class Refused(Exception):
@@ -412,6 +462,7 @@ __all__ = [
     "MAX_TEXT",
     "TABLE",
     "Actor",
+    "LinkAuth",
     "Notice",
     "Notices",
     "Refused",
@@ -419,6 +470,7 @@ __all__ = [
     "Row",
     "acting_role",
     "describe",
+    "link_auth",
     "needs_text",
     "offered",
     "perform",

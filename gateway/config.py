@@ -213,6 +213,12 @@ class UiConfig(_Model):
     session_absolute: Duration = 12 * 3600.0
     #: How long cancel / send-now / approve links stay valid after the hold or approval ends.
     link_validity: Duration = 7 * 86400.0
+    #: What an approver's approve/reject link in a notification needs besides the link: ``mfa``
+    #: (a login that passed the second factor, TOTP), ``login`` (any complete login, e.g. single
+    #: sign-on whose identity provider asks for a second factor) or ``one_click`` (the link
+    #: alone: whoever reads the approver's mail may decide). Senders' own cancel and send-now
+    #: links stay one click.
+    approval_links: Literal["mfa", "login", "one_click"] = "mfa"
 
     @field_validator("base_url")
     @classmethod

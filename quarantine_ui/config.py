@@ -16,6 +16,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 
+from gateway.actions import LinkAuth
 from gateway.bilingual import LANGUAGES
 
 #: Roles from the directory. Approvers and security admins must use TOTP MFA.
@@ -93,6 +94,10 @@ class UIConfig:
     #: Times are shown in this offset from UTC (Japan Standard Time has no daylight saving).
     utc_offset_minutes: int = 9 * 60
     min_password_length: int = 12
+    #: What an approver's approve/reject link needs besides itself: a login that passed the second
+    #: factor (``mfa``), any complete login (``login``), or nothing (``one_click``). A sender's own
+    #: cancel and send-now links are one click whatever this says (:mod:`gateway.actions`).
+    approval_links: LinkAuth = LinkAuth.MFA
     clock: Callable[[], float] = time.time
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
 
@@ -103,6 +108,7 @@ class UIConfig:
             raise ValueError(f"samesite must be 'lax' or 'strict', not {self.samesite!r}")
         if self.default_lang not in LANGUAGES:
             raise ValueError(f"default_lang must be one of {LANGUAGES}")
+        self.approval_links = LinkAuth(self.approval_links)
         if self.sso_header is not None and not self.trusted_proxies:
             raise ValueError("sso_header needs trusted_proxies: the header is honoured only from them")
 

@@ -348,6 +348,11 @@ _PAIRS: dict[str, tuple[str, str]] = {
         "このメールの送信を却下します。このメールは送信されず、送信者にはコメントを添えてお知らせします。",
         "The message will not be sent; the sender is told, with your comment.",
     ),
+    "link.error.not_yours": (
+        "このメールを承認または却下できるのは、指名された承認者（またはその代理）だけです。承認者としてログインし直してください。",
+        "Only the approver named for this message (or their deputy) may decide it. Log in as that approver.",
+    ),
+    "link.signed_in_as": ("ログイン中: {address}", "Logged in as {address}"),
     "link.approve.submit": ("承認する", "Approve"),
     "link.reject.submit": ("却下する", "Reject"),
     "link.approve.done": (

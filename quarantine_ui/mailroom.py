@@ -319,6 +319,14 @@ class Mailroom:
             return None
         return next((r for r in row.roles if r in held), None)
 
+    async def link_row(self, message_id: str, action: str) -> actions.Row | None:
+        """The row of the table a link's action takes on the message now (``None``: no such
+        message, or the action no longer applies), which says what the link needs."""
+        rec = await self.store.get(message_id)
+        if rec is None or not self.visible(rec):
+            return None
+        return actions.row_for(action, rec.kind, rec.state)
+
     async def link_target(self, message_id: str, action: str, actor: str) -> HeldMessage | None:
         rec = await self.store.get(message_id)
         if rec is None or self._link_role(rec, action, actor) is None:

@@ -169,9 +169,11 @@ class UIMiddleware:
         if (
             session is not None
             and user is not None
-            and session.stage is Stage.FULL
+            and session.stage in (Stage.FULL, Stage.MFA)
             and user.address == wanted
         ):
+            # A session of this user, complete or stepping up to the second factor (which an
+            # approval link may ask for), is left as it is.
             return session, user
         sso_user = self.ui.accounts.sso_login(remote, str(state["ip"]), cfg.sso_header)
         if sso_user is None:

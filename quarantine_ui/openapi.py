@@ -164,7 +164,7 @@ _DOCUMENT: dict[str, Any] = {
                         "items": {"enum": ["approver", "auditor", "security_admin", "sender"]},
                     },
                     "mfa_enrolled": {"type": "boolean"},
-                    "via": {"enum": ["password", "sso"]},
+                    "via": {"enum": ["password", "totp", "sso"]},
                 },
             },
             "LoginStep": {

@@ -24,6 +24,7 @@ from typing import Any
 import uvloop
 
 from gateway import logs
+from gateway.actions import LinkAuth
 from gateway.config import Config, ConfigError, load_config
 from gateway.health import Health, for_config
 from gateway.pipeline import Inspector
@@ -62,6 +63,7 @@ def ui_config(config: Config, *, secure_cookies: bool = True) -> UIConfig:
         default_lang=ui.default_language,
         session_idle=ui.session_idle,
         session_absolute=ui.session_absolute,
+        approval_links=LinkAuth(ui.approval_links),
     )
 
 

@@ -48,6 +48,11 @@ LOGIN_MESSAGES = {"logged_out": "login.logged_out", "expired": "login.session_ex
 # -- sessions -------------------------------------------------------------------------------------
 
 
+#: ``Session.via`` of a session whose login passed the second factor (a TOTP code, at login or
+#: at enrolment) in this UI: what an approval link asks for by default (``ui.approval_links``).
+TOTP_VIA = "totp"
+
+
 def start_session(request: Request, user_id: int | None, stage: Stage, via: str = "password") -> Session:
     ui = get_ui(request)
     token, session = ui.sessions.rotate(request.state.session, user_id, stage, request.state.ip, via)
@@ -168,7 +173,7 @@ async def mfa_submit(request: Request) -> Response:
     ui = get_ui(request)
     result = ui.accounts.verify_totp(session.user_id, str(form.get("code", "")), request.state.ip)
     if result.ok:
-        start_session(request, session.user_id, Stage.FULL)
+        start_session(request, session.user_id, Stage.FULL, TOTP_VIA)
         return redirect(next_url)
     if result.outcome is Outcome.BAD_CREDENTIALS:
         error = t_for(request)("mfa.error.wrong_code")
@@ -233,7 +238,7 @@ async def enrol_submit(request: Request) -> Response:
     ui = get_ui(request)
     result = ui.accounts.confirm_enrolment(user.id, str(form.get("code", "")), request.state.ip)
     if result.ok:
-        start_session(request, user.id, Stage.FULL, request.state.session.via)
+        start_session(request, user.id, Stage.FULL, TOTP_VIA)
         return redirect(next_url)
     if result.outcome is Outcome.BAD_CREDENTIALS:
         pending = ui.accounts.pending_enrolment(user.id)
@@ -303,7 +308,7 @@ async def api_login_mfa(request: Request) -> Response:
     if not result.ok or result.user is None:
         end_session(request)
         raise _api_refusal(request, result)
-    new = start_session(request, session.user_id, Stage.FULL)
+    new = start_session(request, session.user_id, Stage.FULL, TOTP_VIA)
     return JSONResponse({"status": "ok", "csrf_token": new.csrf, "user": user_json(result.user, new)})
 
 

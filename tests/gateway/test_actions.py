@@ -192,3 +192,36 @@ def test_offered_lists_the_buttons_of_a_role() -> None:
     )
     assert actions.offered(ItemKind.UPLOAD, State.PENDING_APPROVAL, {Role.SENDER}) == ("justify",)
     assert actions.offered(ItemKind.MAIL, State.DELIVERED, {Role.SENDER, Role.ADMIN}) == ()
+
+
+def test_only_a_sender_s_own_actions_are_one_click_links() -> None:
+    one_click = {(r.action, r.kind, r.state) for r in TABLE if r.one_click}
+    assert one_click == {
+        ("cancel", ItemKind.MAIL, State.HELD),
+        ("send_now", ItemKind.MAIL, State.HELD),
+        ("proceed", ItemKind.UPLOAD, State.HELD),
+    }
+    with pytest.raises(ValueError, match="only a sender's own action may be one click"):
+        actions.Row(
+            "approve",
+            ItemKind.MAIL,
+            State.PENDING_APPROVAL,
+            (Role.APPROVER,),
+            "r",
+            to=State.DELIVERING,
+            one_click=True,
+        )
+
+
+@pytest.mark.parametrize("configured", list(actions.LinkAuth))
+def test_what_a_link_needs_besides_itself(configured: actions.LinkAuth) -> None:
+    for row in TABLE:
+        need = actions.link_auth(row, configured)
+        if row.one_click:
+            assert need is actions.LinkAuth.ONE_CLICK, row
+        else:
+            assert need is configured, row
+    # An approver's decision by link needs the configured login (by default: with TOTP).
+    approve = row_for("approve", ItemKind.MAIL, State.PENDING_APPROVAL)
+    assert approve is not None and actions.link_auth(approve, configured) is configured
+    assert "(one click)" in actions.describe(ItemKind.MAIL).splitlines()[0]

@@ -68,6 +68,7 @@ def test_units(tmp_path: Path) -> None:
             "links.base_url: the download pages need their own address",
         ),
         (f"secret: {SECRET}\nlinks:\n  port: 8025\n", 3, "links.port: the download listener cannot share"),
+        (f"secret: {SECRET}\nui:\n  approval_links: none\n", 3, "ui.approval_links"),
     ],
 )
 def test_errors_name_file_line_and_reason(tmp_path: Path, text: str, line: int | None, needle: str) -> None:

@@ -30,6 +30,10 @@ def test_redaction_of_links_tokens_and_secrets() -> None:
     line = f'1.2.3.4 - "GET /a/{"x" * 30}.{"y" * 43} HTTP/1.1" 200 secret={SECRET} /l/abc?code=123456'
     out = r.scrub(line)
     assert "x" * 30 not in out and SECRET not in out and "123456" not in out and "/l/abc" not in out
+    # An approval link on its way through the login carries its token in the next parameter.
+    token = f"{'x' * 30}.{'y' * 43}"
+    out = r.scrub(f'"GET /login/mfa?next=%2Fa%2F{token} HTTP/1.1" 200')
+    assert "x" * 30 not in out and "y" * 43 not in out
 
 
 async def _full_run(tmp_path: Path, sink: Sink, fmt: str) -> str:

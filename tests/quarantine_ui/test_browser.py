@@ -516,16 +516,30 @@ def notice(stack: Stack, to: str, msg_id: str, marker: str) -> Any:
 def test_the_buttons_of_notices_open_the_pages_they_name(
     stack: Stack, browser: Browser, users: Users
 ) -> None:
-    # The approval request's HTML button is the signed link: it approves without logging in.
+    # The approval request's HTML button is the signed link; approving by it needs the
+    # approver's login with the second factor, and comes back to the link afterwards.
+    users.page(BOSS)  # Boss's usual session took its code: the link's login uses a later one
     msg_id = stack.send("p@approval.test", mail_with_csv("p@approval.test", "名簿（ボタンで承認）"))
     request = notice(stack, BOSS, msg_id, "【承認する】")
     button = re.search(r'<a href="([^"]+)"[^>]*>承認する</a>', request.html)
     assert button is not None and f"【承認する】\n{button.group(1)}" in request.text
+    path = urlsplit(button.group(1)).path
     ctx = browser.new_context(base_url=stack.base_url, locale="ja-JP", viewport=PHONE)
     try:
         page = ctx.new_page()
-        page.goto(urlsplit(button.group(1)).path)
+        page.goto(path)
+        # Whoever reads the manager's mail is sent to the login, not to the button.
+        page.wait_for_url(re.compile(r"/login\?next="))
+        assert stack.record(msg_id).state is State.PENDING_APPROVAL
+        page.fill("input[name=address]", BOSS)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit].primary")
+        page.wait_for_url(re.compile(r"/login/mfa"))
+        page.fill("input[name=code]", pyotp.TOTP(stack.secrets[BOSS]).at(time.time() + 30))
+        page.click("button[type=submit].primary")
+        page.wait_for_url(re.compile(re.escape(path) + "$"))
         expect(page.locator("h1")).to_have_text("送信を承認する")
+        expect(page.locator("#signed-in")).to_contain_text(BOSS)
         no_horizontal_overflow(page)
         page.fill("#comment", "確認しました")
         page.click("button[type=submit].primary")
@@ -536,6 +550,11 @@ def test_the_buttons_of_notices_open_the_pages_they_name(
     told = notice(stack, TARO, msg_id, "承認しました")
     assert "確認しました" in told.text
     events = stack.call(stack.gateway.store.audit_events(msg_id=msg_id))
+    assert [
+        (e.actor, e.to_state, e.extra.get("via"))
+        for e in events
+        if e.action == "transition" and e.from_state == "pending_approval"
+    ] == [(f"approver:{BOSS}", "delivering", "link")]
     assert "sender told of approval" in [e.reason for e in events if e.action == "notify"]
     # The quarantine notice's button leads the sender to the page where they say why.
     held = stack.send(

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pyotp
 import pytest
 
+from gateway.actions import LinkAuth
 from gateway.store import State
+from quarantine_ui.config import parse_networks
 from quarantine_ui.links import action_url
-from tests.quarantine_ui.conftest import Env
-from tests.quarantine_ui.mailfix import MailEnv, make_raw
+from tests.quarantine_ui.conftest import Env, csrf_of, login, password_step, secret_of
+from tests.quarantine_ui.features.people import BOSS, DEPUTY, TARO, client_for
+from tests.quarantine_ui.features.people import people as people
+from tests.quarantine_ui.mailfix import MailEnv, Told, make_raw, open_mail_env
 from tests.quarantine_ui.mailfix import mail as mail
 
-TARO = "taro@example.jp"
+#: A manager the policy names as approver, whose own account is a sender's (no second factor).
+KACHO = "kacho@example.jp"
 
 
 @pytest.fixture
@@ -73,17 +80,6 @@ def test_send_now_in_english(mail: MailEnv, held: str) -> None:
     rec = mail.get(held)
     # Left unowned in 'delivering': the relay's scheduler picks it up and delivers it.
     assert rec.state is State.DELIVERING and rec.owner is None
-
-
-def test_approver_link_rejects_with_a_comment_and_the_sender_is_told(mail: MailEnv) -> None:
-    rec = mail.put(TARO, ["all@partner.example"], "approval", approvers=("boss@example.jp",))
-    token = link(mail, rec.id, "reject", actor="approver:boss@example.jp")
-    client = mail.env.client()
-    page = client.get(f"/a/{token}")
-    assert page.status_code == 200 and 'name="comment"' in page.text
-    assert client.post(f"/a/{token}", data={"comment": "顧客名簿は送れません"}).status_code == 200
-    assert mail.get(rec.id).state is State.REJECTED
-    assert mail.env.ui.mailroom.notifier.rejected_ids == [(rec.id, "顧客名簿は送れません")]  # type: ignore[union-attr]
 
 
 def test_a_link_for_someone_else_does_nothing(mail: MailEnv, held: str) -> None:
@@ -153,3 +149,165 @@ def test_store_failure_gives_an_error_page_with_headers(tmp_path: Path, mail: Ma
     assert "closed" not in r.text
     # The token was only looked at, not used up.
     mail.env.ui.links.check(token)
+
+
+# -- an approver's link needs a login that passed the second factor (ui.approval_links) -----------
+
+
+def _approval(mail: MailEnv, approvers: tuple[str, ...] = (BOSS,)) -> str:
+    rec = mail.put(TARO, ["all@partner.example"], "approval", approvers=approvers, subject="顧客名簿")
+    return rec.id
+
+
+def _confirm(client: Any, token: str, comment: str = "") -> Any:
+    """Open the link's confirmation page and press its button (with the session's CSRF token)."""
+    page = client.get(f"/a/{token}")
+    assert page.status_code == 200, page.text
+    return client.post(f"/a/{token}", data={"csrf_token": csrf_of(page.text), "comment": comment})
+
+
+def test_an_approve_link_without_a_login_leads_to_the_login_and_back(mail: MailEnv, people: Any) -> None:
+    msg_id = _approval(mail)
+    token = link(mail, msg_id, "approve", actor=f"approver:{BOSS}")
+    client = mail.env.client()
+    for r in (client.get(f"/a/{token}"), client.post(f"/a/{token}", data={"comment": "ok"})):
+        assert r.status_code == 303
+        assert r.headers["location"] == f"/login?next=%2Fa%2F{token}"
+    assert mail.get(msg_id).state is State.PENDING_APPROVAL
+    mail.env.ui.links.check(token)  # not used up
+    # The password, then the code, then back at the link.
+    r = password_step(client, BOSS, next_url=f"/a/{token}")
+    assert r.status_code == 303 and r.headers["location"] == f"/login/mfa?next=%2Fa%2F{token}"
+    page = client.get(r.headers["location"])
+    r = client.post(
+        "/login/mfa",
+        data={"csrf_token": csrf_of(page.text), "code": mail.env.code(people[BOSS]), "next": f"/a/{token}"},
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"/a/{token}"
+    page = client.get(f"/a/{token}")
+    assert page.status_code == 200 and "送信を承認する" in page.text
+    assert f"ログイン中: {BOSS}" in page.text
+    # Without the session's CSRF token the button does nothing.
+    assert client.post(f"/a/{token}", data={"comment": "x"}).status_code == 403
+    done = client.post(f"/a/{token}", data={"csrf_token": csrf_of(page.text), "comment": "確認しました"})
+    assert done.status_code == 200 and "承認しました" in done.text
+    assert mail.get(msg_id).state is State.DELIVERING
+    assert transitions(mail, msg_id) == [(f"approver:{BOSS}", "delivering", "link")]
+    assert client.post(f"/a/{token}").status_code == 410
+
+
+def test_a_login_without_the_second_factor_steps_up_to_it(mail: MailEnv, people: Any) -> None:
+    # A manager the policy names as approver whose own account needs no second factor: the
+    # password alone is a complete login to the UI, but not enough to approve by link.
+    mail.env.user(KACHO, ["sender"])
+    msg_id = _approval(mail, (KACHO,))
+    token = link(mail, msg_id, "approve", actor=f"approver:{KACHO}")
+    client = mail.env.client()
+    login(mail.env, client, KACHO)
+    assert client.get("/api/me").json()["via"] == "password"
+    r = client.get(f"/a/{token}")
+    assert r.status_code == 303 and r.headers["location"] == f"/mfa/enrol?next=%2Fa%2F{token}"
+    assert client.post(f"/a/{token}", data={"csrf_token": csrf_of(client.get("/").text)}).status_code == 303
+    mail.env.ui.links.check(token)
+    page = client.get(r.headers["location"])
+    secret = secret_of(page.text)
+    r = client.post(
+        "/mfa/enrol",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "code": pyotp.TOTP(secret).at(mail.env.clock()),
+            "next": f"/a/{token}",
+        },
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"/a/{token}"
+    assert client.get("/api/me").json()["via"] == "totp"
+    assert _confirm(client, token, "OK").status_code == 200
+    assert transitions(mail, msg_id) == [(f"approver:{KACHO}", "delivering", "link")]
+
+
+def test_single_sign_on_steps_up_to_the_second_factor(tmp_path: Path) -> None:
+    proxy = "10.0.0.5"
+    for env in open_mail_env(
+        tmp_path, notifier=Told([]), sso_header="X-Remote-User", trusted_proxies=parse_networks([proxy])
+    ):
+        secret = env.env.user(BOSS, ["approver"], mfa=True)
+        assert secret is not None
+        msg_id = _approval(env)
+        token = link(env, msg_id, "approve", actor=f"approver:{BOSS}")
+        client = env.env.client(host=proxy)
+        client.headers["X-Remote-User"] = BOSS
+        r = client.get(f"/a/{token}")
+        assert r.status_code == 303 and r.headers["location"] == f"/login/mfa?next=%2Fa%2F{token}"
+        page = client.get(r.headers["location"])
+        assert page.status_code == 200, "the proxy's header does not skip the step up"
+        r = client.post(
+            "/login/mfa",
+            data={"csrf_token": csrf_of(page.text), "code": env.env.code(secret), "next": f"/a/{token}"},
+        )
+        assert r.status_code == 303 and r.headers["location"] == f"/a/{token}"
+        assert _confirm(client, token).status_code == 200
+        assert transitions(env, msg_id) == [(f"approver:{BOSS}", "delivering", "link")]
+
+
+def test_the_reject_link_works_the_same_and_the_sender_is_told(mail: MailEnv, people: Any) -> None:
+    msg_id = _approval(mail)
+    token = link(mail, msg_id, "reject", actor=f"approver:{BOSS}")
+    client = client_for(mail, people, BOSS)
+    page = client.get(f"/a/{token}")
+    assert page.status_code == 200 and 'name="comment"' in page.text
+    assert _confirm(client, token, "顧客名簿は送れません").status_code == 200
+    assert mail.get(msg_id).state is State.REJECTED
+    assert mail.env.ui.mailroom.notifier.rejected_ids == [(msg_id, "顧客名簿は送れません")]  # type: ignore[union-attr]
+
+
+def test_someone_else_logged_in_gets_403_and_the_link_stays_usable(mail: MailEnv, people: Any) -> None:
+    msg_id = _approval(mail)
+    token = link(mail, msg_id, "approve", actor=f"approver:{BOSS}")
+    deputy = client_for(mail, people, DEPUTY)  # an approver, with TOTP, but not named
+    page = deputy.get(f"/a/{token}")
+    assert page.status_code == 403 and "指名された承認者" in page.text
+    r = deputy.post(f"/a/{token}", data={"csrf_token": csrf_of(deputy.get("/").text), "comment": "x"})
+    assert r.status_code == 403
+    assert mail.get(msg_id).state is State.PENDING_APPROVAL
+    mail.env.ui.links.check(token)  # not used up: the named approver can still use it
+    mail.env.clock.advance(60)
+    boss = client_for(mail, people, BOSS)
+    assert _confirm(boss, token).status_code == 200
+    assert transitions(mail, msg_id) == [(f"approver:{BOSS}", "delivering", "link")]
+
+
+def test_the_sender_s_own_links_stay_one_click(mail: MailEnv, people: Any) -> None:
+    msg_id = mail.put(TARO, ["x@partner.example"]).id
+    client = mail.env.client()  # nobody logged in
+    assert client.post(f"/a/{link(mail, msg_id, 'send_now')}").status_code == 200
+    assert transitions(mail, msg_id) == [(f"sender:{TARO}", "delivering", "link")]
+
+
+def test_one_click_configuration_restores_the_link_alone(tmp_path: Path) -> None:
+    for env in open_mail_env(tmp_path, notifier=Told([]), approval_links=LinkAuth.ONE_CLICK):
+        msg_id = _approval(env)
+        token = link(env, msg_id, "approve", actor=f"approver:{BOSS}")
+        client = env.env.client()
+        page = client.get(f"/a/{token}")
+        assert page.status_code == 200 and 'id="signed-in"' not in page.text
+        assert client.post(f"/a/{token}", data={"comment": "OK"}).status_code == 200
+        assert transitions(env, msg_id) == [(f"approver:{BOSS}", "delivering", "link")]
+
+
+def test_login_configuration_takes_any_complete_login(tmp_path: Path) -> None:
+    proxy = "10.0.0.5"
+    for env in open_mail_env(
+        tmp_path,
+        notifier=Told([]),
+        approval_links=LinkAuth.LOGIN,
+        sso_header="X-Remote-User",
+        trusted_proxies=parse_networks([proxy]),
+    ):
+        env.env.user(BOSS, ["approver"], mfa=True)
+        msg_id = _approval(env)
+        token = link(env, msg_id, "approve", actor=f"approver:{BOSS}")
+        assert env.env.client().get(f"/a/{token}").status_code == 303
+        client = env.env.client(host=proxy)
+        client.headers["X-Remote-User"] = BOSS
+        assert _confirm(client, token).status_code == 200
+        assert transitions(env, msg_id) == [(f"approver:{BOSS}", "delivering", "link")]
