@@ -15,6 +15,7 @@ from classifiers.detectors import display_name
 from gateway import bilingual
 from gateway.bilingual import LANGUAGES, Translator
 from quarantine_ui.i18n_mail import AUDIT_ACTIONS, MAIL_MESSAGES
+from quarantine_ui.i18n_uploads import UPLOAD_MESSAGES
 
 _ACCOUNT_EVENTS = frozenset(AUDIT_ACTIONS)
 
@@ -197,7 +198,9 @@ _BASE: Mapping[str, Mapping[str, str]] = {
     },
 }
 
-MESSAGES: Mapping[str, Mapping[str, str]] = {lang: {**_BASE[lang], **MAIL_MESSAGES[lang]} for lang in _BASE}
+MESSAGES: Mapping[str, Mapping[str, str]] = {
+    lang: {**_BASE[lang], **MAIL_MESSAGES[lang], **UPLOAD_MESSAGES[lang]} for lang in _BASE
+}
 
 
 def _derived(key: str, lang: str) -> str | None:

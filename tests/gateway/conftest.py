@@ -10,7 +10,9 @@ import email.policy
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 import pytest
@@ -233,8 +235,10 @@ class Gateway:
         await self.store.close()
 
 
-async def start_gateway(config: Config) -> Gateway:
-    store = await open_store(config.store)
+async def start_gateway(config: Config, *, store_clock: Callable[[], datetime] | None = None) -> Gateway:
+    """The relay, its scheduler and the SMTP listener on a store of ``config``; ``store_clock``
+    gives the store and the scheduler a test's time (an approval's validity, a lease)."""
+    store = await open_store(config.store, clock=store_clock)
     inspector = Inspector(
         PolicyHolder(config.policy.path, override=config.policy.active_file),
         scan_time=config.scan.time,
@@ -243,7 +247,8 @@ async def start_gateway(config: Config) -> Gateway:
         slow_slots=config.scan.slow_slot_count,
     )
     relay = Relay(config, store, inspector)
-    scheduler = Scheduler(relay, interval=config.scheduler.interval)
+    timers: dict[str, Any] = {} if store_clock is None else {"clock": store_clock}
+    scheduler = Scheduler(relay, interval=config.scheduler.interval, **timers)
     await relay.start()
     scheduler.start()
     server = await start_server(config, relay.receive)
