@@ -13,7 +13,8 @@ from collections.abc import Mapping
 
 from classifiers.detectors import display_name
 from gateway import bilingual
-from gateway.bilingual import LANGUAGES, Translator
+from gateway.bilingual import LANGUAGES
+from gateway.bilingual import Translator as Translator  # re-exported: pages type their t() with it
 from quarantine_ui.i18n_mail import AUDIT_ACTIONS, MAIL_MESSAGES
 from quarantine_ui.i18n_uploads import UPLOAD_MESSAGES
 
