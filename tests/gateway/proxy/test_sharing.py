@@ -304,17 +304,21 @@ async def test_a_file_into_a_channel_shared_with_another_organisation_is_a_shari
         await clients.slack_channel(c, "C0123")
         inside = await clients.slack_upload(c, "議事録.txt", CLEAN, channel="C0123")
         outside = await clients.slack_upload(c, "議事録.txt", CLEAN, channel="CEXT1")
-    assert inside[-1].status_code == 200
-    plain = await item(gateway, inside[-1])
-    assert plain.upload is not None and (plain.upload.sharing_scope, plain.upload.destination) == (
-        None,
-        "C0123",
-    )
+    # Each file was judged as an upload at its upload URL; putting it into the internal channel
+    # is no sharing change, into the Slack Connect channel it is one.
+    assert [r.status_code for r in inside] == [200, 200, 200]
+    for uploaded in (inside[1], outside[1]):
+        plain = await item(gateway, uploaded)
+        assert plain.upload is not None and plain.upload.sharing_scope is None
+    assert "x-sekimori-reference" not in inside[-1].headers
     assert outside[-1].status_code == 403
     [warned] = outside[-1].json()["items"]
     assert warned["state"] == "held" and [x["id"] for x in warned["rules"]] == ["warn-shared-channel"]
     rec = await item(gateway, outside[-1])
-    assert rec.upload is not None and rec.upload.sharing_scope == "specific"
+    assert rec.upload is not None and (rec.upload.filename, rec.upload.sharing_scope) == (
+        "議事録.txt",
+        "specific",
+    )
     assert rec.upload.destination == "CEXT1 (shared with T0PARTNER)"
     assert [channel for _, channel in gateway.origin.providers.slack_posted] == ["C0123"]
 
