@@ -10,6 +10,7 @@ import email.policy
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosmtplib
@@ -233,8 +234,10 @@ class Gateway:
         await self.store.close()
 
 
-async def start_gateway(config: Config) -> Gateway:
-    store = await open_store(config.store)
+async def start_gateway(config: Config, *, clock: Callable[[], datetime] | None = None) -> Gateway:
+    """The gateway as ``sekimori run`` starts it (without the UI); with ``clock``, its store,
+    relay and scheduler all read that clock."""
+    store = await open_store(config.store, clock=clock)
     inspector = Inspector(
         PolicyHolder(config.policy.path, override=config.policy.active_file),
         scan_time=config.scan.time,
@@ -242,8 +245,9 @@ async def start_gateway(config: Config) -> Gateway:
         memory=config.scan.memory_bytes,
         slow_slots=config.scan.slow_slot_count,
     )
-    relay = Relay(config, store, inspector)
-    scheduler = Scheduler(relay, interval=config.scheduler.interval)
+    now = clock or (lambda: datetime.now(UTC))
+    relay = Relay(config, store, inspector, clock=now)
+    scheduler = Scheduler(relay, interval=config.scheduler.interval, clock=now)
     await relay.start()
     scheduler.start()
     server = await start_server(config, relay.receive)
