@@ -179,8 +179,6 @@ def _rows() -> tuple[Row, ...]:
     ]
     for kind in (MAIL, UPLOAD):
         granted = _GRANTED[kind]
-        # Upload notices come with the upload approval flow (issue 12).
-        told = kind is MAIL
         rows += [
             Row(
                 "justify",
@@ -209,7 +207,7 @@ def _rows() -> tuple[Row, ...]:
                 _APPROVERS,
                 "approved",
                 to=granted,
-                notices=(Notice.APPROVED,) if told else (),
+                notices=(Notice.APPROVED,),
             ),
             Row(
                 "reject",
@@ -218,7 +216,7 @@ def _rows() -> tuple[Row, ...]:
                 (*_APPROVERS, _R.OPERATOR),
                 "rejected",
                 to=_S.REJECTED,
-                notices=(Notice.REJECTED,) if told else (),
+                notices=(Notice.REJECTED,),
             ),
         ]
         rows += [
@@ -229,7 +227,7 @@ def _rows() -> tuple[Row, ...]:
                 _SECURITY,
                 "released by the security team from {state}",
                 to=granted,
-                notices=(Notice.RELEASED,) if told else (),
+                notices=(Notice.RELEASED,),
             )
             for state in (_S.HELD, _S.PENDING_APPROVAL, _S.QUARANTINED)
             if granted in LIFECYCLE[kind][state]
@@ -242,7 +240,7 @@ def _rows() -> tuple[Row, ...]:
                 _SECURITY,
                 "deleted by the security team",
                 to=_S.DELETED,
-                notices=(Notice.DELETED,) if told else (),
+                notices=(Notice.DELETED,),
             )
         )
         rows += [

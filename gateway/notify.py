@@ -34,11 +34,12 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from gateway import uploads
 from gateway.config import Config
 from gateway.delivery import Delivery, Failure
 from gateway.links.facts import FileFacts, LinkFacts
 from gateway.links.service import human_size
-from gateway.store import MessageRecord, State, Store
+from gateway.store import ItemKind, MessageRecord, State, Store, UploadFacts
 from gateway.tokens import link_url, sign_link
 from policies import explain
 
@@ -399,6 +400,24 @@ class Notifier:
             raise ValueError(f"unknown outcome {outcome!r}")
         if not rec.sender:
             return
+        if rec.kind is ItemKind.UPLOAD:
+            allowed = outcome in ("approved", "released")
+            await self.send(
+                "upload_approved" if allowed else "upload_rejected",
+                [rec.sender],
+                about=rec.id,
+                why=f"user told of {DECISIONS[outcome]}",
+                **{
+                    **self._upload_context(rec, dict(rec.decision)),
+                    "by_ja": decider(by, "ja"),
+                    "by_en": decider(by, "en"),
+                    "comment": comment,
+                    "expired": expired,
+                    "outcome": outcome,
+                    "valid_until": rec.expires_at,
+                },
+            )
+            return
         await self.send(
             outcome,
             [rec.sender],
@@ -413,6 +432,79 @@ class Notifier:
                 "going_out": rec.state in (State.DELIVERING, State.DEFERRED, State.DELIVERED),
             },
         )
+
+    # --- uploads -----------------------------------------------------------------------------
+    def _upload_context(self, rec: MessageRecord, decision: Mapping[str, Any]) -> dict[str, Any]:
+        """What the upload notices say: the file (or the sharing change), where it went, who is
+        let in, and what an approval allows (the same upload, for how long, how often)."""
+        ctx = self._context(rec, decision)
+        # An upload recorded without its facts (by hand, or by an older gateway) still gets a notice.
+        facts = rec.upload or UploadFacts(service="", host="-", filename=rec.subject)
+        service_ja, service_en = uploads.SERVICES.get(facts.service, (facts.host, facts.host))
+        tenant_ja = f"（テナント {facts.tenant}）" if facts.tenant else ""
+        tenant_en = f" (tenant {facts.tenant})" if facts.tenant else ""
+        where = f" {facts.destination}" if facts.destination else ""
+        sharing = facts.sharing_scope
+        rows_ja = [("利用者", rec.sender), ("対象" if sharing else "ファイル名", facts.filename)]
+        rows_en = [("User", rec.sender), ("Change" if sharing else "File name", facts.filename)]
+        rows_ja.append(("アップロード先" if not sharing else "サービス", f"{service_ja}{tenant_ja}{where}"))
+        rows_en.append(("Destination" if not sharing else "Service", f"{service_en}{tenant_en}{where}"))
+        if sharing:
+            scope_ja, scope_en = uploads.SHARING.get(sharing, (sharing, sharing))
+            rows_ja.append(("共有範囲", scope_ja))
+            rows_en.append(("Sharing", scope_en))
+        valid, uses = uploads.pass_terms(rec)
+        valid_ja, valid_en = uploads.duration_text(valid)
+        ctx.update(
+            upload_facts_ja=rows_ja,
+            upload_facts_en=rows_en,
+            sharing_ja=bool(sharing),
+            sharing_en=bool(sharing),
+            same_ja="同じ共有設定をもう一度行う"
+            if sharing
+            else "同じファイルを同じアップロード先にもう一度アップロードする",
+            same_en="make the same sharing change again"
+            if sharing
+            else "upload the same file to the same destination again",
+            valid_ja=valid_ja,
+            valid_en=valid_en,
+            uses=uses,
+            invitees=ctx["recipients"],
+        )
+        return ctx
+
+    async def upload_held_back(self, rec: MessageRecord, decision: dict[str, Any]) -> None:
+        """An upload the gate held back for a person: the approvers are asked (with signed
+        approve and reject links) and the user told whom; or the warned user is told how to go
+        on with a reason (a signed link)."""
+        ctx = self._upload_context(rec, decision)
+        if rec.state is State.PENDING_APPROVAL:
+            ctx["deadline"] = rec.expires_at
+            for approver in rec.approvers:
+                links = self._links(rec, f"approver:{approver}", ("approve", "reject"), rec.expires_at)
+                await self.send(
+                    "upload_approval_request",
+                    [approver],
+                    about=rec.id,
+                    why=f"approver {approver} asked",
+                    **{**ctx, "links": links, "approver": approver},
+                )
+            await self.send(
+                "upload_approval_pending",
+                [rec.sender],
+                about=rec.id,
+                why="user told approval is needed",
+                **{**ctx, "approvers": list(rec.approvers)},
+            )
+        elif rec.state is State.HELD:
+            links = self._links(rec, f"sender:{rec.sender}", ("proceed",), rec.release_at)
+            await self.send(
+                "upload_held",
+                [rec.sender],
+                about=rec.id,
+                why="user told how to go on",
+                **{**ctx, "links": links, "until": rec.release_at},
+            )
 
     # --- download links ----------------------------------------------------------------------
     async def link_code(self, link: MessageRecord, facts: LinkFacts, code: str) -> None:

@@ -60,7 +60,7 @@ class Scheduler:
         moved = 0
         for rec in await self.store.due(now):
             if rec.kind is ItemKind.UPLOAD:
-                moved += await uploads.on_due(self.store, rec)
+                moved += await uploads.on_due(self.store, rec, self.relay.notifier)
                 continue
             if rec.kind in (ItemKind.LINK, ItemKind.FILE):
                 moved += await self.relay.links.on_due(rec)

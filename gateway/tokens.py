@@ -9,7 +9,8 @@ t=<unix>; sig=...``. The signature covers the queue id, the time and the SHA-256
 inspection; headers added on the way (``Received``) do not break it.
 
 *Links.* Hold and approval notifications carry URLs to the UI (``{base_url}/a/{token}``); the
-token names the message, the action (``cancel``, ``send_now``, ``approve``, ``reject``), the
+token names the message, the action (``cancel``, ``send_now``, ``approve``, ``reject``, and
+``proceed`` for the user coached at a refused upload), the
 address allowed to use it and its expiry. The UI verifies it with :func:`verify_link`.
 
 >>> secret = b"k" * 32
@@ -36,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 
 LOOP_HEADER = "X-Sekimori-Loop"
 VERDICT_HEADER = "X-Sekimori-Verdict"
-LINK_ACTIONS = frozenset({"cancel", "send_now", "approve", "reject"})
+LINK_ACTIONS = frozenset({"cancel", "send_now", "approve", "reject", "proceed"})
 #: A loop header older than this is ignored (the message is inspected again).
 LOOP_MAX_AGE = timedelta(days=7)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.store import InvalidTransition, ItemKind, MessageRecord, State, Store, pass_uses
 from policies import Action
@@ -33,6 +33,49 @@ log = logging.getLogger(__name__)
 #: Decisions a pass can lift: what would hold the upload back for a person to decide. A block
 #: is never lifted, and an allowed upload does not use a pass up.
 LIFTABLE: frozenset[Action] = frozenset({Action.WARN, Action.HOLD, Action.APPROVAL, Action.QUARANTINE})
+
+
+#: Display names of the built-in services (the proxy's service modules), Japanese and English;
+#: another service shows its host.
+SERVICES: dict[str, tuple[str, str]] = {
+    "google_drive": ("Google ドライブ", "Google Drive"),
+    "box": ("Box", "Box"),
+    "microsoft_graph": ("OneDrive / SharePoint", "OneDrive / SharePoint"),
+    "dropbox": ("Dropbox", "Dropbox"),
+    "slack": ("Slack", "Slack"),
+}
+
+#: The one vocabulary of sharing scopes, as people read it.
+SHARING: dict[str, tuple[str, str]] = {
+    "anyone": ("リンクを知っている全員", "Anyone with the link"),
+    "organization": ("組織内のみ", "Organisation only"),
+    "specific": ("特定のユーザー", "Specific people"),
+}
+
+
+def duration_text(span: timedelta) -> tuple[str, str]:
+    """A validity as people say it.
+
+    >>> duration_text(timedelta(hours=24)), duration_text(timedelta(minutes=90)), duration_text(timedelta(days=2))
+    (('24 時間', '24 hours'), ('90 分', '90 minutes'), ('2 日', '2 days'))
+    """
+    seconds = int(span.total_seconds())
+    if seconds % 86400 == 0 and seconds >= 2 * 86400:
+        n = seconds // 86400
+        return f"{n} 日", f"{n} days"
+    if seconds % 3600 == 0:
+        n = seconds // 3600
+        return f"{n} 時間", f"{n} hour{'s' if n != 1 else ''}"
+    n = max(1, seconds // 60)
+    return f"{n} 分", f"{n} minute{'s' if n != 1 else ''}"
+
+
+class UploadNotices(Protocol):
+    """What the upload gate asks the notifier to send (``gateway.notify.Notifier`` fits) for an
+    upload it held back: to the approvers and the user of one that waits for approval, to the
+    user of one they may go on with after a warning."""
+
+    async def upload_held_back(self, rec: MessageRecord, decision: dict[str, Any]) -> None: ...
 
 
 def pass_terms(rec: MessageRecord) -> tuple[timedelta, int]:
@@ -152,19 +195,47 @@ def timer_move(rec: MessageRecord) -> tuple[State, str] | None:
     return None
 
 
-async def on_due(store: Store, rec: MessageRecord) -> bool:
+class Decided(Protocol):
+    """How the scheduler tells the user that the approval deadline of their upload passed
+    (``gateway.notify.Notifier.decided`` fits)."""
+
+    async def decided(
+        self, rec: MessageRecord, outcome: str, *, by: str, comment: str = "", expired: bool = False
+    ) -> None: ...
+
+
+async def on_due(store: Store, rec: MessageRecord, notices: Decided | None = None) -> bool:
     """Apply :func:`timer_move` to a due upload; ``True`` if this call moved it (the move is a
-    compare-and-set on the state, so of several instances exactly one does)."""
+    compare-and-set on the state, so of several instances exactly one does). A user whose
+    upload was rejected because nobody approved it in time is told."""
     move = timer_move(rec)
     if move is None:
         return False
     to, reason = move
     try:
-        await store.transition(rec.id, to, actor="scheduler", reason=reason, expect=rec.state)
+        done = await store.transition(rec.id, to, actor="scheduler", reason=reason, expect=rec.state)
     except InvalidTransition:
         log.info("%s: already moved on", rec.id)
         return False
+    if notices is not None and rec.state is State.PENDING_APPROVAL and to is State.REJECTED:
+        try:
+            await notices.decided(done, "rejected", by="scheduler", expired=True)
+        except Exception:  # a notice must not stop the timers
+            log.exception("%s: notice failed", rec.id)
     return True
 
 
-__all__ = ["LIFTABLE", "grant", "lifts", "on_due", "pass_terms", "redeem", "timer_move"]
+__all__ = [
+    "LIFTABLE",
+    "SERVICES",
+    "SHARING",
+    "Decided",
+    "UploadNotices",
+    "duration_text",
+    "grant",
+    "lifts",
+    "on_due",
+    "pass_terms",
+    "redeem",
+    "timer_move",
+]

@@ -353,6 +353,10 @@ def _compile(
         parts.append(_tenant(cond.tenant))
     if cond.sharing_scope is not None:
         parts.append(_envelope_in("sharing_scope", frozenset(cond.sharing_scope)))
+    if cond.sharing_target is not None:
+        parts.append(_envelope_in("sharing_target", frozenset(cond.sharing_target)))
+    if cond.link_expires is not None:
+        parts.append(_link_expires(cond.link_expires))
     return parts[0] if len(parts) == 1 else _all(parts)
 
 
@@ -697,6 +701,23 @@ def _envelope_in(attr: str, values: frozenset[str]) -> Predicate:
         if v is None or v.lower() not in values:
             return None
         return [_evidence(None, 1, (v,), (), attr)]
+
+    return check
+
+
+def _link_expires(want: bool) -> Predicate:
+    """A sharing change whose link ends on a date (``true``) or does not (``false``); a request
+    that does not say (not a sharing change, or a service that cannot tell) matches neither."""
+
+    def check(ctx: EvalContext) -> list[Evidence] | None:
+        said = ctx.envelope.link_expires
+        if said is None or said is not want:
+            return None
+        return [
+            _evidence(
+                None, 1, (), (), "the link has an expiry date" if want else "the link has no expiry date"
+            )
+        ]
 
     return check
 

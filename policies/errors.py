@@ -112,6 +112,10 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "期限切れ時に上位承認 (escalate) する場合は escalate_to を書いてください",
         "on_timeout: escalate needs escalate_to",
     ),
+    "unknown_value": (
+        "{what} に使えない値です: {value} (使える値: {expected})",
+        "{value} is not a value of {what} (known values: {expected})",
+    ),
     "upload_only_action": (
         "アクション {action} はアップロードにだけ使えます。条件に direction: upload を書いてください",
         "the action {action} is for uploads only: add direction: upload to the condition",

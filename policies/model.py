@@ -176,6 +176,10 @@ class Envelope:
     host: str | None = None
     tenant: str | None = None
     sharing_scope: str | None = None
+    #: A sharing change's ``file`` or ``folder``, and whether its link ends on a date (``None``:
+    #: not said, or not a sharing change).
+    sharing_target: str | None = None
+    link_expires: bool | None = None
     attachment_names: tuple[str, ...] = ()
 
 

@@ -279,6 +279,22 @@ def check_link_expiry(value: timedelta) -> timedelta:
     return value
 
 
+#: The one vocabulary of sharing scopes, for every service: whoever has the link, the people of
+#: the organisation, the people named.
+SHARING_SCOPES: Final[tuple[str, ...]] = ("anyone", "organization", "specific")
+#: What a sharing change is about, where the request says.
+SHARING_TARGETS: Final[tuple[str, ...]] = ("file", "folder")
+
+
+def _one_of(values: list[str] | None, known: tuple[str, ...], what: str) -> list[str] | None:
+    for v in values or ():
+        if v not in known:
+            raise PydanticCustomError(
+                "unknown_value", "unknown value", {"value": v, "what": what, "expected": list(known)}
+            )
+    return values
+
+
 def _confidential_shorthand(value: Any) -> Any:
     return {} if value is True else value
 
@@ -309,6 +325,18 @@ class Condition(_Model):
     host: LowerList | None = None
     tenant: DomainList | None = None
     sharing_scope: LowerList | None = None
+    sharing_target: LowerList | None = None
+    link_expires: bool | None = None
+
+    @field_validator("sharing_scope")
+    @classmethod
+    def _scopes(cls, v: list[str] | None) -> list[str] | None:
+        return _one_of(v, SHARING_SCOPES, "sharing_scope")
+
+    @field_validator("sharing_target")
+    @classmethod
+    def _targets(cls, v: list[str] | None) -> list[str] | None:
+        return _one_of(v, SHARING_TARGETS, "sharing_target")
 
     @model_validator(mode="before")
     @classmethod

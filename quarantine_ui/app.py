@@ -25,7 +25,7 @@ from gateway.store import Store
 from quarantine_ui.accounts import AuditSink
 from quarantine_ui.config import UIConfig
 from quarantine_ui.errors import APIError, UIError
-from quarantine_ui.features import accounts, approvals, downloads, links, messages, policy, queues
+from quarantine_ui.features import accounts, approvals, downloads, links, messages, policy, queues, uploads
 from quarantine_ui.features import audit as audit_log
 from quarantine_ui.i18n import translator
 from quarantine_ui.mailroom import Notifications
@@ -133,6 +133,7 @@ def create_app(
     ]
     # The mail features answer 503 without a store; the signed links exist only with one.
     routes += [
+        *uploads.ROUTES,
         *messages.ROUTES,
         *approvals.ROUTES,
         *queues.ROUTES,

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from html import escape
 from typing import Any, Protocol
 
-from gateway.store import AuditEvent, MessageRecord, State
+from gateway.store import AuditEvent, ItemKind, MessageRecord, State
 
 
 class Readings(Protocol):
@@ -24,15 +24,19 @@ class Readings(Protocol):
     async def audit_events(self, *, after_seq: int = 0, limit: int = 1000) -> list[AuditEvent]: ...
 
 
-ACTIONS = ("deliver", "tag", "bcc", "link_attachments", "hold", "approval", "quarantine", "block")
+ACTIONS = ("deliver", "tag", "bcc", "link_attachments", "warn", "hold", "approval", "quarantine", "block")
+#: Decisions that let an upload (or a sharing change) through; every other one stopped it.
+_LET_THROUGH = frozenset({"deliver", "tag", "bcc", "link_attachments"})
 SCAN_LIMIT = 5000
 
 
 @dataclass
 class Stats:
     days: list[date]
-    #: action -> count per day (same order as ``days``)
+    #: action -> count of messages per day (same order as ``days``)
     per_day: dict[str, list[int]]
+    #: Of messages and uploads together: the rules that matched most, and the senders and
+    #: users whose items were flagged most.
     top_rules: list[tuple[str, int]]
     top_senders: list[tuple[str, int]]
     held: int
@@ -43,6 +47,12 @@ class Stats:
     bcc_converted: int = 0
     #: rule id -> (Japanese title, English title), from the decisions that named it.
     rule_titles: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: service -> uploads per day (same order as ``days``)
+    uploads_per_service: dict[str, list[int]] = field(default_factory=dict)
+    #: Sharing changes (an upload item with a sharing scope) the policy stopped, by service and
+    #: scope (``"box anyone"``), most first; and their total.
+    sharing_stopped: list[tuple[str, int]] = field(default_factory=list)
+    sharing_stopped_total: int = 0
 
     def rule_title(self, rule_id: str, lang: str) -> str:
         ja, en = self.rule_titles.get(rule_id, (rule_id, rule_id))
@@ -60,6 +70,9 @@ class Stats:
             "totals": self.totals,
             "bcc_converted": self.bcc_converted,
             "rule_titles": {r: {"ja": ja, "en": en} for r, (ja, en) in self.rule_titles.items()},
+            "uploads_per_service": self.uploads_per_service,
+            "sharing_stopped": [{"service_scope": k, "count": n} for k, n in self.sharing_stopped],
+            "sharing_stopped_total": self.sharing_stopped_total,
         }
 
 
@@ -100,6 +113,8 @@ async def collect(store: Readings, *, now: datetime, days: int = 14, utc_offset_
     totals: Counter[str] = Counter()
     held = 0
     titles: dict[str, tuple[str, str]] = {}
+    services: dict[str, list[int]] = {}
+    sharing: Counter[str] = Counter()
     recs = await store.list_messages(limit=SCAN_LIMIT)
     for rec in recs:
         if rec.meta.get("kind") in ("notification", "dsn") or not rec.sender:
@@ -108,20 +123,25 @@ async def collect(store: Readings, *, now: datetime, days: int = 14, utc_offset_
         if action not in per_day:
             continue
         day = rec.received_at.astimezone(tz).date()
-        if day in index:
-            per_day[action][index[day]] += 1
-            totals[action] += 1
-            for rid in rec.decision.get("rules") or []:
-                rules[str(rid)] += 1
-            for m in rec.decision.get("matches") or []:
-                if isinstance(m, dict) and m.get("rule_id"):
-                    titles.setdefault(
-                        str(m["rule_id"]), (str(m.get("title_ja", "")), str(m.get("title_en", "")))
-                    )
-            if action != "deliver":
-                senders[rec.sender.lower()] += 1
-            if action == "hold":
-                held += 1
+        if day not in index:
+            continue
+        for rid in rec.decision.get("rules") or []:
+            rules[str(rid)] += 1
+        for m in rec.decision.get("matches") or []:
+            if isinstance(m, dict) and m.get("rule_id"):
+                titles.setdefault(str(m["rule_id"]), (str(m.get("title_ja", "")), str(m.get("title_en", ""))))
+        if action != "deliver":
+            senders[rec.sender.lower()] += 1
+        facts = rec.upload
+        if rec.kind is ItemKind.UPLOAD and facts is not None:
+            services.setdefault(facts.service, [0] * days)[index[day]] += 1
+            if facts.sharing_scope and action not in _LET_THROUGH:
+                sharing[f"{facts.service} {facts.sharing_scope}"] += 1
+            continue
+        per_day[action][index[day]] += 1
+        totals[action] += 1
+        if action == "hold":
+            held += 1
     cancelled = sent_now = bcc = 0
     since = datetime.combine(day_list[0], time.min, tzinfo=tz)
     after = await first_seq_since(store, since)
@@ -151,14 +171,27 @@ async def collect(store: Readings, *, now: datetime, days: int = 14, utc_offset_
         totals=dict(totals),
         bcc_converted=bcc,
         rule_titles=titles,
+        uploads_per_service=dict(sorted(services.items())),
+        sharing_stopped=sharing.most_common(10),
+        sharing_stopped_total=sum(sharing.values()),
     )
 
 
-def stacked_bars(stats: Stats, title: str, labels: dict[str, str]) -> str:
-    """Messages per action per day: one stacked column per day."""
+def stacked_bars(
+    stats: Stats,
+    title: str,
+    labels: dict[str, str],
+    series: dict[str, list[int]] | None = None,
+    css: str = "a-",
+) -> str:
+    """Counts per day, one stacked column per day: messages per action (the default), or
+    ``series`` (uploads per service, coloured ``{css}0``, ``{css}1`` … in order)."""
+    data = {a: stats.per_day[a] for a in ACTIONS} if series is None else series
+    keys = list(data)
+    classes = {k: f"{css}{k}" if series is None else f"{css}{i % 8}" for i, k in enumerate(keys)}
     width, height, left, bottom, top = 640, 240, 36, 28, 12
     n = max(1, len(stats.days))
-    totals = [sum(stats.per_day[a][i] for a in ACTIONS) for i in range(len(stats.days))]
+    totals = [sum(data[a][i] for a in keys) for i in range(len(stats.days))]
     peak = max([*totals, 1])
     slot = (width - left - 8) / n
     bar = max(2.0, slot * 0.7)
@@ -174,15 +207,15 @@ def stacked_bars(stats: Stats, title: str, labels: dict[str, str]) -> str:
     for i, day in enumerate(stats.days):
         x = left + i * slot + (slot - bar) / 2
         y = float(top + plot_h)
-        for action in ACTIONS:
-            count = stats.per_day[action][i]
+        for action in keys:
+            count = data[action][i]
             if not count:
                 continue
             h = plot_h * count / peak
             y -= h
             label = f"{day.isoformat()} {labels.get(action, action)}: {count}"
             out.append(
-                f'<rect class="a-{action}" x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}">'
+                f'<rect class="{classes[action]}" x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}">'
                 f"<title>{escape(label)}</title></rect>"
             )
         if n <= 16 or i % 2 == 0:
@@ -191,8 +224,8 @@ def stacked_bars(stats: Stats, title: str, labels: dict[str, str]) -> str:
                 f"{day.month}/{day.day}</text>"
             )
     lx = left
-    for action in ACTIONS:
-        out.append(f'<rect class="a-{action}" x="{lx}" y="{height + 14}" width="10" height="10"/>')
+    for action in keys:
+        out.append(f'<rect class="{classes[action]}" x="{lx}" y="{height + 14}" width="10" height="10"/>')
         name = escape(labels.get(action, action))
         out.append(f'<text class="tick" x="{lx + 14}" y="{height + 23}">{name}</text>')
         lx += 24 + sum(12 if ord(c) > 0x2FF else 7 for c in labels.get(action, action))

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from classifiers.detectors import display_name
 from quarantine_ui.config import LANGUAGES
 from quarantine_ui.i18n_mail import AUDIT_ACTIONS, MAIL_MESSAGES
+from quarantine_ui.i18n_uploads import UPLOAD_MESSAGES
 
 _ACCOUNT_EVENTS = frozenset(AUDIT_ACTIONS)
 
@@ -198,7 +199,9 @@ _BASE: Mapping[str, Mapping[str, str]] = {
     },
 }
 
-MESSAGES: Mapping[str, Mapping[str, str]] = {lang: {**_BASE[lang], **MAIL_MESSAGES[lang]} for lang in _BASE}
+MESSAGES: Mapping[str, Mapping[str, str]] = {
+    lang: {**_BASE[lang], **MAIL_MESSAGES[lang], **UPLOAD_MESSAGES[lang]} for lang in _BASE
+}
 
 
 def _derived(key: str, lang: str) -> str | None:

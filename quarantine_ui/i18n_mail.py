@@ -304,7 +304,7 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "dashboard.title": ("ダッシュボード", "Dashboard"),
     "dashboard.per_day": ("日別・判定別のメール数", "Messages per action per day"),
     "dashboard.top_rules": ("該当の多いルール", "Top rules"),
-    "dashboard.top_senders": ("検出の多い送信者", "Top senders (flagged mail)"),
+    "dashboard.top_senders": ("検出の多い送信者・利用者", "Top senders and users (flagged)"),
     "dashboard.cancelled": ("送信者が取り消した保留メール", "Held mail cancelled by senders"),
     "dashboard.held": ("保留されたメール", "Held messages"),
     "dashboard.sent_now": ("送信者が即時送信したメール", "Held mail sent at once by senders"),

@@ -1,5 +1,6 @@
 """Signed, expiring, single-use action links for notifications: cancel and send now (senders),
-approve and reject (approvers).
+approve and reject (approvers), and "go on with a reason" (``proceed``) on the page of an upload
+refused with a warning.
 
 The tokens are the gateway's (:mod:`gateway.tokens`): ``base64url(payload) "." base64url(HMAC)``
 over ``{"m": message id, "a": action, "u": who may use it, "e": expiry}``, keyed with the shared
@@ -22,7 +23,7 @@ from datetime import UTC, datetime
 from gateway.tokens import InvalidToken, link_url, sign_link, verify_link
 from quarantine_ui.db import Database
 
-ACTIONS = ("cancel", "send_now", "approve", "reject")
+ACTIONS = ("cancel", "send_now", "approve", "reject", "proceed")
 MAX_TOKEN_LENGTH = 2048
 MAX_MESSAGE_ID_LENGTH = 512
 

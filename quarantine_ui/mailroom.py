@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from gateway import actions
 from gateway.actions import Role
-from gateway.store import ItemKind, MessageRecord, State, Store
+from gateway.store import ItemKind, MessageRecord, State, Store, StoreError, UploadFacts
 from policies import PolicyHolder
 from quarantine_ui.accounts import User
 from quarantine_ui.db import Database
@@ -42,6 +42,9 @@ SENDER_STATES = (
     State.DELIVERED,
     State.BOUNCED,
     State.DELETED,
+    # Uploads: approved (the user may upload again) and approvals that ran out or were used.
+    State.APPROVED,
+    State.EXPIRED,
 )
 #: Items shown as someone's mail or upload (a download link and a kept file are shown as links).
 QUEUE_KINDS = frozenset({ItemKind.MAIL, ItemKind.UPLOAD})
@@ -55,6 +58,40 @@ BULK_ACTIONS = ("release", "delete")
 _UNRELATED = frozenset({Role.ADMIN, Role.OPERATOR})
 
 
+#: How many items a search reads at most (newest first).
+SEARCH_SCAN = 20_000
+
+
+@dataclass(frozen=True)
+class Search:
+    """What the security team looks for: words in the sender/user, subject or file name,
+    destination or id (all must appear, case-insensitive), and optionally a kind, a state and
+    an upload service."""
+
+    text: str = ""
+    kind: ItemKind | None = None
+    state: State | None = None
+    service: str = ""
+    limit: int = 200
+
+    def matches(self, rec: MessageRecord) -> bool:
+        facts = rec.upload
+        if self.service and (facts is None or facts.service != self.service):
+            return False
+        words = self.text.lower().split()
+        if not words:
+            return True
+        hay = " ".join(
+            [rec.id, rec.sender, rec.subject, *rec.recipients]
+            + (
+                [facts.filename, facts.service, facts.host, facts.tenant or "", facts.destination]
+                if facts
+                else []
+            )
+        ).lower()
+        return all(w in hay for w in words)
+
+
 @dataclass(frozen=True)
 class HeldMessage:
     """What a signed link's page shows about its message."""
@@ -65,6 +102,8 @@ class HeldMessage:
     recipients: tuple[str, ...]
     #: When the hold ends and the message leaves (epoch seconds); None if no timer runs.
     release_at: float | None
+    #: An upload's facts (file name, service, tenant); ``None`` for a message.
+    upload: UploadFacts | None = None
 
 
 class ActionResult(StrEnum):
@@ -212,6 +251,46 @@ class Mailroom:
         recs = await self.store.list_messages(states=list(states), limit=limit, kinds=QUEUE_KINDS)
         return [r for r in recs if self.visible(r)]
 
+    async def search(self, user: User, query: Search) -> list[MessageRecord]:
+        """Messages and uploads matching ``query``, newest first (security admins only)."""
+        if "security_admin" not in user.roles:
+            raise UIError(403, "forbidden")
+        states = None if query.state is None else [query.state]
+        kinds = QUEUE_KINDS if query.kind is None else {query.kind}
+        found: list[MessageRecord] = []
+        before: str | None = None
+        scanned = 0
+        while len(found) < query.limit and scanned < SEARCH_SCAN:
+            page = await self.store.list_messages(states=states, kinds=kinds, before=before, limit=500)
+            scanned += len(page)
+            found += [r for r in page if self.visible(r) and query.matches(r)]
+            if len(page) < 500:
+                break
+            before = page[-1].id
+        return found[: query.limit]
+
+    async def raw_upload(self, user: User, msg_id: str, via: str) -> tuple[bytes, UploadFacts]:
+        """The spooled file of an upload, for a security admin only; each download is audited
+        (``raw_download``). Anyone else gets 404, as for an item that does not exist."""
+        if "security_admin" not in user.roles:
+            raise UIError(404, "not_found")
+        rec = await self.record_for(user, msg_id)
+        facts = rec.upload
+        if facts is None or not rec.has_raw:
+            raise UIError(404, "not_found")
+        try:
+            data = await self.store.load_raw(rec.id)
+        except StoreError:
+            raise UIError(404, "not_found") from None
+        await self.store.note(
+            rec.id,
+            action="raw_download",
+            actor=f"admin:{user.address}",
+            reason="security admin downloaded the uploaded file",
+            extra={"user": user.address, "via": via, "sha256": rec.sha256, "size": rec.size},
+        )
+        return data, facts
+
     # -- download links ----------------------------------------------------------------------
 
     async def sender_links(self, user: User) -> list[MessageRecord]:
@@ -332,7 +411,7 @@ class Mailroom:
         if rec is None or self._link_role(rec, action, actor) is None:
             return None
         release = rec.release_at.timestamp() if rec.release_at and rec.state is State.HELD else None
-        return HeldMessage(rec.id, rec.sender, rec.subject, rec.recipients, release)
+        return HeldMessage(rec.id, rec.sender, rec.subject, rec.recipients, release, rec.upload)
 
     async def link_act(self, message_id: str, action: str, actor: str, comment: str) -> ActionResult:
         rec = await self.store.get(message_id)

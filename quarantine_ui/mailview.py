@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any
 
-from gateway.store import MessageRecord, State
+from gateway.store import ItemKind, MessageRecord, State, pass_uses
 from quarantine_ui.sanitize import sanitize_html
 
 #: Shown text is cut here (characters); the full message stays in the spool.
@@ -53,6 +53,69 @@ class Recipient:
 
 
 @dataclass(frozen=True)
+class UploadView:
+    """Where an upload went and what its approval allows (no URL, no token, no content)."""
+
+    filename: str
+    service: str
+    host: str
+    tenant: str
+    destination: str
+    sharing_scope: str
+    content_type: str
+    #: An approved upload's pass: uses granted and made, who granted it, until when.
+    uses: int = 0
+    used: int = 0
+    granted_by: str = ""
+    valid_until: datetime | None = None
+
+    @property
+    def uses_left(self) -> int:
+        return max(0, self.uses - self.used)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "filename": self.filename,
+            "service": self.service,
+            "host": self.host,
+            "tenant": self.tenant or None,
+            "destination": self.destination,
+            "sharing_scope": self.sharing_scope or None,
+            "content_type": self.content_type,
+            "pass": None
+            if not self.uses
+            else {
+                "uses": self.uses,
+                "used": self.used,
+                "granted_by": self.granted_by,
+                "valid_until": self.valid_until.isoformat() if self.valid_until else None,
+            },
+        }
+
+
+def upload_view(rec: MessageRecord) -> UploadView | None:
+    facts = rec.upload
+    if facts is None:
+        return None
+    granted = rec.meta.get("pass")
+    by = granted.get("by") if isinstance(granted, dict) else ""
+    approved = rec.state is State.APPROVED
+    return UploadView(
+        filename=facts.filename,
+        service=facts.service,
+        host=facts.host,
+        tenant=facts.tenant or "",
+        destination=facts.destination,
+        sharing_scope=facts.sharing_scope or "",
+        content_type=facts.content_type,
+        uses=pass_uses(rec),
+        used=rec.attempts if pass_uses(rec) else 0,
+        granted_by=_str(by),
+        valid_until=rec.expires_at if approved else None,
+    )
+
+
+@dataclass(frozen=True)
 class MessageView:
     id: str
     state: str
@@ -76,10 +139,15 @@ class MessageView:
     has_raw: bool = True
     #: Organisations whose contact data appear (a supplier list, a press contact): not people.
     organisations: int = 0
+    #: ``mail`` or ``upload``; an upload's destination and pass in ``upload``.
+    kind: str = ItemKind.MAIL.value
+    upload: UploadView | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "kind": self.kind,
+            "upload": None if self.upload is None else self.upload.to_dict(),
             "state": self.state,
             "sender": self.sender,
             "subject": self.subject,
@@ -190,6 +258,8 @@ def build_view(
         fully_inspected=bool(scan.get("fully_inspected", True)),
         notes=notes,
         has_raw=rec.has_raw,
+        kind=rec.kind.value,
+        upload=upload_view(rec),
     )
 
 

@@ -239,7 +239,8 @@ _MAIL_PATHS: dict[str, Any] = {
     "/api/messages": {
         "get": _op(
             "listMyMessages",
-            "The caller's own messages (sender role): held, pending, quarantined, refused, recent",
+            "The caller's own messages (sender role): held, pending, quarantined, refused, recent; and "
+            "their uploads held back or approved (`kind: upload`)",
             {
                 "200": _json(
                     "Messages",
@@ -257,13 +258,27 @@ _MAIL_PATHS: dict[str, Any] = {
             omit=("403",),
         )
     },
+    "/api/messages/{msg_id}/file": {
+        "get": _op(
+            "downloadUploadedFile",
+            "The file of an upload, as a download (`Content-Disposition: attachment`, "
+            "`application/octet-stream`); security admins only, each download an audit event "
+            "(`raw_download`). Anyone else, and any message, gets 404.",
+            {"200": {"description": "The file"}},
+            params=[_ID],
+            omit=("403",),
+        )
+    },
     "/api/messages/{msg_id}/{action}": {
         "post": _op(
             "actOnMessage",
             "cancel / send-now (its sender, while held); justify (its sender: body `justification`, "
             "asks the approver or the security team); approve / reject (a named or delegated approver, "
             "or a security admin; optional `comment`; the sender is told of a rejection); release / "
-            "delete (security admin). Every action is an audit event with the acting user.",
+            "delete (security admin); proceed (an upload's user, after a warning: body `justification`; "
+            "the same upload then passes for a while). An approved or released upload lets the same "
+            "file from the same user to the same service and tenant pass. Every action is an audit "
+            "event with the acting user.",
             {
                 "200": _json(
                     "Done",
@@ -343,6 +358,27 @@ _MAIL_PATHS: dict[str, Any] = {
             ],
         )
     },
+    "/api/search": {
+        "get": _op(
+            "search",
+            "Messages and uploads (security admin), newest first: `q` (words that must all appear in "
+            "the sender or user, subject or file name, recipients, destination or id), `kind` (mail, "
+            "upload), `state`, `service`",
+            {
+                "200": _json(
+                    "Matches",
+                    {"type": "object", "properties": {"messages": {"type": "array", "items": _MESSAGE}}},
+                ),
+                "400": _error("Unknown kind or state."),
+            },
+            params=[
+                {"name": "q", "in": "query", "schema": {"type": "string"}},
+                {"name": "kind", "in": "query", "schema": {"enum": ["mail", "upload"]}},
+                {"name": "state", "in": "query", "schema": {"type": "string"}},
+                {"name": "service", "in": "query", "schema": {"type": "string"}},
+            ],
+        )
+    },
     "/api/queue/bulk": {
         "post": _op(
             "bulkAction",
@@ -399,7 +435,8 @@ _MAIL_PATHS: dict[str, Any] = {
     "/api/dashboard": {
         "get": _op(
             "dashboard",
-            "Messages per action per day, top rules, top senders, holds cancelled by senders",
+            "Messages per action per day, uploads per service per day, top rules and top senders or "
+            "users (of both), holds cancelled by senders, sharing changes stopped",
             {"200": _json("Figures", _OBJ)},
         )
     },
@@ -490,9 +527,16 @@ _MAIL_PATHS.update(
 _DOCUMENT["paths"].update(_MAIL_PATHS)
 _DOCUMENT["components"]["schemas"]["Message"] = {
     "type": "object",
-    "description": "A queued message as the UI shows it: redacted findings only, never raw values.",
+    "description": "A queued message or an upload as the UI shows it: redacted findings only, never raw values.",
     "properties": {
         "id": {"type": "string"},
+        "kind": {"enum": ["mail", "upload"]},
+        "upload": {
+            "type": ["object", "null"],
+            "description": "An upload's file name, service, host, tenant, destination, sharing scope "
+            "(`anyone`, `organization`, `specific`) and, once approved, its pass (uses, used, "
+            "granted_by, valid_until)",
+        },
         "state": {"type": "string"},
         "sender": {"type": "string"},
         "subject": {"type": "string"},

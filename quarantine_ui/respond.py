@@ -26,6 +26,10 @@ from quarantine_ui.sessions import Session, Stage
 MAX_JSON_BYTES = 16 * 1024
 #: Notices a page shows after a redirect (``?done=<key>``, message ``notice.<key>``).
 NOTICES = (
+    "proceeded",
+    "approved_upload",
+    "released_upload",
+    "rejected_upload",
     "cancelled",
     "sent",
     "justified",

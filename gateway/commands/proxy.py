@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import socket
 import sys
 from typing import Any
 
@@ -20,10 +21,12 @@ from gateway import logs
 from gateway.config import Config, ConfigError, load_config
 from gateway.health import for_config
 from gateway.health import serve as health_serve
+from gateway.notify import Notifier
 from gateway.pipeline import Inspector
 from gateway.proxy import ca
 from gateway.proxy.server import ProxyServer, quiet_mitmproxy
 from gateway.store import Store, StoreError, open_store
+from gateway.uploads import UploadNotices
 from policies import PolicyError, PolicyHolder
 from quarantine_ui.accounts import Accounts
 from quarantine_ui.db import Database
@@ -55,9 +58,23 @@ def proxy_accounts(config: Config) -> Accounts | None:
     return Accounts(Database(ui.db_path), ui)
 
 
-async def start_proxy(config: Config, store: Store, inspector: Inspector) -> ProxyServer:
-    """Start the upload gate on ``proxy.host:proxy.port`` (the caller stops it)."""
-    server = ProxyServer(config, store=store, inspector=inspector, accounts=proxy_accounts(config))
+async def start_proxy(
+    config: Config, store: Store, inspector: Inspector, notices: UploadNotices | None = None
+) -> ProxyServer:
+    """Start the upload gate on ``proxy.host:proxy.port`` (the caller stops it). ``notices``:
+    the relay's notifier under ``sekimori run``; alone, notices are queued in the store for the
+    running gateway's scheduler to deliver (as the queue command does)."""
+    if notices is None:
+        notices = Notifier(
+            config,
+            store,
+            None,
+            owner=f"proxy:{socket.gethostname()}",
+            is_internal=lambda address: inspector.policies.current.is_internal(address),
+        )
+    server = ProxyServer(
+        config, store=store, inspector=inspector, accounts=proxy_accounts(config), notices=notices
+    )
     await server.start()
     return server
 

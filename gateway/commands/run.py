@@ -149,7 +149,7 @@ async def serve(
             f", store {config.store.where}, policy {config.policy.path}"
         )
         if with_proxy and config.proxy is not None:
-            proxy = await start_proxy(config, store, inspector)
+            proxy = await start_proxy(config, store, inspector, relay.notifier)
             line += f", {describe(proxy)}"
         if with_ui and config.ui.enabled:
             ui_ready = asyncio.Event()

@@ -39,7 +39,7 @@ from classifiers import ScanResult
 from gateway import metrics
 from gateway.pipeline import FileContent, Inspection, Inspector, KnownDomains, scan_summary
 from gateway.store import ItemKind, MessageRecord, State, Store, UploadFacts
-from gateway.uploads import redeem
+from gateway.uploads import UploadNotices, redeem
 from policies import Action, Envelope
 
 log = logging.getLogger("sekimori.proxy")
@@ -88,6 +88,9 @@ class UploadItem:
     #: ``False``: do not classify (over the inspection limit); the problems say why.
     classify: bool = True
     sha256: str = ""
+    #: The people a sharing change lets in (its invitations); the policy sees them as the
+    #: item's recipients (``recipients: external``, ``new_domain`` ...).
+    recipients: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,8 @@ class ItemVerdict:
     state: State
     #: The store item's id (the reference the user quotes).
     ref: str = ""
+    #: The store item as recorded (its approvers, its times); set once the verdict is written.
+    record: MessageRecord | None = None
 
     @property
     def allowed(self) -> bool:
@@ -115,6 +120,8 @@ class Verdict:
 
     items: list[ItemVerdict]
     recording: asyncio.Future[list[ItemVerdict]] | None = None
+    #: Who sent the request (``""`` when unknown).
+    user: str = ""
 
     async def settled(self) -> Verdict:
         """Wait until every item is recorded (raises the store's error if one could not be)."""
@@ -177,6 +184,7 @@ class UploadJudge:
         clock: Callable[[], datetime],
         keep_passed: bool = False,
         work: Path | None = None,
+        notices: UploadNotices | None = None,
     ) -> None:
         self.inspector = inspector
         self.store = store
@@ -185,6 +193,7 @@ class UploadJudge:
         self.keep_passed = keep_passed
         #: Where content in memory is written for the workers (``None``: sent in the call).
         self.work = work
+        self.notices = notices
 
     async def judge(self, items: Sequence[UploadItem], uploader: Uploader, *, method: str = "") -> Verdict:
         """Inspect every item and decide. A refused request's items are recorded (durably,
@@ -202,8 +211,8 @@ class UploadJudge:
                 files, written = written, []  # the recording task removes them
                 task = asyncio.ensure_future(self._record_all(verdicts, uploader, files))
                 task.add_done_callback(_log_failure)
-                return Verdict([v for v, _ in verdicts], recording=task)
-            return Verdict(await self._record_all(verdicts, uploader, []))
+                return Verdict([v for v, _ in verdicts], recording=task, user=uploader.user)
+            return Verdict(await self._record_all(verdicts, uploader, []), user=uploader.user)
         finally:
             for path in written:
                 path.unlink(missing_ok=True)
@@ -271,7 +280,7 @@ class UploadJudge:
             b"",
             kind=ItemKind.UPLOAD,
             sender=uploader.user,
-            recipients=(),
+            recipients=item.recipients,
             subject=item.facts.filename,
             meta=meta,
             owner=self.instance,
@@ -292,19 +301,30 @@ class UploadJudge:
             scan = ScanResult(parts=(), records=0, size=item.size)
         if item.problems:
             scan = replace(scan, errors=(*scan.errors, *item.problems))
+        scope = facts.sharing_scope
+        if scope == "organization" and any(not self._internal(a) for a in item.recipients):
+            scope = "specific"  # a domain let in that is not the company's own (Drive's "domain")
         envelope = Envelope(
             direction="upload",
             sender=uploader.user,
-            recipients=(),
+            recipients=item.recipients,
             size=item.size,
             service=facts.service,
             host=facts.host,
             tenant=facts.tenant,
-            sharing_scope=facts.sharing_scope,
+            sharing_scope=scope,
+            sharing_target=facts.sharing_target,
+            link_expires=facts.link_expires,
             attachment_names=(facts.filename,) if facts.filename else (),
         )
-        history = KnownDomains(uploader.user, ())
+        # An invitation's domains are first-time domains if the user never had mail delivered
+        # there (the same history as mail's tag-first-contact).
+        known = await self.store.known_domains(uploader.user) if item.recipients and uploader.user else ()
+        history = KnownDomains(uploader.user, known)
         return await self.inspector.decide(scan, envelope, history=history, now=self.clock())
+
+    def _internal(self, address: str) -> bool:
+        return bool(self.inspector.policies.current.is_internal(address.replace("*@", "x@")))
 
     async def _record(self, v: ItemVerdict, rec: MessageRecord, uploader: Uploader) -> ItemVerdict:
         """Move the opened record to its verdict's state (durably, audited), keeping the content
@@ -343,10 +363,15 @@ class UploadJudge:
         elif state is State.HELD:
             changes["release_at"] = decision.release_at or self.clock()
         changes["meta"] = meta
-        await self.store.transition(
+        done = await self.store.transition(
             rec.id, state, actor="policy", reason=reason, expect=State.RECEIVED, **changes
         )
-        return replace(v, state=state, ref=rec.id)
+        if self.notices is not None and state in (State.PENDING_APPROVAL, State.HELD):
+            try:
+                await self.notices.upload_held_back(done, changes["decision"])
+            except Exception:  # a notice that fails must not turn a verdict into an error
+                log.exception("%s: notice failed", rec.id)
+        return replace(v, state=state, ref=rec.id, record=done)
 
 
 __all__ = ["STATE_OF", "ItemVerdict", "UploadItem", "UploadJudge", "Uploader", "Verdict"]

@@ -18,7 +18,9 @@ service and route (:mod:`gateway.proxy.services`) and chooses how the body trave
 
 The request that makes a session's file exist (the last Drive or Graph range, Box's commit,
 Dropbox's finish, Slack's complete) is buffered or held like a whole-file upload, and judged on
-the file assembled from the spooled chunks plus its own bytes. Answers that create sessions
+the file assembled from the spooled chunks plus its own bytes. A request that creates or widens
+a link or invites people (``Step.SHARE``) is small JSON: buffered, read by its service's parser
+and judged as one item with the change's ``sharing_scope``. Answers that create sessions
 (Drive's ``Location``, Graph's ``uploadUrl``, Box's and Dropbox's session ids, Slack's upload
 URL) are read in ``response`` and recorded in the store, so any instance can follow the session.
 """
@@ -28,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -378,7 +381,9 @@ class UploadGate:
         if route.refine is not None:
             small = body if isinstance(body, bytes) else await asyncio.to_thread(_small, body)
             shape = route.refine(replace(pending.view, body=small), shape)
-        if shape.step is Step.FINISH:
+        if shape.step is Step.SHARE:
+            items, uploader = self._share_items(pending, shape), pending.uploader
+        elif shape.step is Step.FINISH:
             items, uploader = await self._finished_items(pending, shape, body)
         else:
             items, uploader = await self._body_items(pending, shape, body, digest), pending.uploader
@@ -422,6 +427,39 @@ class UploadGate:
             sharing_scope=shape.sharing_scope,
             destination=shape.destination,
         )
+
+    def _share_items(self, pending: Pending, shape: Shape) -> list[UploadItem]:
+        """A sharing change is one item: the change itself as stable bytes (so an approval lets
+        exactly this change pass again), with its scope, target, expiry and the people it lets
+        in. A change the service's parser could not read is judged as not inspected (fail
+        closed); a request that widens nothing (a rename, a link removed) is no item at all."""
+        sharing = shape.sharing
+        if sharing is None and not shape.problems:
+            return []
+        if sharing is None:
+            data = json.dumps({"service": shape.service, "unread": list(shape.problems)}).encode()
+            facts = self._facts(pending, shape, "共有設定の変更", "application/json")
+            return [UploadItem(facts, len(data), data=data, problems=shape.problems, classify=False)]
+        data = sharing.canonical(shape.service)
+        facts = replace(
+            self._facts(pending, shape, sharing.label, "application/json"),
+            destination=f"{sharing.target or ''} {sharing.item}".strip(),
+            sharing_scope=sharing.scope,
+            sharing_target=sharing.target,
+            link_expires=sharing.expires,
+        )
+        # Judged by what it asks (scope, target, people, expiry), not classified as a file: its
+        # bytes are the change itself, kept so that an approval names exactly this change.
+        return [
+            UploadItem(
+                facts,
+                len(data),
+                data=data,
+                problems=shape.problems,
+                recipients=sharing.invitees,
+                classify=False,
+            )
+        ]
 
     async def _body_items(
         self, pending: Pending, shape: Shape, body: bodies.Body, digest: str

@@ -52,6 +52,7 @@ from gateway.proxy.spool import Spool
 from gateway.proxy.tenants import TenantHeaders
 from gateway.store import Store
 from gateway.store.upload_sessions import UploadSessions, open_upload_sessions
+from gateway.uploads import UploadNotices
 from quarantine_ui.accounts import Accounts
 
 log = logging.getLogger("sekimori.proxy")
@@ -88,6 +89,7 @@ class ProxyServer:
         accounts: Accounts | None = None,
         clock: Callable[[], datetime] | None = None,
         extra_addons: Sequence[Any] = (),
+        notices: UploadNotices | None = None,
     ) -> None:
         if config.proxy is None:
             raise ValueError("the configuration has no proxy section")
@@ -98,6 +100,7 @@ class ProxyServer:
         self.accounts = accounts
         self.clock = clock or (lambda: datetime.now(UTC))
         self.extra_addons = tuple(extra_addons)
+        self.notices = notices
         assert self.proxy.spool is not None and self.proxy.ca is not None
         self.spool = Spool(self.proxy.spool)
         self.master: Master | None = None
@@ -141,9 +144,15 @@ class ProxyServer:
             instance=self.spool.instance,
             clock=self.clock,
             keep_passed=proxy.keep_passed,
+            notices=self.notices,
             work=self.spool.work,
         )
-        contact = verdict.Contact(ui_url=self.config.ui.base_url, security=self.config.notify.security)
+        contact = verdict.Contact(
+            ui_url=self.config.ui.base_url,
+            security=self.config.notify.security,
+            secret=self.config.secret_bytes,
+            link_validity=self.config.ui.link_validity,
+        )
         self.gate = UploadGate(
             catalog=catalog,
             judge=judge,

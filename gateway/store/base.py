@@ -278,6 +278,10 @@ class UploadFacts:
     tenant: str | None = None
     sharing_scope: str | None = None
     destination: str = ""
+    #: A sharing change: ``file`` or ``folder`` (when the request says), and whether its link
+    #: ends on a date.
+    sharing_target: str | None = None
+    link_expires: bool | None = None
 
     def to_meta(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
@@ -1087,7 +1091,7 @@ def _lease(owner: str | None, now: datetime, lease: float) -> int | None:
 
 
 #: The upload facts an ``accept`` event carries (no file name: it may name a person).
-_AUDITED_FACTS = ("service", "host", "tenant", "sharing_scope")
+_AUDITED_FACTS = ("service", "host", "tenant", "sharing_scope", "sharing_target")
 
 
 def plan_accept(

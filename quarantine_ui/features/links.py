@@ -9,20 +9,25 @@ approve and reject need what ``ui.approval_links`` asks for, by default a login 
 second factor. Such a link first leads through the login (or a step up to the TOTP code, or the
 enrolment of one) and back, then acts as the logged-in user, who must be an approver of the
 message (named, or deputy by delegation), with the session's CSRF token: access to a manager's
-mailbox alone decides nothing.
+mailbox alone decides nothing. A coached user's "go on" (``proceed``) is their own upload's
+one-click row, but needs their reason: a form sent without one shows the page again and leaves
+the token unused.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from gateway import actions
 from gateway.actions import LinkAuth, link_auth
 from quarantine_ui.features.accounts import TOTP_VIA, start_session
 from quarantine_ui.guard import csrf_ok, csrf_refused, current_user, login_step, to_login
 from quarantine_ui.links import LinkClaim, LinkError
-from quarantine_ui.mailroom import ActionResult
+from quarantine_ui.mailroom import ActionResult, HeldMessage
 from quarantine_ui.respond import local_epoch, redirect, render, t_for, with_next
 from quarantine_ui.services import get_ui, mailroom
 from quarantine_ui.sessions import Session, Stage
@@ -31,7 +36,9 @@ from quarantine_ui.sessions import Session, Stage
 REFUSAL_STATUS = {"used": 410, "expired": 410, "unknown": 404, "not_held": 409, "not_yours": 403}
 #: Form of the confirmation page: the optional comment of an approver, and the session's CSRF
 #: token when the link needs a login.
-LINK_FORM_LIMITS = {"max_files": 0, "max_fields": 3, "max_part_size": 4096}
+LINK_FORM_LIMITS = {"max_files": 0, "max_fields": 3, "max_part_size": 16384}
+#: Actions whose link needs the person's reason (the action table's justification).
+REASONED = frozenset({"proceed"})
 
 
 def _refuse(request: Request, reason: str) -> Response:
@@ -86,17 +93,30 @@ async def link_page(request: Request) -> Response:
     message = await mailroom(request).link_target(claim.message_id, claim.action, holder)
     if message is None:
         return _refuse(request, "not_held" if need is LinkAuth.ONE_CLICK else "not_yours")
-    ctx = {
+    return render(request, "link.html", _confirm(request, claim.action, message, holder, need))
+
+
+def _confirm(
+    request: Request, action: str, message: HeldMessage, holder: str, need: LinkAuth, error: str = ""
+) -> dict[str, Any]:
+    t = t_for(request)
+    explain = f"link.{action}.explain"
+    if message.upload is not None and t(f"{explain}_upload") != f"{explain}_upload":
+        explain += "_upload"
+    return {
         "state": "confirm",
-        "action": claim.action,
+        "action": action,
+        "explain": t(explain),
         "subject": message.subject,
         "recipients": message.recipients,
+        "upload": message.upload,
         "release_at": local_epoch(request, message.release_at),
         "form_action": request.url.path,
-        "with_comment": claim.action in ("approve", "reject"),
+        "with_comment": action in ("approve", "reject"),
+        "with_reason": action in REASONED,
+        "error": error,
         "signed_in": None if need is LinkAuth.ONE_CLICK else holder.partition(":")[2],
     }
-    return render(request, "link.html", ctx)
 
 
 async def link_submit(request: Request) -> Response:
@@ -118,19 +138,30 @@ async def link_submit(request: Request) -> Response:
         and await mailroom(request).link_target(claim.message_id, claim.action, holder) is None
     ):
         return _refuse(request, "not_yours")
+    text = str(form.get(actions.text_field(claim.action), ""))[: actions.MAX_TEXT]
+    if claim.action in REASONED and not text.strip():
+        # A link that needs a reason is not used up by a form sent without one.
+        message = await mailroom(request).link_target(claim.message_id, claim.action, holder)
+        if message is None:
+            return _refuse(request, "not_held")
+        error = t_for(request)("link.error.reason_required")
+        return render(
+            request, "link.html", _confirm(request, claim.action, message, holder, need, error), 400
+        )
     try:
         claim = ui.links.consume(token)
     except LinkError as exc:
         return _refuse(request, exc.reason)
-    comment = str(form.get("comment", ""))[:2000]
-    result = await mailroom(request).link_act(claim.message_id, claim.action, holder, comment)
+    room = mailroom(request)
+    rec = await room.store.get(claim.message_id)
+    result = await room.link_act(claim.message_id, claim.action, holder, text)
     if result is not ActionResult.DONE:
         return _refuse(request, result.value)
-    return render(
-        request,
-        "link.html",
-        {"state": "done", "action": claim.action, "message": t_for(request)(f"link.{claim.action}.done")},
-    )
+    t = t_for(request)
+    done = f"link.{claim.action}.done"
+    if rec is not None and rec.upload is not None and t(f"{done}_upload") != f"{done}_upload":
+        done += "_upload"
+    return render(request, "link.html", {"state": "done", "action": claim.action, "message": t(done)})
 
 
 ROUTES: list[BaseRoute] = [

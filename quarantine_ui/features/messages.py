@@ -32,6 +32,8 @@ FILTERS: dict[str, tuple[State, ...]] = {
     "held": (State.HELD,),
     "pending_approval": (State.PENDING_APPROVAL,),
     "quarantined": (State.QUARANTINED,),
+    # Uploads an approver or the security team let through: the user may upload them again.
+    "approved": (State.APPROVED,),
     "sent": (State.DELIVERING, State.DEFERRED, State.DELIVERED),
     "cancelled": (State.CANCELLED,),
     "not_sent": (State.REFUSED, State.REJECTED, State.DELETED, State.BOUNCED),
@@ -56,11 +58,16 @@ AFTER_ACTION: dict[str, tuple[str | None, str]] = {
     "cancel": (None, "cancelled"),
     "send_now": (None, "sent"),
     "justify": (None, "justified"),
+    "proceed": (None, "proceeded"),
     "approve": ("/approvals", "approved"),
     "reject": ("/approvals", "rejected"),
     "release": ("/admin", "released"),
     "delete": ("/admin", "deleted"),
 }
+
+
+#: Notices that say something else for an upload than for a message.
+UPLOAD_NOTICES = frozenset({"approved_upload", "released_upload", "rejected_upload"})
 
 
 async def views_of(request: Request, recs: Any) -> list[MessageView]:
@@ -104,7 +111,8 @@ async def message(request: Request) -> Response:
     if is_api(request):
         return JSONResponse(view.to_dict())
     content = None
-    if "security_admin" in user.roles and rec.has_raw:
+    # An upload's content is never shown in a page (a security admin may download it).
+    if "security_admin" in user.roles and rec.has_raw and rec.kind is ItemKind.MAIL:
         try:
             content = read_content(await room.store.load_raw(rec.id))
         except StoreError:
@@ -117,6 +125,9 @@ async def message(request: Request) -> Response:
         "links": await links_for_message(request, rec),
         "content": content,
         "offered": room.offered(user, rec),
+        "file_url": f"/messages/{rec.id}/file"
+        if rec.kind is ItemKind.UPLOAD and rec.has_raw and "security_admin" in user.roles
+        else "",
         "release_epoch": int(view.release_at.timestamp()) if view.release_at else 0,
         # The findings table is collapsed and paginated: a list of 150 rows is a long page.
         "findings": view.findings[(number - 1) * FINDINGS_PAGE : number * FINDINGS_PAGE],
@@ -149,8 +160,10 @@ async def act(request: Request) -> Response:
         assert rec is not None
         view = await room.view(rec, request.state.lang)
         return JSONResponse({"status": "done", "message": view.to_dict()})
-    await room.act(current_user(request), msg_id, action, str(form(request).get(field, "")))
+    rec = await room.act(current_user(request), msg_id, action, str(form(request).get(field, "")))
     after, done = AFTER_ACTION[action]
+    if rec.kind is ItemKind.UPLOAD and f"{done}_upload" in UPLOAD_NOTICES:
+        done = f"{done}_upload"  # an upload is not sent: the user may upload it again
     return back(after or f"/messages/{msg_id}", done)
 
 

@@ -10,8 +10,9 @@ import email.policy
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 import pytest
@@ -234,10 +235,17 @@ class Gateway:
         await self.store.close()
 
 
-async def start_gateway(config: Config, *, clock: Callable[[], datetime] | None = None) -> Gateway:
-    """The gateway as ``sekimori run`` starts it (without the UI); with ``clock``, its store,
-    relay and scheduler all read that clock."""
-    store = await open_store(config.store, clock=clock)
+async def start_gateway(
+    config: Config,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    store_clock: Callable[[], datetime] | None = None,
+) -> Gateway:
+    """The relay, its scheduler and the SMTP listener on a store of ``config``; ``store_clock``
+    gives the store and the scheduler a test's time (an approval's validity, a lease), ``clock``
+    gives it to the relay (delivery, retries, links) as well."""
+    timed = clock or store_clock
+    store = await open_store(config.store, clock=timed)
     inspector = Inspector(
         PolicyHolder(config.policy.path, override=config.policy.active_file),
         scan_time=config.scan.time,
@@ -245,9 +253,9 @@ async def start_gateway(config: Config, *, clock: Callable[[], datetime] | None 
         memory=config.scan.memory_bytes,
         slow_slots=config.scan.slow_slot_count,
     )
-    now = clock or (lambda: datetime.now(UTC))
-    relay = Relay(config, store, inspector, clock=now)
-    scheduler = Scheduler(relay, interval=config.scheduler.interval, clock=now)
+    relay = Relay(config, store, inspector) if clock is None else Relay(config, store, inspector, clock=clock)
+    timers: dict[str, Any] = {} if timed is None else {"clock": timed}
+    scheduler = Scheduler(relay, interval=config.scheduler.interval, **timers)
     await relay.start()
     scheduler.start()
     server = await start_server(config, relay.receive)

@@ -69,6 +69,42 @@ CASES: dict[str, dict[str, Any]] = {
     "cancelled": DECIDED,
 }
 
+UPLOAD: dict[str, Any] = {
+    "upload_facts_ja": [
+        ("利用者", "taro@example.co.jp"),
+        ("ファイル名", "顧客一覧.csv"),
+        ("アップロード先", "Box（テナント 4711）"),
+    ],
+    "upload_facts_en": [
+        ("User", "taro@example.co.jp"),
+        ("File name", "顧客一覧.csv"),
+        ("Destination", "Box (tenant 4711)"),
+    ],
+    "sharing_ja": False,
+    "sharing_en": False,
+    "same_ja": "同じファイルを同じアップロード先にもう一度アップロードする",
+    "same_en": "upload the same file to the same destination again",
+    "valid_ja": "24 時間",
+    "valid_en": "24 hours",
+    "uses": 1,
+    "invitees": [],
+    "moved": [],
+}
+CASES.update(
+    {
+        "upload_approval_request": {
+            **UPLOAD,
+            "links": LINKS,
+            "deadline": WHEN,
+            "approver": "boss@example.co.jp",
+        },
+        "upload_approval_pending": {**UPLOAD, "approvers": ["boss@example.co.jp"], "deadline": WHEN},
+        "upload_held": {**UPLOAD, "links": {"proceed": "http://127.0.0.1:8025/a/proceed.tok"}, "until": WHEN},
+        "upload_approved": {**UPLOAD, **DECIDED, "outcome": "approved", "valid_until": WHEN},
+        "upload_rejected": {**UPLOAD, **DECIDED, "outcome": "rejected"},
+    }
+)
+
 
 def test_every_template_is_covered() -> None:
     folder = Path(__file__).resolve().parents[2] / "gateway" / "templates"
@@ -246,3 +282,25 @@ def test_bcc_conversion_keeps_body_and_internal_addresses() -> None:
     assert b"To: undisclosed-recipients:;" in new and moved == ["x@out.test"]
     unchanged = b"To: a@example.co.jp\r\n\r\nbody\r\n"
     assert convert_to_bcc(unchanged, lambda a: True) == (unchanged, [])
+
+
+def test_upload_notices_say_what_an_approval_allows_and_how_to_go_on() -> None:
+    ask = render("upload_approval_request", **{**BASE, "page": PAGE}, **CASES["upload_approval_request"]).text
+    assert (
+        "承認すると、taro@example.co.jp さんは同じファイルを同じアップロード先にもう一度アップロードすることが、24 時間以内に 1 回までできるようになります"
+        in ask
+    )
+    assert "別のファイルや別のアップロード先には使えません" in ask and LINKS["approve"] in ask
+    assert "Box（テナント 4711）" in ask and "No other file or destination gets through" in ask
+    held = render("upload_held", **{**BASE, "page": PAGE}, **CASES["upload_held"]).text
+    assert "理由を記録して続ける" in held and "http://127.0.0.1:8025/a/proceed.tok" in held
+    assert "2026-11-22 12:00 JST までに" in held
+    approved = render("upload_approved", **{**BASE, "page": PAGE}, **CASES["upload_approved"]).text
+    assert "承認者（boss@example.co.jp）が承認しました" in approved
+    assert (
+        "2026-11-22 12:00 JST までに、同じファイルを同じアップロード先にもう一度アップロードすると通ります（1 回まで）"
+        in approved
+    )
+    sharing = {**CASES["upload_rejected"], "sharing_ja": True, "sharing_en": True}
+    rejected = render("upload_rejected", **{**BASE, "page": PAGE}, **sharing).text
+    assert "承認待ちだった共有設定の変更は、承認者（boss@example.co.jp）が却下しました" in rejected

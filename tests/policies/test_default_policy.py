@@ -19,7 +19,7 @@ import pyzipper
 from classifiers import scan_bytes, scan_message
 from classifiers.model import Finding, PartResult, ScanResult
 from gateway.commands.policy import envelope_from_message
-from policies import Action, Decision, Envelope, Policy, default_policy_path, evaluate, load_policy
+from policies import Action, Decision, Policy, default_policy_path, evaluate, load_policy
 from tests.policies.helpers import NOW, eml, finding, part, picture, upload
 
 
@@ -518,20 +518,58 @@ def test_first_mail_to_a_domain_is_tagged(policy: Policy) -> None:
 # -- 10. 公開共有 ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("scope", ["anyone", "public"])
-def test_public_sharing_needs_approval(policy: Policy, scope: str) -> None:
+NOTHING = ScanResult(parts=(), records=0)
+
+
+@pytest.mark.parametrize("service", ["google_drive", "box", "microsoft_graph", "dropbox"])
+def test_public_sharing_needs_approval(policy: Policy, service: str) -> None:
     d = evaluate(
-        policy, upload(service="onedrive", sharing_scope=scope), ScanResult(parts=(), records=0), now=NOW
+        policy, upload(service=service, sharing_scope="anyone", sharing_target="file"), NOTHING, now=NOW
     )
     assert d.action is Action.APPROVAL
     assert (d.approvers, d.on_timeout) == (("hanako.sato@example.co.jp",), "reject")
+    assert (d.pass_valid_for, d.pass_uses) == (timedelta(hours=24), 1)
 
 
-def test_sharing_with_named_people_is_allowed(policy: Policy) -> None:
-    env = Envelope(
-        "upload", "taro.yamada@example.co.jp", (), service="onedrive", sharing_scope="specific_people"
+@pytest.mark.parametrize("scope", ["organization", "specific"])
+def test_sharing_inside_or_with_named_colleagues_is_allowed(policy: Policy, scope: str) -> None:
+    env = upload(service="box", sharing_scope=scope, recipients=("jiro@example.co.jp",), link_expires=False)
+    assert evaluate(policy, env, NOTHING, now=NOW, history=Known(frozenset())).action is Action.DELIVER
+
+
+def test_a_public_link_to_a_folder_is_refused(policy: Policy) -> None:
+    d = evaluate(
+        policy, upload(service="box", sharing_scope="anyone", sharing_target="folder"), NOTHING, now=NOW
     )
-    assert evaluate(policy, env, ScanResult(parts=(), records=0), now=NOW).action is Action.DELIVER
+    assert (d.action, d.notify_security) == (Action.BLOCK, True)
+    assert [m.rule_id for m in d.winning_rules] == ["block-public-folder-link"]
+
+
+def test_an_invitation_to_a_first_time_domain_is_coached(policy: Policy) -> None:
+    env = upload(
+        service="microsoft_graph",
+        sharing_scope="specific",
+        recipients=("tanaka@new-partner.example",),
+        link_expires=True,
+    )
+    d = evaluate(policy, env, NOTHING, now=NOW, history=Known(frozenset()))
+    assert (d.action, [m.rule_id for m in d.winning_rules]) == (Action.WARN, ["warn-invite-new-domain"])
+    assert d.release_at == NOW + timedelta(hours=1)
+    known = evaluate(policy, env, NOTHING, now=NOW, history=Known(frozenset({"new-partner.example"})))
+    assert known.action is Action.DELIVER
+
+
+def test_an_external_link_without_an_expiry_date_is_coached(policy: Policy) -> None:
+    history = Known(frozenset({"partner.example"}))
+    env = upload(service="microsoft_graph", sharing_scope="specific", recipients=("a@partner.example",))
+    for expires, action in ((False, Action.WARN), (True, Action.DELIVER), (None, Action.DELIVER)):
+        d = evaluate(policy, replace(env, link_expires=expires), NOTHING, now=NOW, history=history)
+        assert d.action is action, expires
+    # A public link without one also needs approval, which outranks the warning.
+    public = upload(service="box", sharing_scope="anyone", sharing_target="file", link_expires=False)
+    d = evaluate(policy, public, NOTHING, now=NOW)
+    assert d.action is Action.APPROVAL
+    assert {m.rule_id for m in d.matches} == {"approval-public-sharing", "warn-external-link-without-expiry"}
 
 
 def test_the_readme_example_sender_is_in_the_example_directory_with_a_manager() -> None:

@@ -161,6 +161,20 @@ BROKEN: list[tuple[str, str, str, str, str]] = [
         "missing_escalate_to",
     ),
     (
+        "a sharing scope outside the vocabulary",
+        HEADER + GOOD_RULE.replace("direction: mail", "sharing_scope: [anyone, anyone_with_link]"),
+        "sharing_scope: [anyone, anyone_with_link]",
+        "rules[0].when.sharing_scope",
+        "unknown_value",
+    ),
+    (
+        "a sharing target outside the vocabulary",
+        HEADER + GOOD_RULE.replace("direction: mail", "sharing_target: [drive]"),
+        "sharing_target: [drive]",
+        "rules[0].when.sharing_target",
+        "unknown_value",
+    ),
+    (
         "coaching on mail",
         HEADER + GOOD_RULE.replace("action: block", "action: warn"),
         "- id: r1",

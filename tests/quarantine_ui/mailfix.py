@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 import uvloop
 
-from classifiers import scan_message
+from classifiers import scan_bytes, scan_message
 from gateway.links.facts import FileFacts, LinkFacts
 from gateway.pipeline import scan_summary
-from gateway.store import Amendment, ItemKind, MessageRecord, State
+from gateway.store import Amendment, ItemKind, MessageRecord, State, UploadFacts
 from gateway.store.sqlite import SQLiteStore
 from policies import Action, Decision, Evidence, RuleMatch
 from tests.quarantine_ui.conftest import START, Env, FakeClock, make_env
@@ -45,6 +45,23 @@ _ACTION_STATE = {
     "quarantine": State.QUARANTINED,
     "block": State.REFUSED,
 }
+
+
+_UPLOAD_STATE = {
+    "deliver": State.PASSED,
+    "warn": State.HELD,
+    "approval": State.PENDING_APPROVAL,
+    "quarantine": State.QUARANTINED,
+    "block": State.REFUSED,
+}
+UPLOAD_FACTS = UploadFacts(
+    service="box",
+    host="upload.box.com",
+    filename="顧客一覧.csv",
+    content_type="text/csv",
+    tenant="4711",
+    destination="営業部/共有",
+)
 
 
 def make_raw(
@@ -146,6 +163,78 @@ class MailEnv:
             changes["expires_at"] = decision.approval_deadline
         return await self.store.transition(
             rec.id, _ACTION_STATE[action], actor="policy", reason=f"policy: {action}", **changes
+        )
+
+    def put_upload(
+        self,
+        user: str,
+        action: str = "approval",
+        *,
+        data: bytes = "氏名,電話\n山田太郎,03-1234-5678\n".encode(),
+        facts: UploadFacts = UPLOAD_FACTS,
+        approvers: tuple[str, ...] = (),
+        uses: int = 1,
+        valid_for: float = 86400,
+    ) -> MessageRecord:
+        """An upload recorded the way the proxy does it: spooled, classified by the real
+        classifiers, decided (a real ``Decision`` of ``action`` with pass terms) and moved on."""
+        rec: MessageRecord = self.run(self._put_upload(user, action, data, facts, approvers, uses, valid_for))
+        return rec
+
+    async def _put_upload(
+        self,
+        user: str,
+        action: str,
+        data: bytes,
+        facts: UploadFacts,
+        approvers: tuple[str, ...],
+        uses: int,
+        valid_for: float,
+    ) -> MessageRecord:
+        rec = await self.store.accept(
+            data,
+            kind=ItemKind.UPLOAD,
+            sender=user,
+            recipients=(),
+            subject=facts.filename,
+            meta={"upload": facts.to_meta()},
+            actor="proxy",
+        )
+        scan = scan_bytes(data, facts.filename)
+        now = datetime.fromtimestamp(self.env.clock(), UTC)
+        evidence = tuple(
+            Evidence(f.type, 1, (str(f.to_dict(redact=True)["value"]),), (f.location,), f.type)
+            for f in scan.findings
+        )
+        match = RuleMatch(
+            f"u-{action}",
+            f"アップロード規則 {action}",
+            f"upload rule {action}",
+            f"{action} の説明 (アップロード)",
+            f"explains {action} (upload)",
+            Action(action),
+            evidence or (Evidence(None, 0, (), (), "upload"),),
+        )
+        coached = action in ("approval", "warn")
+        decision = Decision(
+            Action(action),
+            (),
+            (match,),
+            release_at=now + timedelta(hours=1) if action == "warn" else None,
+            approvers=approvers,
+            approval_deadline=now + timedelta(hours=24) if action == "approval" else None,
+            on_timeout="reject" if action == "approval" else None,
+            pass_valid_for=timedelta(seconds=valid_for) if coached else None,
+            pass_uses=uses if coached else None,
+        )
+        changes: dict[str, Any] = {"decision": decision.to_dict(), "scan": scan_summary(scan)}
+        if action == "warn":
+            changes["release_at"] = decision.release_at
+        if action == "approval":
+            changes["approvers"] = approvers
+            changes["expires_at"] = decision.approval_deadline
+        return await self.store.transition(
+            rec.id, _UPLOAD_STATE[action], actor="policy", reason=f"policy: {action}", **changes
         )
 
     def get(self, msg_id: str) -> MessageRecord:

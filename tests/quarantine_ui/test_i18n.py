@@ -47,6 +47,11 @@ def test_every_key_used_in_templates_exists() -> None:
         "audit.action.",
         "header.",
         "mail.justification.",
+        "service.",
+        "sharing.",
+        "kind.",
+        "upload.next.",
+        "state.upload.",
         "mail.holder.",
     }
     from classifiers.detectors import entity_types
@@ -61,6 +66,14 @@ def test_every_key_used_in_templates_exists() -> None:
         assert f"state.{state.value}" in MESSAGES["ja"]
     for decision in DECISIONS:
         assert f"action.{decision}" in MESSAGES["ja"]
+    from gateway.store import UPLOAD_ALLOWED, ItemKind
+
+    for state in UPLOAD_ALLOWED:  # what to do next, for every state of an upload
+        assert f"upload.next.{state.value}" in MESSAGES["ja"]
+    for kind in (ItemKind.MAIL, ItemKind.UPLOAD):
+        assert f"kind.{kind.value}" in MESSAGES["ja"]
+    for scope in ("anyone", "organization", "specific"):  # the one sharing vocabulary
+        assert f"sharing.{scope}" in MESSAGES["ja"]
     from quarantine_ui.features.messages import FILTERS
     from quarantine_ui.mailview import SHOWN_HEADERS
 

@@ -304,6 +304,10 @@ def test_every_documented_mail_api_status_is_real(mail: MailEnv, tmp_path: Path)
     _call(sec, seen, "POST", pol, "/api/policy/validate", json={"text": "version: 2\n"}, headers=sh)
     _call(sec, seen, "POST", pol, "/api/policy/nope", json={"text": mail.policy_path.read_text()}, headers=sh)
     _call(sec, seen, "GET", "/api/dashboard", "/api/dashboard")
+    _call(sec, seen, "GET", "/api/search", "/api/search?q=taro&kind=upload")
+    _call(sec, seen, "GET", "/api/search", "/api/search?kind=fax")
+    upload = mail.put_upload("taro@example.jp", "quarantine")
+    _call(sec, seen, "GET", "/api/messages/{msg_id}/file", f"/api/messages/{upload.id}/file")
     for path in ("/api/audit", "/api/audit/export", "/api/audit/verify"):
         _call(auditor, seen, "GET", path, path)
 

@@ -14,6 +14,9 @@ Steps of an upload::
     START   creates an upload session; the answer names it (Location, uploadUrl, session id)
     CHUNK   part of a session's file: passes on at once, a copy goes to the spool
     FINISH  makes the file exist: held until the whole file is judged
+    SHARE   creates or widens access to a file or folder (a link, an invitation): a small JSON
+            body, read by the route's ``refine`` into a :class:`Sharing` and judged as one item
+            whose content is the change itself (:meth:`Sharing.canonical`)
 """
 
 from __future__ import annotations
@@ -38,6 +41,82 @@ class Step(StrEnum):
     START = "start"
     CHUNK = "chunk"
     FINISH = "finish"
+    SHARE = "share"
+
+
+#: Who a sharing change lets in, in one vocabulary for every service (``policies.schema``'s).
+SCOPES: tuple[str, ...] = ("anyone", "organization", "specific")
+TARGETS: tuple[str, ...] = ("file", "folder")
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """A request that creates or widens access, as every service's parser reads it.
+
+        ``scope``: ``anyone`` (whoever has the link, or the public), ``organization`` (the people of
+        the organisation, or of a domain: see ``invitees``), ``specific`` (the people or groups named).
+        ``invitees`` are the addresses let in; a whole domain is written ``*@domain`` (Drive's
+        ``domain`` permission): the gate makes ``organization`` into ``specific`` when one of them is
+        outside the organisation. ``item`` names what is shared (an id or a path; a link's URL only by
+        its hash: it is a capability). ``target`` is ``file`` or ``folder`` when the request says;
+        ``expires`` whether a link ends on a date (``None`` for an invitation of named people, whose
+    expiry is not a link's, and where the request cannot say). A scope the request
+        leaves to the provider's default (Dropbox without settings is public; Box without ``access``
+        and Graph without ``scope`` take the enterprise's or organisation's default) is taken as the
+        widest the default may be, ``anyone``, and ``detail`` says so (fail closed).
+
+        >>> s = Sharing("anyone", "F1", target="file", expires=False, detail=(("role", "reader"),))
+        >>> s.canonical("google_drive")
+        b'{"detail":{"role":"reader"},"expires":false,"invitees":[],"item":"F1","scope":"anyone","service":"google_drive","target":"file"}'
+    """
+
+    scope: str
+    item: str
+    target: str | None = None
+    invitees: tuple[str, ...] = ()
+    expires: bool | None = None
+    #: What else the request asks (role, link type, password, discoverable...), for reviewers.
+    detail: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.scope not in SCOPES:
+            raise ValueError(f"sharing scope {self.scope!r} is not one of {SCOPES}")
+        if self.target is not None and self.target not in TARGETS:
+            raise ValueError(f"sharing target {self.target!r} is not one of {TARGETS}")
+
+    def canonical(self, service: str) -> bytes:
+        """The change as stable bytes: the content of its store item, so that an approval of
+        this change lets exactly this change (and no other) pass again."""
+        value = {
+            "service": service,
+            "scope": self.scope,
+            "item": self.item,
+            "target": self.target,
+            "invitees": sorted({a.lower() for a in self.invitees}),
+            "expires": self.expires,
+            "detail": dict(sorted(self.detail)),
+        }
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+    @property
+    def label(self) -> str:
+        """The name reviewers see for the change (in place of a file name)."""
+        what = {"file": "ファイル", "folder": "フォルダ"}.get(self.target or "", "項目")
+        return f"共有設定の変更: {what} {self.item}"
+
+
+def stone_tag(value: Any) -> str:
+    """The tag of a Dropbox Stone union written either way: ``"public"`` or ``{".tag": "public"}``.
+
+    >>> stone_tag({".tag": "team"}), stone_tag("public"), stone_tag(None)
+    ('team', 'public', '')
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        tag = value.get(".tag")
+        return tag if isinstance(tag, str) else ""
+    return ""
 
 
 @dataclass(frozen=True)
@@ -147,8 +226,8 @@ class Shape:
     tenant: str | None = None
     #: Where the file goes, for reviewers (a folder id, a path, a channel); never a token.
     destination: str = ""
-    #: Who a sharing request opens the file to (``anyone``, ``domain``...), for ``sharing_scope``
-    #: conditions; read by a route's ``refine`` from the request's body.
+    #: Who a request opens the file to (:data:`SCOPES`), for ``sharing_scope`` conditions, when a
+    #: route knows no more; a sharing change read in full is :attr:`sharing` (its own item).
     sharing_scope: str | None = None
     #: The provider's session id (hashed into the store's key), or ``None`` for ``alias``.
     session: str | None = None
@@ -165,6 +244,11 @@ class Shape:
     wants_response: bool = False
     #: Facts the session keeps (Graph's deferCommit).
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: For SHARE: the change, once ``refine`` has read it from the body (``None``: the request
+    #: changes nothing that widens access, e.g. a rename, or removing a link).
+    sharing: Sharing | None = None
+    #: Why the request could not be read (the gate reports it as not fully inspected).
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -313,6 +397,7 @@ def first_str(data: Any, *names: str) -> str:
 
 
 __all__ = [
+    "SCOPES",
     "BodyKind",
     "Mint",
     "RequestView",
@@ -320,6 +405,7 @@ __all__ = [
     "Route",
     "Service",
     "Shape",
+    "Sharing",
     "Step",
     "canonical_url",
     "content_range",
@@ -327,4 +413,5 @@ __all__ = [
     "hosts",
     "route",
     "session_key",
+    "stone_tag",
 ]

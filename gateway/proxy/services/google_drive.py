@@ -13,6 +13,15 @@
 - The web client posts the same shapes to ``clients6.google.com/upload/drive/v2internal/files``
   (undocumented; seen in public third-party code), covered by the same routes.
 
+Sharing: ``POST .../drive/v3/files/{fileId}/permissions`` (v2: ``/drive/v2/files/{id}/permissions``,
+and the web client's ``clients6.google.com/drive/v2internal/files/{id}/permissions``) with JSON
+``type`` ``user|group|domain|anyone`` (v3 ``emailAddress``/``domain``, v2 ``value``),
+``role``, ``allowFileDiscovery`` (v2 ``withLink``) and ``expirationTime`` (v2 ``expirationDate``;
+Drive allows it on user and group permissions only). ``anyone`` is :data:`anyone` whether or not
+it can be found by search; ``domain`` lets in the domain (``*@domain``: the organisation when it
+is the company's own); ``user`` and ``group`` are ``specific``. A permission's ``type`` cannot
+be changed afterwards, so updates are not widening (discovery drive.v3.json, Permission).
+
 The uploading account's Workspace domain does not show in these requests (OAuth tokens are
 opaque), so the tenant is unknown.
 """
@@ -21,6 +30,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+from dataclasses import replace
 
 from gateway.proxy.services.base import (
     Mint,
@@ -28,6 +38,7 @@ from gateway.proxy.services.base import (
     ResponseView,
     Service,
     Shape,
+    Sharing,
     Step,
     content_range,
     first_str,
@@ -38,6 +49,48 @@ from gateway.proxy.services.base import (
 NAME = "google_drive"
 HOSTS = hosts("www.googleapis.com", "content.googleapis.com", "clients6.google.com")
 _FILES = r"/upload/drive/v(?:2|3|2beta|2internal)/files(?:/(?P<id>[^/]+))?"
+_PERMISSIONS = r"/drive/v(?:2|3|2beta|2internal)/files/(?P<id>[^/]+)/permissions"
+
+
+def _share(req: RequestView, m: re.Match[str]) -> Shape:
+    return Shape(NAME, Step.SHARE, body="json", destination=m.group("id"))
+
+
+def _permission(req: RequestView, shape: Shape) -> Shape:
+    """The permission a ``permissions.create`` asks for (v3 and v2 field names).
+
+    >>> def read(body): return _permission(RequestView.make("POST", "https://x/drive/v3/files/F/permissions",
+    ...     body=body), Shape(NAME, Step.SHARE, destination="F")).sharing
+    >>> read(b'{"type": "anyone", "role": "reader", "allowFileDiscovery": false}').scope
+    'anyone'
+    >>> s = read(b'{"type": "domain", "role": "writer", "domain": "Example.co.jp"}'); s.scope, s.invitees
+    ('organization', ('*@example.co.jp',))
+    >>> s = read(b'{"type": "user", "role": "reader", "value": "a@partner.example", "expirationDate": "2026-05-01T00:00:00Z"}')
+    >>> s.scope, s.invitees, s.expires
+    ('specific', ('a@partner.example',), None)
+    """
+    data = req.json_body()
+    if not isinstance(data, dict):
+        return replace(shape, problems=("the sharing request (Drive permission) could not be read",))
+    kind = str(data.get("type") or "").lower()
+    role = str(data.get("role") or "")
+    expires = bool(data.get("expirationTime") or data.get("expirationDate"))
+    who = first_str(data, "emailAddress", "domain", "value").strip().lower()
+    detail: list[tuple[str, str]] = [("role", role), ("type", kind)]
+    if kind == "anyone":
+        found = data.get("allowFileDiscovery", not data.get("withLink", False))
+        detail.append(("discoverable", "yes" if found is True else "no"))
+        sharing = Sharing("anyone", shape.destination, expires=expires, detail=tuple(detail))
+    elif kind == "domain" and who:
+        sharing = Sharing(
+            "organization", shape.destination, invitees=(f"*@{who}",), expires=expires, detail=tuple(detail)
+        )
+    elif kind in ("user", "group") and who:
+        # An invitation, not a link: a link's expiry (``link_expires``) does not apply.
+        sharing = Sharing("specific", shape.destination, invitees=(who,), detail=tuple(detail))
+    else:
+        return replace(shape, problems=(f"the Drive permission's type {kind or '(none)'} is not understood",))
+    return replace(shape, sharing=sharing)
 
 
 def _media(req: RequestView, m: re.Match[str]) -> Shape:
@@ -118,5 +171,6 @@ SERVICE = Service(
             mint=_mint,
         ),
         route("resumable-chunk", "PUT POST", HOSTS, _FILES, _session_put, query={"upload_id": None}),
+        route("share", "POST", HOSTS, _PERMISSIONS, _share, refine=_permission),
     ),
 )

@@ -13,6 +13,14 @@
   documentation says not to send ``Authorization`` there, so the user and tenant of a chunk come
   from the session the gateway recorded when it saw the ``createUploadSession`` answer.
 
+Sharing: ``POST .../items/{id}/createLink`` (``driveitem-createlink.md``) with ``type``
+``view|edit|embed`` and ``scope`` ``anonymous`` (anyone with the link), ``organization`` or
+``users`` (the people given in ``recipients``); without ``scope`` the organisation's default
+link applies, taken as ``anonymous`` (the widest); an ``embed`` link is always anonymous;
+``expirationDateTime`` ends it. ``POST .../items/{id}/invite`` (``driveitem-invite.md``) with
+``recipients`` (``email``), ``roles``, ``requireSignIn``, ``expirationDateTime``: the people
+invited (``specific``).
+
 Tenant: the directory (tenant) ID in the access token's ``tid`` claim when the request carries a
 JWT bearer token, else ``<name>.sharepoint.com`` for a SharePoint host (``-my`` removed).
 """
@@ -22,6 +30,8 @@ from __future__ import annotations
 import base64
 import json
 import re
+from dataclasses import replace
+from typing import Any
 
 from gateway.proxy.services.base import (
     Mint,
@@ -29,6 +39,7 @@ from gateway.proxy.services.base import (
     ResponseView,
     Service,
     Shape,
+    Sharing,
     Step,
     canonical_url,
     content_range,
@@ -146,6 +157,87 @@ def _commit(req: RequestView, m: re.Match[str]) -> Shape | None:
     return Shape(NAME, Step.FINISH, body="none", session=req.url)
 
 
+_LINK_SCOPES: dict[str, Any] = {"anonymous": "anyone", "organization": "organization", "users": "specific"}
+
+
+def _share(req: RequestView, m: re.Match[str]) -> Shape:
+    item = m.group("item") or m.group("path") or m.group("parent") or ""
+    return Shape(
+        NAME, Step.SHARE, body="json", tenant=tenant_of(req), destination=f"{m.group('drive')}:{item}"
+    )
+
+
+def _emails(value: Any) -> tuple[str, ...]:
+    found = [first_str(r, "email").strip().lower() for r in value] if isinstance(value, list) else []
+    return tuple(a for a in found if a)
+
+
+def _link(req: RequestView, shape: Shape) -> Shape:
+    """The link a ``createLink`` asks for.
+
+    >>> def read(body): return _link(RequestView.make("POST", "https://graph.microsoft.com/v1.0/me/drive/items/I/createLink",
+    ...     body=body), Shape(NAME, Step.SHARE, destination="me/drive:I")).sharing
+    >>> read(b'{"type": "view", "scope": "anonymous"}').scope, read(b'{"type": "edit", "scope": "organization"}').scope
+    ('anyone', 'organization')
+    >>> s = read(b'{"type": "view"}'); s.scope, s.detail
+    ('anyone', (('type', 'view'), ('scope', 'organisation default')))
+    >>> read(b'{"type": "embed", "scope": "organization"}').scope
+    'anyone'
+    """
+    data = req.json_body()
+    if not isinstance(data, dict):
+        return replace(shape, problems=("the sharing request (Graph createLink) could not be read",))
+    kind = first_str(data, "type").lower()
+    asked = first_str(data, "scope").lower()
+    detail: list[tuple[str, str]] = [("type", kind)]
+    if kind == "embed":  # an embed link is anonymous whatever the scope says
+        scope = "anyone"
+        detail.append(("scope", "anonymous (embed)"))
+    elif not asked:
+        scope = "anyone"
+        detail.append(("scope", "organisation default"))
+    elif asked in _LINK_SCOPES:
+        scope = _LINK_SCOPES[asked]
+        detail.append(("scope", asked))
+    else:
+        return replace(shape, problems=(f"the Graph link scope {asked!r} is not understood",))
+    if data.get("password"):
+        detail.append(("password", "yes"))
+    sharing = Sharing(
+        scope,
+        shape.destination,
+        invitees=_emails(data.get("recipients")),
+        expires=bool(data.get("expirationDateTime")),
+        detail=tuple(detail),
+    )
+    return replace(shape, sharing=sharing)
+
+
+def _invitation(req: RequestView, shape: Shape) -> Shape:
+    """The people an ``invite`` lets in.
+
+    >>> s = _invitation(RequestView.make("POST", "https://graph.microsoft.com/v1.0/me/drive/items/I/invite", body=(
+    ...     b'{"recipients": [{"email": "a@partner.example"}], "roles": ["read"], "requireSignIn": true}')),
+    ...     Shape(NAME, Step.SHARE, destination="me/drive:I")).sharing
+    >>> s.scope, s.invitees
+    ('specific', ('a@partner.example',))
+    """
+    data = req.json_body()
+    if not isinstance(data, dict):
+        return replace(shape, problems=("the sharing request (Graph invite) could not be read",))
+    roles = data.get("roles")
+    detail = [("roles", ",".join(r for r in roles if isinstance(r, str)) if isinstance(roles, list) else "")]
+    if data.get("requireSignIn") is False:
+        detail.append(("sign_in", "not required"))
+    sharing = Sharing(
+        "specific",
+        shape.destination,
+        invitees=_emails(data.get("recipients")),
+        detail=tuple(detail),  # an invitation, not a link: a link's expiry does not apply
+    )
+    return replace(shape, sharing=sharing)
+
+
 SERVICE = Service(
     name=NAME,
     title="Microsoft OneDrive / SharePoint",
@@ -155,5 +247,7 @@ SERVICE = Service(
         route("create-session", "POST", API, _DRIVE + r"/createUploadSession", _create, mint=_mint),
         route("upload-range", "PUT", API + UPLOAD_HOSTS, _UPLOAD_URL, _range),
         route("deferred-commit", "POST", API + UPLOAD_HOSTS, _UPLOAD_URL, _commit),
+        route("create-link", "POST", API, _DRIVE + r"/createLink", _share, refine=_link),
+        route("invite", "POST", API, _DRIVE + r"/invite", _share, refine=_invitation),
     ),
 )

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 
 import httpx
 
@@ -215,3 +216,56 @@ async def slack_upload(
         )
     )
     return answers
+
+
+# -- sharing -------------------------------------------------------------------------------------
+
+
+async def drive_share(
+    c: httpx.AsyncClient,
+    file_id: str,
+    body: Mapping[str, object],
+    *,
+    host: str = "www.googleapis.com",
+    version: str = "v3",
+) -> httpx.Response:
+    """``permissions.create`` (the web client: ``clients6.google.com``, ``v2internal``)."""
+    return await c.post(f"https://{host}/drive/{version}/files/{file_id}/permissions", json=body)
+
+
+async def box_share(
+    c: httpx.AsyncClient, kind: str, item_id: str, body: Mapping[str, object]
+) -> httpx.Response:
+    """``PUT /2.0/files|folders/{id}`` (a shared link is part of the item)."""
+    return await c.put(
+        f"https://api.box.com/2.0/{kind}/{item_id}", params={"fields": "shared_link"}, json=body
+    )
+
+
+async def box_invite(
+    c: httpx.AsyncClient, kind: str, item_id: str, login: str, role: str = "editor"
+) -> httpx.Response:
+    body = {
+        "item": {"type": kind, "id": item_id},
+        "accessible_by": {"type": "user", "login": login},
+        "role": role,
+    }
+    return await c.post("https://api.box.com/2.0/collaborations", json=body)
+
+
+async def graph_link(
+    c: httpx.AsyncClient, item_id: str, body: Mapping[str, object], token: str = ""
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return await c.post(
+        f"https://graph.microsoft.com/v1.0/me/drive/items/{item_id}/createLink", json=body, headers=headers
+    )
+
+
+async def graph_invite(c: httpx.AsyncClient, item_id: str, body: Mapping[str, object]) -> httpx.Response:
+    return await c.post(f"https://graph.microsoft.com/v1.0/me/drive/items/{item_id}/invite", json=body)
+
+
+async def dropbox_sharing(c: httpx.AsyncClient, route: str, body: Mapping[str, object]) -> httpx.Response:
+    """An RPC of the sharing namespace (``create_shared_link_with_settings`` ...)."""
+    return await c.post(f"https://api.dropboxapi.com/2/sharing/{route}", json=body)

@@ -123,9 +123,10 @@ def write_config(
     store_url: str | None = None,
     proxy_extra: str = "",
     top_extra: str = "",
+    policy_text: str = UPLOAD_POLICY,
 ) -> Path:
     policy = tmp_path / "policy.yaml"
-    policy.write_text(UPLOAD_POLICY, encoding="utf-8")
+    policy.write_text(policy_text, encoding="utf-8")
     store = (
         f"{{path: {tmp_path / 'var'}, url: '{store_url}'}}" if store_url else f"{{path: {tmp_path / 'var'}}}"
     )
@@ -180,6 +181,17 @@ async def start_gateway(
     return Gateway(config, store, inspector, proxy, origin, clock)
 
 
+def default_policy_text() -> str:
+    """The shipped ``policies/default.yaml``, with its directory of people by absolute path."""
+    from policies import default_policy_path
+
+    path = default_policy_path()
+    text = path.read_text(encoding="utf-8")
+    return text.replace(
+        "directory: examples/directory.csv", f"directory: {path.parent / 'examples/directory.csv'}"
+    )
+
+
 #: The password of the test account ``taro@example.co.jp`` (``accounts=True``).
 PASSWORD = "correct horse battery 関守"
 
@@ -221,16 +233,28 @@ async def gateway_factory(tmp_path: Path, origin: FakeOrigin) -> AsyncIterator[G
         store_url: str | None = None,
         prefix: str | None = None,
         accounts: bool = False,
+        policy_text: str = UPLOAD_POLICY,
+        clocked_store: bool = False,
         **kw: Any,
     ) -> Gateway:
         cfg = load_config(
-            write_config(tmp_path, origin, store_url=store_url, proxy_extra=proxy_extra, top_extra=top_extra)
+            write_config(
+                tmp_path,
+                origin,
+                store_url=store_url,
+                proxy_extra=proxy_extra,
+                top_extra=top_extra,
+                policy_text=policy_text,
+            )
         )
         if accounts:
             kw["accounts"] = test_accounts(cfg)
-        store = None
+        store: Store | None = None
         if store_url is not None:
             store = await RedisStore.open(store_url, prefix=prefix or f"proxy-{secrets.token_hex(6)}:")
+        if clocked_store:  # the store keeps the test's time too (approval validity, timers)
+            kw["clock"] = clock = kw.get("clock") or Clock()
+            store = await open_store(cfg.store, clock=clock)
         gw = await start_gateway(cfg, origin, store=store, **kw)
         started.append(gw)
         return gw

@@ -22,6 +22,7 @@ import hashlib
 import ipaddress
 import itertools
 import json
+import re
 import ssl
 import urllib.parse
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from cryptography.x509.oid import NameOID
 
 DRIVE = ("www.googleapis.com", "clients6.google.com")
 BOX = ("upload.box.com",)
+BOX_API = "api.box.com"
 GRAPH = ("graph.microsoft.com",)
 GRAPH_UPLOAD = "sn3302.up.1drv.com"
 DROPBOX = ("content.dropboxapi.com", "api.dropboxapi.com")
@@ -50,7 +52,7 @@ LOGIN = (
     "www.dropbox.com",
     "app.slack.com",
 )
-ALL_HOSTS = (*DRIVE, *BOX, *GRAPH, GRAPH_UPLOAD, *DROPBOX, *SLACK, CHAT, PLAIN, *LOGIN)
+ALL_HOSTS = (*DRIVE, *BOX, BOX_API, *GRAPH, GRAPH_UPLOAD, *DROPBOX, *SLACK, CHAT, PLAIN, *LOGIN)
 
 
 def _ca(cn: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
@@ -149,6 +151,19 @@ class Stored:
     data: bytes
 
 
+@dataclass(frozen=True)
+class Shared:
+    """A sharing change a provider carried out: which service, the request's path and body."""
+
+    service: str
+    path: str
+    body: Any
+
+
+_DRIVE_PERMISSIONS = re.compile(r"/drive/v(?:2|3|2beta|2internal)/files/([^/]+)/permissions")
+_BOX_ITEM = re.compile(r"/2\.0/(files|folders)/(\d+)")
+
+
 class Providers:
     """The providers' behaviour: sessions in progress and the files each one holds."""
 
@@ -163,6 +178,8 @@ class Providers:
         self.dropbox_sessions: dict[str, bytearray] = {}
         self.slack_files: dict[str, dict[str, Any]] = {}
         self.slack_shared: list[str] = []
+        #: Every sharing change the providers carried out, in order.
+        self.shares: list[Shared] = []
 
     def new_id(self) -> str:
         return f"ID{next(self._ids)}"
@@ -170,6 +187,9 @@ class Providers:
     def handle(self, req: Seen) -> Reply:
         host = req.host
         path = urllib.parse.urlsplit(req.path).path
+        shared = self._sharing(req, path)
+        if shared is not None:
+            return shared
         if host in DRIVE:
             return self._drive(req, path)
         if host in BOX:
@@ -184,6 +204,54 @@ class Providers:
             self.files["chat"].append(Stored("message", req.body))
             return Reply.json(200, {"ok": True})
         return Reply(200, b"hello from " + host.encode(), [("content-type", "text/plain")])
+
+    # Sharing (links and invitations) -------------------------------------------------------------
+
+    def _sharing(self, req: Seen, path: str) -> Reply | None:
+        """The providers' sharing calls: Drive permissions.create, Box shared links and
+        collaborations, Graph createLink and invite, Dropbox shared links and members."""
+        host, method = req.host, req.method
+        try:
+            body = json.loads(req.body) if req.body else None
+        except ValueError:  # not a sharing call (an upload's bytes)
+            body = None
+        if host in DRIVE and method == "POST" and (m := _DRIVE_PERMISSIONS.fullmatch(path)):
+            self.shares.append(Shared("google_drive", path, body))
+            return Reply.json(200, {"kind": "drive#permission", "id": self.new_id(), **(body or {})})
+        if host == BOX_API and method == "PUT" and (m := _BOX_ITEM.fullmatch(path)):
+            self.shares.append(Shared("box", path, body))
+            return Reply.json(200, {"type": m.group(1)[:-1], "id": m.group(2), **(body or {})})
+        if host == BOX_API and method == "POST" and path == "/2.0/collaborations":
+            self.shares.append(Shared("box", path, body))
+            return Reply.json(
+                201, {"type": "collaboration", "id": self.new_id(), "role": (body or {}).get("role")}
+            )
+        if host in GRAPH and method == "POST" and path.endswith(("/createLink", "/invite")):
+            self.shares.append(Shared("microsoft_graph", path, body))
+            if path.endswith("/invite"):
+                return Reply.json(
+                    200, {"value": [{"id": self.new_id(), "roles": (body or {}).get("roles", [])}]}
+                )
+            link = {
+                "type": (body or {}).get("type"),
+                "scope": (body or {}).get("scope"),
+                "webUrl": "https://1drv.ms/u/s!x",
+            }
+            return Reply.json(200, {"id": self.new_id(), "roles": ["read"], "link": link})
+        if host in DROPBOX and method == "POST" and path.startswith("/2/sharing/"):
+            self.shares.append(Shared("dropbox", path, body))
+            if path.endswith(("/add_file_member", "/add_folder_member")):
+                return Reply.json(200, [] if path.endswith("file_member") else None)
+            where = (body or {}).get("path", "/x")
+            return Reply.json(
+                200,
+                {
+                    ".tag": "file",
+                    "url": "https://www.dropbox.com/scl/fi/x/y",
+                    "name": where.rsplit("/", 1)[-1],
+                },
+            )
+        return None
 
     # Google Drive ------------------------------------------------------------------------------
 
