@@ -19,16 +19,19 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from functools import cached_property, lru_cache
 from itertools import accumulate
+from operator import itemgetter
 from types import ModuleType
 
 import regex
 
 from classifiers.detectors import all_detectors, on_refresh
 from classifiers.detectors._base import Document, compile_with_lists, to_finding
-from classifiers.holders import assign_holders, count_organisations, count_people
+from classifiers.holders import assign_holders, contact_types, count_organisations, count_people
 from classifiers.limits import GRACE_MAX, GRACE_SHARE, Deadline, Limits
 from classifiers.model import Finding, Part, PartResult, ScanResult
 from classifiers.normalize import normalize
+
+_START, _END = itemgetter(0), itemgetter(1)
 
 #: A finding below this score is reported but does not count towards ``records``.
 RECORD_MIN_SCORE = 0.5
@@ -66,6 +69,27 @@ class Engine:
         )
         #: Per pass: the shortest match any of its detectors reads (shorter ones only claim).
         self._shortest: tuple[int, ...] = tuple(min(n for _, n in dets) for _, dets in self.passes)
+        self._plans: dict[frozenset[str], tuple[int, tuple[tuple[tuple[ModuleType, int], ...], ...]]] = {}
+
+    def _plan(self, drop: frozenset[str]) -> tuple[int, tuple[tuple[tuple[ModuleType, int], ...], ...]]:
+        """For the types in ``drop``: the first pass of the tail of passes that find only those
+        types, and each pass's detectors without them (outside that tail). A pass before the
+        tail still runs for the spans it claims; the tail runs only when the part has contact
+        data, whose holder a name beside it decides (see :mod:`classifiers.holders`)."""
+        plan = self._plans.get(drop)
+        if plan is None:
+            wanted = [any(det.ENTITY_TYPE not in drop for det, _ in dets) for _, dets in self.passes]
+            tail = len(wanted)
+            while tail > 0 and not wanted[tail - 1]:
+                tail -= 1
+            plan = self._plans[drop] = (
+                tail,
+                tuple(
+                    dets if k >= tail else tuple((d, n) for d, n in dets if d.ENTITY_TYPE not in drop)
+                    for k, (_, dets) in enumerate(self.passes)
+                ),
+            )
+        return plan
 
     @cached_property
     def combined_pattern(self) -> regex.Pattern[str]:
@@ -89,17 +113,19 @@ class Engine:
         deadline: Deadline | None = None,
         kept: dict[str, int] | None = None,
         max_per_type: int | None = None,
+        drop: frozenset[str] = frozenset(),
     ) -> tuple[list[Finding], str | None]:
         """The findings in ``text`` and why the scan stopped early (``"time"``, ``"memory"``) or
         None. Text longer than a window is read window by window (see :data:`WINDOW`), so
         memory stays flat and the deadline is checked between windows and, through the regex
         module's own timeout, inside each; what was found before a limit tripped is returned.
         ``kept`` counts the findings kept per type (shared by the parts of one message); a type
-        that has ``max_per_type`` is no longer kept."""
+        that has ``max_per_type`` is no longer kept. Types in ``drop`` are not wanted (the caller
+        drops them): they are looked for only where another finding's holder depends on them."""
         n = len(text)
         out: list[Finding] = []
         if n <= WINDOW + TAIL:
-            reason = self._scan_window(text, part, 0, 0, n, out, deadline, kept, max_per_type)
+            reason = self._scan_window(text, part, 0, 0, n, out, deadline, kept, max_per_type, drop)
             return out, reason
         prelude = _prelude(text)
         for start in range(0, n, WINDOW):
@@ -110,7 +136,7 @@ class Engine:
             head = prelude if lo > len(prelude) else ""
             window = head + text[lo : min(n, end + TAIL)]
             reason = self._scan_window(
-                window, part, lo - len(head), start, end, out, deadline, kept, max_per_type
+                window, part, lo - len(head), start, end, out, deadline, kept, max_per_type, drop
             )
             if reason is not None:
                 return out, reason
@@ -127,6 +153,7 @@ class Engine:
         deadline: Deadline | None,
         kept: dict[str, int] | None,
         max_per_type: int | None,
+        drop: frozenset[str] = frozenset(),
     ) -> str | None:
         """Scan ``text`` (the part's text from ``offset``) and append to ``out`` the findings
         that start in ``[core_start, core_end)`` of the part's text; the reason it stopped
@@ -135,7 +162,9 @@ class Engine:
             doc = Document(normalize(text), part)
         except MemoryError:
             return "memory"
-        return self._scan_doc(doc, part, offset, core_start, core_end, out, deadline, kept, max_per_type)
+        return self._scan_doc(
+            doc, part, offset, core_start, core_end, out, deadline, kept, max_per_type, drop
+        )
 
     def scan_document(self, doc: Document) -> list[Finding]:
         """Every finding in one normalised part, whatever its length (no limits; offsets into
@@ -155,7 +184,10 @@ class Engine:
         deadline: Deadline | None,
         kept: dict[str, int] | None,
         max_per_type: int | None,
+        drop: frozenset[str] = frozenset(),
     ) -> str | None:
+        tail, plan = self._plan(drop)
+        contact = contact_types()
         seen: set[tuple[str, int, int]] = set()
         claimed_starts: list[int] = []
         claimed_ends: list[int] = []
@@ -163,12 +195,14 @@ class Engine:
         found: list[Finding] = []
         reason: str | None = None
         try:
-            for (pattern, detectors), requires, shortest in zip(
-                self.passes, self._requires, self._shortest, strict=True
+            for index, ((pattern, _), detectors, requires, shortest) in enumerate(
+                zip(self.passes, plan, self._requires, self._shortest, strict=True)
             ):
+                if index >= tail and not any(f.type in contact for f in found):
+                    break  # only unwanted types from here on, and no contact data to hold
                 if requires is not None:
                     lowered = doc.text.lower() if lowered is None else lowered
-                    if not any(word in lowered for word in requires):
+                    if not any(map(lowered.__contains__, requires)):
                         continue
                 if deadline is None:
                     matches = pattern.finditer(doc.text)
@@ -210,9 +244,9 @@ class Engine:
                 finally:
                     if spans:
                         merged = sorted([*zip(claimed_starts, claimed_ends, strict=True), *spans])
-                        claimed_starts = [a for a, _ in merged]
+                        claimed_starts = list(map(_START, merged))
                         # Running maximum: an earlier, longer span may cover a later start.
-                        claimed_ends = list(accumulate((b for _, b in merged), max))
+                        claimed_ends = list(accumulate(map(_END, merged), max))
         except TimeoutError:  # the regex module's timeout: the deadline passed inside a pass
             reason = "time"
         except MemoryError:
@@ -326,7 +360,12 @@ class Scanner:
             stopped: str | None = "time"
         else:
             findings, stopped = self.engine.scan_part(
-                part.text, part, deadline=deadline, kept=self._kept, max_per_type=self.max_per_type
+                part.text,
+                part,
+                deadline=deadline,
+                kept=self._kept,
+                max_per_type=self.max_per_type,
+                drop=ADDRESSING_TYPES if part.kind == "header" else frozenset(),
             )
         if stopped is not None and stopped not in truncated:
             truncated = (*truncated, stopped)

@@ -257,6 +257,13 @@ def _is_dictionary_name(word: str) -> bool:
     return word in SURNAMES or split_name(word, SURNAMES, GIVEN_NAMES) is not None
 
 
+def _first_ending(run: str, words: tuple[str, ...]) -> str | None:
+    """The first of ``words`` that ends ``run`` (most runs end in none: one C call says so)."""
+    if not run.endswith(words):
+        return None
+    return next(w for w in words if run.endswith(w))
+
+
 def strip_tail(run: str) -> tuple[str, str | None, str | None]:
     """Split a kanji run into ``(name part, job title, honorific)``.
 
@@ -267,10 +274,10 @@ def strip_tail(run: str) -> tuple[str, str | None, str | None]:
         return run, None, None
     if run[-2:] in WORDS_WITH_HONORIFIC_KANJI and not (len(run) >= 3 and _is_dictionary_name(run[:-1])):
         return run, None, None  # 宮殿, 模様 (but 山本殿 is 山本 + 殿)
-    hon = next((h for h in _HON_KANJI if run.endswith(h)), None)
+    hon = _first_ending(run, _HON_KANJI)
     if hon:
         run = run[: -len(hon)]
-    role = next((r for r in _ROLES if run.endswith(r)), None)
+    role = _first_ending(run, _ROLES)
     if role:
         run = run[: -len(role)]
     return run, role, hon

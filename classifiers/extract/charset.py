@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 from dataclasses import dataclass
 
+import regex
 from charset_normalizer import from_bytes
 from charset_normalizer.md import mess_ratio
 
@@ -98,7 +99,8 @@ def decode_iso2022jp(data: bytes) -> str:
     'ｱ'
     """
     try:
-        return _iso2022(data)
+        fast = _iso2022_runs(data)
+        return fast if fast is not None else _iso2022(data)
     except _Unsupported:
         for codec in ("iso2022_jp_2004", "iso2022_jp_2"):
             try:
@@ -106,6 +108,71 @@ def decode_iso2022jp(data: bytes) -> str:
             except UnicodeDecodeError:
                 continue
         return data.decode("iso2022_jp_2", errors="replace")
+
+
+#: Byte tables for :func:`_iso2022_runs`: a JIS X 0208 pair's Shift_JIS lead byte (from the
+#: first byte), a flag for an odd first byte, and the trail byte (from the second byte, plus
+#: 0x80 when the first was odd): :func:`_jis_to_sjis` as table lookups.
+_SJIS_LEAD = bytes(_jis_to_sjis(b, 0x21)[0] if 0x21 <= b <= 0x7E else 0 for b in range(256))
+_ODD = bytes(0x80 if b & 1 else 0 for b in range(256))
+_SJIS_TRAIL = bytes(
+    _jis_to_sjis(0x21 if b & 0x80 else 0x22, b & 0x7F)[1] if 0x21 <= b & 0x7F <= 0x7E else 0
+    for b in range(256)
+)
+_GRAPHIC = bytes(range(0x21, 0x7F))  # the bytes of a JIS pair (translate(None, _GRAPHIC) deletes them)
+_KANA = bytes(b + 0x80 if 0x21 <= b <= 0x5F else b for b in range(256))  # JIS X 0201 kana to cp932
+_KANA_OK = bytes(range(0x60)) + b"\x7f"  # kana and controls (translate(None, _KANA_OK) deletes them)
+_CONTROLS = regex.compile(rb"([\x00-\x20\x7f]+)")  # pass through in every mode
+_DESIGNATIONS = {
+    b"(B": "ascii",
+    b"(J": "ascii",
+    b"(H": "ascii",
+    b"(I": "kana",
+    b"$@": "jis0208",
+    b"$B": "jis0208",
+}
+
+
+def _iso2022_runs(data: bytes) -> str | None:
+    """:func:`_iso2022` a run of bytes at a time (mail text is a few long runs per mode), or
+    None for what only the byte loop handles: 8-bit bytes, SO/SI, JIS X 0212, designations it
+    does not know, a malformed run. Where it answers, the answer is the byte loop's: it builds
+    the same cp932 bytes and decodes them the same way."""
+    if not data.isascii() or b"\x0e" in data or b"\x0f" in data:
+        return None
+    buf = bytearray()
+    segments = data.split(b"\x1b")
+    buf += segments[0]  # before the first escape: ASCII
+    mode = "ascii"
+    for seg in segments[1:]:
+        tag = seg[:2]
+        if tag == b"&@":  # JIS X 0208-1990 announcer: the mode stays
+            body = seg[2:]
+        else:
+            new = _DESIGNATIONS.get(tag)
+            if new is None:
+                return None
+            mode, body = new, seg[2:]
+        if mode == "ascii":
+            buf += body
+        elif mode == "kana":
+            if body.translate(None, _KANA_OK):
+                return None
+            buf += body.translate(_KANA)
+        else:
+            for k, chunk in enumerate(_CONTROLS.split(body)):
+                if k & 1:
+                    buf += chunk
+                elif chunk:
+                    if len(chunk) & 1 or chunk.translate(None, _GRAPHIC):
+                        return None
+                    first, second = chunk[0::2], chunk[1::2]
+                    flags = int.from_bytes(first.translate(_ODD), "big") | int.from_bytes(second, "big")
+                    pairs = bytearray(len(chunk))
+                    pairs[0::2] = first.translate(_SJIS_LEAD)
+                    pairs[1::2] = flags.to_bytes(len(second), "big").translate(_SJIS_TRAIL)
+                    buf += pairs
+    return buf.decode("cp932", errors="replace")
 
 
 def _iso2022(data: bytes) -> str:

@@ -140,7 +140,10 @@ class Context:
         if self.timed_out and "time" not in reasons:
             reasons.append("time")
         self.text_used += size
-        self._append(replace(part, text=text, truncated=tuple(dict.fromkeys(reasons)), segments=segments))
+        truncated = tuple(dict.fromkeys(reasons))
+        if text is not part.text or truncated != part.truncated or segments is not part.segments:
+            part = replace(part, text=text, truncated=truncated, segments=segments)
+        self._append(part)
 
     def _append(self, part: Part) -> None:
         self.count += 1

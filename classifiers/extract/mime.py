@@ -51,6 +51,11 @@ _STRUCTURE_DEFECTS = (
 _NOT_BASE64 = regex.compile(rb"[^A-Za-z0-9+/]")
 
 
+def _has_raw_bytes(text: str) -> bool:
+    """Whether a header holds raw 8-bit bytes (surrogateescape); most are ASCII, checked in C."""
+    return not text.isascii() and any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
 def decode_header_value(value: object) -> str:
     """A header's text: RFC 2047 encoded words and raw 8-bit bytes decoded, never raising.
 
@@ -62,7 +67,7 @@ def decode_header_value(value: object) -> str:
     if isinstance(value, email.header.Header):
         value = str(value)
     text = str(value)
-    if any("\udc80" <= ch <= "\udcff" for ch in text):  # raw 8-bit bytes (surrogateescape)
+    if _has_raw_bytes(text):
         text = decode_text(text.encode("ascii", errors="surrogateescape")).text
     if "=?" not in text:
         return _unfold(text)
@@ -88,7 +93,7 @@ def raw_header(part: Message, name: str) -> str | None:
     for key, value in part.raw_items():
         if key.lower() == name:
             text = str(value)
-            if any("\udc80" <= ch <= "\udcff" for ch in text):
+            if _has_raw_bytes(text):
                 text = decode_text(text.encode("ascii", errors="surrogateescape")).text
             return text
     return None

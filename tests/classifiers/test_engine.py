@@ -240,3 +240,26 @@ def test_the_number_length_look_ahead_changes_no_finding(text: str) -> None:
     plain = Engine([_any_length(det) for det in all_detectors()])
     a = [(f.type, f.span, f.normalized, f.score) for f in fast.scan_text(text)]
     assert a == [(f.type, f.span, f.normalized, f.score) for f in plain.scan_text(text)]
+
+
+HEADER_LINES = [
+    "山田 太郎\n",
+    "山田太郎 090-1234-5678\n株式会社サンプル\n",
+    "株式会社サンプル 総務部 03-1234-5678\n山田様 taro@example.co.jp\n",
+    "Taro Yamada (東京都港区芝公園4-2-8 山田 太郎)\n",
+    "鈴木 花子 <hanako@example.jp>\n社外秘\n顧客一覧_佐藤.csv\n",
+    "営業部 TEL 0120-123-456\n",
+]
+
+
+def test_dropping_the_addressing_types_changes_no_other_finding() -> None:
+    """A header part does not report names and addresses: the engine skips looking for them
+    unless a contact finding's holder depends on a name beside it, and keeps every other finding
+    and holder as the full scan has them."""
+    engine = default_engine()
+    drop = frozenset({"person_name", "email_address"})
+    for text in HEADER_LINES:
+        part = Part(location="headers", text=text, kind="header")
+        full, _ = engine.scan_part(text, part)
+        dropped, _ = engine.scan_part(text, part, drop=drop)
+        assert [f for f in dropped if f.type not in drop] == [f for f in full if f.type not in drop]

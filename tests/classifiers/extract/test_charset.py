@@ -6,7 +6,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from classifiers.extract.charset import canonical, decode_eucjp, decode_iso2022jp, decode_text, detect
+from classifiers.extract.charset import (
+    _iso2022,
+    _iso2022_runs,
+    _Unsupported,
+    canonical,
+    decode_eucjp,
+    decode_iso2022jp,
+    decode_text,
+    detect,
+)
 from tests.classifiers.extract.builders import EXTENSIONS, SAMPLE, to_cp50221, to_cp51932
 
 TEXTS = [EXTENSIONS, SAMPLE, "ｶﾅ混在のﾃｷｽﾄ ①", "ASCII only 123"]
@@ -101,6 +110,37 @@ def test_canonical(label, canon):
 )  # fmt: skip
 def test_detect(data, expected):
     assert detect(data) == expected
+
+
+def _byte_loop(data: bytes) -> str | None:
+    try:
+        return _iso2022(data)
+    except (_Unsupported, UnicodeDecodeError):
+        return None
+
+
+def test_iso2022_runs_decode_every_jis_pair_as_the_byte_loop_does():
+    every_pair = bytes(b for j1 in range(0x21, 0x7F) for j2 in range(0x21, 0x7F) for b in (j1, j2))
+    data = b"To: x\r\n\x1b$B" + every_pair + b"\x1b(B\r\n\x1b(I1\x1b&@\x1b$B$3\n$s\x1b(J!"
+    assert _iso2022_runs(data) == _byte_loop(data) is not None
+    # an unassigned pair (undecodable in cp932) next to each other pair: the same replacement
+    for j1 in range(0x21, 0x7F, 7):
+        for j2 in range(0x21, 0x7F):
+            data = b"\x1b$B" + bytes((0x2F, 0x7E, j1, j2)) + b"\x1b(Bx\x1b$B" + bytes((j2, j1)) + b"\x1b(Iz"
+            assert _iso2022_runs(data) == _byte_loop(data)
+
+
+_PIECES = [b"\x1b$B", b"\x1b(B", b"\x1b(J", b"\x1b(I", b"\x1b&@", b"\x1b$@", b"\x1b(", b"\x1b$(D", b"\x1b",
+           b"\r\n", b" ", b"\x7f", b"\x00", b"\x0e", b"\x0f", b"\x80", b"$B", b"!!", b"0!", b"~~", b"`a", b"1"]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_PIECES), st.binary(max_size=5)), max_size=16))
+def test_iso2022_runs_answer_as_the_byte_loop_or_leave_it(pieces):
+    data = b"".join(pieces)
+    fast = _iso2022_runs(data)
+    if fast is not None:
+        assert fast == _byte_loop(data)
 
 
 @pytest.mark.parametrize("bad", [b"\x1b$B\x21", b"\x1b$B\x21\x0a\x1b(B", b"\x1b(I\x7e"])
