@@ -3,11 +3,14 @@ https://docs.slack.dev/reference/methods/files.completeUploadExternal/).
 
 1. ``files.getUploadURLExternal`` (``filename``, ``length``; query, form or JSON) is answered
    with ``upload_url`` and ``file_id``;
-2. the file is ``POST``\\ ed to ``upload_url`` (``files.slack.com/upload/v1/...``), raw or as
-   ``multipart/form-data``: it passes, a copy goes to the spool;
+2. the whole file is ``POST``\\ ed to ``upload_url`` (``files.slack.com/upload/v1/...``) in one
+   request, raw or as ``multipart/form-data``: it is judged there as a whole-file upload (under the
+   name, tenant and user of the session that minted the URL), so a refused file never reaches
+   Slack, and the session records that its file was judged;
 3. ``files.completeUploadExternal`` (``files``: ``[{"id", "title"}]``, ``channel_id`` or
    ``channels``) shares the files (without a channel they stay private): it is held until every
-   named file is judged.
+   named file is judged; a file not judged at its upload URL (it went another way) is judged
+   here, as not fully inspected.
 
 The retired ``files.upload`` (one ``multipart/form-data`` request with the file, or a ``content``
 field) is read as a whole-file upload. Tenant: the workspace in a ``<workspace>.slack.com`` host,
@@ -86,7 +89,7 @@ def _mint(req: RequestView, resp: ResponseView, shape: Shape) -> list[Mint]:
 
 
 def _upload(req: RequestView, m: re.Match[str]) -> Shape:
-    return Shape(NAME, Step.CHUNK, alias=req.url, offset=0)
+    return Shape(NAME, Step.FILE, body="auto", alias=req.url)
 
 
 def _complete(req: RequestView, m: re.Match[str]) -> Shape:
