@@ -64,7 +64,9 @@ _ORG_COLUMN = regex.compile(
 _ORG_NAME_COLUMN = regex.compile(
     r"(?i)会社名|社名|取引先|仕入先|得意先|法人名|企業名|店舗名|店名|事業者|団体名|company|vendor|supplier"
 )
-_PERSON_COLUMN = regex.compile(r"(?i)氏名|名前|担当者|受取人|会員名|顧客名|お客様名|契約者|申込者|宛名|name")
+_PERSON_COLUMN = regex.compile(
+    r"(?i)氏名|名前|担当者|受取人|会員名|顧客名|お客様名|契約者|申込者|宛名|(?<![法業])[者員人]名|name"
+)
 #: Words that name an organisation or one of its units.
 _ORG_WORDS = regex.compile(
     r"株式会社|有限会社|合同会社|合資会社|合名会社|㈱|㈲|\((?:株|有)\)|一般社団法人|一般財団法人|公益社団法人|公益財団法人"

@@ -347,7 +347,8 @@ class Notifier:
                 [approver],
                 about=rec.id,
                 why=f"approver {approver} asked",
-                **{**ctx, "links": links, "approver": approver},
+                # What the links need besides themselves: the notice says so before the click.
+                **{**ctx, "links": links, "approver": approver, "link_login": self.config.ui.approval_links},
             )
         await self.send(
             "approval_pending",

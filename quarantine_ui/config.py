@@ -17,11 +17,11 @@ from pathlib import Path
 from argon2 import PasswordHasher
 
 from gateway.actions import LinkAuth
+from gateway.bilingual import LANGUAGES
 
 #: Roles from the directory. Approvers and security admins must use TOTP MFA.
 ROLES = ("sender", "approver", "security_admin", "auditor")
 MFA_ROLES = frozenset({"approver", "security_admin"})
-LANGUAGES = ("ja", "en")
 
 SECRET_FILE = "ui-secret.key"  # noqa: S105 - a file name, not a secret
 DB_FILE = "ui.sqlite3"

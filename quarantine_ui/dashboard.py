@@ -117,7 +117,9 @@ async def collect(store: Readings, *, now: datetime, days: int = 14, utc_offset_
     sharing: Counter[str] = Counter()
     recs = await store.list_messages(limit=SCAN_LIMIT)
     for rec in recs:
-        if rec.meta.get("kind") in ("notification", "dsn") or not rec.sender:
+        if rec.meta.get("kind") in ("notification", "dsn"):
+            continue
+        if not rec.sender and rec.kind is not ItemKind.UPLOAD:  # an upload's user may be unknown
             continue
         action = str(rec.decision.get("action") or "")
         if action not in per_day:
@@ -130,7 +132,7 @@ async def collect(store: Readings, *, now: datetime, days: int = 14, utc_offset_
         for m in rec.decision.get("matches") or []:
             if isinstance(m, dict) and m.get("rule_id"):
                 titles.setdefault(str(m["rule_id"]), (str(m.get("title_ja", "")), str(m.get("title_en", ""))))
-        if action != "deliver":
+        if action != "deliver" and rec.sender:
             senders[rec.sender.lower()] += 1
         facts = rec.upload
         if rec.kind is ItemKind.UPLOAD and facts is not None:

@@ -9,16 +9,16 @@ for exists. Messages are ``str.format`` templates; Jinja2 autoescaping escapes t
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from classifiers.detectors import display_name
-from quarantine_ui.config import LANGUAGES
+from gateway import bilingual
+from gateway.bilingual import LANGUAGES
+from gateway.bilingual import Translator as Translator  # re-exported: pages type their t() with it
 from quarantine_ui.i18n_mail import AUDIT_ACTIONS, MAIL_MESSAGES
 from quarantine_ui.i18n_uploads import UPLOAD_MESSAGES
 
 _ACCOUNT_EVENTS = frozenset(AUDIT_ACTIONS)
-
-Translator = Callable[..., str]
 
 _BASE: Mapping[str, Mapping[str, str]] = {
     "ja": {
@@ -213,13 +213,7 @@ def _derived(key: str, lang: str) -> str | None:
 
 def translator(lang: str) -> Translator:
     """A function ``t(key, **values)`` for ``lang`` (falls back to Japanese, then to the key)."""
-    table = MESSAGES.get(lang, MESSAGES["ja"])
-
-    def t(key: str, **values: object) -> str:
-        text = table.get(key) or MESSAGES["ja"].get(key) or _derived(key, lang) or key
-        return text.format(**values) if values else text
-
-    return t
+    return bilingual.translator(MESSAGES, lang, derived=_derived)
 
 
 #: The part of an audit actor before the colon (``sender:taro@…``), as people name it.

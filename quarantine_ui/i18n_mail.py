@@ -4,6 +4,8 @@ entity types (``entity.<type>``) are not here: each detector module carries its 
 
 from __future__ import annotations
 
+from gateway.bilingual import LANGUAGES, Pairs, columns
+
 STATE_NAMES = {
     "received": ("受信済み", "Received"),
     "delivering": ("送信中", "Sending"),
@@ -370,13 +372,19 @@ _PAIRS: dict[str, tuple[str, str]] = {
 }
 
 
-def _table(index: int) -> dict[str, str]:
-    out = {k: v[index] for k, v in _PAIRS.items()}
-    out.update({f"state.{k}": v[index] for k, v in STATE_NAMES.items()})
-    out.update({f"action.{k}": v[index] for k, v in ACTION_NAMES.items()})
-    out.update({f"audit.action.{k}": v[index] for k, v in AUDIT_ACTIONS.items()})
-    out.update({f"messages.filter.{k}": v[index] for k, v in SENDER_FILTERS.items()})
+def _tables() -> dict[str, dict[str, str]]:
+    parts: tuple[tuple[Pairs, str], ...] = (
+        (_PAIRS, ""),
+        (STATE_NAMES, "state."),
+        (ACTION_NAMES, "action."),
+        (AUDIT_ACTIONS, "audit.action."),
+        (SENDER_FILTERS, "messages.filter."),
+    )
+    out: dict[str, dict[str, str]] = {lang: {} for lang in LANGUAGES}
+    for pairs, prefix in parts:
+        for lang, table in columns(pairs, prefix=prefix).items():
+            out[lang].update(table)
     return out
 
 
-MAIL_MESSAGES: dict[str, dict[str, str]] = {"ja": _table(0), "en": _table(1)}
+MAIL_MESSAGES: dict[str, dict[str, str]] = _tables()

@@ -16,9 +16,10 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from gateway.bilingual import Translator
 from policies import explain
 from quarantine_ui.errors import APIError
-from quarantine_ui.i18n import Translator, actor_text, reason_text, translator
+from quarantine_ui.i18n import actor_text, reason_text, translator
 from quarantine_ui.security import safe_next
 from quarantine_ui.services import get_ui
 from quarantine_ui.sessions import Session, Stage

@@ -82,7 +82,11 @@ PATTERN = (
     rf"(?P<address_pref>{_alternation(PREFECTURES)}) ?(?:{_P}{{1,5}}?郡 ?)?{_P}{{1,8}}?[市区町村](?:{_P}{{1,5}}?区)?"
     # without the prefecture: the last character of a municipality; check() looks back for the
     # municipality of the closed list that ends there (a regex of 2,800 names costs far more)
-    r"|(?P<address_city>[市区町村])"
+    # (after a letter that can end a municipality's name: not at a word's start, not after a
+    # particle, so that a surname such as 村上 or 町田 in 担当の村上の 2 名 is no candidate and
+    # stays free for the name detector; たつの市, えびの市, いの町, えりも町, うきは市 end in one)
+    r"|(?<=[\p{Han}\p{Katakana}ー々ヶ]|\p{Hiragana}(?<![のもはをにへがとでや])|たつの|えびの|いの|えりも|うきは)"
+    r"(?P<address_city>[市区町村])"
     ")"
     rf" ?{_TOWN}{{0,20}}? ?(?P<address_block>{_BLOCK}){_BUILDING}"
 )

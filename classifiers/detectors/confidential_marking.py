@@ -78,7 +78,9 @@ _DECLARED_BEFORE = regex.compile(
     r"[^。\n]{0,10}?(?:は|を)[^。\n]{0,4}$"
 )
 _DECLARED_AFTER = regex.compile(
-    r"^(?:扱い|につき|のため|です|とします|とする|として(?:取り?扱|管理)|で(?:お願い|願い))"
+    # 社外秘扱いです / 極秘扱いとします declare; 極秘扱いにすべきかは, 社外秘扱いの文書 are prose
+    r"^(?:扱い(?:です|と(?:します|する|なります)|で(?:お願い|願い)|に(?:て|します|してください|願います)|(?=[\s。、)）]|$))"
+    r"|につき|のため|です|とします|とする|として(?:取り?扱|管理)|で(?:お願い|願い))"
 )
 _DECLARED_BEFORE_EN = regex.compile(
     r"(?i)\b(?:this|the attached|attached)\s+(?:deck|document|e-?mail|file|material|presentation|memo|report|message)"

@@ -10,7 +10,7 @@ issued), Mastercard ``51``-``55`` and ``2221``-``2720``
 ``300``-``305``/``3095``/``36``/``38``/``39`` (14-19), Discover ``6011``/``644``-``649``/``65``
 (16-19), UnionPay ``62`` and ``81`` (16-19), Mir ``2200``-``2204`` (16-19), RuPay ``60``/``508``
 (16) and Troy ``9792`` (16). Written contiguous or grouped 4-4-4-4 (4-4-4-4-3 for 19 digits),
-4-6-5 (Amex), 4-6-4 (Diners) or 4-3-3-3 (13-digit Visa), with spaces, hyphens or dots.
+4-6-5 (Amex), 4-6-4 (Diners) or 4-3-3-3 and 4-4-4-1 (13-digit Visa), with spaces, hyphens or dots.
 
 A 13-digit number that is also a valid corporate number (法人番号: its own check digit) is taken
 for one unless the context says card.
@@ -94,6 +94,7 @@ _SHAPE = chunk_shape(
     r"|\d{4}([-. ])\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?"  # 4-4-4-4, 4-4-4-4-3
     r"|\d{4}([-. ])\d{6}\2\d{4,5}"  # 4-6-5 (Amex), 4-6-4 (Diners)
     r"|4\d{3}([-. ])\d{3}\3\d{3}\3\d{3}"  # 4-3-3-3 (13-digit Visa)
+    r"|4\d{3}([-. ])\d{4}\4\d{4}\4\d"  # 4-4-4-1: a 13-digit Visa typed in a 16-digit card's groups
 )
 
 #: (network, first IIN, last IIN, prefix length, lengths)

@@ -459,13 +459,14 @@ _CONTEXT = words_pattern(
     ]
 )
 _HEADER = regex.compile(
-    r"(?i)氏名|名前|name|担当|顧客|お客様|契約者|宛名|フリガナ|ふりがな|カナ|社員|会員|申込者"
+    r"(?i)氏名|名前|name|担当|顧客|お客様|契約者|宛名|フリガナ|ふりがな|カナ|社員|会員|申込者|(?<![法業])[者員人]名"
 )
 _AFTER_TITLE = regex.compile(r"(?<![A-Za-z])(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.? $")
 
 _HAN_CHAR = regex.compile(rf"[{_HAN}]")
 _KATA_CHAR = regex.compile(rf"[{_KATA}]")
 _KATA_WORD = regex.compile(rf"[{_KATA}]+")
+_GIVEN_RUN = regex.compile(rf"[{_HAN}]{{1,5}}(?![{_HAN}])|[{_KATA}]{{2,6}}(?![{_KATA}])")
 _HAN_RUN = regex.compile(rf"(?<![{_HAN}])[{_HAN}]{{2,8}}(?![{_HAN}])")
 _READING_WINDOW = 200
 _HIRAGANA_CHAR = regex.compile(r"\p{Hiragana}")
@@ -590,6 +591,47 @@ def _hit(
     return Hit(start, end, score, normalized, Explanation(pattern, validation, base, tuple(context)))
 
 
+#: What may follow a surname written alone in a sentence (佐藤の携帯, 井上との, 佐藤が): a particle,
+#: punctuation, the end of a line. Not katakana or kanji (中島アンナ is a name of its own).
+_ALONE_END = regex.compile(r"(?:$|[\s\p{P}\p{S}]|まで|より|から|[のとがはにへもでや])")
+_ECHO_SPAN = 3000  # how far from a lone surname its full name is looked for, either side
+_ECHO_TRIES = 16
+
+
+def _full_name_nearby(doc: Document, sei: str, start: int, end: int) -> bool:
+    """Whether a surname written alone (担当の佐藤, 佐藤の携帯まで, 「井上との打合せ」) repeats the
+    surname of a full name written nearby (佐藤 健一 in the signature): the same person.
+
+    Looked for only when a dictionary surname of two kanji or more stands alone without any
+    other cue, within :data:`_ECHO_SPAN` characters (a mail, a page of a document).
+
+    >>> from classifiers.normalize import normalize
+    >>> doc = Document(normalize("担当は佐藤です。佐藤の携帯へ。\\n佐藤 健一"))
+    >>> _full_name_nearby(doc, "佐藤", 8, 10)
+    True
+    >>> _full_name_nearby(Document(normalize("佐藤の携帯へ")), "佐藤", 0, 2)
+    False
+    """
+    if len(sei) < 2 or sei in COMMON_WORDS or not _ALONE_END.match(doc.text, end):
+        return False
+    lo, hi = max(0, start - _ECHO_SPAN), min(len(doc.text), end + _ECHO_SPAN)
+    i = doc.text.find(sei, lo, hi)
+    tries = 0
+    while i >= 0 and tries < _ECHO_TRIES:
+        tries += 1
+        j = i + len(sei)
+        if i != start and (i == 0 or not _HAN_CHAR.match(doc.text, i - 1)):
+            if doc.text[j : j + 1] in (" ", "・"):
+                j += 1
+            given = _GIVEN_RUN.match(doc.text, j)
+            if given is not None:
+                mei = strip_tail(given.group(0))[0] if _HAN_CHAR.match(given.group(0)) else given.group(0)
+                if mei in GIVEN_NAMES or mei in GIVEN_NAMES_KANA:
+                    return True
+        i = doc.text.find(sei, j, hi)
+    return False
+
+
 def _is_not_name(word: str) -> bool:
     return word in NOT_NAMES or word[-1] in _NOT_NAME_END or bool(_ORG.search(word[1:]))
 
@@ -622,8 +664,12 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
             _CONTACT_ME.match(doc.text, run_end) if len(word) >= 2 else None
         )
         titled = _TITLE_BEFORE.search(doc.before(start, 8))
-        if (intro and (start == 0 or doc.text[start - 1] in "の、 \n")) or titled:
-            context = ("self-introduction",) if intro else (titled.group(0) if titled else "",)
+        echo = not intro and not titled and _full_name_nearby(doc, word, start, run_end)
+        if (intro and (start == 0 or doc.text[start - 1] in "の、 \n")) or titled or echo:
+            if echo:
+                context = ("full name in the text",)
+            else:
+                context = ("self-introduction",) if intro else (titled.group(0) if titled else "",)
             yield _hit(
                 start,
                 run_end,
@@ -651,6 +697,8 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
         sei, mei = pair
         base = FULL_SCORE if len(sei) >= 2 and len(mei) >= 2 else WEAK_PAIR_SCORE
         context = cues or _context(doc, start, end)
+        if not context and _KATA_CHAR.match(doc.text, end):
+            return  # the kanji start a company's name (丸和トレーディング, 東和スチール)
         score = FULL_CONTEXT_SCORE if context else base
         yield _hit(start, end, score, word, "surname + given name (dictionary)", base, context)
         return
@@ -832,16 +880,23 @@ _KANA_PAIR_CELL = regex.compile(
 )
 
 
+_SPACED_KANJI_NAME = regex.compile(rf"(?<![{_HAN}])[{_HAN}]{{1,4}} [{_HAN}]{{1,3}}(?![{_HAN}])")
 _KANJI_PAIR_CELL = regex.compile(rf"(?:^|[\t,])\"?[{_HAN}]{{1,4}} [{_HAN}]{{1,3}}\"?(?=[\t,]|$)")
+
+
+_READING_LABEL = regex.compile(r"(フリガナ|ふりがな|よみがな|読み仮名|カナ氏名|氏名カナ|カナ)\s*[:：]?\s*$")
 
 
 def _reading_label(doc: Document, start: int) -> str | None:
     """The label that says the kana at ``start`` is a reading: its column header (フリガナ,
-    Kana) or the first cell of its key-value row (フリガナ | ウサミ サオリ)."""
+    Kana), the first cell of its key-value row (フリガナ | ウサミ サオリ) or the label before it
+    on its line (ふりがな：さかい みずき)."""
     for label in (column_header(doc, start), row_label(doc, start)):
         if label is not None and _READING_COLUMN.search(label):
             return label
-    return None
+    # a form's line (ふりがな：さかい みずき) above or below the line of the kanji name
+    before = _READING_LABEL.search(doc.before(start, 16).rpartition("\n")[2])
+    return before.group(1) if before and _kanji_name_next_line(doc, start) else None
 
 
 def _row_reading(doc: Document, start: int, end: int) -> tuple[str, ...]:
@@ -856,6 +911,24 @@ def _row_reading(doc: Document, start: int, end: int) -> tuple[str, ...]:
     line_end = doc.text.find("\n", end)
     line = doc.text[line_start : line_end if line_end >= 0 else len(doc.text)]
     return ("reading on its row",) if _KANA_PAIR_CELL.search(line) else ()
+
+
+def _kanji_name_next_line(doc: Document, pos: int) -> bool:
+    """Whether the line above or below the one holding ``pos`` holds a kanji name (a form whose
+    ふりがな line heads its 氏名 line)."""
+    line_start = doc.text.rfind("\n", 0, pos) + 1
+    line_end = doc.text.find("\n", pos)
+    above = doc.text.rfind("\n", 0, max(0, line_start - 1)) + 1 if line_start else line_start
+    below = doc.text.find("\n", line_end + 1) if line_end >= 0 else -1
+    for a, b in ((above, line_start), (line_end + 1 if line_end >= 0 else len(doc.text), below)):
+        text = doc.text[a : b if b >= 0 else len(doc.text)][:_READING_WINDOW]
+        for run in _HAN_RUN.finditer(text):
+            word = strip_tail(run.group(0))[0]
+            if word and split_name(word, SURNAMES, GIVEN_NAMES) is not None:
+                return True
+        if _KANJI_PAIR_CELL.search(text) or _SPACED_KANJI_NAME.search(text):
+            return True
+    return False
 
 
 def _line_has_kanji_name(doc: Document, start: int, end: int) -> bool:
@@ -967,12 +1040,16 @@ def _romaji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
 
 
 #: Column headers that name a person in every cell below, and the readings among them.
-#: Words of a column header that names people (lower case).
+_NAME_COLUMN = regex.compile(
+    r"(?i)氏名|名前|お名前|name|フリガナ|ふりがな|カナ|かな|よみ|受取人|会員名|顧客名|契約者|申込者|宛名|担当者"
+    r"|(?<![法業])[者員人]名"  # a person's name, whoever they are to the list: 参加者名, 受講者名, 社員名, 届出人名
+)
+#: Every match of :data:`_NAME_COLUMN` holds one of these (lower case): a text without any has
+#: no name column.
 NAME_COLUMN_WORDS = (
     "氏名", "名前", "お名前", "name", "フリガナ", "ふりがな", "カナ", "かな", "よみ", "受取人", "会員名", "顧客名",
-    "契約者", "申込者", "宛名", "担当者",
+    "契約者", "申込者", "宛名", "担当者", "者名", "員名", "人名",
 )  # fmt: skip
-_NAME_COLUMN = regex.compile("(?i)" + "|".join(NAME_COLUMN_WORDS))
 _READING_COLUMN = regex.compile(r"(?i)フリガナ|ふりがな|カナ|かな|よみ|読み|kana")
 #: Headers of columns that name an organisation, even with 名/カナ in them (取引先名カナ).
 _ORG_COLUMN = regex.compile(

@@ -5,7 +5,8 @@ and a four-digit town part). There is no check digit, and seven digits alone are
 mean anything, so a candidate counts only with context: the postal mark ``〒`` (which also
 allows the unhyphenated ``〒1234567``), the words 郵便番号/住所/所在地/postal/zip before it (or
 a column header 〒/郵便番号 above it), or a prefecture or municipality name right after it
-(``123-4567 東京都...``, ``359-0042 所沢市...``). The area part is never ``000``.
+(``123-4567 東京都...``, ``359-0042 所沢市...``, or in the next cell of a row without a header:
+``231-0023,横浜市中区...``). The area part is never ``000``.
 
 >>> validate("１００ー０００１")
 '1000001'
@@ -46,7 +47,10 @@ _MARK = regex.compile(r"〒\s?$")
 _CONTEXT = context_words(
     ["郵便番号", "郵便", "〒", "住所", "所在地", "送付先", "postal", "zip", "post code", "postcode"]
 )
-_PREFECTURE_AFTER = regex.compile(r"^\s*(?:" + "|".join(PREFECTURES) + ")")
+#: A prefecture or municipality right after the code, in the same line or the next cell of a
+#: row (``231-0023,横浜市中区…``, a CSV without a header).
+_PREFECTURE_AFTER = regex.compile(r'^[\s,"]*(?:' + "|".join(PREFECTURES) + ")")
+_CELL_GAP = ' \t,"'
 _SHAPE = chunk_shape(r"\d{3}-\d{4}|\d{7}")
 
 
@@ -87,7 +91,7 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
         prefecture = _PREFECTURE_AFTER.match(doc.after(end, 8))
         if prefecture:
             context = (*context, prefecture.group(0).strip())
-        elif city := municipality_at(doc.after(end, 12).lstrip()):
+        elif city := municipality_at(doc.after(end, 14).lstrip(_CELL_GAP)):
             context = (*context, city)
         if marked:
             context = tuple(dict.fromkeys(("〒", *context)))

@@ -1,11 +1,13 @@
 """What the download pages say, Japanese and English (``str.format`` templates; the page
-escapes their output). A test checks that both languages have the same keys and placeholders."""
+escapes their output), as pairs for :mod:`gateway.bilingual`. A test checks that both languages
+have the same keys and placeholders. The download listener's own table: nothing of the UI's."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from gateway.bilingual import LANGUAGES, Pairs, Translator, columns
+from gateway.bilingual import translator as _translator
 
-TEXTS: Mapping[str, tuple[str, str]] = {
+TEXTS: Pairs = {
     "title": ("ファイルのダウンロード", "File download"),
     "switch": ("English", "日本語"),
     "intro": ("{sender} さんから、次のファイルが届いています。", "{sender} has sent you these files."),
@@ -88,19 +90,12 @@ TEXTS: Mapping[str, tuple[str, str]] = {
     ),
 }
 
-LANGUAGES = ("ja", "en")
-
-Translator = Callable[..., str]
+TABLES = columns(TEXTS)
 
 
 def translator(lang: str) -> Translator:
     """``t(key, **params)`` in ``lang`` (Japanese unless ``en``)."""
-    column = 1 if lang == "en" else 0
-
-    def t(key: str, **params: object) -> str:
-        return TEXTS[key][column].format(**params)
-
-    return t
+    return _translator(TABLES, lang)
 
 
-__all__ = ["LANGUAGES", "TEXTS", "Translator", "translator"]
+__all__ = ["LANGUAGES", "TABLES", "TEXTS", "Translator", "translator"]

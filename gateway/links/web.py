@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,15 @@ def _when(at: datetime | None) -> str:
     return "-" if at is None else at.astimezone(JST).strftime("%Y-%m-%d %H:%M JST")
 
 
+@dataclass(frozen=True)
+class Opened:
+    """A request for an open link: the page's language, the link, the form (POST)."""
+
+    lang: str
+    link: MessageRecord
+    form: dict[str, str]
+
+
 class DownloadApp:
     """The pages over :class:`Links`."""
 
@@ -204,27 +214,38 @@ class DownloadApp:
             return self.page(request, lang, {**ctx, "error": "code.too_many", "state": "code_sent"}, 429)
         return self.page(request, lang, {**ctx, "error": "code.none"}, 400)
 
-    # --- the pages ---------------------------------------------------------------------------
-    async def show(self, request: Request) -> Response:
-        lang = _lang(request)
-        link = await self.link_of(request)
-        if link is None:
-            return self.not_found(request, lang)
-        if (why := self.closed(link)) is not None:
-            return self.gone(request, lang, why)
-        ctx = self.view(link, lang)
-        if not ctx["needs_code"]:
-            return self.page(request, lang, {**ctx, "state": "granted", "grant": self.links.grant(link.id)})
-        return self.page(request, lang, {**ctx, "state": "start"})
-
-    async def request_code(self, request: Request) -> Response:
-        form = await self.form(request)
+    async def opened(self, request: Request, *, post: bool = False) -> Opened | Response:
+        """The open link a request names, with its language (and form, for a POST); or the
+        page that says it is not found (404) or no longer opens (410)."""
+        form = await self.form(request) if post else {}
         lang = _lang(request, form)
         link = await self.link_of(request)
         if link is None:
             return self.not_found(request, lang)
         if (why := self.closed(link)) is not None:
             return self.gone(request, lang, why)
+        return Opened(lang, link, form)
+
+    def granted(self, request: Request, lang: str, link: MessageRecord, status: int = 200) -> Response:
+        """The page with the files, and a fresh grant to fetch them."""
+        ctx = {**self.view(link, lang), "state": "granted", "grant": self.links.grant(link.id)}
+        return self.page(request, lang, ctx, status)
+
+    # --- the pages ---------------------------------------------------------------------------
+    async def show(self, request: Request) -> Response:
+        got = await self.opened(request)
+        if isinstance(got, Response):
+            return got
+        lang, link = got.lang, got.link
+        if not LinkFacts.of(link).needs_code:
+            return self.granted(request, lang, link)
+        return self.page(request, lang, {**self.view(link, lang), "state": "start"})
+
+    async def request_code(self, request: Request) -> Response:
+        got = await self.opened(request, post=True)
+        if isinstance(got, Response):
+            return got
+        lang, link = got.lang, got.link
         try:
             link, outcome = await self.links.request_code(link, ip=self.client_ip(request))
         except rules.LinkRefused as exc:
@@ -234,54 +255,45 @@ class DownloadApp:
         return self.page(request, lang, {**self.view(link, lang), "state": "code_sent"})
 
     async def verify(self, request: Request) -> Response:
-        form = await self.form(request)
-        lang = _lang(request, form)
-        link = await self.link_of(request)
-        if link is None:
-            return self.not_found(request, lang)
-        if (why := self.closed(link)) is not None:
-            return self.gone(request, lang, why)
+        got = await self.opened(request, post=True)
+        if isinstance(got, Response):
+            return got
+        form, lang, link = got.form, got.lang, got.link
         try:
             link, outcome = await self.links.check_code(
                 link, form.get("code", ""), ip=self.client_ip(request)
             )
         except rules.LinkRefused as exc:
             return self.refused(request, lang, link, exc.code)
-        ctx = self.view(link, lang)
         if outcome == "ok":
-            return self.page(request, lang, {**ctx, "state": "granted", "grant": self.links.grant(link.id)})
+            return self.granted(request, lang, link)
         if outcome == "expired":
             return self.gone(request, lang, "expired")
         if outcome == "locked":
             return self.refused(request, lang, link, "locked")
         facts = LinkFacts.of(link)
         notes = ["code.wrong"] + ([] if facts.code else ["code.void"])
-        return self.page(request, lang, {**ctx, "state": "code_sent", "errors": notes}, 400)
+        return self.page(request, lang, {**self.view(link, lang), "state": "code_sent", "errors": notes}, 400)
 
     async def file(self, request: Request) -> Response:
-        form = await self.form(request)
-        lang = _lang(request, form)
-        link = await self.link_of(request)
-        if link is None:
-            return self.not_found(request, lang)
-        if (why := self.closed(link)) is not None:
-            return self.gone(request, lang, why)
+        got = await self.opened(request, post=True)
+        if isinstance(got, Response):
+            return got
+        form, lang, link = got.form, got.lang, got.link
         index = int(request.path_params["index"])
         if not self.links.grant_ok(link.id, form.get("grant", "")):
-            ctx = self.view(link, lang)
-            if ctx["needs_code"]:
-                return self.page(request, lang, {**ctx, "state": "start", "error": "download.expired"}, 403)
-            return self.page(
-                request, lang, {**ctx, "state": "granted", "grant": self.links.grant(link.id)}, 403
-            )
+            if not LinkFacts.of(link).needs_code:
+                return self.granted(request, lang, link, 403)
+            ctx = {**self.view(link, lang), "state": "start", "error": "download.expired"}
+            return self.page(request, lang, ctx, 403)
         try:
-            got = await self.links.download(link, index, ip=self.client_ip(request))
+            done = await self.links.download(link, index, ip=self.client_ip(request))
         except rules.LinkRefused as exc:
             current = await self.links.store.get(link.id) or link
             return self.refused(request, lang, current, exc.code)
-        if not isinstance(got, Download):
-            return self.gone(request, lang, got)
-        return _attachment(got)
+        if not isinstance(done, Download):
+            return self.gone(request, lang, done)
+        return _attachment(done)
 
 
 def _attachment(got: Download) -> Response:

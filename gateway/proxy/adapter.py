@@ -195,14 +195,45 @@ class UploadJudge:
         self.work = work
         self.notices = notices
 
-    async def judge(self, items: Sequence[UploadItem], uploader: Uploader, *, method: str = "") -> Verdict:
+    def open_early(
+        self, facts: UploadFacts, uploader: Uploader, method: str
+    ) -> asyncio.Future[MessageRecord]:
+        """Open the record of a request's only item while its body is still arriving (a raw
+        body's name is in its head), so that the durable write overlaps the transfer instead of
+        following it. Hand it to :meth:`judge`, or to :meth:`abandon` if the request is not judged."""
+        return asyncio.ensure_future(self._open(UploadItem(facts, 0), uploader, method))
+
+    async def abandon(self, opened: asyncio.Future[MessageRecord], reason: str) -> None:
+        """Close a record opened early for a request that was never judged (refused, audited)."""
+        try:
+            rec = await opened
+            await self.store.transition(
+                rec.id, State.REFUSED, actor="proxy", reason=reason, expect=State.RECEIVED
+            )
+        except Exception:
+            log.warning(
+                "an upload record opened early could not be closed (its lease will end it)", exc_info=True
+            )
+
+    async def judge(
+        self,
+        items: Sequence[UploadItem],
+        uploader: Uploader,
+        *,
+        method: str = "",
+        opened: asyncio.Future[MessageRecord] | None = None,
+    ) -> Verdict:
         """Inspect every item and decide. A refused request's items are recorded (durably,
         audited) before this returns: their ids are the references on the refusal page. When
         every item passes, they are recorded while the request goes on (see
-        :meth:`Verdict.settled`)."""
+        :meth:`Verdict.settled`). ``opened`` is the record :meth:`open_early` opened for the
+        only item."""
+        assert opened is None or len(items) == 1
         written: list[Path] = []
         try:
-            inspected = await asyncio.gather(*(self._inspect(i, uploader, method, written) for i in items))
+            inspected = await asyncio.gather(
+                *(self._inspect(i, uploader, method, written, opened) for i in items)
+            )
             verdicts = [
                 (ItemVerdict(item, insp, STATE_OF[insp.decision.action], rec.id), rec)
                 for item, insp, rec in inspected
@@ -244,11 +275,16 @@ class UploadJudge:
         return recorded
 
     async def _inspect(
-        self, item: UploadItem, uploader: Uploader, method: str, written: list[Path]
+        self,
+        item: UploadItem,
+        uploader: Uploader,
+        method: str,
+        written: list[Path],
+        opened: asyncio.Future[MessageRecord] | None = None,
     ) -> tuple[UploadItem, Inspection, MessageRecord]:
         """Classify the item and let the policy decide, while its record is opened in the store
         (state ``received``, leased to this instance) and its SHA-256 is computed beside."""
-        opening = asyncio.ensure_future(self._open(item, uploader, method))
+        opening = opened if opened is not None else asyncio.ensure_future(self._open(item, uploader, method))
         try:
             digest = None if item.sha256 else asyncio.ensure_future(asyncio.to_thread(_sha256_of, item))
             if (
@@ -349,6 +385,7 @@ class UploadJudge:
             await self.store.replace_raw(rec.id, content, actor="proxy", reason="content kept for review")
         meta: dict[str, Any] = {
             **rec.meta,
+            "upload": item.facts.to_meta(),  # as the body showed it (a record may open before)
             "content_sha256": item.sha256,
             "content_size": item.size,
             "content_kept": keep and content is not None,

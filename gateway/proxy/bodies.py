@@ -13,10 +13,8 @@ joined into one text to scan; keys and structure are not content.
 from __future__ import annotations
 
 import contextlib
-import email.header
 import json
 import os
-import re
 import secrets
 import urllib.parse
 from collections.abc import Iterator
@@ -27,7 +25,7 @@ from typing import Any
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
-from gateway.proxy.services.base import BodyKind
+from gateway.proxy.services.base import BodyKind, disposition_filename
 
 #: Read spooled bodies in pieces of this size.
 READ_SIZE = 256 * 1024
@@ -160,17 +158,6 @@ def text_of(kind: BodyKind, data: bytes) -> str:
 # -- multipart ----------------------------------------------------------------------------------
 
 
-def _decode_header_value(value: str) -> str:
-    """A file name with RFC 2047 encoded words decoded (joined as they stand, no added spaces)."""
-    if "=?" not in value:
-        return value
-    try:
-        parts = email.header.decode_header(value)
-        return "".join(p.decode(cs or "ascii", "replace") if isinstance(p, bytes) else p for p, cs in parts)
-    except (ValueError, LookupError, UnicodeError):
-        return value
-
-
 @dataclass
 class _Part:
     head: bytearray = field(default_factory=bytearray)
@@ -197,20 +184,7 @@ class _Part:
                 self.content_type = value.decode("latin-1").split(";", 1)[0].strip().lower()
         _, params = parse_options_header(disposition)  # bytes in, raw bytes out
         self.name = params.get(b"name", b"").decode("utf-8", "replace")
-        extended = _EXTENDED.search(disposition)
-        if extended is not None:
-            charset = extended.group(1).decode("ascii", "replace") or "utf-8"
-            try:
-                self.filename = urllib.parse.unquote(
-                    extended.group(2).decode("ascii", "replace"), encoding=charset
-                )
-            except LookupError:
-                self.filename = urllib.parse.unquote(extended.group(2).decode("ascii", "replace"))
-        elif b"filename" in params:
-            self.filename = _decode_header_value(params[b"filename"].decode("utf-8", "replace"))
-
-
-_EXTENDED = re.compile(rb"filename\*\s*=\s*([A-Za-z0-9_-]*)'[^']*'([^;\s]+)", re.IGNORECASE)
+        self.filename = disposition_filename(disposition)
 
 
 def _is_file(kind: BodyKind, index: int, part: _Part) -> bool:

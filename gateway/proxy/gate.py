@@ -11,6 +11,8 @@ service and route (:mod:`gateway.proxy.services`) and chooses how the body trave
   sends it on or refuses it;
 - **tee** — a chunk of an upload session: it passes on at once, and a copy goes to the spool
   (``Tee``, a mitmproxy stream callable); the session's record says where the copy lies;
+- a whole file sent to an upload URL a session minted (Slack's) is buffered or held like any
+  whole-file upload, judged as the session's file, and the session remembers it was judged;
 - **stream** — everything else (not an upload, or a request the gate only needs the answer of):
   mitmproxy passes it through without keeping it (``flow.request.stream = True`` set here,
   since ``stream_large_bodies`` would otherwise switch a chunked body to uninspected
@@ -46,9 +48,9 @@ from gateway.proxy.adapter import Uploader, UploadItem, UploadJudge, Verdict
 from gateway.proxy.failsafe import fail_closed
 from gateway.proxy.holding import HOLD_HEADER, Answer, Held, HoldingServer
 from gateway.proxy.services import Catalog, Match
-from gateway.proxy.services.base import RequestView, ResponseView, Shape, Step, session_key
+from gateway.proxy.services.base import RequestView, ResponseView, Shape, Sharing, Step, session_key
 from gateway.proxy.spool import Spool, Tee
-from gateway.store import UploadFacts
+from gateway.store import MessageRecord, UploadFacts
 from gateway.store.upload_sessions import Chunk, UploadSession, UploadSessions
 
 log = logging.getLogger("sekimori.proxy")
@@ -71,6 +73,8 @@ class Pending:
     session: UploadSession | None = None
     hold_token: str = ""
     verdict: Verdict | None = None
+    #: The record opened while the body arrives (:meth:`UploadJudge.open_early`).
+    opened: asyncio.Future[MessageRecord] | None = None
     #: Sessions to forget once the service confirms the file exists (2xx).
     finished: list[str] = field(default_factory=list)
     cleanup: list[Path] = field(default_factory=list)
@@ -133,6 +137,8 @@ class UploadGate:
         pending = Pending(match, uploader_of(flow), view)
         flow.metadata[PENDING] = pending
         step = match.shape.step
+        if step is Step.FILE and match.shape.alias is not None:
+            await self._adopt(pending)
         if step is Step.FINISH and match.shape.offset is not None:
             # The last range of a session whose file is made by a separate commit (Graph's
             # deferCommit) is one more chunk.
@@ -201,6 +207,9 @@ class UploadGate:
                 await self._mint(flow, pending)
         finally:
             self._cleanup(pending)
+            if pending.opened is not None:
+                await self.judge.abandon(pending.opened, "the request was answered before it was judged")
+                pending.opened = None
 
     async def error(self, flow: http.HTTPFlow) -> None:
         """The client or the origin went away mid-request: nothing of it stays in the spool,
@@ -210,6 +219,9 @@ class UploadGate:
             return
         if pending.hold_token:
             self.holding.release(pending.hold_token)
+        if pending.opened is not None:
+            await self.judge.abandon(pending.opened, "the client went away before the whole upload arrived")
+            pending.opened = None
         if pending.tee is not None and pending.shape.step is Step.CHUNK and pending.tee.written:
             with contextlib.suppress(Exception):
                 await self._record_chunk(pending)
@@ -228,6 +240,14 @@ class UploadGate:
         ):
             pending.plan = "buffer"
             flow.request.stream = False
+            shape = pending.shape
+            ctype = pending.view.header("content-type")
+            if shape.step is Step.FILE and length and bodies.body_kind(shape.body, ctype) == "raw":
+                # One file whose name the head gives: its record is written while the body arrives.
+                facts = self._facts(
+                    pending, shape, shape.filename, pending.view.content_type or shape.content_type
+                )
+                pending.opened = self.judge.open_early(facts, pending.uploader, pending.view.method)
             return
         self._hold(flow, pending)
 
@@ -256,7 +276,9 @@ class UploadGate:
             pending.tee = Tee(path, self.limits.inspect_max)
             pending.plan = "tee"
             flow.request.stream = pending.tee
-        elif length is not None and length <= self.limits.memory_body:
+        elif (length is not None and length <= self.limits.memory_body) or (
+            length is None and pending.view.method in ("GET", "HEAD")
+        ):
             pending.plan = "buffer"
             flow.request.stream = False
         else:
@@ -286,6 +308,34 @@ class UploadGate:
         flow.request.stream = pending.tee
 
     # -- sessions ---------------------------------------------------------------------------
+
+    async def _adopt(self, pending: Pending) -> None:
+        """A whole file sent to a minted upload URL: judged as the session's file, under its
+        name, tenant and creator (the URL carries no credentials)."""
+        session = await self.sessions.get(self._key(pending.shape))
+        if session is None:
+            return
+        shape = pending.shape
+        adopted = replace(
+            shape,
+            filename=shape.filename or session.filename,
+            content_type=shape.content_type or session.content_type,
+            tenant=shape.tenant or session.tenant,
+            destination=shape.destination or session.destination,
+        )
+        pending.match = replace(pending.match, shape=adopted)
+        pending.session = session
+        if session.user:
+            u = pending.uploader
+            pending.uploader = Uploader(
+                session.user, u.client, u.via if session.user == u.user else "session"
+            )
+
+    async def _judged(self, pending: Pending, result: Verdict) -> None:
+        """Remember that a session's whole file passed (its FINISH then needs no second look)."""
+        if result.allowed and pending.session is not None and pending.shape.step is Step.FILE:
+            session = pending.session
+            await self.sessions.put(replace(session, extra={**session.extra, "judged": result.reference}))
 
     def _key(self, shape: Shape) -> str:
         if shape.session is not None:
@@ -387,14 +437,19 @@ class UploadGate:
             items, uploader = await self._finished_items(pending, shape, body)
         else:
             items, uploader = await self._body_items(pending, shape, body, digest), pending.uploader
+        opened, pending.opened = pending.opened, None
+        if opened is not None and len(items) != 1:
+            await self.judge.abandon(opened, "the request held other than one file: judged item by item")
+            opened = None
         if not items:
             return None
         try:
-            result = await self.judge.judge(items, uploader, method=pending.view.method)
+            result = await self.judge.judge(items, uploader, method=pending.view.method, opened=opened)
         finally:
             bodies.remove(pending.cleanup)
             pending.cleanup.clear()
         pending.verdict = result
+        await self._judged(pending, result)
         return result
 
     async def _decide_held(self, pending: Pending, path: Path, size: int, digest: str) -> Answer | None:
@@ -412,6 +467,7 @@ class UploadGate:
         item = UploadItem(facts, size, problems=(problem,), classify=False, sha256="-")
         result = await self.judge.judge([item], pending.uploader, method=pending.view.method)
         pending.verdict = result
+        await self._judged(pending, result)
         if result.allowed:
             return None
         status, headers, page = verdict.refusal(result, pending.view.header("accept"), self.contact)
@@ -507,6 +563,7 @@ class UploadGate:
         paths = shape.extra.get("paths")
         paths = paths if isinstance(paths, dict) else {}
         items: list[UploadItem] = []
+        judged: list[tuple[str, UploadSession]] = []
         uploader = pending.uploader
         final = (shape.offset, body) if shape.offset is not None and bodies.size_of(body) else None
         for key, sid in named:
@@ -514,6 +571,9 @@ class UploadGate:
             if session is None:
                 session = self._new_session(key, shape, pending.uploader, adopted=True)
             pending.finished.append(session.key)
+            if session.extra.get("judged"):
+                judged.append((sid, session))
+                continue  # its whole file was judged (and passed) at its upload URL
             if session.user:
                 uploader = Uploader(
                     session.user,
@@ -544,11 +604,71 @@ class UploadGate:
                 )
             )
             final = None  # a batch's request body is not a chunk of any of its files
+        outside = await self._shared_outside(shape)
+        if outside is not None:
+            items = self._shared_into(pending, shape, outside, items, judged)
         if not named:  # a finishing request whose files cannot be told: never waved through
             facts = self._facts(pending, shape, shape.filename, shape.content_type)
             problem = "the request that makes the file exist names no upload the gateway can find"
             items.append(UploadItem(facts, 0, problems=(problem,), classify=False, sha256="-"))
         return items, uploader
+
+    def _shared_into(
+        self,
+        pending: Pending,
+        shape: Shape,
+        outside: tuple[str, ...],
+        items: list[UploadItem],
+        judged: list[tuple[str, UploadSession]],
+    ) -> list[UploadItem]:
+        """Files put where another organisation sees them (a Slack Connect channel): each is
+        judged with sharing scope ``specific``. A file not yet judged is classified with that
+        scope; one already judged as an upload (at its upload URL) becomes a sharing change of
+        its own, judged by what it asks (the file, the channel, the organisations), as every
+        sharing change is, so that an approval lets exactly this sharing pass again."""
+        where = f"{shape.destination} (shared with {' '.join(outside) or 'another organisation'})"
+        shared = [
+            replace(
+                i, facts=replace(i.facts, sharing_scope="specific", sharing_target="file", destination=where)
+            )
+            for i in items
+        ]
+        for sid, session in judged:
+            sharing = Sharing(
+                "specific",
+                sid or session.filename,
+                target="file",
+                detail=(("channel", shape.destination), ("shared_with", ",".join(outside))),
+            )
+            data = sharing.canonical(shape.service)
+            facts = UploadFacts(
+                service=shape.service,
+                host=pending.view.host,
+                filename=session.filename or sharing.label,
+                content_type="application/json",
+                tenant=session.tenant or shape.tenant,
+                destination=where,
+                sharing_scope="specific",
+                sharing_target="file",
+            )
+            shared.append(UploadItem(facts, len(data), data=data, classify=False))
+        return shared
+
+    async def _shared_outside(self, shape: Shape) -> tuple[str, ...] | None:
+        """The other organisations the destination is shared with, as an earlier answer of the
+        service showed (``None``: not known to be shared outside)."""
+        found: list[str] = []
+        shared = False
+        for fact in shape.audience:
+            seen = await self.sessions.get(session_key(shape.service, fact))
+            if seen is None or "shared_outside" not in seen.extra:
+                continue
+            shared = True
+            teams = seen.extra["shared_outside"]
+            found += (
+                [t for t in teams if isinstance(t, str) and t not in found] if isinstance(teams, list) else []
+            )
+        return tuple(found) if shared else None
 
 
 def _small(path: Path) -> bytes | None:

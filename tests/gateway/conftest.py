@@ -235,10 +235,17 @@ class Gateway:
         await self.store.close()
 
 
-async def start_gateway(config: Config, *, store_clock: Callable[[], datetime] | None = None) -> Gateway:
+async def start_gateway(
+    config: Config,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    store_clock: Callable[[], datetime] | None = None,
+) -> Gateway:
     """The relay, its scheduler and the SMTP listener on a store of ``config``; ``store_clock``
-    gives the store and the scheduler a test's time (an approval's validity, a lease)."""
-    store = await open_store(config.store, clock=store_clock)
+    gives the store and the scheduler a test's time (an approval's validity, a lease), ``clock``
+    gives it to the relay (delivery, retries, links) as well."""
+    timed = clock or store_clock
+    store = await open_store(config.store, clock=timed)
     inspector = Inspector(
         PolicyHolder(config.policy.path, override=config.policy.active_file),
         scan_time=config.scan.time,
@@ -246,8 +253,8 @@ async def start_gateway(config: Config, *, store_clock: Callable[[], datetime] |
         memory=config.scan.memory_bytes,
         slow_slots=config.scan.slow_slot_count,
     )
-    relay = Relay(config, store, inspector)
-    timers: dict[str, Any] = {} if store_clock is None else {"clock": store_clock}
+    relay = Relay(config, store, inspector) if clock is None else Relay(config, store, inspector, clock=clock)
+    timers: dict[str, Any] = {} if timed is None else {"clock": timed}
     scheduler = Scheduler(relay, interval=config.scheduler.interval, **timers)
     await relay.start()
     scheduler.start()

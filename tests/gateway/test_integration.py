@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 
 from gateway import actions
 from gateway.actions import Actor, Role
+from gateway.config import load_config
 from gateway.store import State
 from gateway.tokens import LOOP_HEADER, VERDICT_HEADER
-from tests.gateway.conftest import Gateway, Sink, make_mail, queue_id, send
+from tests.fuzz import shapes
+from tests.gateway.conftest import Gateway, Sink, make_mail, queue_id, send, start_gateway, write_config
 
 SENDER = "taro@example.co.jp"
 
@@ -289,3 +294,33 @@ async def test_the_quarantine_notice_links_to_the_page_for_a_justification(
     page = f"{gateway.config.ui.base_url}/messages/{queue_id(reply)}"
     assert f"【送信が必要な理由を入力する】\n{page}" in notice.text
     assert f'href="{page}"' in notice.html
+
+
+@pytest.mark.parametrize("shape", ["text_digits", "text_emails", "text_numbers"])
+async def test_16_mib_of_dense_text_to_outside_is_refused_on_the_my_number_before_it(
+    tmp_path: Path, sink: Sink, shape: str
+) -> None:
+    """Issue 10: with 16 MiB of digits after it the My Number was lost with a MemoryError and the
+    mail quarantined as not fully inspected (internally: delivered). Now the worker, limited in
+    memory, keeps what it found before the limit: 550, the finding recorded, no memory limit hit."""
+    cfg = write_config(tmp_path, upstream_port=sink.port)
+    text = cfg.read_text(encoding="utf-8")
+    text = text.replace("max_message_size: 200KiB", "max_message_size: 40MiB")
+    text = text.replace("scan: {workers: 0, time: 5s}", "scan: {workers: 1, time: 5s, memory: 1GiB}")
+    cfg.write_text(text, encoding="utf-8")
+    config = load_config(cfg)
+    assert config.scan.memory_bytes == 1 << 30 and config.scan.worker_count == 1
+    gw = await start_gateway(config)
+    try:
+        code, reply = await send(gw.port, SENDER, ["tanaka@partner.example"], shapes.message(shape, 16))
+        assert code == 550, reply
+        refused = await gw.store.list_messages(states=[State.REFUSED])
+        assert len(refused) == 1
+        parts = refused[0].scan["parts"]
+        assert any(f["type"] == "my_number" for p in parts for f in p["findings"])
+        stopped = {reason for p in parts for reason in p["truncated"]}
+        assert stopped and "memory" not in stopped, stopped  # stopped early, on its budget
+        assert refused[0].scan["fully_inspected"] is False
+        assert not sink.user_mail("tanaka@partner.example")
+    finally:
+        await gw.stop()

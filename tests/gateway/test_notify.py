@@ -58,7 +58,13 @@ CASES: dict[str, dict[str, Any]] = {
     "blocked": {"moved": []},
     "held": {"release_at": WHEN, "links": LINKS, "moved": []},
     "bcc": {"moved": ["a@out.test"]},
-    "approval_request": {"links": LINKS, "deadline": WHEN, "approver": "boss@example.co.jp", "moved": []},
+    "approval_request": {
+        "links": LINKS,
+        "deadline": WHEN,
+        "approver": "boss@example.co.jp",
+        "moved": [],
+        "link_login": "mfa",
+    },
     "approval_pending": {"approvers": ["boss@example.co.jp"], "deadline": WHEN, "moved": []},
     "quarantined": {"escalated": False, "moved": []},
     "security": {"event_ja": "隔離", "event_en": "quarantined", "moved": []},
@@ -304,3 +310,22 @@ def test_upload_notices_say_what_an_approval_allows_and_how_to_go_on() -> None:
     sharing = {**CASES["upload_rejected"], "sharing_ja": True, "sharing_en": True}
     rejected = render("upload_rejected", **{**BASE, "page": PAGE}, **sharing).text
     assert "承認待ちだった共有設定の変更は、承認者（boss@example.co.jp）が却下しました" in rejected
+
+
+@pytest.mark.parametrize(
+    ("link_login", "ja", "en"),
+    [
+        ("mfa", "ログイン（パスワードと確認コード）のあとに", "log in (password and one-time code), then"),
+        ("login", "ログインのあとに", "asks you to log in, then"),
+        ("one_click", "ボタンを押すと確認画面が開きます", "Each button opens a confirmation page"),
+    ],
+)
+def test_the_approval_request_says_what_its_buttons_need(link_login: str, ja: str, en: str) -> None:
+    r = render(
+        "approval_request",
+        **{**BASE, "page": PAGE},
+        **{**CASES["approval_request"], "link_login": link_login},
+    )
+    text_ja, _, text_en = r.text.partition("-" * 70)
+    assert ja in text_ja and en in text_en
+    assert r.html is not None and ja in r.html

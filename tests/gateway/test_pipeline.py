@@ -229,3 +229,30 @@ async def test_a_killed_worker_s_message_gets_the_not_fully_inspected_decision()
         assert "quarantine-not-inspected" in inspection.decision.rule_ids
     finally:
         inspector.close()
+
+
+def classify_measured(content: MailContent, budget: float) -> tuple[ScanResult, float, int]:
+    """Run in a worker: the scan, how long the worker took (its own clock) and its peak
+    resident set afterwards."""
+    started = time.monotonic()
+    scan = classify(content, budget)
+    return scan, time.monotonic() - started, peak_rss()
+
+
+@pytest.mark.parametrize("shape", ["text_digits", "text_emails", "text_numbers"])
+async def test_16_mib_of_dense_text_keeps_the_my_number_under_the_memory_limit(shape: str) -> None:
+    """Issue 10: 16 MiB of digits (MemoryError at 14 MiB) or of e-mail-like tokens (1.66 GB),
+    with a My Number first, in a worker limited to 1 GiB: the number is found and kept, the
+    worker stays under its limit (no "memory" truncation, peak resident set below it) and the
+    scan keeps to twice its budget."""
+    budget = 2.0
+    pool = WorkerPool(1, initializer=functools.partial(_worker_start, GIB))
+    try:
+        raw = shapes.message(shape, 16)
+        scan, took, peak = await pool.call(classify_measured, MailContent(raw), budget, kill_after=4 * budget)
+        assert any(f.normalized == shapes.PLANTED_DIGITS for f in scan.findings), shape
+        assert "memory" not in {reason for _, reason in scan.truncated}, scan.truncated
+        assert took <= 2 * budget, f"{shape}: {took:.1f}s for a budget of {budget}s"
+        assert peak < GIB
+    finally:
+        pool.close()

@@ -616,3 +616,38 @@ def test_a_domain_is_in_a_list_as_itself_or_under_a_listed_parent(
         domain == name or ("." in name and domain.endswith("." + name)) for name in listed
     )
     assert is_in_domains(domain, listed) == expected
+
+
+#: Every row of the table whose condition may stand with ``link_attachments`` (a condition that
+#: holds only for uploads is refused with it at load: mail_only_action).
+LINKABLE = [c for c in CASES if c[1] != "{direction: upload}"]
+
+
+@pytest.mark.parametrize(
+    ("when", "envelope", "result", "history", "holds"),
+    [c[1:] for c in LINKABLE],
+    ids=[c[0] for c in LINKABLE],
+)
+def test_every_condition_can_choose_attachments_as_links(
+    tmp_path: Path,
+    when: str,
+    envelope: Envelope,
+    result: ScanResult,
+    history: HistoryView | None,
+    holds: bool,
+) -> None:
+    """Issue 15: ``link_attachments`` is usable with every condition; it plans links for the
+    outside envelope recipients of a mail whenever its condition holds, and for no one else."""
+    policy = policy_with(tmp_path, rule_yaml("r", when, "link_attachments"))
+    decision = evaluate(policy, envelope, result, now=NOW, history=history)
+    outside = tuple(
+        dict.fromkeys(
+            r for r in envelope.recipients if not is_in_domains(r.rpartition("@")[2], policy.internal_domains)
+        )
+    )
+    planned = holds and envelope.direction == "mail" and bool(outside)
+    assert decision.rule_ids == (("r",) if holds else ())
+    assert (decision.link is not None) is planned
+    assert decision.transforms == (("link_attachments",) if planned else ())
+    if decision.link is not None:
+        assert decision.link.recipients == outside

@@ -21,6 +21,7 @@ Steps of an upload::
 
 from __future__ import annotations
 
+import email.header
 import hashlib
 import json
 import re
@@ -29,6 +30,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
+
+from python_multipart.multipart import parse_options_header
 
 from gateway.proxy.hosts import HostPattern
 
@@ -249,11 +252,15 @@ class Shape:
     sharing: Sharing | None = None
     #: Why the request could not be read (the gate reports it as not fully inspected).
     problems: tuple[str, ...] = ()
+    #: Keys of facts an earlier answer minted saying the destination is shared with another
+    #: organisation (a Slack Connect channel): the files go with sharing scope ``specific``.
+    audience: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Mint:
-    """A session the service's answer created."""
+    """A session the service's answer created, or a fact it showed about a destination
+    (:attr:`Shape.audience`; kept in the same shared store, for as long as a session lives)."""
 
     session: str
     alias: str | None = None
@@ -396,6 +403,44 @@ def first_str(data: Any, *names: str) -> str:
     return ""
 
 
+_EXTENDED = re.compile(rb"filename\*\s*=\s*([A-Za-z0-9_-]*)'[^']*'([^;\s]+)", re.IGNORECASE)
+
+
+def disposition_filename(disposition: bytes) -> str | None:
+    """The file name of a ``Content-Disposition`` value: RFC 2231/6266 ``filename*=`` first,
+    then ``filename=`` as raw UTF-8 or RFC 2047 words; ``None`` without one.
+
+    >>> disposition_filename(b"attachment; filename*=UTF-8''%E5%90%8D%E7%B0%BF.csv")
+    '名簿.csv'
+    >>> disposition_filename('form-data; name="file"; filename="議事録.txt"'.encode())
+    '議事録.txt'
+    >>> disposition_filename(b"inline") is None
+    True
+    """
+    extended = _EXTENDED.search(disposition)
+    if extended is not None:
+        charset = extended.group(1).decode("ascii", "replace") or "utf-8"
+        try:
+            return urllib.parse.unquote(extended.group(2).decode("ascii", "replace"), encoding=charset)
+        except LookupError:
+            return urllib.parse.unquote(extended.group(2).decode("ascii", "replace"))
+    _, params = parse_options_header(disposition)
+    if b"filename" in params:
+        return _decode_header_value(params[b"filename"].decode("utf-8", "replace"))
+    return None
+
+
+def _decode_header_value(value: str) -> str:
+    """A file name with RFC 2047 encoded words decoded (joined as they stand, no added spaces)."""
+    if "=?" not in value:
+        return value
+    try:
+        parts = email.header.decode_header(value)
+        return "".join(p.decode(cs or "ascii", "replace") if isinstance(p, bytes) else p for p, cs in parts)
+    except (ValueError, LookupError, UnicodeError):
+        return value
+
+
 __all__ = [
     "SCOPES",
     "BodyKind",
@@ -409,6 +454,7 @@ __all__ = [
     "Step",
     "canonical_url",
     "content_range",
+    "disposition_filename",
     "first_str",
     "hosts",
     "route",

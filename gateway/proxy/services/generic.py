@@ -19,7 +19,15 @@ import re
 
 from gateway.config import ProxyRuleConfig
 from gateway.proxy.hosts import HostPattern
-from gateway.proxy.services.base import BodyKind, RequestView, Route, Service, Shape, Step
+from gateway.proxy.services.base import (
+    BodyKind,
+    RequestView,
+    Route,
+    Service,
+    Shape,
+    Step,
+    disposition_filename,
+)
 
 _BODY: dict[str, BodyKind] = {
     "auto": "auto",
@@ -31,12 +39,17 @@ _BODY: dict[str, BodyKind] = {
 
 
 def _filename(req: RequestView) -> str:
-    """A raw upload's name: ``Content-Disposition``'s ``filename``, else the path's last segment."""
-    disposition = req.header("content-disposition")
-    m = re.search(r"filename\*?=(?:UTF-8'')?\"?([^\";]+)", disposition, re.IGNORECASE)
-    if m:
-        return m.group(1).strip()
-    return posixpath.basename(req.path.rstrip("/"))
+    """A raw upload's name: ``Content-Disposition``'s file name (decoded), else the path's last
+    segment.
+
+    >>> _filename(RequestView.make("PUT", "https://x.example/up/a.bin",
+    ...     [("Content-Disposition", "attachment; filename*=UTF-8''%E5%90%8D%E7%B0%BF.csv")]))
+    '名簿.csv'
+    >>> _filename(RequestView.make("PUT", "https://x.example/up/%E8%A8%88%E7%94%BB.txt"))
+    '計画.txt'
+    """
+    name = disposition_filename(req.header("content-disposition").encode("latin-1", "replace"))
+    return name.strip() if name else posixpath.basename(req.path.rstrip("/"))
 
 
 def service_of(rule: ProxyRuleConfig) -> Service:

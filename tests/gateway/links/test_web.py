@@ -6,6 +6,10 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+import shutil
+import subprocess
+import sys
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -14,8 +18,10 @@ import redis
 
 from gateway import actions
 from gateway.audit import verify_store
+from gateway.config import Config
 from gateway.links.facts import LinkFacts
 from gateway.links.rules import LOCK_AFTER
+from gateway.links.service import human_size
 from gateway.store import ItemKind, MessageRecord, State
 from quarantine_ui.app import build_server as build_ui
 from quarantine_ui.config import UIConfig
@@ -94,6 +100,8 @@ async def test_the_recipient_proves_the_address_and_downloads_both_files(stack: 
             "5 回",
             "有効期限",
             "t*****@partner.example",
+            human_size(len(CSV)),
+            human_size(len(PDF)),
         ):
             assert shown in page.text, shown
         assert "ファイルのダウンロード" in page.text
@@ -154,7 +162,9 @@ async def test_the_recipient_proves_the_address_and_downloads_both_files(stack: 
         m for m in stack.sink.notifications(SENDER) if "ダウンロードされました" in str(m.message["Subject"])
     ]
     assert len(first) == 1, "the sender is told of the first download, once"
-    assert msg_id
+    made = [e for e in await stack.store.audit_events(msg_id=msg_id) if e.action == "links"]
+    assert len(made) == 1 and made[0].extra["links"][A] == link.id, "the links' creation, on the mail"
+    assert (await verify_store(stack.store)).ok, "every step is in the one hash chain"
 
 
 async def test_used_up_and_expired_links_say_so_in_both_languages(stack: Stack) -> None:
@@ -373,3 +383,136 @@ async def test_with_redis_any_instance_serves_any_link(
     finally:
         await stop_stack(two)
         await stop_stack(one)
+
+
+async def test_a_file_stays_while_any_link_to_it_is_open(stack: Stack) -> None:
+    """The scheduler removes the kept files only when every link of the message has closed: a
+    link the sender extended keeps them past the others' expiry."""
+    await deliver(stack, [A, B])
+    a_path, b_path = link_path(stack, A), link_path(stack, B)
+    a_link = await link_of(stack, a_path)
+    assert a_link.expires_at is not None
+    await actions.perform(
+        stack.store,
+        a_link,
+        "extend",
+        actions.Actor(actions.Role.SENDER, SENDER),
+        now=stack.clock(),
+        via="web",
+        until=a_link.expires_at + timedelta(days=3),
+    )
+    stack.clock.skip(days=7, minutes=1)
+    await stack.scheduler.tick()
+    assert (await link_of(stack, b_path)).state is State.EXPIRED
+    files = await stack.store.list_messages(kinds={ItemKind.FILE})
+    assert {(f.state, f.has_raw) for f in files} == {(State.STORED, True)}, "A's link still needs them"
+    async with stack.http() as client:
+        granted = await client.post(
+            f"{a_path}/verify", data={"code": await code_for(stack, client, a_path, A)}
+        )
+        assert (await client.post(f"{a_path}/files/1", data={"grant": grant_in(granted)})).content == PDF
+        assert (await client.get(b_path)).status_code == 410
+    stack.clock.skip(days=3)
+    await stack.scheduler.tick()
+    await stack.scheduler.tick()
+    assert (await link_of(stack, a_path)).state is State.EXPIRED
+    files = await stack.store.list_messages(kinds={ItemKind.FILE})
+    assert {(f.state, f.has_raw) for f in files} == {(State.DELETED, False)}
+    kept = [e.action for f in files for e in await stack.store.audit_events(msg_id=f.id)]
+    assert kept.count("keep") == 2 and kept.count("transition") == 2
+    assert (await verify_store(stack.store)).ok
+
+
+async def test_the_sender_is_not_told_of_the_first_download_when_the_setting_is_off(
+    tmp_path: Path, sink: Sink, clock: Clock
+) -> None:
+    config = links_config(tmp_path, sink, extra="  notify_first_download: false\n")
+    assert config.links.notify_first_download is False
+    off = await start_stack(config, sink, clock)
+    try:
+        await deliver(off, [A])
+        path = link_path(off, A)
+        async with off.http() as client:
+            granted = await client.post(f"{path}/verify", data={"code": await code_for(off, client, path, A)})
+            assert (await client.post(f"{path}/files/0", data={"grant": grant_in(granted)})).content == CSV
+        link = await link_of(off, path)
+        steps = [e.action for e in await off.store.audit_events(msg_id=link.id)]
+        assert steps == ["create", "link_code", "notify", "link_code_ok", "link_download"]
+        queued = await off.store.list_messages(kinds={ItemKind.MAIL})
+        assert [m for m in queued if SENDER in m.recipients] == [], "no notice to the sender"
+    finally:
+        await stop_stack(off)
+
+
+async def test_no_password_or_code_is_mailed_with_or_after_the_message(stack: Stack) -> None:
+    """Nothing but the recipient's own copy goes to them: no password, no code, until they ask
+    for a code on the page themselves."""
+    msg_id = await deliver(stack, [INSIDE, A, B])
+    await stack.scheduler.tick()
+    for who in (A, B):
+        [copy] = stack.sink.to(who)
+        text = copy.message.as_string()
+        assert not copy.message["Auto-Submitted"]
+        assert "パスワード" not in text and "password" not in text.lower()
+        assert not re.search(r"確認コード: \d{6}", text)
+    queued = await stack.store.list_messages(kinds={ItemKind.MAIL})
+    assert [m.id for m in queued] == [msg_id], "no other mail is queued, to anyone"
+    links = await stack.store.list_messages(kinds={ItemKind.LINK})
+    events = [e for link in links for e in await stack.store.audit_events(msg_id=link.id)]
+    assert [e.action for e in events] == ["create", "create"]
+
+
+def shipped_policy(config: Config) -> Config:
+    """``config`` with the shipped default policy (and the example directory it names)."""
+    policies = Path(__file__).resolve().parents[3] / "policies"
+    (config.policy.path.parent / "examples").mkdir(exist_ok=True)
+    shutil.copy(policies / "examples" / "directory.csv", config.policy.path.parent / "examples")
+    shutil.copy(policies / "default.yaml", config.policy.path)
+    return config
+
+
+async def test_an_encrypted_attachment_under_the_shipped_policy_is_held_then_leaves_as_a_link(
+    tmp_path: Path, sink: Sink, clock: Clock
+) -> None:
+    """The shipped default policy: an encrypted archive to an outside recipient is held for the
+    sender to confirm; when it leaves (here the sender sends it at once), the outside copy carries
+    a link and the page says the file was not inspected."""
+    stack = await start_stack(shipped_policy(links_config(tmp_path, sink)), sink, clock)
+    try:
+        buf = io.BytesIO()
+        with pyzipper.AESZipFile(buf, "w", encryption=pyzipper.WZ_AES) as z:
+            z.setpassword(b"secret")
+            z.writestr("見積/明細.csv", b"A-100,3\n" * 20)
+        data = mail_with_files([INSIDE, A], files=(("見積.zip", buf.getvalue(), "application/zip"),))
+        code, reply = await send(stack.port, SENDER, [INSIDE, A], data)
+        assert code == 250, reply
+        rec = await stack.store.get(queue_id(reply))
+        assert rec is not None and rec.state is State.HELD
+        assert {"hold-share-link-or-encrypted", "link-encrypted-attachments"} <= set(rec.decision["rules"])
+        assert await stack.store.list_messages(kinds={ItemKind.LINK}) == [], "no link while held"
+        sender = actions.Actor(actions.Role.SENDER, SENDER)
+        await actions.perform(stack.store, rec, "send_now", sender, now=clock(), via="web")
+        await stack.scheduler.tick()
+        await wait_state(stack.store, rec.id, State.DELIVERED)
+        [inside] = stack.copies_to(INSIDE)
+        assert inside.data.endswith(data), "the inside recipient keeps the archive"
+        path = link_path(stack, A)
+        async with stack.http() as client:
+            page = await client.get(path)
+            assert "暗号化されているため、内容は検査されていません" in page.text
+            assert "見積/明細.csv" in page.text
+            granted = await client.post(
+                f"{path}/verify", data={"code": await code_for(stack, client, path, A)}
+            )
+            got = await client.post(f"{path}/files/0", data={"grant": grant_in(granted)})
+            assert got.content == buf.getvalue()
+    finally:
+        await stop_stack(stack)
+
+
+def test_the_listener_loads_nothing_of_the_ui() -> None:
+    """The download listener shares code with the UI only through neutral pure modules
+    (gateway.bilingual): importing it loads no module of quarantine_ui."""
+    probe = "import sys, gateway.links.web; print([m for m in sys.modules if m.startswith('quarantine_ui')])"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -123,6 +123,7 @@ def write_config(
     store_url: str | None = None,
     proxy_extra: str = "",
     top_extra: str = "",
+    rules: str = "",
     policy_text: str = UPLOAD_POLICY,
 ) -> Path:
     policy = tmp_path / "policy.yaml"
@@ -149,7 +150,7 @@ proxy:
       hosts: [chat.example]
       paths: ["/backend-api/*"]
       body: json
-{proxy_extra}""",
+{rules}{proxy_extra}""",
         encoding="utf-8",
     )
     return cfg
@@ -230,6 +231,7 @@ async def gateway_factory(tmp_path: Path, origin: FakeOrigin) -> AsyncIterator[G
         *,
         proxy_extra: str = "",
         top_extra: str = "",
+        rules: str = "",
         store_url: str | None = None,
         prefix: str | None = None,
         accounts: bool = False,
@@ -244,6 +246,7 @@ async def gateway_factory(tmp_path: Path, origin: FakeOrigin) -> AsyncIterator[G
                 store_url=store_url,
                 proxy_extra=proxy_extra,
                 top_extra=top_extra,
+                rules=rules,
                 policy_text=policy_text,
             )
         )
@@ -254,7 +257,15 @@ async def gateway_factory(tmp_path: Path, origin: FakeOrigin) -> AsyncIterator[G
             store = await RedisStore.open(store_url, prefix=prefix or f"proxy-{secrets.token_hex(6)}:")
         if clocked_store:  # the store keeps the test's time too (approval validity, timers)
             kw["clock"] = clock = kw.get("clock") or Clock()
-            store = await open_store(cfg.store, clock=clock)
+            if store is not None:
+                await store.close()
+            store = (
+                await RedisStore.open(
+                    store_url, prefix=prefix or f"proxy-{secrets.token_hex(6)}:", clock=clock
+                )
+                if store_url is not None
+                else await open_store(cfg.store, clock=clock)
+            )
         gw = await start_gateway(cfg, origin, store=store, **kw)
         started.append(gw)
         return gw

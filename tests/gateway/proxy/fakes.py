@@ -44,6 +44,10 @@ GRAPH_UPLOAD = "sn3302.up.1drv.com"
 DROPBOX = ("content.dropboxapi.com", "api.dropboxapi.com")
 SLACK = ("slack.com", "files.slack.com")
 CHAT = "chat.example"
+#: The web endpoints of the generative-AI chats in ``sekimori.example.yaml``'s commented rules.
+AI_CHATS = ("chatgpt.com", "claude.ai", "gemini.google.com", "copilot.microsoft.com")
+#: A site with a plain upload form (``proxy.rules`` with ``body: multipart`` or ``raw``).
+PARTNER = "files.partner.example"
 PLAIN = "www.example.org"
 LOGIN = (
     "login.microsoftonline.com",
@@ -52,7 +56,20 @@ LOGIN = (
     "www.dropbox.com",
     "app.slack.com",
 )
-ALL_HOSTS = (*DRIVE, *BOX, BOX_API, *GRAPH, GRAPH_UPLOAD, *DROPBOX, *SLACK, CHAT, PLAIN, *LOGIN)
+ALL_HOSTS = (
+    *DRIVE,
+    *BOX,
+    BOX_API,
+    *GRAPH,
+    GRAPH_UPLOAD,
+    *DROPBOX,
+    *SLACK,
+    CHAT,
+    *AI_CHATS,
+    PARTNER,
+    PLAIN,
+    *LOGIN,
+)
 
 
 def _ca(cn: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
@@ -123,6 +140,11 @@ class Seen:
     path: str
     headers: dict[str, str]
     body: bytes
+    #: Every header line as received, in order (``headers`` keeps one value per name).
+    lines: list[tuple[str, str]] = field(default_factory=list)
+
+    def values(self, name: str) -> list[str]:
+        return [v for k, v in self.lines if k == name.lower()]
 
     @property
     def query(self) -> dict[str, str]:
@@ -169,7 +191,7 @@ class Providers:
 
     def __init__(self) -> None:
         self.files: dict[str, list[Stored]] = {
-            k: [] for k in ("google_drive", "box", "microsoft_graph", "dropbox", "slack", "chat")
+            k: [] for k in ("google_drive", "box", "microsoft_graph", "dropbox", "slack", "chat", "partner")
         }
         self._ids = itertools.count(1000)
         self.drive_sessions: dict[str, dict[str, Any]] = {}
@@ -178,6 +200,10 @@ class Providers:
         self.dropbox_sessions: dict[str, bytearray] = {}
         self.slack_files: dict[str, dict[str, Any]] = {}
         self.slack_shared: list[str] = []
+        #: Slack channels and the other organisations each one is shared with (Slack Connect).
+        self.slack_channels: dict[str, list[str]] = {"C0123": [], "CEXT1": ["T0PARTNER"]}
+        #: Where each completed Slack file was shared: (file id, channel).
+        self.slack_posted: list[tuple[str, str]] = []
         #: Every sharing change the providers carried out, in order.
         self.shares: list[Shared] = []
 
@@ -200,9 +226,17 @@ class Providers:
             return self._dropbox(req, path)
         if host in SLACK:
             return self._slack(req, path)
-        if host == CHAT:
-            self.files["chat"].append(Stored("message", req.body))
+        if host == CHAT or host in AI_CHATS:
+            self.files["chat"].append(Stored(host, req.body))
             return Reply.json(200, {"ok": True})
+        if host == PARTNER:
+            if req.headers.get("content-type", "").startswith("multipart/form-data"):
+                for _, filename, data in form_parts(req):
+                    if filename is not None:
+                        self.files["partner"].append(Stored(filename, data))
+            else:
+                self.files["partner"].append(Stored(urllib.parse.unquote(path.rsplit("/", 1)[-1]), req.body))
+            return Reply.json(201, {"ok": True})
         return Reply(200, b"hello from " + host.encode(), [("content-type", "text/plain")])
 
     # Sharing (links and invitations) -------------------------------------------------------------
@@ -435,7 +469,10 @@ class Providers:
     # Slack ---------------------------------------------------------------------------------------
 
     def _slack(self, req: Seen, path: str) -> Reply:
-        form = dict(urllib.parse.parse_qsl(req.body.decode())) if req.body and req.host == "slack.com" else {}
+        urlencoded = req.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+        form = (
+            dict(urllib.parse.parse_qsl(req.body.decode())) if urlencoded and req.host == "slack.com" else {}
+        )
         form.update(req.query)
         if path == "/api/files.getUploadURLExternal":
             fid = "F" + self.new_id()
@@ -453,14 +490,46 @@ class Providers:
             multipart = req.headers.get("content-type", "").startswith("multipart/")
             self.slack_files[token]["data"] = form_parts(req)[0][2] if multipart else req.body
             return Reply(200, f"OK - {len(req.body)}".encode(), [("content-type", "text/plain")])
+        if path == "/api/files.upload":  # the retired one-request upload (a form with the file)
+            parts = form_parts(req)
+            fields = {name: (filename, data) for name, filename, data in parts}
+            name = fields.get("filename", (None, b""))[1].decode() or fields["file"][0] or "file"
+            self.files["slack"].append(Stored(name, fields["file"][1]))
+            self.slack_shared.append(name)
+            return Reply.json(200, {"ok": True, "file": {"id": "F" + self.new_id(), "name": name}})
         if path == "/api/files.completeUploadExternal":
             listed = json.loads(form["files"])
             for f in listed:
                 entry = self.slack_files[f["id"]]
                 self.files["slack"].append(Stored(entry["name"], entry["data"]))
                 self.slack_shared.append(f["id"])
+                self.slack_posted.append((f["id"], form.get("channel_id", "")))
             return Reply.json(200, {"ok": True, "files": [{"id": f["id"]} for f in listed]})
+        if path == "/api/conversations.info":
+            return Reply.json(200, {"ok": True, "channel": self._slack_channel(form["channel"])})
+        if path == "/api/conversations.list":
+            return Reply.json(
+                200, {"ok": True, "channels": [self._slack_channel(c) for c in self.slack_channels]}
+            )
+        if path == "/api/files.sharedPublicURL":
+            self.shares.append(Shared("slack", path, form))
+            return Reply.json(200, {"ok": True, "file": {"id": form["file"], "public_url_shared": True}})
         return Reply.json(200, {"ok": False, "error": "unknown_method"})
+
+    def _slack_channel(self, cid: str) -> dict[str, Any]:
+        """A conversation object as Slack documents it (the fields that say who shares it)."""
+        partners = self.slack_channels.get(cid, [])
+        return {
+            "id": cid,
+            "name": cid.lower(),
+            "is_channel": True,
+            "is_shared": bool(partners),
+            "is_ext_shared": bool(partners),
+            "is_org_shared": False,
+            "is_pending_ext_shared": False,
+            "context_team_id": "T0OURS",
+            "connected_team_ids": ["T0OURS", *partners] if partners else [],
+        }
 
 
 def form_parts(req: Seen) -> list[tuple[str, str | None, bytes]]:
@@ -471,7 +540,14 @@ def form_parts(req: Seen) -> list[tuple[str, str | None, bytes]]:
     out: list[tuple[str, str | None, bytes]] = []
     for part in _parts(msg):
         name = part.get_param("name", header="content-disposition") or ""
-        out.append((str(name), part.get_filename(), _bytes(part)))
+        filename = part.get_filename()
+        raw = next((v for k, v in part._headers if k.lower() == "content-disposition"), "")  # type: ignore[attr-defined]
+        if filename is not None and isinstance(raw, str) and not raw.isascii():
+            # a browser's raw UTF-8 name: the parser keeps its bytes as surrogates
+            found = re.search(r'filename="([^"]*)"', raw)
+            if found:
+                filename = found.group(1).encode("ascii", "surrogateescape").decode("utf-8")
+        out.append((str(name), filename, _bytes(part)))
     return out
 
 
@@ -549,6 +625,7 @@ class FakeOrigin:
                     request.target.decode(),
                     headers,
                     bytes(body),
+                    [(k.decode().lower(), v.decode()) for k, v in request.headers],
                 )
                 self.received.append(seen)
                 reply = self.providers.handle(seen)

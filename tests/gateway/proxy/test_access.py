@@ -99,6 +99,42 @@ async def test_trusted_header_from_a_front_proxy(gateway_factory: GatewayFactory
     assert all("x-authenticated-user" not in s.headers for s in gateway.origin.received)
 
 
+async def test_a_graph_session_is_judged_as_its_creators_upload_in_its_tenant(
+    gateway_factory: GatewayFactory,
+) -> None:
+    """Graph's ``uploadUrl`` ranges carry no ``Authorization`` (Microsoft says not to send it):
+    the user and the tenant come from the request that created the session."""
+    from tests.gateway.proxy.test_gate import split, text
+    from tests.gateway.proxy.test_services import JWT_TID, jwt
+
+    gateway = await gateway_factory(
+        proxy_extra="  identity:\n    header: X-Authenticated-User\n    trusted_proxies: [127.0.0.0/8]\n"
+    )
+    front = httpx.Proxy(gateway.proxy_url, headers={"X-Authenticated-User": "hanako@example.co.jp"})
+    data = text(200 * 1024, pii_at=150 * 1024)
+    parts = split(data, 100 * 1024)
+    async with gateway.client(proxy=front) as creator, gateway.client() as anonymous:
+        created = await creator.post(
+            clients.GRAPH_ITEM.format(name="名簿.txt") + "createUploadSession",
+            json={},
+            headers={"Authorization": jwt({"tid": JWT_TID})},
+        )
+        url = created.json()["uploadUrl"]
+        first = await anonymous.put(
+            url, content=parts[0], headers={"Content-Range": f"bytes 0-{len(parts[0]) - 1}/{len(data)}"}
+        )
+        last = await anonymous.put(
+            url,
+            content=parts[1],
+            headers={"Content-Range": f"bytes {len(parts[0])}-{len(data) - 1}/{len(data)}"},
+        )
+    assert first.status_code == 202 and last.status_code == 403
+    rec = (await gateway.store.list_messages(kinds={ItemKind.UPLOAD}))[0]
+    assert rec.sender == "hanako@example.co.jp" and rec.meta["identified_by"] == "session"
+    assert rec.upload is not None and rec.upload.tenant == JWT_TID and rec.upload.filename == "名簿.txt"
+    assert all("authorization" not in s.headers for s in gateway.origin.saw("sn3302.up.1drv.com"))
+
+
 async def test_network_map_and_required_identity(gateway_factory: GatewayFactory) -> None:
     mapped = await gateway_factory(
         proxy_extra="  identity:\n    networks: {127.0.0.0/8: jiro@example.co.jp}\n"

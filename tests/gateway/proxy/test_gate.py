@@ -8,20 +8,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from gateway.audit import verify_store
+from gateway.config import load_config
 from gateway.store import ItemKind, MessageRecord, State, Store
 from tests.gateway.conftest import free_port
 from tests.gateway.proxy import clients
-from tests.gateway.proxy.conftest import CLEAN, MY_NUMBER, Gateway, GatewayFactory
-from tests.gateway.proxy.fakes import GRAPH_UPLOAD
+from tests.gateway.proxy.conftest import (
+    CLEAN,
+    MY_NUMBER,
+    Gateway,
+    GatewayFactory,
+    start_gateway,
+    write_config,
+)
+from tests.gateway.proxy.fakes import GRAPH_UPLOAD, FakeOrigin, OriginCerts, Stored
 from tests.gateway.redis_server import RedisServer
+from tests.quarantine_ui.features.people import SEC, TARO, client_for
+from tests.quarantine_ui.features.people import people as people
+from tests.quarantine_ui.mailfix import MailEnv
+from tests.quarantine_ui.mailfix import mail as mail
 
 KIB = 1024
 ROOT = Path(__file__).resolve().parents[3]
@@ -170,6 +185,7 @@ async def test_graph_put_content_and_upload_session(gateway: Gateway) -> None:
         bad = await clients.graph_session(c, "名簿.txt", split(dirty, 64 * KIB, 64 * KIB))
     assert put.status_code == 201
     refused_json(refused)
+    assert gateway.origin.providers.files["microsoft_graph"][0].data == text(2 * KIB)  # byte for byte
     never_saw(gateway, "graph.microsoft.com")
     assert [a.status_code for a in session] == [200, 202, 202, 201]
     stored = {f.name: f.data for f in gateway.origin.providers.files["microsoft_graph"]}
@@ -221,19 +237,86 @@ async def test_dropbox_session_start_append_finish(gateway: Gateway) -> None:
     assert gateway.spooled() == []
 
 
+async def test_dropbox_session_with_pii_in_an_appended_chunk_is_refused_at_finish(gateway: Gateway) -> None:
+    dirty = text(300 * KIB, pii_at=150 * KIB)  # in the second chunk, sent by append_v2
+    async with gateway.client() as c:
+        bad = await clients.dropbox_session(c, "/名簿.csv", split(dirty, 100 * KIB, 100 * KIB))
+    assert [a.status_code for a in bad[:2]] == [200, 200]  # start and append passed on at once
+    assert gateway.origin.saw("content.dropboxapi.com", MY_NUMBER)  # the chunk did reach Dropbox...
+    item = refused_json(bad[2])["items"][0]  # type: ignore[index]
+    assert item["file"] == "名簿.csv" and item["rules"][0]["id"] == "u-block-my-number"
+    assert gateway.origin.providers.files["dropbox"] == []  # ...but no file was ever made of it
+    assert gateway.origin.providers.dropbox_sessions  # Dropbox still waits for a finish
+    assert not [s for s in gateway.origin.received if s.path.endswith("/finish")]
+    assert gateway.spooled() == []
+
+
 # -- Slack -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("multipart", [False, True])
-async def test_slack_external_upload_is_judged_at_complete(gateway: Gateway, multipart: bool) -> None:
+async def test_slack_external_upload_is_judged_whole_at_its_upload_url(
+    gateway_factory: GatewayFactory, multipart: bool
+) -> None:
+    """The file goes to the upload URL in one request: judged there, under the name the session
+    was minted with, so a refused file never reaches Slack; the complete that would share it is
+    refused too (no file the gateway let through)."""
+    gateway = await gateway_factory(
+        proxy_extra="  identity:\n    networks: {127.0.0.0/8: taro@example.co.jp}\n"
+    )
     async with gateway.client() as c:
         ok = await clients.slack_upload(c, "議事録.txt", text(20 * KIB), multipart=multipart)
         bad = await clients.slack_upload(c, "顧客.csv", text(20 * KIB, pii_at=15 * KIB), multipart=multipart)
     assert [a.status_code for a in ok] == [200, 200, 200] and ok[2].json()["ok"] is True
     assert gateway.origin.providers.files["slack"][0].data == text(20 * KIB)
-    assert [a.status_code for a in bad[:2]] == [200, 200]
-    refused_json(bad[2])
-    assert len(gateway.origin.providers.slack_shared) == 1  # the refused file was never shared
+    assert bad[0].status_code == 200
+    item = refused_json(bad[1])["items"][0]  # type: ignore[index]
+    assert item["file"] == "顧客.csv" and item["rules"][0]["id"] == "u-block-my-number"
+    never_saw(gateway, "files.slack.com")
+    refused_json(bad[2])  # its file was never judged as passed: not shared either
+    assert len(gateway.origin.providers.slack_shared) == 1
+    recs = {r.subject: r for r in await uploads(gateway.store)}
+    assert recs["顧客.csv"].state is State.REFUSED and recs["顧客.csv"].sender == "taro@example.co.jp"
+    assert recs["議事録.txt"].state is State.PASSED  # one item for the clean file, not two
+    assert len([r for r in recs.values() if r.subject == "議事録.txt"]) == 1
+    assert len(await uploads(gateway.store)) == 3  # clean, refused, the refused complete
+    assert gateway.spooled() == []
+
+
+async def test_a_big_slack_file_is_held_in_the_spool_and_judged_before_slack_sees_it(
+    gateway: Gateway,
+) -> None:
+    async with gateway.client() as c:
+        bad = await clients.slack_upload(c, "名簿.csv", text(300 * KIB, pii_at=250 * KIB))
+        ok = await clients.slack_upload(c, "計画.csv", text(300 * KIB))
+    assert refused_json(bad[1])["items"][0]["file"] == "名簿.csv"  # type: ignore[index]
+    never_saw(gateway, "files.slack.com")
+    assert [a.status_code for a in ok] == [200, 200, 200]
+    assert gateway.origin.providers.files["slack"] == [Stored("計画.csv", text(300 * KIB))]
+    assert gateway.spooled() == []
+
+
+async def test_slack_one_request_files_upload_is_judged_before_slack_sees_it(gateway: Gateway) -> None:
+    """The retired ``files.upload`` carries the whole file in one form: judged whole, so a
+    refused file never reaches Slack at all."""
+    clean = text(20 * KIB)
+    async with gateway.client() as c:
+        ok = await c.post(
+            "https://slack.com/api/files.upload",
+            data={"filename": "議事録.txt", "channels": "C0123"},
+            files={"file": ("議事録.txt", clean, "text/plain")},
+        )
+        bad = await c.post(
+            "https://slack.com/api/files.upload",
+            data={"filename": "顧客.csv", "channels": "C0123"},
+            files={"file": ("顧客.csv", text(20 * KIB, pii_at=15 * KIB), "text/csv")},
+        )
+    assert ok.status_code == 200 and ok.json()["ok"] is True
+    assert [(f.name, f.data) for f in gateway.origin.providers.files["slack"]] == [("議事録.txt", clean)]
+    item = refused_json(bad)["items"][0]  # type: ignore[index]
+    assert item["file"] == "顧客.csv" and item["service"] == "slack"
+    never_saw(gateway, "slack.com")
+    assert len(gateway.origin.saw("slack.com")) == 1
 
 
 # -- generic rules and generative AI -----------------------------------------------------------
@@ -284,6 +367,113 @@ async def test_an_approval_rule_records_a_pending_item_with_its_content(gateway:
     rec = (await uploads(gateway.store))[0]
     assert rec.state is State.PENDING_APPROVAL and rec.approvers == ("boss@example.co.jp",)
     assert await gateway.store.load_raw(rec.id) == CLEAN  # kept for the approver
+
+
+def example_rules() -> str:
+    """The commented generic rules of ``sekimori.example.yaml`` (ChatGPT, Claude, Gemini,
+    Copilot, a partner's upload form), uncommented and indented for the test configuration."""
+    lines = (ROOT / "sekimori.example.yaml").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("  rules: []"))
+    block = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("  # "):
+            break
+        block.append("    " + line.removeprefix("  # "))
+    return "\n".join(block) + "\n"
+
+
+def with_example_rules(gateway_factory: GatewayFactory) -> Awaitable[Gateway]:
+    rules = example_rules()
+    assert [n for n in ("chatgpt", "claude", "gemini", "copilot") if f"name: {n}" not in rules] == []
+    return gateway_factory(rules=rules)
+
+
+async def test_the_example_configurations_ai_chats_refuse_a_pasted_my_number(
+    gateway_factory: GatewayFactory,
+) -> None:
+    gateway = await with_example_rules(gateway_factory)
+    pasted = "この顧客の " + MY_NUMBER.decode() + " を表にして"
+    gemini_req = json.dumps([None, json.dumps([["{}", 0, None], ["ja"]])])  # JSON in a form field
+    requests: list[tuple[str, str, dict[str, Any]]] = [
+        (
+            "chatgpt",
+            "https://chatgpt.com/backend-api/conversation",
+            {
+                "json": {
+                    "action": "next",
+                    "messages": [
+                        {"author": {"role": "user"}, "content": {"content_type": "text", "parts": ["{}"]}}
+                    ],
+                }
+            },
+        ),
+        (
+            "claude",
+            "https://claude.ai/api/organizations/0f1e/chat_conversations/9a8b/completion",
+            {"json": {"prompt": "{}", "timezone": "Asia/Tokyo", "attachments": []}},
+        ),
+        (
+            "gemini",
+            "https://gemini.google.com/_/BardChatUi/data/assistant.lamda.BardFrontendService/StreamGenerate",
+            {"data": {"f.req": gemini_req, "at": "token"}},
+        ),
+        (
+            "copilot",
+            "https://copilot.microsoft.com/c/api/conversations/abc/messages",
+            {"json": {"content": [{"type": "text", "text": "{}"}]}},
+        ),
+    ]
+    async with gateway.client() as c:
+        for service, url, kw in requests:
+            clean = {k: json.loads(json.dumps(v).replace("{}", "今日の天気は")) for k, v in kw.items()}
+            dirty = {
+                k: json.loads(json.dumps(v, ensure_ascii=False).replace("{}", pasted)) for k, v in kw.items()
+            }
+            ok = await c.post(url, **clean)
+            bad = await c.post(url, **dirty)
+            assert ok.status_code == 200, (service, ok.json()["items"])
+            item = refused_json(bad)["items"][0]  # type: ignore[index]
+            assert item["service"] == service and item["rules"][0]["id"] == "u-block-my-number", service
+    for host in ("chatgpt.com", "claude.ai", "gemini.google.com", "copilot.microsoft.com"):
+        assert len(gateway.origin.saw(host)) == 1  # the clean message only
+        never_saw(gateway, host)
+        assert not gateway.origin.saw(host, b"1234")
+    recs = await uploads(gateway.store)
+    assert sorted(r.upload.service for r in recs if r.state is State.REFUSED and r.upload) == [
+        "chatgpt",
+        "claude",
+        "copilot",
+        "gemini",
+    ]
+
+
+async def test_generic_rules_inspect_a_multipart_form_and_a_raw_put(gateway_factory: GatewayFactory) -> None:
+    gateway = await gateway_factory(
+        rules="    - {name: partner-raw, hosts: [files.partner.example], paths: ['/raw/*'], methods: [PUT], body: raw}\n"
+        + example_rules()
+    )
+    clean = text(8 * KIB)
+    async with gateway.client() as c:
+        form_ok = await c.post(
+            "https://files.partner.example/upload", files={"file": ("議事録.txt", clean, "text/plain")}
+        )
+        form_bad = await c.post(
+            "https://files.partner.example/upload",
+            files={"file": ("顧客.csv", text(8 * KIB, pii_at=4 * KIB), "text/csv")},
+        )
+        raw_ok = await c.put("https://files.partner.example/raw/計画.txt", content=clean)
+        raw_bad = await c.put(
+            "https://files.partner.example/raw/data.bin",
+            content=text(100 * KIB, pii_at=90 * KIB),  # over memory_body: held in the spool
+            headers={"Content-Disposition": "attachment; filename*=UTF-8''%E5%90%8D%E7%B0%BF.csv"},
+        )
+    assert (form_ok.status_code, raw_ok.status_code) == (201, 201)
+    stored = [(f.name, f.data) for f in gateway.origin.providers.files["partner"]]
+    assert stored == [("議事録.txt", clean), ("計画.txt", clean)]  # byte for byte
+    assert refused_json(form_bad)["items"][0]["file"] == "顧客.csv"  # type: ignore[index]
+    assert refused_json(raw_bad)["items"][0]["file"] == "名簿.csv"  # type: ignore[index]
+    never_saw(gateway, "files.partner.example")
+    assert gateway.spooled() == []
 
 
 # -- limits ------------------------------------------------------------------------------------
@@ -350,6 +540,38 @@ async def test_a_client_that_disconnects_mid_upload_leaves_no_spool(gateway: Gat
         await asyncio.sleep(0.02)
     assert gateway.spooled() == []
     assert gateway.origin.saw("content.dropboxapi.com") == []
+
+
+async def test_a_small_upload_cut_off_midway_is_recorded_as_never_judged(gateway: Gateway) -> None:
+    """A raw body small enough to buffer has its record opened while it arrives; a client that
+    goes away leaves that record refused with the reason, nothing in the spool and nothing sent."""
+    host, port = gateway.proxy.address
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(b"CONNECT content.dropboxapi.com:443 HTTP/1.1\r\nHost: content.dropboxapi.com:443\r\n\r\n")
+    await writer.drain()
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+    await writer.start_tls(gateway.trust(), server_hostname="content.dropboxapi.com")
+    head = (
+        "POST /2/files/upload HTTP/1.1\r\nHost: content.dropboxapi.com\r\n"
+        f"Dropbox-API-Arg: {clients.dropbox_arg({'path': '/名簿.csv'})}\r\nContent-Length: 50000\r\n\r\n"
+    )
+    writer.write(head.encode() + MY_NUMBER + b"x" * 20_000)
+    await writer.drain()
+    for _ in range(200):
+        if await uploads(gateway.store):
+            break
+        await asyncio.sleep(0.02)
+    writer.transport.abort()
+    for _ in range(200):
+        recs = await uploads(gateway.store)
+        if recs and recs[0].state is not State.RECEIVED:
+            break
+        await asyncio.sleep(0.02)
+    (rec,) = await uploads(gateway.store)
+    assert rec.state is State.REFUSED and rec.subject == "名簿.csv"
+    events = await gateway.store.audit_events(msg_id=rec.id)
+    assert "went away" in events[-1].reason
+    assert gateway.spooled() == [] and gateway.origin.received == []
 
 
 async def test_a_restart_mid_session_leaves_no_orphaned_spool(gateway_factory: GatewayFactory) -> None:
@@ -552,3 +774,51 @@ async def test_uploads_are_counted_by_service_and_verdict(gateway: Gateway) -> N
         1,
         1,
     )
+
+
+# -- the security team's view: the same audit chain as mail, the UI's queues and dashboard ------
+
+
+def test_verdicts_are_in_mails_audit_chain_and_the_security_teams_queue_and_dashboard(
+    mail: MailEnv, people: Any, tmp_path: Path, origin_certs: OriginCerts
+) -> None:
+    """The UI over the store the proxy writes to: a mail held by the relay and two uploads judged
+    by the real proxy (one refused, one quarantined as not fully inspected) share one hash chain,
+    and the security team sees the uploads in its queue and on its dashboard."""
+    held = mail.put(TARO, ["x@partner.example"], "quarantine", subject="見積書")
+
+    async def upload() -> tuple[str, str]:
+        origin = FakeOrigin(origin_certs)
+        await origin.start()
+        config = load_config(write_config(tmp_path / "proxy", origin))
+        gateway = await start_gateway(config, origin, store=mail.store)
+        try:
+            async with gateway.client() as c:
+                refused = await clients.dropbox_upload(c, "/顧客一覧.csv", MY_NUMBER)
+                unread = await c.post(  # names no file the gateway saw: reviewed, never waved through
+                    "https://slack.com/api/files.completeUploadExternal",
+                    data={"files": "not json", "channel_id": "C1"},
+                )
+            assert origin.received == []
+            return refused.headers["x-sekimori-reference"], unread.headers["x-sekimori-reference"]
+        finally:
+            await gateway.proxy.stop()
+            gateway.inspector.close()
+            await origin.stop()
+
+    (tmp_path / "proxy").mkdir()
+    refused_id, quarantined_id = mail.run(upload())
+    assert mail.get(refused_id).state is State.REFUSED
+    assert mail.get(quarantined_id).state is State.QUARANTINED
+    events = mail.events()
+    assert {e.msg_id for e in events} >= {held.id, refused_id, quarantined_id}
+    assert [e.seq for e in events] == sorted(e.seq for e in events)  # one sequence for both kinds
+    assert mail.run(verify_store(mail.store)).ok
+    sec = client_for(mail, people, SEC)
+    queue = sec.get("/admin").text
+    assert "見積書" in queue and quarantined_id in queue  # the upload beside the mail
+    stats = sec.get("/api/dashboard").json()
+    assert stats["totals"] == {"quarantine": 1}  # the mail
+    per_service = {k: sum(v) for k, v in stats["uploads_per_service"].items()}
+    assert per_service == {"dropbox": 1, "slack": 1}  # uploads count, even of unknown users
+    assert "u-block-my-number" in {r["rule_id"] for r in stats["top_rules"]}

@@ -188,7 +188,7 @@ SHAPES = [
         "POST",
         "https://files.slack.com/upload/v1/CwABAAAAXAoAAZnK",
         [],
-        ("slack", Step.CHUNK, "", None, 0, None),
+        ("slack", Step.FILE, "", None, None, None),
     ),
     (
         "POST",

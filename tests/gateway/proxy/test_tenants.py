@@ -39,6 +39,9 @@ async def test_headers_are_injected_and_forged_copies_replaced(gateway_factory: 
         ):
             await c.get(f"https://{host}/", headers=forged)
     seen = {s.host: s.headers for s in gateway.origin.received}
+    for got in gateway.origin.received:
+        for name in forged:  # one copy of each header: the gateway's replaced the client's
+            assert len(got.values(name)) == 1, (got.host, name)
     ms = seen["login.microsoftonline.com"]
     assert ms["restrict-access-to-tenants"] == "example.co.jp,example.onmicrosoft.com"
     assert ms["restrict-access-context"] == "11111111-2222-3333-4444-555555555555"
@@ -49,6 +52,28 @@ async def test_headers_are_injected_and_forged_copies_replaced(gateway_factory: 
     assert seen["app.slack.com"]["x-slack-allowed-workspaces-requester"] == "T0001"
     # a host of no provider keeps what the client sent (it is not even decrypted)
     assert seen["www.example.org"]["restrict-access-to-tenants"] == "personal.onmicrosoft.com"
+
+
+V2_POLICY = "72f988bf-86f1-41af-91ab-2d7cd011db47:7e4c2e0f-1111-2222-3333-444455556666"
+
+
+async def test_tenant_restrictions_v2_replace_a_forged_policy_on_every_login_host(
+    gateway_factory: GatewayFactory,
+) -> None:
+    gateway = await gateway_factory(
+        proxy_extra=f"  tenant_restrictions:\n    microsoft: {{v2_policy: '{V2_POLICY}', block_consumer: true}}\n"
+    )
+    forged = {"sec-Restrict-Tenant-Access-Policy": "00000000-0000-0000-0000-000000000000:evil"}
+    async with gateway.client() as c:
+        for host in ("login.microsoftonline.com", "login.live.com"):
+            await c.post(f"https://{host}/common/oauth2/v2.0/token", headers=forged, data={"a": "b"})
+    seen = {s.host: s.headers for s in gateway.origin.received}
+    for host in ("login.microsoftonline.com", "login.live.com"):
+        # v2 takes the place of restrict-msa on login.live.com: one header, the configured policy
+        assert seen[host]["sec-restrict-tenant-access-policy"] == V2_POLICY, host
+        got = next(s for s in gateway.origin.received if s.host == host)
+        assert got.values("sec-Restrict-Tenant-Access-Policy") == [V2_POLICY]  # the forged copy is gone
+        assert "restrict-access-to-tenants" not in seen[host]
 
 
 def test_tenant_restrictions_v2_go_to_every_microsoft_login_host() -> None:

@@ -113,3 +113,29 @@ def test_only_the_sender_and_the_security_team_see_or_take_back_a_link(mail: Mai
     [event] = [e for e in mail.run(mail.store.audit_events(msg_id=link.id)) if e.to_state == "revoked"]
     assert (event.actor, event.extra["via"]) == (f"admin:{SEC}", "api")
     assert f'id="link-{link.id}"' not in sec.get("/admin/links").text, "the admin page lists open links"
+
+
+def test_the_security_team_extends_and_shortens_any_link_after_delivery(mail: MailEnv, people: Any) -> None:
+    rec, link = delivered_with_link(mail, TARO)
+    assert mail.run(mail.store.get(rec.id)).state is State.DELIVERED
+    assert link.expires_at is not None
+    sec = client_for(mail, people, SEC)
+    token = csrf(sec, "/admin/links")
+    later = (link.expires_at + timedelta(days=5)).astimezone(UTC).date().isoformat()
+    r = sec.post(
+        f"/links/{link.id}/expiry",
+        data={"csrf_token": token, "until": later, "back": "/admin/links"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and "done=link_extended" in r.headers["location"]
+    assert mail.run(mail.store.get(link.id)).expires_at > link.expires_at + timedelta(days=4)
+    sooner = (link.expires_at - timedelta(days=2)).isoformat()
+    r = sec.post(f"/api/links/{link.id}/shorten", json={"until": sooner}, headers=api_headers(sec))
+    assert r.status_code == 200 and r.json()["link"]["expires_at"] == sooner
+    events = [
+        e for e in mail.run(mail.store.audit_events(msg_id=link.id)) if e.action in ("extend", "shorten")
+    ]
+    assert [(e.action, e.actor, e.extra["via"]) for e in events] == [
+        ("extend", f"admin:{SEC}", "web"),
+        ("shorten", f"admin:{SEC}", "api"),
+    ]
