@@ -51,6 +51,11 @@ def from_micros(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
 
 
+#: Built once: ``json.dumps`` with options builds a new encoder per call, and every write chains.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_STORED = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
+
+
 def canonical(
     *,
     seq: int,
@@ -82,7 +87,7 @@ def canonical(
         "extra": extra,
         "prev": prev_hash,
     }
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _CANONICAL(doc).encode("utf-8")
 
 
 def event_hash(**fields: Any) -> str:
@@ -116,7 +121,7 @@ def next_event(
         "from_state": from_state,
         "to_state": to_state,
         "reason": reason,
-        "extra": json.loads(json.dumps(dict(extra or {}), sort_keys=True, ensure_ascii=False)),
+        "extra": json.loads(_STORED(dict(extra or {}))),
         "prev_hash": prev_hash,
     }
     return AuditEvent(hash=event_hash(**fields), **fields)
