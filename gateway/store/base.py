@@ -1003,10 +1003,16 @@ def record_facts(rec: MessageRecord) -> dict[str, str]:
     True
     """
     out = {name: _fact_digest(rec.id, name, encode_value(name, getattr(rec, name))) for name in FACT_FIELDS}
-    for key, value in rec.meta.items():
-        name = f"meta.{key}"
-        out[name] = _fact_digest(rec.id, name, canonical_json(value))
+    out.update(_meta_facts(rec))
     return out
+
+
+def _meta_facts(rec: MessageRecord) -> dict[str, str]:
+    """The ``meta.<key>`` part of :func:`record_facts`."""
+    return {
+        f"meta.{key}": _fact_digest(rec.id, f"meta.{key}", canonical_json(value))
+        for key, value in rec.meta.items()
+    }
 
 
 def changed_facts(before: Mapping[str, str], after: Mapping[str, str]) -> dict[str, str]:
@@ -1019,14 +1025,32 @@ def changed_facts(before: Mapping[str, str], after: Mapping[str, str]) -> dict[s
     return {k: after.get(k, "") for k in sorted({*before, *after}) if before.get(k) != after.get(k)}
 
 
+def _changed_facts(before: MessageRecord, after: MessageRecord, sets: Row) -> dict[str, str]:
+    """``changed_facts(record_facts(before), record_facts(after))`` for ``after``, which is
+    ``before`` with the stored fields ``sets`` written, digesting only the facts ``sets`` writes:
+    every other one keeps its stored form, so its digest (three writes a message, each of which
+    would otherwise digest every fact twice)."""
+    if "id" in sets:
+        return changed_facts(record_facts(before), record_facts(after))
+    out: dict[str, str] = {}
+    for name in FACT_FIELDS:
+        if name in sets:
+            old = _fact_digest(before.id, name, encode_value(name, getattr(before, name)))
+            new = _fact_digest(after.id, name, encode_value(name, getattr(after, name)))
+            if old != new:
+                out[name] = new
+    if "meta" in sets:
+        out.update(changed_facts(_meta_facts(before), _meta_facts(after)))
+    return dict(sorted(out.items()))
+
+
 def _with_facts(
-    before: MessageRecord | None, after: MessageRecord, draft: EventDraft | None
+    before: MessageRecord | None, after: MessageRecord, draft: EventDraft | None, sets: Row
 ) -> EventDraft | None:
-    """``draft`` carrying the digests of the facts this write sets: all of them for a new item,
-    the changed ones otherwise (none: the event is left as it is). A write that changes a fact
-    without an event is a programming error."""
-    new = record_facts(after)
-    changed = new if before is None else changed_facts(record_facts(before), new)
+    """``draft`` carrying the digests of the facts this write (``sets``) sets: all of them for
+    a new item, the changed ones otherwise (none: the event is left as it is). A write that
+    changes a fact without an event is a programming error."""
+    changed = record_facts(after) if before is None else _changed_facts(before, after, sets)
     if not changed:
         return draft
     if draft is None:
@@ -1098,7 +1122,7 @@ def _plan(
     event carrying the digests of the facts it sets (:func:`_with_facts`). Every plan is made
     here, so no write can change a recorded fact unaudited."""
     after = new if new is not None else _apply(_known(rec), sets)
-    return Plan(after, sets, _with_facts(rec, after, event), drop_body, correspondents)
+    return Plan(after, sets, _with_facts(rec, after, event, sets), drop_body, correspondents)
 
 
 def _known(rec: MessageRecord | None) -> MessageRecord:

@@ -10,7 +10,9 @@ import pytest
 
 from gateway.store import InvalidTransition, ItemKind, MessageRecord, State
 from gateway.store.base import (
+    FACTS_KEY,
     Plan,
+    changed_facts,
     decode_record,
     encode_record,
     is_due,
@@ -20,6 +22,7 @@ from gateway.store.base import (
     plan_recover,
     plan_replace,
     plan_transition,
+    record_facts,
 )
 
 T = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
@@ -168,3 +171,37 @@ def test_accept_owns_the_new_item_for_its_lease() -> None:
         T + timedelta(seconds=10),
     )
     assert plan.event is not None and (plan.event.action, plan.event.actor) == ("accept", "proxy")
+
+
+@pytest.mark.parametrize(
+    ("start", "to", "kw"),
+    [
+        (
+            State.RECEIVED,
+            State.DELIVERING,
+            {"decision": {"action": "deliver", "rules": ["r1"]}, "scan": {"findings": [{"type": "個人名"}]}},
+        ),
+        (
+            State.RECEIVED,
+            State.HELD,
+            {"release_at": T + timedelta(minutes=5), "meta": {"client": "1", "new": ["x"]}},
+        ),
+        (State.DELIVERING, State.DELIVERED, {"attempts": 1, "last_error": "", "meta": {}}),
+        (
+            State.DELIVERING,
+            State.DEFERRED,
+            {"attempts": 2, "last_error": "451 try again", "next_attempt_at": T},
+        ),
+    ],
+)
+def test_a_write_digests_the_facts_it_changes_as_a_full_digest_would(
+    start: State, to: State, kw: dict[str, object]
+) -> None:
+    # A write digests only the fields it sets; the event must carry exactly what comparing the
+    # digests of every fact before and after finds changed.
+    before = _rec(start, meta={"client": "1", "gone": 2}, scan={"findings": []})
+    plan = _move(before, to, changes=kw)
+    assert plan.event is not None and plan.event.extra is not None
+    expected = changed_facts(record_facts(before), record_facts(plan.record))
+    assert expected
+    assert plan.event.extra[FACTS_KEY] == expected
