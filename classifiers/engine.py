@@ -15,23 +15,26 @@ by branch at every character. Measured on the benchmark's mail mix, the separate
 from __future__ import annotations
 
 import bisect
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import replace
 from functools import cached_property, lru_cache
 from itertools import accumulate
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from types import ModuleType
 
 import regex
 
 from classifiers.detectors import all_detectors, on_refresh
-from classifiers.detectors._base import Document, compile_with_lists, to_finding
+from classifiers.detectors._base import Document, Hit, compile_with_lists, to_finding
 from classifiers.holders import assign_holders, contact_types, count_organisations, count_people
 from classifiers.limits import GRACE_MAX, GRACE_SHARE, Deadline, Limits
 from classifiers.model import Finding, Part, PartResult, ScanResult
 from classifiers.normalize import normalize
 
 _START, _END = itemgetter(0), itemgetter(1)
+_SPAN = attrgetter("span")
+#: A detector as a pass calls it: its ``check``, type, ``MIN_LENGTH`` and ``PERSON_ONLY``.
+_Check = tuple[Callable[[regex.Match[str], Document], Iterable[Hit]], str, int, bool]
 
 #: A finding below this score is reported but does not count towards ``records``.
 RECORD_MIN_SCORE = 0.5
@@ -67,11 +70,18 @@ class Engine:
             else tuple(w for det in dets for w in det.REQUIRES)
             for dets in groups.values()
         )
+        #: The same for one pass of a detector (``PASS_REQUIRES``) rather than all of its passes.
+        self._pass_requires: tuple[tuple[str, ...] | None, ...] = tuple(
+            None
+            if any(src not in getattr(det, "PASS_REQUIRES", {}) for det in dets)
+            else tuple(w for det in dets for w in det.PASS_REQUIRES[src])
+            for src, dets in groups.items()
+        )
         #: Per pass: the shortest match any of its detectors reads (shorter ones only claim).
         self._shortest: tuple[int, ...] = tuple(min(n for _, n in dets) for _, dets in self.passes)
-        self._plans: dict[frozenset[str], tuple[int, tuple[tuple[tuple[ModuleType, int], ...], ...]]] = {}
+        self._plans: dict[frozenset[str], tuple[int, tuple[tuple[_Check, ...], ...]]] = {}
 
-    def _plan(self, drop: frozenset[str]) -> tuple[int, tuple[tuple[tuple[ModuleType, int], ...], ...]]:
+    def _plan(self, drop: frozenset[str]) -> tuple[int, tuple[tuple[_Check, ...], ...]]:
         """For the types in ``drop``: the first pass of the tail of passes that find only those
         types, and each pass's detectors without them (outside that tail). A pass before the
         tail still runs for the spans it claims; the tail runs only when the part has contact
@@ -85,7 +95,11 @@ class Engine:
             plan = self._plans[drop] = (
                 tail,
                 tuple(
-                    dets if k >= tail else tuple((d, n) for d, n in dets if d.ENTITY_TYPE not in drop)
+                    tuple(
+                        (d.check, d.ENTITY_TYPE, n, bool(getattr(d, "PERSON_ONLY", False)))
+                        for d, n in dets
+                        if k >= tail or d.ENTITY_TYPE not in drop
+                    )
                     for k, (_, dets) in enumerate(self.passes)
                 ),
             )
@@ -194,15 +208,21 @@ class Engine:
         lowered: str | None = None
         found: list[Finding] = []
         reason: str | None = None
+        limit = max_per_type or 0
+        bisect_right = bisect.bisect_right
         try:
-            for index, ((pattern, _), detectors, requires, shortest) in enumerate(
-                zip(self.passes, plan, self._requires, self._shortest, strict=True)
+            for index, ((pattern, _), detectors, requires, pass_requires, shortest) in enumerate(
+                zip(self.passes, plan, self._requires, self._pass_requires, self._shortest, strict=True)
             ):
                 if index >= tail and not any(f.type in contact for f in found):
                     break  # only unwanted types from here on, and no contact data to hold
                 if requires is not None:
                     lowered = doc.text.lower() if lowered is None else lowered
                     if not any(map(lowered.__contains__, requires)):
+                        continue
+                if pass_requires is not None:
+                    lowered = doc.text.lower() if lowered is None else lowered
+                    if not any(map(lowered.__contains__, pass_requires)):
                         continue
                 if deadline is None:
                     matches = pattern.finditer(doc.text)
@@ -219,22 +239,20 @@ class Engine:
                             raise TimeoutError  # validation between matches costs time too
                         span = m.span()
                         start = span[0]
-                        k = bisect.bisect_right(claimed_starts, start) - 1
+                        k = bisect_right(claimed_starts, start) - 1
                         if k >= 0 and start < claimed_ends[k]:
                             continue
                         spans.append(span)
                         length = span[1] - start
                         if length < shortest:
                             continue  # too short for every detector of this pass (claimed all the same)
-                        for det, min_length in detectors:
+                        for check, entity_type, min_length, person_only in detectors:
                             if length < min_length:
                                 continue  # prices and quantities: too short for any shape of this type
-                            if kept is not None and kept.get(det.ENTITY_TYPE, 0) >= (max_per_type or 0):
+                            if kept is not None and kept.get(entity_type, 0) >= limit:
                                 continue
-                            for hit in det.check(m, doc):
-                                finding = to_finding(
-                                    hit, det.ENTITY_TYPE, doc, person_only=getattr(det, "PERSON_ONLY", False)
-                                )
+                            for hit in check(m, doc):
+                                finding = to_finding(hit, entity_type, doc, person_only=person_only)
                                 key = (finding.type, *finding.span)
                                 if key not in seen:
                                     seen.add(key)
@@ -251,7 +269,7 @@ class Engine:
             reason = "time"
         except MemoryError:
             reason = "memory"
-        found.sort(key=lambda f: f.span)
+        found.sort(key=_SPAN)
         try:
             # Whose data each is, read on this window's text (a block of lines, a table's header).
             found = assign_holders(doc, found)

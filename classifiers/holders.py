@@ -25,9 +25,10 @@ the same part is the same person.
 from __future__ import annotations
 
 import bisect
+import operator
 from collections.abc import Iterable, Sequence
 from functools import cache
-from itertools import accumulate
+from itertools import accumulate, compress, count
 
 import regex
 
@@ -96,7 +97,7 @@ class _Layout:
         self.text = text
         lines = text.split("\n")
         self.starts = list(accumulate(map((1).__add__, map(len, lines[:-1])), initial=0))
-        self.blank = {i for i, line in enumerate(lines) if not line.strip()}
+        self.blank = set(compress(count(), map(operator.not_, map(str.strip, lines))))
 
     def line_of(self, pos: int) -> int:
         return bisect.bisect_right(self.starts, pos) - 1
@@ -219,22 +220,22 @@ SURNAME_ALONE = frozenset(
 )
 
 
-def _is_reading(f: Finding) -> bool:
-    return "reading" in f.explanation.pattern
-
-
 def count_people(findings: Iterable[Finding], min_score: float, secondary: frozenset[str]) -> int:
     """Distinct natural persons among person-held findings (see :func:`classifiers.engine.count_records`)."""
     personal = _personal()
     distinct: dict[str, set[str]] = {}
     surnames: set[str] = set()  # names found as a surname alone
     for f in findings:
-        if f.type in personal and f.score >= min_score and f.holder != "organisation":
-            if f.type == "person_name" and _is_reading(f):
-                continue
-            distinct.setdefault(f.type, set()).add(f.normalized or f.value)
-            if f.type == "person_name" and f.explanation.pattern in SURNAME_ALONE:
-                surnames.add(f.normalized or f.value)
+        kind = f.type
+        if kind in personal and f.score >= min_score and f.holder != "organisation":
+            value = f.normalized or f.value
+            if kind == "person_name":
+                pattern = f.explanation.pattern
+                if "reading" in pattern:  # a reading (フリガナ) is the person its name counts
+                    continue
+                if pattern in SURNAME_ALONE:
+                    surnames.add(value)
+            distinct.setdefault(kind, set()).add(value)
     names = distinct.get("person_name")
     if names and surnames:
         # A surname alone that begins a full name found too (前川浩之 … 前川は) is that person.

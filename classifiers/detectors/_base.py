@@ -20,6 +20,9 @@ shown) or ``redact(value) -> str``; ``compact``/``validate``/``is_valid`` as in 
 from :func:`classifiers.normalize.fold`; ``PATTERN_LISTS: dict[str, Collection[str]]`` for ``\\L<name>`` named lists;
 ``REQUIRES: tuple[str, ...]``, lower-case strings one of which must occur (case-insensitively)
 in a part for ``check`` to ever yield a hit there: the engine skips the pass otherwise;
+``PASS_REQUIRES: dict[str, tuple[str, ...]]``, the same as ``REQUIRES`` for one of ``PASSES``
+(only for a pass whose matches claim no position another pass starts at: skipping it hides
+nothing);
 ``MIN_LENGTH: int``, the shortest match (in characters) ``check`` could accept: the engine does
 not call ``check`` for shorter ones (most number tokens in a mail are prices and quantities);
 ``PASSES: tuple[str, ...]``, the branches of an alternation ``PATTERN`` that start with disjoint

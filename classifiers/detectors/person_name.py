@@ -1044,6 +1044,12 @@ _NAME_COLUMN = regex.compile(
     r"(?i)氏名|名前|お名前|name|フリガナ|ふりがな|カナ|かな|よみ|受取人|会員名|顧客名|契約者|申込者|宛名|担当者"
     r"|(?<![法業])[者員人]名"  # a person's name, whoever they are to the list: 参加者名, 受講者名, 社員名, 届出人名
 )
+#: Every match of :data:`_NAME_COLUMN` holds one of these (lower case): a text without any has
+#: no name column.
+NAME_COLUMN_WORDS = (
+    "氏名", "名前", "お名前", "name", "フリガナ", "ふりがな", "カナ", "かな", "よみ", "受取人", "会員名", "顧客名",
+    "契約者", "申込者", "宛名", "担当者", "者名", "員名", "人名",
+)  # fmt: skip
 _READING_COLUMN = regex.compile(r"(?i)フリガナ|ふりがな|カナ|かな|よみ|読み|kana")
 #: Headers of columns that name an organisation, even with 名/カナ in them (取引先名カナ).
 _ORG_COLUMN = regex.compile(
@@ -1061,9 +1067,27 @@ def _name_header(doc: Document, pos: int) -> str | None:
     return header
 
 
+#: Passes worth running only on a text that holds one of these words, in any case (see the
+#: engine): the cell branch finds a name only under a header cell that :data:`_NAME_COLUMN`
+#: matches, and a header cell is a piece of the text; the separators it consumes are no start
+#: of another branch.
+PASS_REQUIRES = {_CELL_BRANCH: NAME_COLUMN_WORDS}
+_name_column_seen: list[object] = [None, False]  # (the last text asked about, its answer)
+
+
+def _has_name_column(doc: Document) -> bool:
+    """Whether ``doc`` can have a column that :func:`_name_header` accepts (once per text)."""
+    if _name_column_seen[0] is not doc.text:
+        lowered = doc.text.lower()
+        _name_column_seen[:] = [doc.text, any(map(lowered.__contains__, NAME_COLUMN_WORDS))]
+    return bool(_name_column_seen[1])
+
+
 def _in_name_column(doc: Document, pos: int) -> bool:
     """Whether the cell branch reads the cell at ``pos`` (tab- or comma-separated rows only:
     PDF layout text splits cells by runs of spaces, where the dictionary branches decide)."""
+    if not _has_name_column(doc):
+        return False
     line_start = doc.text.rfind("\n", 0, pos) + 1
     line_end = doc.text.find("\n", pos)
     line = doc.text[line_start : line_end if line_end >= 0 else len(doc.text)]

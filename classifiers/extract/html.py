@@ -229,6 +229,8 @@ class _Text:
             self.cells += 1
         if name == "a":
             self.hrefs.append((attrib.get("href"), len(self.out)))
+        if not attrib:  # most tags (lxml's mapping looks keys up in Python)
+            return
         for key in _SHOWN_ATTRIBUTES:
             value = attrib.get(key)
             if value and value.strip():

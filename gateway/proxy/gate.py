@@ -48,7 +48,7 @@ from gateway.proxy.adapter import Uploader, UploadItem, UploadJudge, Verdict
 from gateway.proxy.failsafe import fail_closed
 from gateway.proxy.holding import HOLD_HEADER, Answer, Held, HoldingServer
 from gateway.proxy.services import Catalog, Match
-from gateway.proxy.services.base import RequestView, ResponseView, Shape, Step, session_key
+from gateway.proxy.services.base import RequestView, ResponseView, Shape, Sharing, Step, session_key
 from gateway.proxy.spool import Spool, Tee
 from gateway.store import MessageRecord, UploadFacts
 from gateway.store.upload_sessions import Chunk, UploadSession, UploadSessions
@@ -284,7 +284,9 @@ class UploadGate:
             pending.tee = Tee(path, self.limits.inspect_max)
             pending.plan = "tee"
             flow.request.stream = pending.tee
-        elif length is not None and length <= self.limits.memory_body:
+        elif (length is not None and length <= self.limits.memory_body) or (
+            length is None and pending.view.method in ("GET", "HEAD")
+        ):
             pending.plan = "buffer"
             flow.request.stream = False
         else:
@@ -569,6 +571,7 @@ class UploadGate:
         paths = shape.extra.get("paths")
         paths = paths if isinstance(paths, dict) else {}
         items: list[UploadItem] = []
+        judged: list[tuple[str, UploadSession]] = []
         uploader = pending.uploader
         final = (shape.offset, body) if shape.offset is not None and bodies.size_of(body) else None
         for key, sid in named:
@@ -577,6 +580,7 @@ class UploadGate:
                 session = self._new_session(key, shape, pending.uploader, adopted=True)
             pending.finished.append(session.key)
             if session.extra.get("judged"):
+                judged.append((sid, session))
                 continue  # its whole file was judged (and passed) at its upload URL
             if session.user:
                 uploader = Uploader(
@@ -608,11 +612,71 @@ class UploadGate:
                 )
             )
             final = None  # a batch's request body is not a chunk of any of its files
+        outside = await self._shared_outside(shape)
+        if outside is not None:
+            items = self._shared_into(pending, shape, outside, items, judged)
         if not named:  # a finishing request whose files cannot be told: never waved through
             facts = self._facts(pending, shape, shape.filename, shape.content_type)
             problem = "the request that makes the file exist names no upload the gateway can find"
             items.append(UploadItem(facts, 0, problems=(problem,), classify=False, sha256="-"))
         return items, uploader
+
+    def _shared_into(
+        self,
+        pending: Pending,
+        shape: Shape,
+        outside: tuple[str, ...],
+        items: list[UploadItem],
+        judged: list[tuple[str, UploadSession]],
+    ) -> list[UploadItem]:
+        """Files put where another organisation sees them (a Slack Connect channel): each is
+        judged with sharing scope ``specific``. A file not yet judged is classified with that
+        scope; one already judged as an upload (at its upload URL) becomes a sharing change of
+        its own, judged by what it asks (the file, the channel, the organisations), as every
+        sharing change is, so that an approval lets exactly this sharing pass again."""
+        where = f"{shape.destination} (shared with {' '.join(outside) or 'another organisation'})"
+        shared = [
+            replace(
+                i, facts=replace(i.facts, sharing_scope="specific", sharing_target="file", destination=where)
+            )
+            for i in items
+        ]
+        for sid, session in judged:
+            sharing = Sharing(
+                "specific",
+                sid or session.filename,
+                target="file",
+                detail=(("channel", shape.destination), ("shared_with", ",".join(outside))),
+            )
+            data = sharing.canonical(shape.service)
+            facts = UploadFacts(
+                service=shape.service,
+                host=pending.view.host,
+                filename=session.filename or sharing.label,
+                content_type="application/json",
+                tenant=session.tenant or shape.tenant,
+                destination=where,
+                sharing_scope="specific",
+                sharing_target="file",
+            )
+            shared.append(UploadItem(facts, len(data), data=data, classify=False))
+        return shared
+
+    async def _shared_outside(self, shape: Shape) -> tuple[str, ...] | None:
+        """The other organisations the destination is shared with, as an earlier answer of the
+        service showed (``None``: not known to be shared outside)."""
+        found: list[str] = []
+        shared = False
+        for fact in shape.audience:
+            seen = await self.sessions.get(session_key(shape.service, fact))
+            if seen is None or "shared_outside" not in seen.extra:
+                continue
+            shared = True
+            teams = seen.extra["shared_outside"]
+            found += (
+                [t for t in teams if isinstance(t, str) and t not in found] if isinstance(teams, list) else []
+            )
+        return tuple(found) if shared else None
 
 
 def _small(path: Path) -> bytes | None:

@@ -136,6 +136,12 @@ _FRAGMENTS = [
     "横浜市中区山下町1-2",
     "港区芝公園4-2-8",
     "大阪府堺市堺区",
+    # person_name's cell pass (PASS_REQUIRES: a name column header)
+    '\nNo,氏名,電話\n1,楠木 ゆず,03-1234-5678\n2,"ウサミ サオリ",090-1111-2222\n',
+    "\n品名\t数量\n部品\t3\n",
+    "\nフリガナ\tお名前\nヤマダ タロウ\t山田太郎\n",
+    "NAME,",
+    "\n参加者名,電話\n楠木 ゆず,03-1234-5678\n",
 ]
 
 
@@ -154,11 +160,11 @@ def test_prefilters_never_change_what_a_detector_finds(text: str, upper: list[bo
 
 @lru_cache(maxsize=1)
 def _unfiltered() -> Engine:
-    """The engine over the same detectors without their REQUIRES prefilters."""
+    """The engine over the same detectors without their REQUIRES/PASS_REQUIRES prefilters."""
     detectors = []
     for det in all_detectors():
         clone = ModuleType(f"{det.__name__}_unfiltered")
-        clone.__dict__.update({k: v for k, v in vars(det).items() if k != "REQUIRES"})
+        clone.__dict__.update({k: v for k, v in vars(det).items() if k not in ("REQUIRES", "PASS_REQUIRES")})
         detectors.append(clone)
     return Engine(detectors)
 
@@ -169,6 +175,8 @@ def test_every_prefiltered_fragment_is_found() -> None:
     prefiltered = {det.ENTITY_TYPE for det in all_detectors() if getattr(det, "REQUIRES", None)}
     assert prefiltered == {"address", "credential", "confidential_marking", "date_of_birth", "share_link"}
     assert prefiltered <= found
+    cells = {f.explanation.pattern for text in _FRAGMENTS for f in default_engine().scan_text(text)}
+    assert "cell under a name column" in cells
 
 
 def _without_passes(det: ModuleType) -> ModuleType:

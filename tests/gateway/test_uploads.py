@@ -164,3 +164,10 @@ async def test_a_rejected_upload_grants_nothing(env: tuple[Store, Clock]) -> Non
     )
     assert rejected.state is State.REJECTED
     assert await _redeem(store, rejected) is None
+    # The rejection is in the audit trail: who, from which state, with the approver's comment.
+    [event] = [e for e in await store.audit_events(msg_id=pending.id) if e.to_state == "rejected"]
+    assert (event.actor, event.from_state, event.extra["comment"]) == (
+        f"approver:{BOSS.who}",
+        "pending_approval",
+        "不要です",
+    )

@@ -252,11 +252,15 @@ class Shape:
     sharing: Sharing | None = None
     #: Why the request could not be read (the gate reports it as not fully inspected).
     problems: tuple[str, ...] = ()
+    #: Keys of facts an earlier answer minted saying the destination is shared with another
+    #: organisation (a Slack Connect channel): the files go with sharing scope ``specific``.
+    audience: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Mint:
-    """A session the service's answer created."""
+    """A session the service's answer created, or a fact it showed about a destination
+    (:attr:`Shape.audience`; kept in the same shared store, for as long as a session lives)."""
 
     session: str
     alias: str | None = None

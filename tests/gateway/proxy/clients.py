@@ -198,7 +198,7 @@ async def dropbox_session(c: httpx.AsyncClient, path: str, chunks: list[bytes]) 
 
 
 async def slack_upload(
-    c: httpx.AsyncClient, name: str, data: bytes, *, multipart: bool = False
+    c: httpx.AsyncClient, name: str, data: bytes, *, multipart: bool = False, channel: str = "C0123"
 ) -> list[httpx.Response]:
     got = await c.post(
         "https://slack.com/api/files.getUploadURLExternal", data={"filename": name, "length": str(len(data))}
@@ -212,10 +212,20 @@ async def slack_upload(
     answers.append(
         await c.post(
             "https://slack.com/api/files.completeUploadExternal",
-            data={"files": json.dumps([{"id": fid, "title": name}]), "channel_id": "C0123"},
+            data={"files": json.dumps([{"id": fid, "title": name}]), "channel_id": channel},
         )
     )
     return answers
+
+
+async def slack_channel(c: httpx.AsyncClient, channel: str) -> httpx.Response:
+    """``conversations.info``, as Slack's client asks when a channel is opened."""
+    return await c.get("https://slack.com/api/conversations.info", params={"channel": channel})
+
+
+async def slack_public_url(c: httpx.AsyncClient, file_id: str) -> httpx.Response:
+    """``files.sharedPublicURL``: a file open to anyone with its link."""
+    return await c.post("https://slack.com/api/files.sharedPublicURL", data={"file": file_id})
 
 
 # -- sharing -------------------------------------------------------------------------------------

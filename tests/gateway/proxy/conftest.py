@@ -257,7 +257,15 @@ async def gateway_factory(tmp_path: Path, origin: FakeOrigin) -> AsyncIterator[G
             store = await RedisStore.open(store_url, prefix=prefix or f"proxy-{secrets.token_hex(6)}:")
         if clocked_store:  # the store keeps the test's time too (approval validity, timers)
             kw["clock"] = clock = kw.get("clock") or Clock()
-            store = await open_store(cfg.store, clock=clock)
+            if store is not None:
+                await store.close()
+            store = (
+                await RedisStore.open(
+                    store_url, prefix=prefix or f"proxy-{secrets.token_hex(6)}:", clock=clock
+                )
+                if store_url is not None
+                else await open_store(cfg.store, clock=clock)
+            )
         gw = await start_gateway(cfg, origin, store=store, **kw)
         started.append(gw)
         return gw

@@ -200,6 +200,10 @@ class Providers:
         self.dropbox_sessions: dict[str, bytearray] = {}
         self.slack_files: dict[str, dict[str, Any]] = {}
         self.slack_shared: list[str] = []
+        #: Slack channels and the other organisations each one is shared with (Slack Connect).
+        self.slack_channels: dict[str, list[str]] = {"C0123": [], "CEXT1": ["T0PARTNER"]}
+        #: Where each completed Slack file was shared: (file id, channel).
+        self.slack_posted: list[tuple[str, str]] = []
         #: Every sharing change the providers carried out, in order.
         self.shares: list[Shared] = []
 
@@ -499,8 +503,33 @@ class Providers:
                 entry = self.slack_files[f["id"]]
                 self.files["slack"].append(Stored(entry["name"], entry["data"]))
                 self.slack_shared.append(f["id"])
+                self.slack_posted.append((f["id"], form.get("channel_id", "")))
             return Reply.json(200, {"ok": True, "files": [{"id": f["id"]} for f in listed]})
+        if path == "/api/conversations.info":
+            return Reply.json(200, {"ok": True, "channel": self._slack_channel(form["channel"])})
+        if path == "/api/conversations.list":
+            return Reply.json(
+                200, {"ok": True, "channels": [self._slack_channel(c) for c in self.slack_channels]}
+            )
+        if path == "/api/files.sharedPublicURL":
+            self.shares.append(Shared("slack", path, form))
+            return Reply.json(200, {"ok": True, "file": {"id": form["file"], "public_url_shared": True}})
         return Reply.json(200, {"ok": False, "error": "unknown_method"})
+
+    def _slack_channel(self, cid: str) -> dict[str, Any]:
+        """A conversation object as Slack documents it (the fields that say who shares it)."""
+        partners = self.slack_channels.get(cid, [])
+        return {
+            "id": cid,
+            "name": cid.lower(),
+            "is_channel": True,
+            "is_shared": bool(partners),
+            "is_ext_shared": bool(partners),
+            "is_org_shared": False,
+            "is_pending_ext_shared": False,
+            "context_team_id": "T0OURS",
+            "connected_team_ids": ["T0OURS", *partners] if partners else [],
+        }
 
 
 def form_parts(req: Seen) -> list[tuple[str, str | None, bytes]]:

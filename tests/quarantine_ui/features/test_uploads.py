@@ -5,7 +5,10 @@ person's upload by URL or API."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
+import json
 from typing import Any
 
 from gateway.store import State
@@ -269,3 +272,34 @@ def test_search_and_dashboard_include_uploads_and_sharing(mail: MailEnv, people:
     assert 'id="uploads"' in html and "Google ドライブ: リンクを知っている全員" in html
     queue = sec.get("/admin").text.split('id="queue-pending_approval"')[1].split("</section>")[0]
     assert box.id in queue and "アップロード" in queue
+
+
+def test_top_users_and_the_audit_export_include_uploads_and_sharing_changes(
+    mail: MailEnv, people: Any
+) -> None:
+    shared = mail.put_upload(HANAKO, "approval", approvers=(BOSS,), facts=SHARED)
+    boss = client_for(mail, people, BOSS)
+    r = boss.post(
+        f"/api/messages/{shared.id}/reject", json={"comment": "公開は不要"}, headers=api_headers(boss)
+    )
+    assert r.status_code == 200
+    sec = client_for(mail, people, SEC)
+    stats = sec.get("/api/dashboard").json()
+    assert {"sender": HANAKO, "count": 1} in stats["top_senders"], "an upload held back counts for its user"
+    auditor = client_for(mail, people, AUDITOR)
+    lines = auditor.get(f"/audit/export?format=jsonl&msg_id={shared.id}").text.splitlines()
+    events = [json.loads(line) for line in lines]
+    assert [(e["action"], e["to_state"]) for e in events if e["action"] in ("accept", "transition")] == [
+        ("accept", "received"),
+        ("transition", "pending_approval"),
+        ("transition", "rejected"),
+    ]
+    [rejected] = [e for e in events if e["to_state"] == "rejected"]
+    assert (rejected["actor"], rejected["extra"]["comment"]) == (f"approver:{BOSS}", "公開は不要")
+    rows = list(
+        csv.reader(io.StringIO(auditor.get("/api/audit/export?format=csv").content.decode("utf-8-sig")))
+    )
+    assert [r[6] for r in rows[1:] if r[4] == shared.id and r[3] == "transition"] == [
+        "pending_approval",
+        "rejected",
+    ]
