@@ -24,7 +24,7 @@ from gateway.health import serve as health_serve
 from gateway.notify import Notifier
 from gateway.pipeline import Inspector
 from gateway.proxy import ca
-from gateway.proxy.server import ProxyServer, quiet_mitmproxy
+from gateway.proxy.server import ProxyServer, prompt_threads, quiet_mitmproxy
 from gateway.store import Store, StoreError, open_store
 from gateway.uploads import UploadNotices
 from policies import PolicyError, PolicyHolder
@@ -142,6 +142,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"sekimori: {problem}", file=sys.stderr)
         return 2
     quiet_mitmproxy(args.verbose)
+    prompt_threads()
 
     async def _main() -> None:
         stop = asyncio.Event()

@@ -31,7 +31,7 @@ from gateway.links.web import build_server as build_download_server
 from gateway.pipeline import Inspector
 from gateway.proxy import ca
 from gateway.proxy.pac import pac_file
-from gateway.proxy.server import ProxyServer, quiet_mitmproxy
+from gateway.proxy.server import ProxyServer, prompt_threads, quiet_mitmproxy
 from gateway.relay import Relay
 from gateway.scheduler import Scheduler
 from gateway.siem import Forwarder
@@ -264,6 +264,7 @@ def main(args: argparse.Namespace) -> int:
             print(f"sekimori: {problem}", file=sys.stderr)
             return 2
         quiet_mitmproxy(args.verbose)
+        prompt_threads()
 
     async def _main() -> None:
         stop = asyncio.Event()

@@ -58,6 +58,10 @@ log = logging.getLogger("sekimori.proxy")
 PENDING = "sekimori.upload"
 #: Answers of session-creating requests are read up to this size (they are small JSON).
 MAX_ANSWER = 1024 * 1024
+#: Other answers of known length up to this size are read whole before they go on, as bare
+#: mitmproxy does (one write to the client); larger ones, or of unknown length, are streamed
+#: so that the proxy's memory stays flat.
+SMALL_ANSWER = 64 * 1024
 
 
 @dataclass
@@ -193,8 +197,12 @@ class UploadGate:
             await self._forget(finished)
         needs_body = isinstance(pending, Pending) and pending.shape.wants_response
         length = response.headers.get("content-length", "")
-        if not needs_body or (length.isdigit() and int(length) > MAX_ANSWER):
-            response.stream = True
+        known = int(length) if length.isdigit() else None
+        if needs_body and (known is None or known <= MAX_ANSWER):
+            return  # read whole for the gate (a session's id or upload URL)
+        if known is not None and known <= SMALL_ANSWER:
+            return  # read whole: one write to the client instead of head, body and end apart
+        response.stream = True
 
     async def response(self, flow: http.HTTPFlow) -> None:
         pending = flow.metadata.pop(PENDING, None)

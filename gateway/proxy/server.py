@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -281,4 +282,19 @@ def quiet_mitmproxy(verbose: bool) -> None:
     logging.getLogger("mitmproxy").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
-__all__ = ["ProxyServer", "decrypted_hosts", "quiet_mitmproxy"]
+#: How long (seconds) the event loop may hold the GIL while a thread waits for it. CPython's
+#: default (5 ms) is as long as the upload gate's whole overhead: while the loop relays a
+#: 1 MiB body through TLS it is rarely idle, so the store's thread (the verdict's commit) and
+#: the digest thread waited up to 5 ms for their result to come back. Measured on the shared
+#: 2-core machine at concurrency 1: the verdict's wait before the answer fell from 2.2 ms
+#: (median) to nothing, the upload's latency from ~12 to ~10 ms.
+SWITCH_INTERVAL = 0.0005
+
+
+def prompt_threads() -> None:
+    """Let the threads the gate waits on (store, digests) run as soon as they are ready
+    (:data:`SWITCH_INTERVAL`); the process's own setting, so the commands call it at start."""
+    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
+
+
+__all__ = ["SWITCH_INTERVAL", "ProxyServer", "decrypted_hosts", "prompt_threads", "quiet_mitmproxy"]

@@ -10,7 +10,9 @@ Layout under the base folder (default ``var/``)::
 Durability (Postfix's ``mail_stream.c`` rule): the body is written to ``spool/tmp``, flushed,
 fsynced and closed (``close()`` checked), renamed into ``spool/``, and the directory is fsynced;
 only then is the row committed. A crash between the rename and the commit leaves an orphan file
-that no row refers to, which :meth:`SQLiteStore.recover` removes.
+that no row refers to, which :meth:`SQLiteStore.recover` removes. An empty body (the record an
+upload opens before its content is judged) has no file at all: there is nothing to make durable,
+so it costs no write, fsync or unlink, and it reads back as ``b""``.
 
 All SQLite calls run on one dedicated thread that owns the one connection, so the event loop
 never blocks and writes are serialised; transactions are ``BEGIN IMMEDIATE``, so the read of the
@@ -135,6 +137,10 @@ def _copy(source: os.PathLike[str], out: BinaryIO) -> tuple[str, int]:
             out.write(chunk)
             size += len(chunk)
     return h.hexdigest(), size
+
+
+#: The SHA-256 of an empty body (which has no spool file).
+EMPTY_SHA256 = sha256(b"").hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -396,7 +402,7 @@ class SQLiteStore(Store):
     def _body_of(self, plan: Plan | None) -> Path | None:
         return (
             None
-            if plan is None or plan.drop_body is None
+            if plan is None or plan.drop_body is None or plan.drop_body == EMPTY_SHA256
             else self._spool_path(plan.record.id, plan.drop_body)
         )
 
@@ -414,6 +420,8 @@ class SQLiteStore(Store):
     # -- the Store protocol ---------------------------------------------------------------
 
     async def _stage(self, msg_id: str, raw: Body) -> Staged:
+        if isinstance(raw, bytes) and not raw:
+            return Staged(self._spool_path(msg_id, EMPTY_SHA256), EMPTY_SHA256, 0, created=False)
         path, digest, size = await self._spool_write(msg_id, raw)
         return Staged(path, digest, size)
 
@@ -468,6 +476,8 @@ class SQLiteStore(Store):
 
     async def _read_body(self, rec: MessageRecord) -> tuple[bytes | None, str]:
         path = self._spool_path(rec.id, rec.sha256)
+        if rec.size == 0 and rec.sha256 == EMPTY_SHA256:
+            return b"", str(path)  # an empty body has no file
         try:
             return await asyncio.to_thread(path.read_bytes), str(path)
         except FileNotFoundError:

@@ -99,6 +99,30 @@ async def test_damaged_or_missing_spool_file_is_reported(tmp_path: Path) -> None
         await store.close()
 
 
+async def test_an_empty_body_has_no_spool_file(tmp_path: Path) -> None:
+    """The record an upload opens before its content is judged has an empty body: no file is
+    written (nothing to make durable), it reads back empty, and its content kept later (or its
+    verdict) goes on as for any body."""
+    store = await SQLiteStore.open(tmp_path)
+    try:
+        rec = await store.accept(b"", kind=ItemKind.UPLOAD, sender="u@example.jp", recipients=[])
+        assert [p for p in (tmp_path / "spool").iterdir() if p.is_file()] == []
+        assert await store.load_raw(rec.id) == b""
+        kept = await store.replace_raw(rec.id, RAW, actor="proxy", reason="content kept for review")
+        assert await store.load_raw(rec.id) == RAW
+        assert [p.name for p in (tmp_path / "spool").iterdir() if p.is_file()] == [
+            f"{rec.id}-{kept.sha256[:16]}.eml"
+        ]
+        other = await store.accept(b"", kind=ItemKind.UPLOAD, sender="u@example.jp", recipients=[])
+        done = await store.transition(other.id, State.PASSED, actor="policy", reason="deliver")
+        assert done.state is State.PASSED
+        assert await store.load_raw(other.id) == b""
+        await store.recover("gw")
+        assert await store.load_raw(rec.id) == RAW
+    finally:
+        await store.close()
+
+
 async def test_newer_schema_is_refused(tmp_path: Path) -> None:
     store = await SQLiteStore.open(tmp_path)
     await store.close()

@@ -5,6 +5,7 @@ certificate. It will not start without its CA, nor on a port in use."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from cryptography import x509
 from gateway.config import ProxyConfig, load_config
 from gateway.pipeline import Inspector
 from gateway.proxy import ca
-from gateway.proxy.server import ProxyServer, decrypted_hosts
+from gateway.proxy.server import SWITCH_INTERVAL, ProxyServer, decrypted_hosts, prompt_threads
 from gateway.store import open_store
 from policies import PolicyHolder
 from tests.gateway.proxy.conftest import Gateway, GatewayFactory, start_gateway, write_config
@@ -78,3 +79,16 @@ async def test_no_ca_no_start_and_a_busy_port_is_an_error(tmp_path: Path, origin
     finally:
         inspector.close()
         await store.close()
+
+
+def test_prompt_threads_shortens_the_gil_switch_interval_and_never_lengthens_it() -> None:
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        prompt_threads()
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL, rel=0.05)
+        sys.setswitchinterval(0.0001)
+        prompt_threads()
+        assert sys.getswitchinterval() == pytest.approx(0.0001, rel=0.05)
+    finally:
+        sys.setswitchinterval(before)
