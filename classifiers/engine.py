@@ -25,7 +25,7 @@ from types import ModuleType
 import regex
 
 from classifiers.detectors import all_detectors, on_refresh
-from classifiers.detectors._base import Document, Hit, compile_with_lists, to_finding
+from classifiers.detectors._base import Document, Hit, compile_with_lists, required_words, to_finding
 from classifiers.holders import assign_holders, contact_types, count_organisations, count_people
 from classifiers.limits import GRACE_MAX, GRACE_SHARE, Deadline, Limits
 from classifiers.model import Finding, Part, PartResult, ScanResult
@@ -67,14 +67,14 @@ class Engine:
         self._requires: tuple[tuple[str, ...] | None, ...] = tuple(
             None
             if any(getattr(det, "REQUIRES", None) is None for det in dets)
-            else tuple(w for det in dets for w in det.REQUIRES)
+            else required_words(w for det in dets for w in det.REQUIRES)
             for dets in groups.values()
         )
         #: The same for one pass of a detector (``PASS_REQUIRES``) rather than all of its passes.
         self._pass_requires: tuple[tuple[str, ...] | None, ...] = tuple(
             None
             if any(src not in getattr(det, "PASS_REQUIRES", {}) for det in dets)
-            else tuple(w for det in dets for w in det.PASS_REQUIRES[src])
+            else required_words(w for det in dets for w in det.PASS_REQUIRES[src])
             for src, dets in groups.items()
         )
         #: Per pass: the shortest match any of its detectors reads (shorter ones only claim).
@@ -205,7 +205,6 @@ class Engine:
         seen: set[tuple[str, int, int]] = set()
         claimed_starts: list[int] = []
         claimed_ends: list[int] = []
-        lowered: str | None = None
         found: list[Finding] = []
         reason: str | None = None
         limit = max_per_type or 0
@@ -217,14 +216,10 @@ class Engine:
             ):
                 if index >= tail and not any(f.type in contact for f in found):
                     break  # only unwanted types from here on, and no contact data to hold
-                if requires is not None:
-                    lowered = doc.text.lower() if lowered is None else lowered
-                    if not any(map(lowered.__contains__, requires)):
-                        continue
-                if pass_requires is not None:
-                    lowered = doc.text.lower() if lowered is None else lowered
-                    if not any(map(lowered.__contains__, pass_requires)):
-                        continue
+                if requires is not None and not doc.has_any(requires):
+                    continue
+                if pass_requires is not None and not doc.has_any(pass_requires):
+                    continue
                 if deadline is None:
                     matches = pattern.finditer(doc.text)
                 else:

@@ -72,7 +72,7 @@ from importlib import resources
 
 import regex
 
-from classifiers.detectors._base import Document, Hit, scan_with, words_pattern
+from classifiers.detectors._base import Document, Hit, required_words, scan_with, words_pattern
 from classifiers.detectors._table import column_header, row_label
 from classifiers.detectors._vocab import lines as _vocabulary_lines
 from classifiers.detectors._vocab import rows as _vocabulary_rows
@@ -1072,15 +1072,13 @@ def _name_header(doc: Document, pos: int) -> str | None:
 #: matches, and a header cell is a piece of the text; the separators it consumes are no start
 #: of another branch.
 PASS_REQUIRES = {_CELL_BRANCH: NAME_COLUMN_WORDS}
-_name_column_seen: list[object] = [None, False]  # (the last text asked about, its answer)
+_NAME_COLUMN_WORDS = required_words(NAME_COLUMN_WORDS)
 
 
 def _has_name_column(doc: Document) -> bool:
-    """Whether ``doc`` can have a column that :func:`_name_header` accepts (once per text)."""
-    if _name_column_seen[0] is not doc.text:
-        lowered = doc.text.lower()
-        _name_column_seen[:] = [doc.text, any(map(lowered.__contains__, NAME_COLUMN_WORDS))]
-    return bool(_name_column_seen[1])
+    """Whether ``doc`` can have a column that :func:`_name_header` accepts (answered once per
+    text, with the engine's check of ``PASS_REQUIRES``)."""
+    return doc.has_any(_NAME_COLUMN_WORDS)
 
 
 def _in_name_column(doc: Document, pos: int) -> bool:
