@@ -201,11 +201,14 @@ _ONE_KANJI_SURNAMES = frozenset(n for n in SURNAMES if len(n) == 1)
 _KANJI_START = (
     f"(?={_char_class(_ONE_KANJI_SURNAMES)}"
     f"|{_char_class(n[0] for n in SURNAMES if len(n) >= 2)}{_char_class(n[1] for n in SURNAMES if len(n) >= 2)}"
-    rf"|[{_HAN}]{{1,16}}(?<={_char_class(_TAIL_LAST)})(?![{_HAN}])"
-    rf"|[{_HAN}]{{1,16}}(?![{_HAN}]) ?(?:さん|さま|くん|ちゃん|様|殿|氏|君|先生)"
-    # a surname that only a cue makes one: a self-introduction (梶谷です), a given name after a
+    # or a cue where the run of at most 16 kanji ends (read once, atomically: only its end can
+    # be followed by what is not a kanji): a title or honorific at its end or after it, or,
+    # after a run of two or three, a self-introduction (梶谷です) or a given name after a
     # space where the line ends (a signature: 梶谷 美咲)
-    rf"|(?>[{_HAN}]{{2,3}})(?:です|でございます|と申します|[ ・](?:[{_HAN}]{{1,3}}|[{_KATA}]{{2,6}})(?![{_HAN}{_KATA}])))"
+    rf"|(?>[{_HAN}]{{1,16}})(?![{_HAN}])(?:(?<={_char_class(_TAIL_LAST)})"
+    r"| ?(?:さん|さま|くん|ちゃん|様|殿|氏|君|先生)"
+    rf"|(?<=[{_HAN}]{{2}})(?<![{_HAN}]{{4}})"
+    rf"(?:です|でございます|と申します|[ ・](?:[{_HAN}]{{1,3}}|[{_KATA}]{{2,6}})(?![{_HAN}{_KATA}]))))"
 )
 #: A capitalised word alone is a candidate only after a title (Mr. Suzuki): otherwise it needs
 #: a second one (Taro Yamada) or -san.
