@@ -56,6 +56,34 @@ class Hit:
     entity_type: str | None = None  # defaults to the module's ENTITY_TYPE
 
 
+def _trie(words: Iterable[str]) -> str:
+    """An alternation of ``words`` that matches, where several start, the longest, written as
+    a trie so that a character that starts a word tries only the words it starts.
+
+    >>> _trie(["ab", "abc", "b"])
+    '(?:ab(?:c)?|b)'
+    """
+    root: dict[str, Any] = {}
+    for word in words:
+        node = root
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        alternatives = [re.escape(ch) + emit(rest) for ch, rest in sorted(node.items()) if ch]
+        if not alternatives:
+            return ""
+        body = (
+            alternatives[0]
+            if len(alternatives) == 1 and "" not in node
+            else "(?:" + "|".join(alternatives) + ")"
+        )
+        return body + "?" if "" in node else body
+
+    return emit(root)
+
+
 _Words = dict[str, tuple[str, ...]]
 _VocabularyState = tuple[int, "re.Pattern[str] | None", _Words, _Words]
 
@@ -88,7 +116,7 @@ class _Vocabulary:
                 )
                 for u in every
             }
-            pattern = re.compile("|".join(map(re.escape, every))) if every else None
+            pattern = re.compile(_trie(every)) if every else None
             self.state = (self.state[0] + 1, pattern, inside, straddle)
             self.lists = self.lists | {key}
         return key
