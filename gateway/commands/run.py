@@ -11,6 +11,7 @@ import contextlib
 import email.header
 import email.parser
 import email.policy
+import gc
 import getpass
 import logging
 import signal
@@ -196,6 +197,11 @@ async def serve(
             line += f", metrics on http://{config.metrics.host}:{port}/metrics"
         if demo:
             line += f"; demo sink on {config.upstream.host}:{config.upstream.port} prints what it receives"
+        # Everything long-lived is loaded and built now (the classifiers' word lists, the policy,
+        # the UI): moved out of the collector's sight, its full passes need not walk it again
+        # and again while mail flows.
+        gc.collect()
+        gc.freeze()
         print(line, flush=True)
         if ui_task is not None:
             await asyncio.wait(

@@ -1002,7 +1002,13 @@ def record_facts(rec: MessageRecord) -> dict[str, str]:
     >>> record_facts(dataclasses.replace(rec, sender="c@x.jp"))["sender"] != facts["sender"]
     True
     """
-    out = {name: _fact_digest(rec.id, name, encode_value(name, getattr(rec, name))) for name in FACT_FIELDS}
+    return _facts_of(rec, encode_record(rec))
+
+
+def _facts_of(rec: MessageRecord, stored: Row) -> dict[str, str]:
+    """:func:`record_facts` of ``rec`` whose stored form ``stored`` (``encode_record(rec)``)
+    the caller has already."""
+    out = {name: _fact_digest(rec.id, name, stored[name]) for name in FACT_FIELDS}
     out.update(_meta_facts(rec))
     return out
 
@@ -1015,6 +1021,21 @@ def _meta_facts(rec: MessageRecord) -> dict[str, str]:
     }
 
 
+def _changed_meta_facts(before: MessageRecord, after: MessageRecord) -> dict[str, str]:
+    """``changed_facts(_meta_facts(before), _meta_facts(after))`` of one item, digesting only the
+    keys whose stored form changed (a digest is a function of the item, the key and that form)."""
+    out: dict[str, str] = {}
+    old, new = before.meta, after.meta
+    for key in {*old, *new}:
+        if key not in new:
+            out[f"meta.{key}"] = ""
+            continue
+        text = canonical_json(new[key])
+        if key not in old or canonical_json(old[key]) != text:
+            out[f"meta.{key}"] = _fact_digest(after.id, f"meta.{key}", text)
+    return out
+
+
 def changed_facts(before: Mapping[str, str], after: Mapping[str, str]) -> dict[str, str]:
     """The digests that differ between two :func:`record_facts`; a fact that is gone (a meta
     key removed) maps to ``""``.
@@ -1025,32 +1046,54 @@ def changed_facts(before: Mapping[str, str], after: Mapping[str, str]) -> dict[s
     return {k: after.get(k, "") for k in sorted({*before, *after}) if before.get(k) != after.get(k)}
 
 
-def _changed_facts(before: MessageRecord, after: MessageRecord, sets: Row) -> dict[str, str]:
+def _reads_back(value: Any, written: Any) -> bool:
+    """Whether ``value``, read back from the canonical JSON of ``written``, is equal to it, so
+    that its canonical JSON is that same text. Only a dict key that is no string reads back as
+    another (``{9: .., 10: ..}`` as ``{"10": .., "9": ..}``, sorted otherwise), and such a key
+    is never equal to the string it becomes."""
+    return type(value) is type(written) and bool(value == written)
+
+
+def _changed_facts(
+    before: MessageRecord, after: MessageRecord, sets: Row, written: Mapping[str, Any]
+) -> dict[str, str]:
     """``changed_facts(record_facts(before), record_facts(after))`` for ``after``, which is
-    ``before`` with the stored fields ``sets`` written, digesting only the facts ``sets`` writes:
-    every other one keeps its stored form, so its digest (three writes a message, each of which
-    would otherwise digest every fact twice)."""
+    ``before`` with the stored fields ``sets`` written (encoded from the values ``written``),
+    digesting only the facts ``sets`` writes and whose stored form changed: every other one
+    keeps its stored form, so its digest (three writes a message, each of which would otherwise
+    digest every fact twice)."""
     if "id" in sets:
         return changed_facts(record_facts(before), record_facts(after))
     out: dict[str, str] = {}
     for name in FACT_FIELDS:
-        if name in sets:
-            old = _fact_digest(before.id, name, encode_value(name, getattr(before, name)))
-            new = _fact_digest(after.id, name, encode_value(name, getattr(after, name)))
-            if old != new:
-                out[name] = new
+        if name not in sets:
+            continue
+        # A text, number or time is stored as written; JSON is digested as it reads back,
+        # which is the text written unless a dict key was no string.
+        stored = sets[name]
+        if name in _JSON_FIELDS and not (
+            name in written and _reads_back(getattr(after, name), written[name])
+        ):
+            stored = encode_value(name, getattr(after, name))
+        old = encode_value(name, getattr(before, name))
+        if type(old) is not type(stored) or old != stored:
+            out[name] = _fact_digest(after.id, name, stored)
     if "meta" in sets:
-        out.update(changed_facts(_meta_facts(before), _meta_facts(after)))
+        out.update(_changed_meta_facts(before, after))
     return dict(sorted(out.items()))
 
 
 def _with_facts(
-    before: MessageRecord | None, after: MessageRecord, draft: EventDraft | None, sets: Row
+    before: MessageRecord | None,
+    after: MessageRecord,
+    draft: EventDraft | None,
+    sets: Row,
+    written: Mapping[str, Any],
 ) -> EventDraft | None:
     """``draft`` carrying the digests of the facts this write (``sets``) sets: all of them for
     a new item, the changed ones otherwise (none: the event is left as it is). A write that
     changes a fact without an event is a programming error."""
-    changed = record_facts(after) if before is None else _changed_facts(before, after, sets)
+    changed = _facts_of(after, sets) if before is None else _changed_facts(before, after, sets, written)
     if not changed:
         return draft
     if draft is None:
@@ -1105,8 +1148,45 @@ class Plan:
     correspondents: tuple[tuple[str, str], ...] = ()
 
 
+def _stored_time(value: Any) -> datetime | None:
+    return None if value is None or value == "" else from_micros(int(value))
+
+
+#: How :func:`decode_record` reads each stored field, one field at a time (for :func:`_apply`).
+_DECODE: Mapping[str, Callable[[Any], Any]] = {
+    "id": str,
+    "state": State,
+    "sender": str,
+    "recipients": lambda v: tuple(json.loads(v)),
+    "size": int,
+    "sha256": str,
+    "received_at": _stored_time,
+    "updated_at": _stored_time,
+    "subject": str,
+    "release_at": _stored_time,
+    "next_attempt_at": _stored_time,
+    "expires_at": _stored_time,
+    "attempts": int,
+    "decision": json.loads,
+    "scan": json.loads,
+    "last_error": str,
+    "approvers": lambda v: tuple(json.loads(v)),
+    "meta": json.loads,
+    "owner": lambda v: v or None,
+    "lease_until": _stored_time,
+    "has_raw": lambda v: int(v) == 1,
+    "kind": lambda v: ItemKind(v or ItemKind.MAIL),
+    "file_key": lambda v: str(v or ""),
+}
+assert set(_DECODE) == set(FIELDS)
+
+
 def _apply(rec: MessageRecord, sets: Row) -> MessageRecord:
-    return decode_record({**encode_record(rec), **sets})
+    """``rec`` with the stored fields ``sets`` written: ``decode_record({**encode_record(rec),
+    **sets})`` for a record as read from the store, decoding only the fields that change (the
+    others round-trip to themselves; re-encoding and decoding the whole record, its scan and
+    decision included, cost every write about as much as the write itself)."""
+    return dataclasses.replace(rec, **{k: _DECODE[k](v) for k, v in sets.items()})
 
 
 def _plan(
@@ -1117,12 +1197,15 @@ def _plan(
     correspondents: tuple[tuple[str, str], ...] = (),
     *,
     new: MessageRecord | None = None,
+    written: Mapping[str, Any] | None = None,
 ) -> Plan:
     """The :class:`Plan` that writes ``sets`` over ``rec`` (or the new record ``new``), its
-    event carrying the digests of the facts it sets (:func:`_with_facts`). Every plan is made
-    here, so no write can change a recorded fact unaudited."""
+    event carrying the digests of the facts it sets (:func:`_with_facts`); ``written`` has the
+    values some of ``sets`` were encoded from. Every plan is made here, so no write can change
+    a recorded fact unaudited."""
     after = new if new is not None else _apply(_known(rec), sets)
-    return Plan(after, sets, _with_facts(rec, after, event, sets), drop_body, correspondents)
+    facts = _with_facts(rec, after, event, sets, written or {})
+    return Plan(after, sets, facts, drop_body, correspondents)
 
 
 def _known(rec: MessageRecord | None) -> MessageRecord:
@@ -1268,7 +1351,7 @@ def plan_amend(rec: MessageRecord, change: Amendment, *, actor: str, now: dateti
     event = EventDraft(
         now, actor, change.action, rec.id, rec.state.value, to.value, change.reason, change.extra
     )
-    return _plan(rec, sets, event, drop)
+    return _plan(rec, sets, event, drop, written=change.changes)
 
 
 def check_changes(changes: Mapping[str, Any]) -> None:
@@ -1320,7 +1403,7 @@ def plan_transition(
         sender = rec.sender.lower()
         corr = tuple((sender, d) for d in sorted({domain_of(r) for r in rec.recipients}) if d)
     event = EventDraft(now, actor, "transition", rec.id, rec.state.value, to.value, reason, extra)
-    return _plan(rec, sets, event, drop, corr)
+    return _plan(rec, sets, event, drop, corr, written=changes)
 
 
 def lease_is_live(rec: MessageRecord, now: datetime) -> bool:

@@ -481,7 +481,7 @@ async def test_items_from_before_digests_verify_and_can_be_sealed(
 ) -> None:
     store = backend.store
     with monkeypatch.context() as m:  # the store as it wrote before events carried digests
-        m.setattr(base, "_with_facts", lambda before, after, draft, sets: draft)
+        m.setattr(base, "_with_facts", lambda before, after, draft, *written: draft)
         ids = await _items(store)
     old = await verify_store(store)
     assert old.ok
@@ -522,7 +522,7 @@ def test_seal_command_covers_old_items(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with monkeypatch.context() as m:
-        m.setattr(base, "_with_facts", lambda before, after, draft, sets: draft)
+        m.setattr(base, "_with_facts", lambda before, after, draft, *written: draft)
         ids = _populate(tmp_path)
     assert main(["audit", "verify", "--var", str(tmp_path)]) == 0
     out = capsys.readouterr().out

@@ -187,6 +187,9 @@ def test_accept_owns_the_new_item_for_its_lease() -> None:
             {"release_at": T + timedelta(minutes=5), "meta": {"client": "1", "new": ["x"]}},
         ),
         (State.DELIVERING, State.DELIVERED, {"attempts": 1, "last_error": "", "meta": {}}),
+        (State.DELIVERING, State.DELIVERED, {"attempts": 0, "meta": {"client": "1", "gone": 2.0}}),
+        # Keys that are no strings read back as strings, in another order: digested as read back.
+        (State.RECEIVED, State.QUARANTINED, {"decision": {"counts": {9: 1, 10: 2}}, "scan": {"n": (1, 2)}}),
         (
             State.DELIVERING,
             State.DEFERRED,
@@ -205,3 +208,21 @@ def test_a_write_digests_the_facts_it_changes_as_a_full_digest_would(
     expected = changed_facts(record_facts(before), record_facts(plan.record))
     assert expected
     assert plan.event.extra[FACTS_KEY] == expected
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"decision": {"action": "hold", "rules": ["r1"]}, "release_at": T + timedelta(minutes=5)},
+        {"meta": {"client": "1", "delivered_to": ["a@partner.example"]}, "attempts": 1, "last_error": "x"},
+        {"approvers": ["boss@example.co.jp"], "expires_at": T, "scan": {"parts": [{"n": 1}]}},
+    ],
+)
+def test_the_record_after_a_write_is_the_stored_form_with_the_write_applied(
+    changes: dict[str, object],
+) -> None:
+    # The record a plan returns is what reading the row back after the write gives.
+    before = decode_record(encode_record(_rec(meta={"client": "1"}, decision={"action": "deliver"})))
+    plan = _move(before, State.HELD, changes=changes, owner="gw")
+    assert plan.record == decode_record({**encode_record(before), **plan.sets})
