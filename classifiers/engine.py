@@ -25,7 +25,7 @@ from types import ModuleType
 import regex
 
 from classifiers.detectors import all_detectors, on_refresh
-from classifiers.detectors._base import Document, Hit, compile_with_lists, to_finding
+from classifiers.detectors._base import Document, Hit, compile_with_lists, required_words, to_finding
 from classifiers.holders import assign_holders, contact_types, count_organisations, count_people
 from classifiers.limits import GRACE_MAX, GRACE_SHARE, Deadline, Limits
 from classifiers.model import Finding, Part, PartResult, ScanResult
@@ -67,14 +67,14 @@ class Engine:
         self._requires: tuple[tuple[str, ...] | None, ...] = tuple(
             None
             if any(getattr(det, "REQUIRES", None) is None for det in dets)
-            else tuple(w for det in dets for w in det.REQUIRES)
+            else required_words(w for det in dets for w in det.REQUIRES)
             for dets in groups.values()
         )
         #: The same for one pass of a detector (``PASS_REQUIRES``) rather than all of its passes.
         self._pass_requires: tuple[tuple[str, ...] | None, ...] = tuple(
             None
             if any(src not in getattr(det, "PASS_REQUIRES", {}) for det in dets)
-            else tuple(w for det in dets for w in det.PASS_REQUIRES[src])
+            else required_words(w for det in dets for w in det.PASS_REQUIRES[src])
             for src, dets in groups.items()
         )
         #: Per pass: the shortest match any of its detectors reads (shorter ones only claim).
@@ -205,25 +205,21 @@ class Engine:
         seen: set[tuple[str, int, int]] = set()
         claimed_starts: list[int] = []
         claimed_ends: list[int] = []
-        lowered: str | None = None
         found: list[Finding] = []
         reason: str | None = None
         limit = max_per_type or 0
         bisect_right = bisect.bisect_right
+        short = len(doc.text) <= UNTIMED_TEXT
         try:
             for index, ((pattern, _), detectors, requires, pass_requires, shortest) in enumerate(
                 zip(self.passes, plan, self._requires, self._pass_requires, self._shortest, strict=True)
             ):
                 if index >= tail and not any(f.type in contact for f in found):
                     break  # only unwanted types from here on, and no contact data to hold
-                if requires is not None:
-                    lowered = doc.text.lower() if lowered is None else lowered
-                    if not any(map(lowered.__contains__, requires)):
-                        continue
-                if pass_requires is not None:
-                    lowered = doc.text.lower() if lowered is None else lowered
-                    if not any(map(lowered.__contains__, pass_requires)):
-                        continue
+                if requires is not None and not doc.has_any(requires):
+                    continue
+                if pass_requires is not None and not doc.has_any(pass_requires):
+                    continue
                 if deadline is None:
                     matches = pattern.finditer(doc.text)
                 else:
@@ -231,7 +227,10 @@ class Engine:
                     if left <= 0:
                         reason = "time"
                         break
-                    matches = pattern.finditer(doc.text, timeout=left)
+                    # Short text needs no timeout inside the pass (see UNTIMED_TEXT).
+                    matches = (
+                        pattern.finditer(doc.text) if short else pattern.finditer(doc.text, timeout=left)
+                    )
                 spans: list[tuple[int, int]] = []
                 try:
                     for n, m in enumerate(matches):
@@ -300,6 +299,14 @@ LEAD = 4 * 1024
 #: The part's first lines, read before every window after the first: a table's header row,
 #: which the detectors read a column's meaning from.
 PRELUDE = 4 * 1024
+#: Text up to this many characters is matched without the regex module's timeout; longer text
+#: (a window of a long part) passes the deadline's remaining time to each pass. A timeout makes
+#: the module read the process CPU clock every 256 steps of matching, a system call that cannot
+#: use the vDSO: on the benchmark's 21 KB mail that was about 420 calls, 6% of a worker's CPU
+#: per message. Over hostile shapes (tests/fuzz/shapes.py) and runs of each script, the slowest
+#: pass reads 0.5 µs per character, so a pass over text this short takes some 10 ms: the
+#: deadline checked between passes, between matches and between parts bounds it as well.
+UNTIMED_TEXT = 16 * 1024
 
 
 def _prelude(text: str) -> str:

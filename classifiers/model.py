@@ -6,8 +6,9 @@ Everything here is plain data: frozen dataclasses that serialise to JSON with ``
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 if TYPE_CHECKING:
     ENTITY_TYPES: tuple[str, ...]
@@ -27,7 +28,33 @@ def __getattr__(name: str) -> Any:
 
 PartKind = Literal["subject", "header", "body", "attachment", "metadata", "file"]
 
+_T = TypeVar("_T")
 
+
+def _pickled_as_tuple(cls: type[_T]) -> type[_T]:
+    """Pickle a frozen slots dataclass as the tuple of its fields, read in C.
+
+    A scan result goes from a classification worker to the relay as a pickle; the state
+    functions ``dataclass(slots=True)`` adds call ``dataclasses.fields()`` and ``getattr`` per
+    field in Python, a tenth of a millisecond for a result with twenty findings.
+    """
+    names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    get = attrgetter(*names)
+
+    def __getstate__(self: _T) -> tuple[Any, ...]:
+        state: tuple[Any, ...] = get(self)
+        return state
+
+    def __setstate__(self: _T, state: Iterable[Any]) -> None:
+        for name, value in zip(names, state, strict=True):
+            object.__setattr__(self, name, value)
+
+    setattr(cls, "__getstate__", __getstate__)  # noqa: B010 - replaces what dataclass() added
+    setattr(cls, "__setstate__", __setstate__)  # noqa: B010
+    return cls
+
+
+@_pickled_as_tuple
 @dataclass(frozen=True, slots=True)
 class Explanation:
     """Why a finding scored what it did (Presidio-style): shown to senders and reviewers."""
@@ -46,6 +73,7 @@ class Explanation:
         }
 
 
+@_pickled_as_tuple
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One detected entity.
@@ -89,6 +117,7 @@ class Finding:
         return out
 
 
+@_pickled_as_tuple
 @dataclass(frozen=True, slots=True)
 class Part:
     """A piece of text extracted from a message or file, with where it came from.
@@ -128,6 +157,7 @@ class Part:
         return self.segments[lo - 1][1] if lo else self.location
 
 
+@_pickled_as_tuple
 @dataclass(frozen=True, slots=True)
 class PartResult:
     """The findings of one part, and its own ``records`` count."""
@@ -162,6 +192,7 @@ class PartResult:
         return out
 
 
+@_pickled_as_tuple
 @dataclass(frozen=True, slots=True)
 class ScanResult:
     """Everything the classifiers found in one message or file."""

@@ -72,7 +72,7 @@ from importlib import resources
 
 import regex
 
-from classifiers.detectors._base import Document, Hit, scan_with, words_pattern
+from classifiers.detectors._base import Document, Hit, required_words, scan_with, words_pattern
 from classifiers.detectors._table import column_header, row_label
 from classifiers.detectors._vocab import lines as _vocabulary_lines
 from classifiers.detectors._vocab import rows as _vocabulary_rows
@@ -201,11 +201,14 @@ _ONE_KANJI_SURNAMES = frozenset(n for n in SURNAMES if len(n) == 1)
 _KANJI_START = (
     f"(?={_char_class(_ONE_KANJI_SURNAMES)}"
     f"|{_char_class(n[0] for n in SURNAMES if len(n) >= 2)}{_char_class(n[1] for n in SURNAMES if len(n) >= 2)}"
-    rf"|[{_HAN}]{{1,16}}(?<={_char_class(_TAIL_LAST)})(?![{_HAN}])"
-    rf"|[{_HAN}]{{1,16}}(?![{_HAN}]) ?(?:さん|さま|くん|ちゃん|様|殿|氏|君|先生)"
-    # a surname that only a cue makes one: a self-introduction (梶谷です), a given name after a
+    # or a cue where the run of at most 16 kanji ends (read once, atomically: only its end can
+    # be followed by what is not a kanji): a title or honorific at its end or after it, or,
+    # after a run of two or three, a self-introduction (梶谷です) or a given name after a
     # space where the line ends (a signature: 梶谷 美咲)
-    rf"|(?>[{_HAN}]{{2,3}})(?:です|でございます|と申します|[ ・](?:[{_HAN}]{{1,3}}|[{_KATA}]{{2,6}})(?![{_HAN}{_KATA}])))"
+    rf"|(?>[{_HAN}]{{1,16}})(?![{_HAN}])(?:(?<={_char_class(_TAIL_LAST)})"
+    r"| ?(?:さん|さま|くん|ちゃん|様|殿|氏|君|先生)"
+    rf"|(?<=[{_HAN}]{{2}})(?<![{_HAN}]{{4}})"
+    rf"(?:です|でございます|と申します|[ ・](?:[{_HAN}]{{1,3}}|[{_KATA}]{{2,6}})(?![{_HAN}{_KATA}]))))"
 )
 #: A capitalised word alone is a candidate only after a title (Mr. Suzuki): otherwise it needs
 #: a second one (Taro Yamada) or -san.
@@ -1072,15 +1075,13 @@ def _name_header(doc: Document, pos: int) -> str | None:
 #: matches, and a header cell is a piece of the text; the separators it consumes are no start
 #: of another branch.
 PASS_REQUIRES = {_CELL_BRANCH: NAME_COLUMN_WORDS}
-_name_column_seen: list[object] = [None, False]  # (the last text asked about, its answer)
+_NAME_COLUMN_WORDS = required_words(NAME_COLUMN_WORDS)
 
 
 def _has_name_column(doc: Document) -> bool:
-    """Whether ``doc`` can have a column that :func:`_name_header` accepts (once per text)."""
-    if _name_column_seen[0] is not doc.text:
-        lowered = doc.text.lower()
-        _name_column_seen[:] = [doc.text, any(map(lowered.__contains__, NAME_COLUMN_WORDS))]
-    return bool(_name_column_seen[1])
+    """Whether ``doc`` can have a column that :func:`_name_header` accepts (answered once per
+    text, with the engine's check of ``PASS_REQUIRES``)."""
+    return doc.has_any(_NAME_COLUMN_WORDS)
 
 
 def _in_name_column(doc: Document, pos: int) -> bool:

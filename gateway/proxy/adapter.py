@@ -29,13 +29,14 @@ import asyncio
 import hashlib
 import logging
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from classifiers import ScanResult
+from classifiers import ScanResult, listed_at_once, scan_listed
 from gateway import metrics
 from gateway.pipeline import FileContent, Inspection, Inspector, KnownDomains, scan_summary
 from gateway.store import ItemKind, MessageRecord, State, Store, UploadFacts
@@ -172,6 +173,30 @@ def _to_file(data: bytes, folder: Path) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    sha256: str
+    #: The scan of content that classification would only list (:func:`classifiers.scan_listed`).
+    listed: ScanResult | None
+    #: How long finding that out took (the scan's time, for the metrics).
+    seconds: float
+    #: Otherwise, where the content was written for the workers (``None``: sent in the call).
+    path: Path | None
+
+
+def _prepare(item: UploadItem, work: Path | None, digest: bool) -> _Prepared:
+    """In a thread, for content in memory: its SHA-256 (with ``digest``, unless known), and
+    either the listing of a picture, sound or video, or its copy in ``work`` for the workers."""
+    assert item.data is not None
+    sha = item.sha256 or (hashlib.sha256(item.data).hexdigest() if digest else "")
+    started = time.monotonic()
+    facts = item.facts
+    listed = scan_listed(item.data, facts.filename, declared_type=facts.content_type or None)
+    seconds = time.monotonic() - started
+    path = _to_file(item.data, work) if listed is None and work is not None else None
+    return _Prepared(sha, listed, seconds, path)
+
+
 class UploadJudge:
     """Inspects upload items and records each verdict in the store."""
 
@@ -235,24 +260,29 @@ class UploadJudge:
                 *(self._inspect(i, uploader, method, written, opened) for i in items)
             )
             verdicts = [
-                (ItemVerdict(item, insp, STATE_OF[insp.decision.action], rec.id), rec)
-                for item, insp, rec in inspected
+                (ItemVerdict(item, insp, STATE_OF[insp.decision.action], rec.id), rec, digest)
+                for item, insp, rec, digest in inspected
             ]
-            if all(v.allowed for v, _ in verdicts):
+            if all(v.allowed for v, _, _ in verdicts):
                 files, written = written, []  # the recording task removes them
                 task = asyncio.ensure_future(self._record_all(verdicts, uploader, files))
                 task.add_done_callback(_log_failure)
-                return Verdict([v for v, _ in verdicts], recording=task, user=uploader.user)
+                return Verdict([v for v, _, _ in verdicts], recording=task, user=uploader.user)
             return Verdict(await self._record_all(verdicts, uploader, []), user=uploader.user)
         finally:
             for path in written:
                 path.unlink(missing_ok=True)
 
     async def _record_all(
-        self, verdicts: list[tuple[ItemVerdict, MessageRecord]], uploader: Uploader, files: list[Path]
+        self,
+        verdicts: list[tuple[ItemVerdict, MessageRecord, asyncio.Future[str] | None]],
+        uploader: Uploader,
+        files: list[Path],
     ) -> list[ItemVerdict]:
         try:
-            recorded = list(await asyncio.gather(*(self._record(v, rec, uploader) for v, rec in verdicts)))
+            recorded = list(
+                await asyncio.gather(*(self._record(v, rec, uploader, digest) for v, rec, digest in verdicts))
+            )
         finally:
             for path in files:
                 path.unlink(missing_ok=True)
@@ -281,27 +311,48 @@ class UploadJudge:
         method: str,
         written: list[Path],
         opened: asyncio.Future[MessageRecord] | None = None,
-    ) -> tuple[UploadItem, Inspection, MessageRecord]:
+    ) -> tuple[UploadItem, Inspection, MessageRecord, asyncio.Future[str] | None]:
         """Classify the item and let the policy decide, while its record is opened in the store
-        (state ``received``, leased to this instance) and its SHA-256 is computed beside."""
+        (state ``received``, leased to this instance) and its SHA-256 is computed beside (the
+        future returned, which the verdict's record waits for; the decision does not).
+
+        A photo in memory (PNG, JPEG) whose listing :func:`classifiers.scan_listed` gives at
+        once is judged on that listing here, without a worker or a thread: the digest alone
+        goes to a thread, and the request may go on before it is done. Other content in memory
+        takes one trip to a thread (:func:`_prepare`) for its digest, its listing if it is a
+        picture, sound or video (then no worker is asked either), or else its copy for the
+        workers."""
         opening = opened if opened is not None else asyncio.ensure_future(self._open(item, uploader, method))
+        digest: asyncio.Future[str] | None = None
         try:
-            digest = None if item.sha256 else asyncio.ensure_future(asyncio.to_thread(_sha256_of, item))
-            if (
-                item.data is not None
-                and len(item.data) >= BY_PATH
-                and self.work is not None
-                and item.classify
-            ):
-                path = await asyncio.to_thread(_to_file, item.data, self.work)
-                written.append(path)
-                item = replace(item, data=None, path=path)
-            inspection = await self._decide(item, uploader)
-            if digest is not None:
-                item = replace(item, sha256=await digest)
-            return item, inspection, await opening
+            listed: ScanResult | None = None
+            data = item.data
+            if item.classify and data is not None and listed_at_once(data):
+                if not item.sha256:
+                    digest = asyncio.ensure_future(asyncio.to_thread(_sha256_of, item))
+                started = time.monotonic()
+                listed = scan_listed(data, item.facts.filename, declared_type=item.facts.content_type or None)
+                if listed is not None:
+                    metrics.record_scan(time.monotonic() - started, truncated=False, uninspected=False)
+            if listed is None and item.classify and data is not None:
+                work = self.work if len(data) >= BY_PATH else None
+                prepared = await asyncio.to_thread(_prepare, item, work, digest is None)
+                if digest is None:
+                    item = replace(item, sha256=item.sha256 or prepared.sha256)
+                if prepared.listed is not None:
+                    listed = prepared.listed
+                    metrics.record_scan(prepared.seconds, truncated=False, uninspected=False)
+                elif prepared.path is not None:
+                    written.append(prepared.path)
+                    item = replace(item, data=None, path=prepared.path)
+            elif digest is None and not item.sha256:
+                digest = asyncio.ensure_future(asyncio.to_thread(_sha256_of, item))
+            inspection = await self._decide(item, uploader, listed)
+            return item, inspection, await opening, digest
         except BaseException:
             opening.cancel()  # a record already opened stays received and is refused when its lease ends
+            if digest is not None:
+                digest.cancel()
             raise
 
     async def _open(self, item: UploadItem, uploader: Uploader, method: str) -> MessageRecord:
@@ -324,9 +375,13 @@ class UploadJudge:
             actor="proxy",
         )
 
-    async def _decide(self, item: UploadItem, uploader: Uploader) -> Inspection:
+    async def _decide(
+        self, item: UploadItem, uploader: Uploader, listed: ScanResult | None = None
+    ) -> Inspection:
         facts = item.facts
-        if item.classify and (item.data is not None or item.path is not None):
+        if listed is not None:
+            scan = listed
+        elif item.classify and (item.data is not None or item.path is not None):
             content = (
                 FileContent(facts.filename, facts.content_type, data=item.data)
                 if item.data is not None
@@ -362,10 +417,14 @@ class UploadJudge:
     def _internal(self, address: str) -> bool:
         return bool(self.inspector.policies.current.is_internal(address.replace("*@", "x@")))
 
-    async def _record(self, v: ItemVerdict, rec: MessageRecord, uploader: Uploader) -> ItemVerdict:
+    async def _record(
+        self, v: ItemVerdict, rec: MessageRecord, uploader: Uploader, digest: asyncio.Future[str] | None
+    ) -> ItemVerdict:
         """Move the opened record to its verdict's state (durably, audited), keeping the content
         where people will look at it; an upload the policy holds back passes if a live pass for
-        it is redeemed."""
+        it (by the content's ``digest``, once computed) is redeemed."""
+        if digest is not None:
+            v = replace(v, item=replace(v.item, sha256=await digest))
         item, decision = v.item, v.inspection.decision
         rules = ",".join(decision.rule_ids) or "none"
         reason = f"policy: {decision.action.value} (rules {rules})"

@@ -4,15 +4,19 @@ the audit chain shared with mail."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+import struct
+import zlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from classifiers import scan_bytes
 from gateway.audit import verify_store
-from gateway.pipeline import Inspector
+from gateway.pipeline import Inspector, scan_summary
 from gateway.proxy.adapter import Uploader, UploadItem, UploadJudge
 from gateway.store import SQLiteStore, State, Store, UploadFacts
 from gateway.store.redis import RedisStore
@@ -76,6 +80,18 @@ def item(name: str, data: bytes) -> UploadItem:
 TARO = Uploader("taro@example.co.jp", "10.0.0.5", "basic")
 
 
+def png(size: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    head = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 640, 480, 8, 2, 0, 0, 0))
+    return head + chunk(b"IDAT", secrets.token_bytes(size)) + chunk(b"IEND", b"")
+
+
+PHOTO = png(200_000)
+GIF = b"GIF89a\x10\x00\x10\x00\x80\x00\x00" + bytes(200)
+
+
 @pytest.mark.parametrize(
     ("name", "data", "state", "kept"),
     [
@@ -83,6 +99,9 @@ TARO = Uploader("taro@example.co.jp", "10.0.0.5", "basic")
         ("名簿.txt", "マイナンバー 1234 5678 9018".encode(), State.REFUSED, False),
         ("下書き.docx", b"draft", State.HELD, True),
         ("社外秘.pdf", b"secret" * 20_000, State.QUARANTINED, True),  # large: classified by path
+        ("写真.png", PHOTO, State.PASSED, False),  # a photo: listed, not read
+        ("下書き.png", PHOTO, State.HELD, True),
+        ("logo.gif", GIF, State.PASSED, False),
     ],
 )
 async def test_each_decision_leaves_its_state(
@@ -103,6 +122,34 @@ async def test_each_decision_leaves_its_state(
     assert events[0].to_state == "received" and events[-1].to_state == state.value
     assert (await verify_store(store)).ok
     assert list((judge.work or Path()).iterdir()) == []  # no file of the item left behind
+
+
+@pytest.mark.parametrize(("name", "data"), [("写真.png", PHOTO), ("logo.gif", GIF)])
+async def test_a_picture_needs_no_classification_worker(
+    store: Store, tmp_path: Path, name: str, data: bytes
+) -> None:
+    """There is no OCR: a picture whose name claims nothing else is listed, not read, so it is
+    judged in the gateway on the scan the workers would have returned (they are never asked:
+    here they cannot even start)."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY, encoding="utf-8")
+    inspector = Inspector(PolicyHolder(policy), scan_time=5, workers=1)
+    inspector.close()
+    judge = UploadJudge(inspector, store, instance="test", clock=lambda: datetime.now(UTC), work=tmp_path)
+    verdict = await (await judge.judge([item(name, data)], TARO, method="PUT")).settled()
+    (v,) = verdict.items
+    rec = await store.get(v.ref)
+    assert rec is not None and rec.state is State.PASSED
+    assert rec.scan == scan_summary(scan_bytes(data, name))
+    assert rec.meta["content_sha256"] == hashlib.sha256(data).hexdigest()
+
+
+async def test_a_picture_named_as_a_list_is_classified_as_one(judge: UploadJudge, store: Store) -> None:
+    """A picture the name says is something else is read as both by the workers, and the
+    disguise is shown."""
+    verdict = await (await judge.judge([item("顧客.csv", PHOTO)], TARO, method="PUT")).settled()
+    rec = await store.get(verdict.items[0].ref)
+    assert rec is not None and rec.scan["parts"][0]["type_mismatch"] == ["name .csv"]
 
 
 async def test_the_sharing_scope_a_service_reads_reaches_the_policy(judge: UploadJudge) -> None:
