@@ -72,7 +72,7 @@ from enum import StrEnum
 from json.encoder import encode_basestring as _json_text
 from typing import Any
 
-from gateway.audit import from_micros, next_event, to_micros
+from gateway.audit import from_micros, stored_event, to_micros
 from policies.model import domain_of
 
 
@@ -1121,7 +1121,12 @@ class EventDraft:
 
 def chain(draft: EventDraft, last_seq: int, prev_hash: str) -> AuditEvent:
     """The event a draft becomes after the chain's newest event ``(last_seq, prev_hash)``."""
-    return next_event(
+    return chain_stored(draft, last_seq, prev_hash)[0]
+
+
+def chain_stored(draft: EventDraft, last_seq: int, prev_hash: str) -> tuple[AuditEvent, str]:
+    """:func:`chain`, and the canonical JSON text of the event's ``extra`` to store."""
+    return stored_event(
         last_seq,
         prev_hash,
         at=draft.at,

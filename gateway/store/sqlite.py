@@ -60,8 +60,7 @@ from gateway.store.base import (
     Store,
     StoreError,
     StoreStats,
-    canonical_json,
-    chain,
+    chain_stored,
     decode_record,
     is_due,
     note_event,
@@ -358,8 +357,10 @@ class SQLiteStore(Store):
 
     def _append_audit(self, conn: sqlite3.Connection, draft: EventDraft) -> AuditEvent:
         last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-        event = (
-            chain(draft, 0, GENESIS) if last is None else chain(draft, int(last["seq"]), str(last["hash"]))
+        event, extra = (
+            chain_stored(draft, 0, GENESIS)
+            if last is None
+            else chain_stored(draft, int(last["seq"]), str(last["hash"]))
         )
         conn.execute(
             "INSERT INTO audit (seq, at, actor, action, msg_id, from_state, to_state, reason, extra,"
@@ -373,7 +374,7 @@ class SQLiteStore(Store):
                 event.from_state,
                 event.to_state,
                 event.reason,
-                canonical_json(event.extra),
+                extra,
                 event.prev_hash,
                 event.hash,
             ),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import doctest
+import hashlib
 import json
 import secrets
 import sqlite3
@@ -13,12 +14,13 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
 import gateway.audit
-from gateway.audit import GENESIS, event_hash, recompute, verify, verify_store
+from gateway.audit import GENESIS, canonical, event_hash, recompute, stored_event, verify, verify_store
 from gateway.cli import main
 from gateway.store import (
     Amendment,
@@ -65,6 +67,32 @@ def _chain(n: int) -> list[AuditEvent]:
         events.append(AuditEvent(hash=h, **fields))  # type: ignore[arg-type]
         prev = h
     return events
+
+
+@pytest.mark.parametrize(
+    ("texts", "extra"),
+    [
+        (("smtp", "accept", "M", "", "received", "message spooled"), {"size": 3, "facts": {"a": "b"}}),
+        (("approver:桜@例.jp", "transition", "M", "held", "delivering", '"q"\\\n\x00\u2028'), {}),
+        (("p", "note", "M", "", "", "r"), {"t": (1, 2.5, None, True, float("inf"))}),
+        (("p", "note", "M", "", "", "r"), {9: "x", 10: {"b": 1, "a": [2]}}),
+    ],
+)
+def test_a_stored_event_hashes_and_stores_what_canonical_json_gives(
+    texts: tuple[str, ...], extra: dict[Any, Any]
+) -> None:
+    actor, action, msg_id, from_state, to_state, reason = texts
+    at = T0 + timedelta(microseconds=7)
+    event, text = stored_event(
+        41, "ab" * 32, at=at, actor=actor, action=action, msg_id=msg_id,
+        from_state=from_state, to_state=to_state, reason=reason, extra=extra,
+    )  # fmt: skip
+    read_back = json.loads(json.dumps(extra))
+    assert event.extra == read_back and event.seq == 42
+    assert text == json.dumps(read_back, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    fields = dataclasses.asdict(event)
+    del fields["hash"]
+    assert event.hash == hashlib.sha256(canonical(**fields)).hexdigest() == recompute(event)
 
 
 def test_intact_chain_verifies() -> None:

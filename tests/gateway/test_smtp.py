@@ -16,7 +16,14 @@ from hypothesis import strategies as st
 from gateway import replies
 from gateway.config import load_config
 from gateway.relay import Relay
-from gateway.smtp import RelayHandler, check_password, has_bare_line_ending, hash_password, plain_path
+from gateway.smtp import (
+    RelayHandler,
+    address_problem,
+    check_password,
+    has_bare_line_ending,
+    hash_password,
+    plain_path,
+)
 from gateway.store import State
 from tests.gateway.conftest import Gateway, Sink, make_mail, send, start_gateway, write_config
 
@@ -285,3 +292,13 @@ async def test_a_recipient_that_can_never_be_delivered_is_refused_at_rcpt(
         assert (await c.cmd(b"RCPT TO:<hanako@example.co.jp>\r\n")).startswith("250")
     finally:
         await c.aclose()
+
+
+def test_every_character_of_the_basic_plane_is_judged_as_the_rule_says() -> None:
+    # Lone surrogates (bytes that were not UTF-8) and the C0/C1 controls with DEL; nothing else.
+    for code in range(0x10000):
+        want = (
+            "utf8" if 0xDC80 <= code <= 0xDCFF else "control" if code < 0x20 or 0x7F <= code < 0xA0 else None
+        )
+        assert address_problem(f"a{chr(code)}@x.jp") == want, hex(code)
+    assert address_problem("𠮷野家@例え.jp") is None

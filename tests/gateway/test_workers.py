@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
+import pickle
 import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from gateway.workers import WorkerError, WorkerLost, WorkerPool
+from classifiers import ScanResult, scan_message
+from gateway.workers import WorkerError, WorkerLost, WorkerPool, _dumps
 from tests.gateway.conftest import eventually
 
 
@@ -62,6 +65,42 @@ def mark() -> None:
 
 def marked() -> str | None:
     return os.environ.get("SEKIMORI_TEST_INIT")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Checked:
+    value: int
+    doubled: int = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "doubled", 2 * self.value)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class _Named:
+    a: int
+    b: tuple[int, ...] = ()
+
+
+def scan_of_names() -> ScanResult:
+    return scan_message(
+        "Subject: 連絡先\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        "担当: 山田 太郎 (taro.yamada@example.co.jp, 090-1234-5678)\r\n".encode()
+    )
+
+
+def test_a_reply_reads_back_equal_however_its_dataclasses_are_pickled() -> None:
+    scan = scan_of_names()
+    found = [f for p in scan.parts for f in p.findings]
+    assert found, "the scan has findings, each a frozen dataclass holding another"
+    for value in (scan, (True, scan), _Checked(3), _Named(a=1, b=(2,)), [_Named(a=0)] * 2):
+        again = pickle.loads(_dumps(value))
+        assert again == value and type(again) is type(value)
+
+
+async def test_a_scan_comes_back_from_a_worker_as_it_was_made(pool_of: Callable[..., WorkerPool]) -> None:
+    pool = pool_of(1)
+    assert await pool.call(scan_of_names, kill_after=30) == scan_of_names()
 
 
 @pytest.fixture
