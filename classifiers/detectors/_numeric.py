@@ -16,6 +16,7 @@ within a few characters of a My Number). :func:`find_context` and :func:`is_labe
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 
 import regex
 
@@ -129,17 +130,24 @@ def find_context(
         # what follows the number on the next line labels the next line (個人番号 below a slip number)
         line_end = doc.text.find("\n", end, end + after)
         return doc.context(start, end, words, before, after if line_end < 0 else line_end - end)
-    return tuple(
-        dict.fromkeys(m.group(0) for text in _labels(doc, start, cell) for m in words.finditer(text))
-    )
-
-
-def _labels(doc: Document, start: int, cell: tuple[str, str]) -> tuple[str, ...]:
-    """What labels a number in a table: its column header (as words: ``MemberNo``), the text
-    of its cell before it, and the row's first cell in a key-value table."""
     header, label = cell
+    found = list(_header_words_found(words, header))
+    for text in _labels(doc, start, label):
+        found.extend(m.group(0) for m in words.finditer(text))
+    return tuple(dict.fromkeys(found))
+
+
+@lru_cache(maxsize=4096)  # a table has a few columns, each asked about for every number in it
+def _header_words_found(words: regex.Pattern[str], header: str) -> tuple[str, ...]:
+    """The matches of ``words`` in a column header (as words: ``MemberNo``)."""
+    return tuple(m.group(0) for m in words.finditer(header_words(header)))
+
+
+def _labels(doc: Document, start: int, label: str) -> tuple[str, ...]:
+    """What labels a number in a table besides its column header: the text of its cell before
+    it, and the row's first cell in a key-value table."""
     first = row_label(doc, start)
-    return (header_words(header), label) if first is None else (header_words(header), label, first)
+    return (label,) if first is None else (label, first)
 
 
 def is_labelled_as(doc: Document, start: int, end: int, words: regex.Pattern[str]) -> bool:
@@ -148,7 +156,10 @@ def is_labelled_as(doc: Document, start: int, end: int, words: regex.Pattern[str
     cell = column_cell(doc, start)
     if cell is None:
         return own_label(doc, start, end, words)
-    return any(words.search(text) for text in _labels(doc, start, cell))
+    header, label = cell
+    return bool(_header_words_found(words, header)) or any(
+        words.search(text) for text in _labels(doc, start, label)
+    )
 
 
 def refused_by_label(

@@ -1099,6 +1099,9 @@ def _in_name_column(doc: Document, pos: int) -> bool:
     return ("\t" in line or "," in line) and _name_header(doc, pos) is not None
 
 
+_HAN_ANY = regex.compile(rf"[{_HAN}]")
+
+
 def _cell(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
     """A whole cell under a name column: the name as written, whatever the dictionary knows."""
     start, end = match.span("person_name_c")
@@ -1110,7 +1113,7 @@ def _cell(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
         return
     normalized = value.replace(" ", "")
     context = (f"column {header}",)
-    if _READING_COLUMN.search(header) and not regex.search(rf"[{_HAN}]", value):
+    if _READING_COLUMN.search(header) and not _HAN_ANY.search(value):
         pattern = "cell under a name column, reading of the name on its row"
         yield _hit(start, end, READING_SCORE, normalized, pattern, READING_SCORE, context)
         return

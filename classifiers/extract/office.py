@@ -372,6 +372,7 @@ def _write_sheet(pkg: _Package, part: str, loc: str, strings: list[str], sink: T
     extras: list[tuple[str, str]] = []  # formulas, headers and footers
     col = 0
     row = 0
+    column: regex.Match[str] | None = None  # the cell reference's column letters and row
     written = 0  # tab-separated fields written on the current row
     skip = 0
     for event, el in pkg.iterparse(part):
@@ -388,9 +389,9 @@ def _write_sheet(pkg: _Package, part: str, loc: str, strings: list[str], sink: T
                 written = 0
             elif tag == "c":
                 ref = el.get("r") or f"{_column_ref(col)}{row}"
-                m = _COLUMN.match(ref)
-                if m:
-                    row = int(m.group(2))
+                column = _COLUMN.match(ref)
+                if column:
+                    row = int(column.group(2))
                 ctype = el.get("t") or "n"
                 value.clear()
             continue
@@ -411,9 +412,8 @@ def _write_sheet(pkg: _Package, part: str, loc: str, strings: list[str], sink: T
             if text:
                 # Empty cells keep their column: a row's n-th tab-separated field is column n
                 # (counted from the first column written), so a header row names every cell.
-                m = _COLUMN.match(ref)
-                index = _column_index(m.group(1)) if m else col - 1
-                if index >= written:
+                index = _column_index(column.group(1)) if column else col - 1
+                if index > written:
                     sink.write("\t" * min(index - written, _MAX_GAP))
                     written = index
                 sink.mark(f"{loc}!{ref}")

@@ -166,3 +166,41 @@ def test_min_length_never_hides_a_finding(name: str, junk: str) -> None:
     for m in _ANY_LENGTH.finditer(doc.text):
         if list(module.check(m, doc)):
             assert m.end() - m.start() >= module.MIN_LENGTH, m.group()
+
+
+def _labels_as_before(d: Document, start: int) -> tuple[str, ...]:
+    """The labels of a number in a table as they were read before the header's matches were
+    cached: header (as words), the cell before the number, the row's field label."""
+    from classifiers.detectors._table import header_words, row_label
+
+    cell = column_cell(d, start)
+    assert cell is not None
+    first = row_label(d, start)
+    header, label = cell
+    return (header_words(header), label) if first is None else (header_words(header), label, first)
+
+
+_HEADERS = ["No", "氏名", "個人番号", "MemberNo", "会員番号", "電話番号", "注文番号", "備考", "口座番号"]
+_CELLS = ["1234-5678-9012", "会員 1234-5678", "番号 0312345678", "山田", "", "No.5 5555-6666"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from(_HEADERS), min_size=2, max_size=4, unique=True),
+    st.lists(st.lists(st.sampled_from(_CELLS + _HEADERS), min_size=1, max_size=4), min_size=1, max_size=4),
+    st.sampled_from(["\t", ","]),
+)
+def test_table_labels_read_as_before(headers: list[str], rows: list[list[str]], sep: str) -> None:
+    """find_context and is_labelled_as (the header's matches cached per column) answer what
+    matching every label of the number in turn answered, on generated tables."""
+    text = sep.join(headers) + "\n" + "".join(sep.join(row) + "\n" for row in rows)
+    d = doc(text)
+    words = context_words(["個人番号", "会員番号", "番号", "member", "No", "会員", "電話"])
+    for m in regex.finditer(r"\d{4}", d.text):
+        start = m.start()
+        if column_cell(d, start) is None:
+            continue
+        labels = _labels_as_before(d, start)
+        expected = tuple(dict.fromkeys(x.group(0) for t in labels for x in words.finditer(t)))
+        assert find_context(d, start, m.end(), words) == expected
+        assert is_labelled_as(d, start, m.end(), words) == any(words.search(t) for t in labels)
