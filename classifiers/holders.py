@@ -27,7 +27,7 @@ from __future__ import annotations
 import bisect
 import operator
 from collections.abc import Iterable, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from itertools import accumulate, compress, count
 
 import regex
@@ -171,12 +171,12 @@ def _contact_holder(
     cell = column_cell(doc, at)
     if cell is not None:
         header = cell[0]
-        if _ORG_COLUMN.search(header):
+        if _is_org_column(header):
             return "organisation", f"column {header}"
-        headers = row_headers(doc, at)
-        if any(_PERSON_COLUMN.search(h) for h in headers) or names_by_line.get(line):
+        person_column, org_name_column = _header_row_kinds(row_headers(doc, at))
+        if person_column or names_by_line.get(line):
             return "person", "row names a person"
-        if any(_ORG_NAME_COLUMN.search(h) for h in headers):
+        if org_name_column:
             return "organisation", "row of an organisation list"
         if _ORG_WORDS.search(layout.lines_text(line, line)):
             return "organisation", "row names an organisation"
@@ -190,6 +190,21 @@ def _contact_holder(
         verdict = _block_holder(layout, first, last, names_by_line)
         blocks.update(dict.fromkeys(range(first, last + 1), verdict))  # the block's other lines
     return verdict
+
+
+@lru_cache(maxsize=1024)  # a table has a few header cells, asked about for each finding
+def _is_org_column(header: str) -> bool:
+    return bool(_ORG_COLUMN.search(header))
+
+
+@lru_cache(maxsize=256)  # one header row per table, asked about for each finding in it
+def _header_row_kinds(headers: tuple[str, ...]) -> tuple[bool, bool]:
+    """Whether a column of this header row names a person, and whether one names an
+    organisation (its name column)."""
+    return (
+        any(_PERSON_COLUMN.search(h) for h in headers),
+        any(_ORG_NAME_COLUMN.search(h) for h in headers),
+    )
 
 
 def _block_holder(layout: _Layout, first: int, last: int, names_by_line: dict[int, int]) -> tuple[str, str]:

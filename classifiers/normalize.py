@@ -135,6 +135,8 @@ def fold(value: str) -> str:
     >>> fold(" １２３４⁃５６７８９０ "), fold("6214ー9832ー0257"), fold("パスワード")
     ('1234-567890', '6214-9832-0257', 'パスワード')
     """
+    if value.isascii():
+        return value.strip()  # what normalize() leaves ASCII as, without building a Normalized
     return normalize(value).text.strip()
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import regex
 
@@ -200,6 +201,7 @@ def column_header(doc: Document, pos: int) -> str | None:
 _CAMEL = regex.compile(r"(?<=[a-z])(?=[A-Z])|_")
 
 
+@lru_cache(maxsize=1024)  # a table has a few header cells, asked about for each of its numbers
 def header_words(cell: str) -> str:
     """A header cell as words: ``MemberNo`` → ``Member No``, ``order_id`` → ``order id``.
 
@@ -218,9 +220,15 @@ def row_label(doc: Document, pos: int) -> str | None:
     for sep in ("\t", ","):
         cut = line.find(sep)
         if 0 < cut < pos - line_start:
-            first = line[:cut].strip().strip('"')
-            return first if _is_label(first) and _FIELD.search(first) else None
+            return _field_label(line[:cut])
     return None
+
+
+@lru_cache(maxsize=1024)  # the first cells of a key-value table repeat on every row's numbers
+def _field_label(cell: str) -> str | None:
+    """``cell`` as a field label (stripped), or ``None`` when it is not one."""
+    first = cell.strip().strip('"')
+    return first if _is_label(first) and _FIELD.search(first) else None
 
 
 def row_headers(doc: Document, pos: int) -> tuple[str, ...]:

@@ -67,7 +67,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import regex
@@ -1065,9 +1065,13 @@ _ORG_IN_CELL = regex.compile(
 
 def _name_header(doc: Document, pos: int) -> str | None:
     header = column_header(doc, pos)
-    if header is None or not _NAME_COLUMN.search(header) or _ORG_COLUMN.search(header):
-        return None
-    return header
+    return header if header is not None and _names_a_person(header) else None
+
+
+@lru_cache(maxsize=1024)  # a table has a few header cells, asked about for each of its cells
+def _names_a_person(header: str) -> bool:
+    """Whether a column headed ``header`` holds a person's name in each cell."""
+    return bool(_NAME_COLUMN.search(header)) and not _ORG_COLUMN.search(header)
 
 
 #: Passes worth running only on a text that holds one of these words, in any case (see the
