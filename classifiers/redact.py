@@ -7,6 +7,14 @@ end (card and account numbers); without either, free text keeps its first charac
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+#: Per entity type: its detector's own ``redact`` (or ``None``) and its ``KEEP_TAIL``. The
+#: registry does not change once loaded, and a scan summary redacts every finding: looking the
+#: module's attributes up each time (a missing one raises inside ``getattr``) cost more than the
+#: masking itself.
+_HOW: dict[str, tuple[Callable[[str], object] | None, int | None]] = {}
+
 
 def mask(value: str, keep_tail: int | None) -> str:
     """``value`` with letters and digits starred, keeping separators, and either the last
@@ -33,10 +41,18 @@ def redact(entity_type: str, value: str) -> str:
     >>> redact("person_name", "山田 太郎")
     '山* **'
     """
+    try:
+        own, keep_tail = _HOW[entity_type]
+    except KeyError:
+        own, keep_tail = _HOW[entity_type] = _how(entity_type)
+    if own is not None:
+        return str(own(value))
+    return mask(value, keep_tail)
+
+
+def _how(entity_type: str) -> tuple[Callable[[str], object] | None, int | None]:
     from classifiers.detectors import detector_for  # the registry imports the model, which imports us
 
     module = detector_for(entity_type)
     own = getattr(module, "redact", None)
-    if callable(own):
-        return str(own(value))
-    return mask(value, getattr(module, "KEEP_TAIL", None))
+    return (own if callable(own) else None), getattr(module, "KEEP_TAIL", None)

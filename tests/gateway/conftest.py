@@ -89,6 +89,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` different free ports: all are bound at once, so the kernel cannot hand out one
+    twice (separate ``free_port()`` calls can, and a config then puts two listeners on one port)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+
+
 @dataclass
 class Received:
     mail_from: str
@@ -183,7 +193,7 @@ class Sink:
 
 def write_config(tmp_path: Path, *, upstream_port: int, extra: str = "") -> Path:
     # The download listener on a port of its own (`sekimori run` starts it), unless extra says where.
-    port = free_port()
+    port, smtp_port, ui_port = free_ports(3)
     links = "" if "links:" in extra else f"links: {{port: {port}, base_url: 'http://127.0.0.1:{port}'}}\n"
     policy = tmp_path / "policy.yaml"
     policy.write_text(TEST_POLICY, encoding="utf-8")
@@ -191,7 +201,7 @@ def write_config(tmp_path: Path, *, upstream_port: int, extra: str = "") -> Path
     cfg.write_text(
         f"""\
 smtp:
-  port: {free_port()}
+  port: {smtp_port}
   limits:
     max_message_size: 200KiB
     max_recipients: 20
@@ -205,7 +215,7 @@ scheduler: {{interval: 0.2s}}
 store: {{path: {tmp_path / "var"}}}
 policy: {{path: {policy}}}
 notify: {{sender: postmaster@example.co.jp, security: security@example.co.jp}}
-ui: {{port: {free_port()}, secure_cookies: false}}
+ui: {{port: {ui_port}, secure_cookies: false}}
 secret: "{SECRET}"
 {links}{extra}""",
         encoding="utf-8",
