@@ -26,12 +26,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import dataclasses
-import inspect
-import io
 import logging
 import multiprocessing
-import operator
 import os
 import pickle
 import signal
@@ -53,60 +49,6 @@ START_TIMEOUT = 60.0
 
 def _ready() -> None:
     """The first call every worker answers: it has started."""
-
-
-#: Per class: how :class:`_Pickler` takes its instances apart (``None``: as pickle does).
-_FIELD_GETTERS: dict[type, Callable[[Any], tuple[Any, ...]] | None] = {}
-
-
-def _field_getter(cls: type) -> Callable[[Any], tuple[Any, ...]] | None:
-    """For a frozen, slotted dataclass whose ``__init__`` takes exactly its fields and does
-    nothing else (no ``__post_init__``, no pickling of its own): its field values, in order."""
-    try:
-        return _FIELD_GETTERS[cls]
-    except KeyError:
-        pass
-    getter: Callable[[Any], tuple[Any, ...]] | None = None
-    params = getattr(cls, "__dataclass_params__", None)
-    if (
-        params is not None
-        and params.frozen
-        and "__slots__" in cls.__dict__
-        and not hasattr(cls, "__post_init__")
-        and getattr(getattr(cls, "__getstate__", None), "__name__", "") == "_dataclass_getstate"
-        and not any("__reduce__" in vars(k) or "__reduce_ex__" in vars(k) for k in cls.__mro__[:-1])
-    ):
-        fields = dataclasses.fields(cls)
-        positional = all(f.init and not f.kw_only for f in fields)
-        if positional and len(inspect.signature(cls).parameters) == len(fields):
-            names = [f.name for f in fields]
-            if len(names) == 1:
-                one = operator.attrgetter(names[0])
-                getter = lambda obj: (one(obj),)  # noqa: E731
-            elif names:
-                getter = operator.attrgetter(*names)
-    _FIELD_GETTERS[cls] = getter
-    return getter
-
-
-class _Pickler(pickle.Pickler):
-    """Pickles a reply's frozen dataclasses (a scan's parts and findings) as their class and
-    field values, rebuilt by calling the class. Pickle's way for them (dataclasses'
-    ``__getstate__``/``__setstate__``) looks the fields up again for every object: reading a
-    reply with some twenty findings cost the relay ~0.1 ms of its event loop, and writing it the
-    worker more."""
-
-    def reducer_override(self, obj: Any) -> Any:
-        getter = _field_getter(type(obj))
-        if getter is None:
-            return NotImplemented
-        return type(obj), getter(obj)
-
-
-def _dumps(value: Any) -> bytes:
-    out = io.BytesIO()
-    _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
-    return out.getvalue()
 
 
 class WorkerError(Exception):
@@ -153,7 +95,7 @@ def _serve(sock: socket.socket, initializer: Callable[[], None] | None) -> None:
                 reply: tuple[bool, Any] = (True, fn(*args))
             except Exception as exc:  # reported to the caller; the worker goes on
                 reply = (False, f"{type(exc).__name__}: {exc}")
-            out = _dumps(reply)
+            out = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
             try:
                 sock.sendall(_LENGTH.pack(len(out)) + out)
             except OSError:  # the relay hung up

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from classifiers import ScanResult, scan_message
-from gateway.workers import WorkerError, WorkerLost, WorkerPool, _dumps
+from gateway.workers import WorkerError, WorkerLost, WorkerPool
 from tests.gateway.conftest import eventually
 
 
@@ -94,7 +94,7 @@ def test_a_reply_reads_back_equal_however_its_dataclasses_are_pickled() -> None:
     found = [f for p in scan.parts for f in p.findings]
     assert found, "the scan has findings, each a frozen dataclass holding another"
     for value in (scan, (True, scan), _Checked(3), _Named(a=1, b=(2,)), [_Named(a=0)] * 2):
-        again = pickle.loads(_dumps(value))
+        again = pickle.loads(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
         assert again == value and type(again) is type(value)
 
 
