@@ -31,6 +31,12 @@ class MemberError(Exception):
         self.reason = reason
 
 
+def is_folder(info: zipfile.ZipInfo) -> bool:
+    """Whether a member is a folder entry. ``ZipInfo.is_dir`` raises IndexError on a member with
+    an empty name, which a crafted archive may hold."""
+    return info.filename.endswith("/")
+
+
 def member_name(info: zipfile.ZipInfo) -> str:
     """The member's path, decoding legacy (non-UTF-8) names as Japanese Windows writes them."""
     if info.flag_bits & _UTF8_FLAG:
@@ -98,7 +104,7 @@ def extract_zip(ctx: Context, data: bytes, where: Where, truncated: tuple[str, .
         ctx.add(_marker(where, data, truncated))
     with zf:
         for info in infos:
-            if info.is_dir():
+            if is_folder(info):
                 continue
             name = member_name(info)
             child = where.child(f"{where.location}/{name}", name.rsplit("/", 1)[-1])

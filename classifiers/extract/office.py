@@ -31,7 +31,7 @@ import olefile
 import regex
 from defusedxml import ElementTree
 
-from classifiers.extract.archive import MemberError, read_member
+from classifiers.extract.archive import MemberError, is_folder, read_member
 from classifiers.extract.context import Context, TextSink, Where
 from classifiers.extract.sniff import sniff, zip_inside
 from classifiers.model import Part
@@ -505,7 +505,7 @@ def _rest(pkg: _Package, where: Where, kind: str) -> None:
     sink = TextSink(ctx.text_left)
     embedded: list[str] = []
     for name, info in pkg.names.items():
-        if name in pkg.consumed or info.is_dir() or name.endswith(".rels") or name == "[Content_Types].xml":
+        if name in pkg.consumed or is_folder(info) or name.endswith(".rels") or name == "[Content_Types].xml":
             continue
         ctype = pkg.content_type(name)
         if any(marker in ctype for marker in _NO_TEXT):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import functools
+import io
+import zipfile
 from email.message import EmailMessage
 
 from hypothesis import HealthCheck, given, settings
@@ -175,3 +177,14 @@ def _cached(kind: str, build) -> bytes:
     if kind not in _CACHE:
         _CACHE[kind] = build()
     return _CACHE[kind]
+
+
+def test_a_zip_member_without_a_name_is_read_and_its_neighbours_too() -> None:
+    """A crafted archive may hold a member with an empty name (``ZipInfo.is_dir`` raises on it):
+    the archive is still read, and a My Number in the member beside it is found."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr(zipfile.ZipInfo(""), b"no name")
+        zf.writestr("list.txt", "マイナンバー 1234 5678 9018".encode())
+    result = scan_bytes(out.getvalue(), "files.zip")
+    assert any(f.type == "my_number" and f.normalized == "123456789018" for f in result.findings)
