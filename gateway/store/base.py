@@ -932,22 +932,29 @@ def _share_json(text: str, value: Any) -> None:
     _SHARED_JSON[text] = value
 
 
-_FINITE = (float("-inf"), float("inf"))
+#: What reads back from JSON as itself (a float unless it is NaN or infinite, which
+#: :func:`reads_back_as_itself` finds in the text).
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
-def reads_back_as_itself(value: Any) -> bool:
-    """Whether ``value`` is plain JSON data (dicts with string keys, lists, strings, numbers,
-    booleans, None; no tuple, no subclass, no NaN or infinity), so that its canonical JSON text
-    decodes to a value equal to it: the writer's value can then stand for the decoded one.
-    Checking costs a fraction of decoding.
+def reads_back_as_itself(value: Any, text: str) -> bool:
+    """Whether ``text``, the canonical JSON of ``value``, decodes to a value equal to it:
+    ``value`` is plain JSON data (dicts with string keys, lists, strings, numbers, booleans,
+    None; no tuple, no subclass) and no float in it is NaN or infinite (the text would say
+    ``NaN`` or ``Infinity``; a string saying so only makes this answer no). The writer's value
+    can then stand for the decoded one; checking costs a fraction of decoding.
 
-    >>> reads_back_as_itself({"a": [1, 2.5, "x", None, True, {"b": []}]})
+    >>> v = {"a": [1, 2.5, "x", None, True, {"b": []}]}
+    >>> reads_back_as_itself(v, canonical_json(v))
     True
-    >>> [reads_back_as_itself(v) for v in ({1: "a"}, {"a": (1,)}, [float("nan")], [float("inf")])]
+    >>> [reads_back_as_itself(v, canonical_json(v)) for v in ({1: "a"}, {"a": (1,)}, [float("nan")], [-float("inf")])]
     [False, False, False, False]
     """
+    if "NaN" in text or "Infinity" in text:
+        return False
     stack = [value]
-    pop, push, extend = stack.pop, stack.append, stack.extend
+    pop, push = stack.pop, stack.append
+    scalars = _SCALARS
     while stack:
         v = pop()
         t = type(v)
@@ -955,15 +962,13 @@ def reads_back_as_itself(value: Any) -> bool:
             for k, item in v.items():
                 if type(k) is not str:
                     return False
-                push(item)
+                if type(item) not in scalars:
+                    push(item)
         elif t is list:
-            extend(v)
-        elif t is str or t is int or t is bool or v is None:
-            continue
-        elif t is float:
-            if v != v or v in _FINITE:
-                return False
-        else:
+            for item in v:
+                if type(item) not in scalars:
+                    push(item)
+        elif t not in scalars:
             return False
     return True
 
@@ -1264,7 +1269,7 @@ def _apply(rec: MessageRecord, sets: Row, written: Mapping[str, Any] | None = No
     it is rather than decoded from its text (:func:`reads_back_as_itself`)."""
     changes = {}
     for k, v in sets.items():
-        if k in _SHARED_FIELDS and written and k in written and reads_back_as_itself(written[k]):
+        if k in _SHARED_FIELDS and written and k in written and reads_back_as_itself(written[k], v):
             changes[k] = written[k]
             _share_json(v, written[k])
         else:
