@@ -15,17 +15,20 @@ by branch at every character. Measured on the benchmark's mail mix, the separate
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Collection, Iterable, Sequence
+import re
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
 from functools import cached_property, lru_cache
 from itertools import accumulate
 from operator import attrgetter, itemgetter
 from types import ModuleType
+from typing import cast
 
 import regex
 
 from classifiers.detectors import all_detectors, on_refresh
 from classifiers.detectors._base import Document, Hit, compile_with_lists, required_words, to_finding
+from classifiers.detectors._stdre import stdlib_form
 from classifiers.holders import assign_holders, contact_types, count_organisations, count_people
 from classifiers.limits import GRACE_MAX, GRACE_SHARE, Deadline, Limits
 from classifiers.model import Finding, Part, PartResult, ScanResult
@@ -79,6 +82,12 @@ class Engine:
         )
         #: Per pass: the shortest match any of its detectors reads (shorter ones only claim).
         self._shortest: tuple[int, ...] = tuple(min(n for _, n in dets) for _, dets in self.passes)
+        #: Per pass: its ``re`` form where a detector asks for one (``RE_PASSES``), which runs on
+        #: text that needs no timeout (see :mod:`classifiers.detectors._stdre`).
+        self._stdlib: tuple[re.Pattern[str] | None, ...] = tuple(
+            stdlib_form(src) if any(src in getattr(det, "RE_PASSES", ()) for det in dets) else None
+            for src, dets in groups.items()
+        )
         self._plans: dict[frozenset[str], tuple[int, tuple[tuple[_Check, ...], ...]]] = {}
 
     def _plan(self, drop: frozenset[str]) -> tuple[int, tuple[tuple[_Check, ...], ...]]:
@@ -211,8 +220,16 @@ class Engine:
         bisect_right = bisect.bisect_right
         short = len(doc.text) <= UNTIMED_TEXT
         try:
-            for index, ((pattern, _), detectors, requires, pass_requires, shortest) in enumerate(
-                zip(self.passes, plan, self._requires, self._pass_requires, self._shortest, strict=True)
+            for index, ((pattern, _), detectors, requires, pass_requires, shortest, stdlib) in enumerate(
+                zip(
+                    self.passes,
+                    plan,
+                    self._requires,
+                    self._pass_requires,
+                    self._shortest,
+                    self._stdlib,
+                    strict=True,
+                )
             ):
                 if index >= tail and not any(f.type in contact for f in found):
                     break  # only unwanted types from here on, and no contact data to hold
@@ -220,17 +237,21 @@ class Engine:
                     continue
                 if pass_requires is not None and not doc.has_any(pass_requires):
                     continue
+                matches: Iterator[regex.Match[str]]
                 if deadline is None:
-                    matches = pattern.finditer(doc.text)
+                    matches = pattern.finditer(doc.text) if stdlib is None else _as_regex(stdlib, doc.text)
                 else:
                     left = deadline.remaining
                     if left <= 0:
                         reason = "time"
                         break
                     # Short text needs no timeout inside the pass (see UNTIMED_TEXT).
-                    matches = (
-                        pattern.finditer(doc.text) if short else pattern.finditer(doc.text, timeout=left)
-                    )
+                    if not short:
+                        matches = pattern.finditer(doc.text, timeout=left)
+                    elif stdlib is not None:
+                        matches = _as_regex(stdlib, doc.text)
+                    else:
+                        matches = pattern.finditer(doc.text)
                 spans: list[tuple[int, int]] = []
                 try:
                     for n, m in enumerate(matches):
@@ -286,6 +307,12 @@ class Engine:
                 )
             out.append(f)
         return reason
+
+
+def _as_regex(pattern: re.Pattern[str], text: str) -> Iterator[regex.Match[str]]:
+    """The matches of a pass's ``re`` form, for the detectors' ``check``: an ``re.Match`` has
+    every method a ``regex.Match`` has that they read (``group``, ``span``, ``re.groupindex``...)."""
+    return cast("Iterator[regex.Match[str]]", pattern.finditer(text))
 
 
 #: Text longer than this is scanned in windows of this many characters...

@@ -27,7 +27,10 @@ nothing);
 not call ``check`` for shorter ones (most number tokens in a mail are prices and quantities);
 ``PASSES: tuple[str, ...]``, the branches of an alternation ``PATTERN`` that start with disjoint
 characters, each matching what ``PATTERN`` matches there: the engine runs them as separate
-passes, because the ``regex`` module skips ahead to a possible start only within one pattern.
+passes, because the ``regex`` module skips ahead to a possible start only within one pattern;
+``RE_PASSES: tuple[str, ...]``, the patterns (``PATTERN`` or some of ``PASSES``) that the engine
+runs on the standard library's ``re`` where a text needs no timeout, because that is measured
+faster there (see :mod:`classifiers.detectors._stdre`, which writes them for ``re``).
 """
 
 from __future__ import annotations

@@ -38,6 +38,8 @@ PATTERN = (
     r"@(?:[\w](?:[\w-]{0,61}[\w])?\.){1,8}(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})(?![A-Za-z0-9-])"
 )
 PRIORITY = 30
+#: Runs on ``re``, which tests ``\\w`` in a bitmap (see :mod:`classifiers.detectors._stdre`).
+RE_PASSES = (PATTERN,)
 
 BASE_SCORE = 0.9
 CONTEXT_SCORE = 1.0

@@ -286,7 +286,8 @@ class UploadFacts:
     link_expires: bool | None = None
 
     def to_meta(self) -> dict[str, Any]:
-        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        # Every field is a string, a bool or None: no deep copy (``dataclasses.asdict``) needed.
+        return {k: v for k in _UPLOAD_FACT_NAMES if (v := getattr(self, k)) is not None}
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> UploadFacts | None:
@@ -295,6 +296,9 @@ class UploadFacts:
             return None
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in found.items() if k in names})
+
+
+_UPLOAD_FACT_NAMES = tuple(f.name for f in dataclasses.fields(UploadFacts))
 
 
 @dataclass(frozen=True)
