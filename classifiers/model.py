@@ -5,7 +5,7 @@ Everything here is plain data: frozen dataclasses that serialise to JSON with ``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -45,13 +45,31 @@ def _pickled_as_tuple(cls: type[_T]) -> type[_T]:
         state: tuple[Any, ...] = get(self)
         return state
 
-    def __setstate__(self: _T, state: Iterable[Any]) -> None:
-        for name, value in zip(names, state, strict=True):
-            object.__setattr__(self, name, value)
-
     setattr(cls, "__getstate__", __getstate__)  # noqa: B010 - replaces what dataclass() added
-    setattr(cls, "__setstate__", __setstate__)  # noqa: B010
+    setattr(cls, "__setstate__", _setstate_of(names))  # noqa: B010
     return cls
+
+
+def _setstate_of(names: tuple[str, ...]) -> Callable[[Any, tuple[Any, ...]], None]:
+    """``__setstate__`` for the fields ``names``, written out field by field as ``dataclass()``
+    writes its ``__init__``: a third cheaper than a loop over the names, and the relay runs it
+    for every finding it receives. A state of another length raises ``ValueError``.
+
+    >>> class P:
+    ...     __slots__ = ("a", "b")
+    >>> p = object.__new__(P); _setstate_of(("a", "b"))(p, (1, 2)); (p.a, p.b)
+    (1, 2)
+    """
+    values = [f"v{i}" for i in range(len(names))]
+    lines = [
+        "def __setstate__(self, state):",
+        f"    {', '.join(values)}, = state",
+        *(f"    _set(self, {name!r}, {value})" for name, value in zip(names, values, strict=True)),
+    ]
+    namespace: dict[str, Any] = {"_set": object.__setattr__}
+    exec("\n".join(lines), namespace)  # noqa: S102 - our own field names
+    setstate: Callable[[Any, tuple[Any, ...]], None] = namespace["__setstate__"]
+    return setstate
 
 
 @_pickled_as_tuple
@@ -133,7 +151,9 @@ class Finding:
 _FINDING_FIELDS = attrgetter(*(f.name for f in fields(Finding)))
 #: Explanations already pickled, each standing for every one equal to it (a bounded table: the
 #: detectors make a few hundred distinct ones at most).
-_SHARED_EXPLANATIONS: dict[Explanation, Explanation] = {}
+_SHARED_EXPLANATIONS: dict[tuple[Any, ...], Explanation] = {}
+#: An explanation's fields: the key it is shared by (a tuple hashes in C, the dataclass in Python).
+_EXPLANATION_FIELDS = attrgetter(*(f.name for f in fields(Explanation)))
 _SHARED_MAX = 4096
 
 
@@ -144,11 +164,12 @@ def _finding_state(finding: Finding) -> tuple[Any, ...]:
     by object)."""
     state: tuple[Any, ...] = _FINDING_FIELDS(finding)
     explanation = state[6]
-    shared = _SHARED_EXPLANATIONS.get(explanation)
+    key = _EXPLANATION_FIELDS(explanation)
+    shared = _SHARED_EXPLANATIONS.get(key)
     if shared is None:
         if len(_SHARED_EXPLANATIONS) >= _SHARED_MAX:
             _SHARED_EXPLANATIONS.clear()
-        _SHARED_EXPLANATIONS[explanation] = explanation
+        _SHARED_EXPLANATIONS[key] = explanation
     elif shared is not explanation:
         state = (*state[:6], shared, *state[7:])
     return state

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from classifiers import ScanResult, scan_message
+from classifiers.model import _FINDING_FIELDS
 from gateway.workers import WorkerError, WorkerLost, WorkerPool
 from tests.gateway.conftest import eventually
 
@@ -96,6 +97,21 @@ def test_a_reply_reads_back_equal_however_its_dataclasses_are_pickled() -> None:
     for value in (scan, (True, scan), _Checked(3), _Named(a=1, b=(2,)), [_Named(a=0)] * 2):
         again = pickle.loads(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
         assert again == value and type(again) is type(value)
+
+
+def test_equal_explanations_cross_once_and_a_wrong_state_is_refused() -> None:
+    intro = "いつもお世話になっております。株式会社サンプルの山田です。\r\n"
+    scan = scan_message(
+        f"Subject: 議事録\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{intro * 5}".encode()
+    )
+    found = [f for p in scan.parts for f in p.findings]
+    assert len(found) > 1 and len({f.explanation for f in found}) == 1
+    again = pickle.loads(pickle.dumps(scan, protocol=pickle.HIGHEST_PROTOCOL))
+    assert again == scan
+    assert len({id(f.explanation) for p in again.parts for f in p.findings}) == 1
+    state: tuple[object, ...] = _FINDING_FIELDS(found[0])
+    with pytest.raises(ValueError):
+        getattr(found[0], "__setstate__")(state[:-1])  # noqa: B009 - not in the class's stub
 
 
 async def test_a_scan_comes_back_from_a_worker_as_it_was_made(pool_of: Callable[..., WorkerPool]) -> None:
