@@ -125,14 +125,14 @@ class Finding:
     ) -> dict[str, Any]:
         """The finding as JSON data (without span and explanation), its value masked with
         ``redact``. ``seen`` keeps the dicts already made for one result: a finding equal in
-        what the dict shows (a name repeated through a message) gets a copy of its dict
-        instead of being masked again."""
+        what the dict shows (a name repeated through a message) gets that same dict instead
+        of being masked again (the dicts of a result are read, never changed)."""
         if seen is not None:
             key = (self.type, self.value, self.score, self.location, self.holder, self.holder_reason, redact)
             done = seen.get(key)
             if done is None:
                 done = seen[key] = self.to_dict(redact=redact)
-            return dict(done)
+            return done
         from classifiers.redact import redact as _redact
 
         out: dict[str, Any] = {

@@ -959,6 +959,7 @@ def reads_back_as_itself(value: Any, text: str) -> bool:
     stack = [value]
     pop, push = stack.pop, stack.append
     scalars = _SCALARS
+    checked: set[int] = set()  # a container held more than once is checked once
     while stack:
         v = pop()
         t = type(v)
@@ -966,11 +967,13 @@ def reads_back_as_itself(value: Any, text: str) -> bool:
             for k, item in v.items():
                 if type(k) is not str:
                     return False
-                if type(item) not in scalars:
+                if type(item) not in scalars and id(item) not in checked:
+                    checked.add(id(item))
                     push(item)
         elif t is list:
             for item in v:
-                if type(item) not in scalars:
+                if type(item) not in scalars and id(item) not in checked:
+                    checked.add(id(item))
                     push(item)
         elif t not in scalars:
             return False

@@ -239,6 +239,10 @@ def test_the_record_after_a_write_is_the_stored_form_with_the_write_applied(
     assert repr(plan.record) == repr(read_back)  # the same types too: lists, not tuples
 
 
+_TWICE = {"value": "山*", "score": 0.85}
+_BAD_TWICE = {"value": ("山*",)}
+
+
 @pytest.mark.parametrize(
     ("value", "itself"),
     [
@@ -251,6 +255,8 @@ def test_the_record_after_a_write_is_the_stored_form_with_the_write_applied(
         ({"a": {"b": {"c": [[{"d": (1,)}]]}}}, False),
         ({"a": State.HELD}, False),  # a str subclass
         ({"a": OrderedDict(b=1)}, False),
+        ([_TWICE, {"b": _TWICE}, [_TWICE]], True),  # one dict held three times
+        ([_TWICE, {"b": [_TWICE, {"c": _BAD_TWICE}]}, _BAD_TWICE], False),
     ],
 )
 def test_a_value_reads_back_as_itself_only_if_plain_json(value: object, itself: bool) -> None:
