@@ -102,7 +102,19 @@ class Finding:
             holder, reason,
         )  # fmt: skip
 
-    def to_dict(self, *, redact: bool = False) -> dict[str, Any]:
+    def to_dict(
+        self, *, redact: bool = False, seen: dict[tuple[Any, ...], dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """The finding as JSON data (without span and explanation), its value masked with
+        ``redact``. ``seen`` keeps the dicts already made for one result: a finding equal in
+        what the dict shows (a name repeated through a message) gets a copy of its dict
+        instead of being masked again."""
+        if seen is not None:
+            key = (self.type, self.value, self.score, self.location, self.holder, self.holder_reason, redact)
+            done = seen.get(key)
+            if done is None:
+                done = seen[key] = self.to_dict(redact=redact)
+            return dict(done)
         from classifiers.redact import redact as _redact
 
         out: dict[str, Any] = {
@@ -115,6 +127,34 @@ class Finding:
             out["holder"] = self.holder
             out["holder_reason"] = self.holder_reason
         return out
+
+
+#: Every field of a :class:`Finding`, in order (its pickled state).
+_FINDING_FIELDS = attrgetter(*(f.name for f in fields(Finding)))
+#: Explanations already pickled, each standing for every one equal to it (a bounded table: the
+#: detectors make a few hundred distinct ones at most).
+_SHARED_EXPLANATIONS: dict[Explanation, Explanation] = {}
+_SHARED_MAX = 4096
+
+
+def _finding_state(finding: Finding) -> tuple[Any, ...]:
+    """A finding's pickled state: its fields, with an explanation equal to one pickled before
+    replaced by that one. The findings of a name repeated through a message then share one
+    explanation, which the relay unpickles once instead of once per finding (pickle memoises
+    by object)."""
+    state: tuple[Any, ...] = _FINDING_FIELDS(finding)
+    explanation = state[6]
+    shared = _SHARED_EXPLANATIONS.get(explanation)
+    if shared is None:
+        if len(_SHARED_EXPLANATIONS) >= _SHARED_MAX:
+            _SHARED_EXPLANATIONS.clear()
+        _SHARED_EXPLANATIONS[explanation] = explanation
+    elif shared is not explanation:
+        state = (*state[:6], shared, *state[7:])
+    return state
+
+
+setattr(Finding, "__getstate__", _finding_state)  # noqa: B010 - replaces _pickled_as_tuple's
 
 
 @_pickled_as_tuple
@@ -174,7 +214,12 @@ class PartResult:
     organisations: int = 0  # distinct organisations whose contact data appear (not people)
     type_mismatch: tuple[str, ...] = ()
 
-    def to_dict(self, *, redact: bool = False) -> dict[str, Any]:
+    def to_dict(
+        self, *, redact: bool = False, seen: dict[tuple[Any, ...], dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """The part as JSON data; ``seen`` as for :meth:`Finding.to_dict` (one is made here
+        when not given)."""
+        seen = {} if seen is None else seen
         out = {
             "location": self.location,
             "kind": self.kind,
@@ -183,7 +228,7 @@ class PartResult:
             "size": self.size,
             "truncated": list(self.truncated),
             "encrypted": self.encrypted,
-            "findings": [f.to_dict(redact=redact) for f in self.findings],
+            "findings": [f.to_dict(redact=redact, seen=seen) for f in self.findings],
             "records": self.records,
             "organisations": self.organisations,
         }
@@ -241,8 +286,9 @@ class ScanResult:
         )
 
     def to_dict(self, *, redact: bool = False) -> dict[str, Any]:
+        seen: dict[tuple[Any, ...], dict[str, Any]] = {}
         return {
-            "parts": [p.to_dict(redact=redact) for p in self.parts],
+            "parts": [p.to_dict(redact=redact, seen=seen) for p in self.parts],
             "records": self.records,
             "organisations": self.organisations,
             "size": self.size,

@@ -120,7 +120,7 @@ def evaluate(
     severity = 0
     has_tag = has_bcc = notify = False
     linking: list[Rule] = []
-    for rule in policy.rules:
+    for rule in policy.rules_for(envelope.direction):
         evidence = rule.predicate(ctx)
         if evidence is None:
             continue

@@ -367,6 +367,8 @@ class Rule:
     action: Action
     spec: ActionSpec
     predicate: Predicate
+    #: The only direction its condition can hold for (``mail`` or ``upload``), or None.
+    direction: str | None = None
 
 
 @dataclass(frozen=True)
@@ -378,6 +380,19 @@ class Policy:
     rules: tuple[Rule, ...]
     internal_domains: frozenset[str]
     directory: Directory = field(default_factory=Directory)
+    _by_direction: Mapping[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_direction = {
+            d: tuple(r for r in self.rules if r.direction in (None, d)) for d in ("mail", "upload")
+        }
+        object.__setattr__(self, "_by_direction", by_direction)
+
+    def rules_for(self, direction: str) -> tuple[Rule, ...]:
+        """The rules, in order, whose condition can hold for an item of ``direction``: a rule
+        for uploads alone is not tried on mail, and the other way round."""
+        found: tuple[Rule, ...] | None = self._by_direction.get(direction)
+        return self.rules if found is None else found
 
     def is_internal(self, address: str) -> bool:
         """Whether an address belongs to the organisation (its domains and their subdomains).

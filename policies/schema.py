@@ -367,6 +367,29 @@ def upload_only(cond: Condition) -> bool:
     return bool(cond.any_) and all(upload_only(c) for c in cond.any_ or ())
 
 
+def only_direction(cond: Condition) -> Literal["mail", "upload"] | None:
+    """The direction ``cond`` can hold for alone, or None (either): a ``direction`` at its
+    top, in one of its ``all`` branches, or the same in every ``any`` branch. A rule whose
+    condition names one is not tried on items of the other (:meth:`Policy.rules_for`).
+
+    >>> only_direction(Condition.model_validate({"all": [{"direction": "upload"}, {"recipients": "external"}]}))
+    'upload'
+    >>> only_direction(Condition.model_validate({"any": [{"direction": "mail"}, {"recipients": "external"}]})) is None
+    True
+    """
+    if cond.direction is not None:
+        return cond.direction
+    for c in cond.all_ or ():
+        found = only_direction(c)
+        if found is not None:
+            return found
+    if cond.any_:
+        branches = {only_direction(c) for c in cond.any_}
+        if len(branches) == 1:
+            return branches.pop()
+    return None
+
+
 def _action_shorthand(value: Any) -> Any:
     return {"type": value} if isinstance(value, str) else value
 

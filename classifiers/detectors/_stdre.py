@@ -14,10 +14,13 @@ meaning:
   installed ``regex`` module gives them (the two modules' Unicode tables differ: ``regex``'s
   ``\\d`` has 72 ranges, ``re``'s 62), read once per process by a pass of ``regex`` over every
   code point (about 60 ms);
-- whatever the two modules could read differently gives no form (``None``): inline flags
-  (``(?i)``: ``re`` folds ``ı`` to ``i``, ``regex`` does not), ``\\b``, negated escapes inside a
-  class, POSIX classes and set operations, and whatever ``re`` does not compile
-  (variable-width look-behind, ``\\L<name>`` lists).
+- a group ``(?i:...)`` of ASCII words (``(?i:jan(?:uary)?|feb...)``) becomes a plain group
+  whose letters are classes of what ``regex`` matches with each ignoring case (``re`` also
+  matches ``ı`` with ``i``, ``regex`` does not);
+- whatever the two modules could read differently gives no form (``None``): other inline flags
+  or anything else inside ``(?i:...)``, ``\\b``, negated escapes inside a class, POSIX classes
+  and set operations, and whatever ``re`` does not compile (variable-width look-behind,
+  ``\\L<name>`` lists).
 
 ``tests/classifiers/test_stdre.py`` holds each such pass to the same matches, groups included,
 as its ``regex`` form over the test corpora and the hostile shapes of the fuzz tests.
@@ -64,6 +67,30 @@ def class_ranges(escape: str) -> str:
     return "".join(out)
 
 
+@cache
+def _caseless_letters() -> str:
+    """Every character that ``regex`` matches with an ASCII letter ignoring case."""
+    return "".join(sorted(set(regex.findall("(?i)[a-z]", _every_code_point()))))
+
+
+@cache
+def caseless(letter: str) -> str:
+    """An ``re`` class of what ``regex`` matches with ``letter`` (ASCII) ignoring case.
+
+    >>> caseless("a"), caseless("k")  # \\u212a: the Kelvin sign
+    ('[Aa]', '[Kk\\\\u212a]')
+    """
+    return "[" + "".join(_char(c) for c in _caseless_letters() if regex.fullmatch(f"(?i:{letter})", c)) + "]"
+
+
+def _char(c: str) -> str:
+    return c if c.isascii() and c.isalnum() else _code(ord(c))
+
+
+#: What a ``(?i:...)`` group may hold besides ASCII letters: what case does not touch.
+_CASELESS_OTHERS = frozenset("0123456789 |()?*+{},:")
+
+
 def _code(point: int) -> str:
     return f"\\u{point:04x}" if point <= 0xFFFF else f"\\U{point:08x}"
 
@@ -74,15 +101,30 @@ def translate(source: str) -> str | None:
 
     >>> translate(r"[\\d-]{2}") == "[" + class_ranges(r"\\d") + "-]{2}"
     True
-    >>> translate(r"(?i:abc)") is None, translate(r"\\bx") is None
-    (True, True)
+    >>> translate(r"(?i:ab)") == "(?:" + caseless("a") + caseless("b") + ")"
+    True
+    >>> translate(r"(?i)ab") is None, translate(r"(?i:[ab])") is None, translate(r"\\bx") is None
+    (True, True, True)
     """
     out: list[str] = []
     in_class = False
+    depth = 0  # of the groups open (outside classes)
+    caseless_at: int | None = None  # the depth of the (?i:...) group being read, if any
     class_start = 0  # index in source of the first member of the class being read
     i, n = 0, len(source)
     while i < n:
         ch = source[i]
+        if caseless_at is not None:
+            if ch.isascii() and ch.isalpha():
+                out.append(caseless(ch))
+                i += 1
+                continue
+            if ch == "\\" and source[i + 1 : i + 2] in (".", "-", " "):
+                out.append(source[i : i + 2])
+                i += 2
+                continue
+            if ch not in _CASELESS_OTHERS or (ch == "(" and not source.startswith("(?:", i)):
+                return None  # a class, an escape, a look-around, a character with a case...
         if ch == "\\":
             if i + 1 >= n:
                 return None
@@ -132,8 +174,19 @@ def translate(source: str) -> str | None:
                 i += 2
                 class_start += 1
                 continue
-        elif ch == "(" and source.startswith("(?", i) and source[i + 2 : i + 3] not in _GROUP_KINDS:
-            return None  # inline flags
+        elif ch == "(":
+            depth += 1
+            if source.startswith("(?i:", i) and caseless_at is None:
+                caseless_at = depth
+                out.append("(?:")
+                i += 4
+                continue
+            if source.startswith("(?", i) and source[i + 2 : i + 3] not in _GROUP_KINDS:
+                return None  # inline flags
+        elif ch == ")":
+            if caseless_at == depth:
+                caseless_at = None
+            depth -= 1
         out.append(ch)
         i += 1
     return "".join(out)

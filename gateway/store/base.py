@@ -60,6 +60,7 @@ Errors (a small tree, rooted in builtins)::
 from __future__ import annotations
 
 import abc
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -913,6 +914,79 @@ def encode_record(rec: MessageRecord) -> Row:
     return {k: encode_value(k, getattr(rec, k)) for k in FIELDS}
 
 
+#: JSON texts of scans and decisions decoded lately, and what they decode to: an item's scan is
+#: written once and read back by each later write (its delivery), and decoding twenty findings
+#: costs about as much as the rest of the write. The values are shared by the records that
+#: carry them, as the records themselves are: nothing changes a record's scan or decision in
+#: place. Small texts are not kept (decoding them costs less than keeping them).
+_SHARED_JSON: dict[str, Any] = {}
+_SHARED_JSON_MIN = 512
+_SHARED_JSON_MAX = 256 * 1024
+_SHARED_JSON_ENTRIES = 32
+
+
+def _loads_shared(text: str) -> Any:
+    """``json.loads(text)``, by way of :data:`_SHARED_JSON` for a text long enough to keep."""
+    if not _SHARED_JSON_MIN <= len(text) <= _SHARED_JSON_MAX:
+        return json.loads(text)
+    value = _SHARED_JSON.get(text)
+    if value is None:
+        value = json.loads(text)
+        _share_json(text, value)
+    return value
+
+
+def _share_json(text: str, value: Any) -> None:
+    """Keep ``value`` as what ``text`` decodes to (the oldest entry leaves when full)."""
+    if not _SHARED_JSON_MIN <= len(text) <= _SHARED_JSON_MAX:
+        return
+    if text not in _SHARED_JSON and len(_SHARED_JSON) >= _SHARED_JSON_ENTRIES:
+        with contextlib.suppress(StopIteration, KeyError, RuntimeError):  # another thread's turn
+            del _SHARED_JSON[next(iter(_SHARED_JSON))]
+    _SHARED_JSON[text] = value
+
+
+#: What reads back from JSON as itself (a float unless it is NaN or infinite, which
+#: :func:`reads_back_as_itself` finds in the text).
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def reads_back_as_itself(value: Any, text: str) -> bool:
+    """Whether ``text``, the canonical JSON of ``value``, decodes to a value equal to it:
+    ``value`` is plain JSON data (dicts with string keys, lists, strings, numbers, booleans,
+    None; no tuple, no subclass) and no float in it is NaN or infinite (the text would say
+    ``NaN`` or ``Infinity``; a string saying so only makes this answer no). The writer's value
+    can then stand for the decoded one; checking costs a fraction of decoding.
+
+    >>> v = {"a": [1, 2.5, "x", None, True, {"b": []}]}
+    >>> reads_back_as_itself(v, canonical_json(v))
+    True
+    >>> [reads_back_as_itself(v, canonical_json(v)) for v in ({1: "a"}, {"a": (1,)}, [float("nan")], [-float("inf")])]
+    [False, False, False, False]
+    """
+    if "NaN" in text or "Infinity" in text:
+        return False
+    stack = [value]
+    pop, push = stack.pop, stack.append
+    scalars = _SCALARS
+    while stack:
+        v = pop()
+        t = type(v)
+        if t is dict:
+            for k, item in v.items():
+                if type(k) is not str:
+                    return False
+                if type(item) not in scalars:
+                    push(item)
+        elif t is list:
+            for item in v:
+                if type(item) not in scalars:
+                    push(item)
+        elif t not in scalars:
+            return False
+    return True
+
+
 def decode_record(row: Mapping[str, Any]) -> MessageRecord:
     """A record from its stored form (a ``Row``, or a Redis hash of strings)."""
 
@@ -939,8 +1013,8 @@ def decode_record(row: Mapping[str, Any]) -> MessageRecord:
         next_attempt_at=time("next_attempt_at"),
         expires_at=time("expires_at"),
         attempts=int(row["attempts"]),
-        decision=json.loads(row["decision"]),
-        scan=json.loads(row["scan"]),
+        decision=_loads_shared(row["decision"]),
+        scan=_loads_shared(row["scan"]),
         last_error=str(row["last_error"]),
         approvers=tuple(json.loads(row["approvers"])),
         meta=json.loads(row["meta"]),
@@ -1186,8 +1260,8 @@ _DECODE: Mapping[str, Callable[[Any], Any]] = {
     "next_attempt_at": _stored_time,
     "expires_at": _stored_time,
     "attempts": int,
-    "decision": json.loads,
-    "scan": json.loads,
+    "decision": _loads_shared,
+    "scan": _loads_shared,
     "last_error": str,
     "approvers": lambda v: tuple(json.loads(v)),
     "meta": json.loads,
@@ -1200,12 +1274,25 @@ _DECODE: Mapping[str, Callable[[Any], Any]] = {
 assert set(_DECODE) == set(FIELDS)
 
 
-def _apply(rec: MessageRecord, sets: Row) -> MessageRecord:
+def _apply(rec: MessageRecord, sets: Row, written: Mapping[str, Any] | None = None) -> MessageRecord:
     """``rec`` with the stored fields ``sets`` written: ``decode_record({**encode_record(rec),
     **sets})`` for a record as read from the store, decoding only the fields that change (the
     others round-trip to themselves; re-encoding and decoding the whole record, its scan and
-    decision included, cost every write about as much as the write itself)."""
-    return dataclasses.replace(rec, **{k: _DECODE[k](v) for k, v in sets.items()})
+    decision included, cost every write about as much as the write itself). A scan or decision
+    in ``written`` (the values ``sets`` were encoded from) that is plain JSON data is taken as
+    it is rather than decoded from its text (:func:`reads_back_as_itself`)."""
+    changes = {}
+    for k, v in sets.items():
+        if k in _SHARED_FIELDS and written and k in written and reads_back_as_itself(written[k], v):
+            changes[k] = written[k]
+            _share_json(v, written[k])
+        else:
+            changes[k] = _DECODE[k](v)
+    return dataclasses.replace(rec, **changes)
+
+
+#: The stored fields whose decoded values :func:`_apply` and :func:`decode_record` share.
+_SHARED_FIELDS = frozenset({"decision", "scan"})
 
 
 def _plan(
@@ -1222,7 +1309,7 @@ def _plan(
     event carrying the digests of the facts it sets (:func:`_with_facts`); ``written`` has the
     values some of ``sets`` were encoded from. Every plan is made here, so no write can change
     a recorded fact unaudited."""
-    after = new if new is not None else _apply(_known(rec), sets)
+    after = new if new is not None else _apply(_known(rec), sets, written)
     facts = _with_facts(rec, after, event, sets, written or {})
     return Plan(after, sets, facts, drop_body, correspondents)
 

@@ -4,6 +4,8 @@ any backend persists it. The contract suite runs the same rules through both rea
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +14,7 @@ from gateway.store import InvalidTransition, ItemKind, MessageRecord, State
 from gateway.store.base import (
     FACTS_KEY,
     Plan,
+    canonical_json,
     changed_facts,
     decode_record,
     encode_record,
@@ -22,6 +25,7 @@ from gateway.store.base import (
     plan_recover,
     plan_replace,
     plan_transition,
+    reads_back_as_itself,
     record_facts,
 )
 
@@ -217,6 +221,11 @@ def test_a_write_digests_the_facts_it_changes_as_a_full_digest_would(
         {"decision": {"action": "hold", "rules": ["r1"]}, "release_at": T + timedelta(minutes=5)},
         {"meta": {"client": "1", "delivered_to": ["a@partner.example"]}, "attempts": 1, "last_error": "x"},
         {"approvers": ["boss@example.co.jp"], "expires_at": T, "scan": {"parts": [{"n": 1}]}},
+        # Not plain JSON data: decoded from the text written, as reading the row back gives.
+        {"decision": {"action": "hold", "rules": ("r1",)}, "scan": {"parts": [{1: "x"}]}},
+        # Long enough to be shared with the next read of the row.
+        {"scan": {"parts": [{"findings": [{"value": "山*", "score": 0.85}] * 40}]}},
+        {"scan": {"parts": [{"findings": [{"value": "山*", "score": (1, 0.85)}] * 40}]}},
     ],
 )
 def test_the_record_after_a_write_is_the_stored_form_with_the_write_applied(
@@ -225,4 +234,26 @@ def test_the_record_after_a_write_is_the_stored_form_with_the_write_applied(
     # The record a plan returns is what reading the row back after the write gives.
     before = decode_record(encode_record(_rec(meta={"client": "1"}, decision={"action": "deliver"})))
     plan = _move(before, State.HELD, changes=changes, owner="gw")
-    assert plan.record == decode_record({**encode_record(before), **plan.sets})
+    read_back = decode_record({**encode_record(before), **plan.sets})
+    assert plan.record == read_back
+    assert repr(plan.record) == repr(read_back)  # the same types too: lists, not tuples
+
+
+@pytest.mark.parametrize(
+    ("value", "itself"),
+    [
+        ({"a": [1, -2, 2.5, "山", None, True, {"b": []}]}, True),
+        ({"a": (1,)}, False),
+        ({1: "a"}, False),
+        ({"a": [float("nan")]}, False),
+        ({"a": float("inf")}, False),
+        ({"a": "NaN"}, False),  # a string that looks like one: only decoding tells
+        ({"a": {"b": {"c": [[{"d": (1,)}]]}}}, False),
+        ({"a": State.HELD}, False),  # a str subclass
+        ({"a": OrderedDict(b=1)}, False),
+    ],
+)
+def test_a_value_reads_back_as_itself_only_if_plain_json(value: object, itself: bool) -> None:
+    assert reads_back_as_itself(value, canonical_json(value)) is itself
+    if itself:
+        assert json.loads(canonical_json(value)) == value

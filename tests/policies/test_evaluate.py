@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -136,6 +137,32 @@ def test_no_rule_matches_delivers(tmp_path: Path) -> None:
     policy = policy_with(tmp_path, rule_yaml("r", "{direction: upload}"))
     d = evaluate(policy, mail(EXT), EMPTY, now=NOW)
     assert (d.action, d.transforms, d.matches, d.winning_rules) == (Action.DELIVER, (), (), ())
+
+
+DIRECTED = [
+    ("any-direction", "{recipients: external}", None),
+    ("mail-top", "{direction: mail, recipients: external}", "mail"),
+    ("upload-in-all", "{all: [{recipients: external}, {direction: upload}]}", "upload"),
+    (
+        "mail-every-any",
+        "{any: [{direction: mail}, {all: [{direction: mail}, {size: {at_least: 1}}]}]}",
+        "mail",
+    ),
+    ("mixed-any", "{any: [{direction: mail}, {direction: upload}]}", None),
+    ("not-upload", "{not: {direction: upload}}", None),
+]
+
+
+def test_a_rule_is_tried_only_on_the_direction_its_condition_can_hold_for(tmp_path: Path) -> None:
+    policy = policy_with(tmp_path, *(rule_yaml(rid, when, "tag") for rid, when, _ in DIRECTED))
+    assert [r.direction for r in policy.rules] == [d for _, _, d in DIRECTED]
+    for direction, item in (("mail", mail(EXT)), ("upload", upload(recipients=(EXT,)))):
+        tried = [r.id for r in policy.rules_for(direction)]
+        assert tried == [rid for rid, _, d in DIRECTED if d in (None, direction)]
+        # The same decision as trying every rule: a rule left out could not have held.
+        every = Policy(policy.path, policy.spec, tuple(replace(r, direction=None) for r in policy.rules),
+                       policy.internal_domains, policy.directory)  # fmt: skip
+        assert evaluate(policy, item, EMPTY, now=NOW) == evaluate(every, item, EMPTY, now=NOW)
 
 
 # -- severity resolution: the most severe wins, tag and bcc ride along ---------------------------

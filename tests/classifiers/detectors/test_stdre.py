@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from classifiers.detectors import all_detectors
-from classifiers.detectors._stdre import _every_code_point, class_ranges, stdlib_form, translate
+from classifiers.detectors._stdre import _every_code_point, caseless, class_ranges, stdlib_form, translate
 from classifiers.normalize import normalize
 from tests.classifiers import corpus, harder_corpus, heldout_like_corpus
 from tests.fuzz import shapes
@@ -48,7 +48,7 @@ def _found(pattern: regex.Pattern[str] | re.Pattern[str], text: str) -> _Found:
 
 
 def test_every_pass_asked_to_run_on_re_has_a_form_there() -> None:
-    assert {t for t, _ in RE_PASSES} >= {"person_name", "email_address", "share_link"}
+    assert {t for t, _ in RE_PASSES} >= {"person_name", "email_address", "share_link", "date_of_birth"}
     for det in all_detectors():
         for source in getattr(det, "RE_PASSES", ()):
             assert source in (det.PATTERN, *getattr(det, "PASSES", ())), det.ENTITY_TYPE
@@ -70,7 +70,7 @@ def test_the_re_form_finds_what_regex_finds_over_the_corpora(entity_type: str, s
 #: Characters the passes start at, end at or look around: kanji (one-character surnames and
 #: others), kana, Latin letters, digits and the punctuation of addresses and URLs.
 _ALPHABET = "山田中林森佐藤太郎花子様殿氏部長一二三ヤマダタロウアイウエオカナーやまだたろうさん ・、,\t\n" + (
-    "AaBbMmrsSTyz019@.-_/:?=&%~!#'+kıſ"
+    "AaBbMmrsSTyz019@.-_/:?=&%~!#'+kıſİKJjFfDdNnOoUuEeCcPpGgLlVvHh2年月日平成昭和元,"
 )
 
 
@@ -99,8 +99,13 @@ def _cases() -> Iterator[tuple[str, str | None]]:
     yield r"[]a]\.\u3042\n", r"[]a]\.\u3042\n"
     same = r"(?P<x>a)(?P=x)(?<=a)(?<!b)(?=c)(?!d)(?>e)(?:f)(?(x)g|h)"
     yield same, same
-    yield r"(?i:abc)", None  # re folds ı to i, regex does not
+    # re matches ı with i, regex does not: the letters become what regex matches
+    yield r"(?i:ji(?:n|\.)?)x", "(?:" + caseless("j") + caseless("i") + "(?:" + caseless("n") + r"|\.)?)x"
     yield r"(?i)abc", None
+    yield r"(?i:[ab])", None
+    yield r"(?i:a\sb)", None
+    yield r"(?i:é)", None
+    yield r"(?i:a(?=b))", None
     yield r"\bword\b", None
     yield r"[^\D]", None
     yield r"[[:alpha:]]", None
