@@ -230,9 +230,16 @@ class UploadJudge:
         self, facts: UploadFacts, uploader: Uploader, method: str
     ) -> asyncio.Future[MessageRecord]:
         """Open the record of a request's only item while its body is still arriving (a raw
-        body's name is in its head), so that the durable write overlaps the transfer instead of
-        following it. Hand it to :meth:`judge`, or to :meth:`abandon` if the request is not judged."""
-        return asyncio.ensure_future(self._open(UploadItem(facts, 0), uploader, method))
+        body's name is in its head), so that the write overlaps the transfer instead of
+        following it. Hand it to :meth:`judge`, or to :meth:`abandon` if the request is not judged.
+
+        Nothing is answered on this record, so it is committed without waiting for the disk
+        (``sync=False``): visible at once, kept if the gateway dies, and durable against a power
+        loss with the next synced write, at the latest its verdict's or its refusal's, which
+        come before the client hears anything. On the shared benchmark machine the disk's fsync
+        took a median 1.3-2.6 ms and 8-10 ms at the 90th percentile; waited for here, it was
+        often not done when the body (1 MiB: about 3 ms) had arrived, and the verdict waited."""
+        return asyncio.ensure_future(self._open(UploadItem(facts, 0), uploader, method, sync=False))
 
     async def abandon(self, opened: asyncio.Future[MessageRecord], reason: str) -> None:
         """Close a record opened early for a request that was never judged (refused, audited)."""
@@ -361,7 +368,9 @@ class UploadJudge:
                 digest.cancel()
             raise
 
-    async def _open(self, item: UploadItem, uploader: Uploader, method: str) -> MessageRecord:
+    async def _open(
+        self, item: UploadItem, uploader: Uploader, method: str, *, sync: bool = True
+    ) -> MessageRecord:
         meta: dict[str, Any] = {
             "upload": item.facts.to_meta(),
             "client": uploader.client,
@@ -379,6 +388,7 @@ class UploadJudge:
             owner=self.instance,
             lease=LEASE,
             actor="proxy",
+            sync=sync,
         )
 
     async def _decide(

@@ -413,12 +413,21 @@ class Store(abc.ABC):
         lease: float = DEFAULT_LEASE,
         actor: str = "smtp",
         kind: ItemKind = ItemKind.MAIL,
+        sync: bool = True,
     ) -> MessageRecord:
         """Spool ``raw`` (bytes, or the path of a file to copy, read in a thread) and create the
         record of ``kind`` in state ``received``, audited (action ``accept``, by ``actor``).
         Durable before returning: spool file written, flushed, fsynced, renamed, directory
         fsynced, row committed. Only then may the SMTP layer answer 250. A file given by path
-        stays where it is (the caller removes it)."""
+        stays where it is (the caller removes it).
+
+        ``sync=False`` is for a record nobody is answered on, such as an upload's record opened
+        while its body still arrives: the row is committed (visible at once, and kept if the
+        gateway process dies) without waiting for the disk; it is made durable against a power
+        loss by the next synced write, which comes before anything is answered on the item
+        (its verdict). The SQLite backend commits it with ``synchronous=NORMAL`` (WAL: a power
+        loss can only drop a tail of commits, so the audit chain stays whole); Redis writes it
+        as every write (its ``appendfsync``)."""
         now = self._now()
         msg_id = new_id(now)
         staged = await self._stage(msg_id, raw)
@@ -436,7 +445,7 @@ class Store(abc.ABC):
             sha256=staged.sha256,
             now=now,
         )
-        return await self._add(plan, staged)
+        return await self._add(plan, staged, sync=sync)
 
     async def create(
         self,
@@ -475,9 +484,9 @@ class Store(abc.ABC):
         )
         return await self._add(plan, staged)
 
-    async def _add(self, plan: Plan, staged: Staged) -> MessageRecord:
+    async def _add(self, plan: Plan, staged: Staged, *, sync: bool = True) -> MessageRecord:
         try:
-            await self._insert(plan, staged)
+            await self._insert(plan, staged, sync=sync)
         except BaseException as exc:
             if staged is not NO_BODY:
                 await self._unstage(plan.record.id, staged, exc)
@@ -778,8 +787,9 @@ class Store(abc.ABC):
         """The committed body of ``rec`` (``None`` if it is missing) and where it was looked for."""
 
     @abc.abstractmethod
-    async def _insert(self, plan: Plan, staged: Staged) -> None:
-        """Persist a new record (:func:`plan_accept`) with its audit event, atomically."""
+    async def _insert(self, plan: Plan, staged: Staged, *, sync: bool = True) -> None:
+        """Persist a new record (:func:`plan_accept`) with its audit event, atomically;
+        ``sync=False``: without waiting for the disk (see :meth:`accept`)."""
 
     @abc.abstractmethod
     async def _change(
