@@ -4,6 +4,7 @@ any backend persists it. The contract suite runs the same rules through both rea
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
@@ -12,8 +13,10 @@ import pytest
 
 from gateway.store import InvalidTransition, ItemKind, MessageRecord, State
 from gateway.store.base import (
+    FACT_FIELDS,
     FACTS_KEY,
     Plan,
+    _replaced,
     canonical_json,
     changed_facts,
     decode_record,
@@ -263,3 +266,24 @@ def test_a_value_reads_back_as_itself_only_if_plain_json(value: object, itself: 
     assert reads_back_as_itself(value, canonical_json(value)) is itself
     if itself:
         assert json.loads(canonical_json(value)) == value
+
+
+def test_each_fact_digest_is_the_documented_sha256_of_the_stored_form() -> None:
+    # Verify recomputes these; the store's shortcuts (the item's part of the text put together
+    # once, names kept) must give the bytes of canonical_json([id, name, stored]).
+    rec = _rec(meta={"client": "1", 'q"é\u2028': [1, "x"]}, scan={"n": "山*"}, decision={"action": "deliver"})
+    stored = encode_record(rec)
+    expected = {
+        name: hashlib.sha256(canonical_json([rec.id, name, stored[name]]).encode()).hexdigest()[:32]
+        for name in FACT_FIELDS
+    }
+    for key, value in rec.meta.items():
+        text = canonical_json([rec.id, f"meta.{key}", canonical_json(value)])
+        expected[f"meta.{key}"] = hashlib.sha256(text.encode()).hexdigest()[:32]
+    assert record_facts(rec) == expected
+    assert record_facts(rec) == expected  # a second time, with the names' texts kept
+
+
+def test_the_record_after_a_write_takes_only_stored_fields() -> None:
+    with pytest.raises(TypeError, match="nonsense"):
+        _replaced(_rec(), {"state": State.HELD, "nonsense": 1})
