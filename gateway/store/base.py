@@ -911,7 +911,44 @@ def encode_value(key: str, value: Any) -> Any:
 
 
 def encode_record(rec: MessageRecord) -> Row:
-    return {k: encode_value(k, getattr(rec, k)) for k in FIELDS}
+    """Every field of ``rec`` in stored form (:func:`encode_value` of each, written out, an empty
+    scan, decision or list without the encoder: a new record is encoded whole at every accept).
+
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> rec = MessageRecord("M", State.HELD, "a", ("b",), 3, "ab", t, t, release_at=t, meta={"x": 1})
+    >>> full = dataclasses.replace(rec, decision={"a": 1}, scan={"b": [2]}, approvers=("c",), owner="o")
+    >>> all(encode_record(r) == {k: encode_value(k, getattr(r, k)) for k in FIELDS} for r in (rec, full))
+    True
+    """
+    times = {k: getattr(rec, k) for k in TIME_FIELDS}
+    for key, value in times.items():
+        if value is not None and not (isinstance(value, datetime) and value.tzinfo is not None):
+            raise TypeError(f"{key} must be a timezone-aware datetime or None")
+    return {
+        "id": str(rec.id),
+        "state": str(rec.state),
+        "sender": str(rec.sender),
+        "recipients": canonical_json(list(rec.recipients)),
+        "size": int(rec.size),
+        "sha256": str(rec.sha256),
+        "received_at": _micros(times["received_at"]),
+        "updated_at": _micros(times["updated_at"]),
+        "subject": str(rec.subject),
+        "release_at": _micros(times["release_at"]),
+        "next_attempt_at": _micros(times["next_attempt_at"]),
+        "expires_at": _micros(times["expires_at"]),
+        "attempts": int(rec.attempts),
+        "decision": canonical_json(dict(rec.decision)) if rec.decision else "{}",
+        "scan": canonical_json(dict(rec.scan)) if rec.scan else "{}",
+        "last_error": str(rec.last_error),
+        "approvers": canonical_json(list(rec.approvers)) if rec.approvers else "[]",
+        "meta": canonical_json(dict(rec.meta)),
+        "owner": rec.owner or None,
+        "lease_until": _micros(times["lease_until"]),
+        "has_raw": int(rec.has_raw),
+        "kind": str(rec.kind),
+        "file_key": str(rec.file_key),
+    }
 
 
 #: JSON texts of scans and decisions decoded lately, and what they decode to: an item's scan is
@@ -991,42 +1028,48 @@ def reads_back_as_itself(value: Any, text: str) -> bool:
 
 
 def decode_record(row: Mapping[str, Any]) -> MessageRecord:
-    """A record from its stored form (a ``Row``, or a Redis hash of strings)."""
-
-    def time(key: str) -> datetime | None:
-        value = row.get(key)
-        return None if value is None or value == "" else from_micros(int(value))
-
-    def required_time(key: str) -> datetime:
-        value = time(key)
-        assert value is not None, f"{key} is always set"
-        return value
-
-    return MessageRecord(
+    """A record from its stored form (a ``Row``, or a Redis hash of strings). Every write reads
+    the record it changes, so this is written out: the record is made from its fields without
+    a call of ``__init__`` with all 23 (as :func:`_replaced`), an empty list without decoding."""
+    received_at = _stored_time(row.get("received_at"))
+    updated_at = _stored_time(row.get("updated_at"))
+    assert received_at is not None and updated_at is not None, "received_at and updated_at are always set"
+    state = row["state"]
+    kind = row.get("kind") or ItemKind.MAIL
+    recipients = row["recipients"]
+    approvers = row["approvers"]
+    rec = object.__new__(MessageRecord)
+    rec.__dict__.update(
         id=str(row["id"]),
-        state=State(row["state"]),
+        state=_STATES.get(state) or State(state),
         sender=str(row["sender"]),
-        recipients=tuple(json.loads(row["recipients"])),
+        recipients=() if recipients == "[]" else tuple(json.loads(recipients)),
         size=int(row["size"]),
         sha256=str(row["sha256"]),
-        received_at=required_time("received_at"),
-        updated_at=required_time("updated_at"),
+        received_at=received_at,
+        updated_at=updated_at,
         subject=str(row["subject"]),
-        release_at=time("release_at"),
-        next_attempt_at=time("next_attempt_at"),
-        expires_at=time("expires_at"),
+        release_at=_stored_time(row.get("release_at")),
+        next_attempt_at=_stored_time(row.get("next_attempt_at")),
+        expires_at=_stored_time(row.get("expires_at")),
         attempts=int(row["attempts"]),
         decision=_loads_shared(row["decision"]),
         scan=_loads_shared(row["scan"]),
         last_error=str(row["last_error"]),
-        approvers=tuple(json.loads(row["approvers"])),
+        approvers=() if approvers == "[]" else tuple(json.loads(approvers)),
         meta=json.loads(row["meta"]),
         owner=row["owner"] or None,
-        lease_until=time("lease_until"),
+        lease_until=_stored_time(row.get("lease_until")),
         has_raw=int(row["has_raw"]) == 1,
-        kind=ItemKind(row.get("kind") or ItemKind.MAIL),
+        kind=_KINDS.get(kind) or ItemKind(kind),
         file_key=str(row.get("file_key") or ""),
     )
+    return rec
+
+
+#: The states and kinds by stored value (an enum's call costs more than the lookup).
+_STATES: dict[Any, State] = {s.value: s for s in State}
+_KINDS: dict[Any, ItemKind] = {k.value: k for k in ItemKind}
 
 
 #: The recorded facts of an item that its audit trail vouches for, besides the state, the body's

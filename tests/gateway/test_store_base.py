@@ -82,6 +82,21 @@ def test_records_survive_their_stored_form() -> None:
     assert decode_record(as_redis).kind is ItemKind.MAIL
 
 
+def test_a_record_with_empty_fields_survives_its_stored_form_with_its_types() -> None:
+    # Empty lists and mappings are written and read without the JSON codec: the same forms.
+    rec = _rec(recipients=(), approvers=(), decision={}, scan={}, meta={}, owner=None)
+    stored = encode_record(rec)
+    assert (stored["recipients"], stored["approvers"], stored["decision"], stored["scan"]) == (
+        "[]",
+        "[]",
+        "{}",
+        "{}",
+    )
+    back = decode_record(stored)
+    assert back == rec and repr(back) == repr(rec)
+    assert type(back.state) is State and type(back.kind) is ItemKind and type(back.recipients) is tuple
+
+
 def test_a_delivery_records_each_domain_once_and_a_refusal_drops_the_body() -> None:
     done = _move(_rec(State.DELIVERING), State.DELIVERED)
     assert done.correspondents == (
