@@ -303,8 +303,17 @@ class SQLiteStore(Store):
             failure = exc if isinstance(exc, StoreError) else StoreError(f"{self.db_path}: {exc}")
             failure.__cause__ = exc if failure is not exc else None
             outcomes = [(False, failure)] * len(batch)
-        for (_, fut, _), outcome in zip(batch, outcomes, strict=True):
-            loop.call_soon_threadsafe(self._settle, fut, outcome)
+        # One wake-up of the loop for the batch (each call is a handle and a write to its pipe).
+        settled = [(fut, outcome) for (_, fut, _), outcome in zip(batch, outcomes, strict=True)]
+        loop.call_soon_threadsafe(self._settle_all, settled)
+
+    def _settle_all(self, settled: list[tuple[asyncio.Future[Any], tuple[bool, Any]]]) -> None:
+        for fut, outcome in settled:
+            try:
+                self._settle(fut, outcome)
+            except Exception as exc:  # (StopIteration cannot be set): the others still settle
+                if not fut.done():
+                    fut.set_exception(StoreError(f"{self.db_path}: {exc}"))
 
     def _settle(self, fut: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
         if fut.done():

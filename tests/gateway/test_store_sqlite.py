@@ -15,7 +15,7 @@ import pytest
 
 import gateway.store.base
 import gateway.store.sqlite
-from gateway.store import ItemKind, SpoolCorrupt, SQLiteStore, State, StoreError
+from gateway.store import ItemKind, MessageRecord, NotFound, SpoolCorrupt, SQLiteStore, State, StoreError
 from gateway.store.sqlite import DB_NAME, SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,6 +77,27 @@ async def test_only_a_batch_of_unsynced_records_commits_without_fsync(tmp_path: 
         )
         assert await sync_mode() == 2
         assert [await store.get(r.id) for r in both] == list(both)
+    finally:
+        await store.close()
+
+
+async def test_every_write_of_a_batch_is_answered_with_its_own_outcome(tmp_path: Path) -> None:
+    """Writes queued together share a commit and are settled together: one that fails is
+    answered with its error, the others with their records."""
+    store = await SQLiteStore.open(tmp_path)
+    try:
+        recs = [
+            await store.accept(RAW, sender="a@example.jp", recipients=["b@example.com"]) for _ in range(3)
+        ]
+        moves = [
+            store.transition(r.id, State.HELD, actor="policy", reason="hold", expect=State.RECEIVED)
+            for r in recs
+        ]
+        missing = store.transition("NO-SUCH-ID", State.HELD, actor="policy", reason="hold")
+        out = await asyncio.gather(moves[0], missing, *moves[1:], return_exceptions=True)
+        assert isinstance(out[1], NotFound)
+        assert [r.state for r in (out[0], *out[2:]) if isinstance(r, MessageRecord)] == [State.HELD] * 3
+        assert [(await store.get(r.id)).state for r in recs] == [State.HELD] * 3  # type: ignore[union-attr]
     finally:
         await store.close()
 
