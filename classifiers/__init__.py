@@ -54,7 +54,9 @@ def scan_bytes(
     return scanner.result(size=len(data), errors=ex.errors)
 
 
-def scan_listed(data: bytes, name: str, *, declared_type: str | None = None) -> ScanResult | None:
+def scan_listed(
+    data: bytes, name: str, *, declared_type: str | None = None, at_once: bool = False
+) -> ScanResult | None:
     """What :func:`scan_bytes` finds in a file it would only list, not read: a picture, a
     sound or a video (there is no OCR, so no text is read out of one) whose name and declared
     type claim nothing else and that carries no archive at its end. ``None`` for any other
@@ -63,6 +65,8 @@ def scan_listed(data: bytes, name: str, *, declared_type: str | None = None) -> 
     It costs one look of libmagic at the head and one at the tail for a zip directory, so the
     upload gate answers it without a classification worker; the result is the one
     :func:`scan_bytes` gives (``tests/classifiers/test_listed.py`` holds them side by side).
+    ``at_once``: the caller found :func:`listed_at_once` true of ``data``, which looked at its
+    tail already (no zip directory there): that tail is not searched again (35 us a MiB).
 
     >>> scan_listed(b"GIF89a" + bytes(200), "logo.gif").parts[0].content_type
     'image/gif'
@@ -78,7 +82,7 @@ def scan_listed(data: bytes, name: str, *, declared_type: str | None = None) -> 
         if sniffed.kind != "binary" or kind_of(sniffed) not in _LISTED:
             return None
         labels, _ = disagreements(sniffed, name, declared_type)
-        if labels or zip_inside(data):
+        if labels or (not at_once and zip_inside(data)):
             return None  # read as what it claims to be, or as the archive it carries, too
     except Exception:  # whatever went wrong, the full classification will say
         return None
@@ -110,7 +114,9 @@ def listed_at_once(data: bytes) -> bool:
     >>> listed_at_once(b"\\x89PNG\\r\\n\\x1a\\n..."), listed_at_once(b"GIF89a...")
     (True, False)
     """
-    return data.startswith(_AT_ONCE) and b"PK\x05\x06" not in data[-(65536 + 22) :]
+    from classifiers.extract.sniff import zip_tail
+
+    return data.startswith(_AT_ONCE) and not zip_tail(data)
 
 
 def scan_file(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> ScanResult:

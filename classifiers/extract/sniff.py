@@ -289,6 +289,20 @@ def disagreements(
     return tuple(labels), tuple(kinds)
 
 
+#: How far from its end a zip's end-of-directory record may start (its comment is at most 64 KiB).
+_ZIP_TAIL = 65536 + 22
+
+
+def zip_tail(data: bytes) -> bool:
+    """Whether the signature of a zip's end-of-directory record is in the tail of ``data``
+    (searched in place: the tail is not copied out of the body).
+
+    >>> zip_tail(b"x" * 70000 + b"PK\\x05\\x06" + bytes(18)), zip_tail(b"PK\\x05\\x06" + bytes(70000))
+    (True, False)
+    """
+    return data.find(b"PK\x05\x06", max(0, len(data) - _ZIP_TAIL)) >= 0
+
+
 def zip_inside(data: bytes) -> bool:
     """Whether ``data`` ends with a readable zip directory with at least one entry (zip readers
     find an archive from its end, so one appended to a picture or a PDF opens as a zip).
@@ -296,7 +310,7 @@ def zip_inside(data: bytes) -> bool:
     >>> zip_inside(b"GIF89a" + b"x" * 100)
     False
     """
-    if b"PK\x05\x06" not in data[-(65536 + 22) :]:
+    if not zip_tail(data):
         return False
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:

@@ -344,7 +344,9 @@ class UploadJudge:
             on_loop = False
             if item.classify and data is not None and listed_at_once(data):
                 started = time.monotonic()
-                listed = scan_listed(data, item.facts.filename, declared_type=item.facts.content_type or None)
+                listed = scan_listed(
+                    data, item.facts.filename, declared_type=item.facts.content_type or None, at_once=True
+                )
                 if listed is not None:
                     metrics.record_scan(time.monotonic() - started, truncated=False, uninspected=False)
                     on_loop = len(data) <= DIGEST_ON_LOOP
@@ -439,11 +441,11 @@ class UploadJudge:
         """Move the opened record to its verdict's state (durably, audited), keeping the content
         where people will look at it; an upload the policy holds back passes if a live pass for
         it (by the content's ``digest``, once computed) is redeemed."""
-        if digest is not None:
-            v = replace(v, item=replace(v.item, sha256=await digest))
-        elif not v.item.sha256 and v.item.data is not None:  # a photo judged at once (_inspect)
-            v = replace(v, item=replace(v.item, sha256=_sha256_of(v.item)))
         item, decision = v.item, v.inspection.decision
+        if digest is not None:
+            item = replace(item, sha256=await digest)
+        elif not item.sha256 and item.data is not None:  # a photo judged at once (_inspect)
+            item = replace(item, sha256=_sha256_of(item))
         rules = ",".join(decision.rule_ids) or "none"
         reason = f"policy: {decision.action.value} (rules {rules})"
         used = await redeem(
@@ -485,7 +487,7 @@ class UploadJudge:
                 await self.notices.upload_held_back(done, changes["decision"])
             except Exception:  # a notice that fails must not turn a verdict into an error
                 log.exception("%s: notice failed", rec.id)
-        return replace(v, state=state, ref=rec.id, record=done)
+        return ItemVerdict(item, v.inspection, state, rec.id, done)
 
 
 __all__ = ["STATE_OF", "ItemVerdict", "UploadItem", "UploadJudge", "Uploader", "Verdict"]
