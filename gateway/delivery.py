@@ -28,6 +28,7 @@ import aiosmtplib
 
 from gateway import metrics
 from gateway.config import Config
+from gateway.smtp import crlf_only
 from gateway.store import MessageRecord, NotFound, SpoolCorrupt, State, Store, StoreError
 from gateway.tasks import stop_tasks
 from gateway.tokens import LOOP_HEADER, VERDICT_HEADER, loop_header
@@ -149,8 +150,11 @@ def wire_size(data: bytes) -> int:
     >>> wire_size(b"a\\r\\nb\\nc\\rd"), wire_size(b"a\\r\\n")
     (12, 3)
     """
-    crlf = data.count(b"\r\n")
-    size = len(data) + (data.count(b"\r") - crlf) + (data.count(b"\n") - crlf)
+    if crlf_only(data):
+        size = len(data)
+    else:
+        crlf = data.count(b"\r\n")
+        size = len(data) + (data.count(b"\r") - crlf) + (data.count(b"\n") - crlf)
     return size if data.endswith((b"\n", b"\r")) else size + 2
 
 

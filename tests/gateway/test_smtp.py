@@ -207,6 +207,12 @@ def test_bare_line_endings() -> None:
     assert has_bare_line_ending(b"a\rb\r\n")
 
 
+@given(st.binary(max_size=40).map(lambda b: b.translate(bytes.maketrans(b"abc", b"\r\n."))))
+def test_bare_line_endings_are_what_counting_the_crlfs_finds(data: bytes) -> None:
+    crlf = data.count(b"\r\n")
+    assert has_bare_line_ending(data) == (data.count(b"\n") != crlf or data.count(b"\r") != crlf)
+
+
 async def test_exception_in_a_hook_answers_451_not_500(
     gateway: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
