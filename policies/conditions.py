@@ -192,8 +192,8 @@ def _evidence(
     return Evidence(
         entity_type=entity_type,
         count=count,
-        values=tuple(list(dict.fromkeys(values))[:MAX_VALUES]),
-        locations=tuple(list(dict.fromkeys(locations))[:MAX_LOCATIONS]),
+        values=tuple(dict.fromkeys(values))[:MAX_VALUES] if values else (),
+        locations=tuple(dict.fromkeys(locations))[:MAX_LOCATIONS] if locations else (),
         code=code,
         params=tuple(params.items()),
     )
@@ -470,15 +470,29 @@ def _sender(cond: SenderCond, directory: Directory | None, complain: Complain) -
 
 
 def _recipients(which: str) -> Predicate:
+    if which == "external":
+        return _external_recipients
+
     def check(ctx: EvalContext) -> list[Evidence] | None:
-        ext = ctx.external_recipients
-        if which == "external":
-            if not ext:
-                return None
-            return [_evidence(None, len(ext), ctx.external_domains, (), "external_recipients")]
-        return [] if ctx.recipients and not ext else None
+        return [] if ctx.recipients and not ctx.external_recipients else None
 
     return check
+
+
+_EXTERNAL_SLOT = object()
+
+
+def _external_recipients(ctx: EvalContext) -> list[Evidence] | None:
+    # Most rules of a policy ask this ("direction: mail, recipients: external" and the like):
+    # the answer and its evidence are made once per message, as for a repeated node.
+    memo = ctx.memo
+    if _EXTERNAL_SLOT in memo:
+        return memo[_EXTERNAL_SLOT]
+    ext = ctx.external_recipients
+    found = memo[_EXTERNAL_SLOT] = (
+        [_evidence(None, len(ext), ctx.external_domains, (), "external_recipients")] if ext else None
+    )
+    return found
 
 
 def _external_addresses(rng: Range) -> Predicate:
@@ -692,7 +706,8 @@ def _size(rng: Range) -> Predicate:
         n = ctx.size
         return [_evidence(None, n, (), (), "size", n=n)] if rng.holds(n) else None
 
-    return check
+    # Cheap and rarely true: ``all`` tries it before the recipients, like a content condition.
+    return _content(check)
 
 
 def _envelope_in(attr: str, values: frozenset[str]) -> Predicate:

@@ -134,12 +134,14 @@ def evaluate(
         if m.action is Action.LINK_ATTACHMENTS:
             linking.append(rule)
         notify = notify or rule.spec.notify_security
-    link = _link_plan(linking, envelope, policy)
-    transforms = tuple(
-        name
-        for name, applies in (("tag", has_tag), ("bcc", has_bcc), ("link_attachments", link is not None))
-        if applies
-    )
+    link = _link_plan(linking, envelope, policy) if linking else None
+    transforms: tuple[str, ...] = ()
+    if has_tag:
+        transforms += ("tag",)
+    if has_bcc:
+        transforms += ("bcc",)
+    if link is not None:
+        transforms += ("link_attachments",)
 
     release_at: datetime | None = None
     approvers: tuple[str, ...] = ()
@@ -148,7 +150,11 @@ def evaluate(
     escalate_to: tuple[str, ...] = ()
     pass_valid_for: timedelta | None = None
     pass_uses: int | None = None
-    winners = [r for r, m in matched if m.action is action]
+    winners = (
+        [r for r, m in matched if m.action is action]
+        if action in (Action.HOLD, Action.WARN, Action.APPROVAL)
+        else []
+    )
     if action in (Action.WARN, Action.APPROVAL) and envelope.direction == "upload":
         # The strictest of the winning rules: the shortest validity, the fewest uses.
         default = DEFAULT_WARN_VALIDITY if action is Action.WARN else DEFAULT_APPROVAL_VALIDITY
@@ -204,12 +210,14 @@ def _link_plan(rules: list[Rule], envelope: Envelope, policy: Policy) -> LinkPla
     """The attachments, recipients and limits of the matched ``link_attachments`` rules: any
     rule's choice of attachments counts, the shortest expiry and the smallest download limit
     win. Only outside envelope recipients get links; with none there is nothing to do."""
+    if not rules or envelope.direction != "mail":
+        return None
     outside = tuple(
         dict.fromkeys(
             r for r in envelope.recipients if not is_in_domains(domain_of(r), policy.internal_domains)
         )
     )
-    if not rules or not outside or envelope.direction != "mail":
+    if not outside:
         return None
     select: list[AttachmentSelect] = []
     for rule in rules:
