@@ -189,14 +189,22 @@ def _evidence(
     **params: Any,
 ) -> Evidence:
     """Evidence whose sentence is ``code`` of :data:`policies.explain.DETAILS` over ``params``."""
+    # Positional, and no de-duplication of fewer than two: this runs for most rules that hold.
     return Evidence(
-        entity_type=entity_type,
-        count=count,
-        values=tuple(dict.fromkeys(values))[:MAX_VALUES] if values else (),
-        locations=tuple(dict.fromkeys(locations))[:MAX_LOCATIONS] if locations else (),
-        code=code,
-        params=tuple(params.items()),
+        entity_type,
+        count,
+        _distinct(values, MAX_VALUES),
+        _distinct(locations, MAX_LOCATIONS),
+        code,
+        tuple(params.items()) if params else (),
     )
+
+
+def _distinct(items: Sequence[str], limit: int) -> tuple[str, ...]:
+    """The first ``limit`` distinct ``items``, in order."""
+    if len(items) < 2:
+        return tuple(items)
+    return tuple(dict.fromkeys(items))[:limit]
 
 
 def _finding_evidence(
