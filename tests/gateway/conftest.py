@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import email
 import email.policy
+import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -193,7 +194,12 @@ class Sink:
 
 def write_config(tmp_path: Path, *, upstream_port: int, extra: str = "") -> Path:
     # The download listener on a port of its own (`sekimori run` starts it), unless extra says where.
+    # Ports the caller already chose (the upstream, listeners named in extra) were free_port()s
+    # released before this call: the kernel may hand one out again, so none of ours may be one.
+    taken = {upstream_port, *(int(n) for n in re.findall(r"(?<![\d.])\d{4,5}(?![\d.])", extra))}
     port, smtp_port, ui_port = free_ports(3)
+    while taken & {port, smtp_port, ui_port}:
+        port, smtp_port, ui_port = free_ports(3)
     links = "" if "links:" in extra else f"links: {{port: {port}, base_url: 'http://127.0.0.1:{port}'}}\n"
     policy = tmp_path / "policy.yaml"
     policy.write_text(TEST_POLICY, encoding="utf-8")
