@@ -29,8 +29,16 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
+import pdfminer.cmapdb
+import pdfminer.converter
+import pdfminer.encodingdb
+import pdfminer.pdfdocument
+import pdfminer.pdffont
 import pdfminer.pdfinterp
+import pdfminer.pdfpage
+import pdfminer.pdfparser
 import pdfminer.pdftypes
+import pdfminer.psparser
 from pdfminer.ccitt import ccittfaxdecode
 from pdfminer.converter import TextConverter
 from pdfminer.layout import LAParams, LTChar
@@ -64,6 +72,37 @@ _CHUNK = 64 * 1024
 
 # pdfminer logs every oddity of a hostile file at WARNING; errors are reported through the Part.
 logging.getLogger("pdfminer").setLevel(logging.ERROR)
+
+
+class _Log:
+    """A pdfminer module's logger whose ``debug`` does nothing at once. pdfminer logs at DEBUG
+    for every token and every glyph (``debug`` then ``isEnabledFor``: two Python calls each,
+    about 1% of a text PDF's scan), at a level the line above keeps from ever showing."""
+
+    __slots__ = ("_logger", "debug")
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        self.debug = "".format  # takes any arguments and returns "": one C call, no frame
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._logger, name)
+
+
+for _module in (
+    pdfminer.cmapdb,
+    pdfminer.converter,
+    pdfminer.encodingdb,
+    pdfminer.pdfdocument,
+    pdfminer.pdffont,
+    pdfminer.pdfinterp,
+    pdfminer.pdfpage,
+    pdfminer.pdfparser,
+    pdfminer.psparser,
+):
+    _logger = vars(_module).get("log")
+    if isinstance(_logger, logging.Logger):
+        vars(_module)["log"] = _Log(_logger)
 
 
 class _Tripped(Exception):
