@@ -22,9 +22,9 @@ from gateway.delivery import OWN_KINDS, Delivery, Failure, strip_own_headers
 from gateway.links.service import Links
 from gateway.mail import header_facts, inspect_mail
 from gateway.notify import Notifier
-from gateway.pipeline import Inspection, Inspector, scan_summary
+from gateway.pipeline import Inspection, Inspector
 from gateway.replies import Reply
-from gateway.store import InvalidTransition, ItemKind, MessageRecord, State, Store, StoreError
+from gateway.store import EncodedJson, InvalidTransition, ItemKind, MessageRecord, State, Store, StoreError
 from gateway.tokens import LOOP_HEADER, verify_loop
 from policies import Action
 
@@ -255,7 +255,12 @@ class Relay:
         return await self.apply(rec, raw, inspection, in_session=in_session)
 
     async def _to_delivery(
-        self, rec: MessageRecord, raw: bytes, decision: dict[str, Any], scan: dict[str, Any], reason: str
+        self,
+        rec: MessageRecord,
+        raw: bytes,
+        decision: dict[str, Any],
+        scan: dict[str, Any] | EncodedJson,
+        reason: str,
     ) -> None:
         rec = await self.store.transition(
             rec.id,
@@ -274,7 +279,7 @@ class Relay:
     ) -> Reply:
         d = inspection.decision
         dd = d.to_dict()
-        scan = scan_summary(inspection.scan)
+        scan = inspection.stored_scan()
         rules = ",".join(d.rule_ids) or "none"
         action = d.action
         metrics.record_decision(action.value, d.rule_ids)
