@@ -30,7 +30,7 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -40,7 +40,8 @@ from classifiers import ScanResult, listed_at_once, scan_listed
 from gateway import metrics
 from gateway.pipeline import FileContent, Inspection, Inspector, KnownDomains, scan_summary
 from gateway.store import ItemKind, MessageRecord, State, Store, UploadFacts
-from gateway.uploads import UploadNotices, redeem
+from gateway.store.base import new_id
+from gateway.uploads import LIFTABLE, UploadNotices, redeem
 from policies import Action, Envelope
 
 log = logging.getLogger("sekimori.proxy")
@@ -226,75 +227,54 @@ class UploadJudge:
         self.work = work
         self.notices = notices
 
-    def open_early(
-        self, facts: UploadFacts, uploader: Uploader, method: str
-    ) -> asyncio.Future[MessageRecord]:
-        """Open the record of a request's only item while its body is still arriving (a raw
-        body's name is in its head), so that the write overlaps the transfer instead of
-        following it. Hand it to :meth:`judge`, or to :meth:`abandon` if the request is not judged.
-
-        Nothing is answered on this record, so it is committed without waiting for the disk
-        (``sync=False``): visible at once, kept if the gateway dies, and durable against a power
-        loss with the next synced write, at the latest its verdict's or its refusal's, which
-        come before the client hears anything. On the shared benchmark machine the disk's fsync
-        took a median 1.3-2.6 ms and 8-10 ms at the 90th percentile; waited for here, it was
-        often not done when the body (1 MiB: about 3 ms) had arrived, and the verdict waited."""
-        return asyncio.ensure_future(self._open(UploadItem(facts, 0), uploader, method, sync=False))
-
-    async def abandon(self, opened: asyncio.Future[MessageRecord], reason: str) -> None:
-        """Close a record opened early for a request that was never judged (refused, audited)."""
+    async def never_judged(self, facts: UploadFacts, uploader: Uploader, method: str, reason: str) -> None:
+        """Record a request whose only file (``facts``, from its head) was never judged: the
+        client went away, or the request was answered, before its body was all there. Refused,
+        audited, in one write (:meth:`Store.accept_decided`); a failure is logged, not raised."""
         try:
-            rec = await opened
-            await self.store.transition(
-                rec.id, State.REFUSED, actor="proxy", reason=reason, expect=State.RECEIVED
+            await self.store.accept_decided(
+                **self._accepted(UploadItem(facts, 0), uploader, method),
+                to=State.REFUSED,
+                decided_by="proxy",
+                reason=reason,
             )
         except Exception:
-            log.warning(
-                "an upload record opened early could not be closed (its lease will end it)", exc_info=True
-            )
+            log.warning("an upload that was never judged could not be recorded", exc_info=True)
 
-    async def judge(
-        self,
-        items: Sequence[UploadItem],
-        uploader: Uploader,
-        *,
-        method: str = "",
-        opened: asyncio.Future[MessageRecord] | None = None,
-    ) -> Verdict:
+    async def judge(self, items: Sequence[UploadItem], uploader: Uploader, *, method: str = "") -> Verdict:
         """Inspect every item and decide. A refused request's items are recorded (durably,
         audited) before this returns: their ids are the references on the refusal page. When
         every item passes, they are recorded while the request goes on (see
-        :meth:`Verdict.settled`). ``opened`` is the record :meth:`open_early` opened for the
-        only item."""
-        assert opened is None or len(items) == 1
+        :meth:`Verdict.settled`); their ids are known at once."""
         written: list[Path] = []
         try:
-            inspected = await asyncio.gather(
-                *(self._inspect(i, uploader, method, written, opened) for i in items)
-            )
+            inspected = await asyncio.gather(*(self._inspect(i, uploader, method, written) for i in items))
             verdicts = [
-                (ItemVerdict(item, insp, STATE_OF[insp.decision.action], rec.id), rec, digest)
-                for item, insp, rec, digest in inspected
+                (ItemVerdict(item, insp, STATE_OF[insp.decision.action], ref), rec, digest)
+                for item, insp, rec, ref, digest in inspected
             ]
             if all(v.allowed for v, _, _ in verdicts):
                 files, written = written, []  # the recording task removes them
-                task = asyncio.ensure_future(self._record_all(verdicts, uploader, files))
+                task = asyncio.ensure_future(self._record_all(verdicts, uploader, method, files))
                 task.add_done_callback(_log_failure)
                 return Verdict([v for v, _, _ in verdicts], recording=task, user=uploader.user)
-            return Verdict(await self._record_all(verdicts, uploader, []), user=uploader.user)
+            return Verdict(await self._record_all(verdicts, uploader, method, []), user=uploader.user)
         finally:
             for path in written:
                 path.unlink(missing_ok=True)
 
     async def _record_all(
         self,
-        verdicts: list[tuple[ItemVerdict, MessageRecord, asyncio.Future[str] | None]],
+        verdicts: list[tuple[ItemVerdict, MessageRecord | None, asyncio.Future[str] | None]],
         uploader: Uploader,
+        method: str,
         files: list[Path],
     ) -> list[ItemVerdict]:
         try:
             recorded = list(
-                await asyncio.gather(*(self._record(v, rec, uploader, digest) for v, rec, digest in verdicts))
+                await asyncio.gather(
+                    *(self._record(v, rec, uploader, method, digest) for v, rec, digest in verdicts)
+                )
             )
         finally:
             for path in files:
@@ -318,16 +298,19 @@ class UploadJudge:
         return recorded
 
     async def _inspect(
-        self,
-        item: UploadItem,
-        uploader: Uploader,
-        method: str,
-        written: list[Path],
-        opened: asyncio.Future[MessageRecord] | None = None,
-    ) -> tuple[UploadItem, Inspection, MessageRecord, asyncio.Future[str] | None]:
-        """Classify the item and let the policy decide, while its record is opened in the store
-        (state ``received``, leased to this instance) and its SHA-256 is computed beside (the
-        future returned, which the verdict's record waits for; the decision does not).
+        self, item: UploadItem, uploader: Uploader, method: str, written: list[Path]
+    ) -> tuple[UploadItem, Inspection, MessageRecord | None, str, asyncio.Future[str] | None]:
+        """Classify the item and let the policy decide, while its SHA-256 is computed beside
+        (the future returned, which the verdict's record waits for; the decision does not).
+        Returns the item, its inspection, its record if one was opened, its id and the digest.
+
+        Content in a file (a body the holding server spooled, a session's assembled file) has
+        its record opened in the store meanwhile (state ``received``, leased to this instance),
+        so that an upload whose judgment outlives the gateway is refused, audited, when the
+        lease ends. Content in memory, or none, is recorded once, with its verdict (one write,
+        :meth:`_record`): the request it came in has not gone on before that verdict, and a
+        client gone before it is recorded by the gate (:meth:`never_judged`); only its id is
+        chosen here.
 
         A photo in memory (PNG, JPEG) whose listing :func:`classifiers.scan_listed` gives at
         once is judged on that listing here, without a worker or a thread; up to
@@ -336,7 +319,8 @@ class UploadJudge:
         takes one trip to a thread (:func:`_prepare`) for its digest, its listing if it is a
         picture, sound or video (then no worker is asked either), or else its copy for the
         workers."""
-        opening = opened if opened is not None else asyncio.ensure_future(self._open(item, uploader, method))
+        opening = asyncio.ensure_future(self._open(item, uploader, method)) if item.path is not None else None
+        ref = "" if opening is not None else new_id(self.clock())
         digest: asyncio.Future[str] | None = None
         try:
             listed: ScanResult | None = None
@@ -363,16 +347,19 @@ class UploadJudge:
             elif not item.sha256 and not on_loop:
                 digest = asyncio.ensure_future(asyncio.to_thread(_sha256_of, item))
             inspection = await self._decide(item, uploader, listed)
-            return item, inspection, await opening, digest
+            if opening is None:
+                return item, inspection, None, ref, digest
+            rec = await opening
+            return item, inspection, rec, rec.id, digest
         except BaseException:
-            opening.cancel()  # a record already opened stays received and is refused when its lease ends
+            if opening is not None:
+                opening.cancel()  # a record already opened stays received and is refused when its lease ends
             if digest is not None:
                 digest.cancel()
             raise
 
-    async def _open(
-        self, item: UploadItem, uploader: Uploader, method: str, *, sync: bool = True
-    ) -> MessageRecord:
+    def _accepted(self, item: UploadItem, uploader: Uploader, method: str) -> dict[str, Any]:
+        """What an upload's record is accepted with (:meth:`Store.accept`'s arguments)."""
         meta: dict[str, Any] = {
             "upload": item.facts.to_meta(),
             "client": uploader.client,
@@ -380,18 +367,21 @@ class UploadJudge:
         }
         if method:
             meta["method"] = method
-        return await self.store.accept(
-            b"",
-            kind=ItemKind.UPLOAD,
-            sender=uploader.user,
-            recipients=item.recipients,
-            subject=item.facts.filename,
-            meta=meta,
-            owner=self.instance,
-            lease=LEASE,
-            actor="proxy",
-            sync=sync,
-        )
+        return {
+            "kind": ItemKind.UPLOAD,
+            "sender": uploader.user,
+            "recipients": item.recipients,
+            "subject": item.facts.filename,
+            "meta": meta,
+            "owner": self.instance,
+            "lease": LEASE,
+            "actor": "proxy",
+        }
+
+    async def _open(
+        self, item: UploadItem, uploader: Uploader, method: str, *, msg_id: str | None = None
+    ) -> MessageRecord:
+        return await self.store.accept(b"", **self._accepted(item, uploader, method), msg_id=msg_id)
 
     async def _decide(
         self, item: UploadItem, uploader: Uploader, listed: ScanResult | None = None
@@ -436,11 +426,19 @@ class UploadJudge:
         return bool(self.inspector.policies.current.is_internal(address.replace("*@", "x@")))
 
     async def _record(
-        self, v: ItemVerdict, rec: MessageRecord, uploader: Uploader, digest: asyncio.Future[str] | None
+        self,
+        v: ItemVerdict,
+        rec: MessageRecord | None,
+        uploader: Uploader,
+        method: str,
+        digest: asyncio.Future[str] | None,
     ) -> ItemVerdict:
         """Move the opened record to its verdict's state (durably, audited), keeping the content
         where people will look at it; an upload the policy holds back passes if a live pass for
-        it (by the content's ``digest``, once computed) is redeemed."""
+        it (by the content's ``digest``, once computed) is redeemed. An item without a record
+        (``rec`` ``None``: its content was in memory) is accepted and moved in one write
+        (:meth:`Store.accept_decided`) when nothing comes between (no content to keep, no pass
+        to look for); else it is accepted first, under the id it was given (``v.ref``)."""
         item, decision = v.item, v.inspection.decision
         if digest is not None:
             item = replace(item, sha256=await digest)
@@ -448,6 +446,23 @@ class UploadJudge:
             item = replace(item, sha256=_sha256_of(item))
         rules = ",".join(decision.rule_ids) or "none"
         reason = f"policy: {decision.action.value} (rules {rules})"
+        content = item.data if item.data is not None else item.path
+        accepted = self._accepted(item, uploader, method) if rec is None else {}
+        if rec is None:
+            redeemable = decision.action in LIFTABLE and bool(uploader.user)
+            if not redeemable and not (self._keeps(v.state) and content is not None):
+                meta, changes = self._changes(v, item, accepted["meta"], v.state, kept=False)
+                done = await self.store.accept_decided(
+                    **accepted,
+                    to=v.state,
+                    decided_by="policy",
+                    reason=reason,
+                    changes={**changes, "meta": meta},
+                    msg_id=v.ref,
+                )
+                await self._notify(done, changes)
+                return ItemVerdict(item, v.inspection, v.state, done.id, done)
+            rec = await self.store.accept(b"", **accepted, msg_id=v.ref)
         used = await redeem(
             self.store,
             user=uploader.user,
@@ -458,36 +473,50 @@ class UploadJudge:
             for_item=rec.id,
         )
         state = State.PASSED if used is not None else v.state
-        keep = state in KEEPS_CONTENT or (state is State.PASSED and self.keep_passed)
-        content = item.data if item.data is not None else item.path
+        keep = self._keeps(state) and content is not None
         if keep and content is not None:
             await self.store.replace_raw(rec.id, content, actor="proxy", reason="content kept for review")
-        meta: dict[str, Any] = {
-            **rec.meta,
-            "upload": item.facts.to_meta(),  # as the body showed it (a record may open before)
-            "content_sha256": item.sha256,
-            "content_size": item.size,
-            "content_kept": keep and content is not None,
-            "fully_inspected": v.fully_inspected,
-        }
-        changes: dict[str, Any] = {"decision": decision.to_dict(), "scan": scan_summary(v.inspection.scan)}
+        meta, changes = self._changes(v, item, rec.meta, state, kept=keep)
         if used is not None:
             reason += f"; passed with the approval of {used.id} by {used.meta.get('pass', {}).get('by', '?')}"
             meta["passed_by"] = used.id
-        elif state is State.PENDING_APPROVAL:
+        done = await self.store.transition(
+            rec.id, state, actor="policy", reason=reason, expect=State.RECEIVED, **changes, meta=meta
+        )
+        await self._notify(done, changes)
+        return ItemVerdict(item, v.inspection, state, rec.id, done)
+
+    def _keeps(self, state: State) -> bool:
+        """Whether an item in ``state`` keeps its content (for the people who decide on it)."""
+        return state in KEEPS_CONTENT or (state is State.PASSED and self.keep_passed)
+
+    def _changes(
+        self, v: ItemVerdict, item: UploadItem, meta: Mapping[str, Any], state: State, *, kept: bool
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The record's meta after the verdict (``meta`` as accepted, with what the verdict
+        adds) and the other changes the verdict makes to it."""
+        decision = v.inspection.decision
+        after: dict[str, Any] = {
+            **meta,
+            "upload": item.facts.to_meta(),  # as the body showed it (a record may open before)
+            "content_sha256": item.sha256,
+            "content_size": item.size,
+            "content_kept": kept,
+            "fully_inspected": v.fully_inspected,
+        }
+        changes: dict[str, Any] = {"decision": decision.to_dict(), "scan": scan_summary(v.inspection.scan)}
+        if state is State.PENDING_APPROVAL:
             changes.update(approvers=tuple(decision.approvers), expires_at=decision.approval_deadline)
         elif state is State.HELD:
             changes["release_at"] = decision.release_at or self.clock()
-        changes["meta"] = meta
-        done = await self.store.transition(
-            rec.id, state, actor="policy", reason=reason, expect=State.RECEIVED, **changes
-        )
-        if self.notices is not None and state in (State.PENDING_APPROVAL, State.HELD):
+        return after, changes
+
+    async def _notify(self, done: MessageRecord, changes: Mapping[str, Any]) -> None:
+        if self.notices is not None and done.state in (State.PENDING_APPROVAL, State.HELD):
             try:
                 await self.notices.upload_held_back(done, changes["decision"])
             except Exception:  # a notice that fails must not turn a verdict into an error
-                log.exception("%s: notice failed", rec.id)
-        return ItemVerdict(item, v.inspection, state, rec.id, done)
+                log.exception("%s: notice failed", done.id)
 
 
 __all__ = ["STATE_OF", "ItemVerdict", "UploadItem", "UploadJudge", "Uploader", "Verdict"]

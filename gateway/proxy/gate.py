@@ -50,7 +50,7 @@ from gateway.proxy.holding import HOLD_HEADER, Answer, Held, HoldingServer
 from gateway.proxy.services import Catalog, Match
 from gateway.proxy.services.base import RequestView, ResponseView, Shape, Sharing, Step, session_key
 from gateway.proxy.spool import Spool, Tee
-from gateway.store import MessageRecord, UploadFacts
+from gateway.store import UploadFacts
 from gateway.store.upload_sessions import Chunk, UploadSession, UploadSessions
 
 log = logging.getLogger("sekimori.proxy")
@@ -77,8 +77,9 @@ class Pending:
     session: UploadSession | None = None
     hold_token: str = ""
     verdict: Verdict | None = None
-    #: The record opened while the body arrives (:meth:`UploadJudge.open_early`).
-    opened: asyncio.Future[MessageRecord] | None = None
+    #: A buffered request's only file, as its head names it, until it is judged: recorded as
+    #: never judged (:meth:`UploadJudge.never_judged`) if the request ends before.
+    unjudged: UploadFacts | None = None
     #: Sessions to forget once the service confirms the file exists (2xx).
     finished: list[str] = field(default_factory=list)
     cleanup: list[Path] = field(default_factory=list)
@@ -215,9 +216,8 @@ class UploadGate:
                 await self._mint(flow, pending)
         finally:
             self._cleanup(pending)
-            if pending.opened is not None:
-                await self.judge.abandon(pending.opened, "the request was answered before it was judged")
-                pending.opened = None
+            if pending.unjudged is not None:
+                await self._never_judged(pending, "the request was answered before it was judged")
 
     async def error(self, flow: http.HTTPFlow) -> None:
         """The client or the origin went away mid-request: nothing of it stays in the spool,
@@ -227,15 +227,19 @@ class UploadGate:
             return
         if pending.hold_token:
             self.holding.release(pending.hold_token)
-        if pending.opened is not None:
-            await self.judge.abandon(pending.opened, "the client went away before the whole upload arrived")
-            pending.opened = None
+        if pending.unjudged is not None:
+            await self._never_judged(pending, "the client went away before the whole upload arrived")
         if pending.tee is not None and pending.shape.step is Step.CHUNK and pending.tee.written:
             with contextlib.suppress(Exception):
                 await self._record_chunk(pending)
         elif pending.tee is not None:
             pending.cleanup.append(pending.tee.path)
         self._cleanup(pending)
+
+    async def _never_judged(self, pending: Pending, reason: str) -> None:
+        facts, pending.unjudged = pending.unjudged, None
+        if facts is not None:
+            await self.judge.never_judged(facts, pending.uploader, pending.view.method, reason)
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -251,11 +255,11 @@ class UploadGate:
             shape = pending.shape
             ctype = pending.view.header("content-type")
             if shape.step is Step.FILE and length and bodies.body_kind(shape.body, ctype) == "raw":
-                # One file whose name the head gives: its record is written while the body arrives.
-                facts = self._facts(
+                # One file whose name the head gives: nothing is written before its verdict (one
+                # write then, with the record), but a request cut off before is recorded too.
+                pending.unjudged = self._facts(
                     pending, shape, shape.filename, pending.view.content_type or shape.content_type
                 )
-                pending.opened = self.judge.open_early(facts, pending.uploader, pending.view.method)
             return
         self._hold(flow, pending)
 
@@ -445,14 +449,11 @@ class UploadGate:
             items, uploader = await self._finished_items(pending, shape, body)
         else:
             items, uploader = await self._body_items(pending, shape, body, digest), pending.uploader
-        opened, pending.opened = pending.opened, None
-        if opened is not None and len(items) != 1:
-            await self.judge.abandon(opened, "the request held other than one file: judged item by item")
-            opened = None
+        pending.unjudged = None
         if not items:
             return None
         try:
-            result = await self.judge.judge(items, uploader, method=pending.view.method, opened=opened)
+            result = await self.judge.judge(items, uploader, method=pending.view.method)
         finally:
             bodies.remove(pending.cleanup)
             pending.cleanup.clear()

@@ -414,6 +414,7 @@ class Store(abc.ABC):
         actor: str = "smtp",
         kind: ItemKind = ItemKind.MAIL,
         sync: bool = True,
+        msg_id: str | None = None,
     ) -> MessageRecord:
         """Spool ``raw`` (bytes, or the path of a file to copy, read in a thread) and create the
         record of ``kind`` in state ``received``, audited (action ``accept``, by ``actor``).
@@ -421,15 +422,18 @@ class Store(abc.ABC):
         fsynced, row committed. Only then may the SMTP layer answer 250. A file given by path
         stays where it is (the caller removes it).
 
-        ``sync=False`` is for a record nobody is answered on, such as an upload's record opened
-        while its body still arrives: the row is committed (visible at once, and kept if the
+        ``sync=False`` is for a record nobody is answered on (such as a record opened ahead of
+        the item's verdict, to overlap a transfer): the row is committed (visible at once, and kept if the
         gateway process dies) without waiting for the disk; it is made durable against a power
         loss by the next synced write, which comes before anything is answered on the item
         (its verdict). The SQLite backend commits it with ``synchronous=NORMAL`` (WAL: a power
         loss can only drop a tail of commits, so the audit chain stays whole); Redis writes it
-        as every write (its ``appendfsync``)."""
+        as every write (its ``appendfsync``).
+
+        ``msg_id`` is the id to give the record (from :func:`new_id`) when the caller had to
+        name it before it was written; by default a new one."""
         now = self._now()
-        msg_id = new_id(now)
+        msg_id = msg_id or new_id(now)
         staged = await self._stage(msg_id, raw)
         plan = plan_accept(
             msg_id,
@@ -446,6 +450,71 @@ class Store(abc.ABC):
             now=now,
         )
         return await self._add(plan, staged, sync=sync)
+
+    async def accept_decided(
+        self,
+        *,
+        sender: str,
+        recipients: Sequence[str],
+        subject: str = "",
+        meta: Mapping[str, Any] | None = None,
+        owner: str | None = None,
+        lease: float = DEFAULT_LEASE,
+        actor: str,
+        kind: ItemKind,
+        to: State,
+        decided_by: str,
+        reason: str,
+        changes: Mapping[str, Any] | None = None,
+        msg_id: str | None = None,
+    ) -> MessageRecord:
+        """:meth:`accept` an item without a body and :meth:`transition` it from ``received`` to
+        ``to`` (by ``decided_by``, for ``reason``, with ``changes``): the record and the trail
+        are the ones the two calls would have left, and a move the life cycle refuses writes
+        nothing. For an item decided before anything of it was recorded (an upload whose body
+        the proxy held in memory). The SQLite store commits it as one write (one transaction,
+        one trip to its thread, durable before this returns); the Redis store as the two
+        writes, in turn. ``msg_id`` as for :meth:`accept`."""
+        changes = dict(changes or {})
+        check_changes(changes)
+        now = self._now()
+        msg_id = msg_id or new_id(now)
+        staged = await self._stage(msg_id, b"")
+        plan = plan_accept(
+            msg_id,
+            kind=kind,
+            sender=sender,
+            recipients=recipients,
+            subject=subject,
+            meta=meta,
+            owner=owner,
+            lease=lease,
+            actor=actor,
+            size=staged.size,
+            sha256=staged.sha256,
+            now=now,
+        )
+
+        def decide(rec: MessageRecord, at: datetime) -> Plan:
+            return plan_transition(
+                rec,
+                to,
+                actor=decided_by,
+                reason=reason,
+                expect=State.RECEIVED,
+                owner=None,
+                lease=DEFAULT_LEASE,
+                extra=None,
+                changes=changes,
+                now=at,
+            )
+
+        try:
+            moved = await self._insert_then(plan, staged, decide)
+        except BaseException as exc:
+            await self._unstage(msg_id, staged, exc)
+            raise
+        return moved.record
 
     async def create(
         self,
@@ -792,6 +861,20 @@ class Store(abc.ABC):
     async def _insert(self, plan: Plan, staged: Staged, *, sync: bool = True) -> None:
         """Persist a new record (:func:`plan_accept`) with its audit event, atomically;
         ``sync=False``: without waiting for the disk (see :meth:`accept`)."""
+
+    async def _insert_then(
+        self, plan: Plan, staged: Staged, then: Callable[[MessageRecord, datetime], Plan]
+    ) -> Plan:
+        """Persist a new record (:func:`plan_accept`, synced) and the change ``then`` plans over
+        it (as :meth:`_change` would), atomically where the backend can (the SQLite store: one
+        transaction); returns the change's plan. This default makes the two writes in turn,
+        after planning the change once over the new record, so that a change that cannot be
+        made (:class:`InvalidTransition`) is refused before anything is written."""
+        then(plan.record, self._now())
+        await self._insert(plan, staged)
+        moved = await self._change(plan.record.id, then)
+        assert moved is not None
+        return moved
 
     @abc.abstractmethod
     async def _change(

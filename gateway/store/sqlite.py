@@ -19,8 +19,8 @@ never blocks and writes are serialised; transactions are ``BEGIN IMMEDIATE``, so
 current state and the write that depends on it (compare-and-set, the audit chain's previous
 hash) happen under the write lock, also across processes (the operator CLI opens the same
 database while the gateway runs). Writes queued while a transaction commits are group-committed
-in the next one (see :meth:`SQLiteStore._write`). A record accepted with ``sync=False`` (an
-upload's, opened while its body arrives; :meth:`Store.accept`) is committed with
+in the next one (see :meth:`SQLiteStore._write`). A record accepted with ``sync=False`` (one nobody
+is answered on; :meth:`Store.accept`) is committed with
 ``synchronous=NORMAL``: no fsync of its own; the next synced commit's fsync of the WAL covers it.
 
 One gateway process owns an embedded store (several instances need the Redis backend); the
@@ -374,13 +374,20 @@ class SQLiteStore(Store):
         except OSError as exc:
             raise StoreError(f"cannot write the spool file for {msg_id}: {exc}") from exc
 
-    def _append_audit(self, conn: sqlite3.Connection, draft: EventDraft) -> AuditEvent:
-        last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-        event, extra = (
-            chain_stored(draft, 0, GENESIS)
-            if last is None
-            else chain_stored(draft, int(last["seq"]), str(last["hash"]))
-        )
+    def _append_audit(
+        self, conn: sqlite3.Connection, draft: EventDraft, *, after: AuditEvent | None = None
+    ) -> AuditEvent:
+        """Chain ``draft`` after the newest event: ``after`` when the caller has just appended
+        it in this transaction (no need to read it back), else the newest in the table."""
+        if after is not None:
+            event, extra = chain_stored(draft, after.seq, after.hash)
+        else:
+            last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            event, extra = (
+                chain_stored(draft, 0, GENESIS)
+                if last is None
+                else chain_stored(draft, int(last["seq"]), str(last["hash"]))
+            )
         conn.execute(
             "INSERT INTO audit (seq, at, actor, action, msg_id, from_state, to_state, reason, extra,"
             " prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -415,8 +422,11 @@ class SQLiteStore(Store):
             raise NotFound(msg_id)
         return self._record(row)
 
-    def _persist(self, conn: sqlite3.Connection, plan: Plan) -> MessageRecord:
-        """Write what a plan decided, inside the caller's transaction."""
+    def _persist(
+        self, conn: sqlite3.Connection, plan: Plan, *, after: AuditEvent | None = None
+    ) -> MessageRecord:
+        """Write what a plan decided, inside the caller's transaction (``after``: the event
+        this transaction appended last, see :meth:`_append_audit`)."""
         if plan.sets:
             cols = ", ".join(f"{k} = ?" for k in plan.sets)
             conn.execute(
@@ -432,7 +442,7 @@ class SQLiteStore(Store):
                 ],
             )
         if plan.event is not None:
-            self._append_audit(conn, plan.event)
+            self._append_audit(conn, plan.event, after=after)
         return plan.record
 
     def _body_of(self, plan: Plan | None) -> Path | None:
@@ -482,6 +492,29 @@ class SQLiteStore(Store):
             self._append_audit(conn, plan.event)
 
         await self._write(insert, sync=sync)
+
+    async def _insert_then(
+        self, plan: Plan, staged: Staged, then: Callable[[MessageRecord, datetime], Plan]
+    ) -> Plan:
+        # One job, so one transaction and one trip to the store's thread: the new row, its
+        # event, the change over it and the change's event, chained after the first.
+        def insert(conn: sqlite3.Connection) -> Plan:
+            cols = ", ".join(plan.sets)
+            conn.execute(
+                f"INSERT INTO messages ({cols}) VALUES ({','.join('?' * len(plan.sets))})",  # noqa: S608
+                tuple(plan.sets.values()),
+            )
+            assert plan.event is not None
+            first = self._append_audit(conn, plan.event)
+            moved = then(plan.record, self._now())
+            self._persist(conn, moved, after=first)
+            return moved
+
+        moved = await self._write(insert)
+        body = self._body_of(moved)
+        if body is not None:
+            await asyncio.to_thread(self._unlink, body)
+        return moved
 
     async def _change(
         self,

@@ -9,6 +9,7 @@ through the public interface only. The Redis backend runs on the session's real
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import secrets
 from collections import deque
@@ -40,7 +41,7 @@ from gateway.store import (
     StoreError,
     UploadFacts,
 )
-from gateway.store.base import canonical_json, record_facts
+from gateway.store.base import AuditEvent, canonical_json, new_id, record_facts
 from gateway.store.redis import RedisStore
 
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
@@ -209,6 +210,59 @@ async def test_a_record_accepted_unsynced_is_there_at_once_and_in_the_chain(
     assert [(e.action, e.to_state) for e in events] == [("accept", "received"), ("transition", "passed")]
     assert await again.get(rec.id) == done
     assert (await verify_store(again)).ok
+
+
+async def test_an_item_accepted_decided_is_as_if_accepted_then_moved(harness: Harness, store: Store) -> None:
+    """``accept_decided`` (an upload judged before anything of it was written) leaves the
+    record and the trail that ``accept`` then ``transition`` leave; under the id given."""
+    facts = UploadFacts(service="box", host="upload.box.com", filename="写真.png")
+    meta = {"upload": facts.to_meta(), "client": "10.0.0.5"}
+    changes: dict[str, Any] = {"decision": {"action": "deliver"}, "meta": {**meta, "content_size": 3}}
+    accepted: dict[str, Any] = {
+        "sender": "u@corp.example",
+        "recipients": (),
+        "subject": "写真.png",
+        "meta": meta,
+        "kind": ItemKind.UPLOAD,
+        "actor": "proxy",
+        "owner": "proxy-1",
+        "lease": 120.0,
+    }
+    two = await store.accept(b"", **accepted)
+    two = await store.transition(
+        two.id, State.PASSED, actor="policy", reason="ok", expect=State.RECEIVED, **changes
+    )
+    given = new_id(harness.clock())
+    one = await store.accept_decided(
+        **accepted, to=State.PASSED, decided_by="policy", reason="ok", changes=changes, msg_id=given
+    )
+    again = await harness.new()
+    assert one.id == given and await again.get(given) == one
+    assert dataclasses.replace(one, id=two.id) == two
+
+    def trail(events: list[AuditEvent]) -> list[tuple[Any, ...]]:
+        return [
+            (e.action, e.actor, e.from_state, e.to_state, e.reason, sorted((e.extra or {}).get("facts", {})))
+            for e in events
+        ]
+
+    assert trail(await again.audit_events(msg_id=given)) == trail(await again.audit_events(msg_id=two.id))
+    assert (await verify_store(again)).ok
+
+
+async def test_an_item_accepted_decided_into_a_state_it_cannot_reach_is_not_written(store: Store) -> None:
+    with pytest.raises(InvalidTransition):
+        await store.accept_decided(
+            sender="u@corp.example",
+            recipients=(),
+            kind=ItemKind.UPLOAD,
+            actor="proxy",
+            to=State.DELIVERED,
+            decided_by="policy",
+            reason="not an upload's state",
+        )
+    assert await store.list_messages() == []
+    assert await store.audit_events() == []
 
 
 async def test_ids_are_unique_and_sort_by_arrival(harness: Harness, store: Store) -> None:

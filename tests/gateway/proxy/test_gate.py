@@ -542,9 +542,23 @@ async def test_a_client_that_disconnects_mid_upload_leaves_no_spool(gateway: Gat
     assert gateway.origin.saw("content.dropboxapi.com") == []
 
 
-async def test_a_small_upload_cut_off_midway_is_recorded_as_never_judged(gateway: Gateway) -> None:
-    """A raw body small enough to buffer has its record opened while it arrives; a client that
-    goes away leaves that record refused with the reason, nothing in the spool and nothing sent."""
+class _HeadSeen:
+    """An addon after the gate: set once a request's head has been through every hook."""
+
+    def __init__(self) -> None:
+        self.seen = asyncio.Event()
+
+    def requestheaders(self, flow: Any) -> None:
+        self.seen.set()
+
+
+async def test_a_small_upload_cut_off_midway_is_recorded_as_never_judged(
+    gateway_factory: GatewayFactory,
+) -> None:
+    """A raw body small enough to buffer is recorded once, with its verdict; a client that goes
+    away before leaves a record refused with the reason, nothing in the spool and nothing sent."""
+    head_seen = _HeadSeen()
+    gateway = await gateway_factory(extra_addons=[head_seen])
     host, port = gateway.proxy.address
     reader, writer = await asyncio.open_connection(host, port)
     writer.write(b"CONNECT content.dropboxapi.com:443 HTTP/1.1\r\nHost: content.dropboxapi.com:443\r\n\r\n")
@@ -557,10 +571,8 @@ async def test_a_small_upload_cut_off_midway_is_recorded_as_never_judged(gateway
     )
     writer.write(head.encode() + MY_NUMBER + b"x" * 20_000)
     await writer.drain()
-    for _ in range(200):
-        if await uploads(gateway.store):
-            break
-        await asyncio.sleep(0.02)
+    await asyncio.wait_for(head_seen.seen.wait(), 10)
+    assert await uploads(gateway.store) == []  # nothing is written before the verdict
     writer.transport.abort()
     for _ in range(200):
         recs = await uploads(gateway.store)
