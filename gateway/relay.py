@@ -22,9 +22,9 @@ from gateway.delivery import OWN_KINDS, Delivery, Failure, strip_own_headers
 from gateway.links.service import Links
 from gateway.mail import header_facts, inspect_mail
 from gateway.notify import Notifier
-from gateway.pipeline import Inspection, Inspector, scan_summary
+from gateway.pipeline import Inspection, Inspector
 from gateway.replies import Reply
-from gateway.store import InvalidTransition, ItemKind, MessageRecord, State, Store, StoreError
+from gateway.store import EncodedJson, InvalidTransition, ItemKind, MessageRecord, State, Store, StoreError
 from gateway.tokens import LOOP_HEADER, verify_loop
 from policies import Action
 
@@ -185,22 +185,29 @@ class Relay:
                 log.exception("%s: cannot resume", rec.id)
 
     # --- the SMTP hand-off -------------------------------------------------------------------
-    async def receive(self, raw: bytes, sender: str, recipients: list[str], meta: dict[str, Any]) -> Reply:
+    async def receive(
+        self, raw: bytes, sender: str, recipients: list[str], meta: dict[str, Any], *, crlf_only: bool = False
+    ) -> Reply:
+        """Take a message from an SMTP session (:data:`gateway.smtp.Receiver`); ``crlf_only``:
+        the session checked that ``raw`` has CRLF line endings only."""
         task = asyncio.current_task()
         assert task is not None  # a coroutine run by asyncio always has its task
         self._receiving.add(task)
         try:
-            return await self._receive(raw, sender, recipients, meta)
+            return await self._receive(raw, sender, recipients, meta, crlf_only)
         finally:
             self._receiving.discard(task)
 
-    async def _receive(self, raw: bytes, sender: str, recipients: list[str], meta: dict[str, Any]) -> Reply:
+    async def _receive(
+        self, raw: bytes, sender: str, recipients: list[str], meta: dict[str, Any], crlf_only: bool
+    ) -> Reply:
         if self.closing:
             return replies.SHUTTING_DOWN
         loop_value = _loop_value(raw)
         passed = verify_loop(self.config.secret_bytes, loop_value, raw, self.clock()) if loop_value else None
         if passed is None:
-            # Only a header we signed may say the mail was inspected; drop look-alikes.
+            # Only a header we signed may say the mail was inspected; drop look-alikes (whole
+            # lines: CRLF line endings stay the only ones).
             raw = strip_own_headers(raw)
         else:
             meta = {**meta, "inspected_as": passed}
@@ -214,7 +221,7 @@ class Relay:
             log.exception("cannot spool a message from %s", sender)
             return replies.SPOOL_FAILED
         try:
-            return await self.process(rec, raw, in_session=True)
+            return await self.process(rec, raw, in_session=True, crlf_only=crlf_only)
         except Exception:
             log.exception("%s: processing failed", rec.id)
             return await self._failed(rec)
@@ -239,23 +246,37 @@ class Relay:
             log.exception("%s: cannot record the failure", rec.id)
         return replies.INTERNAL_ERROR
 
-    async def process(self, rec: MessageRecord, raw: bytes, *, in_session: bool) -> Reply:
+    async def process(
+        self, rec: MessageRecord, raw: bytes, *, in_session: bool, crlf_only: bool = False
+    ) -> Reply:
+        """Decide a message in ``received`` and apply the decision; ``crlf_only`` as in
+        :meth:`receive`."""
         if rec.meta.get("kind") in OWN_KINDS:
-            await self._to_delivery(rec, raw, {"action": "deliver", "skipped": "own"}, {}, "own notification")
+            decision: dict[str, Any] = {"action": "deliver", "skipped": "own"}
+            await self._to_delivery(rec, raw, decision, {}, "own notification", crlf_only=crlf_only)
             return replies.queued(rec.id)
         passed = rec.meta.get("inspected_as")
         if passed:
             decision = {"action": "deliver", "skipped": "loop", "rules": [], "inspected_as": passed}
-            await self._to_delivery(rec, raw, decision, {}, f"already inspected as {passed}")
+            await self._to_delivery(
+                rec, raw, decision, {}, f"already inspected as {passed}", crlf_only=crlf_only
+            )
             return replies.queued(rec.id)
         known = await self.store.known_domains(rec.sender)
         inspection = await inspect_mail(
             self.inspector, raw, rec.sender, rec.recipients, known_domains=known, now=self.clock()
         )
-        return await self.apply(rec, raw, inspection, in_session=in_session)
+        return await self.apply(rec, raw, inspection, in_session=in_session, crlf_only=crlf_only)
 
     async def _to_delivery(
-        self, rec: MessageRecord, raw: bytes, decision: dict[str, Any], scan: dict[str, Any], reason: str
+        self,
+        rec: MessageRecord,
+        raw: bytes,
+        decision: dict[str, Any],
+        scan: dict[str, Any] | EncodedJson,
+        reason: str,
+        *,
+        crlf_only: bool = False,
     ) -> None:
         rec = await self.store.transition(
             rec.id,
@@ -267,14 +288,20 @@ class Relay:
             decision=decision,
             scan=scan,
         )
-        self.delivery.enqueue(rec.id, (rec, raw))
+        self.delivery.enqueue(rec.id, (rec, raw), crlf_only=crlf_only)
 
     async def apply(
-        self, rec: MessageRecord, raw: bytes, inspection: Inspection, *, in_session: bool
+        self,
+        rec: MessageRecord,
+        raw: bytes,
+        inspection: Inspection,
+        *,
+        in_session: bool,
+        crlf_only: bool = False,
     ) -> Reply:
         d = inspection.decision
         dd = d.to_dict()
-        scan = scan_summary(inspection.scan)
+        scan = inspection.stored_scan()
         rules = ",".join(d.rule_ids) or "none"
         action = d.action
         metrics.record_decision(action.value, d.rule_ids)
@@ -304,8 +331,10 @@ class Relay:
                     reason=f"Bcc conversion: {len(moved)} external address(es)",
                 )
                 raw = new_raw
+                crlf_only = False  # a new body: delivery looks at it as it is
         if action in (Action.DELIVER, Action.TAG, Action.BCC, Action.LINK_ATTACHMENTS):
-            await self._to_delivery(rec, raw, dd, scan, f"policy: {action.value} (rules {rules})")
+            reason = f"policy: {action.value} (rules {rules})"
+            await self._to_delivery(rec, raw, dd, scan, reason, crlf_only=crlf_only)
         elif action is Action.HOLD:
             rec = await self.store.transition(
                 rec.id,

@@ -18,8 +18,8 @@ import logging
 import os
 import re
 import ssl
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 
@@ -29,8 +29,15 @@ from gateway.replies import Reply
 
 log = logging.getLogger(__name__)
 
-#: What the handler calls with a complete message: ``(raw, sender, recipients, meta) -> Reply``.
-Receiver = Callable[[bytes, str, list[str], dict[str, Any]], Awaitable[Reply]]
+
+class Receiver(Protocol):
+    """What the handler calls with a complete message: ``(raw, sender, recipients, meta) ->
+    Reply``; ``crlf_only=True`` says that ``raw`` has CRLF line endings only (the handler
+    refuses any other), so that delivery need not search the body for them again."""
+
+    def __call__(
+        self, raw: bytes, sender: str, recipients: list[str], meta: dict[str, Any], *, crlf_only: bool = False
+    ) -> Awaitable[Reply]: ...
 
 
 def hash_password(password: str, *, salt: bytes | None = None) -> str:
@@ -422,7 +429,7 @@ class RelayHandler:
         }
         # The client may hang up while we inspect; the work must still finish (the message is
         # already spooled), so it runs in its own task and the session only waits for it.
-        task = asyncio.ensure_future(self.receive(raw, sender, list(envelope.rcpt_tos), meta))
+        task = asyncio.ensure_future(self.receive(raw, sender, list(envelope.rcpt_tos), meta, crlf_only=True))
         self.inflight.add(task)
         task.add_done_callback(self.inflight.discard)
         reply = await asyncio.shield(task)

@@ -604,7 +604,9 @@ class Store(abc.ABC):
         cycle (:data:`LIFECYCLE`). Raises :class:`NotFound`, :class:`InvalidTransition`. The
         lease is set to ``owner`` (``None`` leaves the message unowned). Entering a state of
         :data:`DISCARDS_RAW` removes the spool file; entering ``delivered`` records the
-        recipients' domains for :meth:`has_written_to` (see :func:`plan_transition`)."""
+        recipients' domains for :meth:`has_written_to` (see :func:`plan_transition`). A
+        ``scan`` or ``decision`` may come as an :class:`EncodedJson` (its stored form made
+        beforehand); the record after carries its value."""
         check_changes(changes)
 
         def decide(rec: MessageRecord, now: datetime) -> Plan:
@@ -1110,6 +1112,34 @@ def reads_back_as_itself(value: Any, text: str) -> bool:
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedJson:
+    """A scan or decision with its stored form made beforehand, where the time is free (a
+    classification worker makes the scan's, off the relay's event loop): :meth:`Store.transition`
+    takes one wherever it takes the value, and stores ``text`` rather than encoding ``value``
+    again. Made only by :meth:`of`, so that ``text`` is ``canonical_json(value)``, ``plain``
+    whether it reads back as ``value`` (:func:`reads_back_as_itself`) and ``quoted`` the UTF-8
+    of ``text`` as a JSON string (what the fact digest of the field hashes, see
+    :func:`_fact_digest`). The three survive pickling with the value (plain JSON data comes
+    back as the same types).
+
+    >>> e = EncodedJson.of({"b": [1, "é"], "a": None})
+    >>> e.text, e.plain, e.quoted == json.dumps(e.text, ensure_ascii=False).encode()
+    ('{"a":null,"b":[1,"é"]}', True, True)
+    """
+
+    value: Mapping[str, Any]
+    text: str
+    plain: bool
+    quoted: bytes
+
+    @classmethod
+    def of(cls, value: Mapping[str, Any]) -> EncodedJson:
+        value = dict(value)
+        text = canonical_json(value)
+        return cls(value, text, reads_back_as_itself(value, text), _json_text(text).encode())
+
+
 def decode_record(row: Mapping[str, Any]) -> MessageRecord:
     """A record from its stored form (a ``Row``, or a Redis hash of strings). Every write reads
     the record it changes, so this is written out: the record is made from its fields without
@@ -1203,14 +1233,28 @@ _NAME_TEXTS: dict[str, str] = {}
 _NAME_TEXTS_MAX = 4096
 
 
-def _digest_after(head: str, name: str, stored: Any) -> str:
-    """:func:`_fact_digest` with ``head`` the item's part of the text, ``[<msg_id as JSON>,``,
-    which a write digesting several facts of one item puts together once."""
+def _name_text(name: str) -> str:
     name_text = _NAME_TEXTS.get(name)
     if name_text is None:
         name_text = f"{_json_text(name)},"
         if len(_NAME_TEXTS) < _NAME_TEXTS_MAX:
             _NAME_TEXTS[name] = name_text
+    return name_text
+
+
+def _digest_quoted(head: str, name: str, quoted: bytes) -> str:
+    """:func:`_digest_after` of a stored text whose JSON string form (UTF-8) is ``quoted``
+    (:attr:`EncodedJson.quoted`): the same bytes hashed, the text not escaped again."""
+    digest = hashlib.sha256(f"{head}{_name_text(name)}".encode())
+    digest.update(quoted)
+    digest.update(b"]")
+    return digest.hexdigest()[:32]
+
+
+def _digest_after(head: str, name: str, stored: Any) -> str:
+    """:func:`_fact_digest` with ``head`` the item's part of the text, ``[<msg_id as JSON>,``,
+    which a write digesting several facts of one item puts together once."""
+    name_text = _name_text(name)
     if type(stored) is str:
         value = _json_text(stored)
     elif stored is None:
@@ -1292,7 +1336,11 @@ def _reads_back(value: Any, written: Any) -> bool:
 
 
 def _changed_facts(
-    before: MessageRecord, after: MessageRecord, sets: Row, written: Mapping[str, Any]
+    before: MessageRecord,
+    after: MessageRecord,
+    sets: Row,
+    written: Mapping[str, Any],
+    encoded: Mapping[str, EncodedJson] | None = None,
 ) -> dict[str, str]:
     """``changed_facts(record_facts(before), record_facts(after))`` for ``after``, which is
     ``before`` with the stored fields ``sets`` written (encoded from the values ``written``),
@@ -1315,7 +1363,11 @@ def _changed_facts(
             stored = encode_value(name, getattr(after, name))
         old = encode_value(name, getattr(before, name))
         if type(old) is not type(stored) or old != stored:
-            out[name] = _digest_after(head, name, stored)
+            pre = encoded.get(name) if encoded else None
+            if pre is not None and stored is pre.text:
+                out[name] = _digest_quoted(head, name, pre.quoted)
+            else:
+                out[name] = _digest_after(head, name, stored)
     if "meta" in sets:
         out.update(_changed_meta_facts(before, after))
     return dict(sorted(out.items()))
@@ -1327,11 +1379,14 @@ def _with_facts(
     draft: EventDraft | None,
     sets: Row,
     written: Mapping[str, Any],
+    encoded: Mapping[str, EncodedJson] | None = None,
 ) -> EventDraft | None:
     """``draft`` carrying the digests of the facts this write (``sets``) sets: all of them for
     a new item, the changed ones otherwise (none: the event is left as it is). A write that
     changes a fact without an event is a programming error."""
-    changed = _facts_of(after, sets) if before is None else _changed_facts(before, after, sets, written)
+    changed = (
+        _facts_of(after, sets) if before is None else _changed_facts(before, after, sets, written, encoded)
+    )
     if not changed:
         return draft
     if draft is None:
@@ -1424,21 +1479,35 @@ _DECODE: Mapping[str, Callable[[Any], Any]] = {
 assert set(_DECODE) == set(FIELDS)
 
 
-def _apply(rec: MessageRecord, sets: Row, written: Mapping[str, Any] | None = None) -> MessageRecord:
+def _apply(
+    rec: MessageRecord,
+    sets: Row,
+    written: Mapping[str, Any] | None = None,
+    encoded: Mapping[str, EncodedJson] | None = None,
+) -> MessageRecord:
     """``rec`` with the stored fields ``sets`` written: ``decode_record({**encode_record(rec),
     **sets})`` for a record as read from the store, decoding only the fields that change (the
     others round-trip to themselves; re-encoding and decoding the whole record, its scan and
     decision included, cost every write about as much as the write itself). A scan or decision
     in ``written`` (the values ``sets`` were encoded from) that is plain JSON data is taken as
-    it is rather than decoded from its text (:func:`reads_back_as_itself`)."""
+    it is rather than decoded from its text (:func:`reads_back_as_itself`, or
+    :attr:`EncodedJson.plain` for a value ``encoded`` beforehand)."""
     changes = {}
     for k, v in sets.items():
-        if k in _SHARED_FIELDS and written and k in written and reads_back_as_itself(written[k], v):
+        if k in _SHARED_FIELDS and written and k in written and _reads_back_as(written[k], v, encoded, k):
             changes[k] = written[k]
             _share_json(v, written[k])
         else:
             changes[k] = _DECODE[k](v)
     return _replaced(rec, changes)
+
+
+def _reads_back_as(value: Any, text: str, encoded: Mapping[str, EncodedJson] | None, key: str) -> bool:
+    """:func:`reads_back_as_itself`, answered beforehand for a text :class:`EncodedJson` made."""
+    pre = encoded.get(key) if encoded else None
+    if pre is not None and text is pre.text:
+        return pre.plain
+    return reads_back_as_itself(value, text)
 
 
 _FIELD_SET = frozenset(FIELDS)
@@ -1476,13 +1545,15 @@ def _plan(
     *,
     new: MessageRecord | None = None,
     written: Mapping[str, Any] | None = None,
+    encoded: Mapping[str, EncodedJson] | None = None,
 ) -> Plan:
     """The :class:`Plan` that writes ``sets`` over ``rec`` (or the new record ``new``), its
     event carrying the digests of the facts it sets (:func:`_with_facts`); ``written`` has the
-    values some of ``sets`` were encoded from. Every plan is made here, so no write can change
-    a recorded fact unaudited."""
-    after = new if new is not None else _apply(_known(rec), sets, written)
-    facts = _with_facts(rec, after, event, sets, written or {})
+    values some of ``sets`` were encoded from, ``encoded`` those encoded beforehand
+    (:class:`EncodedJson`). Every plan is made here, so no write can change a recorded fact
+    unaudited."""
+    after = new if new is not None else _apply(_known(rec), sets, written, encoded)
+    facts = _with_facts(rec, after, event, sets, written or {}, encoded)
     return Plan(after, sets, facts, drop_body, correspondents)
 
 
@@ -1667,7 +1738,12 @@ def plan_transition(
     the recipients' domains recorded on entering ``delivered``. Raises :class:`InvalidTransition`."""
     to = State(to)
     check_changes(changes)
-    sets = {k: encode_value(k, v) for k, v in changes.items()}
+    encoded = {k: v for k, v in changes.items() if type(v) is EncodedJson}
+    if encoded:
+        if not _SHARED_FIELDS.issuperset(encoded):
+            raise TypeError(f"only {sorted(_SHARED_FIELDS)} may be given encoded, not {sorted(encoded)}")
+        changes = {**changes, **{k: v.value for k, v in encoded.items()}}
+    sets = {k: encoded[k].text if k in encoded else encode_value(k, v) for k, v in changes.items()}
     check_move(rec.id, rec.kind, rec.state, to, None if expect is None else as_states(expect))
     sets.update(
         state=to.value, updated_at=to_micros(now), owner=owner or None, lease_until=_lease(owner, now, lease)
@@ -1681,7 +1757,7 @@ def plan_transition(
         sender = rec.sender.lower()
         corr = tuple((sender, d) for d in sorted({domain_of(r) for r in rec.recipients}) if d)
     event = EventDraft(now, actor, "transition", rec.id, rec.state.value, to.value, reason, extra)
-    return _plan(rec, sets, event, drop, corr, written=changes)
+    return _plan(rec, sets, event, drop, corr, written=changes, encoded=encoded)
 
 
 def lease_is_live(rec: MessageRecord, now: datetime) -> bool:

@@ -32,14 +32,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
+import queue
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from hashlib import sha256
 from pathlib import Path
@@ -152,6 +153,62 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+class _StoreThread:
+    """The one thread that uses the store's connection: it runs the functions put to it, in
+    order. Lighter than a one-worker ``ThreadPoolExecutor``, whose every call makes a
+    ``concurrent.futures.Future`` (with a ``Condition``) and takes its idle semaphore on both
+    sides, work done with the GIL at each hand-over between the event loop and this thread."""
+
+    def __init__(self, name: str) -> None:
+        self._queue: queue.SimpleQueue[Callable[[], object] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+
+    def _main(self) -> None:
+        get = self._queue.get
+        while (fn := get()) is not None:
+            try:
+                fn()
+            except BaseException:  # each function settles its own outcome; never stop serving
+                log.exception("store thread: a job failed")
+
+    def put(self, fn: Callable[[], object]) -> None:
+        if self._thread.ident is None:  # started on first use, as an executor's worker is
+            self._thread.start()
+        self._queue.put(fn)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in this thread; its result or exception."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+
+        def settle(ok: bool, value: Any) -> None:
+            if fut.done():
+                return
+            if ok:
+                fut.set_result(value)
+            elif isinstance(value, StopIteration):  # a future cannot carry one
+                fut.set_exception(RuntimeError(f"store thread: {value!r}"))
+            else:
+                fut.set_exception(value)
+
+        def job() -> None:
+            try:
+                result = fn(*args)
+            except BaseException as exc:
+                loop.call_soon_threadsafe(settle, False, exc)
+            else:
+                loop.call_soon_threadsafe(settle, True, result)
+
+        self.put(job)
+        return await fut
+
+    def stop(self) -> None:
+        """Let the functions already put run, then end the thread."""
+        if self._thread.ident is not None:
+            self._queue.put(None)
+            self._thread.join()
+
+
 class SQLiteStore(Store):
     """The embedded :class:`~gateway.store.base.Store`. Open with :meth:`open`."""
 
@@ -168,7 +225,7 @@ class SQLiteStore(Store):
         self.tmp = self.spool / "tmp"
         self._clock = clock or (lambda: datetime.now(UTC))
         self._busy_timeout = busy_timeout
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sekimori-store")
+        self._thread = _StoreThread("sekimori-store")
         self._conn: sqlite3.Connection | None = None
         self._closed = False
         self._lock = threading.Lock()
@@ -257,7 +314,7 @@ class SQLiteStore(Store):
             start = not self._flush_scheduled
             self._flush_scheduled = True
         if start:
-            self._executor.submit(self._flush, loop)
+            self._thread.put(functools.partial(self._flush, loop))
         result: T = await fut
         return result
 
@@ -331,9 +388,8 @@ class SQLiteStore(Store):
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         if self._closed:
             raise StoreError("the store is closed")
-        loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, fn, *args)
+            return await self._thread.run(fn, *args)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"{self.db_path}: {exc}") from exc
 
@@ -374,38 +430,40 @@ class SQLiteStore(Store):
         except OSError as exc:
             raise StoreError(f"cannot write the spool file for {msg_id}: {exc}") from exc
 
-    def _append_audit(
-        self, conn: sqlite3.Connection, draft: EventDraft, *, after: AuditEvent | None = None
-    ) -> AuditEvent:
-        """Chain ``draft`` after the newest event: ``after`` when the caller has just appended
-        it in this transaction (no need to read it back), else the newest in the table."""
-        if after is not None:
-            event, extra = chain_stored(draft, after.seq, after.hash)
-        else:
-            last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-            event, extra = (
-                chain_stored(draft, 0, GENESIS)
-                if last is None
-                else chain_stored(draft, int(last["seq"]), str(last["hash"]))
+    def _append_audit(self, conn: sqlite3.Connection, draft: EventDraft) -> AuditEvent:
+        return self._append_audits(conn, (draft,))[0]
+
+    def _append_audits(self, conn: sqlite3.Connection, drafts: Sequence[EventDraft]) -> list[AuditEvent]:
+        """Chain ``drafts`` in turn after the newest event, in one statement."""
+        last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, head = (0, GENESIS) if last is None else (int(last["seq"]), str(last["hash"]))
+        events: list[AuditEvent] = []
+        rows = []
+        for draft in drafts:
+            event, extra = chain_stored(draft, seq, head)
+            seq, head = event.seq, event.hash
+            events.append(event)
+            rows.append(
+                (
+                    event.seq,
+                    to_micros(event.at),
+                    event.actor,
+                    event.action,
+                    event.msg_id,
+                    event.from_state,
+                    event.to_state,
+                    event.reason,
+                    extra,
+                    event.prev_hash,
+                    event.hash,
+                )
             )
-        conn.execute(
+        conn.executemany(
             "INSERT INTO audit (seq, at, actor, action, msg_id, from_state, to_state, reason, extra,"
             " prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                event.seq,
-                to_micros(event.at),
-                event.actor,
-                event.action,
-                event.msg_id,
-                event.from_state,
-                event.to_state,
-                event.reason,
-                extra,
-                event.prev_hash,
-                event.hash,
-            ),
+            rows,
         )
-        return event
+        return events
 
     @staticmethod
     def _record(row: sqlite3.Row) -> MessageRecord:
@@ -422,17 +480,21 @@ class SQLiteStore(Store):
             raise NotFound(msg_id)
         return self._record(row)
 
-    def _persist(
-        self, conn: sqlite3.Connection, plan: Plan, *, after: AuditEvent | None = None
-    ) -> MessageRecord:
-        """Write what a plan decided, inside the caller's transaction (``after``: the event
-        this transaction appended last, see :meth:`_append_audit`)."""
+    def _persist(self, conn: sqlite3.Connection, plan: Plan) -> MessageRecord:
+        """Write what a plan decided, inside the caller's transaction."""
         if plan.sets:
             cols = ", ".join(f"{k} = ?" for k in plan.sets)
             conn.execute(
                 f"UPDATE messages SET {cols} WHERE id = ?",  # noqa: S608 - names from base.FIELDS
                 (*plan.sets.values(), plan.record.id),
             )
+        self._correspond(conn, plan)
+        if plan.event is not None:
+            self._append_audit(conn, plan.event)
+        return plan.record
+
+    @staticmethod
+    def _correspond(conn: sqlite3.Connection, plan: Plan) -> None:
         if plan.correspondents:
             conn.executemany(
                 "INSERT OR IGNORE INTO correspondents (sender, domain, first_at) VALUES (?,?,?)",
@@ -441,9 +503,6 @@ class SQLiteStore(Store):
                     for sender, domain in plan.correspondents
                 ],
             )
-        if plan.event is not None:
-            self._append_audit(conn, plan.event, after=after)
-        return plan.record
 
     def _body_of(self, plan: Plan | None) -> Path | None:
         return (
@@ -496,18 +555,18 @@ class SQLiteStore(Store):
     async def _insert_then(
         self, plan: Plan, staged: Staged, then: Callable[[MessageRecord, datetime], Plan]
     ) -> Plan:
-        # One job, so one transaction and one trip to the store's thread: the new row, its
-        # event, the change over it and the change's event, chained after the first.
+        # One job, so one transaction and one trip to the store's thread; the row as it is after
+        # the change (the accept's fields, the change's over them) and both events, chained in
+        # turn: the state ``accept`` then ``transition`` leave, in three statements, not six.
         def insert(conn: sqlite3.Connection) -> Plan:
-            cols = ", ".join(plan.sets)
-            conn.execute(
-                f"INSERT INTO messages ({cols}) VALUES ({','.join('?' * len(plan.sets))})",  # noqa: S608
-                tuple(plan.sets.values()),
-            )
-            assert plan.event is not None
-            first = self._append_audit(conn, plan.event)
             moved = then(plan.record, self._now())
-            self._persist(conn, moved, after=first)
+            row = {**plan.sets, **moved.sets}
+            conn.execute(
+                f"INSERT INTO messages ({', '.join(row)}) VALUES ({','.join('?' * len(row))})",  # noqa: S608
+                tuple(row.values()),
+            )
+            self._correspond(conn, moved)
+            self._append_audits(conn, [e for e in (plan.event, moved.event) if e is not None])
             return moved
 
         moved = await self._write(insert)
@@ -740,8 +799,7 @@ class SQLiteStore(Store):
                 self._conn.close()
                 self._conn = None
 
-        loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self._executor, shut)
+            await self._thread.run(shut)
         finally:
-            self._executor.shutdown(wait=True)
+            await asyncio.to_thread(self._thread.stop)

@@ -21,7 +21,16 @@ import pytest
 
 from classifiers import ScanResult
 from gateway.mail import inspect_mail
-from gateway.pipeline import FileContent, Inspector, KnownDomains, MailContent, _worker_start, classify
+from gateway.pipeline import (
+    FileContent,
+    Inspector,
+    KnownDomains,
+    MailContent,
+    _worker_start,
+    classify,
+    scan_summary,
+)
+from gateway.store.base import canonical_json
 from gateway.workers import WorkerPool
 from policies import Action, Envelope, PolicyHolder
 from tests.fuzz import shapes
@@ -70,6 +79,27 @@ async def test_a_mail_is_inspected_through_the_mail_adapter(inspector: Inspector
     assert inspection.decision.action is Action.BLOCK
     assert inspection.envelope.recipients == ("tanaka@partner.example",)
     assert inspection.envelope.to == ("tanaka@partner.example",)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+async def test_the_scan_summary_comes_with_its_stored_form(workers: int) -> None:
+    # The worker encodes the summary the store keeps, off the relay's event loop.
+    inspector = Inspector(PolicyHolder(ROOT / "policies" / "default.yaml"), scan_time=10, workers=workers)
+    try:
+        raw = make_mail(to=["tanaka@partner.example"], body=MY_NUMBER)
+        inspection = await inspect_mail(
+            inspector, raw, "taro@example.co.jp", ["tanaka@partner.example"], known_domains=(), now=NOW
+        )
+        assert inspection.summary is not None
+        stored = inspection.stored_scan()
+        assert stored.value == scan_summary(inspection.scan)
+        assert stored.text == canonical_json(scan_summary(inspection.scan))
+        assert stored.plain
+        # Without one (a scan decided on by the caller), the relay makes it.
+        made = dataclasses.replace(inspection, summary=None).stored_scan()
+        assert (made.value, made.text, made.quoted) == (stored.value, stored.text, stored.quoted)
+    finally:
+        inspector.close()
 
 
 @pytest.mark.parametrize("by", ["data", "path"])

@@ -29,6 +29,7 @@ from gateway.store import (
     LIFECYCLE,
     TERMINAL,
     Amendment,
+    EncodedJson,
     InvalidTransition,
     ItemKind,
     MessageRecord,
@@ -40,7 +41,7 @@ from gateway.store import (
     StoreError,
     UploadFacts,
 )
-from gateway.store.base import AuditEvent, new_id
+from gateway.store.base import AuditEvent, canonical_json, new_id, record_facts
 from gateway.store.redis import RedisStore
 
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
@@ -394,6 +395,44 @@ async def test_transition_applies_changes_and_rejects_unknown_fields(harness: Ha
     with pytest.raises(TypeError, match="sender"):
         await store.transition(rec.id, State.DELIVERING, actor="t", reason="r", sender="evil@example.com")
     assert (await store.get(rec.id)) == held
+
+
+@pytest.mark.parametrize(
+    "scan",
+    [
+        {"findings": [{"type": "my_number", "values": ["****-****-9018"], "score": 0.9}], "size": 3},
+        {"parts": ("a tuple reads back as a list",), "names": ["顧客.csv"]},
+    ],
+    ids=["plain", "tuple"],
+)
+async def test_a_scan_encoded_beforehand_is_kept_and_audited_as_the_value(
+    harness: Harness, store: Store, scan: dict[str, Any]
+) -> None:
+    # A classification worker hands the scan over with its stored form made: the record, its
+    # stored form and the audit's fact digests are those of the value given as it is.
+    given, encoded = await _accept(store), await _accept(store)
+    decision = {"action": "quarantine", "rules": ["r1"]}
+    a = await store.transition(
+        given.id, State.QUARANTINED, actor="policy", reason="r", scan=scan, decision=decision
+    )
+    b = await store.transition(
+        encoded.id,
+        State.QUARANTINED,
+        actor="policy",
+        reason="r",
+        scan=EncodedJson.of(scan),
+        decision=EncodedJson.of(decision),
+    )
+    assert b.scan == a.scan and b.decision == a.decision
+    assert canonical_json(b.scan) == canonical_json(scan)
+    again = await (await harness.new()).get(encoded.id)
+    assert again is not None and again.scan == b.scan and again.decision == b.decision
+    facts = (await store.audit_events(msg_id=encoded.id))[-1].extra["facts"]
+    assert sorted(facts) == ["decision", "scan"]
+    assert facts == {k: v for k, v in record_facts(again).items() if k in facts}
+    assert (await verify_store(store)).ok
+    with pytest.raises(TypeError, match="encoded"):
+        await store.transition(encoded.id, State.DELIVERING, actor="t", reason="r", meta=EncodedJson.of({}))
 
 
 async def test_deferred_retry_fields(harness: Harness, store: Store) -> None:
