@@ -74,10 +74,11 @@ def extract_file(
     ``declared_type`` say it is, when they disagree (see :mod:`classifiers.extract.dispatch`)."""
     ctx = Context(limits, deadline, dispatch, on_part)
     try:
-        if sniff(data).kind == "message" and declared_type is None:
+        sniffed = sniff(data)
+        if sniffed.kind == "message" and declared_type is None:
             mime.extract_mail(ctx, data)
         else:
-            dispatch(ctx, data, Where(name, "file", 0, name, declared=declared_type))
+            dispatch(ctx, data, Where(name, "file", 0, name, declared=declared_type), sniffed=sniffed)
     except RecursionError:
         ctx.error(name, "structure nested too deeply")
         ctx.add(Part(location=name, text="", kind="file", size=len(data), truncated=("depth",)))

@@ -32,8 +32,16 @@ _MIME_OF = {
 }
 
 
-def dispatch(ctx: Context, data: bytes, where: Where, truncated: tuple[str, ...] = ()) -> None:
-    """Extract ``data`` found at ``where``; ``truncated`` are reasons already known for it."""
+def dispatch(
+    ctx: Context,
+    data: bytes,
+    where: Where,
+    truncated: tuple[str, ...] = (),
+    *,
+    sniffed: Sniffed | None = None,
+) -> None:
+    """Extract ``data`` found at ``where``; ``truncated`` are reasons already known for it;
+    ``sniffed`` is what :func:`sniff` says of ``data``, when the caller asked it already."""
     if ctx.stopped:
         ctx.stop_marker(where)
         return
@@ -41,13 +49,12 @@ def dispatch(ctx: Context, data: bytes, where: Where, truncated: tuple[str, ...]
         return  # the same bytes, already being read (a file read as a message holds itself)
     ctx.reading.append(data)
     try:
-        _dispatch(ctx, data, where, truncated)
+        _dispatch(ctx, data, where, truncated, sniff(data) if sniffed is None else sniffed)
     finally:
         ctx.reading.pop()
 
 
-def _dispatch(ctx: Context, data: bytes, where: Where, truncated: tuple[str, ...]) -> None:
-    sniffed = sniff(data)
+def _dispatch(ctx: Context, data: bytes, where: Where, truncated: tuple[str, ...], sniffed: Sniffed) -> None:
     labels, also = disagreements(sniffed, where.filename, where.declared)
     appended = sniffed.kind not in ("zip", "docx", "xlsx", "pptx", "empty") and zip_inside(data)
     if appended:

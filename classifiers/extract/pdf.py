@@ -29,19 +29,29 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
+import pdfminer.cmapdb
+import pdfminer.converter
+import pdfminer.encodingdb
+import pdfminer.pdfdocument
+import pdfminer.pdffont
 import pdfminer.pdfinterp
+import pdfminer.pdfpage
+import pdfminer.pdfparser
 import pdfminer.pdftypes
+import pdfminer.psparser
 from pdfminer.ccitt import ccittfaxdecode
 from pdfminer.converter import TextConverter
-from pdfminer.layout import LAParams
+from pdfminer.layout import LAParams, LTChar
 from pdfminer.lzw import LZWDecoder
+from pdfminer.pdfcolor import PDFColorSpace
 from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError, PDFPasswordIncorrect
-from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+from pdfminer.pdffont import PDFFont, PDFUnicodeNotDefined
+from pdfminer.pdfinterp import PDFGraphicState, PDFPageInterpreter, PDFResourceManager
 from pdfminer.pdfpage import PDFPage
 from pdfminer.pdfparser import PDFParser
 from pdfminer.pdftypes import PDFObjRef, PDFStream, resolve1
 from pdfminer.psparser import PSLiteral
-from pdfminer.utils import decode_text
+from pdfminer.utils import Matrix, decode_text
 
 from classifiers.extract.context import Context, TextSink, Where
 from classifiers.extract.structured import xml_to_text
@@ -62,6 +72,37 @@ _CHUNK = 64 * 1024
 
 # pdfminer logs every oddity of a hostile file at WARNING; errors are reported through the Part.
 logging.getLogger("pdfminer").setLevel(logging.ERROR)
+
+
+class _Log:
+    """A pdfminer module's logger whose ``debug`` does nothing at once. pdfminer logs at DEBUG
+    for every token and every glyph (``debug`` then ``isEnabledFor``: two Python calls each,
+    about 1% of a text PDF's scan), at a level the line above keeps from ever showing."""
+
+    __slots__ = ("_logger", "debug")
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        self.debug = "".format  # takes any arguments and returns "": one C call, no frame
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._logger, name)
+
+
+for _module in (
+    pdfminer.cmapdb,
+    pdfminer.converter,
+    pdfminer.encodingdb,
+    pdfminer.pdfdocument,
+    pdfminer.pdffont,
+    pdfminer.pdfinterp,
+    pdfminer.pdfpage,
+    pdfminer.pdfparser,
+    pdfminer.psparser,
+):
+    _logger = vars(_module).get("log")
+    if isinstance(_logger, logging.Logger):
+        vars(_module)["log"] = _Log(_logger)
 
 
 class _Tripped(Exception):
@@ -90,6 +131,10 @@ class Budget:
 
     def token(self) -> None:
         self.tokens -= 1
+        self.check_tokens()
+
+    def check_tokens(self) -> None:
+        """After a token was counted: out of tokens, or (every 1024th token) out of time."""
         if self.tokens < 0:
             self.trip("pdf_operators")
             raise _Tripped("pdf_operators")
@@ -100,8 +145,11 @@ class Budget:
     def glyph(self) -> None:
         self.glyphs -= 1
         if self.glyphs < 0:
-            self.trip("pdf_operators")
-            raise _Tripped("pdf_operators")
+            self.out_of_glyphs()
+
+    def out_of_glyphs(self) -> None:
+        self.trip("pdf_operators")
+        raise _Tripped("pdf_operators")
 
 
 _BUDGET: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("pdf_budget", default=None)
@@ -224,13 +272,25 @@ for _name, _decoder in _BOUNDED_DECODERS.items():
 
 
 class _ContentParser(pdfminer.pdfinterp.PDFContentParser):
-    """pdfminer's content-stream parser, counting every token against the page's budget."""
+    """pdfminer's content-stream parser, counting every token against the page's budget.
+
+    A parser reads the streams of one page (or of a form on it), so it takes the page's budget
+    once, when made; each token then costs a decrement and a test, not a call."""
+
+    def __init__(self, streams: Any) -> None:
+        self._budget = _BUDGET.get()
+        super().__init__(streams)
 
     def nextobject(self) -> Any:
-        budget = _BUDGET.get()
+        budget = self._budget
         if budget is not None:
-            budget.token()
-        return super().nextobject()
+            budget.tokens -= 1
+            if budget.tokens < 0 or not budget.tokens & 0x3FF:
+                budget.check_tokens()
+        return _NEXTOBJECT(self)
+
+
+_NEXTOBJECT = pdfminer.pdfinterp.PDFContentParser.nextobject
 
 
 pdfminer.pdfinterp.PDFContentParser = _ContentParser  # type: ignore[misc]
@@ -240,18 +300,51 @@ class _Device(TextConverter):
     """pdfminer's text converter, counting glyphs; a page with very many is laid out simply."""
 
     glyphs = 0
+    #: The budget of the page being interpreted (set with ``_BUDGET`` by :func:`_pages`).
+    budget: Budget | None = None
 
     def begin_page(self, page: PDFPage, ctm: Any) -> None:
         self.glyphs = 0
         super().begin_page(page, ctm)
 
-    def render_char(self, *args: Any, **kwargs: Any) -> float:
-        budget = _BUDGET.get()
+    def render_char(
+        self,
+        matrix: Matrix,
+        font: PDFFont,
+        fontsize: float,
+        scaling: float,
+        rise: float,
+        cid: int,
+        ncs: PDFColorSpace,
+        graphicstate: PDFGraphicState,
+    ) -> float:
+        """pdfminer's own (``PDFLayoutAnalyzer.render_char``, pdfminer.six 20260107, pinned),
+        counting the glyph first: one Python call a glyph, as without the count."""
+        budget = self.budget
         if budget is not None:
-            budget.glyph()
+            budget.glyphs -= 1
+            if budget.glyphs < 0:
+                budget.out_of_glyphs()
         self.glyphs += 1
-        result: float = super().render_char(*args, **kwargs)
-        return result
+        try:
+            text = font.to_unichr(cid)
+            assert isinstance(text, str), str(type(text))
+        except PDFUnicodeNotDefined:
+            text = self.handle_undefined_char(font, cid)
+        item = LTChar(
+            matrix,
+            font,
+            fontsize,
+            scaling,
+            rise,
+            text,
+            font.char_width(cid),
+            font.char_disp(cid),
+            ncs,
+            graphicstate,
+        )
+        self.cur_item.add(item)
+        return item.adv
 
     def end_page(self, page: PDFPage) -> None:
         laparams = self.laparams
@@ -395,6 +488,7 @@ def _pages(
             out.truncate()
             budget = pool.budget(limits, ctx.deadline)
             _BUDGET.set(budget)
+            device.budget = budget
             _page(interpreter, device, page)
             pool.spent(budget)
             if budget.tripped:
@@ -423,6 +517,7 @@ def _page(interpreter: PDFPageInterpreter, device: _Device, page: PDFPage) -> No
         interpreter.process_page(page)
     except _Tripped:
         _BUDGET.set(None)  # laying out what was shown is not interpreting any more
+        device.budget = None
         device.finish_page(page)
 
 
