@@ -41,11 +41,11 @@ import pdfminer.pdftypes
 import pdfminer.psparser
 from pdfminer.ccitt import ccittfaxdecode
 from pdfminer.converter import TextConverter
-from pdfminer.layout import LAParams, LTChar
+from pdfminer.layout import LAParams
 from pdfminer.lzw import LZWDecoder
 from pdfminer.pdfcolor import PDFColorSpace
 from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError, PDFPasswordIncorrect
-from pdfminer.pdffont import PDFFont, PDFUnicodeNotDefined
+from pdfminer.pdffont import PDFFont
 from pdfminer.pdfinterp import PDFGraphicState, PDFPageInterpreter, PDFResourceManager
 from pdfminer.pdfpage import PDFPage
 from pdfminer.pdfparser import PDFParser
@@ -291,6 +291,7 @@ class _ContentParser(pdfminer.pdfinterp.PDFContentParser):
 
 
 _NEXTOBJECT = pdfminer.pdfinterp.PDFContentParser.nextobject
+_RENDER_CHAR = pdfminer.converter.PDFLayoutAnalyzer.render_char
 
 
 pdfminer.pdfinterp.PDFContentParser = _ContentParser  # type: ignore[misc]
@@ -318,33 +319,15 @@ class _Device(TextConverter):
         ncs: PDFColorSpace,
         graphicstate: PDFGraphicState,
     ) -> float:
-        """pdfminer's own (``PDFLayoutAnalyzer.render_char``, pdfminer.six 20260107, pinned),
-        counting the glyph first: one Python call a glyph, as without the count."""
+        """Count the glyph against the page's budget (held on the device, so no context
+        variable is read per glyph), then let pdfminer place it."""
         budget = self.budget
         if budget is not None:
             budget.glyphs -= 1
             if budget.glyphs < 0:
                 budget.out_of_glyphs()
         self.glyphs += 1
-        try:
-            text = font.to_unichr(cid)
-            assert isinstance(text, str), str(type(text))
-        except PDFUnicodeNotDefined:
-            text = self.handle_undefined_char(font, cid)
-        item = LTChar(
-            matrix,
-            font,
-            fontsize,
-            scaling,
-            rise,
-            text,
-            font.char_width(cid),
-            font.char_disp(cid),
-            ncs,
-            graphicstate,
-        )
-        self.cur_item.add(item)
-        return item.adv
+        return _RENDER_CHAR(self, matrix, font, fontsize, scaling, rise, cid, ncs, graphicstate)
 
     def end_page(self, page: PDFPage) -> None:
         laparams = self.laparams
