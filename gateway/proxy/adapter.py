@@ -30,11 +30,11 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from classifiers import ScanResult, listed_at_once, scan_listed
 from gateway import metrics
@@ -44,6 +44,7 @@ from gateway.store.base import new_id
 from gateway.uploads import LIFTABLE, UploadNotices, redeem
 from policies import Action, Envelope
 
+T = TypeVar("T")
 log = logging.getLogger("sekimori.proxy")
 
 #: Where each decision leaves an upload item.
@@ -161,6 +162,17 @@ def _log_failure(task: asyncio.Future[list[ItemVerdict]]) -> None:
         log.error("the verdict of an upload that passed could not be recorded", exc_info=task.exception())
 
 
+async def _each(steps: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """The results of ``steps``, run concurrently; one step (the usual upload: one file) is
+    awaited in place. ``asyncio.gather`` would make it a task and wake this one when it ends:
+    two more turns of the event loop, each behind every other connection's work (about 2.5 ms
+    apiece with eight 1 MiB uploads in flight), on the path the request waits on."""
+    pending = list(steps)
+    if len(pending) == 1:
+        return [await pending[0]]
+    return list(await asyncio.gather(*pending))
+
+
 def _sha256_of(item: UploadItem) -> str:
     h = hashlib.sha256()
     if item.data is not None:
@@ -248,7 +260,7 @@ class UploadJudge:
         :meth:`Verdict.settled`); their ids are known at once."""
         written: list[Path] = []
         try:
-            inspected = await asyncio.gather(*(self._inspect(i, uploader, method, written) for i in items))
+            inspected = await _each(self._inspect(i, uploader, method, written) for i in items)
             verdicts = [
                 (ItemVerdict(item, insp, STATE_OF[insp.decision.action], ref), rec, digest)
                 for item, insp, rec, ref, digest in inspected
@@ -271,10 +283,8 @@ class UploadJudge:
         files: list[Path],
     ) -> list[ItemVerdict]:
         try:
-            recorded = list(
-                await asyncio.gather(
-                    *(self._record(v, rec, uploader, method, digest) for v, rec, digest in verdicts)
-                )
+            recorded = await _each(
+                self._record(v, rec, uploader, method, digest) for v, rec, digest in verdicts
             )
         finally:
             for path in files:
