@@ -26,6 +26,7 @@ the policy sees it as not fully inspected (``truncated: true``) and the verdict 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import secrets
@@ -67,10 +68,12 @@ LEASE = 120.0
 #: pool's socket (1 MiB: 0.8 ms against 2 ms on the benchmark machine).
 BY_PATH = 64 * 1024
 #: A photo judged at once (:func:`classifiers.listed_at_once`) up to this size has its SHA-256
-#: computed on the event loop as its verdict is recorded, after the request went on (0.6 ms a
-#: MiB on the benchmark machine), not in a thread: the trip there and back cost the loop more,
-#: in waits for the GIL while the thread picked the work up (the request hook took 1.2 ms
-#: instead of 0.7 ms at concurrency 1), and two more wake-ups before the verdict could be written.
+#: (0.6 ms a MiB on the benchmark machine) computed as its verdict is recorded, after the
+#: request went on: by the store, in the same write (:meth:`Store.accept_decided`'s
+#: ``meta_later``; the SQLite store's thread, with the GIL released while it hashes). Not on
+#: the event loop, where it held up every other connection, nor in a thread of its own, whose
+#: trip there and back cost the loop more in waits for the GIL than the digest itself. A larger
+#: photo's goes to a thread while it is judged, so that it holds no store write up for long.
 DIGEST_ON_LOOP = 2 * 1024 * 1024
 
 
@@ -182,6 +185,12 @@ def _sha256_of(item: UploadItem) -> str:
             while piece := fh.read(1 << 20):
                 h.update(piece)
     return h.hexdigest()
+
+
+def _digest_meta(data: bytes) -> dict[str, str]:
+    """The record's ``content_sha256`` of content in memory (for :meth:`Store.accept_decided`'s
+    ``meta_later``)."""
+    return {"content_sha256": hashlib.sha256(data).hexdigest()}
 
 
 def _to_file(data: bytes, folder: Path) -> Path:
@@ -325,7 +334,7 @@ class UploadJudge:
         A photo in memory (PNG, JPEG) whose listing :func:`classifiers.scan_listed` gives at
         once is judged on that listing here, without a worker or a thread; up to
         :data:`DIGEST_ON_LOOP` its digest is left to :meth:`_record` (the request goes on before
-        it is computed), a larger one's goes to a thread. Other content in memory
+        it is computed, by the store as it writes the verdict), a larger one's goes to a thread. Other content in memory
         takes one trip to a thread (:func:`_prepare`) for its digest, its listing if it is a
         picture, sound or video (then no worker is asked either), or else its copy for the
         workers."""
@@ -452,8 +461,8 @@ class UploadJudge:
         item, decision = v.item, v.inspection.decision
         if digest is not None:
             item = replace(item, sha256=await digest)
-        elif not item.sha256 and item.data is not None:  # a photo judged at once (_inspect)
-            item = replace(item, sha256=_sha256_of(item))
+        # A photo judged at once (_inspect) has no digest yet.
+        undigested = item.data if not item.sha256 and item.data is not None else None
         rules = ",".join(decision.rule_ids) or "none"
         reason = f"policy: {decision.action.value} (rules {rules})"
         content = item.data if item.data is not None else item.path
@@ -469,10 +478,15 @@ class UploadJudge:
                     reason=reason,
                     changes={**changes, "meta": meta},
                     msg_id=v.ref,
+                    meta_later=None if undigested is None else functools.partial(_digest_meta, undigested),
                 )
                 await self._notify(done, changes)
+                if undigested is not None:
+                    item = replace(item, sha256=str(done.meta["content_sha256"]))
                 return ItemVerdict(item, v.inspection, v.state, done.id, done)
             rec = await self.store.accept(b"", **accepted, msg_id=v.ref)
+        if undigested is not None:
+            item = replace(item, sha256=_sha256_of(item))
         used = await redeem(
             self.store,
             user=uploader.user,

@@ -63,6 +63,7 @@ from gateway.store.base import (
     Store,
     StoreError,
     StoreStats,
+    ThenPlan,
     chain_stored,
     decode_record,
     is_due,
@@ -553,13 +554,19 @@ class SQLiteStore(Store):
         await self._write(insert, sync=sync)
 
     async def _insert_then(
-        self, plan: Plan, staged: Staged, then: Callable[[MessageRecord, datetime], Plan]
+        self,
+        plan: Plan,
+        staged: Staged,
+        then: ThenPlan,
+        later: Callable[[], Mapping[str, Any]] | None = None,
     ) -> Plan:
         # One job, so one transaction and one trip to the store's thread; the row as it is after
         # the change (the accept's fields, the change's over them) and both events, chained in
         # turn: the state ``accept`` then ``transition`` leave, in three statements, not six.
+        # ``later`` runs here too, on this thread: its cost (a digest) leaves the event loop
+        # without a trip of its own.
         def insert(conn: sqlite3.Connection) -> Plan:
-            moved = then(plan.record, self._now())
+            moved = then(plan.record, self._now(), None if later is None else later())
             row = {**plan.sets, **moved.sets}
             conn.execute(
                 f"INSERT INTO messages ({', '.join(row)}) VALUES ({','.join('?' * len(row))})",  # noqa: S608

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import itertools
 import secrets
+import threading
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -248,6 +250,75 @@ async def test_an_item_accepted_decided_is_as_if_accepted_then_moved(harness: Ha
 
     assert trail(await again.audit_events(msg_id=given)) == trail(await again.audit_events(msg_id=two.id))
     assert (await verify_store(again)).ok
+
+
+async def test_meta_computed_later_is_recorded_as_if_given(harness: Harness, store: Store) -> None:
+    """``meta_later`` (an upload's digest, computed off the event loop) gives the record and
+    the trail that the same values given in ``changes`` give (the facts digested;
+    ``verify_store`` checks their values against the record); it is called once, and never on
+    the event loop's thread."""
+    body = "顧客名簿".encode() * 1000
+    digest = hashlib.sha256(body).hexdigest()
+    meta = {"upload": UploadFacts(service="box", host="upload.box.com", filename="名簿.csv").to_meta()}
+    accepted: dict[str, Any] = {
+        "sender": "u@corp.example",
+        "recipients": (),
+        "meta": meta,
+        "kind": ItemKind.UPLOAD,
+        "actor": "proxy",
+    }
+    loop_thread = threading.get_ident()
+    calls: list[int] = []
+
+    def later() -> dict[str, Any]:
+        calls.append(threading.get_ident())
+        return {"content_sha256": hashlib.sha256(body).hexdigest()}
+
+    changes: dict[str, Any] = {"decision": {"action": "deliver"}, "meta": {**meta, "content_size": len(body)}}
+    late = await store.accept_decided(
+        **accepted, to=State.PASSED, decided_by="policy", reason="ok", changes=changes, meta_later=later
+    )
+    given = await store.accept_decided(
+        **accepted,
+        to=State.PASSED,
+        decided_by="policy",
+        reason="ok",
+        changes={**changes, "meta": {**changes["meta"], "content_sha256": digest}},
+    )
+    assert len(calls) == 1 and calls[0] != loop_thread
+    assert late.meta["content_sha256"] == digest and late.meta["content_size"] == len(body)
+    again = await harness.new()
+    assert await again.get(late.id) == late
+    assert (
+        dataclasses.replace(late, id=given.id, received_at=given.received_at, updated_at=given.updated_at)
+        == given
+    )
+
+    def facts(msg_id: str) -> list[Any]:
+        return [(e.action, sorted((e.extra or {}).get("facts", {}))) for e in events if e.msg_id == msg_id]
+
+    events = await again.audit_events()
+    assert facts(late.id) == facts(given.id)
+    assert (await verify_store(again)).ok
+
+
+async def test_meta_that_cannot_be_computed_leaves_nothing_written(store: Store) -> None:
+    def later() -> dict[str, Any]:
+        raise OSError("the content went away")
+
+    with pytest.raises(OSError, match="went away"):
+        await store.accept_decided(
+            sender="u@corp.example",
+            recipients=(),
+            kind=ItemKind.UPLOAD,
+            actor="proxy",
+            to=State.PASSED,
+            decided_by="policy",
+            reason="ok",
+            meta_later=later,
+        )
+    assert await store.list_messages() == []
+    assert await store.audit_events() == []
 
 
 async def test_an_item_accepted_decided_into_a_state_it_cannot_reach_is_not_written(store: Store) -> None:

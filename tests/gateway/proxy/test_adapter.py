@@ -141,7 +141,7 @@ async def test_a_picture_needs_no_classification_worker(
     rec = await store.get(v.ref)
     assert rec is not None and rec.state is State.PASSED
     assert rec.scan == scan_summary(scan_bytes(data, name))
-    assert rec.meta["content_sha256"] == hashlib.sha256(data).hexdigest()
+    assert rec.meta["content_sha256"] == hashlib.sha256(data).hexdigest() == v.item.sha256
 
 
 async def test_a_picture_named_as_a_list_is_classified_as_one(judge: UploadJudge, store: Store) -> None:
