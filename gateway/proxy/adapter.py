@@ -41,9 +41,9 @@ from classifiers import ScanResult, listed_at_once, scan_listed
 from gateway import metrics
 from gateway.pipeline import FileContent, Inspection, Inspector, KnownDomains, scan_summary
 from gateway.store import ItemKind, MessageRecord, State, Store, UploadFacts
-from gateway.store.base import new_id
+from gateway.store.base import Decided, new_id
 from gateway.uploads import LIFTABLE, UploadNotices, redeem
-from policies import Action, Envelope
+from policies import Action, Decision, Envelope
 
 T = TypeVar("T")
 log = logging.getLogger("sekimori.proxy")
@@ -131,14 +131,18 @@ class Verdict:
     answer, so that nobody is told of an upload whose verdict is not yet on disk."""
 
     items: list[ItemVerdict]
-    recording: asyncio.Future[list[ItemVerdict]] | None = None
+    #: The items' verdicts as recorded; or, with :attr:`from_record`, the only item's record.
+    recording: asyncio.Future[Any] | None = None
     #: Who sent the request (``""`` when unknown).
     user: str = ""
+    #: The only item's verdict from its record (:meth:`UploadJudge._record_soon`).
+    from_record: Callable[[MessageRecord], ItemVerdict] | None = None
 
     async def settled(self) -> Verdict:
         """Wait until every item is recorded (raises the store's error if one could not be)."""
         if self.recording is not None:
-            self.items = await self.recording
+            done = await self.recording
+            self.items = [self.from_record(done)] if self.from_record is not None else done
             self.recording = None
         return self
 
@@ -160,9 +164,37 @@ class Verdict:
         return refused[0].ref if refused else (self.items[0].ref if self.items else "")
 
 
-def _log_failure(task: asyncio.Future[list[ItemVerdict]]) -> None:
-    if not task.cancelled() and task.exception() is not None:
+def _log_failure(task: asyncio.Future[Any]) -> bool:
+    """Log a recording that failed; whether it did."""
+    if task.cancelled():
+        return True
+    if task.exception() is not None:
         log.error("the verdict of an upload that passed could not be recorded", exc_info=task.exception())
+        return True
+    return False
+
+
+def _report(recorded: Sequence[ItemVerdict], uploader: Uploader) -> None:
+    """Count and log the verdicts once they are recorded."""
+    for v in recorded:
+        metrics.record_upload(v.item.facts.service, v.inspection.decision.action.value)
+        log.info(
+            "upload %s: %s %s via %s by %s (%s) -> %s%s%s",
+            v.ref,
+            v.item.facts.service,
+            v.item.facts.host,
+            uploader.via,
+            uploader.user or "-",
+            uploader.client,
+            v.state.value,
+            f" rules={','.join(v.inspection.decision.rule_ids)}" if v.inspection.decision.rule_ids else "",
+            "" if v.fully_inspected else " (not fully inspected)",
+        )
+
+
+def _reason(decision: Decision) -> str:
+    """The reason of a verdict's move in the trail."""
+    return f"policy: {decision.action.value} (rules {','.join(decision.rule_ids) or 'none'})"
 
 
 async def _each(steps: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
@@ -275,6 +307,9 @@ class UploadJudge:
                 for item, insp, rec, ref, digest in inspected
             ]
             if all(v.allowed for v, _, _ in verdicts):
+                soon = None if written else self._record_soon(verdicts, uploader, method)
+                if soon is not None:
+                    return soon
                 files, written = written, []  # the recording task removes them
                 task = asyncio.ensure_future(self._record_all(verdicts, uploader, method, files))
                 task.add_done_callback(_log_failure)
@@ -298,23 +333,67 @@ class UploadJudge:
         finally:
             for path in files:
                 path.unlink(missing_ok=True)
-        for v in recorded:
-            metrics.record_upload(v.item.facts.service, v.inspection.decision.action.value)
-            log.info(
-                "upload %s: %s %s via %s by %s (%s) -> %s%s%s",
-                v.ref,
-                v.item.facts.service,
-                v.item.facts.host,
-                uploader.via,
-                uploader.user or "-",
-                uploader.client,
-                v.state.value,
-                f" rules={','.join(v.inspection.decision.rule_ids)}"
-                if v.inspection.decision.rule_ids
-                else "",
-                "" if v.fully_inspected else " (not fully inspected)",
-            )
+        _report(recorded, uploader)
         return recorded
+
+    def _record_soon(
+        self,
+        verdicts: list[tuple[ItemVerdict, MessageRecord | None, asyncio.Future[str] | None]],
+        uploader: Uploader,
+        method: str,
+    ) -> Verdict | None:
+        """The verdict of a request whose one passing item, in memory, is recorded in one write
+        (:meth:`_one_write`) with nothing to wait for first: that write is queued before this
+        returns (:meth:`Store.accept_decided_soon`), so that its wait for the disk overlaps the
+        forwarding from the start, with no task to wait a turn of the event loop for its first
+        step and none to wake the answer when it ends. ``None`` for anything else."""
+        if len(verdicts) != 1:
+            return None
+        v, rec, digest = verdicts[0]
+        if rec is not None or digest is not None or v.item.data is None:
+            return None
+        one = self._one_write(v, v.item, uploader, method)
+        if one is None:
+            return None
+        recording = self.store.accept_decided_soon(one, msg_id=v.ref)
+        from_record = functools.partial(self._recorded, v, v.item)
+
+        def report(done: asyncio.Future[MessageRecord]) -> None:
+            if not _log_failure(done):
+                _report([from_record(done.result())], uploader)
+
+        recording.add_done_callback(report)
+        return Verdict([v], recording=recording, user=uploader.user, from_record=from_record)
+
+    def _one_write(self, v: ItemVerdict, item: UploadItem, uploader: Uploader, method: str) -> Decided | None:
+        """How an item without a record is accepted and moved in one write
+        (:meth:`Store.accept_decided`), when nothing comes between: no content to keep, no pass
+        to look for. A photo judged at once has its digest computed by the store as it writes
+        (:func:`_digest_meta`)."""
+        decision = v.inspection.decision
+        content = item.data if item.data is not None else item.path
+        if (decision.action in LIFTABLE and bool(uploader.user)) or (
+            self._keeps(v.state) and content is not None
+        ):
+            return None
+        accepted = self._accepted(item, uploader, method)
+        meta, changes = self._changes(v, item, accepted["meta"], v.state, kept=False)
+        later = None if item.sha256 or item.data is None else functools.partial(_digest_meta, item.data)
+        return Decided(
+            **accepted,
+            to=v.state,
+            decided_by="policy",
+            reason=_reason(decision),
+            changes={**changes, "meta": meta},
+            meta_later=later,
+        )
+
+    @staticmethod
+    def _recorded(v: ItemVerdict, item: UploadItem, done: MessageRecord) -> ItemVerdict:
+        """The verdict of ``item``, recorded as ``done`` in one write."""
+        if not item.sha256:
+            item = replace(item, sha256=str(done.meta.get("content_sha256", "")))
+        return ItemVerdict(item, v.inspection, v.state, done.id, done)
 
     async def _inspect(
         self, item: UploadItem, uploader: Uploader, method: str, written: list[Path]
@@ -461,31 +540,17 @@ class UploadJudge:
         item, decision = v.item, v.inspection.decision
         if digest is not None:
             item = replace(item, sha256=await digest)
-        # A photo judged at once (_inspect) has no digest yet.
-        undigested = item.data if not item.sha256 and item.data is not None else None
-        rules = ",".join(decision.rule_ids) or "none"
-        reason = f"policy: {decision.action.value} (rules {rules})"
+        reason = _reason(decision)
         content = item.data if item.data is not None else item.path
-        accepted = self._accepted(item, uploader, method) if rec is None else {}
         if rec is None:
-            redeemable = decision.action in LIFTABLE and bool(uploader.user)
-            if not redeemable and not (self._keeps(v.state) and content is not None):
-                meta, changes = self._changes(v, item, accepted["meta"], v.state, kept=False)
-                done = await self.store.accept_decided(
-                    **accepted,
-                    to=v.state,
-                    decided_by="policy",
-                    reason=reason,
-                    changes={**changes, "meta": meta},
-                    msg_id=v.ref,
-                    meta_later=None if undigested is None else functools.partial(_digest_meta, undigested),
-                )
-                await self._notify(done, changes)
-                if undigested is not None:
-                    item = replace(item, sha256=str(done.meta["content_sha256"]))
-                return ItemVerdict(item, v.inspection, v.state, done.id, done)
-            rec = await self.store.accept(b"", **accepted, msg_id=v.ref)
-        if undigested is not None:
+            one = self._one_write(v, item, uploader, method)
+            if one is not None:
+                done = await self.store.accept_decided_soon(one, msg_id=v.ref)
+                assert one.changes is not None
+                await self._notify(done, one.changes)
+                return self._recorded(v, item, done)
+            rec = await self.store.accept(b"", **self._accepted(item, uploader, method), msg_id=v.ref)
+        if not item.sha256 and item.data is not None:  # a photo judged at once (_inspect)
             item = replace(item, sha256=_sha256_of(item))
         used = await redeem(
             self.store,

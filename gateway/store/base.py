@@ -484,44 +484,40 @@ class Store(abc.ABC):
         The SQLite store calls it on its own thread, inside the write (no more turns of the
         event loop than the write takes anyway); the Redis store in a worker thread, first. If
         it raises, nothing is written and this raises it."""
-        changes = dict(changes or {})
-        check_changes(changes)
-        now = self._now()
-        msg_id = msg_id or new_id(now)
-        staged = await self._stage(msg_id, b"")
-        plan = plan_accept(
-            msg_id,
-            kind=kind,
+        decided = Decided(
             sender=sender,
-            recipients=recipients,
+            recipients=tuple(recipients),
             subject=subject,
             meta=meta,
             owner=owner,
             lease=lease,
             actor=actor,
-            size=staged.size,
-            sha256=staged.sha256,
-            now=now,
+            kind=kind,
+            to=to,
+            decided_by=decided_by,
+            reason=reason,
+            changes=changes,
+            meta_later=meta_later,
         )
+        return await self.accept_decided_soon(decided, msg_id=msg_id)
 
-        def decide(rec: MessageRecord, at: datetime, later: Mapping[str, Any] | None = None) -> Plan:
-            return plan_transition(
-                rec,
-                to,
-                actor=decided_by,
-                reason=reason,
-                expect=State.RECEIVED,
-                owner=None,
-                lease=DEFAULT_LEASE,
-                extra=None,
-                changes=changes
-                if later is None
-                else {**changes, "meta": {**changes.get("meta", {}), **later}},
-                now=at,
-            )
+    def accept_decided_soon(
+        self, decided: Decided, *, msg_id: str | None = None
+    ) -> asyncio.Future[MessageRecord]:
+        """:meth:`accept_decided` (its arguments in ``decided``), begun before this returns where
+        the backend can, for a caller that goes on meanwhile: the SQLite store has queued the
+        write to its thread, where it is also planned, so it waits for no turn of a busy event
+        loop (a task's first step waits behind every other connection's work). This default
+        starts a task. The future gives the record, or the error."""
+        return asyncio.ensure_future(self._accept_decided(decided, msg_id))
 
+    async def _accept_decided(self, decided: Decided, msg_id: str | None) -> MessageRecord:
+        now = self._now()
+        msg_id = msg_id or new_id(now)
+        staged = await self._stage(msg_id, b"")
+        plan, then = plan_decided(decided, msg_id, size=staged.size, sha256=staged.sha256, now=now)
         try:
-            moved = await self._insert_then(plan, staged, decide, meta_later)
+            moved = await self._insert_then(plan, staged, then, decided.meta_later)
         except BaseException as exc:
             await self._unstage(msg_id, staged, exc)
             raise
@@ -881,12 +877,13 @@ class Store(abc.ABC):
         later: Callable[[], Mapping[str, Any]] | None = None,
     ) -> Plan:
         """Persist a new record (:func:`plan_accept`, synced) and the change ``then`` plans over
-        it (as :meth:`_change` would), atomically where the backend can (the SQLite store: one
-        transaction); returns the change's plan. ``later``'s values (see
-        :meth:`accept_decided`) are passed to ``then``. This default computes them in a worker
-        thread, then makes the two writes in turn, after planning the change once over the new
-        record, so that a change that cannot be made (:class:`InvalidTransition`) is refused
-        before anything is written."""
+        it (as :meth:`_change` would); returns the change's plan. ``later``'s values (see
+        :meth:`accept_decided`) are passed to ``then``. For :meth:`accept_decided` on a backend
+        that cannot make both in one transaction (the SQLite store does, in
+        :meth:`accept_decided_soon`): the values are computed in a worker thread, then the two
+        writes are made in turn, after planning the change once over the new record, so that a
+        change that cannot be made (:class:`InvalidTransition`) is refused before anything is
+        written."""
         values = None if later is None else await asyncio.to_thread(later)
         then(plan.record, self._now(), values)
         await self._insert(plan, staged)
@@ -1467,6 +1464,68 @@ class Plan:
 #: How :meth:`Store._insert_then` plans the change over the new record: from the record, the
 #: time, and the meta values computed later (:meth:`Store.accept_decided`'s ``meta_later``).
 ThenPlan = Callable[[MessageRecord, datetime, Mapping[str, Any] | None], Plan]
+
+
+@dataclass(frozen=True)
+class Decided:
+    """An item decided before anything of it was recorded (:meth:`Store.accept_decided`'s
+    arguments): accepted without a body for ``sender`` and ``recipients`` (``subject``,
+    ``meta``, ``owner`` for ``lease`` seconds, by ``actor``), then moved to ``to`` by
+    ``decided_by`` for ``reason`` with ``changes``, and ``meta_later``'s values."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    actor: str
+    kind: ItemKind
+    to: State
+    decided_by: str
+    reason: str
+    subject: str = ""
+    meta: Mapping[str, Any] | None = None
+    owner: str | None = None
+    lease: float = DEFAULT_LEASE
+    changes: Mapping[str, Any] | None = None
+    meta_later: Callable[[], Mapping[str, Any]] | None = None
+
+
+def plan_decided(
+    decided: Decided, msg_id: str, *, size: int, sha256: str, now: datetime
+) -> tuple[Plan, ThenPlan]:
+    """The accept of a :class:`Decided` item (its body of ``size`` bytes and ``sha256``), and
+    how its move is planned over the new record (with the values computed later)."""
+    d = decided
+    changes = dict(d.changes or {})
+    check_changes(changes)
+    plan = plan_accept(
+        msg_id,
+        kind=d.kind,
+        sender=d.sender,
+        recipients=d.recipients,
+        subject=d.subject,
+        meta=d.meta,
+        owner=d.owner,
+        lease=d.lease,
+        actor=d.actor,
+        size=size,
+        sha256=sha256,
+        now=now,
+    )
+
+    def then(rec: MessageRecord, at: datetime, later: Mapping[str, Any] | None = None) -> Plan:
+        return plan_transition(
+            rec,
+            d.to,
+            actor=d.decided_by,
+            reason=d.reason,
+            expect=State.RECEIVED,
+            owner=None,
+            lease=DEFAULT_LEASE,
+            extra=None,
+            changes=changes if later is None else {**changes, "meta": {**changes.get("meta", {}), **later}},
+            now=at,
+        )
+
+    return plan, then
 
 
 def _stored_time(value: Any) -> datetime | None:

@@ -50,9 +50,11 @@ from gateway.audit import GENESIS, from_micros, to_micros
 from gateway.store.base import (
     ACTIVE,
     DEFAULT_LEASE,
+    NO_BODY,
     TIMER_FIELD,
     AuditEvent,
     Body,
+    Decided,
     EventDraft,
     ItemKind,
     MessageRecord,
@@ -67,7 +69,9 @@ from gateway.store.base import (
     chain_stored,
     decode_record,
     is_due,
+    new_id,
     note_event,
+    plan_decided,
     plan_recover,
 )
 from policies.model import normalize_domain
@@ -306,6 +310,11 @@ class SQLiteStore(Store):
         A batch of jobs that are all ``sync=False`` (:meth:`Store.accept`) commits with
         ``synchronous=NORMAL``: no fsync; the next synced commit's fsync of the WAL covers it.
         """
+        result: T = await self._submit(job, sync=sync)
+        return result
+
+    def _submit(self, job: Callable[[sqlite3.Connection], T], *, sync: bool = True) -> asyncio.Future[T]:
+        """Queue ``job`` for :meth:`_write` now; the future settles after its commit."""
         if self._closed:
             raise StoreError("the store is closed")
         loop = asyncio.get_running_loop()
@@ -316,8 +325,7 @@ class SQLiteStore(Store):
             self._flush_scheduled = True
         if start:
             self._thread.put(functools.partial(self._flush, loop))
-        result: T = await fut
-        return result
+        return fut
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         with self._lock:
@@ -553,34 +561,42 @@ class SQLiteStore(Store):
 
         await self._write(insert, sync=sync)
 
-    async def _insert_then(
+    def _insert_moved(
         self,
+        conn: sqlite3.Connection,
         plan: Plan,
-        staged: Staged,
         then: ThenPlan,
-        later: Callable[[], Mapping[str, Any]] | None = None,
+        later: Callable[[], Mapping[str, Any]] | None,
     ) -> Plan:
-        # One job, so one transaction and one trip to the store's thread; the row as it is after
-        # the change (the accept's fields, the change's over them) and both events, chained in
-        # turn: the state ``accept`` then ``transition`` leave, in three statements, not six.
-        # ``later`` runs here too, on this thread: its cost (a digest) leaves the event loop
-        # without a trip of its own.
-        def insert(conn: sqlite3.Connection) -> Plan:
-            moved = then(plan.record, self._now(), None if later is None else later())
-            row = {**plan.sets, **moved.sets}
-            conn.execute(
-                f"INSERT INTO messages ({', '.join(row)}) VALUES ({','.join('?' * len(row))})",  # noqa: S608
-                tuple(row.values()),
-            )
-            self._correspond(conn, moved)
-            self._append_audits(conn, [e for e in (plan.event, moved.event) if e is not None])
-            return moved
-
-        moved = await self._write(insert)
-        body = self._body_of(moved)
-        if body is not None:
-            await asyncio.to_thread(self._unlink, body)
+        """In one job, so one transaction and one trip to the store's thread: the row as it is
+        after the change (the accept's fields, the change's over them) and both events, chained
+        in turn; the state ``accept`` then ``transition`` leave, in three statements, not six.
+        ``later`` runs here too, on this thread: its cost (a digest) leaves the event loop
+        without a trip of its own."""
+        moved = then(plan.record, self._now(), None if later is None else later())
+        row = {**plan.sets, **moved.sets}
+        conn.execute(
+            f"INSERT INTO messages ({', '.join(row)}) VALUES ({','.join('?' * len(row))})",  # noqa: S608
+            tuple(row.values()),
+        )
+        self._correspond(conn, moved)
+        self._append_audits(conn, [e for e in (plan.event, moved.event) if e is not None])
         return moved
+
+    def accept_decided_soon(
+        self, decided: Decided, *, msg_id: str | None = None
+    ) -> asyncio.Future[MessageRecord]:
+        # Planned, as well as written, on the store's thread: the caller's loop only queues it.
+        # Without a body there is nothing to stage or to remove after.
+        msg_id = msg_id or new_id(self._now())
+
+        def insert(conn: sqlite3.Connection) -> MessageRecord:
+            plan, then = plan_decided(
+                decided, msg_id, size=NO_BODY.size, sha256=NO_BODY.sha256, now=self._now()
+            )
+            return self._insert_moved(conn, plan, then, decided.meta_later).record
+
+        return self._submit(insert)
 
     async def _change(
         self,

@@ -4,7 +4,9 @@ the audit chain shared with mail."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import secrets
 import struct
 import zlib
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from classifiers import scan_bytes
+from gateway import metrics
 from gateway.audit import verify_store
 from gateway.pipeline import Inspector, scan_summary
 from gateway.proxy.adapter import Uploader, UploadItem, UploadJudge
@@ -142,6 +145,37 @@ async def test_a_picture_needs_no_classification_worker(
     assert rec is not None and rec.state is State.PASSED
     assert rec.scan == scan_summary(scan_bytes(data, name))
     assert rec.meta["content_sha256"] == hashlib.sha256(data).hexdigest() == v.item.sha256
+
+
+async def test_a_passing_photo_is_recorded_and_logged_once_whether_or_not_anyone_waits(
+    judge: UploadJudge, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A passing photo's record is written while the request goes on (in one write, its digest
+    computed by the store): it is recorded, counted and logged once, also when nobody waits
+    for it (the client went away), and the verdict waited for carries the record."""
+    before = metrics.UPLOADS.labels("box", "deliver")._value.get()
+    caplog.set_level(logging.INFO, logger="sekimori.proxy")
+    alone = await judge.judge([item("写真.png", PHOTO)], TARO, method="PUT")
+    waited = await judge.judge([item("写真2.png", PHOTO)], TARO, method="PUT")
+    (v,) = (await waited.settled()).items
+    assert (
+        v.record is not None
+        and v.record.state is State.PASSED
+        and v.item.sha256 == v.record.meta["content_sha256"]
+    )
+    assert alone.recording is not None
+    for _ in range(200):  # nobody awaits it: it still completes
+        if alone.recording.done():
+            break
+        await asyncio.sleep(0.01)
+    rec = await store.get(alone.reference)
+    assert rec is not None and rec.state is State.PASSED
+    assert rec.meta["content_sha256"] == hashlib.sha256(PHOTO).hexdigest()
+    await asyncio.sleep(0)  # the done callbacks run in the loop's next turn
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("upload ")]
+    assert sorted(line.split(":")[0] for line in lines) == sorted([f"upload {rec.id}", f"upload {v.ref}"])
+    assert metrics.UPLOADS.labels("box", "deliver")._value.get() == before + 2
+    assert (await verify_store(store)).ok
 
 
 async def test_a_picture_named_as_a_list_is_classified_as_one(judge: UploadJudge, store: Store) -> None:
