@@ -414,7 +414,6 @@ class Store(abc.ABC):
         lease: float = DEFAULT_LEASE,
         actor: str = "smtp",
         kind: ItemKind = ItemKind.MAIL,
-        sync: bool = True,
         msg_id: str | None = None,
     ) -> MessageRecord:
         """Spool ``raw`` (bytes, or the path of a file to copy, read in a thread) and create the
@@ -422,14 +421,6 @@ class Store(abc.ABC):
         Durable before returning: spool file written, flushed, fsynced, renamed, directory
         fsynced, row committed. Only then may the SMTP layer answer 250. A file given by path
         stays where it is (the caller removes it).
-
-        ``sync=False`` is for a record nobody is answered on (such as a record opened ahead of
-        the item's verdict, to overlap a transfer): the row is committed (visible at once, and kept if the
-        gateway process dies) without waiting for the disk; it is made durable against a power
-        loss by the next synced write, which comes before anything is answered on the item
-        (its verdict). The SQLite backend commits it with ``synchronous=NORMAL`` (WAL: a power
-        loss can only drop a tail of commits, so the audit chain stays whole); Redis writes it
-        as every write (its ``appendfsync``).
 
         ``msg_id`` is the id to give the record (from :func:`new_id`) when the caller had to
         name it before it was written; by default a new one."""
@@ -450,7 +441,7 @@ class Store(abc.ABC):
             sha256=staged.sha256,
             now=now,
         )
-        return await self._add(plan, staged, sync=sync)
+        return await self._add(plan, staged)
 
     async def accept_decided(
         self,
@@ -560,9 +551,9 @@ class Store(abc.ABC):
         )
         return await self._add(plan, staged)
 
-    async def _add(self, plan: Plan, staged: Staged, *, sync: bool = True) -> MessageRecord:
+    async def _add(self, plan: Plan, staged: Staged) -> MessageRecord:
         try:
-            await self._insert(plan, staged, sync=sync)
+            await self._insert(plan, staged)
         except BaseException as exc:
             if staged is not NO_BODY:
                 await self._unstage(plan.record.id, staged, exc)
@@ -865,9 +856,9 @@ class Store(abc.ABC):
         """The committed body of ``rec`` (``None`` if it is missing) and where it was looked for."""
 
     @abc.abstractmethod
-    async def _insert(self, plan: Plan, staged: Staged, *, sync: bool = True) -> None:
-        """Persist a new record (:func:`plan_accept`) with its audit event, atomically;
-        ``sync=False``: without waiting for the disk (see :meth:`accept`)."""
+    async def _insert(self, plan: Plan, staged: Staged) -> None:
+        """Persist a new record (:func:`plan_accept`) with its audit event, atomically and
+        durably."""
 
     async def _insert_then(
         self,
@@ -876,7 +867,7 @@ class Store(abc.ABC):
         then: ThenPlan,
         later: Callable[[], Mapping[str, Any]] | None = None,
     ) -> Plan:
-        """Persist a new record (:func:`plan_accept`, synced) and the change ``then`` plans over
+        """Persist a new record (:func:`plan_accept`) and the change ``then`` plans over
         it (as :meth:`_change` would); returns the change's plan. ``later``'s values (see
         :meth:`accept_decided`) are passed to ``then``. For :meth:`accept_decided` on a backend
         that cannot make both in one transaction (the SQLite store does, in

@@ -431,7 +431,7 @@ class RedisStore(Store):
         if staged.created and isinstance(error, (NotFound, InvalidTransition)):
             await self._drop(staged.ref)
 
-    async def _insert(self, plan: Plan, staged: Staged, *, sync: bool = True) -> None:
+    async def _insert(self, plan: Plan, staged: Staged) -> None:
         # ``sync`` asks nothing of Redis: the server's appendfsync makes every write durable.
         msg_id = plan.record.id
         async with self._lock:

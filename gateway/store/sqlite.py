@@ -19,9 +19,7 @@ never blocks and writes are serialised; transactions are ``BEGIN IMMEDIATE``, so
 current state and the write that depends on it (compare-and-set, the audit chain's previous
 hash) happen under the write lock, also across processes (the operator CLI opens the same
 database while the gateway runs). Writes queued while a transaction commits are group-committed
-in the next one (see :meth:`SQLiteStore._write`). A record accepted with ``sync=False`` (one nobody
-is answered on; :meth:`Store.accept`) is committed with
-``synchronous=NORMAL``: no fsync of its own; the next synced commit's fsync of the WAL covers it.
+in the next one (see :meth:`SQLiteStore._write`).
 
 One gateway process owns an embedded store (several instances need the Redis backend); the
 operator CLI may open it at the same time. :meth:`SQLiteStore.recover` sweeps unreferenced spool
@@ -234,10 +232,8 @@ class SQLiteStore(Store):
         self._conn: sqlite3.Connection | None = None
         self._closed = False
         self._lock = threading.Lock()
-        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], bool]] = []
+        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._flush_scheduled = False
-        #: Whether the connection's commits wait for the disk (``synchronous=FULL``, as opened).
-        self._synced = True
 
     @classmethod
     async def open(
@@ -301,26 +297,24 @@ class SQLiteStore(Store):
             raise
         conn.execute("COMMIT")
 
-    async def _write(self, job: Callable[[sqlite3.Connection], T], *, sync: bool = True) -> T:
+    async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``job`` inside a write transaction, group-committed with the jobs queued meanwhile.
 
         Each job runs in its own savepoint, so one job's error undoes only that job; the batch
         shares one ``COMMIT`` (one WAL fsync), which is what keeps many concurrent SMTP sessions
         from queueing behind one fsync each. A job's result is delivered only after the commit.
-        A batch of jobs that are all ``sync=False`` (:meth:`Store.accept`) commits with
-        ``synchronous=NORMAL``: no fsync; the next synced commit's fsync of the WAL covers it.
         """
-        result: T = await self._submit(job, sync=sync)
+        result: T = await self._submit(job)
         return result
 
-    def _submit(self, job: Callable[[sqlite3.Connection], T], *, sync: bool = True) -> asyncio.Future[T]:
+    def _submit(self, job: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
         """Queue ``job`` for :meth:`_write` now; the future settles after its commit."""
         if self._closed:
             raise StoreError("the store is closed")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
         with self._lock:
-            self._pending.append((job, fut, sync))
+            self._pending.append((job, fut))
             start = not self._flush_scheduled
             self._flush_scheduled = True
         if start:
@@ -332,12 +326,8 @@ class SQLiteStore(Store):
             batch, self._pending = self._pending, []
             self._flush_scheduled = False
         outcomes: list[tuple[bool, Any]] = []
-        sync = any(s for _, _, s in batch)
         try:
             conn = self._db()
-            if sync is not self._synced:
-                conn.execute("PRAGMA synchronous=FULL" if sync else "PRAGMA synchronous=NORMAL")
-                self._synced = sync
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if len(batch) == 1:
@@ -352,7 +342,7 @@ class SQLiteStore(Store):
                     else:
                         conn.execute("COMMIT")
                 else:
-                    for job, _, _ in batch:
+                    for job, _ in batch:
                         conn.execute("SAVEPOINT job")
                         try:
                             outcomes.append((True, job(conn)))
@@ -370,7 +360,7 @@ class SQLiteStore(Store):
             failure.__cause__ = exc if failure is not exc else None
             outcomes = [(False, failure)] * len(batch)
         # One wake-up of the loop for the batch (each call is a handle and a write to its pipe).
-        settled = [(fut, outcome) for (_, fut, _), outcome in zip(batch, outcomes, strict=True)]
+        settled = [(fut, outcome) for (_, fut), outcome in zip(batch, outcomes, strict=True)]
         loop.call_soon_threadsafe(self._settle_all, settled)
 
     def _settle_all(self, settled: list[tuple[asyncio.Future[Any], tuple[bool, Any]]]) -> None:
@@ -549,7 +539,7 @@ class SQLiteStore(Store):
             return None if record is None else record.sha256
         return None
 
-    async def _insert(self, plan: Plan, staged: Staged, *, sync: bool = True) -> None:
+    async def _insert(self, plan: Plan, staged: Staged) -> None:
         def insert(conn: sqlite3.Connection) -> None:
             cols = ", ".join(plan.sets)
             conn.execute(
@@ -559,7 +549,7 @@ class SQLiteStore(Store):
             assert plan.event is not None
             self._append_audit(conn, plan.event)
 
-        await self._write(insert, sync=sync)
+        await self._write(insert)
 
     def _insert_moved(
         self,

@@ -196,24 +196,6 @@ async def test_accepted_message_survives_a_new_instance(harness: Harness, store:
         assert await again.load_raw(rec.id) == big + str(i).encode()
 
 
-async def test_a_record_accepted_unsynced_is_there_at_once_and_in_the_chain(
-    harness: Harness, store: Store
-) -> None:
-    """``sync=False`` (an upload's record opened while its body arrives) changes when the disk
-    is waited for, not what is written: another instance reads it, audited, and the synced
-    verdict after it chains on."""
-    rec = await store.accept(
-        b"", sender="u@corp.example", recipients=(), kind=ItemKind.UPLOAD, actor="proxy", sync=False
-    )
-    again = await harness.new()
-    assert await again.get(rec.id) == rec
-    done = await store.transition(rec.id, State.PASSED, actor="policy", reason="ok", expect=State.RECEIVED)
-    events = await again.audit_events(msg_id=rec.id)
-    assert [(e.action, e.to_state) for e in events] == [("accept", "received"), ("transition", "passed")]
-    assert await again.get(rec.id) == done
-    assert (await verify_store(again)).ok
-
-
 async def test_an_item_accepted_decided_is_as_if_accepted_then_moved(harness: Harness, store: Store) -> None:
     """``accept_decided`` (an upload judged before anything of it was written) leaves the
     record and the trail that ``accept`` then ``transition`` leave; under the id given."""

@@ -50,37 +50,6 @@ async def test_database_is_wal_with_full_sync(tmp_path: Path) -> None:
         await store.close()
 
 
-async def test_only_a_batch_of_unsynced_records_commits_without_fsync(tmp_path: Path) -> None:
-    """An upload's record opened while its body arrives (``accept(sync=False)``) is committed
-    with ``synchronous=NORMAL``; the next write that must be durable goes back to FULL, and its
-    fsync of the WAL covers the record before it."""
-    store = await SQLiteStore.open(tmp_path)
-
-    async def sync_mode() -> object:
-        return await store._run(lambda: store._db().execute("PRAGMA synchronous").fetchone()[0])
-
-    try:
-        rec = await store.accept(
-            b"", sender="u@corp.example", recipients=(), kind=ItemKind.UPLOAD, sync=False
-        )
-        assert await sync_mode() == 1  # NORMAL
-        assert await _pragma(store, "journal_mode") == "wal"
-        await store.transition(rec.id, State.PASSED, actor="policy", reason="ok", expect=State.RECEIVED)
-        assert await sync_mode() == 2  # FULL
-        await store.accept(RAW, sender="a@example.jp", recipients=["b@example.com"])
-        assert await sync_mode() == 2
-        # Queued at once, an unsynced record and a synced one: what they are committed in waits
-        # for the disk (both in one batch, or the synced one last).
-        both = await asyncio.gather(
-            store.accept(b"", sender="u@corp.example", recipients=(), kind=ItemKind.UPLOAD, sync=False),
-            store.accept(RAW, sender="a@example.jp", recipients=["b@example.com"]),
-        )
-        assert await sync_mode() == 2
-        assert [await store.get(r.id) for r in both] == list(both)
-    finally:
-        await store.close()
-
-
 async def test_every_write_of_a_batch_is_answered_with_its_own_outcome(tmp_path: Path) -> None:
     """Writes queued together share a commit and are settled together: one that fails is
     answered with its error, the others with their records."""
