@@ -55,10 +55,14 @@ def note_args(ev: Event, actor: str | None = None) -> dict[str, Any]:
 class AccountAudit:
     """A sink for :class:`quarantine_ui.accounts.Accounts` that writes to ``store``.
 
-    Called on the event loop, it schedules the write there (in order); called from a worker
-    thread of that loop, it hands the write to the loop; with no loop at all (the command line)
-    it keeps the event until :meth:`flush`. ``actor`` names who acts for events the person did
-    not cause (``operator:root`` at the command line)."""
+    Once :meth:`bind` has named the loop the store is used on (the UI does when it starts
+    serving), every write is made there, in order, whichever thread or loop reports the event:
+    a store's connections belong to the loop they were opened on (Redis), so a write from
+    another loop would break the store for its own loop. Before that: called on an event loop,
+    it schedules the write there; called from a worker thread of that loop, it hands the write
+    to the loop; with no loop at all (the command line) it keeps the event until :meth:`flush`.
+    ``actor`` names who acts for events the person did not cause (``operator:root`` at the
+    command line)."""
 
     def __init__(self, store: Store | None, *, actor: str | None = None) -> None:
         self.store = store
@@ -66,13 +70,22 @@ class AccountAudit:
         self.pending: list[dict[str, Any]] = []
         self._chain: asyncio.Future[None] | None = None
         self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Make every write on ``loop``, the one the store is used on."""
+        self._loop = loop
 
     def __call__(self, ev: Event) -> None:
         args = note_args(ev, self.actor if ev.event not in _BY_THE_PERSON else None)
         try:
-            loop = asyncio.get_running_loop()
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
+        home = self._loop
+        if home is not None and loop is not home and not home.is_closed():
+            home.call_soon_threadsafe(self._schedule, args)
+            return
         if loop is not None:
             self._schedule(args)
             return

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -145,6 +147,7 @@ def create_app(
         routes.append(Route("/proxy.pac", _pac_endpoint(pac), methods=["GET"]))
     if store is not None:
         routes += links.ROUTES
+
     app = Starlette(
         routes=routes,
         middleware=[
@@ -232,7 +235,21 @@ def build_server(
         # A stuck request must not keep a stopping gateway alive for ever.
         timeout_graceful_shutdown=5,
     )
-    return uvicorn.Server(settings)
+    return _UIServer(settings, app.state.ui.audit)
+
+
+class _UIServer(uvicorn.Server):
+    """uvicorn's server that first ties the account audit to the loop it serves on, the loop
+    its store is used on (:meth:`AccountAudit.bind`)."""
+
+    def __init__(self, config: uvicorn.Config, audit: AuditSink | None) -> None:
+        super().__init__(config)
+        self._audit = audit
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        if isinstance(self._audit, AccountAudit):
+            self._audit.bind(asyncio.get_running_loop())
+        await super().serve(sockets)
 
 
 def serve(config: UIConfig, host: str = "127.0.0.1", port: int = 8025) -> None:
