@@ -4,7 +4,8 @@ quarantine UI on one event loop, a real SMTP sink for the notices, the fake prov
 loopback, httpx through the proxy as the user's client, and headless Debian Chromium driven by
 Playwright as the manager, under the shipped ``policies/default.yaml``.
 
-A bulk CSV upload is refused and sent for approval; the manager approves it in the browser;
+On both store backends (SQLite, and a real redis-server), a bulk CSV upload is refused and sent
+for approval; the manager approves it in the browser;
 the same upload then passes, once; a changed file or another destination does not; after the
 approval's validity it does not either. A warned user goes on with a reason through the signed
 link of the 403 answer, and the retry passes with the reason in the audit trail.
@@ -110,9 +111,11 @@ class Stack:
         return out
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    tmp = tmp_path_factory.mktemp("approvals")
+@pytest.fixture(scope="module", params=["sqlite", "redis"])
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The whole stack on the embedded store, then on the real redis-server (a database of its
+    own, as a deployment of several instances would have)."""
+    tmp = tmp_path_factory.mktemp(f"approvals-{request.param}")
     loop = uvloop.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="gateway-loop", daemon=True)
     thread.start()
@@ -133,7 +136,14 @@ proxy:
   identity:
     networks: {{127.0.0.0/8: {USER}}}
 """
-    config = load_config(write_config(tmp, upstream_port=sink.port, extra=proxy_section))
+    written = write_config(tmp, upstream_port=sink.port, extra=proxy_section)
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_server").url.rsplit("/", 1)[0] + "/11"
+        text = written.read_text(encoding="utf-8")
+        store_line = f"store: {{path: {tmp / 'var'}}}"
+        assert store_line in text
+        written.write_text(text.replace(store_line, f"store: {{path: {tmp / 'var'}, url: '{url}'}}"), "utf-8")
+    config = load_config(written)
     config.policy.path.write_text(default_policy_text(), encoding="utf-8")
     make_ca(config)
     clock = Clock()
@@ -152,6 +162,13 @@ proxy:
     server = build_server(ui_config, "127.0.0.1", port, gateway.store, notifier=gateway.relay.notifier)
     app: Any = server.config.app
     accounts = app.state.ui.accounts
+    # Serving first: the account events below (new users, enrolments) are then written to the
+    # store on the loop it is used on, whichever thread makes the accounts.
+    served: Future[None] = asyncio.run_coroutine_threadsafe(server.serve(), loop)
+    deadline = time.monotonic() + WITHIN
+    while not server.started:
+        assert time.monotonic() < deadline and not served.done(), "the UI did not start"
+        time.sleep(0.05)
     secrets: dict[str, str] = {}
     for address, name, roles in (
         (USER, "山田 太郎", ["sender"]),
@@ -165,11 +182,6 @@ proxy:
             code = pyotp.TOTP(enrolment.secret).at(time.time() - 30)
             assert accounts.confirm_enrolment(user.id, code, "setup").ok
             secrets[address] = enrolment.secret
-    served: Future[None] = asyncio.run_coroutine_threadsafe(server.serve(), loop)
-    deadline = time.monotonic() + WITHIN
-    while not server.started:
-        assert time.monotonic() < deadline and not served.done(), "the UI did not start"
-        time.sleep(0.05)
     try:
         yield Stack(loop, sink, gateway, proxy, origin, clock, f"http://127.0.0.1:{port}", secrets)
     finally:
