@@ -284,35 +284,31 @@ async def test_meta_computed_later_is_recorded_as_if_given(harness: Harness, sto
     assert (await verify_store(again)).ok
 
 
-async def test_meta_that_cannot_be_computed_leaves_nothing_written(store: Store) -> None:
-    def later() -> dict[str, Any]:
-        raise OSError("the content went away")
+def _cannot_compute() -> dict[str, Any]:
+    raise OSError("the content went away")
 
-    with pytest.raises(OSError, match="went away"):
+
+@pytest.mark.parametrize(
+    ("to", "meta_later", "error"),
+    [
+        (State.DELIVERED, None, InvalidTransition),  # not an upload's state
+        (State.PASSED, _cannot_compute, OSError),  # its late meta cannot be computed
+    ],
+    ids=["unreachable-state", "meta-later-fails"],
+)
+async def test_an_item_accepted_decided_that_cannot_be_is_not_written(
+    store: Store, to: State, meta_later: Callable[[], dict[str, Any]] | None, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
         await store.accept_decided(
             sender="u@corp.example",
             recipients=(),
             kind=ItemKind.UPLOAD,
             actor="proxy",
-            to=State.PASSED,
+            to=to,
             decided_by="policy",
-            reason="ok",
-            meta_later=later,
-        )
-    assert await store.list_messages() == []
-    assert await store.audit_events() == []
-
-
-async def test_an_item_accepted_decided_into_a_state_it_cannot_reach_is_not_written(store: Store) -> None:
-    with pytest.raises(InvalidTransition):
-        await store.accept_decided(
-            sender="u@corp.example",
-            recipients=(),
-            kind=ItemKind.UPLOAD,
-            actor="proxy",
-            to=State.DELIVERED,
-            decided_by="policy",
-            reason="not an upload's state",
+            reason="decided",
+            meta_later=meta_later,
         )
     assert await store.list_messages() == []
     assert await store.audit_events() == []
