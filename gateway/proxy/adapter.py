@@ -286,10 +286,12 @@ class UploadJudge:
         audited, in one write (:meth:`Store.accept_decided`); a failure is logged, not raised."""
         try:
             await self.store.accept_decided(
-                **self._accepted(UploadItem(facts, 0), uploader, method),
-                to=State.REFUSED,
-                decided_by="proxy",
-                reason=reason,
+                Decided(
+                    **self._accepted(UploadItem(facts, 0), uploader, method),
+                    to=State.REFUSED,
+                    decided_by="proxy",
+                    reason=reason,
+                )
             )
         except Exception:
             log.warning("an upload that was never judged could not be recorded", exc_info=True)
@@ -413,8 +415,8 @@ class UploadJudge:
         A photo in memory (PNG, JPEG) whose listing :func:`classifiers.scan_listed` gives at
         once is judged on that listing here, without a worker or a thread; up to
         :data:`DIGEST_ON_LOOP` its digest is left to :meth:`_record` (the request goes on before
-        it is computed, by the store as it writes the verdict), a larger one's goes to a thread. Other content in memory
-        takes one trip to a thread (:func:`_prepare`) for its digest, its listing if it is a
+        it is computed, by the store as it writes the verdict), a larger one's goes to a thread.
+        Other content in memory takes one trip to a thread (:func:`_prepare`) for its digest, its listing if it is a
         picture, sound or video (then no worker is asked either), or else its copy for the
         workers."""
         opening = asyncio.ensure_future(self._open(item, uploader, method)) if item.path is not None else None

@@ -443,53 +443,21 @@ class Store(abc.ABC):
         )
         return await self._add(plan, staged)
 
-    async def accept_decided(
-        self,
-        *,
-        sender: str,
-        recipients: Sequence[str],
-        subject: str = "",
-        meta: Mapping[str, Any] | None = None,
-        owner: str | None = None,
-        lease: float = DEFAULT_LEASE,
-        actor: str,
-        kind: ItemKind,
-        to: State,
-        decided_by: str,
-        reason: str,
-        changes: Mapping[str, Any] | None = None,
-        msg_id: str | None = None,
-        meta_later: Callable[[], Mapping[str, Any]] | None = None,
-    ) -> MessageRecord:
+    async def accept_decided(self, decided: Decided, *, msg_id: str | None = None) -> MessageRecord:
         """:meth:`accept` an item without a body and :meth:`transition` it from ``received`` to
-        ``to`` (by ``decided_by``, for ``reason``, with ``changes``): the record and the trail
-        are the ones the two calls would have left, and a move the life cycle refuses writes
-        nothing. For an item decided before anything of it was recorded (an upload whose body
-        the proxy held in memory). The SQLite store commits it as one write (one transaction,
-        one trip to its thread, durable before this returns); the Redis store as the two
-        writes, in turn. ``msg_id`` as for :meth:`accept`.
+        ``decided.to`` (see :class:`Decided`): the record and the trail are the ones the two
+        calls would have left, and a move the life cycle refuses writes nothing. For an item
+        decided before anything of it was recorded (an upload whose body the proxy held in
+        memory). The SQLite store commits it as one write (one transaction, one trip to its
+        thread, durable before this returns); the Redis store as the two writes, in turn.
+        ``msg_id`` as for :meth:`accept`.
 
-        ``meta_later`` is for meta values that are costly to compute and that nothing decided
-        waits for (an upload's SHA-256: about 0.6 ms a MiB): it is called once, off the event
-        loop, and what it returns is set over ``changes["meta"]`` before the move is planned.
-        The SQLite store calls it on its own thread, inside the write (no more turns of the
-        event loop than the write takes anyway); the Redis store in a worker thread, first. If
-        it raises, nothing is written and this raises it."""
-        decided = Decided(
-            sender=sender,
-            recipients=tuple(recipients),
-            subject=subject,
-            meta=meta,
-            owner=owner,
-            lease=lease,
-            actor=actor,
-            kind=kind,
-            to=to,
-            decided_by=decided_by,
-            reason=reason,
-            changes=changes,
-            meta_later=meta_later,
-        )
+        ``decided.meta_later`` is for meta values that are costly to compute and that nothing
+        decided waits for (an upload's SHA-256: about 0.6 ms a MiB): it is called once, off the
+        event loop, and what it returns is set over ``changes["meta"]`` before the move is
+        planned. The SQLite store calls it on its own thread, inside the write (no more turns
+        of the event loop than the write takes anyway); the Redis store in a worker thread,
+        first. If it raises, nothing is written and this raises it."""
         return await self.accept_decided_soon(decided, msg_id=msg_id)
 
     def accept_decided_soon(

@@ -43,7 +43,7 @@ from gateway.store import (
     StoreError,
     UploadFacts,
 )
-from gateway.store.base import AuditEvent, canonical_json, new_id, record_facts
+from gateway.store.base import AuditEvent, Decided, canonical_json, new_id, record_facts
 from gateway.store.redis import RedisStore
 
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
@@ -218,7 +218,7 @@ async def test_an_item_accepted_decided_is_as_if_accepted_then_moved(harness: Ha
     )
     given = new_id(harness.clock())
     one = await store.accept_decided(
-        **accepted, to=State.PASSED, decided_by="policy", reason="ok", changes=changes, msg_id=given
+        Decided(**accepted, to=State.PASSED, decided_by="policy", reason="ok", changes=changes), msg_id=given
     )
     again = await harness.new()
     assert one.id == given and await again.get(given) == one
@@ -258,14 +258,18 @@ async def test_meta_computed_later_is_recorded_as_if_given(harness: Harness, sto
 
     changes: dict[str, Any] = {"decision": {"action": "deliver"}, "meta": {**meta, "content_size": len(body)}}
     late = await store.accept_decided(
-        **accepted, to=State.PASSED, decided_by="policy", reason="ok", changes=changes, meta_later=later
+        Decided(
+            **accepted, to=State.PASSED, decided_by="policy", reason="ok", changes=changes, meta_later=later
+        )
     )
     given = await store.accept_decided(
-        **accepted,
-        to=State.PASSED,
-        decided_by="policy",
-        reason="ok",
-        changes={**changes, "meta": {**changes["meta"], "content_sha256": digest}},
+        Decided(
+            **accepted,
+            to=State.PASSED,
+            decided_by="policy",
+            reason="ok",
+            changes={**changes, "meta": {**changes["meta"], "content_sha256": digest}},
+        )
     )
     assert len(calls) == 1 and calls[0] != loop_thread
     assert late.meta["content_sha256"] == digest and late.meta["content_size"] == len(body)
@@ -301,14 +305,16 @@ async def test_an_item_accepted_decided_that_cannot_be_is_not_written(
 ) -> None:
     with pytest.raises(error):
         await store.accept_decided(
-            sender="u@corp.example",
-            recipients=(),
-            kind=ItemKind.UPLOAD,
-            actor="proxy",
-            to=to,
-            decided_by="policy",
-            reason="decided",
-            meta_later=meta_later,
+            Decided(
+                sender="u@corp.example",
+                recipients=(),
+                kind=ItemKind.UPLOAD,
+                actor="proxy",
+                to=to,
+                decided_by="policy",
+                reason="decided",
+                meta_later=meta_later,
+            )
         )
     assert await store.list_messages() == []
     assert await store.audit_events() == []
