@@ -369,6 +369,9 @@ class Rule:
     predicate: Predicate
     #: The only direction its condition can hold for (``mail`` or ``upload``), or None.
     direction: str | None = None
+    #: Entity types of which its condition needs a finding, or None
+    #: (:func:`policies.schema.needed_findings`).
+    needs: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
