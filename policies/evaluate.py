@@ -120,7 +120,11 @@ def evaluate(
     severity = 0
     has_tag = has_bcc = notify = False
     linking: list[Rule] = []
+    present = ctx.by_type
     for rule in policy.rules_for(envelope.direction):
+        needs = rule.needs
+        if needs is not None and needs.isdisjoint(present):
+            continue  # it cannot hold: none of the findings it asks for is there
         evidence = rule.predicate(ctx)
         if evidence is None:
             continue

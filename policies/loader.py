@@ -21,7 +21,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from policies.conditions import compile_condition, repeated_nodes
 from policies.errors import MESSAGES, PolicyError
 from policies.model import Action, Directory, Person, Policy, Predicate, Rule
-from policies.schema import DirectorySpec, PersonSpec, PolicySpec, only_direction
+from policies.schema import DirectorySpec, PersonSpec, PolicySpec, needed_findings, only_direction
 
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
@@ -324,6 +324,7 @@ def _build(root: Any, p: Path, shown: str) -> Policy:
                 spec=r.action,
                 predicate=predicate,
                 direction=only_direction(r.when),
+                needs=needed_findings(r.when),
             )
         )
     return Policy(

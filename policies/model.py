@@ -189,7 +189,10 @@ class HistoryView(Protocol):
     def has_written_to(self, sender: str, domain: str) -> bool: ...
 
 
-@dataclass(frozen=True)
+# Evidence, RuleMatch and Decision are made for every message and read only after: they are
+# not frozen because a frozen dataclass's __init__ sets each field through object.__setattr__,
+# which was a tenth of the policy's cost per message (bench_policy). Treat them as read-only.
+@dataclass(slots=True)
 class Evidence:
     """Why a condition held: counts, types, redacted values and where they were found."""
 
@@ -224,7 +227,7 @@ class Evidence:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RuleMatch:
     rule_id: str
     title_ja: str
@@ -246,7 +249,7 @@ class RuleMatch:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Decision:
     """The outcome: the most severe matched action, plus the transforms that ride along.
 
@@ -369,6 +372,9 @@ class Rule:
     predicate: Predicate
     #: The only direction its condition can hold for (``mail`` or ``upload``), or None.
     direction: str | None = None
+    #: Entity types of which its condition needs a finding, or None
+    #: (:func:`policies.schema.needed_findings`).
+    needs: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -390,6 +390,36 @@ def only_direction(cond: Condition) -> Literal["mail", "upload"] | None:
     return None
 
 
+def needed_findings(cond: Condition) -> frozenset[str] | None:
+    """Entity types of which a finding must be present for ``cond`` to hold, or None (it may
+    hold without any): an ``entity`` or ``confidential`` condition at its top or in one of its
+    ``all`` branches (the fewest types of those), or in every ``any`` branch (their union). A
+    rule whose condition needs findings is not tried on an item that has none of those types
+    (:func:`policies.evaluate.evaluate`); ``not`` never needs any.
+
+    >>> sorted(needed_findings(Condition.model_validate(
+    ...     {"all": [{"recipients": "external"}, {"any": [{"entity": {"type": "my_number"}},
+    ...      {"entity": {"type": ["credit_card", "my_number"], "min_count": 3}}]}]})) or ())
+    ['credit_card', 'my_number']
+    >>> needed_findings(Condition.model_validate({"any": [{"confidential": True}, {"encrypted": True}]})) is None
+    True
+    """
+    needs: list[frozenset[str]] = []
+    if cond.entity is not None:
+        needs.append(frozenset(cond.entity.type))
+    if cond.confidential is not None:
+        needs.append(frozenset({"confidential_marking"}))
+    for c in cond.all_ or ():
+        found = needed_findings(c)
+        if found is not None:
+            needs.append(found)
+    if cond.any_:
+        branches = [needed_findings(c) for c in cond.any_]
+        if all(b is not None for b in branches):
+            needs.append(frozenset().union(*(b for b in branches if b is not None)))
+    return min(needs, key=len) if needs else None
+
+
 def _action_shorthand(value: Any) -> Any:
     return {"type": value} if isinstance(value, str) else value
 

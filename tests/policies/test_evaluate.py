@@ -502,6 +502,35 @@ def test_adding_a_rule_never_lowers_severity(
     assert set(after.rule_ids) >= set(before.rule_ids)
 
 
+@PROPERTY
+@given(rules=rules_st, message=messages())
+def test_skipping_rules_by_the_findings_they_need_changes_nothing(
+    people_dir: Path, rules: list[tuple[object, object]], message: tuple[Envelope, ScanResult]
+) -> None:
+    """A rule whose condition needs findings of some types is not tried on an item without any
+    (``Rule.needs``): the decision, with its evidence, is the one trying every rule gives."""
+    env, result = message
+    policy = _policy(people_dir, rules)
+    tried = replace(policy, rules=tuple(replace(r, needs=None) for r in policy.rules))
+    assert all(r.needs is None for r in tried.rules_for(env.direction))
+    assert evaluate(policy, env, result, now=NOW) == evaluate(tried, env, result, now=NOW)
+
+
+def test_a_rule_that_needs_findings_is_skipped_without_them(tmp_path: Path) -> None:
+    when = "{all: [{direction: mail}, {any: [{entity: {type: my_number}}, {confidential: true}]}]}"
+    policy = policy_with(tmp_path, rule_yaml("r", when, "block"))
+    (rule,) = policy.rules
+    assert rule.needs == frozenset({"my_number", "confidential_marking"})
+    assert evaluate(policy, mail(EXT), EMPTY, now=NOW).action is Action.DELIVER
+    found = scan(part(finding("my_number", "1234 5678 9018", score=0.9)))
+    assert evaluate(policy, mail(EXT), found, now=NOW).rule_ids == ("r",)
+    # A branch that holds without findings (an encrypted file) means the rule needs none.
+    either = policy_with(
+        tmp_path, rule_yaml("e", "{any: [{entity: {type: my_number}}, {encrypted: true}]}", "block")
+    )
+    assert either.rules[0].needs is None
+
+
 def test_upload_is_never_mail(tmp_path: Path) -> None:
     policy = policy_with(tmp_path, rule_yaml("r", "{recipients: external}"))
     assert evaluate(policy, upload(service="box"), EMPTY, now=NOW).action is Action.DELIVER
