@@ -34,6 +34,7 @@ surname + kana and kanji (くみ子) shape     0.4         0.85
 surname alone                              -           0.85 (job title: 0.7)
 unknown kanji + strong honorific²          -           0.6
 katakana / hiragana surname + given name   0.5 / 0.6¹  1.0
+hiragana surname + given name, no space    -           1.0 (an honorific only)
 romanised surname + given name             0.5         0.9
 romanised surname + Mr./-san               -           0.85
 =========================================  ==========  ===========================
@@ -234,6 +235,10 @@ _BRANCHES = (
     # after a particle too (班長はふじさわ ひなたちゃん)
     rf"(?:(?<!\p{{Hiragana}})|(?<=[はがをにのともへや]))(?={_prefix_trie(_HIRA_SURNAMES)})"
     r"(?P<person_name_h>\p{Hiragana}{2,6}) (?P<person_name_h2>\p{Hiragana}{2,6}?)(?:(?!\p{Hiragana})|(?=さん|さま|くん|ちゃん))",
+    # A hiragana full name without a space only before an honorific (やまだたろうさん): the
+    # match is the run's last character (the honorific may be claimed by the kanji branch), and
+    # looks back for the run of hiragana it ends.
+    r"\p{Hiragana}(?=さん|さま|くん|ちゃん|様|殿)(?<=(?<!\p{Hiragana})(?P<person_name_hn>\p{Hiragana}{4,10}))",
     r"[A-Z](?<![A-Za-z].)(?<=(?=(?P<person_name_rt>(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.? )?(?P<person_name_r>[A-Z][A-Za-z]{1,14})"
     r"(?:,? (?P<person_name_r2>[A-Z][A-Za-z]{1,14})|(?P<person_name_rsan>-(?:san|sama|sensei|kun|chan))"
     + _ROMAJI_CUE
@@ -249,7 +254,7 @@ _CELL_BRANCH = (
     rf"(?: [{_HAN}\p{{Katakana}}\p{{Hiragana}}ー]{{1,10}})?)\"?(?:[\t,\r\n]|$))"
 )
 _ALL_BRANCHES: tuple[str, ...] = (_CELL_BRANCH, *_BRANCHES)
-PATTERN = rf"(?:{_CELL_BRANCH}|(?=[{_HAN}A-Z ・]|{_KATA_FIRST}|{_HIRA_FIRST})(?:" + "|".join(_BRANCHES) + "))"
+PATTERN = rf"(?:{_CELL_BRANCH}|(?=[{_HAN}A-Z ・\p{{Hiragana}}]|{_KATA_FIRST})(?:" + "|".join(_BRANCHES) + "))"
 #: The same candidates as ``PATTERN``, one pass per branch: the ``regex`` module skips ahead to
 #: a possible start only within one pattern, and the alternation costs about twice the sum.
 PASSES = _ALL_BRANCHES
@@ -961,8 +966,29 @@ def _line_has_kanji_name(doc: Document, start: int, end: int) -> bool:
     return False
 
 
+def _hiragana_before_honorific(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
+    """A hiragana full name without a space before an honorific (やまだたろうさん, 班長は
+    さとうはなこさん): a dictionary surname and given name only, never a surname alone, since
+    hiragana words take さん and さま too (おかあさん, みなさま, ごくろうさま)."""
+    run = match.group("person_name_hn")
+    start, end = match.span("person_name_hn")
+    pair = split_name(run, SURNAMES_KANA, GIVEN_NAMES_KANA, shortest=2)
+    if pair is None and run[0] in "はがをにのともへや":  # a particle before the name
+        pair = split_name(run[1:], SURNAMES_KANA, GIVEN_NAMES_KANA, shortest=2)
+        start += 1
+    if pair is None:
+        return
+    after = _HON_AFTER.match(doc.text, end)
+    context = (after.group(0).strip(),) if after else ()
+    pattern = "kana surname + given name (dictionary)"
+    yield _hit(start, end, FULL_CONTEXT_SCORE, "".join(pair), pattern, FULL_SCORE, context)
+
+
 def _kana(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
     groups = match.re.groupindex
+    if "person_name_hn" in groups and match.group("person_name_hn") is not None:
+        yield from _hiragana_before_honorific(match, doc)
+        return
     if "person_name_kk" in groups and match.group("person_name_kk") is not None:
         first, second = match.group("person_name_kk"), match.group("person_name_kk2")
         start, end = match.span("person_name_kk")
@@ -1139,6 +1165,7 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
         ("person_name_kk" in groups and match.group("person_name_kk") is not None)
         or ("person_name_kw" in groups and match.group("person_name_kw") is not None)
         or ("person_name_h" in groups and match.group("person_name_h") is not None)
+        or ("person_name_hn" in groups and match.group("person_name_hn") is not None)
     ):
         hits = _kana(match, doc)
     else:

@@ -92,9 +92,46 @@ def test_katakana_names(sei: str, mei: str) -> None:
         assert found[0].score == 1.0
 
 
-def test_hiragana_name_needs_a_space() -> None:
+def test_hiragana_name_needs_a_space_or_an_honorific() -> None:
     assert [f.value for f in det.scan("ふりがな：やまだ たろう")] == ["やまだ たろう"]
     assert list(det.scan("やまだたろうは")) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "normalized"),
+    [
+        ("やまだたろうさん、こんにちは。", "やまだたろう", "やまだたろう"),
+        ("すずきいちろう様\nいつもお世話になっております。", "すずきいちろう", "すずきいちろう"),
+        ("担当: さとうはなこ殿", "さとうはなこ", "さとうはなこ"),
+        ("1班の班長はさとうゆいちゃんです。", "さとうゆい", "さとうゆい"),
+    ],
+)
+def test_a_hiragana_full_name_without_a_space_before_an_honorific(
+    text: str, value: str, normalized: str
+) -> None:
+    found = list(det.scan(text))
+    assert [(f.value, f.normalized, f.score) for f in found] == [(value, normalized, 1.0)]
+    engine = [f for f in default_engine().scan_text(text) if f.type == "person_name"]
+    assert [f.value for f in engine] == [value], "the engine's passes find it too"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "おつかれさまです",
+        "ごくろうさまでした",
+        "おかあさんと話す",
+        "みなさま、ごちそうさまでした",
+        "おきゃくさまへ",
+        "たくさんの資料",
+        "おじいちゃんとおばあちゃん",
+        "おひめさまとおうじさま",
+        "たなかくん",  # a surname alone in hiragana: too many words take くん and さん
+    ],
+)
+def test_hiragana_words_before_an_honorific_are_no_names(text: str) -> None:
+    assert list(det.scan(text)) == []
+    assert [f for f in default_engine().scan_text(text) if f.type == "person_name"] == []
 
 
 @pytest.mark.parametrize("unknown", ["轟木", "鍛冶谷", "蕨野", "鬼頭原"])
