@@ -301,6 +301,7 @@ _REASONS: tuple[tuple[str, str], ...] = (
     (r"link revoked", "リンクを取り消しました"),
     (r"a link to it is still open", "開けるリンクが残っているため保管を続けます"),
     (r"no open link needs it", "開けるリンクがなくなったため削除しました"),
+    (r"kept until its last open link closes", "開けるリンクの期限まで保管期間を短くしました"),
     (r"(notification|dsn): (.*)", "{0:kind}: {1:reason}"),
     (r"sender told of refusal", "送信者に送信停止を通知"),
     (r"sender told of hold", "送信者に保留を通知"),

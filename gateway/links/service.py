@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import logging
@@ -285,6 +286,8 @@ class Links:
         blob = await self.store.load_raw(item.id, check=False)
         data = await asyncio.to_thread(unseal, blob, item.file_key)
         after, outcome = await self._amend(rec, rules.download(index, ip=ip), "recipient:" + facts.recipient)
+        if after.state is not State.OPEN:  # closed by this download, or found past its time
+            await self._follow(after, "recipient:" + facts.recipient)
         if outcome in ("expired", "exhausted"):
             return outcome
         if outcome == "first" and self.links.notify_first_download and self.notices is not None:
@@ -293,6 +296,14 @@ class Links:
             except Exception:
                 log.exception("%s: cannot tell the sender of the first download", rec.id)
         return Download(wanted, data, after)
+
+    async def _follow(self, link: MessageRecord, actor: str) -> None:
+        """:func:`follow_links` for a link that closed; a store that fails here leaves the files
+        to the scheduler (at the time they were kept until)."""
+        try:
+            await follow_links(self.store, link, actor=actor)
+        except StoreError:
+            log.exception("%s: its files are removed by the scheduler instead", link.id)
 
     # --- kept and removed by the scheduler ---------------------------------------------------
     async def on_due(self, rec: MessageRecord) -> bool:
@@ -309,14 +320,7 @@ class Links:
         return False
 
     async def _retire(self, rec: MessageRecord) -> bool:
-        mail_id = str(rec.meta.get("file", {}).get("mail", ""))
-        mail = await self.store.get(mail_id) if mail_id else None
-        made = mail.meta.get("links") if mail is not None else None
-        open_until: list[datetime] = []
-        for link_id in (made or {}).get("to", {}).values():
-            link = await self.store.get(link_id)
-            if link is not None and link.state is State.OPEN and link.expires_at is not None:
-                open_until.append(link.expires_at)
+        open_until = await _open_until(self.store, str(rec.meta.get("file", {}).get("mail", "")))
 
         def rule(current: MessageRecord, now: datetime) -> Amendment | None:
             if current.state is not State.STORED or current.expires_at is None or current.expires_at > now:
@@ -330,4 +334,47 @@ class Links:
         return change is not None and change.to is State.DELETED
 
 
-__all__ = ["GRANT_TIME", "Download", "LinkNotices", "Links", "human_size"]
+async def _open_until(store: Store, mail_id: str) -> list[datetime]:
+    """When each link of the message ``mail_id`` that is still open closes."""
+    mail = await store.get(mail_id) if mail_id else None
+    made = mail.meta.get("links") if mail is not None else None
+    open_until: list[datetime] = []
+    for link_id in (made or {}).get("to", {}).values():
+        link = await store.get(link_id)
+        if link is not None and link.state is State.OPEN and link.expires_at is not None:
+            open_until.append(link.expires_at)
+    return open_until
+
+
+def _kept_for(open_until: Sequence[datetime], current: MessageRecord, now: datetime) -> Amendment | None:
+    """A kept file with no open link left is removed now; one whose open links all close
+    before the time it is kept until is kept only until the last of them closes."""
+    if current.state is not State.STORED or current.expires_at is None:
+        return None
+    live = [t for t in open_until if t > now]
+    if not live:
+        return Amendment("transition", "no open link needs it", to=State.DELETED)
+    if max(live) >= current.expires_at:
+        return None
+    return Amendment("shorten", "kept until its last open link closes", {"expires_at": max(live)})
+
+
+async def follow_links(store: Store, link: MessageRecord, *, actor: str) -> int:
+    """After ``link`` closed before its time (revoked, its downloads used up) or was shortened,
+    the files of its message are not kept longer than a link can still open them: removed at
+    once when none is open any more (a mis-sent mail's attachment should not wait a week at
+    rest for nobody), else kept until the last open link closes. Returns how many were removed.
+    A file another change got to first is left to the scheduler."""
+    facts = LinkFacts.of(link)
+    open_until = await _open_until(store, facts.mail)
+    removed = 0
+    for file in facts.files:
+        try:
+            _, change = await store.amend(file.id, functools.partial(_kept_for, open_until), actor=actor)
+        except (InvalidTransition, NotFound):
+            continue
+        removed += change is not None and change.to is State.DELETED
+    return removed
+
+
+__all__ = ["GRANT_TIME", "Download", "LinkNotices", "Links", "follow_links", "human_size"]

@@ -572,6 +572,33 @@ def test_an_external_link_without_an_expiry_date_is_coached(policy: Policy) -> N
     assert {m.rule_id for m in d.matches} == {"approval-public-sharing", "warn-external-link-without-expiry"}
 
 
+def test_personal_data_into_a_slack_connect_channel_is_coached(policy: Policy) -> None:
+    """A file posted to a channel shared with another company (the gate judges it with scope
+    specific) is stopped for the user to check when it carries personal data; the same file in
+    an ordinary channel, or a file without personal data, passes."""
+    memo = scan_bytes(
+        "打ち合わせ参加者\n山田 太郎 様 090-1234-5678\n佐藤 花子 様 03-1234-5678\n".encode(),
+        "参加者.txt",
+        declared_type="text/plain",
+    )
+    assert {f.type for p in memo.parts for f in p.findings} >= {"person_name", "phone_number"}
+    shared = upload(service="slack", sharing_scope="specific", sharing_target="file")
+    d = evaluate(policy, shared, memo, now=NOW)
+    assert (d.action, [m.rule_id for m in d.winning_rules]) == (
+        Action.WARN,
+        ["warn-slack-connect-personal-data"],
+    )
+    assert d.release_at == NOW + timedelta(hours=1)
+    assert evaluate(policy, upload(service="slack"), memo, now=NOW).action is Action.DELIVER
+    plain = scan_bytes(
+        "来週の議題: 新製品の価格表について\n".encode(), "議題.txt", declared_type="text/plain"
+    )
+    assert evaluate(policy, shared, plain, now=NOW).action is Action.DELIVER
+    # A My Number in it is still refused: the stricter rule wins.
+    mine = plus(memo, part(finding("my_number", "1234 5678 9018", score=0.9)))
+    assert evaluate(policy, shared, mine, now=NOW).action is Action.BLOCK
+
+
 def test_the_readme_example_sender_is_in_the_example_directory_with_a_manager() -> None:
     """The README's send.py writes as someone the shipped policy's directory knows, so its
     approval example reaches a manager (who may approve)."""

@@ -222,6 +222,90 @@ async def test_the_sender_revokes_and_the_next_download_is_refused(stack: Stack)
     assert [(e.actor, e.reason) for e in revoked] == [(f"sender:{SENDER}", "link revoked")]
 
 
+async def take(stack: Stack, path: str, action: str, **kw: object) -> MessageRecord:
+    """The sender takes ``action`` on the link at ``path``, as the UI does."""
+    return await actions.perform(
+        stack.store,
+        await link_of(stack, path),
+        action,
+        actions.Actor(actions.Role.SENDER, SENDER),
+        now=stack.clock(),
+        via="web",
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def kept_files(stack: Stack) -> list[MessageRecord]:
+    return await stack.store.list_messages(kinds={ItemKind.FILE})
+
+
+async def test_revoking_every_link_removes_the_files_at_once(stack: Stack) -> None:
+    """A mis-sent mail: once no link can open its attachments, they are not kept at rest for
+    the week the links were made for."""
+    await deliver(stack, [A, B])
+    a_path, b_path = link_path(stack, A), link_path(stack, B)
+    await take(stack, a_path, "revoke")
+    files = await kept_files(stack)
+    assert len(files) == 2 and {(f.state, f.has_raw) for f in files} == {(State.STORED, True)}, (
+        "B's link still opens them"
+    )
+    await take(stack, b_path, "revoke")
+    files = await kept_files(stack)
+    assert {(f.state, f.has_raw) for f in files} == {(State.DELETED, False)}, "no scheduler tick needed"
+    for f in files:
+        gone = [e for e in await stack.store.audit_events(msg_id=f.id) if e.to_state == "deleted"]
+        assert [(e.actor, e.reason) for e in gone] == [(f"sender:{SENDER}", "no open link needs it")]
+    async with stack.http() as client:
+        assert (await client.get(b_path)).status_code == 410
+    await stack.scheduler.tick()  # and the scheduler finds nothing left to do with them
+    assert {f.state for f in await kept_files(stack)} == {State.DELETED}
+    assert (await verify_store(stack.store)).ok
+
+
+async def test_the_last_download_of_the_last_open_link_removes_the_files(stack: Stack) -> None:
+    await deliver(stack, [A, B])
+    a_path, b_path = link_path(stack, A), link_path(stack, B)
+    await take(stack, a_path, "revoke")
+    async with stack.http() as client:
+        granted = await client.post(
+            f"{b_path}/verify", data={"code": await code_for(stack, client, b_path, B)}
+        )
+        grant = grant_in(granted)
+        for n in range(5):
+            got = await client.post(f"{b_path}/files/{n % 2}", data={"grant": grant})
+            assert got.status_code == 200 and got.content == (CSV if n % 2 == 0 else PDF), n
+            if n < 4:
+                assert {f.state for f in await kept_files(stack)} == {State.STORED}
+    assert (await link_of(stack, b_path)).state is State.EXHAUSTED
+    files = await kept_files(stack)
+    assert {(f.state, f.has_raw) for f in files} == {(State.DELETED, False)}
+    for f in files:
+        gone = [e for e in await stack.store.audit_events(msg_id=f.id) if e.to_state == "deleted"]
+        assert [e.actor for e in gone] == [f"recipient:{B}"]
+    assert (await verify_store(stack.store)).ok
+
+
+async def test_shortening_the_only_open_link_keeps_the_files_until_it_closes(stack: Stack) -> None:
+    await deliver(stack, [A, B])
+    a_path, b_path = link_path(stack, A), link_path(stack, B)
+    before = {f.id: f.expires_at for f in await kept_files(stack)}
+    until = stack.clock() + timedelta(days=1)
+    await take(stack, b_path, "shorten", until=until)
+    assert {f.id: f.expires_at for f in await kept_files(stack)} == before, "A's link is open for 7 days"
+    await take(stack, a_path, "revoke")
+    files = await kept_files(stack)
+    assert {(f.state, f.expires_at) for f in files} == {(State.STORED, until)}
+    for f in files:
+        events = await stack.store.audit_events(msg_id=f.id)
+        assert [(e.actor, e.action) for e in events][-1] == (f"sender:{SENDER}", "shorten")
+    stack.clock.skip(days=1, minutes=1)
+    await stack.scheduler.tick()
+    await stack.scheduler.tick()
+    assert (await link_of(stack, b_path)).state is State.EXPIRED
+    assert {(f.state, f.has_raw) for f in await kept_files(stack)} == {(State.DELETED, False)}
+    assert (await verify_store(stack.store)).ok
+
+
 async def test_five_wrong_codes_lock_the_link_for_a_while(stack: Stack) -> None:
     await deliver(stack, [A])
     path = link_path(stack, A)
@@ -379,6 +463,10 @@ async def test_with_redis_any_instance_serves_any_link(
         )
         async with one.http() as first:
             assert (await first.post(f"{path}/files/0", data={"grant": grant})).status_code == 410
+        files = await one.store.list_messages(kinds={ItemKind.FILE})
+        assert len(files) == 2 and {(f.state, f.has_raw) for f in files} == {(State.DELETED, False)}, (
+            "its only link revoked on two, the files are gone for one too"
+        )
         assert (await verify_store(one.store)).ok
     finally:
         await stop_stack(two)
