@@ -254,13 +254,24 @@ def count_people(findings: Iterable[Finding], min_score: float, secondary: froze
     names = distinct.get("person_name")
     if names and surnames:
         # A surname alone that begins a full name found too (前川浩之 … 前川は) is that person.
-        distinct["person_name"] = {
-            n for n in names if n not in surnames or not any(o != n and o.startswith(n) for o in names)
-        }
+        ordered = sorted(names)
+        distinct["person_name"] = {n for n in names if n not in surnames or not _begins_another(ordered, n)}
     primary = max((len(v) for t, v in distinct.items() if t not in secondary), default=0)
     if primary:
         return primary
     return max((len(v) for v in distinct.values()), default=0)
+
+
+def _begins_another(ordered: Sequence[str], name: str) -> bool:
+    """Whether a value of sorted ``ordered`` other than ``name`` (one of them) begins with it:
+    those that do sort right after it, so one look there says (a roster of many surnames alone
+    is not compared with every name).
+
+    >>> _begins_another(["前川", "前川浩之", "山田"], "前川"), _begins_another(["前川", "山田"], "前川")
+    (True, False)
+    """
+    i = bisect.bisect_right(ordered, name)
+    return i < len(ordered) and ordered[i].startswith(name)
 
 
 def count_organisations(findings: Iterable[Finding], min_score: float) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from classifiers.engine import RECORD_MIN_SCORE, count_records, default_engine
 from classifiers.holders import SURNAME_ALONE, assign_holders
@@ -30,6 +32,25 @@ def test_a_full_name_that_begins_another_is_a_second_person() -> None:
     # Only a name found as a surname alone folds into a longer one: name1 and name10 are two.
     assert count_records([_name(f"name{i}") for i in range(1, 11)]) == 10
     assert count_records([_name("林"), _name("林真理子")]) == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    full=st.lists(st.text("前川山田林真理子浩之", min_size=1, max_size=4), max_size=12),
+    alone=st.lists(st.text("前川山田林真理子浩之", min_size=1, max_size=3), max_size=8),
+)
+def test_people_are_counted_as_comparing_every_surname_with_every_name(
+    full: list[str], alone: list[str]
+) -> None:
+    """The count is the one of the plain definition: a name found as a surname alone is left
+    out when another name found begins with it."""
+    names = set(full) | set(alone)
+    surnames = set(alone)
+    expected = len(
+        {n for n in names if n not in surnames or not any(o != n and o.startswith(n) for o in names)}
+    )
+    found = [_name(v) for v in full] + [_name(v, "surname (dictionary)") for v in alone]
+    assert count_records(found) == expected
 
 
 @pytest.mark.parametrize(
