@@ -47,7 +47,6 @@ revoke    open             -> revoked      sender, admin, operator   link revoke
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,10 +64,7 @@ from gateway.store import (
     NotFound,
     State,
     Store,
-    StoreError,
 )
-
-log = logging.getLogger(__name__)
 
 #: Comments and justifications are cut to this many characters.
 MAX_TEXT = 2000
@@ -453,23 +449,13 @@ async def perform(
     except rules.LinkRefused as exc:
         raise Refused("bad_expiry" if exc.code == "bad_expiry" else "state_changed") from None
     if done.kind is ItemKind.LINK and row.action in ("revoke", "shorten"):
-        await _files_follow(store, done, str(actor))
+        await follow_links(store, done, actor=str(actor))  # its files kept no longer than needed
     if notices is not None:
         for notice in row.notices:
             if notice is Notice.CANCELLED and actor.role is Role.SENDER:
                 continue
             await notices.decided(done, notice.value, by=str(actor), comment=text)
     return done
-
-
-async def _files_follow(store: Store, link: MessageRecord, actor: str) -> None:
-    """A link taken back or shortened: its message's files are kept no longer than an open
-    link needs them (:func:`gateway.links.service.follow_links`). The link's change stands
-    whatever happens here; a store that fails leaves the files to the scheduler."""
-    try:
-        await follow_links(store, link, actor=actor)
-    except StoreError:
-        log.exception("%s: its files are removed by the scheduler instead", link.id)
 
 
 __all__ = [

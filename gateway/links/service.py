@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -287,7 +288,7 @@ class Links:
         data = await asyncio.to_thread(unseal, blob, item.file_key)
         after, outcome = await self._amend(rec, rules.download(index, ip=ip), "recipient:" + facts.recipient)
         if after.state is not State.OPEN:  # closed by this download, or found past its time
-            await self._follow(after, "recipient:" + facts.recipient)
+            await follow_links(self.store, after, actor="recipient:" + facts.recipient)
         if outcome in ("expired", "exhausted"):
             return outcome
         if outcome == "first" and self.links.notify_first_download and self.notices is not None:
@@ -296,14 +297,6 @@ class Links:
             except Exception:
                 log.exception("%s: cannot tell the sender of the first download", rec.id)
         return Download(wanted, data, after)
-
-    async def _follow(self, link: MessageRecord, actor: str) -> None:
-        """:func:`follow_links` for a link that closed; a store that fails here leaves the files
-        to the scheduler (at the time they were kept until)."""
-        try:
-            await follow_links(self.store, link, actor=actor)
-        except StoreError:
-            log.exception("%s: its files are removed by the scheduler instead", link.id)
 
     # --- kept and removed by the scheduler ---------------------------------------------------
     async def on_due(self, rec: MessageRecord) -> bool:
@@ -359,22 +352,21 @@ def _kept_for(open_until: Sequence[datetime], current: MessageRecord, now: datet
     return Amendment("shorten", "kept until its last open link closes", {"expires_at": max(live)})
 
 
-async def follow_links(store: Store, link: MessageRecord, *, actor: str) -> int:
+async def follow_links(store: Store, link: MessageRecord, *, actor: str) -> None:
     """After ``link`` closed before its time (revoked, its downloads used up) or was shortened,
     the files of its message are not kept longer than a link can still open them: removed at
     once when none is open any more (a mis-sent mail's attachment should not wait a week at
-    rest for nobody), else kept until the last open link closes. Returns how many were removed.
-    A file another change got to first is left to the scheduler."""
+    rest for nobody), else kept until the last open link closes. The link's own change stands
+    whatever happens here: a file another change got to first, or a store that fails, leaves
+    the files to the scheduler (at the time they were kept until)."""
     facts = LinkFacts.of(link)
-    open_until = await _open_until(store, facts.mail)
-    removed = 0
-    for file in facts.files:
-        try:
-            _, change = await store.amend(file.id, functools.partial(_kept_for, open_until), actor=actor)
-        except (InvalidTransition, NotFound):
-            continue
-        removed += change is not None and change.to is State.DELETED
-    return removed
+    try:
+        open_until = await _open_until(store, facts.mail)
+        for file in facts.files:
+            with contextlib.suppress(InvalidTransition, NotFound):
+                await store.amend(file.id, functools.partial(_kept_for, open_until), actor=actor)
+    except StoreError:
+        log.exception("%s: its files are removed by the scheduler instead", link.id)
 
 
 __all__ = ["GRANT_TIME", "Download", "LinkNotices", "Links", "follow_links", "human_size"]

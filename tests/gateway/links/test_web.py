@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import re
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 import pyzipper
 import redis
 
@@ -21,8 +23,8 @@ from gateway.audit import verify_store
 from gateway.config import Config
 from gateway.links.facts import LinkFacts
 from gateway.links.rules import LOCK_AFTER
-from gateway.links.service import human_size
-from gateway.store import ItemKind, MessageRecord, State
+from gateway.links.service import follow_links, human_size
+from gateway.store import ItemKind, MessageRecord, SQLiteStore, State
 from quarantine_ui.app import build_server as build_ui
 from quarantine_ui.config import UIConfig
 from tests.gateway.conftest import Sink, free_port, queue_id, send
@@ -260,6 +262,22 @@ async def test_revoking_every_link_removes_the_files_at_once(stack: Stack) -> No
     await stack.scheduler.tick()  # and the scheduler finds nothing left to do with them
     assert {f.state for f in await kept_files(stack)} == {State.DELETED}
     assert (await verify_store(stack.store)).ok
+
+
+async def test_a_store_that_fails_after_the_revocation_leaves_the_files_to_the_scheduler(
+    tmp_path: Path, stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The link's change stands whatever happens to its files: a store that fails while they
+    are followed up is logged, not raised to the sender who revoked."""
+    await deliver(stack, [A])
+    revoked = await take(stack, link_path(stack, A), "revoke")
+    closed = await SQLiteStore.open(tmp_path / "closed")
+    await closed.close()
+    with caplog.at_level(logging.ERROR, logger="gateway.links.service"):
+        await follow_links(closed, revoked, actor=f"sender:{SENDER}")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{revoked.id}: its files are removed by the scheduler instead"
+    ]
 
 
 async def test_the_last_download_of_the_last_open_link_removes_the_files(stack: Stack) -> None:
