@@ -18,7 +18,7 @@ def test_every_file_gets_its_own_key_and_nonce() -> None:
     "damage",
     [
         lambda blob, key: (blob[:-1] + bytes([blob[-1] ^ 1]), key),  # a changed tag
-        lambda blob, key: (blob[:20] + b"x" + blob[21:], key),  # a changed byte of content
+        lambda blob, key: (blob[:20] + bytes([blob[20] ^ 1]) + blob[21:], key),  # a changed byte of content
         lambda blob, key: (blob[:-5], key),  # cut
         lambda blob, key: (blob, seal(b"other")[1]),  # another file's key
         lambda blob, key: (blob, "not base64!"),
