@@ -502,6 +502,33 @@ async def test_a_compressed_request_body_is_opened_or_reported_not_inspected(
     assert not gateway.origin.saw("chatgpt.com")
 
 
+async def test_a_path_written_another_way_is_the_same_path(gateway_factory: GatewayFactory) -> None:
+    """Servers read ``//a``, ``/x/../a``, ``/%2e%2e/a`` and ``/a/`` as ``/a`` (RFC 3986 s6.2.2,
+    merged slashes, a trailing slash): a rule's path, or a service's, is not escaped by them."""
+    gateway = await with_example_rules(gateway_factory)
+    pasted = {"messages": [{"content": {"parts": ["この顧客の " + MY_NUMBER.decode() + " を表にして"]}}]}
+    paths = [
+        "//backend-api/conversation",
+        "/backend-api//conversation",
+        "/backend-api/./conversation",
+        "/backend-api/%2e%2e/backend-api/conversation",
+        "/x/%2E%2E/backend-api/conversation",
+        "/backend-api/conversation/",
+    ]
+    async with gateway.client() as c:
+        for path in paths:
+            r = await c.post(f"https://chatgpt.com{path}", json=pasted)
+            item = refused_json(r)["items"][0]  # type: ignore[index]
+            assert item["rules"][0]["id"] == "u-block-my-number", path
+        drive = await c.post(
+            "https://www.googleapis.com//upload/drive/v3/files/?uploadType=media",
+            content=MY_NUMBER,
+            headers={"Content-Type": "text/plain"},
+        )
+        assert refused_json(drive)["items"][0]["rules"][0]["id"] == "u-block-my-number"  # type: ignore[index]
+    assert not gateway.origin.saw("chatgpt.com") and not gateway.origin.saw("www.googleapis.com")
+
+
 async def test_generic_rules_inspect_a_multipart_form_and_a_raw_put(gateway_factory: GatewayFactory) -> None:
     gateway = await gateway_factory(
         rules="    - {name: partner-raw, hosts: [files.partner.example], paths: ['/raw/*'], methods: [PUT], body: raw}\n"
