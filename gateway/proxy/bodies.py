@@ -218,11 +218,21 @@ def json_strings(value: Any) -> Iterator[str]:
             stack.extend(reversed(node))
 
 
+def _all_values(pairs: list[tuple[str, Any]]) -> list[Any]:
+    """An object as the list of its values, every one kept: a key given twice has both its
+    values read (parsers differ on which one wins, so the service may read either)."""
+    return [value for _, value in pairs]
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, object_pairs_hook=_all_values)
+
+
 def _nested_json(text: str) -> Any:
     if len(text) < 2 or text[0] not in "[{":
         return None
     try:
-        return json.loads(text)
+        return _loads(text)
     except (ValueError, RecursionError):
         return None
 
@@ -232,7 +242,7 @@ def text_of(kind: BodyKind, data: bytes) -> str:
     raw = data.decode("utf-8", "replace")
     if kind == "json":
         try:
-            doc = json.loads(raw)
+            doc = _loads(raw)
         except (ValueError, RecursionError):
             return raw  # not JSON after all: scan what was sent
         return "\n".join(json_strings(doc))

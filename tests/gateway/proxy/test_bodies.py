@@ -151,3 +151,10 @@ def test_a_large_decompressed_body_goes_to_a_file_and_a_spooled_one_is_read_from
     found = extract(spooled, "raw", "", name="a.bin", out_dir=tmp_path, content_encoding="gzip")
     (piece,) = found.pieces
     assert piece.path is not None and piece.path.read_bytes() == data and found.written == [piece.path]
+
+
+def test_a_json_key_given_twice_has_both_its_values_read() -> None:
+    # Parsers differ on which one wins (the first, the last, or an error): the service may read either.
+    sent = '{"prompt": "マイナンバー 1234 5678 9018", "prompt": "こんにちは", "x": "{\\"a\\": \\"1\\", \\"a\\": \\"2\\"}"}'
+    text = text_of("json", sent.encode())
+    assert text.split("\n") == ["マイナンバー 1234 5678 9018", "こんにちは", "1", "2"]
