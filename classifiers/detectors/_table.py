@@ -256,8 +256,10 @@ class _Grid:
     seps: tuple[str, ...]  # per table: its separator
     lines: tuple[tuple[int, int], ...]  # per table: its first line and the line after its last
     cell_starts: dict[int, tuple[int, ...]] = field(default_factory=dict)  # per line, lazily
-    #: per (cell test, table): per column, (cells that pass the test, non-empty cells); lazily
-    tallies: dict[tuple[object, int], tuple[tuple[int, int], ...]] = field(default_factory=dict)
+    #: per table: whether its first row is a header row, and its rows split into cells; lazily
+    rows: dict[int, tuple[bool, list[list[str]]]] = field(default_factory=dict)
+    #: per (cell test, table, column): (cells that pass the test, non-empty cells); lazily
+    tallies: dict[tuple[object, int, int], tuple[int, int]] = field(default_factory=dict)
 
 
 _grid_cache: dict[int, tuple[str, _Grid]] = {}
@@ -317,33 +319,32 @@ def _strip_cell(cell: str) -> str:
     return cell.strip(" \r").strip('"').strip(" ")
 
 
+def _rows(doc: Document, grid: _Grid, block: int) -> tuple[bool, list[list[str]]]:
+    """Table ``block``'s rows split into cells, and whether the first one is a header row."""
+    rows = grid.rows.get(block)
+    if rows is None:
+        sep = grid.seps[block]
+        first, end = grid.lines[block]
+        lines = (_line(doc, grid, i) for i in range(first, end) if grid.blocks[i] == block)
+        cells = [_split(line, sep) for line in lines if line.strip()]
+        rows = grid.rows[block] = (_is_header([_strip_cell(c) for c in cells[0]]), cells)
+    return rows
+
+
 def _tally(
-    doc: Document, grid: _Grid, block: int, test: Callable[[str], bool]
-) -> tuple[tuple[int, int], ...]:
-    """Per column of table ``block``: (cells that pass ``test``, non-empty cells). A first row
-    that reads as a header row counts only where its cell passes the test."""
-    sep = grid.seps[block]
-    first, end = grid.lines[block]
-    passed: list[int] = []
-    filled: list[int] = []
-    for i in range(first, end):
-        if grid.blocks[i] != block:
-            continue
-        line = _line(doc, grid, i)
-        if not line.strip():
-            continue
-        cells = [_strip_cell(c) for c in _split(line, sep)]
-        header = i == first and _is_header(cells)
-        for k, cell in enumerate(cells):
-            if k >= len(passed):
-                passed.append(0)
-                filled.append(0)
-            if not cell:
-                continue
+    doc: Document, grid: _Grid, block: int, column: int, test: Callable[[str], bool]
+) -> tuple[int, int]:
+    """(cells of ``column`` of table ``block`` that pass ``test``, its non-empty cells). A first
+    row that reads as a header row counts only where its cell passes the test."""
+    header, rows = _rows(doc, grid, block)
+    passed = filled = 0
+    for n, cells in enumerate(rows):
+        cell = _strip_cell(cells[column]) if column < len(cells) else ""
+        if cell:
             ok = test(cell)
-            passed[k] += ok
-            filled[k] += ok or not header
-    return tuple(zip(passed, filled, strict=True))
+            passed += ok
+            filled += ok or n > 0 or not header
+    return passed, filled
 
 
 def column_tally(doc: Document, start: int, end: int, test: Callable[[str], bool]) -> tuple[int, int] | None:
@@ -351,8 +352,8 @@ def column_tally(doc: Document, start: int, end: int, test: Callable[[str], bool
     with or without a header: how many cells of its column pass ``test`` (the cell itself
     included) and how many are not empty. ``None`` elsewhere.
 
-    Each table is read once per test, whatever number of cells is asked about (``test`` is
-    the key: pass a module-level function).
+    Each table is split once, and each column tested once per test, whatever number of its
+    cells is asked about (``test`` is the key: pass a module-level function).
 
     >>> from classifiers.normalize import normalize
     >>> doc = Document(normalize("山田\\tA\\n佐藤\\t\\n田中\\tB\\n"))
@@ -391,8 +392,8 @@ def column_tally(doc: Document, start: int, end: int, test: Callable[[str], bool
     at = starts[index] + raw.find(inner)
     if not inner or (at, at + len(inner)) != (start, end):
         return None
-    key = (test, block)
+    key = (test, block, index)
     tally = grid.tallies.get(key)
     if tally is None:
-        tally = grid.tallies[key] = _tally(doc, grid, block, test)
-    return tally[index] if index < len(tally) else None
+        tally = grid.tallies[key] = _tally(doc, grid, block, index, test)
+    return tally
