@@ -1,5 +1,9 @@
 """Normalise once: NFKC, the Japanese dash family and full-width spaces, with a map back.
 
+Characters a reader never sees (zero-width space and joiners, the word joiner, the byte-order
+mark, the soft hyphen, direction marks, variation selectors: Unicode's default-ignorable code
+points) are dropped, so that ``1234\u200b5678\u200b9018`` reads as the number it shows.
+
 Detectors only ever see :attr:`Normalized.text`; findings are reported at original offsets
 through :meth:`Normalized.span_to_original`. Characters whose NFKC form is themselves pass
 through in runs (the common case, fast); only the others are handled one by one.
@@ -20,6 +24,9 @@ _ALWAYS_DASH = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uff0d\ufe63\u2043\u30
 _DIGIT_DASH = "\u30fc\uff70"  # ー and half-width ｰ
 #: Every character read as ``-`` (the first group anywhere, ー and ｰ next to a digit).
 DASHES = _ALWAYS_DASH + _DIGIT_DASH
+
+#: Unicode's Default_Ignorable_Code_Point: drawn as nothing, so dropped before detection.
+_INVISIBLE_RE = regex.compile(r"\p{Default_Ignorable_Code_Point}")
 
 _VOICED = {"\u3099", "\u309a", "\uff9e", "\uff9f"}
 
@@ -84,7 +91,13 @@ class Normalized:
         return oe + (end - ne)
 
     def span_to_original(self, start: int, end: int) -> tuple[int, int]:
-        return self.to_original(start), self.end_to_original(end)
+        """Original span of a normalised one (an empty span at a dropped character stays empty).
+
+        >>> normalize("山田\u200b太郎").span_to_original(2, 2), normalize("12\u200b34").span_to_original(1, 3)
+        ((3, 3), (1, 4))
+        """
+        begin = self.to_original(start)
+        return begin, max(begin, self.end_to_original(end))
 
     def to_normalized(self, pos: int) -> int:
         """Normalised offset of the original character at ``pos`` (the start of its segment).
@@ -113,7 +126,8 @@ def normalize(text: str) -> Normalized:
     """
     if text.isascii():
         return Normalized(text, text, (), ())
-    if unicodedata.is_normalized("NFKC", text):
+    invisible = _INVISIBLE_RE.search(text) is not None
+    if not invisible and unicodedata.is_normalized("NFKC", text):
         # The common case (a quick check in C): only the dashes can still change, one for one.
         folded = _ALWAYS_DASH_RE.sub("-", text)
         if "ー" in folded or "ｰ" in folded:
@@ -122,9 +136,9 @@ def normalize(text: str) -> Normalized:
     folded = text.translate(_one_to_one())
     if "ー" in folded or "ｰ" in folded:
         folded = _DIGIT_DASH_RE.sub("-", folded)
-    if unicodedata.is_normalized("NFKC", folded):
+    if not invisible and unicodedata.is_normalized("NFKC", folded):
         return Normalized(text, folded, (), ())
-    return _normalize_slow(text, folded)
+    return _normalize_slow(text, folded, invisible)
 
 
 def fold(value: str) -> str:
@@ -140,10 +154,13 @@ def fold(value: str) -> str:
     return normalize(value).text.strip()
 
 
-def _normalize_slow(text: str, folded: str) -> Normalized:
-    """Line by line; within a line that is not yet NFKC, character by character.
+def _normalize_slow(text: str, folded: str, invisible: bool) -> Normalized:
+    """Line by line; within a line that is not yet NFKC (or holds an invisible character),
+    character by character.
 
     ``folded`` is aligned one to one with ``text`` (only single-character folds so far).
+    An invisible character becomes an empty segment: nothing in the normalised text, one
+    character in the original.
     """
     out: list[str] = []
     nstarts: list[int] = []
@@ -151,7 +168,7 @@ def _normalize_slow(text: str, folded: str) -> Normalized:
     npos = 0
     opos = 0
     for line in folded.splitlines(keepends=True):
-        if unicodedata.is_normalized("NFKC", line):
+        if unicodedata.is_normalized("NFKC", line) and not (invisible and _INVISIBLE_RE.search(line)):
             out.append(line)
             npos += len(line)
             opos += len(line)
@@ -159,7 +176,17 @@ def _normalize_slow(text: str, folded: str) -> Normalized:
         for ch in line:
             i = opos
             opos += 1
-            if unicodedata.combining(ch) and out and segments and segments[-1][1] == npos:
+            if invisible and _INVISIBLE_RE.match(ch):
+                nstarts.append(npos)
+                segments.append((npos, npos, i, i + 1))
+                continue
+            if (
+                unicodedata.combining(ch)
+                and out
+                and segments
+                and segments[-1][1] == npos
+                and segments[-1][0] < npos  # not after a dropped character
+            ):
                 composed = unicodedata.normalize("NFC", out[-1][-1] + ch)
                 if len(composed) == 1:
                     out[-1] = out[-1][:-1] + composed

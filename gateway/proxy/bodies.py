@@ -8,6 +8,11 @@ written to a file of its own beside it, so memory stays bounded whatever the siz
 
 JSON and form bodies are text sent to a service (a chat message): their string values are
 joined into one text to scan; keys and structure are not content.
+
+A body sent with a ``Content-Encoding`` (RFC 9110 s8.4) is read as the service reads it: gzip
+and deflate are undone first, within a bound; a coding the gateway does not open (br, zstd...),
+or a body that does not decompress, is inspected as sent and reported as not fully inspected.
+The service always gets the bytes as sent.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import json
 import os
 import secrets
 import urllib.parse
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +41,11 @@ MAX_PART_HEADERS = 16 * 1024
 MAX_TEXT = 16 * 1024 * 1024
 #: Metadata parts (JSON) read for a file name: Box ``attributes``, Drive's first related part.
 MAX_METADATA = 256 * 1024
+
+#: Content codings undone before inspection, with their zlib window (RFC 9110 s8.4.1).
+OPENED_CODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+#: A decompressed body larger than this goes to a file beside the spool, not memory.
+DECODED_IN_MEMORY = 16 * 1024 * 1024
 
 Body = bytes | Path
 
@@ -105,6 +116,83 @@ def size_of(body: Body) -> int:
     return len(body) if isinstance(body, bytes) else body.stat().st_size
 
 
+# -- content codings ---------------------------------------------------------------------------
+
+
+@dataclass
+class Decoded:
+    """A body with its content codings undone, or why it could not be."""
+
+    body: Body
+    problem: str | None = None
+    written: list[Path] = field(default_factory=list)
+
+
+def decode(body: Body, content_encoding: str, *, limit: int, out_dir: Path | None = None) -> Decoded:
+    """``body`` as the service reads it: the codings ``content_encoding`` lists undone, the last
+    applied first, at most ``limit`` bytes each. A problem leaves the body as sent.
+
+    >>> import gzip
+    >>> decode(gzip.compress(b"hello"), "gzip", limit=100).body
+    b'hello'
+    >>> decode(b"hello", "identity", limit=100).body, decode(b"x", "br", limit=100).problem
+    (b'hello', 'body sent with Content-Encoding br, which the gateway does not open')
+    """
+    codings = [c.strip().lower() for c in content_encoding.split(",")]
+    codings = [c for c in codings if c and c != "identity"]
+    if not codings:
+        return Decoded(body)
+    other = [c for c in codings if c not in OPENED_CODINGS]
+    if other:
+        return Decoded(
+            body, f"body sent with Content-Encoding {', '.join(other)}, which the gateway does not open"
+        )
+    result = Decoded(body)
+    current = body
+    for coding in reversed(codings):
+        try:
+            current = _inflate(current, OPENED_CODINGS[coding], limit, out_dir, result.written)
+        except (zlib.error, ValueError) as exc:
+            remove(result.written)
+            return Decoded(body, f"body sent with Content-Encoding {coding} does not decompress: {exc}")
+    result.body = current
+    return result
+
+
+def _inflate(body: Body, wbits: int, limit: int, out_dir: Path | None, written: list[Path]) -> Body:
+    d = zlib.decompressobj(wbits)
+    held = bytearray()
+    fh: Any = None
+    total = 0
+    try:
+        for chunk in _chunks(body):
+            data = chunk
+            while data and not d.eof:
+                out = d.decompress(data, READ_SIZE)
+                data = d.unconsumed_tail
+                total += len(out)
+                if total > limit:
+                    raise ValueError(f"more than {limit} bytes once decompressed")
+                if fh is None and out_dir is not None and len(held) + len(out) > DECODED_IN_MEMORY:
+                    path = out_dir / f"decoded-{secrets.token_hex(8)}"
+                    written.append(path)
+                    fh = path.open("wb")
+                    fh.write(held)
+                    held = bytearray()
+                if fh is not None:
+                    fh.write(out)
+                else:
+                    held += out
+            if d.eof and (data or d.unused_data):
+                raise ValueError("data after the end of the compressed stream")
+        if not d.eof:
+            raise ValueError("the compressed stream ends early")
+    finally:
+        if fh is not None:
+            fh.close()
+    return written[-1] if fh is not None else bytes(held)
+
+
 # -- text bodies --------------------------------------------------------------------------------
 
 
@@ -130,11 +218,21 @@ def json_strings(value: Any) -> Iterator[str]:
             stack.extend(reversed(node))
 
 
+def _all_values(pairs: list[tuple[str, Any]]) -> list[Any]:
+    """An object as the list of its values, every one kept: a key given twice has both its
+    values read (parsers differ on which one wins, so the service may read either)."""
+    return [value for _, value in pairs]
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, object_pairs_hook=_all_values)
+
+
 def _nested_json(text: str) -> Any:
     if len(text) < 2 or text[0] not in "[{":
         return None
     try:
-        return json.loads(text)
+        return _loads(text)
     except (ValueError, RecursionError):
         return None
 
@@ -144,7 +242,7 @@ def text_of(kind: BodyKind, data: bytes) -> str:
     raw = data.decode("utf-8", "replace")
     if kind == "json":
         try:
-            doc = json.loads(raw)
+            doc = _loads(raw)
         except (ValueError, RecursionError):
             return raw  # not JSON after all: scan what was sent
         return "\n".join(json_strings(doc))
@@ -290,11 +388,20 @@ def extract(
     name: str = "",
     label: str = "",
     out_dir: Path | None = None,
+    content_encoding: str = "",
+    decoded_max: int = 100 * 1024 * 1024,
 ) -> Extracted:
     """Read ``body`` (bytes, or the path of a spooled copy) as ``kind``. ``name`` and
     ``content_type`` describe a raw body's file; ``label`` names the text of a JSON or form body
-    (the service). Blocking for a spooled body: call it in a thread."""
+    (the service); ``content_encoding`` is undone first (see :func:`decode`). Blocking for a
+    spooled or compressed body: call it in a thread."""
     result = Extracted()
+    if content_encoding:
+        decoded = decode(body, content_encoding, limit=decoded_max, out_dir=out_dir)
+        result.written.extend(decoded.written)
+        if decoded.problem:
+            result.problems.append(decoded.problem)
+        body = decoded.body
     kind = body_kind(kind, content_type)
     ctype = content_type.split(";", 1)[0].strip().lower()
     if kind == "none":

@@ -530,6 +530,7 @@ class UploadGate:
         self, pending: Pending, shape: Shape, body: bodies.Body, digest: str
     ) -> list[UploadItem]:
         label = f"{shape.service}: text"
+        coding = pending.view.header("content-encoding")  # undone before inspection
         kind = bodies.body_kind(shape.body, pending.view.header("content-type"))
         extract = functools.partial(
             bodies.extract,
@@ -539,9 +540,12 @@ class UploadGate:
             name=shape.filename,
             label=label,
             out_dir=self.spool.work,
+            content_encoding=coding,
+            decoded_max=self.limits.inspect_max,
         )
         # A raw body in memory is its own file: nothing to parse, so no thread to wait for.
-        found = extract() if kind == "raw" and isinstance(body, bytes) else await asyncio.to_thread(extract)
+        plain = kind == "raw" and isinstance(body, bytes) and not coding
+        found = extract() if plain else await asyncio.to_thread(extract)
         pending.cleanup.extend(found.written)
         only = found.pieces[0] if len(found.pieces) == 1 else None
         whole = only is not None and (only.data is body or only.path == body)

@@ -71,6 +71,16 @@ ENCODINGS: dict[str, tuple[Callable[[str], str], str]] = {
     "utf-16": (lambda t: t, "utf-16"),
     "full-width digits": (_fullwidth, "utf-8"),
     "japanese dashes": (lambda t: t.replace(" 5678 ", "ー5678－").replace("1234", "1234"), "utf-8"),
+    # Invisible to a reader, splitting the digits for a pattern: zero-width space, joiners,
+    # word joiner, soft hyphen, byte-order mark.
+    "zero-width characters": (
+        lambda t: (
+            t.replace("1234", "12\u200b34")
+            .replace("5678", "5\u200d6\u200c78")
+            .replace(" 9018", "\u2060 90\u00ad1\ufeff8")
+        ),
+        "utf-8",
+    ),
 }
 _CHARSET_LABEL = {"cp932": "shift_jis", "euc_jp": "euc-jp", "iso2022_jp": "iso-2022-jp", "utf-16": "utf-16"}
 

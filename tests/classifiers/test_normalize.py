@@ -24,6 +24,13 @@ CASES = [
     ("①髙橋", "1髙橋"),
     ("ＡＢＣ　ｄｅｆ", "ABC def"),
     ("ＴＥＬ：０３", "TEL:03"),
+    # Characters a reader never sees are dropped: zero-width space and joiners, word joiner,
+    # byte-order mark, soft hyphen, direction marks, variation selectors.
+    ("1234\u200b5678\u200c9018", "123456789018"),
+    ("12\u200d34\u206056\ufeff78\u00ad90\u200e18", "123456789018"),
+    ("１２\u200b３４", "1234"),
+    ("山田\u200b太郎", "山田太郎"),
+    ("葛\U000e0100城\ufe0f", "葛城"),
 ]
 
 
@@ -49,6 +56,8 @@ def test_every_normalised_span_maps_back_inside_the_original(original: str, expe
         ("㈱山田 個人番号 1234", "1234", "1234"),
         ("㈱山田", "(株)", "㈱"),
         ("ﾃｽﾄｶﾞ 12", "ガ", "ｶﾞ"),
+        ("番号 1234\u200b5678\u200b9018 です", "123456789018", "1234\u200b5678\u200b9018"),
+        ("\u200b\u200b０３ー１２", "03-12", "０３ー１２"),
     ],
 )
 def test_span_maps_back_to_the_text_as_written(original: str, needle: str, expected_original: str) -> None:

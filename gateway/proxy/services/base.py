@@ -122,6 +122,26 @@ def stone_tag(value: Any) -> str:
     return ""
 
 
+def server_path(path: str) -> str:
+    """A (percent-decoded) request path as servers route it: repeated slashes merged, ``.``
+    and ``..`` segments removed (RFC 3986 s5.2.4), never above the root. A trailing slash is
+    kept (:meth:`Route.covers` also tries the path without it).
+
+    >>> server_path("//a/./b/../c/"), server_path("/../x"), server_path("")
+    ('/a/c/', '/x', '/')
+    """
+    segments = path.split("/")
+    out: list[str] = []
+    for seg in segments:
+        if seg == "..":
+            if out:
+                out.pop()
+        elif seg not in ("", "."):
+            out.append(seg)
+    trailing = "/" if out and segments[-1] == "" else ""
+    return "/" + "/".join(out) + trailing
+
+
 @dataclass(frozen=True)
 class RequestView:
     """What the services read of a request: no body unless the gate has it (small bodies)."""
@@ -158,7 +178,7 @@ class RequestView:
             method=method.upper(),
             host=(parts.hostname or "").lower(),
             port=port,
-            path=urllib.parse.unquote(parts.path) or "/",
+            path=server_path(urllib.parse.unquote(parts.path)),
             query=tuple(urllib.parse.parse_qsl(parts.query, keep_blank_values=True)),
             headers=heads,
             body=body,
@@ -301,7 +321,10 @@ class Route:
             value = req.param(name)
             if value is None or (allowed is not None and value not in allowed):
                 return None
-        return self.path.fullmatch(req.path)
+        found = self.path.fullmatch(req.path)
+        if found is None and len(req.path) > 1 and req.path.endswith("/"):
+            found = self.path.fullmatch(req.path.rstrip("/"))  # most servers route /a/ as /a
+        return found
 
 
 @dataclass(frozen=True)

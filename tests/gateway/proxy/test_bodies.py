@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from pathlib import Path
 
 import pytest
 
-from gateway.proxy.bodies import body_kind, extract, json_strings, text_of
+from gateway.proxy import bodies
+from gateway.proxy.bodies import body_kind, decode, extract, json_strings, text_of
 
 
 def form(*parts: tuple[bytes, bytes], boundary: bytes = b"B0undary") -> tuple[bytes, str]:
@@ -111,3 +114,47 @@ def test_text_bodies() -> None:
 )
 def test_body_kind(declared: str, ctype: str, kind: str) -> None:
     assert body_kind(declared, ctype) == kind  # type: ignore[arg-type]
+
+
+def test_a_compressed_body_is_read_decompressed_and_a_bomb_stops_at_the_limit(tmp_path: Path) -> None:
+    text = "マイナンバー 1234 5678 9018".encode()
+    both = zlib.compress(gzip.compress(text))  # gzip applied first, then deflate
+    assert decode(both, "gzip, deflate", limit=1024).body == text
+    bomb = gzip.compress(bytes(64 * 1024 * 1024))
+    over = decode(bomb, "gzip", limit=1024 * 1024)
+    assert over.body == bomb and over.problem is not None and "more than 1048576 bytes" in over.problem
+    found = extract(gzip.compress(text), "raw", "text/plain", name="a.txt", content_encoding="x-gzip")
+    assert [p.data for p in found.pieces] == [text] and not found.problems
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (gzip.compress(b"hello")[:-9], "ends early"),
+        (gzip.compress(b"hello") + b"tail", "after the end"),
+        (b"plain", "does not decompress"),
+    ],
+)
+def test_a_body_that_does_not_decompress_is_read_as_sent_and_reported(data: bytes, reason: str) -> None:
+    found = extract(data, "raw", "text/plain", name="a.txt", content_encoding="gzip")
+    assert [p.data for p in found.pieces] == [data]
+    assert len(found.problems) == 1 and reason in found.problems[0]
+
+
+def test_a_large_decompressed_body_goes_to_a_file_and_a_spooled_one_is_read_from_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bodies, "DECODED_IN_MEMORY", 1024)
+    data = bytes(range(256)) * 64  # 16 KiB
+    spooled = tmp_path / "body"
+    spooled.write_bytes(gzip.compress(data))
+    found = extract(spooled, "raw", "", name="a.bin", out_dir=tmp_path, content_encoding="gzip")
+    (piece,) = found.pieces
+    assert piece.path is not None and piece.path.read_bytes() == data and found.written == [piece.path]
+
+
+def test_a_json_key_given_twice_has_both_its_values_read() -> None:
+    # Parsers differ on which one wins (the first, the last, or an error): the service may read either.
+    sent = '{"prompt": "マイナンバー 1234 5678 9018", "prompt": "こんにちは", "x": "{\\"a\\": \\"1\\", \\"a\\": \\"2\\"}"}'
+    text = text_of("json", sent.encode())
+    assert text.split("\n") == ["マイナンバー 1234 5678 9018", "こんにちは", "1", "2"]

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable
+import urllib.parse
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -445,6 +448,85 @@ async def test_the_example_configurations_ai_chats_refuse_a_pasted_my_number(
         "copilot",
         "gemini",
     ]
+
+
+async def test_a_compressed_request_body_is_opened_or_reported_not_inspected(
+    gateway_factory: GatewayFactory,
+) -> None:
+    """A body sent with ``Content-Encoding: gzip`` or ``deflate`` is inspected as the service
+    reads it, decompressed; one in an encoding the gateway cannot open (or that does not
+    decompress) is not fully inspected. Either way the origin gets the bytes as sent."""
+    gateway = await with_example_rules(gateway_factory)
+    pasted = "この顧客の " + MY_NUMBER.decode() + " を表にして"
+    gemini = "https://gemini.google.com/_/BardChatUi/data/assistant.lamda.BardFrontendService/StreamGenerate"
+    chatgpt = "https://chatgpt.com/backend-api/conversation"
+
+    def form(prompt: str) -> bytes:
+        return urllib.parse.urlencode(
+            {"f.req": json.dumps([None, json.dumps([[prompt]])]), "at": "t"}
+        ).encode()
+
+    def chat(prompt: str) -> bytes:
+        return json.dumps({"messages": [{"content": {"parts": [prompt]}}]}, ensure_ascii=False).encode()
+
+    form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+    json_type = {"Content-Type": "application/json"}
+    packers: dict[str, Callable[[bytes], bytes]] = {
+        "gzip": gzip.compress,
+        "x-gzip": gzip.compress,
+        "deflate": zlib.compress,
+    }
+    async with gateway.client() as c:
+        for encoding, pack in packers.items():
+            sent = {"Content-Encoding": encoding}
+            for url, body, head in ((gemini, form(pasted), form_type), (chatgpt, chat(pasted), json_type)):
+                bad = await c.post(url, content=pack(body), headers=head | sent)
+                item = refused_json(bad)["items"][0]  # type: ignore[index]
+                assert item["rules"][0]["id"] == "u-block-my-number", (encoding, url, item)
+        clean = gzip.compress(form("今日の天気は"))
+        ok = await c.post(gemini, content=clean, headers=form_type | {"Content-Encoding": "gzip"})
+        assert ok.status_code == 200, ok.text
+        assert ok.headers["x-sekimori-inspection"] == "complete"
+        unopened = {
+            "br": zlib.compress(form(pasted)),  # opaque to the gateway under this name
+            "gzip": form("今日の天気は"),  # says gzip, is not
+            "compress": form("今日の天気は"),
+        }
+        for encoding, body in unopened.items():
+            r = await c.post(gemini, content=body, headers=form_type | {"Content-Encoding": encoding})
+            item = refused_json(r)["items"][0]  # type: ignore[index]
+            assert (item["state"], item["rules"][0]["id"]) == ("quarantined", "u-review-not-inspected"), (
+                encoding
+            )
+    assert [s.body for s in gateway.origin.saw("gemini.google.com")] == [clean]
+    assert not gateway.origin.saw("chatgpt.com")
+
+
+async def test_a_path_written_another_way_is_the_same_path(gateway_factory: GatewayFactory) -> None:
+    """Servers read ``//a``, ``/x/../a``, ``/%2e%2e/a`` and ``/a/`` as ``/a`` (RFC 3986 s6.2.2,
+    merged slashes, a trailing slash): a rule's path, or a service's, is not escaped by them."""
+    gateway = await with_example_rules(gateway_factory)
+    pasted = {"messages": [{"content": {"parts": ["この顧客の " + MY_NUMBER.decode() + " を表にして"]}}]}
+    paths = [
+        "//backend-api/conversation",
+        "/backend-api//conversation",
+        "/backend-api/./conversation",
+        "/backend-api/%2e%2e/backend-api/conversation",
+        "/x/%2E%2E/backend-api/conversation",
+        "/backend-api/conversation/",
+    ]
+    async with gateway.client() as c:
+        for path in paths:
+            r = await c.post(f"https://chatgpt.com{path}", json=pasted)
+            item = refused_json(r)["items"][0]  # type: ignore[index]
+            assert item["rules"][0]["id"] == "u-block-my-number", path
+        drive = await c.post(
+            "https://www.googleapis.com//upload/drive/v3/files/?uploadType=media",
+            content=MY_NUMBER,
+            headers={"Content-Type": "text/plain"},
+        )
+        assert refused_json(drive)["items"][0]["rules"][0]["id"] == "u-block-my-number"  # type: ignore[index]
+    assert not gateway.origin.saw("chatgpt.com") and not gateway.origin.saw("www.googleapis.com")
 
 
 async def test_generic_rules_inspect_a_multipart_form_and_a_raw_put(gateway_factory: GatewayFactory) -> None:

@@ -360,3 +360,20 @@ def test_helpers() -> None:
     assert content_range("bytes 9-3/10") is None  # last before first
     assert canonical_url("https://a.example:443/p?q=1") == "a.example/p?q=1"
     assert session_key("slack", "F1") != session_key("slack", "alias:F1")
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ("/a/b", "/a/b"),
+        ("//a///b", "/a/b"),
+        ("/a/./b/../c", "/a/c"),
+        ("/a/%2e%2E/c", "/c"),
+        ("/../../a", "/a"),
+        ("/a/b/", "/a/b/"),
+        ("/a/..", "/"),
+        ("", "/"),
+    ],
+)
+def test_a_request_path_is_read_as_a_server_reads_it(written: str, read: str) -> None:
+    assert RequestView.make("POST", f"https://chat.example{written}").path == read
