@@ -9,6 +9,9 @@ cells), all short labels without digits (not a
 key-value row, 氏名 | 楠木 ゆず, whose first cell labels the second); blank lines between rows keep it, and a few rows that do not fit (a value with a separator in it) do
 not end the table, several in a row do.
 
+A table without a header says what a column holds only through its cells: :func:`column_tally`
+counts the cells of a column that pass a detector's test, each table read once.
+
 >>> from classifiers.normalize import normalize
 >>> doc = Document(normalize("No,氏名,電話\\n1,山田太郎,03-1234-5678\\n"))
 >>> column_header(doc, doc.text.index("山田"))
@@ -21,6 +24,7 @@ not end the table, several in a row do.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -239,3 +243,157 @@ def row_headers(doc: Document, pos: int) -> tuple[str, ...]:
     i = bisect.bisect_right(layout.starts, pos) - 1
     header = layout.headers[i] if 0 <= i < len(layout.headers) else None
     return () if header is None else header[1]
+
+
+@dataclass(slots=True)
+class _Grid:
+    """The tables of a text, with or without a header (a Word table of attendees, a quick CSV
+    export), whose columns say what they hold only by their cells: a table is a run of lines
+    split by the same separator (blank lines between rows keep it); any other line ends it."""
+
+    starts: tuple[int, ...]  # offset of each line
+    blocks: tuple[int, ...]  # per line: its table's number, or -1
+    seps: tuple[str, ...]  # per table: its separator
+    lines: tuple[tuple[int, int], ...]  # per table: its first line and the line after its last
+    cell_starts: dict[int, tuple[int, ...]] = field(default_factory=dict)  # per line, lazily
+    #: per table: whether its first row is a header row, and its rows split into cells; lazily
+    rows: dict[int, tuple[bool, list[list[str]]]] = field(default_factory=dict)
+    #: per (cell test, table, column): (cells that pass the test, non-empty cells); lazily
+    tallies: dict[tuple[object, int, int], tuple[int, int]] = field(default_factory=dict)
+
+
+_grid_cache: dict[int, tuple[str, _Grid]] = {}
+
+
+def _separator(line: str) -> str | None:
+    for sep in ("\t", ","):
+        if sep in line:
+            return sep
+    return "  " if "  " in line.strip(" ") else None
+
+
+def _build_grid(text: str) -> _Grid:
+    starts: list[int] = []
+    blocks: list[int] = []
+    seps: list[str] = []
+    spans: list[tuple[int, int]] = []
+    current = -1
+    pos = 0
+    for n, line in enumerate(text.split("\n")):
+        if n >= _MAX_LINES:
+            break
+        starts.append(pos)
+        pos += len(line) + 1
+        if not line.strip():
+            blocks.append(current)  # blank lines between rows (PDF layout text) keep the table
+            continue
+        sep = _separator(line)
+        if sep is None:
+            current = -1
+        elif current < 0 or seps[current] != sep:
+            current = len(seps)
+            seps.append(sep)
+            spans.append((n, n + 1))
+        else:
+            spans[current] = (spans[current][0], n + 1)
+        blocks.append(current)
+    return _Grid(tuple(starts), tuple(blocks), tuple(seps), tuple(spans))
+
+
+def _grid(doc: Document) -> _Grid:
+    cached = _grid_cache.get(id(doc))
+    if cached is not None and cached[0] is doc.text:
+        return cached[1]
+    grid = _build_grid(doc.text)
+    _grid_cache.clear()
+    _grid_cache[id(doc)] = (doc.text, grid)
+    return grid
+
+
+def _line(doc: Document, grid: _Grid, i: int) -> str:
+    end = grid.starts[i + 1] - 1 if i + 1 < len(grid.starts) else len(doc.text)
+    return doc.text[grid.starts[i] : end]
+
+
+def _strip_cell(cell: str) -> str:
+    return cell.strip(" \r").strip('"').strip(" ")
+
+
+def _rows(doc: Document, grid: _Grid, block: int) -> tuple[bool, list[list[str]]]:
+    """Table ``block``'s rows split into cells, and whether the first one is a header row."""
+    rows = grid.rows.get(block)
+    if rows is None:
+        sep = grid.seps[block]
+        first, end = grid.lines[block]
+        lines = (_line(doc, grid, i) for i in range(first, end) if grid.blocks[i] == block)
+        cells = [_split(line, sep) for line in lines if line.strip()]
+        rows = grid.rows[block] = (_is_header([_strip_cell(c) for c in cells[0]]), cells)
+    return rows
+
+
+def _tally(
+    doc: Document, grid: _Grid, block: int, column: int, test: Callable[[str], bool]
+) -> tuple[int, int]:
+    """(cells of ``column`` of table ``block`` that pass ``test``, its non-empty cells). A first
+    row that reads as a header row counts only where its cell passes the test."""
+    header, rows = _rows(doc, grid, block)
+    passed = filled = 0
+    for n, cells in enumerate(rows):
+        cell = _strip_cell(cells[column]) if column < len(cells) else ""
+        if cell:
+            ok = test(cell)
+            passed += ok
+            filled += ok or n > 0 or not header
+    return passed, filled
+
+
+def column_tally(doc: Document, start: int, end: int, test: Callable[[str], bool]) -> tuple[int, int] | None:
+    """When ``start:end`` is a whole cell of a table row (quotes and spaces around it aside),
+    with or without a header: how many cells of its column pass ``test`` (the cell itself
+    included) and how many are not empty. ``None`` elsewhere.
+
+    Each table is split once, and each column tested once per test, whatever number of its
+    cells is asked about (``test`` is the key: pass a module-level function).
+
+    >>> from classifiers.normalize import normalize
+    >>> doc = Document(normalize("山田\\tA\\n佐藤\\t\\n田中\\tB\\n"))
+    >>> column_tally(doc, 0, 2, lambda cell: "田" in cell), column_tally(doc, 3, 4, str.isupper)
+    ((2, 3), (2, 2))
+    >>> column_tally(doc, 0, 1, str.isupper) is None  # not a whole cell
+    True
+    """
+    grid = _grid(doc)
+    i = bisect.bisect_right(grid.starts, start) - 1
+    if not 0 <= i < len(grid.blocks) or grid.blocks[i] < 0:
+        return None
+    block = grid.blocks[i]
+    sep = grid.seps[block]
+    line_start = grid.starts[i]
+    line_end = grid.starts[i + 1] - 1 if i + 1 < len(grid.starts) else len(doc.text)
+    if end > line_end:
+        return None
+    starts = grid.cell_starts.get(i)
+    if starts is None:
+        line = doc.text[line_start:line_end]
+        if sep == "  ":
+            lead = len(line) - len(line.lstrip(" "))
+            rel = [lead, *(m.end() for m in _SPACES.finditer(line, lead))]
+        elif '"' in line:
+            rel = _quoted_starts(line, sep)
+        else:
+            rel = [0, *(k + 1 for k, ch in enumerate(line) if ch == sep)]
+        starts = grid.cell_starts[i] = tuple(line_start + k for k in rel)
+    index = bisect.bisect_right(starts, start) - 1
+    if index < 0:
+        return None
+    cell_end = starts[index + 1] - (sep != "  ") if index + 1 < len(starts) else line_end
+    raw = doc.text[starts[index] : cell_end]
+    inner = _strip_cell(raw)
+    at = starts[index] + raw.find(inner)
+    if not inner or (at, at + len(inner)) != (start, end):
+        return None
+    key = (test, block, index)
+    tally = grid.tallies.get(key)
+    if tally is None:
+        tally = grid.tallies[key] = _tally(doc, grid, block, index, test)
+    return tally

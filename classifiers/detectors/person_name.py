@@ -9,7 +9,11 @@ as 渡邊, 齋藤), given names and readings from gimei, romanised readings via 
 
 Context: an honorific after the name (様, さん, 殿, 氏, 君, 先生...), a job title (部長, 課長...),
 a label before it (氏名, 名前, 担当, 担当者, お客様名, 契約者, 宛名...), or the header of its
-table column (氏名, Name...).
+table column (氏名, Name...). In a table without a name header, the column itself: where at
+least three of its cells, and two thirds of those not empty, are full names the dictionary
+knows, a cell shaped like a full name (a dictionary surname, a space or none, a given name of
+one to three kanji or two to four kana, nothing else) is a name too, even when its given name
+is also a word (篠原 勇気 among 伊東 聡, 大塚 雅美...). Each table is read once per text.
 
 How it matches: Japanese text is unsegmented, so the pattern only marks where a run of one
 script starts — a look-ahead captures the run and the match itself consumes one character, so
@@ -29,6 +33,7 @@ form                                       no context  with honorific/label/head
 surname + given name (dictionary, kanji)   0.5 / 0.6¹  1.0
 surname + unknown given name + honorific   -           0.85
 surname, space, unknown given name         0.4³        0.85
+same, a whole cell in a column of names⁴   -           0.55
 surname + given name in hiragana (dict.)   0.5 / 0.6¹  1.0
 surname + kana and kanji (くみ子) shape     0.4         0.85
 surname alone                              -           0.85 (job title: 0.7)
@@ -50,6 +55,9 @@ title, the end of a cell or line): 林 千代、 is a name, 林 千代に is not
 ends there too (山本さゆり, 森 くみ子); readings that are mostly particles or honorifics
 (との, より, さん) never are one.
 ² 様 or さん after 2-5 kanji that are not a word known to take them (お客様, 担当者様...).
+⁴ Below a name the dictionary vouches for on its own (0.6), above the counting threshold. Not
+after a one-kanji surname that is a common noun (南, 東); without a space, only after a surname
+of two kanji or more. A column headed as an organisation's (会社名, 部署) is none.
 
 The value is the name without the honorific; the normalised form has no spaces and puts the
 surname first (``Taro Yamada`` → ``yamadataro``).
@@ -74,7 +82,7 @@ from importlib import resources
 import regex
 
 from classifiers.detectors._base import Document, Hit, required_words, scan_with, words_pattern
-from classifiers.detectors._table import column_header, row_label
+from classifiers.detectors._table import column_header, column_tally, row_label
 from classifiers.detectors._vocab import lines as _vocabulary_lines
 from classifiers.detectors._vocab import rows as _vocabulary_rows
 from classifiers.model import Explanation, Finding
@@ -134,6 +142,7 @@ UNKNOWN_SCORE = 0.6
 ROMAJI_CONTEXT_SCORE = 0.9
 CELL_SCORE = 0.9  # a whole cell under a name column (氏名, お届け先氏名...)
 READING_SCORE = 0.45  # a reading or Latin spelling next to the kanji name: reported, not counted
+COLUMN_SCORE = 0.55  # a cell shaped like a name in a column of names that has no name header
 
 #: Honorifics written in kanji end the kanji run (田中様), as do job titles (田中部長); kana
 #: honorifics follow it (田中さん).
@@ -729,9 +738,13 @@ def _kanji(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
         for i in range(min(len(word) - 1, 4), 1, -1):  # 氏名: 佐藤花子 (known surname, unknown given)
             if 3 <= len(word) <= 6 and word[:i] in SURNAMES and len(word) - i <= 3:
                 context = () if _is_not_name(word) else _context(doc, start, end)
+                pattern = "surname (dictionary) + given name"
                 if context:
-                    pattern = "surname (dictionary) + given name"
                     yield _hit(start, end, UNKNOWN_GIVEN_SCORE, word, pattern, WEAK_PAIR_SCORE, context)
+                elif not _is_not_name(word) and word[:i] not in COMMON_WORDS:
+                    column = _column_of_names(doc, start, end)  # 篠原勇気 among 伊東聡, 大塚雅美...
+                    if column:
+                        yield _hit(start, end, COLUMN_SCORE, word, pattern, WEAK_PAIR_SCORE, column)
                 return
         return
     for i in range(1, len(word) - 1):  # 営業部田中様: the name ends the run
@@ -843,6 +856,8 @@ def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str)
         given = _kana_given(doc, match.start("person_name_k2"), particles=True) if sei in SURNAMES else None
         if given is not None and sei not in COMMON_SINGLE:
             yield from _kana_given_hit(doc, start, sei, *given)
+        elif given is None and sei in SURNAMES and sei not in COMMON_SINGLE:
+            yield from _column_kana_given(doc, start, sei, match.start("person_name_k2"))
         return
     mei, role, hon = strip_tail(second)
     end = match.start("person_name_k2") + len(mei)
@@ -866,21 +881,24 @@ def _kanji_spaced(match: regex.Match[str], doc: Document, sei: str, second: str)
     if mei in SURNAMES:
         return  # two surnames in a row: the look-ahead at the second one decides about it
     context = cues or _context(doc, start, end) or _row_reading(doc, start, end)
-    single_ok = sei not in COMMON_SINGLE and (bool(context) or bool(_NAME_END.match(doc.text, end)))
     katakana = bool(_KATA_WORD.fullmatch(mei))  # 山口 ルカ, 小池 ジョージ: with a cue (not 森 ビル)
-    if katakana and not context and mei not in GIVEN_NAMES_KANA:
+    column: tuple[str, ...] = ()
+    if not context and len(mei) <= (_COLUMN_KANA_GIVEN if katakana else 3) and sei not in COMMON_SINGLE:
+        column = _column_of_names(doc, start, end)  # 篠原 勇気 among 伊東 聡, 大塚 雅美...
+    single_ok = sei not in COMMON_SINGLE and (bool(context) or bool(_NAME_END.match(doc.text, end)))
+    if katakana and not context and not column and mei not in GIVEN_NAMES_KANA:
         return
     if (
         (len(mei) <= 3 or katakana)
         and not _is_not_name(mei)
-        and (context or mei not in COMMON_WORDS)  # 上野 動物園, 安田 講堂
+        and (context or column or mei not in COMMON_WORDS)  # 上野 動物園, 安田 講堂
         and (len(sei) >= 2 or single_ok)
     ):
         # 佐藤 花子, 林 千代、: a known surname, a space and a short run of kanji is written like
         # a name (after a one-kanji surname, only where a name ends: 林 千代に is not)
-        score = UNKNOWN_GIVEN_SCORE if context else WEAK_PAIR_SCORE
+        score = UNKNOWN_GIVEN_SCORE if context else COLUMN_SCORE if column else WEAK_PAIR_SCORE
         pattern = "surname (dictionary) + given name"
-        yield _hit(start, end, score, sei + mei, pattern, WEAK_PAIR_SCORE, context)
+        yield _hit(start, end, score, sei + mei, pattern, WEAK_PAIR_SCORE, context or column)
     elif sei not in COMMON_SINGLE:
         context = _context(doc, start, start + len(sei))
         if context:
@@ -924,6 +942,78 @@ def _row_reading(doc: Document, start: int, end: int) -> tuple[str, ...]:
     line_end = doc.text.find("\n", end)
     line = doc.text[line_start : line_end if line_end >= 0 else len(doc.text)]
     return ("reading on its row",) if _KANA_PAIR_CELL.search(line) else ()
+
+
+#: A column of a table without a name header is a column of names when at least this many of
+#: its cells, and two thirds of those not empty, are full names the dictionary knows.
+_COLUMN_MIN_NAMES = 3
+#: The longest given name in kana (ゆうこ, ちひろ, カオリ) read from a column of names alone.
+_COLUMN_KANA_GIVEN = 4
+_KANA_GIVEN_CELL = regex.compile(rf"\p{{Hiragana}}{{2,{_COLUMN_KANA_GIVEN}}}")
+
+
+def _dictionary_name_cell(cell: str) -> bool:
+    """Whether a whole table cell is a full name that the dictionary knows, as the detector
+    reports it with nothing else to vouch for it (伊東 聡, 大塚雅美, 鈴木 あすか, ヤマダ タロウ):
+    what makes a column without a header a column of names.
+
+    >>> [_dictionary_name_cell(c) for c in ("伊東 聡", "大塚雅美", "篠原 勇気", "総務部", "ヤマダ タロウ")]
+    [True, True, False, False, True]
+    """
+    if len(cell) > 16:
+        return False
+    sei, space, mei = cell.partition(" ")
+    if space:
+        if sei in SURNAMES and sei not in COMMON_WORDS:
+            return mei in GIVEN_NAMES or (mei in GIVEN_NAMES_KANA and mei not in _NOT_GIVEN_KANA)
+        return sei in SURNAMES_KANA and mei in GIVEN_NAMES_KANA
+    if cell in COMMON_WORDS:
+        return False
+    pair = split_name(cell, SURNAMES, GIVEN_NAMES)
+    return pair is not None and len(pair[0]) >= 2 and len(pair[1]) >= 2
+
+
+def _column_of_names(doc: Document, start: int, end: int) -> tuple[str, ...]:
+    """``("column of names",)`` when ``start:end`` is a whole cell of a table column whose
+    other cells are names (a Word table of attendees without a header row: 伊東 聡, 大塚
+    雅美, 篠原 勇気...): at least :data:`_COLUMN_MIN_NAMES` of its cells, and two thirds of
+    those not empty, are full names the dictionary knows. A column headed as an
+    organisation's (会社名, 部署) is none, whatever its cells look like.
+
+    >>> from classifiers.normalize import normalize
+    >>> rows = ["伊東 聡\\t総務部", "大塚 雅美\\t経理部", "篠原 勇気\\t経営企画室", "桜井 美穂\\t営業部"]
+    >>> doc = Document(normalize("\\n".join(rows)))
+    >>> _column_of_names(doc, doc.text.index("篠原"), doc.text.index("\\t経営"))
+    ('column of names',)
+    >>> _column_of_names(doc, doc.text.index("篠原"), doc.text.index(" 勇気"))  # not a whole cell
+    ()
+    """
+    text = doc.text
+    if (start and text[start - 1] not in '\t,\n" ') or (end < len(text) and text[end] not in '\t,\r\n" '):
+        return ()  # not a whole cell: no need to read the table
+    tally = column_tally(doc, start, end, _dictionary_name_cell)
+    if tally is None:
+        return ()
+    named, filled = tally
+    if named < _COLUMN_MIN_NAMES or 3 * named < 2 * filled:
+        return ()
+    header = column_header(doc, start)
+    if header is not None and _ORG_COLUMN.search(header):
+        return ()
+    return ("column of names",)
+
+
+def _column_kana_given(doc: Document, start: int, sei: str, given_start: int) -> Iterator[Hit]:
+    """``<surname> <given name in hiragana>`` that the dictionary does not know (篠原 ゆうき),
+    as a whole cell of a column of names."""
+    given = _KANA_GIVEN_CELL.match(doc.text, given_start)
+    if given is None or given.group(0) in _NOT_GIVEN_KANA:
+        return
+    column = _column_of_names(doc, start, given.end())
+    if column:
+        value = sei + given.group(0)
+        pattern = "surname (dictionary) + given name in kana"
+        yield _hit(start, given.end(), COLUMN_SCORE, value, pattern, WEAK_PAIR_SCORE, column)
 
 
 def _kanji_name_next_line(doc: Document, pos: int) -> bool:

@@ -7,6 +7,7 @@ The coverage lists are typed here on purpose: testing with lines taken from
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -471,3 +472,144 @@ def test_narrowed_pattern_loses_no_name() -> None:
         tried += sum(1 for _ in broad_re.finditer(doc.text))
         kept += sum(1 for _ in narrow_re.finditer(doc.text))
     assert kept < tried / 2  # most run starts never reach Python
+
+
+#: A table without a header row (a Word table of seminar attendees): the first column holds
+#: names the dictionary knows, and one whose given name is also a word (勇気).
+ATTENDEES = [
+    ("伊東 聡", "株式会社ノース物流", "業務改革室"),
+    ("大塚 雅美", "東邦倉庫株式会社", "総務部"),
+    ("渡部 翔", "株式会社カナエ運送", "情報システム課"),
+    ("篠原 勇気", "株式会社トランスワン", "経営企画室"),
+    ("桜井 美穂", "有限会社サクラ便", "代表"),
+]
+
+
+#: The attendees the dictionary knows as names.
+NAMED = [row for row in ATTENDEES if row[0] != "篠原 勇気"]
+
+
+def _table(rows: Sequence[tuple[str, ...]], sep: str = "\t") -> str:
+    return "セミナー参加者リスト\n" + "".join(sep.join(row) + "\n" for row in rows)
+
+
+def _by_column(text: str) -> list[tuple[str, float]]:
+    return [(f.value, f.score) for f in det.scan(text) if "column of names" in f.explanation.context]
+
+
+@pytest.mark.parametrize(
+    ("sep", "cell", "value"),
+    [
+        ("\t", "篠原 勇気", "篠原 勇気"),  # a Word or spreadsheet table
+        (",", "篠原 勇気", "篠原 勇気"),  # a CSV export
+        ("   ", "篠原 勇気", "篠原 勇気"),  # PDF layout text
+        ("\t", "篠原　勇気", "篠原　勇気"),  # a full-width space
+        ("\t", "工藤 希望", "工藤 希望"),
+        ("\t", "工藤 りのあ", "工藤 りのあ"),  # a given name in kana the dictionary lacks
+        ("\t", "工藤 ノゾミ", "工藤 ノゾミ"),
+    ],
+)
+def test_a_column_of_names_without_a_header_vouches_for_its_cells(sep: str, cell: str, value: str) -> None:
+    """A cell shaped like a full name, among cells the dictionary knows as names, is a name too
+    (a lower score than theirs, but one that counts), whatever its given name also means."""
+    rows = [(cell if name == "篠原 勇気" else name, *rest) for name, *rest in ATTENDEES]
+    text = _table(rows, sep)
+    found = {f.value: f for f in det.scan(text)}
+    assert set(found) == {value if n == "篠原 勇気" else n for n, *_ in ATTENDEES}
+    inferred = found[value]
+    assert inferred.score == det.COLUMN_SCORE
+    assert RECORD_MIN_SCORE <= det.COLUMN_SCORE < found["伊東 聡"].score
+    assert inferred.explanation.context == ("column of names",)
+    assert count_records(default_engine().scan_text(text)) == len(ATTENDEES)
+
+
+def test_a_column_of_names_written_without_spaces() -> None:
+    rows = [("大塚雅美", "総務部"), ("青木康弘", "営業部"), ("篠原勇気", "経営企画室"), ("桜井美穂", "代表")]
+    assert _by_column(_table(rows)) == [("篠原勇気", det.COLUMN_SCORE)]
+    # a one-kanji surname or given name is too short to vouch for a column without a space
+    rows = [("伊東聡", "総務部"), ("渡部翔", "営業部"), ("篠原勇気", "経営企画室"), ("桜井美穂", "代表")]
+    assert _by_column(_table(rows)) == []
+
+
+def test_a_column_with_a_header_row_that_does_not_say_name() -> None:
+    """A header row (参加者 is no name header) neither counts against the column nor for it."""
+    rows = [("参加者", "会社", "部署"), *ATTENDEES]
+    assert _by_column(_table(rows)) == [("篠原 勇気", det.COLUMN_SCORE)]
+
+
+@pytest.mark.parametrize(
+    ("rows", "why"),
+    [
+        (ATTENDEES[2:], "only two cells the dictionary knows as names"),
+        (
+            [
+                ("伊東 聡", "A"),
+                ("大塚 雅美", "B"),
+                ("渡部 翔", "C"),
+                ("篠原 勇気", "D"),
+                ("-", "E"),
+                ("未定", "F"),
+            ],
+            "not two thirds",
+        ),
+        # in a column of names (four of six cells), cells that are not one name
+        (
+            [*NAMED, ("篠原 勇気 (欠席)", "", ""), ("篠原 勇気 経営企画室", "", "")],
+            "more than a name in the cell",
+        ),
+        ([*NAMED, ("経営企画室", "", ""), ("大塚 製作所", "", "")], "a department, a company"),
+        ([*NAMED, ("営業部", "", ""), ("篠原 課", "", "")], "a department, a section"),
+        (
+            [("株式会社ノース物流", "伊東 聡"), ("東邦倉庫", "大塚 雅美"), ("山田 工業", "渡部 翔")],
+            "a column of companies",
+        ),
+        (
+            [
+                ("営業部", "伊東 聡"),
+                ("経営企画室", "大塚 雅美"),
+                ("総務 企画", "渡部 翔"),
+                ("篠原 課", "桜井 美穂"),
+            ],
+            "a column of departments",
+        ),
+        ([("千葉 幕張",), ("大阪 梅田",), ("東京 品川",), ("横浜 関内",)], "a list of places"),
+        (
+            [
+                ("会社名", "所在地"),
+                ("伊東 聡", "東京"),
+                ("大塚 雅美", "大阪"),
+                ("渡部 翔", "名古屋"),
+                ("篠原 勇気", "福岡"),
+            ],
+            "a column headed as a company's",
+        ),
+    ],
+)
+def test_no_column_of_names_where_the_column_does_not_say_so(
+    rows: Sequence[tuple[str, ...]], why: str
+) -> None:
+    text = _table(rows).replace("\n", "\t\n") if len(rows[0]) == 1 else _table(rows)
+    assert _by_column(text) == [], why
+    assert "篠原 勇気" not in [f.value for f in det.scan(text)], why
+
+
+def test_a_column_of_names_is_read_once_per_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cells of a table are tested once, however many of them are candidates: the cost stays
+    linear in the text (one long row too)."""
+    calls = 0
+    vouches = det._dictionary_name_cell
+
+    def counted(cell: str) -> bool:
+        nonlocal calls
+        calls += 1
+        return vouches(cell)
+
+    monkeypatch.setattr(det, "_dictionary_name_cell", counted)
+    names = ("伊東 聡", "大塚 雅美", "篠原 勇気")
+    rows = [(name, str(n)) for n in range(500) for name in names]
+    assert _by_column(_table(rows)) == [("篠原 勇気", det.COLUMN_SCORE)] * 500
+    assert calls <= 2 * len(rows)  # every cell of the two columns once
+    calls = 0
+    line = "\t".join(names * 200) + "\n"  # a row of 600 cells, three times
+    assert _by_column(line * 3) == []  # (each column holds one name three times over)
+    assert calls <= 3 * 600

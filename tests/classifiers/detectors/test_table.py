@@ -15,7 +15,7 @@ import pytest
 
 from classifiers import scan_bytes
 from classifiers.detectors._base import Document
-from classifiers.detectors._table import column_cell, column_header, row_label
+from classifiers.detectors._table import column_cell, column_header, column_tally, row_label
 from classifiers.normalize import normalize
 
 HEADER = ["No", "氏名", "郵便番号", "配送伝票番号", "免許証番号", "生年月日", "会員番号"]
@@ -130,3 +130,29 @@ def test_a_key_value_row_labels_its_value_and_camel_case_headers_read_as_words()
     assert row_label(doc, doc.text.index("郵便")) is None  # the label itself
     found = _found(*_csv([["MemberNo", "Name"], ["100245783099", "吉岡 知世"]]))
     assert found == {("person_name", "吉岡 知世")}  # MemberNo: a member number, not a My Number
+
+
+def _upper(cell: str) -> bool:
+    return cell.isupper()
+
+
+@pytest.mark.parametrize(
+    ("text", "cell", "tally"),
+    [
+        ("A\t1\nB\t2\nc\t3\n", "B", (2, 3)),  # a table without a header
+        ('A,1\n"B, b",2\nC,3\n', "C", (2, 3)),  # a quoted separator stays in its cell
+        ("  A   1\n\n  B   2\n  c  3\n", "c", (2, 3)),  # layout text, a blank line between rows
+        ("No\tName\nA\t1\nB\t2\n", "B", (2, 2)),  # a header row counts only where it passes
+        ("A\t1\nB\t2\nprose ends it\nC\t3\nD\t4\nE\t5\n", "E", (3, 3)),
+        ("A\t1\n\tB\n", "A", (1, 1)),  # an empty cell does not count
+        ("A\t1\nB\t2\n", "1", (0, 2)),
+        ("A\t1\nBB x\t2\n", "BB", None),  # not the whole cell
+        ("A B C\n", "B", None),  # no table
+    ],
+)
+def test_column_tally_counts_the_cells_of_a_column_that_pass_a_test(
+    text: str, cell: str, tally: tuple[int, int] | None
+) -> None:
+    doc = Document(normalize(text))
+    start = doc.text.rindex(cell)
+    assert column_tally(doc, start, start + len(cell), _upper) == tally
