@@ -457,7 +457,9 @@ def _from_parts(
             if meta:
                 result.metadata.update(meta)
             elif part.data:
-                fields.append(bytes(part.data).decode("utf-8", "replace"))
+                # A form's fields are in its page's charset (Shift_JIS, EUC-JP...), rarely named.
+                declared = parse_options_header(part.content_type)[1].get(b"charset", b"").decode("latin-1")
+                fields.append(decode_text(bytes(part.data), declared or None).text)
             continue
         piece = Piece(part.filename or "", part.content_type, size=part.size)
         if part.path is not None:

@@ -175,3 +175,11 @@ def test_a_japanese_form_or_json_body_is_read_in_its_charset(charset: str) -> No
     label = {"cp932": "Shift_JIS", "euc_jp": "EUC-JP", "utf-8": "utf-8"}[charset]
     (piece,) = extract(doc, "json", f"application/json; charset={label}").pieces
     assert piece.data == said.encode()
+
+
+@pytest.mark.parametrize("charset", ["cp932", "euc_jp"])
+def test_a_multipart_form_field_is_read_in_its_charset(charset: str) -> None:
+    said = "マイナンバー 1234 5678 9018"
+    body, ctype = form((b'Content-Disposition: form-data; name="comment"', said.encode(charset)))
+    pieces = extract(body, "form-data", ctype).pieces
+    assert [p.data for p in pieces if p.is_text] == [said.encode()]
