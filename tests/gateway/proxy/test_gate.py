@@ -522,7 +522,10 @@ async def test_a_form_posted_in_shift_jis_is_read_in_shift_jis(gateway_factory: 
             body = urllib.parse.urlencode({"name": "山田", "comment": said}, encoding=charset).encode()
             r = await c.post("https://files.partner.example/cgi-bin/post.cgi", content=body, headers=form)
             assert refused_json(r)["items"][0]["rules"][0]["id"] == "u-block-my-number", charset  # type: ignore[index]
-            fields = {"comment": (None, said.encode(charset)), "file": ("a.txt", b"hello", "text/plain")}
+            fields: list[tuple[str, tuple[str | None, bytes, str | None]]] = [
+                ("comment", (None, said.encode(charset), None)),
+                ("file", ("a.txt", b"hello", "text/plain")),
+            ]
             r = await c.post("https://files.partner.example/upload", files=fields)
             assert refused_json(r)["items"][0]["rules"][0]["id"] == "u-block-my-number", charset  # type: ignore[index]
         ok = urllib.parse.urlencode({"comment": "よろしくお願いします"}, encoding="cp932").encode()
