@@ -305,6 +305,16 @@ class Relay:
         rules = ",".join(d.rule_ids) or "none"
         action = d.action
         metrics.record_decision(action.value, d.rule_ids)
+        log.info(
+            "mail %s: from %s to %d recipient(s), %d bytes -> %s rules=%s%s",
+            rec.id,
+            rec.sender or "<>",
+            len(rec.recipients),
+            len(raw),
+            action.value,
+            rules,
+            "" if inspection.scan.fully_inspected else " (not fully inspected)",
+        )
         if action is Action.BLOCK:
             reason = _block_reason(dd)
             rec = await self.store.transition(

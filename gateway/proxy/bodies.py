@@ -31,6 +31,7 @@ from typing import Any
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
+from classifiers.extract.charset import decode_text
 from gateway.proxy.services.base import BodyKind, disposition_filename
 
 #: Read spooled bodies in pieces of this size.
@@ -237,19 +238,26 @@ def _nested_json(text: str) -> Any:
         return None
 
 
-def text_of(kind: BodyKind, data: bytes) -> str:
-    """The text a JSON or form body sends; undecodable bytes are replaced, never dropped."""
-    raw = data.decode("utf-8", "replace")
+def text_of(kind: BodyKind, data: bytes, charset: str | None = None) -> str:
+    """The text a JSON or form body sends; undecodable bytes are replaced, never dropped.
+
+    The bytes are read in the declared ``charset``, or the one they are in (a browser posts a
+    form in its page's charset, Shift_JIS or EUC-JP on older Japanese sites, without saying so).
+    """
     if kind == "json":
+        raw = decode_text(data, charset).text
         try:
             doc = _loads(raw)
         except (ValueError, RecursionError):
             return raw  # not JSON after all: scan what was sent
         return "\n".join(json_strings(doc))
-    pairs = urllib.parse.parse_qsl(raw, keep_blank_values=True)
+    # Percent-decoded to the bytes sent (latin-1 keeps each byte), then read in their charset.
+    pairs = urllib.parse.parse_qsl(data.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+    sent = [v.encode("latin-1") for _, v in pairs]
+    found = decode_text(b"\n".join(sent), charset).charset
     values: list[str] = []
-    for _, v in pairs:
-        values.extend(json_strings(v))
+    for v in sent:
+        values.extend(json_strings(decode_text(v, found).text))
     return "\n".join(values)
 
 
@@ -410,7 +418,8 @@ def extract(
         data, cut = _read_all(body, MAX_TEXT)
         if cut:
             result.problems.append(f"text body longer than {MAX_TEXT} bytes: the rest was not read")
-        text = text_of(kind, data).encode("utf-8")
+        charset = parse_options_header(content_type)[1].get(b"charset", b"").decode("latin-1")
+        text = text_of(kind, data, charset or None).encode("utf-8")
         result.pieces.append(Piece(label or "text", "text/plain", data=text, size=len(text), is_text=True))
         return result
     if kind in ("form-data", "related"):
@@ -448,7 +457,9 @@ def _from_parts(
             if meta:
                 result.metadata.update(meta)
             elif part.data:
-                fields.append(bytes(part.data).decode("utf-8", "replace"))
+                # A form's fields are in its page's charset (Shift_JIS, EUC-JP...), rarely named.
+                declared = parse_options_header(part.content_type)[1].get(b"charset", b"").decode("latin-1")
+                fields.append(decode_text(bytes(part.data), declared or None).text)
             continue
         piece = Piece(part.filename or "", part.content_type, size=part.size)
         if part.path is not None:

@@ -97,6 +97,11 @@ async def _full_run(tmp_path: Path, sink: Sink, fmt: str) -> str:
         assert secret not in log, f"a secret in the log: {secret[:12]}…"
     for value in (MY_NUMBER, MY_NUMBER.replace(" ", ""), PHONE, BODY):
         assert value not in log, f"a scanned value in the log: {value}"
+    # Each message's verdict is a line, as each upload's is: its id, the envelope, the rules.
+    verdicts = re.findall(
+        r"mail [0-9A-Z]{26}: from (\S+) to 1 recipient\(s\), \d+ bytes -> (\w+) rules=\S+", log
+    )
+    assert [v for v in verdicts if v[0] == SENDER] == [(SENDER, "block"), (SENDER, "hold")], verdicts
     return log
 
 

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import gzip
+import json
+import urllib.parse
 import zlib
 from pathlib import Path
 
@@ -158,3 +160,26 @@ def test_a_json_key_given_twice_has_both_its_values_read() -> None:
     sent = '{"prompt": "マイナンバー 1234 5678 9018", "prompt": "こんにちは", "x": "{\\"a\\": \\"1\\", \\"a\\": \\"2\\"}"}'
     text = text_of("json", sent.encode())
     assert text.split("\n") == ["マイナンバー 1234 5678 9018", "こんにちは", "1", "2"]
+
+
+@pytest.mark.parametrize("charset", ["cp932", "euc_jp", "utf-8"])
+def test_a_japanese_form_or_json_body_is_read_in_its_charset(charset: str) -> None:
+    # A browser posts a form in the page's charset and does not say which (WHATWG URL s5.2).
+    said = "マイナンバー 1234 5678 9018"
+    form = urllib.parse.urlencode(
+        {"q": said, "f.req": json.dumps([[said]], ensure_ascii=False)}, encoding=charset
+    )
+    (piece,) = extract(form.encode(), "form", "application/x-www-form-urlencoded").pieces
+    assert piece.data is not None and piece.data.decode().split("\n") == [said, said]
+    doc = json.dumps({"prompt": said}, ensure_ascii=False).encode(charset)
+    label = {"cp932": "Shift_JIS", "euc_jp": "EUC-JP", "utf-8": "utf-8"}[charset]
+    (piece,) = extract(doc, "json", f"application/json; charset={label}").pieces
+    assert piece.data == said.encode()
+
+
+@pytest.mark.parametrize("charset", ["cp932", "euc_jp"])
+def test_a_multipart_form_field_is_read_in_its_charset(charset: str) -> None:
+    said = "マイナンバー 1234 5678 9018"
+    body, ctype = form((b'Content-Disposition: form-data; name="comment"', said.encode(charset)))
+    pieces = extract(body, "form-data", ctype).pieces
+    assert [p.data for p in pieces if p.is_text] == [said.encode()]

@@ -29,6 +29,7 @@ from tests.gateway.proxy import clients
 from tests.gateway.proxy.conftest import (
     CLEAN,
     MY_NUMBER,
+    UPLOAD_POLICY,
     Gateway,
     GatewayFactory,
     start_gateway,
@@ -500,6 +501,38 @@ async def test_a_compressed_request_body_is_opened_or_reported_not_inspected(
             )
     assert [s.body for s in gateway.origin.saw("gemini.google.com")] == [clean]
     assert not gateway.origin.saw("chatgpt.com")
+
+
+async def test_a_form_posted_in_shift_jis_is_read_in_shift_jis(gateway_factory: GatewayFactory) -> None:
+    """An older Japanese site's page in Shift_JIS makes the browser post its form in Shift_JIS
+    (percent-encoded, or as multipart fields), with no charset named: the pasted My Number is
+    still found."""
+    gateway = await gateway_factory(
+        rules="    - {name: legacy-form, hosts: [files.partner.example], paths: ['/cgi-bin/*'], body: form}\n"
+        "    - {name: legacy-upload, hosts: [files.partner.example], paths: ['/upload'], body: multipart}\n",
+        # as the shipped policy: twelve digits alone are no My Number, the word beside them makes one
+        policy_text=UPLOAD_POLICY.replace(
+            "{type: my_number, min_score: 0.5}", "{type: my_number, min_score: 0.8}"
+        ),
+    )
+    said = "ご依頼の" + MY_NUMBER.decode() + "です"
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    async with gateway.client() as c:
+        for charset in ("cp932", "euc_jp"):
+            body = urllib.parse.urlencode({"name": "山田", "comment": said}, encoding=charset).encode()
+            r = await c.post("https://files.partner.example/cgi-bin/post.cgi", content=body, headers=form)
+            assert refused_json(r)["items"][0]["rules"][0]["id"] == "u-block-my-number", charset  # type: ignore[index]
+            fields: list[tuple[str, tuple[str | None, bytes, str | None]]] = [
+                ("comment", (None, said.encode(charset), None)),
+                ("file", ("a.txt", b"hello", "text/plain")),
+            ]
+            r = await c.post("https://files.partner.example/upload", files=fields)
+            assert refused_json(r)["items"][0]["rules"][0]["id"] == "u-block-my-number", charset  # type: ignore[index]
+        ok = urllib.parse.urlencode({"comment": "よろしくお願いします"}, encoding="cp932").encode()
+        assert (
+            await c.post("https://files.partner.example/cgi-bin/post.cgi", content=ok, headers=form)
+        ).is_success
+    assert len(gateway.origin.saw("files.partner.example")) == 1
 
 
 async def test_a_path_written_another_way_is_the_same_path(gateway_factory: GatewayFactory) -> None:
