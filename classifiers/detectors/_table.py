@@ -215,11 +215,63 @@ def header_words(cell: str) -> str:
     return _CAMEL.sub(" ", cell)
 
 
+@dataclass(frozen=True, slots=True)
+class _Line:
+    text: str  # the document's text (its identity tells one document from another)
+    start: int
+    end: int  # the offset of the newline that ends the line, or the text's length
+    facts: dict[Callable[[Document, int, int], bool], bool]  # per fact asked about, its answer
+
+
+_line_cache: dict[int, _Line] = {}
+
+
+def _line_at(doc: Document, pos: int) -> _Line:
+    cached = _line_cache.get(id(doc))
+    if cached is not None and cached.text is doc.text and cached.start <= pos <= cached.end:
+        return cached
+    text = doc.text
+    start = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", pos)
+    line = _Line(text, start, len(text) if end < 0 else end, {})
+    _line_cache.clear()
+    _line_cache[id(doc)] = line
+    return line
+
+
+def line_span(doc: Document, pos: int) -> tuple[int, int]:
+    """The start of the line holding offset ``pos`` and its end (its newline, or the end of the
+    text).
+
+    The line last asked about is remembered: the candidates of one line come in order, and a
+    line of thousands of cells (a hostile table row) must not be searched for its ends once per
+    cell.
+
+    >>> from classifiers.normalize import normalize
+    >>> doc = Document(normalize("氏名\\n山田\\t佐藤\\n"))
+    >>> line_span(doc, doc.text.index("佐藤")), line_span(doc, 0)
+    ((3, 8), (0, 2))
+    """
+    line = _line_at(doc, pos)
+    return line.start, line.end
+
+
+def line_fact(doc: Document, pos: int, fact: Callable[[Document, int, int], bool]) -> bool:
+    """``fact(doc, start, end)`` for the line holding offset ``pos`` (see :func:`line_span`),
+    computed once per line however many of its candidates ask (``fact`` is the key: pass a
+    module-level function that reads nothing but the text)."""
+    line = _line_at(doc, pos)
+    known = line.facts.get(fact)
+    if known is None:
+        known = line.facts[fact] = fact(doc, line.start, line.end)
+    return known
+
+
 def row_label(doc: Document, pos: int) -> str | None:
     """The first cell of the row at ``pos`` when it is a field label and ``pos`` is in a later
     cell: a key-value table (``郵便番号 | 260-0013``, ``フリガナ | ウサミ サオリ``) labels each
     value by the cell before it."""
-    line_start = doc.text.rfind("\n", 0, pos) + 1
+    line_start = line_span(doc, pos)[0]
     line = doc.text[line_start : line_start + 64]
     for sep in ("\t", ","):
         cut = line.find(sep)

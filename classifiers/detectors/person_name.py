@@ -82,7 +82,7 @@ from importlib import resources
 import regex
 
 from classifiers.detectors._base import Document, Hit, required_words, scan_with, words_pattern
-from classifiers.detectors._table import column_header, column_tally, row_label
+from classifiers.detectors._table import column_header, column_tally, line_fact, row_label
 from classifiers.detectors._vocab import lines as _vocabulary_lines
 from classifiers.detectors._vocab import rows as _vocabulary_rows
 from classifiers.model import Explanation, Finding
@@ -938,10 +938,12 @@ def _row_reading(doc: Document, start: int, end: int) -> tuple[str, ...]:
         end < len(doc.text) and doc.text[end] not in '\t,\r\n"'
     ):
         return ()
-    line_start = doc.text.rfind("\n", 0, start) + 1
-    line_end = doc.text.find("\n", end)
-    line = doc.text[line_start : line_end if line_end >= 0 else len(doc.text)]
-    return ("reading on its row",) if _KANA_PAIR_CELL.search(line) else ()
+    return ("reading on its row",) if line_fact(doc, start, _has_kana_pair_cell) else ()
+
+
+def _has_kana_pair_cell(doc: Document, start: int, end: int) -> bool:
+    """Whether the line ``start:end`` has a cell of two kana words (むなかた あおい)."""
+    return bool(_KANA_PAIR_CELL.search(doc.text[start:end]))
 
 
 #: A column of a table without a name header is a column of names when at least this many of
@@ -1019,12 +1021,17 @@ def _column_kana_given(doc: Document, start: int, sei: str, given_start: int) ->
 def _kanji_name_next_line(doc: Document, pos: int) -> bool:
     """Whether the line above or below the one holding ``pos`` holds a kanji name (a form whose
     ふりがな line heads its 氏名 line)."""
-    line_start = doc.text.rfind("\n", 0, pos) + 1
-    line_end = doc.text.find("\n", pos)
+    return line_fact(doc, pos, _kanji_name_around)
+
+
+def _kanji_name_around(doc: Document, line_start: int, line_end: int) -> bool:
+    """Whether the line above or below the line ``line_start:line_end`` holds a kanji name."""
+    if line_end == len(doc.text):
+        line_end = -1  # the last line
     above = doc.text.rfind("\n", 0, max(0, line_start - 1)) + 1 if line_start else line_start
     below = doc.text.find("\n", line_end + 1) if line_end >= 0 else -1
     for a, b in ((above, line_start), (line_end + 1 if line_end >= 0 else len(doc.text), below)):
-        text = doc.text[a : b if b >= 0 else len(doc.text)][:_READING_WINDOW]
+        text = doc.text[a : min(b if b >= 0 else len(doc.text), a + _READING_WINDOW)]
         for run in _HAN_RUN.finditer(text):
             word = strip_tail(run.group(0))[0]
             if word and split_name(word, SURNAMES, GIVEN_NAMES) is not None:
@@ -1040,7 +1047,9 @@ def _line_has_kanji_name(doc: Document, start: int, end: int) -> bool:
     A roster row ``山田太郎,ヤマダタロウ,Taro Yamada`` is one person: the reading and the Latin
     spelling are reported, but below the counting threshold, so ``records`` counts the row once.
     """
-    line_start = max(doc.text.rfind("\n", 0, start) + 1, start - _READING_WINDOW)
+    line_start = max(
+        doc.text.rfind("\n", max(0, start - _READING_WINDOW), start) + 1, start - _READING_WINDOW
+    )
     line_end = doc.text.find("\n", end, end + _READING_WINDOW)
     line = doc.text[line_start : line_end if line_end >= 0 else end + _READING_WINDOW]
     if "、" in line and not any(sep in line for sep in "\t,/（("):
@@ -1214,10 +1223,12 @@ def _in_name_column(doc: Document, pos: int) -> bool:
     PDF layout text splits cells by runs of spaces, where the dictionary branches decide)."""
     if not _has_name_column(doc):
         return False
-    line_start = doc.text.rfind("\n", 0, pos) + 1
-    line_end = doc.text.find("\n", pos)
-    line = doc.text[line_start : line_end if line_end >= 0 else len(doc.text)]
-    return ("\t" in line or "," in line) and _name_header(doc, pos) is not None
+    return line_fact(doc, pos, _is_csv_line) and _name_header(doc, pos) is not None
+
+
+def _is_csv_line(doc: Document, start: int, end: int) -> bool:
+    """Whether the line ``start:end`` has a tab or a comma."""
+    return doc.text.find("\t", start, end) >= 0 or doc.text.find(",", start, end) >= 0
 
 
 _HAN_ANY = regex.compile(rf"[{_HAN}]")

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
+from classifiers.detectors import _table as tables
 from classifiers.detectors import person_name as det
 from classifiers.engine import RECORD_MIN_SCORE, count_records, default_engine
 
@@ -613,3 +615,55 @@ def test_a_column_of_names_is_read_once_per_table(monkeypatch: pytest.MonkeyPatc
     line = "\t".join(names * 200) + "\n"  # a row of 600 cells, three times
     assert _by_column(line * 3) == []  # (each column holds one name three times over)
     assert calls <= 3 * 600
+
+
+#: Names found whatever their row holds, among them some that look at the rest of their line: a
+#: given name the dictionary lacks (中村 恵), a cued surname (梶谷 美咲), a reading with its
+#: label (ふりがな：やまだ たろう), a quoted cell.
+ROW_NAMES = (
+    "佐藤 太郎",
+    "鈴木 花子",
+    "中村 恵",
+    "梶谷 美咲",
+    "山本 大輔",
+    "ヤマダ タロウ",
+    '"伊藤 健太"',
+    "ふりがな：やまだ たろう",
+)
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, module: object, names: Sequence[str]) -> dict[str, int]:
+    """Count the calls of ``module``'s functions ``names``."""
+    calls = dict.fromkeys(names, 0)
+    for name in names:
+        original = getattr(module, name)
+
+        def counted(*args: object, _name: str = name, _original: Any = original) -> Any:
+            calls[_name] += 1
+            return _original(*args)
+
+        monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize("sep", ["\t", ",", "  ", " ", "、"])
+@pytest.mark.parametrize("header", [False, True])
+def test_a_row_of_thousands_of_names_is_read_whole_a_bounded_number_of_times(
+    monkeypatch: pytest.MonkeyPatch, sep: str, header: bool
+) -> None:
+    """A line of 2,000 name cells (a hostile table row, or a long list of names) is split and
+    searched as a whole a few times per scan, not once per name: its cost stays linear. The
+    names found are those found with each cell on its own line."""
+    cells = [ROW_NAMES[n % len(ROW_NAMES)] for n in range(2000)]
+    row = sep.join(cells)
+    text = sep.join(["氏名"] * len(cells)) + "\n" + row if header else row
+    per_line = _counting(monkeypatch, det, ["_has_kana_pair_cell", "_is_csv_line", "_kanji_name_around"])
+    whole = _counting(monkeypatch, tables, ["_split", "_quoted_starts", "_cells", "_Line"])
+    found = [f.value for f in default_engine().scan_text(text) if f.type == "person_name"]
+    lines = text.count("\n") + 1
+    assert whole["_Line"] >= lines  # (what is counted is what the scan uses)
+    assert sum(whole.values()) + sum(per_line.values()) <= 10 * lines, (whole, per_line)
+    if not header:
+        apart = [f.value for f in default_engine().scan_text("\n".join(cells)) if f.type == "person_name"]
+        assert sorted(found) == sorted(apart)
+        assert len(found) == len(cells)
