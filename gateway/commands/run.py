@@ -78,6 +78,29 @@ def _decode(value: str) -> str:
         return value
 
 
+def _masked(subject: str) -> str:
+    """``subject`` with every letter and digit of each value the classifiers find in it starred
+    (separators kept): the demo sink's line is in the gateway's output, which never shows a
+    scanned value.
+
+    >>> _masked("資料: マイナンバー 1234 5678 9018"), _masked("社内連絡")
+    ('資料: マイナンバー **** **** ****', '社内連絡')
+    """
+    if not subject:
+        return subject
+    from classifiers.engine import scan_parts
+    from classifiers.model import Part
+    from classifiers.redact import mask
+
+    found = scan_parts([Part(location="subject", text=subject, kind="subject")]).findings
+    out, end = subject, len(subject)
+    for f in sorted(found, key=lambda f: f.span, reverse=True):
+        a, b = f.span
+        if b <= end:  # the last of overlapping findings is masked already
+            out, end = out[:a] + mask(out[a:b], 0) + out[b:], a
+    return out
+
+
 class DemoSink:
     """Catch-all upstream for ``--demo``: logs each message it receives."""
 
@@ -90,7 +113,7 @@ class DemoSink:
         head = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(
             raw.split(b"\r\n\r\n", 1)[0]
         )
-        subject = _decode(" ".join(str(head.get("Subject", "")).split()))
+        subject = _masked(_decode(" ".join(str(head.get("Subject", "")).split())))
         verdict = " ".join(str(head.get("X-Sekimori-Verdict", "")).split())
         print(
             f"[demo sink] #{self.count} from {envelope.mail_from if envelope.mail_from == '<>' else f'<{envelope.mail_from}>'} to {', '.join(envelope.rcpt_tos)}"

@@ -47,6 +47,11 @@ async def test_run_demo_shows_the_whole_path(tmp_path: Path) -> None:
         shown = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
         assert shown.startswith("[demo sink] #1 from <taro@example.co.jp> to hanako@example.co.jp")
         assert "はじめての送信" in shown and "verdict=deliver" in shown
+        # The line shows no scanned value: a My Number in a subject is masked as in the UI.
+        data = make_mail(to=["hanako@example.co.jp"], subject="マイナンバー 1234 5678 9018 の件")
+        await send(cfg.smtp.port, "taro@example.co.jp", ["hanako@example.co.jp"], data)
+        shown = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        assert "の件" in shown and "9018" not in shown and "1234" not in shown, shown
     finally:
         proc.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(proc.wait(), 30) == 0
