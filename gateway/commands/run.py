@@ -113,7 +113,8 @@ class DemoSink:
         head = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(
             raw.split(b"\r\n\r\n", 1)[0]
         )
-        subject = _masked(_decode(" ".join(str(head.get("Subject", "")).split())))
+        # In a thread: the first call loads the classifiers (a second), not on the relay's loop.
+        subject = await asyncio.to_thread(_masked, _decode(" ".join(str(head.get("Subject", "")).split())))
         verdict = " ".join(str(head.get("X-Sekimori-Verdict", "")).split())
         print(
             f"[demo sink] #{self.count} from {envelope.mail_from if envelope.mail_from == '<>' else f'<{envelope.mail_from}>'} to {', '.join(envelope.rcpt_tos)}"
