@@ -31,7 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from classifiers import Limits, ScanResult, redact, scan_bytes, scan_message
+from classifiers.engine import scan_parts
 from classifiers.limits import resume, stop_now
+from classifiers.model import Part
 from gateway import metrics
 from gateway.store.base import EncodedJson
 from gateway.workers import WorkerError, WorkerLost, WorkerPool
@@ -154,7 +156,26 @@ def classify(content: Content, seconds: float) -> ScanResult:
             return ScanResult(
                 parts=(), records=0, size=0, errors=(f"scan: cannot read the spooled file: {exc}",)
             )
-    return scan_bytes(data, content.name, limits, declared_type=content.content_type or None)
+    scan = scan_bytes(data, content.name, limits, declared_type=content.content_type or None)
+    return with_name(scan, content.name)
+
+
+def with_name(scan: ScanResult, name: str) -> ScanResult:
+    """``scan`` with what a file's name says: whoever can see the file reads its name (a mail's
+    attachment names are read with its header fields in the same way). A part is added only
+    when the name holds a finding.
+
+    >>> [p.location for p in with_name(ScanResult(parts=(), records=0), "マイナンバー 1234 5678 9018.txt").parts]
+    ['name']
+    >>> with_name(ScanResult(parts=(), records=0), "見積書.xlsx").parts
+    ()
+    """
+    if not name:
+        return scan
+    named = scan_parts([Part(location="name", text=name, kind="header", size=len(name.encode()))])
+    if not named.findings:
+        return scan
+    return replace(scan, parts=(*scan.parts, *named.parts))
 
 
 def classify_for_store(content: Content, seconds: float) -> tuple[ScanResult, EncodedJson]:

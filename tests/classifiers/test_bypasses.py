@@ -72,13 +72,10 @@ ENCODINGS: dict[str, tuple[Callable[[str], str], str]] = {
     "full-width digits": (_fullwidth, "utf-8"),
     "japanese dashes": (lambda t: t.replace(" 5678 ", "ー5678－").replace("1234", "1234"), "utf-8"),
     # Invisible to a reader, splitting the digits for a pattern: zero-width space, joiners,
-    # word joiner, soft hyphen, byte-order mark.
+    # word joiner, soft hyphen, byte-order mark (between the groups, no space: a header folded
+    # there would lose the space, RFC 2047 s6.2, and the number its grouping).
     "zero-width characters": (
-        lambda t: (
-            t.replace("1234", "12\u200b34")
-            .replace("5678", "5\u200d6\u200c78")
-            .replace(" 9018", "\u2060 90\u00ad1\ufeff8")
-        ),
+        lambda t: t.replace("1234 5678 9018", "12\u200b34\u200c5678\u200d90\u00ad1\u2060\ufeff8"),
         "utf-8",
     ),
 }

@@ -535,6 +535,40 @@ async def test_a_form_posted_in_shift_jis_is_read_in_shift_jis(gateway_factory: 
     assert len(gateway.origin.saw("files.partner.example")) == 1
 
 
+async def test_a_file_name_is_inspected_as_a_mail_attachments_name_is(gateway: Gateway) -> None:
+    """Everyone who can open the folder reads a file's name: a My Number in it is found, as in
+    the name of a mail's attachment."""
+    name = "マイナンバー 1234 5678 9018.txt"
+    async with gateway.client() as c:
+        dropbox = await c.post(
+            "https://content.dropboxapi.com/2/files/upload",
+            content=CLEAN,
+            headers={
+                "Dropbox-API-Arg": json.dumps({"path": "/" + name}),
+                "Content-Type": "application/octet-stream",
+            },
+        )
+        box = await c.post(
+            "https://upload.box.com/api/2.0/files/content",
+            files={
+                "attributes": (None, json.dumps({"name": name, "parent": {"id": "0"}})),
+                "file": (name, CLEAN),
+            },
+        )
+        plain = await c.post(
+            "https://content.dropboxapi.com/2/files/upload",
+            content=CLEAN,
+            headers={
+                "Dropbox-API-Arg": json.dumps({"path": "/議事録 2026-12-08.txt"}),
+                "Content-Type": "application/octet-stream",
+            },
+        )
+    for r in (dropbox, box):
+        item = refused_json(r)["items"][0]  # type: ignore[index]
+        assert item["rules"][0]["id"] == "u-block-my-number", item
+    assert plain.is_success, plain.text
+
+
 async def test_a_path_written_another_way_is_the_same_path(gateway_factory: GatewayFactory) -> None:
     """Servers read ``//a``, ``/x/../a``, ``/%2e%2e/a`` and ``/a/`` as ``/a`` (RFC 3986 s6.2.2,
     merged slashes, a trailing slash): a rule's path, or a service's, is not escaped by them."""
