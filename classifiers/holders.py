@@ -98,6 +98,8 @@ class _Layout:
         lines = text.split("\n")
         self.starts = list(accumulate(map((1).__add__, map(len, lines[:-1])), initial=0))
         self.blank = set(compress(count(), map(operator.not_, map(str.strip, lines))))
+        self.org_rows: dict[int, bool] = {}  # per line asked about: whether it names an organisation
+        self.kinds: tuple[tuple[str, ...], tuple[bool, bool]] = ((), (False, False))  # the last header row's
 
     def line_of(self, pos: int) -> int:
         return bisect.bisect_right(self.starts, pos) - 1
@@ -105,6 +107,21 @@ class _Layout:
     def lines_text(self, first: int, last: int) -> str:
         end = self.starts[last + 1] if last + 1 < len(self.starts) else len(self.text)
         return self.text[self.starts[first] : end]
+
+    def names_organisation(self, line: int) -> bool:
+        """Whether ``line`` names an organisation, searched once per line however many values
+        of a table row ask (a hostile row holds thousands)."""
+        known = self.org_rows.get(line)
+        if known is None:
+            known = self.org_rows[line] = bool(_ORG_WORDS.search(self.lines_text(line, line)))
+        return known
+
+    def header_row_kinds(self, headers: tuple[str, ...]) -> tuple[bool, bool]:
+        """:func:`_header_row_kinds` of the header row of a table, remembered for the values of its
+        rows, which come in order: a header row of thousands of cells is not hashed once per value."""
+        if self.kinds[0] is not headers:
+            self.kinds = (headers, _header_row_kinds(headers))
+        return self.kinds[1]
 
     def block(self, line: int) -> tuple[int, int]:
         """The first and last line of the block around ``line`` (at most _BLOCK_LINES away)."""
@@ -173,12 +190,12 @@ def _contact_holder(
         header = cell[0]
         if _is_org_column(header):
             return "organisation", f"column {header}"
-        person_column, org_name_column = _header_row_kinds(row_headers(doc, at))
+        person_column, org_name_column = layout.header_row_kinds(row_headers(doc, at))
         if person_column or names_by_line.get(line):
             return "person", "row names a person"
         if org_name_column:
             return "organisation", "row of an organisation list"
-        if _ORG_WORDS.search(layout.lines_text(line, line)):
+        if layout.names_organisation(line):
             return "organisation", "row names an organisation"
         return "person", "table row"
     before = layout.text[max(0, f.span[0] - 30) : f.span[0]]

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from classifiers import holders
 from classifiers.engine import RECORD_MIN_SCORE, count_records, default_engine
 from classifiers.holders import SURNAME_ALONE, assign_holders
 from classifiers.model import Explanation, Finding
@@ -90,3 +91,44 @@ def test_every_contact_finding_says_why() -> None:
     (f,) = [f for f in assign_holders(text, default_engine().scan_text(text)) if f.type == "phone_number"]
     assert f.holder == "organisation" and f.holder_reason
     assert f.score >= RECORD_MIN_SCORE
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "expected"),
+    [
+        ("メール", "u{}@example.co.jp", ("person", "table row")),
+        ("電話", "03-{:04d}-5678", ("person", "table row")),
+        ("会社名", "株式会社{}商事", None),
+    ],
+)
+def test_a_row_of_thousands_of_values_is_searched_once(
+    monkeypatch: pytest.MonkeyPatch, header: str, value: str, expected: tuple[str, str] | None
+) -> None:
+    """Whose the values of a table row are is read from the row and its header row once, not once
+    per value: a hostile row of 2,000 cells costs linear time. Each value is held as it is on
+    a row of its own."""
+    searched: list[int] = []
+    org_words = holders._ORG_WORDS
+    kinds = holders._header_row_kinds
+
+    class Counted:
+        def search(self, text: str) -> object:
+            searched.append(len(text))
+            return org_words.search(text)
+
+    def counted_kinds(headers: tuple[str, ...]) -> tuple[bool, bool]:
+        searched.append(len(headers))
+        return kinds(headers)
+
+    monkeypatch.setattr(holders, "_ORG_WORDS", Counted())
+    monkeypatch.setattr(holders, "_header_row_kinds", counted_kinds)
+    cells = [value.format(1000 + n) for n in range(2000)]
+    text = ",".join([header] * len(cells)) + "\n" + ",".join(cells)
+    findings = [f for f in assign_holders(text, default_engine().scan_text(text)) if f.holder]
+    assert len(searched) <= 4, searched
+    if expected is not None:
+        assert len(findings) == len(cells)
+        assert {(f.holder, f.holder_reason) for f in findings} == {expected}
+        small = f"{header},{header}\n{cells[7]},{cells[8]}"  # the same table, two columns wide
+        alone = [f for f in assign_holders(small, default_engine().scan_text(small)) if f.holder]
+        assert [(f.holder, f.holder_reason) for f in alone] == [expected] * 2
