@@ -44,7 +44,10 @@ PERSON_ONLY = True
 KEEP_TAIL = 4
 PATTERN = NUMBER
 PRIORITY = 50
-MIN_LENGTH = 12  # the shortest shape, in characters: shorter tokens are skipped unread
+#: The shortest token read, in characters: two groups (``5678 9018``) whose third group is the
+#: neighbouring unit (see :func:`_across_units`); shorter tokens are skipped unread.
+MIN_LENGTH = 9
+_WHOLE_LENGTH = 12  # the shortest shape written in one token
 
 BASE_SCORE = 0.6  # a valid check digit with no context: counts, but lower
 CONTEXT_SCORE = 1.0
@@ -104,6 +107,9 @@ def is_valid(number: str) -> bool:
 
 
 def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
+    if match.end() - match.start() < _WHOLE_LENGTH:
+        yield from _across_units(match, doc)
+        return
     taken = -1
     for start, end, text in candidates(match, _GROUPED):
         if start < taken:
@@ -121,3 +127,54 @@ def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
 
 def scan(text: str) -> Iterator[Finding]:
     return scan_with(sys.modules[__name__], text)
+
+
+#: Two groups in one token; the third is in the neighbouring unit.
+_PAIR = regex.compile(r"\d{4} \d{4}")
+#: A lone group in the unit before the token (a table cell, a JSON value, a line), up to the tab
+#: or line break that ends it; nothing that continues a number before it (``5555\t1234``).
+_GROUP_BEFORE = regex.compile(r"(?<![\d\-./])(?<!\d[ \t\n])\d{4}[\t\n]$")
+#: The same after the token (``\t9018``), with nothing that continues a number after it.
+_GROUP_AFTER = regex.compile(r"^[\t\n]\d{4}(?![\d\-./])(?![ \t\n]\d)")
+#: What may not follow a number that ends with the token: another group in the next unit.
+_MORE_AFTER = regex.compile(r"^[\t\n]\d")
+_MORE_BEFORE = regex.compile(r"\d[\t\n]$")
+
+
+def _across_units(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
+    """A My Number whose groups are split between adjacent text units: a table row's cells
+    (joined by a tab), consecutive JSON string values or lines (joined by a line break).
+
+    The token holds two groups (``5678 9018``) and the unit before or after it a lone third one,
+    separated by a single tab or line break. The NUMBER token never crosses those (they separate
+    columns and lines, which hold other numbers), so the join is made here, and only as far as
+    a reader would: the check digit must hold, a My Number word must label it (a numeric table
+    or lines of prose are not read as one number without one), and neither end may go on into
+    another group (a row of a numeric table).
+    """
+    token = match.group(0)
+    if not _PAIR.fullmatch(token):
+        return
+    start, end = match.span()
+    text = doc.text
+    before = _GROUP_BEFORE.search(text, max(0, start - 7), start)
+    after = _GROUP_AFTER.match(text[end : end + 7])
+    if before is not None and after is None and not _MORE_AFTER.match(text[end : end + 2]):
+        start = before.start()
+    elif after is not None and before is None and not _MORE_BEFORE.search(text, max(0, start - 2), start):
+        end += after.end()
+    else:
+        return
+    digits = compact(text[start:end])
+    if not is_valid(digits):
+        return
+    context = find_context(doc, start, end, _CONTEXT, before=40, after=20)
+    if not context or refused_by_label(doc, start, end, _CONTEXT, _NEGATIVE):
+        return
+    yield Hit(
+        start,
+        end,
+        CONTEXT_SCORE,
+        digits,
+        Explanation("12 digits, 4-4-4 across units", "checksum", BASE_SCORE, context),
+    )

@@ -28,9 +28,7 @@ def _my_numbers(result: ScanResult) -> list[Finding]:
 
 
 def _mail(*bodies_: str) -> bytes:
-    parts = "".join(
-        f"--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n" for text in bodies_
-    )
+    parts = "".join(f"--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n" for text in bodies_)
     return (
         "From: taro.yamada@example.co.jp\r\nTo: tanaka@partner.example\r\nSubject: s\r\n"
         "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n" + parts + "--B--\r\n"
@@ -41,11 +39,13 @@ def test_mail_with_the_last_group_in_the_next_text_part() -> None:
     found = _my_numbers(scan_message(_mail(f"マイナンバー {A} {B}", C)))
     assert [f.normalized for f in found] == [NUMBER]
     assert found[0].score == 1.0
-    assert found[0].location == "body[2]"
+    assert (found[0].location, found[0].span) == ("body[2]", (0, 4))
 
 
 def test_mail_with_two_groups_in_the_next_text_part() -> None:
-    found = _my_numbers(scan_message(_mail(f"よろしくお願いします。\r\nマイナンバー {A}", f"{B} {C}\r\n以上")))
+    found = _my_numbers(
+        scan_message(_mail(f"よろしくお願いします。\r\nマイナンバー {A}", f"{B} {C}\r\n以上"))
+    )
     assert [f.normalized for f in found] == [NUMBER]
 
 
