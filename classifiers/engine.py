@@ -377,12 +377,33 @@ def count_records(findings: Iterable[Finding]) -> int:
 ADDRESSING_TYPES = frozenset({"person_name", "email_address"})
 
 
+#: Types read across the seam of two consecutive inline text bodies of one message: a My Number
+#: whose last group a sender moved into the next text part (``マイナンバー 1234 5678`` | ``9018``).
+SEAM_TYPES = frozenset({"my_number"})
+#: How much of each body the seam holds: the end of one (a label on the line before included)
+#: and the first line of the next.
+SEAM_CHARS = 80
+
+
+def _seam_key(part: Part) -> str | None:
+    """The message an inline text body outside an alternative belongs to (the prefix of its
+    location: ``body[2]`` and ``body`` are of one message), None for any other part."""
+    if part.kind != "body" or part.alternative is not None or not part.content_type.startswith("text/"):
+        return None
+    prefix, found, _ = part.location.rpartition("body")
+    return prefix if found else None
+
+
 class Scanner:
     """Detection over parts as extraction hands them over, one at a time.
 
     A part is scanned as soon as it is extracted, under the message's deadline: a body found
     before a slow attachment is read has its findings whatever that attachment costs. The
     findings of the bodies of one multipart/alternative are counted once.
+
+    A mail client shows consecutive inline text bodies one after the other, as one text: the
+    seam between two of them (the end of one, a line break, the first line of the next) is
+    scanned too, for the :data:`SEAM_TYPES` found across it, which count in the later body.
     """
 
     def __init__(self, *, deadline: Deadline | None = None, limits: Limits | None = None) -> None:
@@ -395,6 +416,8 @@ class Scanner:
         self.results: list[PartResult] = []
         self._alt_seen: dict[str, set[tuple[str, str]]] = {}
         self._kept: dict[str, int] = {}
+        #: The message and the end of the body added last, when the last part was such a body.
+        self._last_body: tuple[str, str] | None = None
 
     def _current_deadline(self) -> Deadline | None:
         """The message's deadline, or once it has passed, the grace for text already extracted."""
@@ -419,6 +442,10 @@ class Scanner:
                 max_per_type=self.max_per_type,
                 drop=ADDRESSING_TYPES if part.kind == "header" else frozenset(),
             )
+        key = _seam_key(part)
+        last, self._last_body = self._last_body, None if key is None else (key, part.text[-4 * SEAM_CHARS :])
+        if stopped is None and key is not None and last is not None and last[0] == key:
+            findings.extend(self._across_seam(last[1], part, deadline))
         if stopped is not None and stopped not in truncated:
             truncated = (*truncated, stopped)
         if part.kind == "header":
@@ -446,6 +473,22 @@ class Scanner:
                 type_mismatch=part.type_mismatch,
             )
         )
+
+    def _across_seam(self, before: str, part: Part, deadline: Deadline | None) -> list[Finding]:
+        """The :data:`SEAM_TYPES` findings that cross from the end of the body before ``part``
+        into its first line, placed at the start of ``part``."""
+        tail = before.rstrip()[-SEAM_CHARS:]
+        lead = len(part.text) - len(part.text.lstrip())
+        head = part.text[lead : lead + SEAM_CHARS].split("\n", 1)[0].rstrip()
+        if not tail or not head:
+            return []
+        join = len(tail) - lead
+        found, _ = self.engine.scan_part(f"{tail}\n{head}", part, deadline=deadline)
+        return [
+            replace(f, span=(lead, f.span[1] - join - 1))
+            for f in found
+            if f.type in SEAM_TYPES and f.span[0] < len(tail) < f.span[1]
+        ]
 
     def result(self, *, size: int = 0, errors: Sequence[str] = ()) -> ScanResult:
         every = [f for r in self.results for f in r.findings]
