@@ -16,7 +16,7 @@ import docx
 from classifiers import scan_bytes, scan_message
 from classifiers.model import Finding, ScanResult
 from gateway.proxy import bodies
-from tests.classifiers.detectors._support import only, scan_engine
+from tests.classifiers.detectors._support import fullwidth, only, scan_engine
 
 NUMBER = "123456789018"  # a valid check digit
 A, B, C = NUMBER[:4], NUMBER[4:8], NUMBER[8:]
@@ -109,3 +109,112 @@ def test_a_row_that_goes_on_with_more_groups_is_not_cut_into_a_my_number() -> No
     assert only(scan_engine(f"マイナンバー\t{A}\t{B} {C}\t3456"), "my_number") == []
     assert only(scan_engine(f"マイナンバー\t5555\t{A}\t{B} {C}"), "my_number") == []
     assert only(scan_engine(f"マイナンバー {A}\n{B} {C}\n3456"), "my_number") == []
+
+
+# Three lone 4-digit units: no number token is ever formed, each group is its own cell, value,
+# line or mail part.
+
+
+def test_three_cells_of_a_docx_table_row() -> None:
+    found = _my_numbers(scan_bytes(_docx_row(["マイナンバー", A, B, C]), "dt.docx"))
+    assert [f.normalized for f in found] == [NUMBER]
+    assert found[0].score == 1.0
+
+
+def test_three_cells_of_an_xlsx_row() -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["マイナンバー", A, B, C])
+    out = io.BytesIO()
+    book.save(out)
+    assert [f.normalized for f in _my_numbers(scan_bytes(out.getvalue(), "x.xlsx"))] == [NUMBER]
+
+
+def test_three_cells_of_an_html_table_row() -> None:
+    html = f"<html><body><table><tr><td>マイナンバー</td><td>{A}</td><td>{B}</td><td>{C}</td></tr></table></body></html>"
+    assert [f.normalized for f in _my_numbers(scan_bytes(html.encode(), "t.html"))] == [NUMBER]
+
+
+def test_tsv_row_and_lines() -> None:
+    for text in (
+        f"マイナンバー\t{A}\t{B}\t{C}",
+        f"氏名\t山田太郎\nマイナンバー\t{A}\t{B}\t{C}\n",
+        f"マイナンバー\n{A}\n{B}\n{C}",
+        f"マイナンバー\r\n{A}\r\n{B}\r\n{C}\r\n",
+        f"マイナンバー {fullwidth(A)}\n{fullwidth(B)}\n{fullwidth(C)}",
+    ):
+        found = only(scan_engine(text), "my_number")
+        assert [f.normalized for f in found] == [NUMBER], text
+        assert found[0].score == 1.0
+
+
+def test_tsv_file_row() -> None:
+    tsv = f"項目\t値1\t値2\t値3\nマイナンバー\t{A}\t{B}\t{C}\n"
+    assert [f.normalized for f in _my_numbers(scan_bytes(tsv.encode(), "r.tsv"))] == [NUMBER]
+
+
+def test_json_string_values_with_one_group_each() -> None:
+    assert [f.normalized for f in _json_scan({"a": f"マイナンバー {A}", "b": B, "c": C})] == [NUMBER]
+    assert [f.normalized for f in _json_scan({"k": "マイナンバー", "a": A, "b": B, "c": C})] == [NUMBER]
+    assert _json_scan({"a": f"マイナンバー {BAD[:4]}", "b": BAD[4:8], "c": BAD[8:]}) == []
+
+
+def test_mail_with_one_group_in_each_of_three_text_parts() -> None:
+    found = _my_numbers(scan_message(_mail(f"マイナンバー {A}", B, C)))
+    assert [f.normalized for f in found] == [NUMBER]
+    assert found[0].location == "body[3]"
+    found = _my_numbers(scan_message(_mail("マイナンバー", A, B, C)))
+    assert [f.normalized for f in found] == [NUMBER]
+    assert _my_numbers(scan_message(_mail(f"請求書 {A}", B, C))) == []
+    assert _my_numbers(scan_message(_mail(f"マイナンバー {A}", B, C, "3456"))) == []
+
+
+def test_three_units_without_context_or_with_a_wrong_check_digit_are_not_joined() -> None:
+    for text in (
+        f"{A}\t{B}\t{C}",
+        f"{A}\n{B}\n{C}",
+        f"在庫数は次の通りです。\n{A}\n{B}\n{C}\nご確認ください。",
+        f"マイナンバー\t{BAD[:4]}\t{BAD[4:8]}\t{BAD[8:]}",
+        f"マイナンバー\n{BAD[:4]}\n{BAD[4:8]}\n{BAD[8:]}",
+    ):
+        assert only(scan_engine(text), "my_number") == [], text
+
+
+def test_a_tsv_of_four_digit_codes_is_not_a_my_number() -> None:
+    tsv = f"品番\t品番\t品番\n{A}\t{B}\t{C}\n0001\t0002\t0003\n"
+    assert only(scan_engine(tsv), "my_number") == []
+    assert _my_numbers(scan_bytes(tsv.encode(), "codes.tsv")) == []
+    # a My Number column elsewhere in the sheet does not label the code columns
+    tsv = f"氏名\tマイナンバー\t品番A\t品番B\t品番C\n山田\t\t{A}\t{B}\t{C}\n"
+    assert only(scan_engine(tsv), "my_number") == []
+
+
+def test_a_column_of_years_or_pins_is_not_a_my_number() -> None:
+    assert only(scan_engine(f"暗証番号\n{A}\n{B}\n{C}\n"), "my_number") == []
+    assert only(scan_engine(f"入社年\n{A}\n{B}\n{C}\n"), "my_number") == []
+
+
+def test_four_or_more_units_in_a_row_or_column_are_not_cut_into_a_my_number() -> None:
+    for sep in ("\t", "\n"):
+        for groups in ([A, B, C, "3456"], ["3456", A, B, C], ["3456", A, B, C, "7890"]):
+            text = "マイナンバー" + sep + sep.join(groups)
+            assert only(scan_engine(text), "my_number") == [], repr(text)
+    assert only(scan_engine(f"マイナンバー\n{A}\n{B}\n{C} 3456"), "my_number") == []
+    assert only(scan_engine(f"マイナンバー\n12 {A}\n{B}\n{C}"), "my_number") == []
+
+
+def test_mixed_or_doubled_separators_are_not_joined() -> None:
+    for text in (
+        f"マイナンバー\t{A}\t{B}\n{C}",
+        f"マイナンバー\n{A}\n\n{B}\n\n{C}",
+        f"マイナンバー\t{A}\t\t{B}\t\t{C}",
+        f"マイナンバー\n{A}5\n{B}\n{C}",
+    ):
+        assert only(scan_engine(text), "my_number") == [], repr(text)
+
+
+def test_a_negative_label_refuses_the_three_units() -> None:
+    assert only(scan_engine(f"口座番号\t{A}\t{B}\t{C}"), "my_number") == []
