@@ -52,9 +52,12 @@ class Engine:
         #: Each detector's PATTERN once, for the combined baseline.
         self._sources: list[str] = []
         for det in sorted(detectors, key=lambda d: d.PRIORITY):
+            # The baseline is each PATTERN: an EXTRA_PATTERNS pass is a detector's own further
+            # reading (my_number's, only in a part with a My Number word), as its ``check`` is.
             if det.PATTERN not in self._sources:
                 self._sources.append(det.PATTERN)
-            for source in getattr(det, "PASSES", None) or (det.PATTERN,):
+            extra = tuple(getattr(det, "EXTRA_PATTERNS", ()))
+            for source in (*(getattr(det, "PASSES", None) or (det.PATTERN,)), *extra):
                 groups.setdefault(source, []).append(det)
             self._lists.update(getattr(det, "PATTERN_LISTS", {}))
         #: (compiled pattern, its detectors with the shortest match each can use)

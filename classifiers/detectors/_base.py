@@ -28,6 +28,10 @@ not call ``check`` for shorter ones (most number tokens in a mail are prices and
 ``PASSES: tuple[str, ...]``, the branches of an alternation ``PATTERN`` that start with disjoint
 characters, each matching what ``PATTERN`` matches there: the engine runs them as separate
 passes, because the ``regex`` module skips ahead to a possible start only within one pattern;
+``EXTRA_PATTERNS: tuple[str, ...]``, patterns of other kinds of token the detector reads besides
+``PATTERN`` (not branches of it, so not ``PASSES``: ``PATTERN`` is shared with other detectors, or
+the two would claim each other's positions as one alternation): each is a pass of its own, and
+``check`` tells its matches apart;
 ``RE_PASSES: tuple[str, ...]``, the patterns (``PATTERN`` or some of ``PASSES``) that the engine
 runs on the standard library's ``re`` where a text needs no timeout, because that is measured
 faster there (see :mod:`classifiers.detectors._stdre`, which writes them for ``re``).
@@ -246,7 +250,10 @@ def compile_with_lists(source: str, lists: Mapping[str, Collection[str]]) -> reg
 def scan_with(module: ModuleType, text: str) -> Iterator[Finding]:
     """Run one detector on its own over ``text`` (used by the module's ``scan``)."""
     doc = Document(normalize(text))
-    pattern = compile_one(module)
-    for m in pattern.finditer(doc.text):
-        for hit in module.check(m, doc):
-            yield to_finding(hit, module.ENTITY_TYPE, doc, person_only=getattr(module, "PERSON_ONLY", False))
+    lists: Mapping[str, Collection[str]] = getattr(module, "PATTERN_LISTS", {})
+    for source in (module.PATTERN, *getattr(module, "EXTRA_PATTERNS", ())):
+        for m in compile_with_lists(source, lists).finditer(doc.text):
+            for hit in module.check(m, doc):
+                yield to_finding(
+                    hit, module.ENTITY_TYPE, doc, person_only=getattr(module, "PERSON_ONLY", False)
+                )

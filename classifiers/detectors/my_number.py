@@ -48,13 +48,13 @@ PRIORITY = 50
 #: neighbouring unit (see :func:`_across_units`); shorter tokens are skipped unread.
 MIN_LENGTH = 9
 _WHOLE_LENGTH = 12  # the shortest shape written in one token
+_UNITS_LENGTH = 14  # the shortest match of UNITS (three groups, two tabs)
 
 BASE_SCORE = 0.6  # a valid check digit with no context: counts, but lower
 CONTEXT_SCORE = 1.0
 
-_CONTEXT = words_pattern(
-    ["マイナンバー", "個人番号", "my number", "mynumber", "個人番号カード", "通知カード", "番号確認"]
-)
+_WORDS = ("マイナンバー", "個人番号", "my number", "mynumber", "個人番号カード", "通知カード", "番号確認")
+_CONTEXT = words_pattern(_WORDS)
 _NEGATIVE = context_words(
     [
         *ORDER_LIKE,
@@ -106,7 +106,33 @@ def is_valid(number: str) -> bool:
     return True
 
 
+#: Three lone groups, one per unit: a table row's cells (``1234\t5678\t9018``), lines or JSON
+#: values (joined by line breaks). One separator kind throughout, each a single tab or a single
+#: line break (``\r\n`` or ``\n``): a line break between the second and third group of a row
+#: would be the next row. Nothing that goes on into a number on either side: no digit, letter or
+#: number separator flush against it, no fourth group one space, tab or line break away (a row
+#: or column of a numeric table is not cut into a My Number).
+UNITS = (
+    r"(?<![0-9A-Za-z\-./,]|[0-9][ \t]|[0-9]\r?\n)"
+    r"[0-9]{4}(?:(\t)|\r?\n)[0-9]{4}(?(1)\t|\r?\n)[0-9]{4}"
+    r"(?![0-9A-Za-z\-./,]|[ \t][0-9]|\r?\n[0-9])"
+)
+#: The NUMBER token never forms there (a lone group is too short and a token never crosses a
+#: tab or a line break, which keep columns and lines apart for the other number detectors):
+#: the units are a token of their own, read by :func:`_three_units`.
+EXTRA_PATTERNS = (UNITS,)
+#: The pass over UNITS runs only in a part that has a My Number word, which :func:`_three_units`
+#: requires; its matches hold only digits, tabs and line breaks followed by digits, where no
+#: later pass starts a match, so skipping it hides nothing.
+PASS_REQUIRES = {UNITS: tuple(word.lower() for word in _WORDS)}
+
+
 def check(match: regex.Match[str], doc: Document) -> Iterable[Hit]:
+    start = match.start()
+    if match.end() - start >= _UNITS_LENGTH and doc.text[start + 4] in "\t\r\n":
+        # a UNITS match: a NUMBER token holds no tab or line break
+        yield from _three_units(match, doc)
+        return
     if match.end() - match.start() < _WHOLE_LENGTH:
         yield from _across_units(match, doc)
         return
@@ -177,4 +203,33 @@ def _across_units(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
         CONTEXT_SCORE,
         digits,
         Explanation("12 digits, 4-4-4 across units", "checksum", BASE_SCORE, context),
+    )
+
+
+def _three_units(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
+    """A My Number written one group per unit (``マイナンバー | 1234 | 5678 | 9018``, three
+    lines, three JSON values), matched by :data:`UNITS`. Three 4-digit units are as common as
+    codes, years and PINs, so they are read as one number only as far as a reader would: the
+    check digit must hold, a My Number word must label them (column header, row label or the
+    text before), and no negative label may.
+    """
+    start, end = match.span()
+    digits = compact(match.group(0))
+    if not is_valid(digits):
+        return
+    context = find_context(doc, start, end, _CONTEXT, before=40, after=20)
+    if not context and match.group(1):
+        # The row's first cell, as a label of the cells after it, even under a header
+        # (項目 | 値1 | 値2 | 値3): a My Number word is no field label (名, 番号...) to the table.
+        line_start = doc.text.rfind("\n", 0, start) + 1
+        first = doc.text[line_start : min(start, line_start + 64)].split("\t", 1)[0]
+        context = tuple(m.group(0) for m in _CONTEXT.finditer(first))
+    if not context or refused_by_label(doc, start, end, _CONTEXT, _NEGATIVE):
+        return
+    yield Hit(
+        start,
+        end,
+        CONTEXT_SCORE,
+        digits,
+        Explanation("12 digits, 4-4-4 in three units", "checksum", BASE_SCORE, context),
     )
