@@ -421,6 +421,9 @@ class Scanner:
         self._kept: dict[str, int] = {}
         #: The message and the end of the body added last, when the last part was such a body.
         self._last_body: tuple[str, str] | None = None
+        #: A finding across the last seam that ends where that body ends (its index in
+        #: ``results``): dropped if the next body goes on with digits (a fourth group).
+        self._open_seam: tuple[int, Finding] | None = None
 
     def _current_deadline(self) -> Deadline | None:
         """The message's deadline, or once it has passed, the grace for text already extracted."""
@@ -446,9 +449,23 @@ class Scanner:
                 drop=ADDRESSING_TYPES if part.kind == "header" else frozenset(),
             )
         key = _seam_key(part)
-        last, self._last_body = self._last_body, None if key is None else (key, part.text[-4 * SEAM_CHARS :])
-        if stopped is None and key is not None and last is not None and last[0] == key:
-            findings.extend(self._across_seam(last[1], part, deadline))
+        last, open_seam = self._last_body, self._open_seam
+        self._last_body = self._open_seam = None
+        follows = key is not None and last is not None and last[0] == key
+        if follows and open_seam is not None and part.text.lstrip()[:1].isdigit():
+            self._drop(*open_seam)  # the number found across the last seam goes on in this body
+        if key is not None:
+            end = part.text[-4 * SEAM_CHARS :]
+            if follows and last is not None and len(part.text) < 4 * SEAM_CHARS:
+                # A short body (a lone group) goes on from the one before: the next seam reads
+                # both (マイナンバー 1234 | 5678 | 9018).
+                end = f"{last[1].rstrip()}\n{part.text.strip()}"[-4 * SEAM_CHARS :]
+            self._last_body = (key, end)
+        if stopped is None and follows and last is not None:
+            seam = self._across_seam(last[1], part, deadline)
+            findings.extend(seam)
+            ending = len(part.text.rstrip())
+            self._open_seam = next(((len(self.results), f) for f in seam if f.span[1] == ending), None)
         if stopped is not None and stopped not in truncated:
             truncated = (*truncated, stopped)
         if part.kind == "header":
@@ -475,6 +492,17 @@ class Scanner:
                 organisations=count_organisations(findings, RECORD_MIN_SCORE),
                 type_mismatch=part.type_mismatch,
             )
+        )
+
+    def _drop(self, index: int, finding: Finding) -> None:
+        """Take ``finding`` back out of the part result at ``index``."""
+        old = self.results[index]
+        findings = tuple(f for f in old.findings if f is not finding)
+        self.results[index] = replace(
+            old,
+            findings=findings,
+            records=count_records(findings),
+            organisations=count_organisations(findings, RECORD_MIN_SCORE),
         )
 
     def _across_seam(self, before: str, part: Part, deadline: Deadline | None) -> list[Finding]:

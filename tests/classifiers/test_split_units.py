@@ -170,6 +170,9 @@ def test_mail_with_one_group_in_each_of_three_text_parts() -> None:
     assert [f.normalized for f in found] == [NUMBER]
     assert _my_numbers(scan_message(_mail(f"請求書 {A}", B, C))) == []
     assert _my_numbers(scan_message(_mail(f"マイナンバー {A}", B, C, "3456"))) == []
+    assert _my_numbers(scan_message(_mail(f"マイナンバー {A} {B}", C, "3456"))) == []
+    found = _my_numbers(scan_message(_mail(f"マイナンバー {A}", B, C, "以上")))
+    assert [(f.normalized, f.location) for f in found] == [(NUMBER, "body[3]")]
 
 
 def test_three_units_without_context_or_with_a_wrong_check_digit_are_not_joined() -> None:
