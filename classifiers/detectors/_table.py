@@ -27,10 +27,13 @@ import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TypeVar
 
 import regex
 
 from classifiers.detectors._base import Document
+
+T = TypeVar("T")
 
 _SPACES = regex.compile(r" {2,}")
 _MAX_HEADER_CELL = 24  # header cells are short labels
@@ -155,14 +158,20 @@ def _build(text: str) -> _Layout:
     return _Layout(tuple(starts), tuple(headers), headers.count(None) < len(headers))
 
 
-def _layout(doc: Document) -> _Layout:
-    cached = _layout_cache.get(id(doc))
+def _per_document(cache: dict[int, tuple[str, T]], doc: Document, build: Callable[[str], T]) -> T:
+    """``build(doc.text)``, kept for the last document asked about (the detectors ask about one
+    document many times in a row; its text's identity tells it from the next)."""
+    cached = cache.get(id(doc))
     if cached is not None and cached[0] is doc.text:
         return cached[1]
-    layout = _build(doc.text)
-    _layout_cache.clear()
-    _layout_cache[id(doc)] = (doc.text, layout)
-    return layout
+    value = build(doc.text)
+    cache.clear()
+    cache[id(doc)] = (doc.text, value)
+    return value
+
+
+def _layout(doc: Document) -> _Layout:
+    return _per_document(_layout_cache, doc, _build)
 
 
 def column_cell(doc: Document, pos: int) -> tuple[str, str] | None:
@@ -353,13 +362,7 @@ def _build_grid(text: str) -> _Grid:
 
 
 def _grid(doc: Document) -> _Grid:
-    cached = _grid_cache.get(id(doc))
-    if cached is not None and cached[0] is doc.text:
-        return cached[1]
-    grid = _build_grid(doc.text)
-    _grid_cache.clear()
-    _grid_cache[id(doc)] = (doc.text, grid)
-    return grid
+    return _per_document(_grid_cache, doc, _build_grid)
 
 
 def _line(doc: Document, grid: _Grid, i: int) -> str:
