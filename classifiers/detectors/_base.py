@@ -235,11 +235,6 @@ def to_finding(
     )
 
 
-def compile_one(module: ModuleType) -> regex.Pattern[str]:
-    lists: Mapping[str, Collection[str]] = getattr(module, "PATTERN_LISTS", {})
-    return compile_with_lists(module.PATTERN, lists)
-
-
 def compile_with_lists(source: str, lists: Mapping[str, Collection[str]]) -> regex.Pattern[str]:
     """Compile ``source`` with ``\\L<name>`` named lists (the stubs do not type the kwargs)."""
     compile_: Any = regex.compile
