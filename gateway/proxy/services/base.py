@@ -297,6 +297,12 @@ Minter = Callable[[RequestView, ResponseView, Shape], list[Mint]]
 Refiner = Callable[[RequestView, Shape], Shape]
 
 
+#: Route paths match in any case. Microsoft's services (Graph, OneDrive, SharePoint) route
+#: ``…/Content`` as ``…/content``; reading every service's paths so only makes the gate inspect
+#: more, never less.
+PATH_FLAGS = re.IGNORECASE
+
+
 @dataclass(frozen=True)
 class Route:
     """A kind of request of one service. ``query`` maps a parameter to its allowed values
@@ -360,12 +366,12 @@ def route(
     refine: Refiner | None = None,
 ) -> Route:
     """A :class:`Route` from compact arguments: ``methods`` space-separated, ``path`` a regular
-    expression matched against the whole path."""
+    expression matched against the whole path, in any case (:data:`PATH_FLAGS`)."""
     return Route(
         name=name,
         methods=frozenset(methods.split()),
         hosts=host_patterns,
-        path=re.compile(path),
+        path=re.compile(path, PATH_FLAGS),
         read=read,
         query={k: (None if v is None else frozenset(v)) for k, v in (query or {}).items()},
         mint=mint,

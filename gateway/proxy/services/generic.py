@@ -20,6 +20,7 @@ import re
 from gateway.config import ProxyRuleConfig
 from gateway.proxy.hosts import HostPattern
 from gateway.proxy.services.base import (
+    PATH_FLAGS,
     BodyKind,
     RequestView,
     Route,
@@ -56,7 +57,7 @@ def service_of(rule: ProxyRuleConfig) -> Service:
     body = _BODY[rule.body]
     step = Step.TEXT if body in ("json", "form") else Step.FILE
     patterns = tuple(HostPattern.parse(h) for h in rule.hosts)
-    path = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in rule.paths))
+    path = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in rule.paths), PATH_FLAGS)
 
     def read(req: RequestView, m: re.Match[str]) -> Shape:
         return Shape(

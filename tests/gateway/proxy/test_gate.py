@@ -571,7 +571,8 @@ async def test_a_file_name_is_inspected_as_a_mail_attachments_name_is(gateway: G
 
 async def test_a_path_written_another_way_is_the_same_path(gateway_factory: GatewayFactory) -> None:
     """Servers read ``//a``, ``/x/../a``, ``/%2e%2e/a`` and ``/a/`` as ``/a`` (RFC 3986 s6.2.2,
-    merged slashes, a trailing slash): a rule's path, or a service's, is not escaped by them."""
+    merged slashes, a trailing slash), and some (Microsoft's) ``/A`` too: a rule's path, or a
+    service's, is not escaped by them."""
     gateway = await with_example_rules(gateway_factory)
     pasted = {"messages": [{"content": {"parts": ["この顧客の " + MY_NUMBER.decode() + " を表にして"]}}]}
     paths = [
@@ -581,6 +582,7 @@ async def test_a_path_written_another_way_is_the_same_path(gateway_factory: Gate
         "/backend-api/%2e%2e/backend-api/conversation",
         "/x/%2E%2E/backend-api/conversation",
         "/backend-api/conversation/",
+        "/Backend-API/Conversation",
     ]
     async with gateway.client() as c:
         for path in paths:

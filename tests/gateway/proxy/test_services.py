@@ -105,6 +105,12 @@ SHAPES = [
         [],
         ("microsoft_graph", Step.FILE, "顧客.xlsx", None, None, None),
     ),
+    (  # Graph reads paths in any case: so does the gate
+        "PUT",
+        "https://graph.microsoft.com/V1.0/Me/Drive/Root:/営業/顧客.xlsx:/Content",
+        [],
+        ("microsoft_graph", Step.FILE, "顧客.xlsx", None, None, None),
+    ),
     (
         "PUT",
         "https://graph.microsoft.com/v1.0/drives/d1/items/p1:/a%20b.txt:/content",
