@@ -191,19 +191,28 @@ def _across_units(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
         end += after.end()
     else:
         return
-    digits = compact(text[start:end])
+    yield from _labelled_units(doc, start, end, "12 digits, 4-4-4 across units")
+
+
+def _labelled_units(
+    doc: Document, start: int, end: int, shape: str, first_cell: bool = False
+) -> Iterator[Hit]:
+    """The My Number that the units at ``start``-``end`` make when a reader would join them: the
+    check digit holds, a My Number word labels them (column header, row label or the text
+    before; with ``first_cell``, also the row's first cell) and no negative label does."""
+    digits = compact(doc.text[start:end])
     if not is_valid(digits):
         return
     context = find_context(doc, start, end, _CONTEXT, before=40, after=20)
+    if not context and first_cell:
+        # The row's first cell, as a label of the cells after it, even under a header
+        # (項目 | 値1 | 値2 | 値3): a My Number word is no field label (名, 番号...) to the table.
+        line_start = doc.text.rfind("\n", 0, start) + 1
+        first = doc.text[line_start : min(start, line_start + 64)].split("\t", 1)[0]
+        context = tuple(m.group(0) for m in _CONTEXT.finditer(first))
     if not context or refused_by_label(doc, start, end, _CONTEXT, _NEGATIVE):
         return
-    yield Hit(
-        start,
-        end,
-        CONTEXT_SCORE,
-        digits,
-        Explanation("12 digits, 4-4-4 across units", "checksum", BASE_SCORE, context),
-    )
+    yield Hit(start, end, CONTEXT_SCORE, digits, Explanation(shape, "checksum", BASE_SCORE, context))
 
 
 def _three_units(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
@@ -214,22 +223,6 @@ def _three_units(match: regex.Match[str], doc: Document) -> Iterator[Hit]:
     text before), and no negative label may.
     """
     start, end = match.span()
-    digits = compact(match.group(0))
-    if not is_valid(digits):
-        return
-    context = find_context(doc, start, end, _CONTEXT, before=40, after=20)
-    if not context and match.group(1):
-        # The row's first cell, as a label of the cells after it, even under a header
-        # (項目 | 値1 | 値2 | 値3): a My Number word is no field label (名, 番号...) to the table.
-        line_start = doc.text.rfind("\n", 0, start) + 1
-        first = doc.text[line_start : min(start, line_start + 64)].split("\t", 1)[0]
-        context = tuple(m.group(0) for m in _CONTEXT.finditer(first))
-    if not context or refused_by_label(doc, start, end, _CONTEXT, _NEGATIVE):
-        return
-    yield Hit(
-        start,
-        end,
-        CONTEXT_SCORE,
-        digits,
-        Explanation("12 digits, 4-4-4 in three units", "checksum", BASE_SCORE, context),
+    yield from _labelled_units(
+        doc, start, end, "12 digits, 4-4-4 in three units", first_cell=bool(match.group(1))
     )
